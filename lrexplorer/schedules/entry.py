@@ -1,0 +1,47 @@
+"""The catalogue entry type shared by the transformers and torch schedule lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .params import Param, resolve_kwargs
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One schedule: what the page shows about it and how its curve is computed.
+
+    family "transformers": built by `transformers.get_scheduler(name, ...)`; the curve function is
+    `curve(k, lr, n, w, kwargs)` over all updates, warmup included.
+    family "torch": the `torch.optim.lr_scheduler` class of that name, started after our linear
+    warmup (see `warmup.py`); the curve function is `curve(m, lr, span, kwargs)` over its own steps.
+    """
+
+    name: str
+    family: str
+    title: str
+    latex: str
+    explanation: str
+    curve: Callable[..., Any]
+    params: tuple[Param, ...] = ()
+    uses_warmup: bool = True
+    metric_driven: bool = False
+    notes_title: str | None = None  # the training notes' name for it, when it is one of their six
+    recursive: bool = False  # torch updates the LR multiplicatively; agreement is to float rounding
+    # (a, b): when the user gives `a`, the default of `b` is dropped (the real function wants one of them).
+    exclusive: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        if self.notes_title:
+            return f"{self.notes_title} · {self.name}"
+        return f"{self.title} · {self.name}"
+
+    def resolve(self, given: dict[str, Any] | None, span: int) -> dict[str, Any]:
+        """Validated kwargs with defaults filled in, exactly as they are passed to the real scheduler."""
+        given = dict(given or {})
+        for a, b in self.exclusive:
+            if given.get(a) is not None and b not in given:
+                given[b] = None
+        return resolve_kwargs(self.name, self.params, given, span)
