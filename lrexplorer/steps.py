@@ -91,6 +91,13 @@ def plan_steps(
     if num_examples is not None:
         _positive_int("num_examples", num_examples)
         batches = batches_per_process(num_examples, per_device_train_batch_size, world_size, dataloader_drop_last)
+        if batches == 0:
+            # Epoch-based, the Trainer raises; with max_steps it loops over an empty loader forever.
+            raise ScheduleError(
+                f"num_examples: {num_examples} examples give no full batch (world_size × per_device_train_batch_size "
+                f"= {world_size * per_device_train_batch_size}) with dataloader_drop_last, so no update would ever run.",
+                "num_examples",
+            )
         upe = max(batches // gradient_accumulation_steps + int(batches % gradient_accumulation_steps > 0), 1)
 
     if max_steps > 0:
@@ -101,12 +108,6 @@ def plan_steps(
             raise ScheduleError("Give max_steps, or num_examples so that epochs can be counted.", "max_steps")
         if isinstance(num_train_epochs, bool) or not isinstance(num_train_epochs, (int, float)) or not num_train_epochs > 0:
             raise ScheduleError(f"num_train_epochs must be a number > 0, got {num_train_epochs!r}.", "num_train_epochs")
-        if batches == 0:
-            raise ScheduleError(
-                f"The data gives no full batch: {num_examples} examples < world_size × per_device_train_batch_size "
-                f"= {world_size * per_device_train_batch_size} with dataloader_drop_last; the Trainer refuses to start.",
-                "num_examples",
-            )
         total, epoch_based = math.ceil(num_train_epochs * upe), True
         epochs = math.ceil(num_train_epochs)
     warm, notes = warmup_steps_for(total, warmup_steps, warmup_ratio)

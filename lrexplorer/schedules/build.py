@@ -111,3 +111,25 @@ def _torch_kwargs(name: str, resolved: dict[str, Any], optimizer: Optimizer) -> 
     if name == "CyclicLR" and kw.get("base_lr") is None:
         kw["base_lr"] = lr / 10
     return kw
+
+
+class CatalogueSchedulerMixin:
+    """Mix into a transformers `Trainer` (or TRL `SFTTrainer`) so it steps any catalogued schedule.
+
+    Set `lrx_schedule = (name, kwargs)`; torch class names become real here, where
+    `TrainingArguments.lr_scheduler_type` only accepts transformers names. Warmup comes from the
+    Trainer's own `args.get_warmup_steps`, so counts and ratios mean what they mean to the Trainer.
+    """
+
+    lrx_schedule: tuple[str, dict[str, Any] | None] | None = None
+
+    def create_scheduler(self, num_training_steps: int, optimizer: Optimizer | None = None) -> Any:
+        if self.lr_scheduler is None:  # type: ignore[attr-defined]
+            args = self.args  # type: ignore[attr-defined]
+            name, kwargs = self.lrx_schedule or (str(args.lr_scheduler_type.value), args.lr_scheduler_kwargs)
+            self.lr_scheduler = build_scheduler(
+                name, optimizer or self.optimizer, num_training_steps,  # type: ignore[attr-defined]
+                args.get_warmup_steps(num_training_steps), kwargs,
+            )
+            self._created_lr_scheduler = True
+        return self.lr_scheduler

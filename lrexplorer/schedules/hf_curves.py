@@ -46,6 +46,12 @@ def polynomial(k: np.ndarray, lr: float, n: int, w: int, kw: dict) -> np.ndarray
             f"polynomial: `lr_end` ({lr_end:g}) must be smaller than learning_rate ({lr:g}).", "lr_end"
         )
     decay_steps = n - w
+    if decay_steps == 0:
+        # transformers divides by N - W when the scheduler is stepped after the last update.
+        raise ScheduleError(
+            "polynomial: warmup_steps equal to the total steps makes transformers divide by zero after the "
+            "last update; use fewer warmup steps.", "warmup_steps",
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         pct_remaining = 1 - (k - w) / decay_steps if decay_steps else np.zeros(k.shape)
         decay = (lr - lr_end) * np.power(pct_remaining, power) + lr_end
