@@ -106,8 +106,11 @@ def plan_steps(
     else:
         if num_examples is None:
             raise ScheduleError("Give max_steps, or num_examples so that epochs can be counted.", "max_steps")
-        if isinstance(num_train_epochs, bool) or not isinstance(num_train_epochs, (int, float)) or not num_train_epochs > 0:
-            raise ScheduleError(f"num_train_epochs must be a number > 0, got {num_train_epochs!r}.", "num_train_epochs")
+        if (
+            isinstance(num_train_epochs, bool) or not isinstance(num_train_epochs, (int, float))
+            or not 0 < num_train_epochs <= 1e9
+        ):
+            raise ScheduleError(f"num_train_epochs must be a number > 0 (and finite), got {num_train_epochs!r}.", "num_train_epochs")
         total, epoch_based = math.ceil(num_train_epochs * upe), True
         epochs = math.ceil(num_train_epochs)
     warm, notes = warmup_steps_for(total, warmup_steps, warmup_ratio)

@@ -4,7 +4,15 @@
 page can draw curves without loading torch.
 """
 
-from .curves import CATALOGUE, NOTES_SCHEDULES, Curve, compute_curve, get_schedule, schedule_names, span_of
+from .curves import (
+    CATALOGUE,
+    NOTES_SCHEDULES,
+    Curve,
+    compute_curve,
+    get_schedule,
+    schedule_names,
+    span_of,
+)
 from .entry import Schedule
 from .params import Param, ScheduleError, parse_kwargs_json
 

@@ -7,7 +7,8 @@ launcher uses `build_scheduler`, so the page, the CLI and a real run agree by co
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.optim import Optimizer
@@ -32,7 +33,7 @@ class LinearWarmupThen(LRScheduler):
     def get_lr(self) -> list[float]:
         return [base * self.last_epoch / max(1, self.warmup_steps) for base in self.base_lrs]
 
-    def step(self, epoch: int | None = None) -> None:  # noqa: ARG002 - torch's signature
+    def step(self, epoch: int | None = None) -> None:
         if self.main is not None:
             self.last_epoch += 1
             self.main.step()

@@ -23,6 +23,9 @@ from .params import ScheduleError
 
 CATALOGUE: dict[str, Schedule] = {s.name: s for s in (*HF_SCHEDULES, *TORCH_SCHEDULES)}
 
+# Longest curve we compute: 8 bytes a step, so 400 MB at most (a million steps is 8 MB).
+MAX_CURVE_STEPS = 50_000_000
+
 # The six schedules of the training notes, in the notes' order.
 NOTES_SCHEDULES = ("constant", "StepLR", "ExponentialLR", "CosineAnnealingLR", "constant_with_warmup", "OneCycleLR")
 
@@ -69,17 +72,19 @@ def compute_curve(
     span = span_of(schedule, total_steps, warmup_steps)
     kw = schedule.resolve(kwargs, max(1, span))
     k = np.arange(total_steps, dtype=np.int64)
-    if schedule.family == "transformers":
-        lr = schedule.curve(k, float(learning_rate), total_steps, warmup_steps, kw)
-    else:
-        from .torch_curves import validate_torch
+    # Overflow to inf is caught below with a message naming the arguments; numpy's own warnings are noise.
+    with np.errstate(all="ignore"):
+        if schedule.family == "transformers":
+            lr = schedule.curve(k, float(learning_rate), total_steps, warmup_steps, kw)
+        else:
+            from .torch_curves import validate_torch
 
-        validate_torch(name, kw, learning_rate)
-        lr = np.empty(total_steps)
-        w = min(warmup_steps, total_steps)
-        lr[:w] = float(learning_rate) * k[:w] / max(1, warmup_steps)
-        if span:
-            lr[w:] = schedule.curve(k[w:] - w, float(learning_rate), span, kw)
+            validate_torch(name, kw, learning_rate)
+            lr = np.empty(total_steps)
+            w = min(warmup_steps, total_steps)
+            lr[:w] = float(learning_rate) * k[:w] / max(1, warmup_steps)
+            if span:
+                lr[w:] = schedule.curve(k[w:] - w, float(learning_rate), span, kw)
     lr = np.asarray(lr, dtype=np.float64)
     if not np.all(np.isfinite(lr)):
         raise ScheduleError(f"{name}: these arguments give a non-finite learning rate ({kw}).", "lr_scheduler_kwargs")
@@ -91,7 +96,10 @@ def _check_run(learning_rate: float, total_steps: int, warmup_steps: int) -> Non
         raise ScheduleError(f"learning_rate must be a number > 0, got {learning_rate!r}.", "learning_rate")
     if not np.isfinite(learning_rate):
         raise ScheduleError(f"learning_rate must be finite, got {learning_rate!r}.", "learning_rate")
-    if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
-        raise ScheduleError(f"max_steps (total optimizer updates) must be an integer >= 1, got {total_steps!r}.", "max_steps")
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)) or warmup_steps < 0:
+    if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or not 1 <= total_steps <= MAX_CURVE_STEPS:
+        raise ScheduleError(
+            f"max_steps (total optimizer updates) must be an integer from 1 to {MAX_CURVE_STEPS:,}, got {total_steps!r}.",
+            "max_steps",
+        )
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)) or not 0 <= warmup_steps <= 10**12:
         raise ScheduleError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}.", "warmup_steps")

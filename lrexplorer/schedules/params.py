@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+# Integers beyond this overflow numpy's int64 arithmetic long before they could mean anything here.
+MAX_INT = 10**12
 
 # A default that depends on the run: called with the number of steps the schedule itself spans
 # (total steps minus our warmup for torch classes, total steps for transformers schedules).
@@ -77,7 +81,7 @@ class Param:
                 return value
             raise ScheduleError(f"{where} must be {self.allowed()}, got {value!r}.", self.name)
         if self.kind == "int_list":
-            if isinstance(value, (list, tuple)) and all(_is_int(v) and v >= 0 for v in value):
+            if isinstance(value, (list, tuple)) and all(_is_int(v) and 0 <= v <= MAX_INT for v in value):
                 return [int(v) for v in value]
             raise ScheduleError(f"{where} must be {self.allowed()}, got {value!r}.", self.name)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -86,6 +90,8 @@ class Param:
             if not _is_int(value):
                 raise ScheduleError(f"{where} must be an integer, got {value!r}.", self.name)
             value = int(value)
+            if abs(value) > MAX_INT:
+                raise ScheduleError(f"{where} must be at most {MAX_INT:g}, got {value!r}.", self.name)
         else:
             value = float(value)
             if not math.isfinite(value):

@@ -1,0 +1,64 @@
+"""The `lrexplorer` command line: a dispatcher over one module per subcommand.
+
+Each subcommand module provides `add_parser(subparsers)`, which registers its parser and sets the
+`handler` default to a function `(argparse.Namespace) -> int`. Adding `memory`, `train` or `runs`
+is one new module and one entry in `SUBCOMMANDS`. Subcommand modules import only light modules at
+the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` must start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from types import ModuleType
+
+from . import __version__, cli_schedule
+from .cli_common import UsageError
+from .schedules import ScheduleError
+
+SUBCOMMANDS: tuple[ModuleType, ...] = (cli_schedule,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, every subcommand registered (also used by tests and docs to list flags)."""
+    parser = argparse.ArgumentParser(
+        prog="lrexplorer",
+        description=(
+            "See and check the hyperparameters of language-model fine-tuning. Flags use the "
+            "transformers TrainingArguments field names."
+        ),
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"lrexplorer {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for a user error) instead of exiting."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and on bad flags; callers want a status
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if getattr(args, "handler", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except (ScheduleError, UsageError) as exc:
+        # A user's mistake: one line naming the field, never a traceback.
+        print(f"lrexplorer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `lrexplorer schedule ... | head`: the reader left; silence the flush at interpreter exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
