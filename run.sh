@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up everything that is missing, then start the app or run the tests.
+#   ./run.sh app    install (first time) and start the app:  streamlit run app.py
+#   ./run.sh test   install (first time) and run the whole test suite
+# Everything goes into .venv next to this file; nothing is installed system-wide except, for the
+# browser tests, Debian's chromium package (when running as root and it is missing).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+usage() { echo "usage: ./run.sh app [streamlit options] | ./run.sh test [pytest options]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+mode=$1; shift
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "Python 3.10 or newer is needed (found $("$PY" --version 2>&1))." >&2; exit 1; }
+[ -x .venv/bin/python ] || { echo "Creating .venv ..."; "$PY" -m venv .venv; }
+VPY=.venv/bin/python
+
+# Reinstall only when the project's requirements changed since the last install.
+install() {
+  local extra=$1 stamp=".venv/.lrx-installed${1:+-test}"
+  local want; want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "Installing lrexplorer and its dependencies into .venv (first run takes a few minutes) ..."
+    "$VPY" -m pip install --quiet --upgrade pip
+    "$VPY" -m pip install --quiet -e ".$extra"
+    echo "$want" > "$stamp"
+  fi
+}
+
+case "$mode" in
+  app)
+    install ""
+    exec "$VPY" -m streamlit run app.py "$@"
+    ;;
+  test)
+    install "[test]"
+    exec "$VPY" -m pytest -n 2 "$@"
+    ;;
+  *) usage ;;
+esac
