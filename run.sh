@@ -22,8 +22,12 @@ install() {
   local want; want=$(sha256sum pyproject.toml | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "Installing lrexplorer and its dependencies into .venv (first run takes a few minutes) ..."
-    "$VPY" -m pip install --quiet --upgrade pip
-    "$VPY" -m pip install --quiet -e ".$extra"
+    # pip's full output goes to a log; it is shown only if the install fails.
+    if ! { "$VPY" -m pip install --upgrade pip && "$VPY" -m pip install -e ".$extra"; } > .venv/install.log 2>&1; then
+      tail -n 40 .venv/install.log >&2
+      echo "Installation failed; the full log is in .venv/install.log" >&2
+      exit 1
+    fi
     echo "$want" > "$stamp"
   fi
 }
