@@ -1,0 +1,161 @@
+"""The validation matrix: small Llama-style models and setups whose real peak is measured on the CPU,
+and the two public rules of thumb our estimate is compared with.
+
+Used by `bench/memory_accuracy.py` (the full table) and by the tests (a subset with the targets).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from .architecture import Architecture, from_config
+from .setup import TrainingSetup
+
+# A small Llama-style model (~7M parameters): big enough that every part of a step shows, small
+# enough that a real step runs in about a second on two CPU cores.
+BASE_CONFIG: dict[str, Any] = {
+    "model_type": "llama", "vocab_size": 8192, "hidden_size": 256, "intermediate_size": 704, "num_hidden_layers": 4,
+    "num_attention_heads": 8, "num_key_value_heads": 8, "tie_word_embeddings": False,
+}
+BASE_SETUP: dict[str, Any] = {
+    "device": "cpu", "torch_dtype": "float32", "attn_implementation": "sdpa", "per_device_train_batch_size": 2,
+    "max_length": 256, "optim": "adamw_torch",
+}
+TINY = {"hidden_size": 128, "intermediate_size": 352, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
+            "vocab_size": 4096}
+MID = {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 6, "num_attention_heads": 8, "num_key_value_heads": 4,
+           "vocab_size": 32000}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)  # changes to BASE_CONFIG
+    setup: dict[str, Any] = field(default_factory=dict)  # changes to BASE_SETUP
+    preset: str | None = None  # a bundled preset's config instead of BASE_CONFIG
+
+    def build(self) -> tuple[dict[str, Any], Architecture, TrainingSetup]:
+        if self.preset:
+            from .presets import find_preset
+
+            found = find_preset(self.preset)
+            assert found is not None, self.preset
+            config = dict(found.config)
+        else:
+            config = {**BASE_CONFIG, **self.config}
+        return config, from_config(config, self.name), TrainingSetup(**{**BASE_SETUP, **self.setup})
+
+
+def _c(name: str, setup: dict[str, Any] | None = None, **config: Any) -> Case:
+    return Case(name, config, setup or {})
+
+
+CPU_MATRIX: tuple[Case, ...] = (
+    _c("base"),
+    _c("seq 64", {"max_length": 64}),
+    _c("seq 1024", {"max_length": 1024}),
+    _c("batch 1", {"per_device_train_batch_size": 1}),
+    _c("batch 8", {"per_device_train_batch_size": 8}),
+    _c("eager", {"attn_implementation": "eager"}),
+    _c("eager seq 1024", {"attn_implementation": "eager", "max_length": 1024}),
+    _c("checkpointing", {"gradient_checkpointing": True}),
+    _c("checkpointing eager seq 1024", {"gradient_checkpointing": True, "attn_implementation": "eager",
+                                        "max_length": 1024}),
+    _c("GQA 8:2", num_key_value_heads=2),
+    _c("GQA 8:2 eager", {"attn_implementation": "eager"}, num_key_value_heads=2),
+    _c("vocab 65536", vocab_size=65536),
+    _c("vocab 65536 tied", tie_word_embeddings=True, vocab_size=65536),
+    _c("tied", tie_word_embeddings=True),
+    _c("tied vocab 65536 seq 32 batch 1", {"max_length": 32, "per_device_train_batch_size": 1},
+       tie_word_embeddings=True, vocab_size=65536),
+    _c("tied vocab 65536 seq 32 accumulation 2", {"max_length": 32, "gradient_accumulation_steps": 2},
+       tie_word_embeddings=True, vocab_size=65536),
+    _c("sgd", {"optim": "sgd"}),
+    _c("adamw 8-bit", {"optim": "adamw_8bit"}),
+    _c("adafactor", {"optim": "adafactor"}),
+    _c("adamw fused", {"optim": "adamw_torch_fused"}),
+    _c("accumulation 4", {"gradient_accumulation_steps": 4}),
+    _c("bf16 weights", {"torch_dtype": "bfloat16"}),
+    _c("bf16 eager seq 1024", {"torch_dtype": "bfloat16", "attn_implementation": "eager", "max_length": 1024}),
+    _c("bf16 checkpointing", {"torch_dtype": "bfloat16", "gradient_checkpointing": True}),
+    _c("bf16 GQA vocab 65536", {"torch_dtype": "bfloat16"}, num_key_value_heads=2, vocab_size=65536),
+    _c("bf16 sgd", {"torch_dtype": "bfloat16", "optim": "sgd"}),
+    _c("bf16 adamw 8-bit", {"torch_dtype": "bfloat16", "optim": "adamw_8bit"}),
+    _c("bf16 adafactor", {"torch_dtype": "bfloat16", "optim": "adafactor"}),
+    _c("bf16 autocast (fp32 weights)", {"bf16": True}),
+    _c("LoRA r16 q,v bf16", {"torch_dtype": "bfloat16", "lora_r": 16}),
+    _c("LoRA r8 all-linear", {"lora_r": 8, "lora_target_modules": "all-linear"}),
+    _c("tiny", {}, **TINY),
+    _c("tiny seq 2048 eager", {"attn_implementation": "eager", "max_length": 2048}, **TINY),
+    _c("mid", {}, **MID),
+    _c("mid bf16 tied checkpointing", {"torch_dtype": "bfloat16", "gradient_checkpointing": True, "max_length": 512},
+       **{**MID, "tie_word_embeddings": True}),
+    _c("mid bf16 accumulation 2 seq 512", {"torch_dtype": "bfloat16", "gradient_accumulation_steps": 2,
+                                          "max_length": 512}, **MID),
+)
+
+
+def _p(preset: str, name: str, **setup: Any) -> Case:
+    return Case(f"{preset} {name}", {}, {"torch_dtype": "bfloat16", **setup}, preset)
+
+
+# Real-size presets, simulated under FakeTensorMode (device cpu: the CPU kernels run, so both sides
+# count the same tensors; the CUDA-only constants would only add the same amount to both).
+PRESET_CASES: tuple[Case, ...] = (
+    _p("SmolLM2-135M", "b4 s1024", per_device_train_batch_size=4, max_length=1024),
+    _p("SmolLM2-360M", "eager s1024", attn_implementation="eager", max_length=1024),
+    _p("Qwen2.5-0.5B", "s2048", max_length=2048),
+    _p("Qwen2.5-1.5B", "checkpointing b4 s2048", gradient_checkpointing=True, per_device_train_batch_size=4,
+       max_length=2048),
+    _p("Llama-3.2-1B", "fp32 weights + bf16 autocast s1024", torch_dtype="float32", bf16=True, max_length=1024),
+    _p("Llama-3.2-3B", "LoRA r16 s2048", lora_r=16, max_length=2048),
+    _p("Phi-3-mini", "adamw 8-bit s1024", optim="adamw_8bit", max_length=1024),
+    _p("Gemma-2-2B", "eager s1024", attn_implementation="eager", max_length=1024),
+    _p("Mistral-7B-v0.3", "LoRA r16 all-linear checkpointing s4096", lora_r=16, lora_target_modules="all-linear",
+       gradient_checkpointing=True, max_length=4096),
+    _p("Llama-3.1-8B", "s2048", max_length=2048),
+    _p("Qwen2.5-7B", "adafactor checkpointing s2048", optim="adafactor", gradient_checkpointing=True,
+       max_length=2048),
+)
+
+# A handful of cases for the tests: one per mechanism that most often goes wrong.
+TEST_SUBSET = ("base", "eager", "checkpointing", "vocab 65536 tied", "bf16 adamw 8-bit", "accumulation 4")
+
+
+# ---------------------------------------------------------------------------- public rules of thumb
+def rule_four_times(arch: Architecture, setup: TrainingSetup) -> int:
+    """accelerate's estimate-memory for training with Adam: about 4 x the model's size in its dtype."""
+    return 4 * arch.n_params * (4 if setup.torch_dtype == "float32" else 2)
+
+
+# Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer, which assume mixed
+# precision with a float32 master copy: AdamW 12, 8-bit AdamW 6; plain SGD and Adafactor keep
+# (almost) no moments, so only the 4-byte master copy.
+_TM_OPTIMIZER = {"adamw_torch": 12, "adamw_torch_fused": 12, "adamw_8bit": 6, "adamw_bnb_8bit": 6,
+                 "paged_adamw_8bit": 6, "adafactor": 4, "sgd": 4}
+
+
+def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
+    """Weights + gradients in the weights' dtype + optimizer bytes/param + Korthikanti et al.'s
+    activations: s*b*h*L*(34 + 5*a*s/h) bytes without recomputation, 2*s*b*h*L with full recomputation."""
+    e = 4 if setup.torch_dtype == "float32" else 2
+    psi = arch.n_params if not setup.lora else 0
+    s, b, h, L, a = setup.max_length, setup.per_device_train_batch_size, arch.hidden_size, arch.num_layers, arch.num_heads
+    if setup.gradient_checkpointing:
+        act = 2 * s * b * h * L
+    else:
+        act = s * b * h * L * (34 + 5 * a * s / h)
+    trained = psi if psi else 0
+    return int(arch.n_params * e + trained * e + trained * _TM_OPTIMIZER[setup.optim] + act)
+
+
+def error(estimate: int, truth: int) -> float:
+    return (estimate - truth) / truth
+
+
+def summary(errors: list[float]) -> tuple[float, float]:
+    """(median, worst) of the absolute relative errors."""
+    absolute = [abs(e) for e in errors]
+    return statistics.median(absolute), max(absolute)

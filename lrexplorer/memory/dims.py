@@ -1,0 +1,74 @@
+"""The sizes and dtypes one training step works with, derived once from (architecture, setup).
+
+Byte widths: `ew` for the weights (torch_dtype), `el` for what a Linear returns (the autocast dtype
+under bf16/fp16 mixed precision, else the weights' dtype), `eh` for the residual stream between
+layers (a float32 embedding plus a bfloat16 Linear output promotes to float32, so under mixed
+precision with float32 weights the stream stays float32).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .architecture import Architecture, Linear
+from .setup import DTYPE_BYTES, TrainingSetup
+
+
+@dataclass(frozen=True)
+class Dims:
+    T: int  # tokens in one micro-batch: batch x max_length
+    b: int
+    s: int
+    h: int
+    i: int
+    H: int
+    kv: int
+    d: int
+    V: int
+    layers: int
+    ew: int
+    el: int
+    eh: int
+    autocast: bool  # mixed precision that actually casts (weights wider than the autocast dtype)
+    attn: str
+    arch: Architecture
+    targets: frozenset[str]  # LoRA-adapted Linears (empty: full fine-tuning)
+    r: int
+    qlora: bool
+    checkpointing: bool
+    device: str = "cuda"
+
+    @property
+    def lora(self) -> bool:
+        return self.r > 0
+
+    def linear(self, name: str) -> Linear:
+        for lin in self.arch.linears:
+            if lin.name == name:
+                return lin
+        raise KeyError(name)
+
+
+def make_dims(arch: Architecture, setup: TrainingSetup) -> Dims:
+    ew = DTYPE_BYTES[setup.torch_dtype]
+    ec = DTYPE_BYTES[setup.compute_dtype]
+    if setup.load_in_4bit:
+        # bitsandbytes computes 4-bit Linears in bnb_4bit_compute_dtype; the Trainer's recipe sets it to
+        # the 16-bit dtype of the run, and the embeddings and norms stay in torch_dtype.
+        el = 2 if (setup.bf16 or setup.fp16 or ew == 2) else 4
+    else:
+        el = ec if (setup.bf16 or setup.fp16) else ew
+    attn = setup.attention(arch)
+    if attn == "sdpa" and setup.device == "cuda" and el == 4 and arch.num_kv_heads < arch.num_heads:
+        # On CUDA, float32 rules out SDPA's flash kernel and the memory-efficient kernel does not take
+        # grouped K/V, so PyTorch falls back to its math kernel, which keeps the full score matrix
+        # like eager attention. (Not validated on a GPU here; see bench/README.md.)
+        attn = "eager"
+    return Dims(
+        T=setup.per_device_train_batch_size * setup.max_length, b=setup.per_device_train_batch_size,
+        s=setup.max_length, h=arch.hidden_size, i=arch.intermediate_size, H=arch.num_heads, kv=arch.num_kv_heads,
+        d=arch.head_dim, V=arch.vocab_size, layers=arch.num_layers, ew=ew, el=el, eh=max(ew, el),
+        autocast=(setup.bf16 or setup.fp16) and setup.torch_dtype != setup.compute_dtype, attn=attn, arch=arch,
+        targets=frozenset(setup.target_modules(arch)), r=setup.lora_r, qlora=setup.load_in_4bit,
+        checkpointing=setup.gradient_checkpointing, device=setup.device,
+    )

@@ -1,0 +1,121 @@
+"""The analytic engine: bytes per component and the peak of a steady-state training step, per GPU.
+
+Peak = the largest of three phases of a step after the first (the optimizer state exists; the
+Trainer set the gradients to None after the previous update):
+- forward: weights + optimizer state [+ gradients while accumulating] + what the forward holds;
+- backward: the same base + saved activations being freed while gradients appear;
+- optimizer step: weights + gradients + state + the step's temporaries.
+On CUDA each phase also carries the CUDA context and the cuBLAS workspace. Pure Python: no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+from .architecture import Architecture
+from .dims import make_dims
+from .optimizers import state_bytes, step_temporary_bytes
+from .parallel import scheme, shard
+from .params import (
+    trainable_bytes_per_param,
+    trainable_params,
+    trainable_tensors,
+    weight_bytes,
+)
+from .setup import TrainingSetup, validate
+from .step import replay_micro_batch
+
+GIB = 1024**3
+MIB = 1024**2
+# Outside PyTorch's allocator: the CUDA context (driver, kernels loaded lazily) is typically 0.3 to
+# 1.3 GB depending on CUDA version and GPU; 500 MiB is what recent CUDA 12 builds of PyTorch show
+# on data-centre GPUs. The cuBLAS workspace is PyTorch's default on Hopper/Ampere.
+CUDA_CONTEXT = 500 * MIB
+CUBLAS_WORKSPACE = 32 * MIB
+
+PHASES = ("forward", "backward", "optimizer_step")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    model: str
+    device: str
+    n_params: int
+    trainable_params: int
+    components: dict[str, int]
+    phases: dict[str, int]
+    peak_bytes: int
+    peak_phase: str
+    setup: TrainingSetup = field(repr=False)
+    engine: str = "analytic"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine, "model": self.model, "device": self.device, "n_params": self.n_params,
+            "trainable_params": self.trainable_params, "components": dict(self.components),
+            "phases": dict(self.phases), "peak_phase": self.peak_phase, "peak_bytes": self.peak_bytes,
+        }
+
+
+@lru_cache(maxsize=512)
+def _parameter_figures(arch: Architecture, setup: TrainingSetup) -> tuple[int, int, int, int, int, int]:
+    """(trainable params, their bytes each, weights, optimizer state, its float32-master variant, step
+    temporaries): they depend on the model and a few settings only, so sweeps over batch or
+    sequence length reuse them."""
+    D = make_dims(arch, setup)
+    n_train = trainable_params(arch, setup)
+    e_train = trainable_bytes_per_param(D)
+    tensors = trainable_tensors(arch, setup)
+    return (n_train, e_train, weight_bytes(arch, setup, D), state_bytes(setup.optim, tensors, e_train),
+            state_bytes(setup.optim, tensors, 4), step_temporary_bytes(setup.optim, tensors, e_train, setup.device))
+
+
+def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
+    """Per-GPU memory of one steady-state training step (raises MemoryConfigError on a bad setup)."""
+    validate(setup, arch)
+    D = make_dims(arch, setup)
+    key = replace(setup, per_device_train_batch_size=1, max_length=1, gradient_accumulation_steps=1,
+                  gradient_checkpointing=False, attn_implementation=None, num_gpus=1, zero_stage=0, fsdp=False)
+    n_train, e_train, W, O, O32, step_temp = _parameter_figures(arch, key)
+    G = n_train * e_train
+    kind = scheme(setup)
+    sh = shard(arch, setup, W, G, O, n_train, O32)
+    if sh.pure_compute_dtype and setup.torch_dtype != setup.compute_dtype:
+        # DeepSpeed / FSDP mixed precision computes with 16-bit weights: no autocast copies.
+        D = make_dims(arch, replace(setup, torch_dtype=setup.compute_dtype, bf16=False, fp16=False))
+    first = replay_micro_batch(D, accumulate=not sh.gradients_in_backward)
+    ga = setup.gradient_accumulation_steps
+    later = replay_micro_batch(D, accumulate=True) if (ga > 1 and sh.gradients_in_backward) else None
+
+    batch = 3 * 8 * D.T  # input_ids, attention_mask, labels (int64)
+    cuda = setup.device == "cuda"
+    fixed = (CUDA_CONTEXT + CUBLAS_WORKSPACE) if cuda else 0
+    base = sh.weights + sh.optimizer_states + batch + fixed + sh.buffers
+    sharded_grads = 0 if sh.gradients_in_backward else sh.gradients
+    fwd = base + sharded_grads + first.forward_peak
+    bwd = base + sharded_grads + first.backward_peak
+    if later is not None:  # from the second micro-batch on, the gradients are already allocated
+        fwd = max(fwd, base + sh.gradients + later.forward_peak)
+        bwd = max(bwd, base + sh.gradients + later.backward_peak)
+    if kind in ("zero1", "zero2", "zero3", "fsdp"):
+        step_temp //= setup.num_gpus
+    opt = sh.weights + sh.gradients + sh.optimizer_states + fixed + sh.buffers + batch + step_temp
+    phases = {"forward": fwd, "backward": bwd, "optimizer_step": opt}
+    peak_phase = max(PHASES, key=lambda p: phases[p])
+    components = {
+        "weights": sh.weights,
+        "gradients": sh.gradients,
+        "optimizer_states": sh.optimizer_states,
+        "activations": first.saved,
+        "loss_buffers": first.loss_extra,
+        "optimizer_step_buffers": step_temp,
+        "communication_buffers": sh.buffers,
+        "cuda_context": CUDA_CONTEXT if cuda else 0,
+        "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0,
+        "batch": batch,
+    }
+    return Estimate(model=arch.name, device=setup.device, n_params=arch.n_params, trainable_params=n_train,
+                    components=components, phases=phases, peak_bytes=phases[peak_phase], peak_phase=peak_phase,
+                    setup=setup)

@@ -1,0 +1,114 @@
+"""Target GPUs: the ones NVML detects, or picks from the bundled catalogue, and whether a peak fits.
+
+Detection is `lrexplorer.hardware` (NVML, no torch, no CUDA context). Without an NVIDIA GPU the
+user picks targets from `assets/gpus.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import MemoryConfigError
+from .setup import TrainingSetup
+
+GIB = 1024**3
+CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "assets" / "gpus.json"
+AMPERE = (8, 0)  # bfloat16 and flash-attention 2 need compute capability 8.0 or newer
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    total_bytes: int
+    compute_capability: tuple[int, int] | None
+    detected: bool = False
+    free_bytes: int | None = None
+
+    @property
+    def bf16(self) -> bool | None:
+        return None if self.compute_capability is None else self.compute_capability >= AMPERE
+
+    @property
+    def flash_attention(self) -> bool | None:
+        return self.bf16  # flash-attn 2 supports Ampere and newer, like bfloat16
+
+
+@dataclass(frozen=True)
+class Fit:
+    gpu: Gpu
+    peak_bytes: int
+
+    @property
+    def headroom_bytes(self) -> int:
+        return self.gpu.total_bytes - self.peak_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.headroom_bytes >= 0
+
+    def problems(self, setup: TrainingSetup, attention: str) -> list[str]:
+        """Settings this GPU cannot run, whatever the memory."""
+        out = []
+        if self.gpu.bf16 is False and (setup.bf16 or setup.torch_dtype == "bfloat16"):
+            out.append("no bfloat16 (compute capability below 8.0)")
+        if self.gpu.flash_attention is False and attention == "flash_attention_2":
+            out.append("no flash-attention 2 (compute capability below 8.0)")
+        return out
+
+    def to_dict(self, setup: TrainingSetup | None = None, attention: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.gpu.name, "total_bytes": self.gpu.total_bytes, "fits": self.fits,
+                               "headroom_bytes": self.headroom_bytes}
+        if setup is not None:
+            problems = self.problems(setup, attention)
+            if problems:
+                out["unsupported"] = problems
+        return out
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> tuple[Gpu, ...]:
+    data = json.loads(CATALOGUE_PATH.read_text(encoding="utf-8"))
+    return tuple(Gpu(g["name"], int(g["memory_gib"] * GIB), tuple(g["compute_capability"])) for g in data["gpus"])
+
+
+def catalogue_names() -> list[str]:
+    return [g.name for g in catalogue()]
+
+
+def find_gpu(text: str) -> Gpu:
+    """A catalogue GPU by name, case-insensitive, 'NVIDIA ' optional; a unique part of a name works."""
+    key = text.strip().lower().removeprefix("nvidia ").removeprefix("geforce ")
+    names = {g.name.lower().removeprefix("nvidia ").removeprefix("geforce "): g for g in catalogue()}
+    if key in names:
+        return names[key]
+    matches = [g for n, g in names.items() if key and key in n]
+    if len(matches) == 1:
+        return matches[0]
+    raise MemoryConfigError(
+        f"gpu {text!r} is {'ambiguous' if matches else 'not in the catalogue'}; choose one of: "
+        f"{', '.join(catalogue_names())} (or auto)", field="gpu")
+
+
+def detected_gpus() -> list[Gpu]:
+    """The NVIDIA GPUs of this machine ([] without any or without the driver)."""
+    try:
+        from ..hardware import detect_gpus
+    except ImportError:  # pragma: no cover - hardware.py is part of the package
+        return []
+    return [Gpu(g.name, g.total_bytes, g.compute_capability, detected=True, free_bytes=g.free_bytes)
+            for g in detect_gpus()]
+
+
+def resolve_gpus(spec: str) -> tuple[list[Gpu], str | None]:
+    """`auto`: the detected GPUs, or the whole catalogue with a note when there are none;
+    otherwise comma-separated catalogue names."""
+    if spec.strip().lower() in ("", "auto"):
+        found = detected_gpus()
+        if found:
+            return found, None
+        return list(catalogue()), "no NVIDIA GPU detected: showing the catalogue (choose with --gpu NAME)"
+    return [find_gpu(part) for part in spec.split(",") if part.strip()], None

@@ -1,0 +1,148 @@
+"""What each memory-saving setting buys: alone against a plain baseline, all together, and the ones
+not chosen yet applied on top of the chosen setup.
+
+The baseline is the chosen run with every trick off and the same tokens per update: float32
+weights, eager attention, AdamW (fused), no checkpointing, no accumulation (its micro-batches merged
+into one batch), full fine-tuning, one GPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from .architecture import Architecture
+from .errors import MemoryConfigError
+from .estimate import Estimate, estimate
+from .setup import TrainingSetup
+
+
+@dataclass(frozen=True)
+class Trick:
+    key: str
+    label: str
+    cost: str
+    chosen: Callable[[TrainingSetup, Architecture], bool]
+    apply: Callable[[TrainingSetup, TrainingSetup, Architecture], TrainingSetup]  # (target, chosen setup, arch)
+
+
+def _accumulate(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
+    ga = c.gradient_accumulation_steps if c.gradient_accumulation_steps > 1 else 4
+    batch = t.per_device_train_batch_size * t.gradient_accumulation_steps
+    if batch % ga:
+        ga = next(g for g in (4, 2, 1) if batch % g == 0)
+    return replace(t, per_device_train_batch_size=batch // ga, gradient_accumulation_steps=ga)
+
+
+def _precision(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
+    if c.torch_dtype != "float32" or c.bf16 or c.fp16:
+        return replace(t, torch_dtype=c.torch_dtype, bf16=c.bf16, fp16=c.fp16)
+    return replace(t, torch_dtype="bfloat16")
+
+
+def _attention(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
+    chosen = c.attention(a)
+    if chosen == "eager":
+        chosen = "sdpa" if a.supports_sdpa else "flash_attention_2"
+    return replace(t, attn_implementation=chosen)
+
+
+def _optimizer(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
+    return replace(t, optim=c.optim if c.optim not in ("adamw_torch", "adamw_torch_fused") else "adamw_8bit")
+
+
+def _lora(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
+    return replace(t, lora_r=c.lora_r or 16, lora_target_modules=c.lora_target_modules)
+
+
+def _qlora(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
+    return replace(_lora(t, c, a), load_in_4bit=True, bnb_4bit_use_double_quant=c.bnb_4bit_use_double_quant)
+
+
+def _shard(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
+    if c.zero_stage or c.fsdp:
+        return replace(t, num_gpus=c.num_gpus, zero_stage=c.zero_stage, fsdp=c.fsdp)
+    return replace(t, num_gpus=max(2, c.num_gpus), zero_stage=3)
+
+
+TRICKS: tuple[Trick, ...] = (
+    Trick("gradient_accumulation_steps", "gradient accumulation", "more, smaller micro-batches per update "
+          "(same tokens, less parallel work per step)", lambda c, a: c.gradient_accumulation_steps > 1, _accumulate),
+    Trick("gradient_checkpointing", "gradient checkpointing", "recomputes each layer's forward in the backward "
+          "(about a third more compute)", lambda c, a: c.gradient_checkpointing,
+          lambda t, c, a: replace(t, gradient_checkpointing=True)),
+    Trick("precision", "16-bit weights / mixed precision", "bfloat16 rounding (fp16 needs loss scaling)",
+          lambda c, a: c.torch_dtype != "float32" or c.bf16 or c.fp16, _precision),
+    Trick("attn_implementation", "memory-efficient attention", "none (flash_attention_2 needs the flash-attn "
+          "package and an Ampere or newer GPU)", lambda c, a: c.attention(a) != "eager", _attention),
+    Trick("optim", "lighter optimizer", "8-bit state rounding; Adafactor and SGD converge differently",
+          lambda c, a: c.optim not in ("adamw_torch", "adamw_torch_fused"), _optimizer),
+    Trick("lora_r", "LoRA adapters", "trains low-rank adapters only (less capacity than full fine-tuning)",
+          lambda c, a: c.lora and not c.load_in_4bit, _lora),
+    Trick("load_in_4bit", "QLoRA (4-bit base + LoRA)", "dequantises every weight in every step (slower); "
+          "4-bit rounding of the frozen base", lambda c, a: c.load_in_4bit, _qlora),
+    Trick("zero_stage", "sharding over GPUs (ZeRO / FSDP)", "gathers weights and reduces gradients over the "
+          "network every step", lambda c, a: bool(c.zero_stage or c.fsdp), _shard),
+)
+
+
+@dataclass(frozen=True)
+class Saving:
+    trick: Trick
+    setup: TrainingSetup
+    estimate: Estimate | None
+    saved_bytes: int
+    saved_fraction: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SavingsReport:
+    baseline: Estimate
+    chosen: list[Saving]  # each chosen trick alone on the baseline
+    combined: Saving  # the chosen setup against the baseline
+    more: list[Saving]  # each trick not chosen, on top of the chosen setup
+
+
+def baseline_setup(setup: TrainingSetup) -> TrainingSetup:
+    return replace(
+        setup, per_device_train_batch_size=setup.per_device_train_batch_size * setup.gradient_accumulation_steps,
+        gradient_accumulation_steps=1, gradient_checkpointing=False, optim="adamw_torch_fused",
+        torch_dtype="float32", bf16=False, fp16=False, attn_implementation="eager", lora_r=0,
+        lora_target_modules=None, load_in_4bit=False, num_gpus=1, zero_stage=0, fsdp=False)
+
+
+def _measure(trick: Trick, target: TrainingSetup, against: Estimate, arch: Architecture) -> Saving:
+    try:
+        est = estimate(arch, target)
+    except MemoryConfigError as exc:
+        # Some tricks need another (flash attention needs 16 bits): show them with what they need.
+        fixed = replace(target, torch_dtype="bfloat16") if exc.field == "attn_implementation" else None
+        try:
+            est = estimate(arch, fixed) if fixed is not None else None
+        except MemoryConfigError:
+            est = None
+        if est is None:
+            return Saving(trick, target, None, 0, 0.0, f"not possible here: {exc}")
+        saved = against.peak_bytes - est.peak_bytes
+        return Saving(trick, fixed, est, saved, saved / against.peak_bytes, "with bfloat16 weights, which it needs")
+    saved = against.peak_bytes - est.peak_bytes
+    return Saving(trick, target, est, saved, saved / against.peak_bytes)
+
+
+def savings(arch: Architecture, setup: TrainingSetup) -> SavingsReport:
+    """Raises MemoryConfigError if `setup` itself is invalid."""
+    chosen_est = estimate(arch, setup)
+    base_setup = baseline_setup(setup)
+    baseline = estimate(arch, base_setup)
+    chosen, more = [], []
+    for trick in TRICKS:
+        if trick.chosen(setup, arch):
+            chosen.append(_measure(trick, trick.apply(base_setup, setup, arch), baseline, arch))
+        else:
+            more.append(_measure(trick, trick.apply(setup, setup, arch), chosen_est, arch))
+    saved = baseline.peak_bytes - chosen_est.peak_bytes
+    combined = Saving(Trick("all", "all chosen settings together", "", lambda c, a: True, lambda t, c, a: t),
+                      setup, chosen_est, saved, saved / baseline.peak_bytes)
+    more.sort(key=lambda s: -s.saved_bytes)
+    return SavingsReport(baseline, chosen, combined, more)

@@ -1,0 +1,95 @@
+"""The simulated engine: one real training step under FakeTensorMode, counted by torch's MemTracker.
+
+The real transformers model, the Trainer's real optimizer and the real backward run, but every
+tensor is fake (shape, dtype and device only), so an 8B model steps on a laptop without allocating
+its memory; MemTracker counts each storage as if it existed. The CUDA context and cuBLAS workspace,
+which no tensor represents, are added from the analytic engine's constants for device cuda.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .architecture import Architecture
+from .results import Progress, StepMemory
+from .setup import TrainingSetup, validate
+
+
+def simulate_step(config: dict[str, Any], arch: Architecture, setup: TrainingSetup,
+                  progress: Progress | None = None) -> StepMemory:
+    """Peak and components of one steady-state step, simulated on the CPU (no memory allocated).
+
+    The kernels that run are the CPU's (the CPU's SDPA flash kernel stands in for CUDA's memory-
+    efficient ones: both save q, k, v, the output and a logsumexp). For device cuda the CUDA
+    context and workspace are added to every phase.
+    """
+    validate(setup, arch)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from .estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT
+    from .measure import run_tracked_step
+
+    cpu_setup = setup.with_(device="cpu")
+    if setup.attention(arch) == "flash_attention_2":
+        # flash-attn kernels exist only on CUDA; SDPA's flash kernel saves the same tensors.
+        cpu_setup = cpu_setup.with_(attn_implementation="sdpa")
+    if setup.fp16:
+        cpu_setup = cpu_setup.with_(fp16=False, bf16=True)  # same bytes; CPU autocast has no fp16 grad scaler
+    from unittest import mock
+
+    import transformers.masking_utils as masking
+
+    # A fake tensor has no values, so transformers cannot see that the position ids hold no packed
+    # sequences and would build a 4-D mask (turning off SDPA's grouped-query path) that the real
+    # run, one sequence per row, never builds. The simulated batch is unpacked: say so.
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    # PEFT moves each new adapter (and its wrapped layer) to the base layer's device and dtype with
+    # Module.to, which cannot swap fake parameters. Everything is on the CPU already, so skipping the
+    # moves leaves the adapters in float32: where PEFT's default (autocast_adapter_dtype) puts them.
+    with mock.patch.object(masking, "find_packed_sequence_indices", lambda position_ids: None), \
+            mock.patch.object(BaseTunerLayer, "_move_adapter_to_device_of_base_layer", lambda *a, **k: None), \
+            _no_module_moves(setup), \
+            _real_bnb_quantisation_maps(setup), FakeTensorMode(allow_non_fake_inputs=True):
+        result = run_tracked_step(config, arch, cpu_setup, engine="simulated", progress=progress)
+    result.device = setup.device
+    if setup.device == "cuda":
+        extra = CUDA_CONTEXT + CUBLAS_WORKSPACE
+        result.phase_peaks = {k: v + extra for k, v in result.phase_peaks.items()}
+        result.peak_bytes += extra
+    return result
+
+
+def _real_bnb_quantisation_maps(setup: TrainingSetup) -> Any:
+    """bitsandbytes builds its 256-entry quantisation maps with Python lists read from tensors, which
+    a fake tensor cannot give; build those two small tables for real (they are a fixed constant)."""
+    import contextlib
+
+    if "8bit" not in setup.optim:
+        return contextlib.nullcontext()
+    from unittest import mock
+
+    import bitsandbytes.functional as bnbf
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    original = bnbf.create_dynamic_map
+
+    def real_map(*args: Any, **kwargs: Any) -> Any:
+        with unset_fake_temporarily():
+            return original(*args, **kwargs)
+
+    return mock.patch.object(bnbf, "create_dynamic_map", real_map)
+
+
+def _no_module_moves(setup: TrainingSetup) -> Any:
+    import contextlib
+
+    if not setup.lora:
+        return contextlib.nullcontext()
+    from unittest import mock
+
+    import torch
+
+    return mock.patch.object(torch.nn.Module, "to", lambda self, *args, **kwargs: self)
