@@ -13,11 +13,11 @@ import os
 import sys
 from types import ModuleType
 
-from . import __version__, cli_schedule
+from . import __version__, cli_memory, cli_runs, cli_schedule, cli_train
 from .cli_common import UsageError
 from .schedules import ScheduleError
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (cli_schedule,)
+SUBCOMMANDS: tuple[ModuleType, ...] = (cli_schedule, cli_memory, cli_train, cli_runs)
 
 
 def build_parser() -> argparse.ArgumentParser:

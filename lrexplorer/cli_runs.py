@@ -1,0 +1,139 @@
+"""`lrexplorer runs list|show|stop|resume|export`: the run folders, read back from disk.
+
+Listing reconciles every active run with its process (a run whose worker has gone is marked ended
+with its log's tail), so the output is right after a crash or a restart. No torch import here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .cli_common import UsageError
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("runs", help="list, show, stop, resume or export training runs",
+                              description="Inspect and control the runs under the runs directory.", allow_abbrev=False)
+    p.set_defaults(handler=lambda args: (p.print_help(sys.stderr), 2)[1])
+    sub = p.add_subparsers(dest="runs_command", metavar="ACTION")
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--runs_dir", metavar="DIR", help="runs directory (default: $LRX_RUNS_DIR or ./runs)")
+
+    q = sub.add_parser("list", help="every run, newest first", allow_abbrev=False)
+    common(q)
+    q.add_argument("--format", choices=("table", "json"), default="table")
+    q.set_defaults(handler=run_list)
+
+    q = sub.add_parser("show", help="a run's status, spec changes and last metrics", allow_abbrev=False)
+    common(q)
+    q.add_argument("run", help="run id (see `runs list`) or run folder")
+    q.add_argument("--metrics", type=int, default=5, metavar="N", help="last N metrics records (default: 5)")
+    q.add_argument("--format", choices=("text", "json"), default="text")
+    q.set_defaults(handler=run_show)
+
+    q = sub.add_parser("stop", help="stop after the current step (checkpoint saved); escalate if it does not", allow_abbrev=False)
+    common(q)
+    q.add_argument("run")
+    q.add_argument("--timeout", type=float, default=15.0, metavar="S", help="seconds to wait before SIGTERM (default: 15)")
+    q.set_defaults(handler=run_stop)
+
+    q = sub.add_parser("resume", help="continue an ended run from its newest checkpoint", allow_abbrev=False)
+    common(q)
+    q.add_argument("run")
+    q.add_argument("--queue", action="store_true", help="wait for the device if it is busy")
+    q.set_defaults(handler=run_resume)
+
+    q = sub.add_parser("export", help="write a run's spec as train.py, sft.yaml and accelerate.sh", allow_abbrev=False)
+    common(q)
+    q.add_argument("run")
+    q.add_argument("dest", help="folder to write into")
+    q.set_defaults(handler=run_export)
+
+
+def _find(args: argparse.Namespace) -> Path:
+    from .runs import store
+
+    try:
+        return store.find_run(args.run, store.runs_dir(args.runs_dir))
+    except store.RunNotFound as exc:
+        raise UsageError(str(exc), "run") from None
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from .runs import store
+
+    rows = store.list_runs(store.runs_dir(args.runs_dir))
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=1, default=str)
+        print()
+        return 0
+    if not rows:
+        print(f"no runs in {store.runs_dir(args.runs_dir)}")
+        return 0
+    print(f"{'run':<40} {'state':<10} {'step':>11}  {'started':<19}  message")
+    for r in rows:
+        step = f"{r.get('global_step', 0)}/{r.get('max_steps', '?')}"
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.get("created_at") or 0))
+        message = (r.get("message") or "").splitlines()[0][:60] if r.get("message") else ""
+        print(f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {message}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from .runs import store
+
+    run_dir = _find(args)
+    status = store.reconcile(run_dir)
+    records = store.read_metrics(run_dir)[-args.metrics:] if args.metrics > 0 else []
+    if args.format == "json":
+        json.dump({"path": str(run_dir), "status": status, "metrics": records}, sys.stdout, indent=1, default=str)
+        print()
+        return 0
+    from .cli_train import format_record
+
+    print(f"run     {run_dir}")
+    for key in ("state", "global_step", "max_steps", "device", "attn_implementation", "last_checkpoint", "message"):
+        if status.get(key) not in (None, ""):
+            print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}")
+    for record in records:
+        print("  " + format_record(record, status.get("max_steps")))
+    return 0
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    from .runs import launcher
+
+    status = launcher.stop_run(_find(args), grace_s=args.timeout)
+    print(f"{status.get('state')}: {status.get('message', '')}")
+    return 0 if status.get("state") not in ("queued", "running") else 1
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    from .runs import launcher, lock
+
+    try:
+        pid = launcher.resume_run(_find(args), queue=args.queue)
+    except (RuntimeError, FileNotFoundError) as exc:
+        raise UsageError(str(exc), "run") from None
+    except lock.DeviceBusy as exc:
+        print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
+        return 4
+    print(f"resumed (worker pid {pid})")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .runs import store
+    from .runs.export import write_bundle
+    from .runs.spec import RunSpec
+
+    spec = RunSpec.from_file(_find(args) / store.CONFIG)
+    for path in write_bundle(spec, Path(args.dest)):
+        print(path)
+    return 0

@@ -1,0 +1,18 @@
+"""Training runs: a run is a worker subprocess that owns a folder.
+
+- `spec`      RunSpec: the validated values of every catalogue field (`lrexplorer.params`)
+- `validate`  cross-field rules and the hardware facts they need; attention `auto`
+- `sources`   built-in / local / Hub models and datasets, with fast failures
+- `builtin`   the offline defaults (tiny Llama from a config, bundled tokenizer and data)
+- `launcher`  start (own process group, never blocking), stop (graceful, then signals), resume
+- `worker`    `python -m lrexplorer.runs.worker RUN_DIR`: trains with TRL, writes the folder
+- `trainer`   the SFTTrainer subclass with the schedules catalogue's scheduler
+- `callbacks` metrics.jsonl, status heartbeats, stop requests, non-finite loss
+- `store`     the folder layout, atomic status, reading runs back, pid checks after a restart
+- `lock`      one run per device across processes (fcntl)
+- `export`    the spec as a standalone script, a `trl sft` YAML, an `accelerate launch` command
+
+`spec`, `validate`, `sources`, `store`, `lock`, `launcher`, `builtin` and `export` import without torch
+(export loads it only to embed a torch scheduler or save the built-in model's initial weights);
+`trainer`, `callbacks` and `worker` load torch/transformers/TRL and run in the worker process.
+"""

@@ -1,0 +1,263 @@
+"""Export a run spec as (a) a standalone transformers/TRL script, (b) a YAML for `trl sft --config`,
+(c) the `accelerate launch` command line.
+
+All three are generated from the same `RunSpec` the launcher starts: the SFTConfig keywords are
+`spec.sft_kwargs(...)` verbatim, the attention implementation and device are resolved by the same
+functions as in the worker, and the built-in model is rebuilt from the same config and seed. A torch
+scheduler class is not something `trl sft` can name, so (b) refuses it; the script embeds the very
+warmup wrapper the worker uses (`LinearWarmupThen`, copied from its source).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import pprint
+import shlex
+import shutil
+from types import SimpleNamespace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import __version__
+from ..schedules import get_schedule
+from ..steps import plan_steps
+from . import builtin, sources
+from .spec import RunSpec
+from .validate import Facts, detect_facts, resolve_attention
+
+SCRIPT, TRL_YAML, ACCELERATE = "train.py", "sft.yaml", "accelerate.sh"
+
+
+class ExportError(ValueError):
+    pass
+
+
+def output_dir(spec: RunSpec) -> str:
+    """Where an export writes: the spec's output_dir, unless that folder already holds a run (exporting
+    a finished run must not write over it), then `sft-output` next to the script."""
+    target = spec["output_dir"]
+    if not target or (Path(target) / "status.json").exists():
+        return "sft-output"
+    return target
+
+
+def _lit(value: Any) -> str:
+    return pprint.pformat(value, indent=4, width=100, sort_dicts=False)
+
+
+def resolved_torch_kwargs(spec: RunSpec) -> dict[str, Any]:
+    """A torch scheduler's kwargs with the defaults that depend on the run length filled in, as the
+    worker's `build_scheduler` fills them; the run length comes from max_steps or the data file."""
+    name, given = spec["lr_scheduler_type"], dict(spec["lr_scheduler_kwargs"])
+    schedule = get_schedule(name)
+    if all(p.name in given or p.derived is None or p.default is not None for p in schedule.params):
+        return schedule.resolve(given, 1)
+    plan = plan_steps(num_examples=None if spec["max_steps"] > 0 else _count_examples(spec),
+                      per_device_train_batch_size=spec["per_device_train_batch_size"],
+                      gradient_accumulation_steps=spec["gradient_accumulation_steps"],
+                      num_train_epochs=spec["num_train_epochs"], max_steps=spec["max_steps"],
+                      warmup_steps=spec["warmup_steps"])
+    return schedule.resolve(given, max(1, plan.total_steps - plan.warmup_steps))
+
+
+def _count_examples(spec: RunSpec) -> int:
+    ref = spec["dataset"]
+    path = Path(builtin.dataset_files(builtin.builtin_name(ref))["train"]) if builtin.is_builtin(ref) else Path(ref)
+    if path.suffix != ".jsonl" or not path.is_file():
+        raise ExportError(f"{spec['lr_scheduler_type']} derives its arguments from the run length; set max_steps or "
+                          "give every scheduler argument in lr_scheduler_kwargs to export this spec")
+    with open(path, encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _data_code(spec: RunSpec, assets: str) -> str:
+    ref, streaming = spec["dataset"], spec["dataset_streaming"]
+    if builtin.is_builtin(ref):
+        files = {s: f"{assets}/datasets/{builtin.builtin_name(ref)}/{s}.jsonl" for s in ("train", "test")}
+        return f"loaded = datasets.load_dataset('json', data_files={files!r}, streaming={streaming})"
+    path = Path(ref).expanduser()
+    if path.is_file():
+        builder = sources.DATA_BUILDERS[path.suffix]
+        files = {spec["dataset_train_split"]: str(path.resolve())}
+        return f"loaded = datasets.load_dataset({builder!r}, data_files={files!r}, streaming={streaming})"
+    target = str(path.resolve()) if path.exists() else ref
+    return f"loaded = datasets.load_dataset({target!r}, name={spec['dataset_config']!r}, streaming={streaming})"
+
+
+def _model_code(spec: RunSpec, attn: str, assets: str) -> str:
+    ref, seed = spec["model"], spec["seed"]
+    if builtin.is_builtin(ref):
+        dims = builtin.BUILTIN_MODELS[builtin.builtin_name(ref)]
+        cast = "" if spec["dtype"] in ("auto", "float32") else f"\nmodel = model.to(torch.{spec['dtype']})"
+        return (
+            f"# {ref}: a small Llama made from a config (no weights to download); the seed fixes its weights.\n"
+            f"tokenizer = AutoTokenizer.from_pretrained({assets + '/tokenizer'!r})\n"
+            f"config = LlamaConfig(**{_lit(dims)},\n    vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,\n"
+            f"    eos_token_id=tokenizer.eos_token_id, bos_token_id=None)\n"
+            f"config._attn_implementation = {attn!r}\nset_seed({seed})\nmodel = LlamaForCausalLM(config){cast}"
+        )
+    path = Path(ref).expanduser()
+    target = str(path.resolve()) if path.exists() else ref
+    dtype = "'auto'" if spec["dtype"] == "auto" else f"torch.{spec['dtype']}"
+    trust = spec["trust_remote_code"]
+    return (
+        f"tokenizer = AutoTokenizer.from_pretrained({target!r}, trust_remote_code={trust})\nset_seed({seed})\n"
+        f"model = AutoModelForCausalLM.from_pretrained({target!r}, dtype={dtype}, attn_implementation={attn!r}, "
+        f"trust_remote_code={trust})"
+    )
+
+
+def _scheduler_code(spec: RunSpec) -> tuple[str, str]:
+    """(definitions, trainer class name) for a torch scheduler class; ('', 'SFTTrainer') otherwise."""
+    if spec.schedule_family != "torch":
+        return "", "SFTTrainer"
+    from ..schedules import build
+
+    name = spec["lr_scheduler_type"]
+    # LR-valued defaults (CyclicLR, OneCycleLR max_lr) follow learning_rate exactly as the worker fills them.
+    kwargs = build._torch_kwargs(name, resolved_torch_kwargs(spec), SimpleNamespace(defaults={"lr": spec["learning_rate"]}))
+    source = inspect.getsource(build.LinearWarmupThen).replace("Callable[[Optimizer], Any]", "Any")
+    definitions = (
+        f"from typing import Any\nfrom torch.optim import Optimizer\nfrom torch.optim.lr_scheduler import LRScheduler\n\n"
+        f"SCHEDULER_KWARGS = {_lit(kwargs)}\n\n\n{source}\n\n"
+        "class ScheduledSFTTrainer(SFTTrainer):\n"
+        f'    """Steps torch.optim.lr_scheduler.{name} after a linear warmup of args.warmup_steps updates."""\n\n'
+        "    def create_scheduler(self, num_training_steps, optimizer=None):\n"
+        "        if self.lr_scheduler is None:\n"
+        "            optimizer = optimizer or self.optimizer\n"
+        "            warmup = self.args.get_warmup_steps(num_training_steps)\n"
+        f"            make = lambda opt: torch.optim.lr_scheduler.{name}(opt, **SCHEDULER_KWARGS)\n"
+        "            self.lr_scheduler = LinearWarmupThen(optimizer, warmup, make) if warmup > 0 else make(optimizer)\n"
+        "            self._created_lr_scheduler = True\n"
+        "        return self.lr_scheduler\n"
+    )
+    return definitions, "ScheduledSFTTrainer"
+
+
+def python_script(spec: RunSpec, facts: Facts | None = None, assets: str | None = None) -> str:
+    """(a) A script that reruns this spec with transformers + TRL only: `python train.py [OUTPUT_DIR]`."""
+    facts = facts or detect_facts()
+    assets = assets or str(builtin.ASSETS)
+    attn = resolve_attention(spec.values, facts)
+    sft = spec.sft_kwargs(use_cpu=facts.on_cpu(spec["use_cpu"]))
+    peft = spec.peft_kwargs()
+    definitions, trainer_cls = _scheduler_code(spec)
+    evaluate = spec["eval_strategy"] != "no"
+    return f'''#!/usr/bin/env python
+"""Supervised fine-tuning exported by lrexplorer {__version__}: model {spec['model']}, data {spec['dataset']}.
+
+Run: python {SCRIPT} [OUTPUT_DIR]   (or through accelerate launch, see {ACCELERATE}).
+Needs torch, transformers, trl, datasets{', peft' if peft else ''}; nothing from lrexplorer.
+"""
+import os
+import sys
+
+import datasets
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, set_seed
+from trl import SFTConfig, SFTTrainer
+{"from peft import LoraConfig" if peft else ""}
+OUTPUT_DIR = sys.argv[1] if len(sys.argv) > 1 else {output_dir(spec)!r}
+
+# Exactly the SFTConfig arguments lrexplorer passes (attention {attn!r} resolved for this machine).
+SFT_ARGS = {_lit(sft)}
+{f"PEFT_ARGS = {_lit(peft)}" if peft else ""}
+{definitions}
+{_model_code(spec, attn, assets)}
+
+{_data_code(spec, assets)}
+train_dataset = loaded[{spec['dataset_train_split']!r}]
+eval_dataset = loaded[{spec['dataset_test_split']!r}] if {evaluate} else None
+
+trainer = {trainer_cls}(
+    model=model, args=SFTConfig(output_dir=OUTPUT_DIR, **SFT_ARGS), train_dataset=train_dataset,
+    eval_dataset=eval_dataset, processing_class=tokenizer, peft_config={"LoraConfig(**PEFT_ARGS)" if peft else "None"},
+)
+trainer.train()
+trainer.save_state()  # trainer_state.json: every logged loss and learning rate
+trainer.save_model(os.path.join(OUTPUT_DIR, "final_model"))
+'''
+
+
+def trl_yaml(spec: RunSpec, model_path: str | None = None, facts: Facts | None = None) -> str:
+    """(b) A config for `trl sft --config sft.yaml` (TRL's ScriptArguments, ModelConfig and SFTConfig names)."""
+    facts = facts or detect_facts()
+    if spec.schedule_family == "torch":
+        raise ExportError(f"trl sft cannot use the torch scheduler {spec['lr_scheduler_type']}; export the Python "
+                          "script (it embeds the scheduler) or pick a transformers schedule")
+    ref = spec["model"]
+    if builtin.is_builtin(ref) and not model_path:
+        raise ExportError(f"{ref} has no folder for trl sft to load; write_bundle saves its initial weights")
+    doc: dict[str, Any] = {"model_name_or_path": model_path or _abs_or_id(ref),
+                           "dtype": spec["dtype"], "attn_implementation": resolve_attention(spec.values, facts)}
+    if spec["use_peft"]:
+        doc.update(use_peft=True, lora_r=spec["lora_r"], lora_alpha=spec["lora_alpha"], lora_dropout=spec["lora_dropout"],
+                   lora_target_modules=spec["lora_target_modules"])
+    data = spec["dataset"]
+    if builtin.is_builtin(data):
+        doc["dataset_name"] = str(builtin.DATASETS_DIR / builtin.builtin_name(data))
+    elif Path(data).expanduser().is_file():
+        path = Path(data).expanduser().resolve()
+        doc["datasets"] = [{"path": sources.DATA_BUILDERS[path.suffix], "data_files": str(path), "split": "train"}]
+    else:
+        doc.update(dataset_name=_abs_or_id(data), dataset_config=spec["dataset_config"])
+    doc.update(dataset_train_split=spec["dataset_train_split"], dataset_test_split=spec["dataset_test_split"],
+               dataset_streaming=spec["dataset_streaming"], output_dir=output_dir(spec))
+    doc.update(spec.sft_kwargs(use_cpu=facts.on_cpu(spec["use_cpu"])))
+    header = f"# trl sft --config {TRL_YAML}   (exported by lrexplorer {__version__})\n"
+    return header + yaml.safe_dump(json.loads(json.dumps(doc)), sort_keys=False)
+
+
+def _abs_or_id(ref: str) -> str:
+    path = Path(ref).expanduser()
+    return str(path.resolve()) if path.exists() else ref
+
+
+def accelerate_command(spec: RunSpec, script: str = SCRIPT, num_processes: int = 1, facts: Facts | None = None) -> str:
+    """(c) `accelerate launch` for the script; raise --num_processes for data parallelism on more GPUs."""
+    facts = facts or detect_facts()
+    precision = "bf16" if spec["bf16"] else "fp16" if spec["fp16"] else "no"
+    parts = ["accelerate", "launch", "--num_machines", "1", "--num_processes", str(num_processes),
+             "--mixed_precision", precision, "--dynamo_backend", "no"]
+    if facts.on_cpu(spec["use_cpu"]):
+        parts.append("--cpu")
+    parts += [script, output_dir(spec)]
+    return shlex.join(parts)
+
+
+def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None) -> list[Path]:
+    """Write train.py, accelerate.sh and (when trl sft can express the spec) sft.yaml into `dest`, with
+    the bundled assets the spec uses, so the folder runs anywhere."""
+    facts = facts or detect_facts()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    uses_assets = builtin.is_builtin(spec["model"]) or builtin.is_builtin(spec["dataset"])
+    if uses_assets:
+        for sub in ("tokenizer", "datasets"):
+            shutil.copytree(builtin.ASSETS / sub, dest / "assets" / sub, dirs_exist_ok=True)
+    (dest / SCRIPT).write_text(python_script(spec, facts, assets=str((dest / "assets").resolve())), encoding="utf-8")
+    written.append(dest / SCRIPT)
+    (dest / ACCELERATE).write_text("#!/bin/sh\ncd \"$(dirname \"$0\")\"\n" + accelerate_command(spec, facts=facts) + "\n",
+                                   encoding="utf-8")
+    (dest / ACCELERATE).chmod(0o755)
+    written.append(dest / ACCELERATE)
+    if spec.schedule_family != "torch":
+        model_path = None
+        if builtin.is_builtin(spec["model"]):
+            model_path = str((dest / "initial_model").resolve())
+            _save_initial_model(spec, Path(model_path), facts)
+            written.append(Path(model_path))
+        (dest / TRL_YAML).write_text(trl_yaml(spec, model_path, facts), encoding="utf-8")
+        written.append(dest / TRL_YAML)
+    return written
+
+
+def _save_initial_model(spec: RunSpec, path: Path, facts: Facts) -> None:
+    tokenizer = builtin.load_tokenizer()
+    model = sources.load_model(spec.values, tokenizer, resolve_attention(spec.values, facts))
+    model.save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))

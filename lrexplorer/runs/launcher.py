@@ -1,0 +1,180 @@
+"""Start, stop and resume runs without ever blocking the caller (the page, the CLI, a notebook).
+
+A run starts as `python -m lrexplorer.runs.worker RUN_DIR` in a new session (its own process
+group), so stopping it reaches the dataloader workers too. Stopping is graceful first (a stop-request
+file the worker checks after every optimizer step: checkpoint, then `stopped`), then SIGTERM, then
+SIGKILL of the whole group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import lock, store
+from .spec import RunSpec, SpecError
+from .validate import Facts, detect_facts
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def new_run_id(spec: RunSpec, root: Path) -> str:
+    """A readable, unique id: time, then the dataset's short name."""
+    data = spec["dataset"].rstrip("/").split("/")[-1].split(":")[-1]
+    base = f"{datetime.now():%Y%m%d-%H%M%S}-" + "".join(c if c.isalnum() or c in "._-" else "-" for c in data)[:40]
+    run_id, n = base, 1
+    while (root / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return store.check_run_id(run_id)
+
+
+def prepare_run(spec: RunSpec, root: Path | None = None, run_id: str | None = None, output_dir: str | None = None) -> Path:
+    """Create the run folder with config.yaml and a `queued` status; returns the folder."""
+    root = store.runs_dir(root)
+    target = output_dir or spec["output_dir"]
+    if target:
+        run_dir = Path(target).expanduser().absolute()
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        run_dir = store.run_path(root, run_id or new_run_id(spec, root))
+    if (run_dir / store.STATUS).exists():
+        raise FileExistsError(f"output_dir {run_dir} already holds a run; choose another folder or resume that run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    values = dict(spec.values, output_dir=str(run_dir))
+    (run_dir / store.CONFIG).write_text(RunSpec(values).to_yaml(), encoding="utf-8")
+    store.write_json_atomic(run_dir / store.STATUS, {
+        "state": "queued", "run_id": run_dir.name, "created_at": time.time(), "pid": None,
+        "message": "starting", "notes": spec.notes,
+    })
+    return run_dir
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    # Works from a source checkout that is not pip-installed: the worker must import this package.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def launch(run_dir: Path, *, resume: bool = False, queue: bool = False, facts: Facts | None = None) -> int:
+    """Start the worker of a prepared run and return its pid at once.
+
+    Refuses with `lock.DeviceBusy` when the device is taken and `queue` is false; with `queue` the
+    worker waits for the device in state `queued`.
+    """
+    run_dir = Path(run_dir).resolve()
+    spec = RunSpec.from_file(run_dir / store.CONFIG, facts)
+    device = (facts or detect_facts()).lock_name(spec["use_cpu"])
+    if not queue:
+        holder = lock.is_busy(device)
+        if holder is not None:
+            raise lock.DeviceBusy(device, holder)
+    (run_dir / store.STOP).unlink(missing_ok=True)
+    store.update_status(run_dir, state="queued", pid=None, pid_create_time=None, ended_at=None,
+                        message="waiting for the device" if queue else "starting")
+    cmd = [sys.executable, "-m", store.WORKER_MODULE, str(run_dir)] + (["--resume"] if resume else []) + (["--queue"] if queue else [])
+    with open(run_dir / store.LOG, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=_worker_env(), close_fds=True)
+    import psutil
+
+    try:
+        created = psutil.Process(proc.pid).create_time()
+    except psutil.NoSuchProcess:
+        created = None
+    # The worker writes the same two fields when it starts (and only those overlap, so the order of
+    # the two writes does not matter); writing them here lets a restart find a worker that dies early.
+    store.update_status(run_dir, pid=proc.pid, pid_create_time=created)
+    return proc.pid
+
+
+def start_run(spec: RunSpec | dict[str, Any], root: Path | None = None, *, run_id: str | None = None,
+              output_dir: str | None = None, queue: bool = False) -> Path:
+    """Validate, create the folder, launch; returns the run folder without waiting."""
+    if not isinstance(spec, RunSpec):
+        spec = RunSpec.from_dict(spec)
+    from .sources import check_sources
+
+    problems = check_sources(spec.values)
+    if problems:
+        raise SpecError(problems)
+    facts = detect_facts()
+    device = facts.lock_name(spec["use_cpu"])
+    if not queue and lock.is_busy(device) is not None:  # refuse before creating a folder that never runs
+        raise lock.DeviceBusy(device, lock.read_holder(device))
+    run_dir = prepare_run(spec, root, run_id, output_dir)
+    launch(run_dir, queue=queue, facts=facts)
+    return run_dir
+
+
+def request_stop(run_dir: Path) -> None:
+    """Ask the worker to stop after the current optimizer step (it saves a checkpoint first)."""
+    (Path(run_dir) / store.STOP).write_text(str(time.time()), encoding="utf-8")
+
+
+def stop_run(run_dir: Path, grace_s: float = 15.0, term_s: float = 5.0) -> dict[str, Any]:
+    """Stop gracefully, escalating to SIGTERM then SIGKILL of the process group; returns the status."""
+    run_dir = Path(run_dir)
+    status = store.reconcile(run_dir)
+    if status.get("state") not in store.ACTIVE:
+        return status
+    request_stop(run_dir)
+    if _wait_ended(run_dir, grace_s):
+        return store.reconcile(run_dir)
+    for sig, wait in ((signal.SIGTERM, term_s), (signal.SIGKILL, 2.0)):
+        pid = store.read_status(run_dir).get("pid")
+        if isinstance(pid, int) and store.process_matches(store.read_status(run_dir), run_dir):
+            try:
+                os.killpg(pid, sig)  # the worker leads its own session: pgid == pid
+            except ProcessLookupError:
+                pass
+        if _wait_ended(run_dir, wait):
+            break
+    return store.reconcile(run_dir)
+
+
+def _wait_ended(run_dir: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = store.read_status(run_dir)
+        if status.get("state") not in store.ACTIVE or not store.process_matches(status, run_dir):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def resume_run(run_dir: Path, queue: bool = False) -> int:
+    """Relaunch an ended run from its newest checkpoint; metrics after that checkpoint are dropped
+    because the resumed run logs those steps again."""
+    run_dir = Path(run_dir).resolve()
+    status = store.reconcile(run_dir)
+    if status.get("state") in store.ACTIVE:
+        raise RuntimeError(f"run {run_dir.name} is still {status['state']}; stop it before resuming")
+    found = store.checkpoints(run_dir)
+    if not found:
+        raise FileNotFoundError(f"run {run_dir.name} has no checkpoint to resume from (save_strategy was no, or it "
+                                "ended before the first save)")
+    step = int(found[-1].name.split("-", 1)[1])
+    kept = [r for r in store.read_metrics(run_dir) if r.get("step", 0) <= step and not _is_summary(r)]
+    tmp = run_dir / f".{store.METRICS}.tmp"
+    tmp.write_text("".join(_dump(r) for r in kept), encoding="utf-8")
+    os.replace(tmp, run_dir / store.METRICS)
+    store.update_status(run_dir, resumed_from=found[-1].name, message=f"resuming from {found[-1].name}")
+    return launch(run_dir, resume=True, queue=queue)
+
+
+def _is_summary(record: dict[str, Any]) -> bool:
+    return "train_runtime" in record
+
+
+def _dump(record: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(record) + "\n"

@@ -1,0 +1,73 @@
+"""One run per device, across processes: an fcntl lock file per device (`cpu`, `gpu0`, ...).
+
+The worker holds the lock for its whole life; the kernel releases it when the process ends, however
+it ends, so a killed run never leaves a stale lock. The holder writes its run folder and pid into
+the file, so a refused start can say which run is in the way.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import IO, Any
+
+
+class DeviceBusy(RuntimeError):
+    def __init__(self, device: str, holder: dict[str, Any]) -> None:
+        self.device = device
+        self.holder = holder
+        who = holder.get("run_dir") or "another run"
+        super().__init__(
+            f"the {device} is busy with run {who} (pid {holder.get('pid', '?')}); lrexplorer trains one run per device "
+            "at a time. Stop that run, wait for it, or queue this one."
+        )
+
+
+def lock_dir() -> Path:
+    """$LRX_LOCK_DIR, else a per-user folder: the lock must be shared by every runs directory."""
+    explicit = os.environ.get("LRX_LOCK_DIR")
+    base = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lrexplorer" / "locks"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def _path(device: str) -> Path:
+    return lock_dir() / f"{device}.lock"
+
+
+def read_holder(device: str) -> dict[str, Any]:
+    try:
+        return json.loads(_path(device).read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def acquire(device: str, run_dir: str, wait: bool) -> IO[str]:
+    """Take the device's lock (blocking when `wait`); keep the returned file open to keep the lock."""
+    fh = open(_path(device), "a+", encoding="utf-8")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        fh.close()
+        raise DeviceBusy(device, read_holder(device)) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(json.dumps({"run_dir": run_dir, "pid": os.getpid()}))
+    fh.flush()
+    return fh
+
+
+def is_busy(device: str) -> dict[str, Any] | None:
+    """The holder's record when the device is locked, else None (a probe: takes and drops the lock)."""
+    fh = open(_path(device), "a+", encoding="utf-8")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return read_holder(device) or {"run_dir": None}
+    else:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return None
+    finally:
+        fh.close()

@@ -1,0 +1,156 @@
+"""Where a run's model and data come from: built-in, a local path, or the Hugging Face Hub.
+
+`check_sources` runs before anything heavy is imported and fails fast with a message naming the
+field: a missing path, a Hub id while HF_HUB_OFFLINE is set and the id is not cached, or a Hub that
+cannot be reached within a few seconds. The loaders then use the real `from_pretrained` and
+`datasets.load_dataset`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from ..params import FieldError
+from . import builtin
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+DATA_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+PROBE_TIMEOUT_S = 5.0
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def classify(ref: str) -> str:
+    """builtin, path (exists locally), missing_path (looks like a path but is not there) or hub."""
+    if builtin.is_builtin(ref):
+        return "builtin"
+    if Path(ref).expanduser().exists():
+        return "path"
+    if ref.startswith((".", "/", "~")) or ref.count("/") > 1 or Path(ref).suffix in DATA_BUILDERS:
+        return "missing_path"
+    return "hub" if HUB_ID.match(ref) else "missing_path"
+
+
+def check_sources(values: dict[str, Any], probe_hub: bool = True) -> list[FieldError]:
+    """Problems with `model` and `dataset` that can be found without loading them."""
+    errors = []
+    for field, kind in (("model", "model"), ("dataset", "dataset")):
+        problem = _check_ref(values[field], kind, probe_hub)
+        if problem:
+            errors.append(FieldError(field, problem))
+    return errors
+
+
+def _check_ref(ref: str, kind: str, probe_hub: bool) -> str | None:
+    how = classify(ref)
+    if how == "builtin":
+        name = builtin.builtin_name(ref)
+        known = sorted(builtin.BUILTIN_MODELS) if kind == "model" else builtin.builtin_datasets()
+        if name not in known:
+            return f"unknown built-in {kind} {ref!r}; built-in: " + ", ".join(builtin.PREFIX + k for k in known)
+        return None
+    if how == "path":
+        path = Path(ref).expanduser()
+        if kind == "model" and path.is_dir() and not (path / "config.json").is_file():
+            return f"{ref!r} is a folder without config.json, not a model saved with save_pretrained"
+        if kind == "dataset" and path.is_file() and path.suffix not in DATA_BUILDERS:
+            return f"{ref!r}: unsupported file type {path.suffix!r}; use JSONL, JSON, CSV or Parquet"
+        return None
+    if how == "missing_path":
+        return f"no such file or folder: {ref!r}"
+    return _check_hub(ref, kind, probe_hub)
+
+
+def _check_hub(repo_id: str, kind: str, probe: bool) -> str | None:
+    from huggingface_hub import constants
+
+    cached = Path(constants.HF_HUB_CACHE) / f"{kind}s--{repo_id.replace('/', '--')}"
+    if cached.is_dir():
+        return None
+    if hub_offline():
+        return (f"{repo_id!r} is not a local path and not in the Hugging Face cache, and HF_HUB_OFFLINE is set; "
+                "give a local folder or file, or go online")
+    if not probe:
+        return None
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        HfApi().repo_info(repo_id, repo_type=kind, timeout=PROBE_TIMEOUT_S)
+    except RepositoryNotFoundError:
+        return f"{repo_id!r} was not found on the Hugging Face Hub (or it is private and you are not logged in)"
+    except Exception as exc:  # noqa: BLE001 - any network failure means the same to the user
+        return f"cannot reach the Hugging Face Hub to fetch {repo_id!r} ({type(exc).__name__}); check the connection or use a local path"
+    return None
+
+
+# -- loaders (heavy imports inside) ---------------------------------------------------------------------
+def load_tokenizer(values: dict[str, Any]) -> Any:
+    if builtin.is_builtin(values["model"]):
+        return builtin.load_tokenizer()
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(_local_or_id(values["model"]), trust_remote_code=values["trust_remote_code"])
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    return "auto" if name == "auto" else getattr(torch, name)
+
+
+def load_model(values: dict[str, Any], tokenizer: Any, attn: str) -> Any:
+    """The model to fine-tune, loaded with attention implementation `attn`."""
+    ref = values["model"]
+    if builtin.is_builtin(ref):
+        dtype = None if values["dtype"] in ("auto", "float32") else torch_dtype(values["dtype"])
+        return builtin.make_model(builtin.builtin_name(ref), tokenizer, values["seed"], attn, dtype)
+    from transformers import AutoModelForCausalLM, set_seed
+
+    set_seed(values["seed"])  # heads missing from the checkpoint are initialised from the seed
+    return AutoModelForCausalLM.from_pretrained(
+        _local_or_id(ref), dtype=torch_dtype(values["dtype"]), attn_implementation=attn,
+        trust_remote_code=values["trust_remote_code"],
+    )
+
+
+def load_splits(values: dict[str, Any]) -> tuple[Any, Any]:
+    """(train, eval) datasets; eval is None unless eval_strategy asks for evaluation."""
+    import datasets
+
+    ref = values["dataset"]
+    streaming = values["dataset_streaming"]
+    if builtin.is_builtin(ref):
+        loaded = datasets.load_dataset("json", data_files=builtin.dataset_files(builtin.builtin_name(ref)), streaming=streaming)
+    elif Path(ref).expanduser().is_file():
+        path = Path(ref).expanduser()
+        loaded = datasets.load_dataset(DATA_BUILDERS[path.suffix], data_files={values["dataset_train_split"]: str(path)},
+                                       streaming=streaming)
+    else:
+        loaded = datasets.load_dataset(_local_or_id(ref), name=values["dataset_config"], streaming=streaming)
+    want = [values["dataset_train_split"]] + ([values["dataset_test_split"]] if values["eval_strategy"] != "no" else [])
+    for field, split in zip(("dataset_train_split", "dataset_test_split"), want):
+        if split not in loaded:
+            raise FieldError(field, f"{ref!r} has no split {split!r}; it has {', '.join(loaded)}")
+    train = loaded[want[0]]
+    _check_columns(train, ref)
+    return train, (loaded[want[1]] if len(want) > 1 else None)
+
+
+def _check_columns(ds: Any, ref: str) -> None:
+    cols = set(ds.column_names or [])
+    if not cols:  # a stream may not know its columns before the first row
+        cols = set(next(iter(ds)).keys())
+    if not ({"messages"} <= cols or {"text"} <= cols or {"prompt", "completion"} <= cols):
+        raise FieldError("dataset", f"{ref!r} has columns {sorted(cols)}; SFT needs `messages` (chat), `text`, or "
+                         "`prompt` and `completion`")
+
+
+def _local_or_id(ref: str) -> str:
+    path = Path(ref).expanduser()
+    return str(path) if path.exists() else ref

@@ -1,0 +1,97 @@
+"""Build the TRL `SFTTrainer` of a run from its spec: the one place model, data and config meet.
+
+`LrxSFTTrainer` adds to TRL's trainer only what the run folder needs: the schedules catalogue's
+scheduler builder (so torch class names work and every schedule is built by the code the Schedules
+page is tested against), token/sample counters kept as tensors until log time, and a non-finite loss
+flag checked once per optimizer step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from trl import SFTConfig, SFTTrainer
+
+from ..schedules.build import CatalogueSchedulerMixin
+from . import sources
+from .spec import RunSpec
+from .validate import Facts, resolve_attention
+
+# Test hook: raise torch.OutOfMemoryError in the training step that starts at this global step, so the
+# out-of-memory path can be exercised for real on a machine without a GPU. Never set it otherwise.
+OOM_HOOK_ENV = "LRX_TEST_RAISE_OOM_AT_STEP"
+
+
+class LrxSFTTrainer(CatalogueSchedulerMixin, SFTTrainer):
+    """TRL's SFTTrainer with the catalogue scheduler and the counters the run folder records."""
+
+    def __init__(self, *args: Any, lrx_schedule: tuple[str, dict] | None = None, **kwargs: Any) -> None:
+        self.lrx_schedule = lrx_schedule
+        self._lrx_tokens: Any = 0
+        self._lrx_samples = 0
+        self._lrx_nonfinite: Any = None
+        hook = os.environ.get(OOM_HOOK_ENV)
+        self._lrx_oom_at = int(hook) if hook else None
+        super().__init__(*args, **kwargs)
+
+    def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+        if self._lrx_oom_at is not None and self.state.global_step >= self._lrx_oom_at:
+            raise torch.OutOfMemoryError(
+                f"out of memory (simulated by the {OOM_HOOK_ENV} test hook at step {self.state.global_step})")
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        mask = inputs.get("attention_mask")
+        ids = inputs.get("input_ids")
+        # Tensors, not .item(): no device sync per micro-batch; read once per log.
+        self._lrx_tokens = self._lrx_tokens + (mask.sum() if mask is not None else (ids.numel() if ids is not None else 0))
+        self._lrx_samples += int(ids.shape[0]) if ids is not None else 0
+        bad = ~torch.isfinite(loss.detach())
+        self._lrx_nonfinite = bad if self._lrx_nonfinite is None else (self._lrx_nonfinite | bad)
+        self._lrx_last_loss = loss
+        return loss
+
+    def lrx_take_counts(self) -> tuple[int, int]:
+        tokens = int(self._lrx_tokens.item() if torch.is_tensor(self._lrx_tokens) else self._lrx_tokens)
+        samples = self._lrx_samples
+        self._lrx_tokens, self._lrx_samples = 0, 0
+        return tokens, samples
+
+    def lrx_take_nonfinite(self) -> str | None:
+        """'nan' or 'inf' if a micro-batch of the last optimizer step had a non-finite loss."""
+        flag, self._lrx_nonfinite = self._lrx_nonfinite, None
+        if flag is None or not bool(flag.item()):
+            return None
+        return "nan" if torch.isnan(self._lrx_last_loss).item() else "inf"
+
+
+def build_trainer(spec: RunSpec, run_dir: Path, facts: Facts, callbacks: list[Any]) -> tuple[LrxSFTTrainer, dict[str, Any]]:
+    """The trainer of a run, and facts to record (attention asked for, device, dataset sizes)."""
+    values = spec.values
+    on_cpu = facts.on_cpu(values["use_cpu"])
+    attn = resolve_attention(values, facts)
+    tokenizer = sources.load_tokenizer(values)
+    model = sources.load_model(values, tokenizer, attn)
+    train, evaluation = sources.load_splits(values)
+    kwargs = spec.sft_kwargs(use_cpu=on_cpu)
+    config = SFTConfig(output_dir=str(run_dir), disable_tqdm=True, **kwargs)
+    peft_config = None
+    if spec.peft_kwargs() is not None:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(**spec.peft_kwargs())
+    trainer = LrxSFTTrainer(
+        model=model, args=config, train_dataset=train, eval_dataset=evaluation, processing_class=tokenizer,
+        peft_config=peft_config, callbacks=callbacks, lrx_schedule=spec.trainer_schedule(),
+    )
+    info = {
+        "attn_requested": values["attn_implementation"],
+        "attn_implementation": getattr(trainer.model.config, "_attn_implementation", None),
+        "device": "cpu" if on_cpu else f"cuda ({torch.cuda.get_device_name(0)})",
+        "train_examples": len(train) if hasattr(train, "__len__") else None,
+        "eval_examples": len(evaluation) if evaluation is not None and hasattr(evaluation, "__len__") else None,
+        "parameters": sum(p.numel() for p in trainer.model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+    }
+    return trainer, info

@@ -1,0 +1,149 @@
+"""Cross-field rules of a run spec, and the hardware facts they depend on.
+
+Per-field types and ranges live in the catalogue (`Param.convert`); here are the rules that need
+two fields or the machine: precision against the hardware, flash attention against its package and
+GPU, a stream without max_steps, schedule arguments against the schedules catalogue. Every error
+names the field to fix. `Facts` can be built by hand, so the page can check a spec for another
+machine and tests can pose as a GPU this machine lacks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+from ..params import FieldError
+from ..schedules import ScheduleError, get_schedule
+
+AMPERE = (8, 0)  # bf16 tensor cores, TF32 and flash-attention 2 start at compute capability 8.0
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules need to know about the machine that will train."""
+
+    gpu_capabilities: tuple[tuple[int, int], ...]  # one per visible CUDA GPU, in torch's order
+    cpu_bf16: bool  # the CPU has bfloat16 instructions (avx512_bf16 / amx_bf16 / arm bf16)
+    flash_attn: bool  # the flash_attn package is importable
+
+    def on_cpu(self, use_cpu: bool) -> bool:
+        return use_cpu or not self.gpu_capabilities
+
+    @property
+    def first_capability(self) -> tuple[int, int] | None:
+        return self.gpu_capabilities[0] if self.gpu_capabilities else None
+
+    def lock_name(self, use_cpu: bool) -> str:
+        """One run per device: `cpu`, or the first visible GPU (lrexplorer launches one-GPU runs)."""
+        if self.on_cpu(use_cpu):
+            return "cpu"
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+        return f"gpu{visible or '0'}"
+
+
+def cpu_has_bf16() -> bool:
+    if platform.system() != "Linux":
+        return True  # no cheap way to ask; transformers' own checks still run in the worker
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return True
+    flags = set(text.replace("\n", " ").split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def detect_facts(use_torch: bool = False) -> Facts:
+    """This machine. With `use_torch` (in the worker) CUDA is asked through torch; else through NVML."""
+    if use_torch:
+        import torch
+
+        caps = tuple(torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())) if torch.cuda.is_available() else ()
+    else:
+        from ..hardware import detect_gpus
+
+        gpus = detect_gpus()
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:
+            wanted = [int(x) for x in visible.split(",") if x.strip().isdigit()]
+            gpus = [g for i in wanted for g in gpus if g.index == i]
+        caps = tuple(g.compute_capability or (0, 0) for g in gpus)
+    return Facts(gpu_capabilities=caps, cpu_bf16=cpu_has_bf16(), flash_attn=importlib.util.find_spec("flash_attn") is not None)
+
+
+def resolve_attention(values: dict[str, Any], facts: Facts) -> str:
+    """The attention implementation to load the model with (`auto` decided here, once)."""
+    wanted = values["attn_implementation"]
+    if wanted != "auto":
+        return wanted
+    cap = facts.first_capability
+    half = values["bf16"] or values["fp16"] or values["dtype"] in ("bfloat16", "float16")
+    if facts.flash_attn and not facts.on_cpu(values["use_cpu"]) and cap is not None and cap >= AMPERE and half:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], list[str]]:
+    """(errors, notes) of the cross-field rules; `values` are already converted field by field."""
+    errors: list[FieldError] = []
+    notes: list[str] = []
+    on_cpu = facts.on_cpu(values["use_cpu"])
+    cap = facts.first_capability
+    gpu_text = "this machine trains on the CPU" if on_cpu else f"the GPU has compute capability {cap[0]}.{cap[1]}"
+
+    if values["fp16"] and values["bf16"]:
+        errors.append(FieldError("fp16", "cannot be combined with bf16; choose one mixed-precision mode"))
+    if values["fp16"] and on_cpu:
+        # transformers accepts it and CPU autocast runs it, so this is advice, not an error.
+        notes.append("fp16 on the CPU runs through CPU autocast: slower than float32 here; it pays off on GPUs.")
+    if values["bf16"]:
+        if on_cpu and not facts.cpu_bf16:
+            errors.append(FieldError("bf16", "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16); turn bf16 off"))
+        elif not on_cpu and cap < AMPERE:
+            errors.append(FieldError("bf16", f"bfloat16 needs compute capability >= 8.0 (Ampere) and {gpu_text}; use fp16"))
+    if values["tf32"] and (on_cpu or cap < AMPERE):
+        errors.append(FieldError("tf32", f"TF32 needs an NVIDIA GPU of compute capability >= 8.0 and {gpu_text}; leave tf32 unset"))
+    if values["dtype"] == "float16" and on_cpu:
+        notes.append("dtype float16 on the CPU is slow and may overflow; bfloat16 or float32 are the usual choices.")
+
+    if values["attn_implementation"] == "flash_attention_2":
+        if not facts.flash_attn:
+            errors.append(FieldError("attn_implementation", "flash_attention_2 needs the flash-attn package, which is not "
+                                     "installed (pip install flash-attn); use sdpa or auto"))
+        elif on_cpu or cap < AMPERE:
+            errors.append(FieldError("attn_implementation", f"flash_attention_2 needs a GPU of compute capability >= 8.0 "
+                                     f"and {gpu_text}; use sdpa or auto"))
+        elif not (values["bf16"] or values["fp16"] or values["dtype"] in ("bfloat16", "float16")):
+            errors.append(FieldError("attn_implementation", "flash_attention_2 runs in float16/bfloat16 only; set bf16 or "
+                                     "fp16, or use sdpa"))
+
+    if values["dataset_streaming"] and values["max_steps"] == -1:
+        errors.append(FieldError("max_steps", "a streamed dataset has no length, so the number of updates cannot come "
+                                 "from num_train_epochs; set max_steps >= 1"))
+    _check_schedule(values, errors)
+    if values["eval_strategy"] == "steps" and values["eval_steps"] is None:
+        notes.append(f"eval_steps unset: evaluating every logging_steps ({values['logging_steps']:g}) updates.")
+    if values["save_strategy"] == "no":
+        notes.append("save_strategy is no: a stopped run cannot be resumed (no checkpoint).")
+    if not values["use_peft"] and values["lora_target_modules"] is not None:
+        notes.append("lora_target_modules is ignored because use_peft is off.")
+    if values["activation_checkpointing_kwargs"] and not values["activation_checkpointing"]:
+        notes.append("activation_checkpointing_kwargs is ignored because activation_checkpointing is off.")
+    return errors, notes
+
+
+def _check_schedule(values: dict[str, Any], errors: list[FieldError]) -> None:
+    try:
+        schedule = get_schedule(values["lr_scheduler_type"])
+        # The true span is known only once the data is loaded; any positive span checks names and types.
+        span = values["max_steps"] if values["max_steps"] > 0 else 1000
+        schedule.resolve(values["lr_scheduler_kwargs"], span)
+    except ScheduleError as exc:
+        errors.append(FieldError(exc.field if exc.field in ("lr_scheduler_type",) else "lr_scheduler_kwargs", str(exc).rstrip(".")))
+        return
+    if schedule.metric_driven and values["eval_strategy"] == "no":
+        errors.append(FieldError("eval_strategy", f"{schedule.name} changes the LR after each evaluation; set "
+                                 "eval_strategy to steps or epoch"))

@@ -1,0 +1,156 @@
+"""The training process of one run: `python -m lrexplorer.runs.worker RUN_DIR [--resume] [--queue]`.
+
+Reads RUN_DIR/config.yaml, takes the device lock, trains with TRL and leaves a final status:
+completed, stopped (stop request, or SIGTERM), or failed (invalid spec, missing model or data,
+non-finite loss, out of memory, any exception, with the traceback in train.log). It is always started
+by `launcher.launch` in a new process group, with stdout and stderr going to RUN_DIR/train.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from . import lock, store
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind and record `stopped` (BaseException so library code does not swallow it)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:  # noqa: ARG001
+    raise Terminated()
+
+
+def memory_estimate_text(values: dict[str, Any], facts: Any) -> str:
+    """The Memory engine's estimate for this spec (through the Train page's preflight), or why there is none.
+
+    Imported defensively: the estimator is another module's work and must never mask the OOM itself.
+    """
+    try:
+        from ..hardware import detect
+        from ..preflight import memory_check
+
+        check = memory_check(values, facts, detect())
+    except Exception as exc:  # noqa: BLE001
+        return f" (No memory estimate: {type(exc).__name__}: {exc}.)"
+    if check.peak_bytes is None:
+        return f" (No memory estimate: {check.unavailable}.)"
+    return (f" The memory estimate for this spec is {check.peak_bytes / 1024**3:.2f} GiB per device at its peak; "
+            f"available: {check.capacity_label}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lrexplorer.runs.worker")
+    parser.add_argument("run_dir")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint-N")
+    parser.add_argument("--queue", action="store_true", help="wait for the device instead of failing when it is busy")
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir).resolve()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    import psutil
+
+    store.update_status(run_dir, pid=os.getpid(), pid_create_time=psutil.Process().create_time())
+    try:
+        return _run(run_dir, args.resume, args.queue)
+    except Terminated:
+        _finish(run_dir, "stopped", "terminated by SIGTERM; resume continues from the last checkpoint, if any")
+        return 143
+
+
+def _finish(run_dir: Path, state: str, message: str, **extra: Any) -> None:
+    store.update_status(run_dir, state=state, ended_at=time.time(), message=message, **extra)
+    print(f"[lrexplorer] run {state}: {message}", flush=True)
+
+
+def _run(run_dir: Path, resume: bool, queue: bool) -> int:
+    from ..params import FieldError
+    from .spec import RunSpec, SpecError
+    from .validate import detect_facts
+
+    print(f"[lrexplorer] worker pid {os.getpid()} for {run_dir}", flush=True)
+    try:
+        import torch
+
+        facts = detect_facts(use_torch=True)
+        spec = RunSpec.from_file(run_dir / store.CONFIG, facts)
+    except SpecError as exc:
+        _finish(run_dir, "failed", f"invalid spec: {exc}")
+        return 2
+    device = facts.lock_name(spec["use_cpu"])
+    try:
+        if queue:
+            store.update_status(run_dir, state="queued", message=f"waiting for the {device}")
+        held = lock.acquire(device, str(run_dir), wait=queue)
+    except lock.DeviceBusy as exc:
+        _finish(run_dir, "failed", f"not started: {exc}")
+        return 3
+    from .sources import check_sources
+
+    problems = check_sources(spec.values)
+    if problems:
+        _finish(run_dir, "failed", " ".join(str(p) for p in problems))
+        return 2
+    store.update_status(run_dir, state="running", started_at=time.time(), device_lock=device,
+                        message="loading model and data")
+    try:
+        return _train(run_dir, spec, facts, resume)
+    except FieldError as exc:
+        _finish(run_dir, "failed", str(exc))
+        return 2
+    except torch.OutOfMemoryError as exc:
+        traceback.print_exc()
+        _finish(run_dir, "failed", f"out of memory: {exc}.{memory_estimate_text(spec.values, facts)} Lower "
+                "per_device_train_batch_size or max_length, or turn on activation_checkpointing, bf16 or use_peft.")
+        return 4
+    except Exception as exc:  # noqa: BLE001 - any failure must end as a status, with the traceback in the log
+        traceback.print_exc()
+        tail = store.log_tail(run_dir, 12)
+        _finish(run_dir, "failed", f"{type(exc).__name__}: {exc}\nLast lines of {store.LOG}:\n{tail}")
+        return 1
+    finally:
+        held.close()
+
+
+def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
+    from .callbacks import RunCallback
+    from .trainer import build_trainer
+
+    callback = RunCallback(run_dir)
+    trainer, info = build_trainer(spec, run_dir, facts, [callback])
+    callback.trainer = trainer
+    store.update_status(run_dir, message="training", **info)
+    print(f"[lrexplorer] {info}", flush=True)
+    checkpoint = None
+    if resume:
+        found = store.checkpoints(run_dir)
+        checkpoint = str(found[-1]) if found else None
+        print(f"[lrexplorer] resuming from {checkpoint or 'the start (no checkpoint)'}", flush=True)
+    # accelerate runs gc.collect() as training starts; freezing the objects of the imports and the model
+    # (hundreds of thousands, none of them garbage) makes that collection, and later ones, cheap.
+    gc.freeze()
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    finally:
+        callback.close()
+    step = trainer.state.global_step
+    if callback.nonfinite:
+        _finish(run_dir, "failed", callback.nonfinite, global_step=step)
+        return 5
+    if callback.stop_reason:
+        _finish(run_dir, "stopped", f"{callback.stop_reason}; saved checkpoint-{step} to resume from", global_step=step)
+        return 0
+    trainer.save_model(str(run_dir / store.FINAL))
+    _finish(run_dir, "completed", f"trained {step} steps; model and tokenizer in {store.FINAL}/", global_step=step)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
