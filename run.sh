@@ -32,6 +32,20 @@ install() {
   fi
 }
 
+# The browser tests drive Debian's chromium (/usr/bin/chromium). Install it when missing and we are
+# root; otherwise say why those tests will be skipped.
+browser() {
+  [ -x /usr/bin/chromium ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    echo "Installing Debian's chromium for the browser tests ..."
+    if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } > .venv/chromium-install.log 2>&1; then
+      echo "Installing chromium failed (log: .venv/chromium-install.log); the browser tests will be skipped." >&2
+    fi
+  else
+    echo "Browser tests will be skipped: /usr/bin/chromium is missing (as root: apt-get install chromium)." >&2
+  fi
+}
+
 case "$mode" in
   app)
     install ""
@@ -39,6 +53,7 @@ case "$mode" in
     ;;
   test)
     install "[test]"
+    browser
     exec "$VPY" -m pytest -n 2 "$@"
     ;;
   *) usage ;;

@@ -1,0 +1,145 @@
+"""The Train page in a real browser: Debian's Chromium driven by Playwright against `streamlit run
+app.py` on a free local port. Start the default run, watch the loss chart gain points, stop it,
+reload, and find the same run with its chart; no traceback (stException) at any point."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lrexplorer.runs import launcher, store
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+# Points of the first trace of the chart titled `title` (Plotly keeps `data` and `layout` on the graph's div).
+CHART_POINTS = """(title) => {
+  for (const div of document.querySelectorAll('.js-plotly-plot')) {
+    const t = div.layout && div.layout.title && div.layout.title.text;
+    // Streamlit's theme wraps titles in <b>.
+    if (!t || t.replace(/<[^>]+>/g, '') !== title) continue;
+    const x = div.data[0].x;
+    if (!x) return 0;
+    if (x.length !== undefined) return x.length;
+    // Plotly 6 sends numpy arrays as base64 typed arrays: {dtype: 'f8', bdata: '...'}.
+    return atob(x.bdata).length / parseInt(x.dtype.slice(1));
+  }
+  return -1;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """A Streamlit server of this checkout with its own runs and lock folders; yields (url, runs dir)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    tmp = tmp_path_factory.mktemp("browser")
+    runs = tmp / "runs"
+    env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(tmp / "locks"), HF_HUB_OFFLINE="1")
+    port = free_port()
+    with open(tmp / "server.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url, runs
+    finally:
+        for run_dir in runs.glob("*"):
+            if store.read_status(run_dir).get("state") in store.ACTIVE:
+                launcher.stop_run(run_dir, grace_s=20)
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def no_traceback(page) -> None:
+    shown = page.locator('[data-testid="stException"]')
+    assert shown.count() == 0, shown.first.inner_text()
+
+
+def points(page, title: str = "Loss") -> int:
+    return int(page.evaluate(CHART_POINTS, title))
+
+
+def wait_points(page, at_least: int, timeout_s: float) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        n = points(page)
+        if n >= at_least:
+            return n
+        no_traceback(page)
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the loss chart did not reach {at_least} points (has {points(page)})")
+
+
+def test_start_watch_stop_reload(app):
+    from playwright.sync_api import sync_playwright
+
+    url, runs = app
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # A deep link as the very first request of a fresh server must still run app.py (navigation,
+            # hardware sidebar). A folder named pages/ would make Streamlit run the page on its own.
+            page.goto(url + "/train")
+            start = page.get_by_role("button", name="Start training")
+            start.wait_for(timeout=60_000)
+            page.get_by_text("This machine").first.wait_for(timeout=10_000)
+            no_traceback(page)
+            start.click()
+            page.wait_for_url("**/train?run=*", timeout=60_000)
+            run_id = page.url.split("run=")[1]
+            assert (runs / run_id / store.STATUS).is_file()
+            first = wait_points(page, 1, timeout_s=180)
+            second = wait_points(page, first + 1, timeout_s=120)
+            assert second > first, "the loss chart gains points while the run trains"
+            page.get_by_role("button", name="Stop").click()
+            # The coloured box of the finished view (the collapsed log holds the same words, hidden).
+            stopped = page.locator('[data-testid="stAlert"]', has_text="stopped on request")
+            stopped.wait_for(timeout=120_000)
+            no_traceback(page)
+            assert store.read_status(runs / run_id)["state"] == "stopped"
+            shown = points(page)
+            page.reload()
+            page.get_by_text(f"Run {run_id}").first.wait_for(timeout=60_000)
+            assert wait_points(page, shown, timeout_s=30) >= shown, "after a reload the same run shows its chart"
+            stopped.wait_for(timeout=30_000)
+            no_traceback(page)
+        finally:
+            browser.close()

@@ -1,0 +1,118 @@
+"""What the Train page says before Start (lrexplorer.preflight): step counts and LR curve from the
+engines, the memory estimate through the Memory engine (or why it is unavailable), and the warnings,
+on this machine and posing as GPUs it lacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lrexplorer.hardware import CpuInfo, GpuInfo, Hardware
+from lrexplorer.preflight import (
+    builtin_vocab_size,
+    count_examples,
+    memory_check,
+    preflight,
+)
+from lrexplorer.runs.builtin import dataset_files
+from lrexplorer.runs.validate import Facts
+from lrexplorer.schedules import compute_curve
+
+CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)
+AMPERE = Facts(gpu_capabilities=((8, 0),), cpu_bf16=True, flash_attn=False)
+TURING = Facts(gpu_capabilities=((7, 5),), cpu_bf16=True, flash_attn=False)
+
+
+def hardware(gpu_gib: float | None = None, ram_gib: float = 16) -> Hardware:
+    gpus = [GpuInfo(0, "Test GPU", int(gpu_gib * 2**30), int(gpu_gib * 2**30), (8, 0), None)] if gpu_gib else []
+    return Hardware(gpus=gpus, cpu=CpuInfo("test CPU", 2, 2, int(ram_gib * 2**30), int(ram_gib * 2**30)))
+
+
+def texts(pf, level: str | None = None) -> str:
+    return " ".join(t for lv, t in pf.warnings if level is None or lv == level)
+
+
+def test_defaults_plan_the_builtin_run():
+    pf = preflight({}, CPU, hardware())
+    assert pf.ok and pf.num_examples == 2000
+    assert (pf.plan.total_steps, pf.plan.warmup_steps) == (250, 0)
+    assert (pf.curve.lr == compute_curve("linear", 5e-4, 250, 0).lr).all()
+    assert pf.memory.device == "cpu" and 0 < pf.memory.peak_bytes < 2**30 and pf.memory.fits
+
+
+def test_builtin_vocab_size_is_the_tokenizers_length():
+    from lrexplorer.runs.builtin import load_tokenizer
+
+    assert builtin_vocab_size() == len(load_tokenizer())
+
+
+def test_memory_check_is_the_memory_engines_estimate():
+    from lrexplorer.memory.architecture import from_config
+    from lrexplorer.memory.estimate import estimate
+    from lrexplorer.memory.setup import TrainingSetup
+    from lrexplorer.runs.builtin import TINY_CONFIG
+    from lrexplorer.runs.spec import RunSpec
+
+    values = RunSpec.from_dict({"per_device_train_batch_size": 4, "activation_checkpointing": True, "bf16": True,
+                                "optim": "adamw_8bit"}, AMPERE).values
+    mem = memory_check(values, AMPERE, hardware(24))
+    arch = from_config({"model_type": "llama", **TINY_CONFIG, "vocab_size": builtin_vocab_size()})
+    expected = estimate(arch, TrainingSetup(per_device_train_batch_size=4, max_length=128, gradient_checkpointing=True,
+                                            optim="adamw_8bit", torch_dtype="float32", bf16=True,
+                                            attn_implementation="sdpa", device="cuda"))
+    assert mem.peak_bytes == expected.peak_bytes and mem.device == "cuda" and mem.capacity_bytes == 24 * 2**30
+
+
+def test_memory_estimate_unavailable_says_why_and_never_raises():
+    from lrexplorer.runs.spec import RunSpec
+
+    values = RunSpec.from_dict({"model": "someone/some-model"}, CPU).values
+    mem = memory_check(values, CPU, hardware())
+    assert mem.peak_bytes is None and "config.json" in mem.unavailable
+    values = RunSpec.from_dict({"optim": "lion_8bit"}, CPU).values
+    assert memory_check(values, CPU, hardware()).unavailable
+
+
+def test_will_not_fit_on_a_small_gpu():
+    pf = preflight({"per_device_train_batch_size": 512, "max_length": 512}, AMPERE, hardware(gpu_gib=1))
+    assert pf.memory.fits is False and "Will not fit" in texts(pf, "error") and "GPU 0 (Test GPU" in texts(pf, "error")
+
+
+def test_lr_zero_and_warmup_longer_than_the_run():
+    pf = preflight({"warmup_steps": 10.0, "max_steps": 8}, CPU, hardware())
+    assert "The first update uses LR 0" in texts(pf, "warning")
+    assert "Warmup (10 updates) is as long as the run (8 updates)" in texts(pf, "warning")
+    assert "LR 0" not in texts(preflight({"lr_scheduler_type": "constant"}, CPU, hardware()))
+
+
+def test_precision_and_attention_advice_depends_on_the_gpu():
+    assert "prefer bf16" in texts(preflight({"fp16": True}, AMPERE, hardware(24)))
+    assert "prefer bf16" not in texts(preflight({"fp16": True}, TURING, hardware(24)))
+    assert "Flash attention is unavailable" in texts(preflight({"bf16": True}, AMPERE, hardware(24)))
+    pf = preflight({"attn_implementation": "flash_attention_2", "bf16": True}, AMPERE, hardware(24))
+    assert pf.errors and pf.errors[0].field == "attn_implementation" and "flash-attn" in str(pf.errors[0])
+    assert "supports bf16" in texts(preflight({}, AMPERE, hardware(24)))
+
+
+def test_length_from_a_local_file_or_unknown_for_the_hub(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(30)), encoding="utf-8")
+    pf = preflight({"dataset": str(data), "per_device_train_batch_size": 4}, CPU, hardware())
+    assert pf.num_examples == 30 and pf.plan.total_steps == 8
+    pf = preflight({"dataset": "someone/some-data"}, CPU, hardware())
+    assert pf.plan is None and "set max_steps" in pf.plan_error
+    assert preflight({"dataset": "someone/some-data", "max_steps": 50}, CPU, hardware()).plan.total_steps == 50
+    lines = Path(dataset_files("facts")["train"]).read_text(encoding="utf-8").splitlines()
+    assert count_examples({"dataset": "builtin:facts", "dataset_streaming": False}) == sum(1 for s in lines if s.strip())
+
+
+def test_field_errors_come_from_the_spec():
+    pf = preflight({"learning_rate": 0, "warmup_ratio": 0.1, "nonsense": 1}, CPU, hardware())
+    assert not pf.ok and {e.field for e in pf.errors} == {"learning_rate", "nonsense"}
+
+
+@pytest.mark.parametrize("bad", [{"logging_strategy": "no"}, {"logging_steps": 500.0}])
+def test_empty_charts_are_announced(bad):
+    assert "charts stay empty" in texts(preflight(bad, CPU, hardware()), "warning")
