@@ -1,0 +1,98 @@
+"""Links from a lesson to the tool that shows its point, preset through query parameters.
+
+Each link names the target page's script (as app.py registers it) and the query parameters that
+page reads. The Schedules page reads `schedule`, `lr`, `steps`, `warmup`
+(`lrexplorer.schedule_form.preset_from_query`); a test opens it with these parameters and checks its
+widgets. No streamlit here: the view turns a Link into `st.page_link`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+from ..schedules import CATALOGUE, NOTES_SCHEDULES
+
+APP_ROOT = Path(__file__).resolve().parents[2]
+SCHEDULES_PAGE = "app_pages/schedules.py"
+MEMORY_PAGE = "app_pages/memory.py"
+TRAIN_PAGE = "app_pages/train.py"
+
+
+@dataclass(frozen=True)
+class Link:
+    page: str  # script path relative to the app root, as app.py lists it
+    label: str
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url_path(self) -> str:
+        """The path st.Page gives a script by default: its file name without .py."""
+        return Path(self.page).stem
+
+    @property
+    def url(self) -> str:
+        """The relative URL a browser opens (used where st.page_link cannot resolve the page)."""
+        return f"{self.url_path}?{urlencode(self.query)}" if self.query else self.url_path
+
+    def page_exists(self) -> bool:
+        return (APP_ROOT / self.page).is_file()
+
+
+@dataclass(frozen=True)
+class SchedulePreset:
+    """The run a schedule's mini plot draws and its link opens: learning rate, updates, warmup."""
+
+    learning_rate: float = 5e-5
+    max_steps: int = 1000
+    warmup_steps: float = 0.0
+
+
+# Warmup matters only for the warmup lesson; the other five show their own shape from update 0.
+DEFAULT_WARMUP: dict[str, float] = {"constant_with_warmup": 100.0}
+
+
+def default_preset(name: str, learning_rate: float = 5e-5, max_steps: int = 1000) -> SchedulePreset:
+    return SchedulePreset(learning_rate, max_steps, DEFAULT_WARMUP.get(name, 0.0))
+
+
+def _number(value: float) -> str:
+    # %g keeps 5e-05 and 100 short; repr would write 100.0 and the page reads both the same.
+    return f"{value:g}"
+
+
+def schedule_link(names: str | list[str] | tuple[str, ...], preset: SchedulePreset, label: str | None = None) -> Link:
+    """The Schedules page showing `names` for this run (unknown names are a programming error)."""
+    names = [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in names if n not in CATALOGUE]
+    if unknown:
+        raise KeyError(f"not in the schedules catalogue: {unknown}")
+    query = {
+        "schedule": ",".join(names), "lr": _number(preset.learning_rate), "steps": str(int(preset.max_steps)),
+        "warmup": _number(preset.warmup_steps),
+    }
+    if label is None:
+        label = f"Open {names[0]} on the Schedules page, preset to this curve" if len(names) == 1 else \
+            f"Compare these {len(names)} schedules on the Schedules page"
+    return Link(SCHEDULES_PAGE, label, query)
+
+
+def notes_comparison_link(preset: SchedulePreset) -> Link:
+    return schedule_link(NOTES_SCHEDULES, preset, "Compare all six on the Schedules page")
+
+
+# What each Memory-page link should preset, named like lrexplorer.memory.setup.TrainingSetup (and
+# the catalogue). The Memory page does not read query parameters yet; see the Guide's report.
+MEMORY_PRESETS: dict[str, dict[str, str]] = {
+    "accumulation": {"model": "Llama-3.2-1B", "per_device_train_batch_size": "2", "gradient_accumulation_steps": "8",
+                     "max_length": "2048"},
+    "checkpointing": {"model": "Llama-3.2-1B", "per_device_train_batch_size": "4", "max_length": "4096",
+                      "gradient_checkpointing": "true"},
+    "flash-attention": {"model": "Llama-3.2-1B", "per_device_train_batch_size": "1", "max_length": "8192",
+                        "attn_implementation": "flash_attention_2", "bf16": "true"},
+}
+
+
+def memory_link(topic: str) -> Link:
+    return Link(MEMORY_PAGE, "See it on the Memory page", dict(MEMORY_PRESETS[topic]))
