@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from lrexplorer.guide.links import MEMORY_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "memory.py")
+PAGE = str(ROOT / "app_pages" / "memory.py")
 GIB = 1024**3
 
 
@@ -144,7 +144,7 @@ def test_measure_button_compares_with_a_real_step() -> None:
 
 def test_the_app_lists_the_memory_page() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/memory.py")
+    at.switch_page("app_pages/memory.py")
     at.run()
     assert not at.exception
     assert any(m.label == "Peak per device" for m in at.metric)

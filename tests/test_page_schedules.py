@@ -15,7 +15,7 @@ from lrexplorer.schedules import compute_curve
 from lrexplorer.steps import plan_steps
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "schedules.py")
+PAGE = str(ROOT / "app_pages" / "schedules.py")
 
 
 def page(**query: str) -> AppTest:
