@@ -3,10 +3,12 @@ failure path provoked for real (stop, resume, kill, a busy device, out of memory
 
 from __future__ import annotations
 
+import json
 import os
-import sys
 import signal
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -31,15 +33,29 @@ MAIN_SPEC = {
 
 @pytest.fixture(scope="module")
 def main_run(tmp_path_factory):
-    """One completed run of the built-in model, shared by the checks below (and the export test)."""
-    root = tmp_path_factory.mktemp("main")
-    with pytest.MonkeyPatch.context() as mp:
-        runs = isolate_env(mp, root)
-        spec = RunSpec.from_dict(MAIN_SPEC)
-        started = time.monotonic()
-        run_dir = launcher.start_run(spec, runs, run_id="main")
-        assert time.monotonic() - started < 10, "launching must not block"
-        status = wait_ended(run_dir)
+    """One completed run of the built-in model, shared by the checks below (and the export test).
+
+    Under pytest-xdist the workers share it (the plugin's documented file-lock pattern), so the run
+    happens once per session however the tests are distributed.
+    """
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this session's folder, common to all workers
+    spec = RunSpec.from_dict(MAIN_SPEC)
+    with FileLock(str(shared / "main-run.lock")):
+        record = shared / "main-run.json"
+        if record.exists():
+            run_dir = Path(json.loads(record.read_text())["run_dir"])
+            return run_dir, spec, store.read_status(run_dir)
+        with pytest.MonkeyPatch.context() as mp:
+            runs = isolate_env(mp, shared / "main")
+            started = time.monotonic()
+            run_dir = launcher.start_run(spec, runs, run_id="main")
+            assert time.monotonic() - started < 10, "launching must not block"
+            status = wait_ended(run_dir)
+        record.write_text(json.dumps({"run_dir": str(run_dir)}))
     return run_dir, spec, status
 
 
@@ -206,7 +222,6 @@ def test_local_hub_format_model_with_lora_and_jsonl(isolated, tmp_path):
 def test_exported_script_reproduces_the_run_through_accelerate_launch(main_run, tmp_path):
     """The same spec, exported and run by `accelerate launch` with transformers/TRL only, logs the same
     losses and learning rates as the worker did (same seed, data order, initial weights, schedule)."""
-    import json
     import subprocess
 
     from lrexplorer.runs.export import ACCELERATE, SCRIPT, TRL_YAML, write_bundle
