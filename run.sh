@@ -2,12 +2,13 @@
 # Set up everything that is missing, then start the app or run the tests.
 #   ./run.sh app    install (first time) and start the app:  streamlit run app.py
 #   ./run.sh test   install (first time) and run the whole test suite
+#   ./run.sh lint   install (first time) and run ruff (lint and format check) and mypy
 # Everything goes into .venv next to this file; nothing is installed system-wide except, for the
 # browser tests, Debian's chromium package (when running as root and it is missing).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { echo "usage: ./run.sh app [streamlit options] | ./run.sh test [pytest options]" >&2; exit 2; }
+usage() { echo "usage: ./run.sh app [streamlit options] | ./run.sh test [pytest options] | ./run.sh lint" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 mode=$1; shift
 
@@ -57,6 +58,12 @@ case "$mode" in
     install "[test]"
     browser
     exec "$VPY" -m pytest -n 2 "$@"
+    ;;
+  lint)
+    install "[test]"
+    "$VPY" -m ruff check .
+    "$VPY" -m ruff format --check .
+    "$VPY" -m mypy
     ;;
   *) usage ;;
 esac

@@ -42,9 +42,13 @@ def apply_url_lesson() -> None:
 
 
 def search_box() -> None:
-    query = st.text_input("Search the guide", key="guide.search", placeholder="e.g. warmup_ratio, clipping, RMSNorm",
-                          icon=":material/search:", help="Every lesson, schedule and training argument, by name "
-                          "(old names too) or by any word of its text.")
+    query = st.text_input(
+        "Search the guide",
+        key="guide.search",
+        placeholder="e.g. warmup_ratio, clipping, RMSNorm",
+        icon=":material/search:",
+        help="Every lesson, schedule and training argument, by name (old names too) or by any word of its text.",
+    )
     if not query.strip():
         return
     hits = search(query)

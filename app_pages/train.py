@@ -15,6 +15,8 @@ ref = st.query_params.get("run")
 if ref:
     live_view.run_view(ref)
 else:
-    st.caption("A short, real fine-tuning run (transformers + TRL SFTTrainer) in its own process. The form is the "
-               "parameter catalogue: every field is a TrainingArguments / SFTConfig name, with its help text.")
+    st.caption(
+        "A short, real fine-tuning run (transformers + TRL SFTTrainer) in its own process. The form is the "
+        "parameter catalogue: every field is a TrainingArguments / SFTConfig name, with its help text."
+    )
     train_view.form_view()

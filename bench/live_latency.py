@@ -29,8 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Points of the loss chart's first trace (titles are wrapped in <b> by Streamlit's theme; Plotly 6
 # may hold arrays as base64 typed arrays).
 LOSS_POINTS = """() => {
@@ -47,8 +52,16 @@ LOSS_POINTS = """() => {
 
 
 def record(step: int) -> dict:
-    return {"step": step, "epoch": step / 1000, "time": time.time(), "loss": 3 + math.sin(step / 30) + 1 / step,
-            "grad_norm": 1.2, "learning_rate": 1e-3, "tokens_per_s": 900.0, "rss_bytes": 2**30}
+    return {
+        "step": step,
+        "epoch": step / 1000,
+        "time": time.time(),
+        "loss": 3 + math.sin(step / 30) + 1 / step,
+        "grad_norm": 1.2,
+        "learning_rate": 1e-3,
+        "tokens_per_s": 900.0,
+        "rss_bytes": 2**30,
+    }
 
 
 def make_live_run(root: Path, run_id: str, points: int, pid: int) -> Path:
@@ -62,9 +75,20 @@ def make_live_run(root: Path, run_id: str, points: int, pid: int) -> Path:
     run_dir.mkdir(parents=True)
     spec = RunSpec.from_dict({"max_steps": 100_000, "output_dir": str(run_dir)})
     (run_dir / store.CONFIG).write_text(spec.to_yaml(), encoding="utf-8")
-    store.write_json_atomic(run_dir / store.STATUS, {
-        "state": "running", "run_id": run_id, "created_at": time.time(), "started_at": time.time(), "max_steps": 100_000,
-        "global_step": points, "pid": pid, "pid_create_time": psutil.Process(pid).create_time(), "message": "training"})
+    store.write_json_atomic(
+        run_dir / store.STATUS,
+        {
+            "state": "running",
+            "run_id": run_id,
+            "created_at": time.time(),
+            "started_at": time.time(),
+            "max_steps": 100_000,
+            "global_step": points,
+            "pid": pid,
+            "pid_create_time": psutil.Process(pid).create_time(),
+            "message": "training",
+        },
+    )
     append(run_dir, *(record(s) for s in range(1, points + 1)))
     return run_dir
 
@@ -88,9 +112,27 @@ def start_server(runs: Path, locks: Path, log: Path, extra: list[str] | None = N
     env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
     with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *(extra or [])],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.fileWatcherType",
+                "none",
+                "--browser.gatherUsageStats",
+                "false",
+                *(extra or []),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -143,13 +185,16 @@ def main() -> None:
                 step += 1
                 written = append(run_dir, record(step))
                 seen = page.wait_for_function(
-                    f"() => ({LOSS_POINTS})() >= {step} ? Date.now() : false", timeout=10_000, polling=20).json_value()
+                    f"() => ({LOSS_POINTS})() >= {step} ? Date.now() : false", timeout=10_000, polling=20
+                ).json_value()
                 latencies.append(seen / 1000 - written)
             browser.close()
         latencies.sort()
         print(f"Record written -> drawn in the browser, {len(latencies)} records (refresh every 1 s):")
-        print(f"  median {statistics.median(latencies):.2f} s   p90 {latencies[int(0.9 * len(latencies)) - 1]:.2f} s   "
-              f"max {latencies[-1]:.2f} s   min {latencies[0]:.2f} s")
+        print(
+            f"  median {statistics.median(latencies):.2f} s   p90 {latencies[int(0.9 * len(latencies)) - 1]:.2f} s   "
+            f"max {latencies[-1]:.2f} s   min {latencies[0]:.2f} s"
+        )
     finally:
         proc.terminate()
         sleeper.kill()

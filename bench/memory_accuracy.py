@@ -46,8 +46,10 @@ MIB = 2**20
 
 def row(name: str, truth: int, ours: int, four: int, tm: int, phase: str) -> tuple[float, float, float]:
     e, f, t = error(ours, truth), error(four, truth), error(tm, truth)
-    print(f"| {name} | {truth / MIB:,.1f} | {ours / MIB:,.1f} | {100 * e:+.2f}% | {100 * f:+.0f}% | {100 * t:+.0f}% | {phase} |",
-          flush=True)
+    print(
+        f"| {name} | {truth / MIB:,.1f} | {ours / MIB:,.1f} | {100 * e:+.2f}% | {100 * f:+.0f}% | {100 * t:+.0f}% | {phase} |",
+        flush=True,
+    )
     return e, f, t
 
 
@@ -74,9 +76,11 @@ def main() -> int:
 
     from lrexplorer.memory.measure import measure_step
 
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.1f}; Python "
-          f"{platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}")
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f}; Python "
+        f"{platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}"
+    )
     print()
     print("| case | truth MiB | ours MiB | ours | 4 x size | T-Math | peak phase |")
     print("|---|---:|---:|---:|---:|---:|---|")
@@ -89,16 +93,32 @@ def main() -> int:
         config, arch, setup = case.build()
         truth = measure_step(config, arch, setup)
         est = estimate(arch, setup)
-        cpu_errs.append(row(case.name, truth.peak_bytes, est.peak_bytes, rule_four_times(arch, setup),
-                            rule_transformer_math(arch, setup), est.peak_phase))
+        cpu_errs.append(
+            row(
+                case.name,
+                truth.peak_bytes,
+                est.peak_bytes,
+                rule_four_times(arch, setup),
+                rule_transformer_math(arch, setup),
+                est.peak_phase,
+            )
+        )
         if args.gpu and torch.cuda.is_available():
             gpu_setup = setup.with_(device="cuda")
             g = measure_step(config, arch, gpu_setup)
             ge = estimate(arch, gpu_setup)
             # max_memory_allocated excludes the CUDA context, so compare without it.
             ours = ge.peak_bytes - ge.components["cuda_context"]
-            gpu_errs.append(row(case.name + " (GPU)", g.peak_bytes, ours, rule_four_times(arch, setup),
-                                rule_transformer_math(arch, setup), ge.peak_phase))
+            gpu_errs.append(
+                row(
+                    case.name + " (GPU)",
+                    g.peak_bytes,
+                    ours,
+                    rule_four_times(arch, setup),
+                    rule_transformer_math(arch, setup),
+                    ge.peak_phase,
+                )
+            )
     report("CPU matrix, measured", cpu_errs)
     report("GPU, torch.cuda.max_memory_allocated", gpu_errs)
 
@@ -115,8 +135,16 @@ def main() -> int:
             config, arch, setup = case.build()
             truth = simulate_step(config, arch, setup)
             est = estimate(arch, setup)
-            sim_errs.append(row(f"{case.name} ({truth.seconds:.0f} s)", truth.peak_bytes, est.peak_bytes,
-                                rule_four_times(arch, setup), rule_transformer_math(arch, setup), est.peak_phase))
+            sim_errs.append(
+                row(
+                    f"{case.name} ({truth.seconds:.0f} s)",
+                    truth.peak_bytes,
+                    est.peak_bytes,
+                    rule_four_times(arch, setup),
+                    rule_transformer_math(arch, setup),
+                    est.peak_phase,
+                )
+            )
         report("Real-size presets, simulated", sim_errs)
     print(f"\n{time.perf_counter() - start:.0f} s in all")
     return 0

@@ -57,9 +57,11 @@ def main() -> None:
         a.number_input(key="sched.learning_rate").set_value(3e-4 if i % 2 else 3e-4 * (1 + 1 / 997))
 
     print(f"Schedules page rerun, {args.steps:,} updates, schedules {SCHEDULES}, {args.runs} reruns each")
-    for label, change in (("learning_rate changed (3 curves recomputed)", new_lr),
-                          ("cosine num_cycles changed (1 curve recomputed)", new_cycles),
-                          ("learning_rate back to a cached value (0 recomputed)", seen_lr)):
+    for label, change in (
+        ("learning_rate changed (3 curves recomputed)", new_lr),
+        ("cosine num_cycles changed (1 curve recomputed)", new_cycles),
+        ("learning_rate back to a cached value (0 recomputed)", seen_lr),
+    ):
         times = timed_reruns(at, change, args.runs)
         print(f"  {label:<52} median {statistics.median(times) * 1e3:6.1f} ms   max {max(times) * 1e3:6.1f} ms")
 

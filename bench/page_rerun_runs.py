@@ -36,12 +36,26 @@ def make_run(root: Path, run_id: str, points: int, state: str, pid: int | None =
 
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
-    spec = RunSpec.from_dict({"max_steps": points * 2 if state == "running" else points, "learning_rate": 1e-3,
-                              "lr_scheduler_type": "cosine", "warmup_steps": 100.0, "output_dir": str(run_dir)})
+    spec = RunSpec.from_dict(
+        {
+            "max_steps": points * 2 if state == "running" else points,
+            "learning_rate": 1e-3,
+            "lr_scheduler_type": "cosine",
+            "warmup_steps": 100.0,
+            "output_dir": str(run_dir),
+        }
+    )
     (run_dir / store.CONFIG).write_text(spec.to_yaml(), encoding="utf-8")
     now = time.time()
-    status = {"state": state, "run_id": run_id, "created_at": now - 3600, "started_at": now - 3600,
-              "max_steps": spec["max_steps"], "global_step": points, "attn_implementation": "sdpa"}
+    status = {
+        "state": state,
+        "run_id": run_id,
+        "created_at": now - 3600,
+        "started_at": now - 3600,
+        "max_steps": spec["max_steps"],
+        "global_step": points,
+        "attn_implementation": "sdpa",
+    }
     if pid is not None:
         status.update(pid=pid, pid_create_time=psutil.Process(pid).create_time())
     else:
@@ -55,9 +69,16 @@ def make_run(root: Path, run_id: str, points: int, state: str, pid: int | None =
 def record(step: int) -> dict:
     import math
 
-    return {"step": step, "epoch": step / 2500, "time": 1e9 + step * 0.3, "loss": 3 + math.sin(step / 300) + 1 / step,
-            "grad_norm": 1 + (step % 17) / 10, "learning_rate": 1e-3 * (0.5 + 0.5 * math.cos(step / 20000)),
-            "tokens_per_s": 900 + step % 50, "rss_bytes": 2**30 + step * 1000}
+    return {
+        "step": step,
+        "epoch": step / 2500,
+        "time": 1e9 + step * 0.3,
+        "loss": 3 + math.sin(step / 300) + 1 / step,
+        "grad_norm": 1 + (step % 17) / 10,
+        "learning_rate": 1e-3 * (0.5 + 0.5 * math.cos(step / 20000)),
+        "tokens_per_s": 900 + step % 50,
+        "rss_bytes": 2**30 + step * 1000,
+    }
 
 
 def timed(at, reruns: int, before=None) -> list[float]:

@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1_000_000, help="updates in each curve (default: 1,000,000)")
     parser.add_argument("--warmup", type=int, default=1000, help="warmup updates (default: 1000)")
-    parser.add_argument("--runs", type=int, default=7, help="timed compute_curve calls per schedule; the median is shown")
+    parser.add_argument(
+        "--runs", type=int, default=7, help="timed compute_curve calls per schedule; the median is shown"
+    )
     parser.add_argument("--real-steps", type=int, default=100_000, help="real scheduler steps measured before scaling")
     parser.add_argument("--update-readme", action="store_true", help="write the table into bench/README.md")
     args = parser.parse_args(argv)

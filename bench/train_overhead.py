@@ -62,8 +62,12 @@ def bare_child(steps: int, out: str) -> None:
 
 def run_bare(steps: int) -> float:
     with tempfile.TemporaryDirectory() as out:
-        proc = subprocess.run([sys.executable, __file__, "--bare-child", "--steps", str(steps), "--out", out],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--bare-child", "--steps", str(steps), "--out", out],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return json.loads(proc.stdout.strip().splitlines()[-1])["steps_per_s"]
 
 
@@ -95,11 +99,16 @@ def main() -> int:
     for i in range(args.pairs):
         bare.append(run_bare(args.steps))
         lrx.append(run_lrexplorer(args.steps))
-        print(f"pair {i + 1}: bare {bare[-1]:.2f} steps/s, lrexplorer {lrx[-1]:.2f} steps/s "
-              f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+        print(
+            f"pair {i + 1}: bare {bare[-1]:.2f} steps/s, lrexplorer {lrx[-1]:.2f} steps/s "
+            f"(load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
     ratio = max(lrx) / max(bare)
-    print(f"best bare {max(bare):.2f} steps/s, best lrexplorer {max(lrx):.2f} steps/s, ratio {ratio:.3f} "
-          f"(target >= {TARGET}); medians {statistics.median(bare):.2f} / {statistics.median(lrx):.2f}")
+    print(
+        f"best bare {max(bare):.2f} steps/s, best lrexplorer {max(lrx):.2f} steps/s, ratio {ratio:.3f} "
+        f"(target >= {TARGET}); medians {statistics.median(bare):.2f} / {statistics.median(lrx):.2f}"
+    )
     return 0 if ratio >= TARGET else 1
 
 

@@ -60,8 +60,10 @@ def main() -> int:
         marks = one_run()
         firsts.append(marks["first_record_s"])
         print(f"run {i + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in marks.items()), flush=True)
-    print(f"first metrics record: median {statistics.median(firsts):.2f} s, max {max(firsts):.2f} s "
-          f"(target <= {TARGET_S:.0f} s) load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"first metrics record: median {statistics.median(firsts):.2f} s, max {max(firsts):.2f} s "
+        f"(target <= {TARGET_S:.0f} s) load average {os.getloadavg()[0]:.1f}"
+    )
     return 0 if max(firsts) <= TARGET_S else 1
 
 

@@ -59,8 +59,11 @@ def main() -> None:
     parser.add_argument("--viewers", default="1,2,5,10")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--points", type=int, default=2000)
-    parser.add_argument("--no-post-script-gc", action="store_true",
-                        help="start the server with --runner.postScriptGC false (no full gc.collect after every rerun)")
+    parser.add_argument(
+        "--no-post-script-gc",
+        action="store_true",
+        help="start the server with --runner.postScriptGC false (no full gc.collect after every rerun)",
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.viewers.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="lrx-viewers-"))
@@ -94,7 +97,9 @@ def main() -> None:
         sleeper.kill()
     base_n, base = results[0]
     gc_note = "runner.postScriptGC false" if args.no_post_script_gc else "Streamlit's default runner.postScriptGC true"
-    print(f"Server CPU, one run logging 2 records/s ({args.points:,}+ points), {args.seconds:g} s per measurement, {gc_note}:")
+    print(
+        f"Server CPU, one run logging 2 records/s ({args.points:,}+ points), {args.seconds:g} s per measurement, {gc_note}:"
+    )
     for n, share in results:
         extra = "" if n == base_n else f"   +{(share - base) / (n - base_n) * 100:.1f} points per extra viewer"
         print(f"  {n:>2} viewer(s): {share * 100:5.1f}% of one core{extra}")

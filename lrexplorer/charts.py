@@ -7,8 +7,8 @@ a staircase still shows vertical drops and a peak is never shaved off.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -36,10 +36,12 @@ def decimate_indices(y: np.ndarray, max_points: int = 2000) -> np.ndarray:
     n = y.size
     if n <= max_points:
         return np.arange(n)
-    picked = np.concatenate([
-        _bucket_extremes(y, max(1, max_points // 8)),
-        _largest_jumps(y, cells=max_points, keep=max(1, max_points // 4)),
-    ])
+    picked = np.concatenate(
+        [
+            _bucket_extremes(y, max(1, max_points // 8)),
+            _largest_jumps(y, cells=max_points, keep=max(1, max_points // 4)),
+        ]
+    )
     return np.unique(picked)
 
 
@@ -83,7 +85,7 @@ class Line:
     y: np.ndarray
 
     @classmethod
-    def from_lr(cls, label: str, lr: np.ndarray, max_points: int = 2000) -> "Line":
+    def from_lr(cls, label: str, lr: np.ndarray, max_points: int = 2000) -> Line:
         idx = decimate_indices(lr, max_points)
         return cls(label=label, x=idx, y=np.asarray(lr)[idx])
 
@@ -106,34 +108,65 @@ def lr_figure(
     """
     fig = go.Figure()
     for i, line in enumerate(lines):
-        fig.add_trace(go.Scatter(
-            x=line.x, y=line.y, name=line.label, mode="lines", hovertemplate=_HOVER,
-            line={"color": PALETTE[i % len(PALETTE)], "width": 2.5, "dash": DASHES[i % len(DASHES)]},
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=line.x,
+                y=line.y,
+                name=line.label,
+                mode="lines",
+                hovertemplate=_HOVER,
+                line={"color": PALETTE[i % len(PALETTE)], "width": 2.5, "dash": DASHES[i % len(DASHES)]},
+            )
+        )
     last = max((int(line.x[-1]) for line in lines if line.x.size), default=0)
     shapes, notes = [], []
     if warmup_steps > 0:
         shapes.append(_warmup_band(min(warmup_steps, last + 1)))
-        notes.append({
-            "x": min(warmup_steps, last + 1) / 2, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
-            "text": "warmup", "showarrow": False, "font": {"size": 11, "color": "#7a6a00"},
-        })
+        notes.append(
+            {
+                "x": min(warmup_steps, last + 1) / 2,
+                "y": 1.0,
+                "xref": "x",
+                "yref": "paper",
+                "yanchor": "bottom",
+                "text": "warmup",
+                "showarrow": False,
+                "font": {"size": 11, "color": "#7a6a00"},
+            }
+        )
     boundaries = [b for b in epoch_boundaries if 0 < b <= last]
     if 0 < len(boundaries) <= MAX_EPOCH_LINES:
         shapes += [_epoch_line(b) for b in boundaries]
         if len(boundaries) <= 12:
             # Label each epoch start; with many epochs the labels would overlap, the lines suffice.
-            notes += [{
-                "x": b, "y": 0.0, "xref": "x", "yref": "paper", "yanchor": "top", "xanchor": "left",
-                "text": f"epoch {i + 2}", "showarrow": False, "font": {"size": 10, "color": "#666"},
-            } for i, b in enumerate(boundaries)]
+            notes += [
+                {
+                    "x": b,
+                    "y": 0.0,
+                    "xref": "x",
+                    "yref": "paper",
+                    "yanchor": "top",
+                    "xanchor": "left",
+                    "text": f"epoch {i + 2}",
+                    "showarrow": False,
+                    "font": {"size": 10, "color": "#666"},
+                }
+                for i, b in enumerate(boundaries)
+            ]
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, hovermode="closest",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        hovermode="closest",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "xanchor": "left", "x": 0},
-        shapes=shapes, annotations=notes,
+        shapes=shapes,
+        annotations=notes,
         xaxis={"title": {"text": "optimizer update k (0-based)"}, "rangemode": "tozero", "zeroline": False},
-        yaxis={"title": {"text": "learning rate"}, "type": "log" if log_y else "linear",
-               "exponentformat": "power" if log_y else "e", "rangemode": "normal" if log_y else "tozero"},
+        yaxis={
+            "title": {"text": "learning rate"},
+            "type": "log" if log_y else "linear",
+            "exponentformat": "power" if log_y else "e",
+            "rangemode": "normal" if log_y else "tozero",
+        },
     )
     return fig
 
@@ -153,14 +186,25 @@ def warmup_figure(lines: Sequence[Line], warmup_steps: int, height: int = 300) -
     fig = go.Figure()
     for i, line in enumerate(lines):
         dense = line.x.size <= 150 and (line.x.size < 2 or bool(np.all(np.diff(line.x) == 1)))
-        fig.add_trace(go.Scatter(
-            x=line.x, y=line.y, name=line.label, mode="lines+markers" if dense else "lines", hovertemplate=_HOVER,
-            line={"color": PALETTE[i % len(PALETTE)], "width": 2, "dash": DASHES[i % len(DASHES)]}, marker={"size": 6 if line.x.size <= 60 else 4},
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=line.x,
+                y=line.y,
+                name=line.label,
+                mode="lines+markers" if dense else "lines",
+                hovertemplate=_HOVER,
+                line={"color": PALETTE[i % len(PALETTE)], "width": 2, "dash": DASHES[i % len(DASHES)]},
+                marker={"size": 6 if line.x.size <= 60 else 4},
+            )
+        )
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, hovermode="closest",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        hovermode="closest",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        shapes=[_warmup_band(min(warmup_steps, max((int(line.x[-1]) + 1 for line in lines if line.x.size), default=0)))],
+        shapes=[
+            _warmup_band(min(warmup_steps, max((int(line.x[-1]) + 1 for line in lines if line.x.size), default=0)))
+        ],
         xaxis={"title": {"text": "optimizer update k"}, "rangemode": "tozero"},
         yaxis={"title": {"text": "learning rate"}, "exponentformat": "e", "rangemode": "tozero"},
     )
@@ -170,13 +214,28 @@ def warmup_figure(lines: Sequence[Line], warmup_steps: int, height: int = 300) -
 def _warmup_band(end: int) -> dict:
     # The ramp covers updates 0..W-1; shade to W - 0.5 so the last warmup update sits inside the band.
     return {
-        "type": "rect", "xref": "x", "yref": "paper", "x0": -0.5, "x1": end - 0.5, "y0": 0, "y1": 1,
-        "fillcolor": "rgba(255, 215, 0, 0.15)", "line": {"width": 0}, "layer": "below",
+        "type": "rect",
+        "xref": "x",
+        "yref": "paper",
+        "x0": -0.5,
+        "x1": end - 0.5,
+        "y0": 0,
+        "y1": 1,
+        "fillcolor": "rgba(255, 215, 0, 0.15)",
+        "line": {"width": 0},
+        "layer": "below",
     }
 
 
 def _epoch_line(x: int) -> dict:
     return {
-        "type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
-        "line": {"color": "rgba(90, 90, 90, 0.55)", "width": 1, "dash": "dot"}, "layer": "below",
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": "rgba(90, 90, 90, 0.55)", "width": 1, "dash": "dot"},
+        "layer": "below",
     }

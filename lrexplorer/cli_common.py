@@ -51,6 +51,11 @@ def finite_float(text: str) -> float:
 def add_bool_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
     """A boolean flag spelled as HfArgumentParser spells it: `--name` alone, or `--name true|false`."""
     parser.add_argument(
-        f"--{name}", type=str_to_bool, nargs="?", const=True, default=False, metavar="BOOL",
+        f"--{name}",
+        type=str_to_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
         help=f"{help_text} (default: false; `--{name}` alone means true)",
     )

@@ -17,8 +17,12 @@ from .cli_common import UsageError
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("runs", help="list, show, stop, resume or export training runs",
-                              description="Inspect and control the runs under the runs directory.", allow_abbrev=False)
+    p = subparsers.add_parser(
+        "runs",
+        help="list, show, stop, resume or export training runs",
+        description="Inspect and control the runs under the runs directory.",
+        allow_abbrev=False,
+    )
     p.set_defaults(handler=lambda args: (p.print_help(sys.stderr), 2)[1])
     sub = p.add_subparsers(dest="runs_command", metavar="ACTION")
 
@@ -37,10 +41,14 @@ def add_parser(subparsers: Any) -> None:
     q.add_argument("--format", choices=("text", "json"), default="text")
     q.set_defaults(handler=run_show)
 
-    q = sub.add_parser("stop", help="stop after the current step (checkpoint saved); escalate if it does not", allow_abbrev=False)
+    q = sub.add_parser(
+        "stop", help="stop after the current step (checkpoint saved); escalate if it does not", allow_abbrev=False
+    )
     common(q)
     q.add_argument("run")
-    q.add_argument("--timeout", type=float, default=15.0, metavar="S", help="seconds to wait before SIGTERM (default: 15)")
+    q.add_argument(
+        "--timeout", type=float, default=15.0, metavar="S", help="seconds to wait before SIGTERM (default: 15)"
+    )
     q.set_defaults(handler=run_stop)
 
     q = sub.add_parser("resume", help="continue an ended run from its newest checkpoint", allow_abbrev=False)
@@ -90,7 +98,7 @@ def run_show(args: argparse.Namespace) -> int:
 
     run_dir = _find(args)
     status = store.reconcile(run_dir)
-    records = store.read_metrics(run_dir)[-args.metrics:] if args.metrics > 0 else []
+    records = store.read_metrics(run_dir)[-args.metrics :] if args.metrics > 0 else []
     if args.format == "json":
         json.dump({"path": str(run_dir), "status": status, "metrics": records}, sys.stdout, indent=1, default=str)
         print()

@@ -44,64 +44,102 @@ CHUNK_ROWS = 65536  # rows formatted per write: bounded memory for long runs, fe
 def add_parser(subparsers: Any) -> None:
     """Register `schedule` and its flags (TrainingArguments names and defaults) on the dispatcher."""
     p = subparsers.add_parser(
-        "schedule", help="print the LR of every optimizer update of a run (CSV or JSON)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "schedule",
+        help="print the LR of every optimizer update of a run (CSV or JSON)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
     p.set_defaults(handler=run)
-    p.add_argument("--list", action="store_true", help="print the catalogue of schedules (name, family, title) and exit")
     p.add_argument(
-        "--lr_scheduler_type", default="linear", metavar="NAME",
+        "--list", action="store_true", help="print the catalogue of schedules (name, family, title) and exit"
+    )
+    p.add_argument(
+        "--lr_scheduler_type",
+        default="linear",
+        metavar="NAME",
         help="schedule name: a transformers SchedulerType value (linear, cosine, ...) or a torch.optim.lr_scheduler "
         "class name (StepLR, OneCycleLR, ...); see --list (default: linear)",
     )
     p.add_argument(
-        "--learning_rate", type=finite_float, default=5e-5, metavar="LR",
+        "--learning_rate",
+        type=finite_float,
+        default=5e-5,
+        metavar="LR",
         help="peak learning rate of the optimizer (default: 5e-05)",
     )
     p.add_argument(
-        "--lr_scheduler_kwargs", default=None, metavar="JSON",
-        help='scheduler arguments as a JSON object, e.g. \'{"num_cycles": 2}\'; unknown or out-of-range keys are '
+        "--lr_scheduler_kwargs",
+        default=None,
+        metavar="JSON",
+        help="scheduler arguments as a JSON object, e.g. '{\"num_cycles\": 2}'; unknown or out-of-range keys are "
         "refused with the allowed values (default: the scheduler's defaults)",
     )
     p.add_argument(
-        "--warmup_steps", type=finite_float, default=0.0, metavar="W",
+        "--warmup_steps",
+        type=finite_float,
+        default=0.0,
+        metavar="W",
         help="linear warmup from 0: a value >= 1 is a number of updates, a value < 1 a fraction of the total "
         "updates, rounded up (default: 0)",
     )
     p.add_argument(
-        "--warmup_ratio", type=finite_float, default=None, metavar="R",
+        "--warmup_ratio",
+        type=finite_float,
+        default=None,
+        metavar="R",
         help="deprecated (removed in transformers 5): fraction of the updates used for warmup; "
         "write --warmup_steps R instead",
     )
     steps = p.add_argument_group("run length (give --max_steps, or --num_examples)")
     steps.add_argument(
-        "--max_steps", type=int, default=-1, metavar="N",
+        "--max_steps",
+        type=int,
+        default=-1,
+        metavar="N",
         help="total optimizer updates; overrides --num_train_epochs (default: -1, count from --num_examples)",
     )
     steps.add_argument(
-        "--num_examples", type=int, default=None, metavar="M",
+        "--num_examples",
+        type=int,
+        default=None,
+        metavar="M",
         help="training examples in the dataset; with the flags below it gives the number of updates",
     )
     steps.add_argument(
-        "--per_device_train_batch_size", type=int, default=8, metavar="B",
+        "--per_device_train_batch_size",
+        type=int,
+        default=8,
+        metavar="B",
         help="examples per micro-batch on each device (default: 8)",
     )
     steps.add_argument(
-        "--gradient_accumulation_steps", type=int, default=1, metavar="G",
+        "--gradient_accumulation_steps",
+        type=int,
+        default=1,
+        metavar="G",
         help="micro-batches accumulated per optimizer update; a partial last group still updates (default: 1)",
     )
     steps.add_argument(
-        "--num_train_epochs", type=finite_float, default=3.0, metavar="E",
+        "--num_train_epochs",
+        type=finite_float,
+        default=3.0,
+        metavar="E",
         help="passes over the data, fractions allowed; ignored when --max_steps is set (default: 3.0)",
     )
     steps.add_argument(
-        "--world_size", type=int, default=1, metavar="K",
+        "--world_size",
+        type=int,
+        default=1,
+        metavar="K",
         help="number of data-parallel processes (GPUs) sharing each epoch (default: 1)",
     )
     add_bool_flag(steps, "dataloader_drop_last", "drop the last incomplete batch of each epoch")
     p.add_argument(
-        "--format", choices=("csv", "json"), default="csv",
+        "--format",
+        choices=("csv", "json"),
+        default="csv",
         help="csv: a `step,lr` header and one row per update; json: the run's step counts, resolved "
         "arguments and the LR list (default: csv)",
     )
@@ -135,10 +173,15 @@ def run(args: argparse.Namespace) -> int:
 def _plan_and_curve(args: argparse.Namespace, name: str, kwargs: dict[str, Any]) -> tuple[StepPlan, Curve]:
     """Step plan and curve; the engine bounds every number and raises ScheduleError naming the field."""
     plan = plan_steps(
-        num_examples=args.num_examples, per_device_train_batch_size=args.per_device_train_batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation_steps, num_train_epochs=args.num_train_epochs,
-        max_steps=args.max_steps, world_size=args.world_size, dataloader_drop_last=args.dataloader_drop_last,
-        warmup_steps=args.warmup_steps, warmup_ratio=args.warmup_ratio,
+        num_examples=args.num_examples,
+        per_device_train_batch_size=args.per_device_train_batch_size,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        num_train_epochs=args.num_train_epochs,
+        max_steps=args.max_steps,
+        world_size=args.world_size,
+        dataloader_drop_last=args.dataloader_drop_last,
+        warmup_steps=args.warmup_steps,
+        warmup_ratio=args.warmup_ratio,
     )
     return plan, compute_curve(name, args.learning_rate, plan.total_steps, plan.warmup_steps, kwargs)
 
@@ -153,7 +196,9 @@ def schedule_notes(name: str, warmup_steps: int) -> list[str]:
             "at learning_rate, which is what is printed."
         )
     elif not schedule.uses_warmup and warmup_steps:
-        notes.append(f"{name} ignores warmup_steps ({warmup_steps}), as transformers does; use constant_with_warmup to ramp up.")
+        notes.append(
+            f"{name} ignores warmup_steps ({warmup_steps}), as transformers does; use constant_with_warmup to ramp up."
+        )
     return notes
 
 
@@ -191,6 +236,6 @@ def write_catalogue(out: TextIO, fmt: str) -> None:
         json.dump([{"name": n, "family": f, "title": t} for n, f, t in rows], out, indent=1)
         out.write("\n")
         return
-    widths = [max(len(r[i]) for r in rows + [("name", "family", "title")]) for i in range(2)]
+    widths = [max(len(r[i]) for r in [*rows, ("name", "family", "title")]) for i in range(2)]
     out.write(f"{'name':<{widths[0]}}  {'family':<{widths[1]}}  title\n")
     out.writelines(f"{name:<{widths[0]}}  {family:<{widths[1]}}  {title}\n" for name, family, title in rows)

@@ -32,19 +32,34 @@ step and saves a checkpoint; `lrexplorer runs resume RUN` continues); 2 invalid 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "train", help="run a short real fine-tune (TRL SFTTrainer) and follow its progress",
+        "train",
+        help="run a short real fine-tune (TRL SFTTrainer) and follow its progress",
         description="Fine-tune a model with TRL's SFTTrainer in a supervised worker process. Every field of the "
         "parameter catalogue is a flag; the run folder gets config.yaml, status.json, metrics.jsonl, train.log, "
         "checkpoints and the final model.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     p.set_defaults(handler=run)
     p.add_argument("--config", metavar="YAML", help="run spec file (field: value); flags override it")
-    p.add_argument("--runs_dir", metavar="DIR", help="where runs without --output_dir go (default: $LRX_RUNS_DIR or ./runs)")
-    p.add_argument("--run_id", metavar="ID", help="folder name of the run inside the runs directory (default: time + dataset)")
-    p.add_argument("--queue", action="store_true", help="wait for the device when another run holds it, instead of refusing")
-    p.add_argument("--detach", action="store_true", help="start the run and return at once (follow it with `lrexplorer runs show`)")
-    p.add_argument("--export", metavar="DIR", help="write the run as train.py, sft.yaml (trl sft) and accelerate.sh into DIR; do not train")
+    p.add_argument(
+        "--runs_dir", metavar="DIR", help="where runs without --output_dir go (default: $LRX_RUNS_DIR or ./runs)"
+    )
+    p.add_argument(
+        "--run_id", metavar="ID", help="folder name of the run inside the runs directory (default: time + dataset)"
+    )
+    p.add_argument(
+        "--queue", action="store_true", help="wait for the device when another run holds it, instead of refusing"
+    )
+    p.add_argument(
+        "--detach", action="store_true", help="start the run and return at once (follow it with `lrexplorer runs show`)"
+    )
+    p.add_argument(
+        "--export",
+        metavar="DIR",
+        help="write the run as train.py, sft.yaml (trl sft) and accelerate.sh into DIR; do not train",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the final status")
     for group_id, title in GROUPS.items():
         group = p.add_argument_group(title)
@@ -53,8 +68,15 @@ def add_parser(subparsers: Any) -> None:
     legacy = p.add_argument_group("older names (translated, with a note)")
     for old in RENAMED:
         if not any(old.old == q.name for q in CATALOGUE_LIST):
-            legacy.add_argument(f"--{old.old}", dest=old.old, default=None, nargs="?", const="true",
-                                metavar="VALUE", help=f"-> {old.new or '(removed)'}: {old.note}")
+            legacy.add_argument(
+                f"--{old.old}",
+                dest=old.old,
+                default=None,
+                nargs="?",
+                const="true",
+                metavar="VALUE",
+                help=f"-> {old.new or '(removed)'}: {old.note}",
+            )
 
 
 def _add_field(group: argparse._ArgumentGroup, param: Any) -> None:
@@ -64,12 +86,18 @@ def _add_field(group: argparse._ArgumentGroup, param: Any) -> None:
         allowed = "; see `lrexplorer schedule --list`" if param.name == "lr_scheduler_type" else f"; {param.allowed()}"
     text = f"{param.help} (default: {default}{allowed})".replace("%", "%%")  # argparse formats help with %
     if param.kind == "bool":
-        group.add_argument(f"--{param.name}", dest=param.name, default=None, nargs="?", const="true",
-                           metavar="BOOL", help=text + f"; --{param.name} alone means true")
+        group.add_argument(
+            f"--{param.name}",
+            dest=param.name,
+            default=None,
+            nargs="?",
+            const="true",
+            metavar="BOOL",
+            help=text + f"; --{param.name} alone means true",
+        )
     else:
         metavar = {"int": "N", "float": "X", "json": "JSON", "str_list": "A,B"}.get(param.kind, "VALUE")
-        group.add_argument(f"--{param.name}", dest=param.name, default=None, metavar=metavar,
-                           choices=None, help=text)
+        group.add_argument(f"--{param.name}", dest=param.name, default=None, metavar=metavar, choices=None, help=text)
 
 
 def given_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,7 +164,7 @@ def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:
 
     interrupted = {"n": 0}
 
-    def on_sigint(signum: int, frame: Any) -> None:  # noqa: ARG001
+    def on_sigint(signum: int, frame: Any) -> None:
         interrupted["n"] += 1
         if interrupted["n"] == 1:
             print("\nstopping after the current step (Ctrl-C again to force)...", file=sys.stderr)
@@ -169,8 +197,14 @@ def format_record(record: dict[str, Any], max_steps: Any) -> str:
     if "train_runtime" in record:
         return f"{step}  done in {_num(record['train_runtime'], '.1f')} s, mean loss {_num(record.get('train_loss'), '.4f')}"
     parts = [step]
-    for key, fmt in (("loss", ".4f"), ("eval_loss", ".4f"), ("learning_rate", ".3e"), ("grad_norm", ".3f"),
-                     ("tokens_per_s", ".0f"), ("step_time_s", ".3f")):
+    for key, fmt in (
+        ("loss", ".4f"),
+        ("eval_loss", ".4f"),
+        ("learning_rate", ".3e"),
+        ("grad_norm", ".3f"),
+        ("tokens_per_s", ".0f"),
+        ("step_time_s", ".3f"),
+    ):
         if record.get(key) is not None:
             parts.append(f"{key} {_num(record[key], fmt)}")
     return "  ".join(parts)

@@ -45,16 +45,22 @@ def generate(loaded: LoadedModel, prompt: str, max_new_tokens: int = 24, tempera
 
     tok = loaded.tokenizer
     if loaded.chat:
-        text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+        text = tok.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
     else:
         text = prompt
     inputs = tok(text, return_tensors="pt", add_special_tokens=not loaded.chat)
     sample = temperature > 0
     with torch.no_grad():
         out = loaded.model.generate(
-            **inputs, max_new_tokens=max(1, min(int(max_new_tokens), MAX_NEW_TOKENS)), do_sample=sample,
-            temperature=temperature if sample else None, top_p=None, top_k=None,
+            **inputs,
+            max_new_tokens=max(1, min(int(max_new_tokens), MAX_NEW_TOKENS)),
+            do_sample=sample,
+            temperature=temperature if sample else None,
+            top_p=None,
+            top_k=None,
             pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
             eos_token_id=tok.eos_token_id,
         )
-    return tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    return tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 
@@ -56,7 +57,7 @@ def detect_gpus() -> list[GpuInfo]:
         return []
     try:
         pynvml.nvmlInit()
-    except Exception:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...: no usable NVIDIA GPU
+    except Exception:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...: no usable NVIDIA GPU
         return []
     try:
         driver = _text(_safe(pynvml.nvmlSystemGetDriverVersion))
@@ -65,13 +66,18 @@ def detect_gpus() -> list[GpuInfo]:
             handle = pynvml.nvmlDeviceGetHandleByIndex(i)
             mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
             cc = _safe(pynvml.nvmlDeviceGetCudaComputeCapability, handle)
-            gpus.append(GpuInfo(
-                index=i, name=_text(pynvml.nvmlDeviceGetName(handle)) or f"GPU {i}",
-                total_bytes=int(mem.total), free_bytes=int(mem.free),
-                compute_capability=tuple(cc) if cc else None, driver=driver,
-            ))
+            gpus.append(
+                GpuInfo(
+                    index=i,
+                    name=_text(pynvml.nvmlDeviceGetName(handle)) or f"GPU {i}",
+                    total_bytes=int(mem.total),
+                    free_bytes=int(mem.free),
+                    compute_capability=tuple(cc) if cc else None,
+                    driver=driver,
+                )
+            )
         return gpus
-    except Exception:
+    except Exception:  # noqa: BLE001 - any NVML failure means: no GPU we can describe
         return []
     finally:
         _safe(pynvml.nvmlShutdown)
@@ -80,8 +86,10 @@ def detect_gpus() -> list[GpuInfo]:
 def detect_cpu() -> CpuInfo:
     mem = psutil.virtual_memory()
     return CpuInfo(
-        model=_cpu_model(), logical_cores=psutil.cpu_count(logical=True) or os.cpu_count() or 1,
-        physical_cores=psutil.cpu_count(logical=False), total_ram_bytes=int(mem.total),
+        model=_cpu_model(),
+        logical_cores=psutil.cpu_count(logical=True) or os.cpu_count() or 1,
+        physical_cores=psutil.cpu_count(logical=False),
+        total_ram_bytes=int(mem.total),
         available_ram_bytes=int(mem.available),
     )
 
@@ -102,10 +110,10 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def _safe(fn, *args):  # type: ignore[no-untyped-def]
+def _safe(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
-    except Exception:
+    except Exception:  # noqa: BLE001 - one unreadable NVML field must not hide the GPU
         return None
 
 

@@ -28,8 +28,19 @@ import numpy as np
 from .runs import store
 
 # Columns kept for training-step records; memory is one column whatever the device (see _memory).
-TRAIN_KEYS = ("step", "epoch", "time", "loss", "learning_rate", "grad_norm", "tokens_per_s", "samples_per_s",
-              "step_time_s", "memory_bytes", "mean_token_accuracy")
+TRAIN_KEYS = (
+    "step",
+    "epoch",
+    "time",
+    "loss",
+    "learning_rate",
+    "grad_norm",
+    "tokens_per_s",
+    "samples_per_s",
+    "step_time_s",
+    "memory_bytes",
+    "mean_token_accuracy",
+)
 EVAL_KEYS = ("step", "epoch", "time", "eval_loss")
 SUMMARY_KEY = "train_runtime"  # Trainer's end-of-training record
 RECONCILE_EVERY_S = 2.0  # how often an active run's worker is checked for being alive
@@ -90,8 +101,11 @@ def _number(value: Any) -> float:
 
 def _memory(record: dict[str, Any]) -> tuple[float, str | None]:
     # The peak since the previous log is what decides out-of-memory; RSS is the CPU's only figure.
-    for key, label in (("gpu_peak_allocated_bytes", "GPU peak allocated"), ("gpu_allocated_bytes", "GPU allocated"),
-                       ("rss_bytes", "process RSS")):
+    for key, label in (
+        ("gpu_peak_allocated_bytes", "GPU peak allocated"),
+        ("gpu_allocated_bytes", "GPU allocated"),
+        ("rss_bytes", "process RSS"),
+    ):
         if isinstance(record.get(key), (int, float)):
             return float(record[key]), label
     return math.nan, None
@@ -175,9 +189,15 @@ class RunFeed:
             if changed or self._snapshot is None:
                 self._version += 1
                 self._snapshot = Snapshot(
-                    run_dir=self.run_dir, version=self._version, status=dict(self._status), train=self._train.views(),
-                    eval=self._eval.views(), summary=dict(self._summary), memory_label=self._memory_label,
-                    log_tail=self._log_tail, read_at=time.time(),
+                    run_dir=self.run_dir,
+                    version=self._version,
+                    status=dict(self._status),
+                    train=self._train.views(),
+                    eval=self._eval.views(),
+                    summary=dict(self._summary),
+                    memory_label=self._memory_label,
+                    log_tail=self._log_tail,
+                    read_at=time.time(),
                 )
             return self._snapshot
 

@@ -34,8 +34,13 @@ from .runs import launcher, lock, store
 from .train_view import feeds, load_form, page_link, request_stop
 
 REFRESH_S = 1.0
-STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/directions_run:", "completed": ":material/check_circle:",
-               "stopped": ":material/stop_circle:", "failed": ":material/error:"}
+STATE_ICONS = {
+    "queued": ":material/schedule:",
+    "running": ":material/directions_run:",
+    "completed": ":material/check_circle:",
+    "stopped": ":material/stop_circle:",
+    "failed": ":material/error:",
+}
 _GENERATE_LOCK = threading.Lock()  # one generation at a time: two would only halve each other's CPU
 
 
@@ -82,9 +87,16 @@ def progress_bar(snap: Snapshot) -> None:
 def latest_metrics(snap: Snapshot) -> None:
     train = snap.train
     cols = st.columns(5)
-    for col, (label, column, fmt) in zip(cols, (
-            ("loss", "loss", "{:.4f}"), ("learning rate", "learning_rate", "{:.3g}"), ("grad norm", "grad_norm", "{:.3g}"),
-            ("tokens/s", "tokens_per_s", "{:,.0f}"), ("epoch", "epoch", "{:.2f}"))):
+    for col, (label, column, fmt) in zip(
+        cols,
+        (
+            ("loss", "loss", "{:.4f}"),
+            ("learning rate", "learning_rate", "{:.3g}"),
+            ("grad norm", "grad_norm", "{:.3g}"),
+            ("tokens/s", "tokens_per_s", "{:,.0f}"),
+            ("epoch", "epoch", "{:.2f}"),
+        ),
+    ):
         values = train[column][np.isfinite(train[column])]
         col.metric(label, fmt.format(values[-1]) if values.size else "—")
 
@@ -109,8 +121,13 @@ def panel(run_dir: Path) -> Snapshot:
     progress_bar(snap)
     if snap.active:
         stopping = (snap.run_dir / store.STOP).exists()
-        if st.button("Stop" if not stopping else "Stopping…", key="live.stop", icon=":material/stop:", disabled=stopping,
-                     help="Stop after the current optimizer step; a checkpoint is saved so the run can be resumed."):
+        if st.button(
+            "Stop" if not stopping else "Stopping…",
+            key="live.stop",
+            icon=":material/stop:",
+            disabled=stopping,
+            help="Stop after the current optimizer step; a checkpoint is saved so the run can be resumed.",
+        ):
             request_stop(snap.run_dir)
             st.toast("Stop requested: the run stops after its current step.", icon=":material/stop:")
     if snap.points or snap.active:  # a run that failed before its first step has nothing to chart
@@ -133,8 +150,11 @@ def find(ref: str) -> Path | None:
     try:
         return store.find_run(ref, root)
     except (store.RunNotFound, ValueError):
-        st.error(f"No run {ref!r} in {root}. It may have been deleted, or the app uses another runs directory "
-                 "(LRX_RUNS_DIR).", icon=":material/search_off:")
+        st.error(
+            f"No run {ref!r} in {root}. It may have been deleted, or the app uses another runs directory "
+            "(LRX_RUNS_DIR).",
+            icon=":material/search_off:",
+        )
         return None
 
 
@@ -147,16 +167,22 @@ def run_view(ref: str) -> None:
         st.rerun()
     if run_dir is None:
         return
-    if nav[1].button("New run from this config", key="live.clone", icon=":material/content_copy:",
-                     help="Open the form filled with this run's settings."):
+    if nav[1].button(
+        "New run from this config",
+        key="live.clone",
+        icon=":material/content_copy:",
+        help="Open the form filled with this run's settings.",
+    ):
         load_form(read_config(run_dir))
         del st.query_params["run"]
         st.rerun()
     page_link("app_pages/runs.py", container=nav[2], label="All runs", icon=":material/list:")
     st.subheader(f"Run {run_dir.name}")
     config = read_config(run_dir)
-    st.caption(f"{config.get('model', '?')} on {config.get('dataset', '?')} · lr {config.get('learning_rate', '?')} · "
-               f"{config.get('lr_scheduler_type', '?')} · folder {run_dir}")
+    st.caption(
+        f"{config.get('model', '?')} on {config.get('dataset', '?')} · lr {config.get('learning_rate', '?')} · "
+        f"{config.get('lr_scheduler_type', '?')} · folder {run_dir}"
+    )
     snap = feeds().get(run_dir).poll()
     if snap.active:
         live_fragment(str(run_dir))
@@ -170,7 +196,8 @@ def finished(snap: Snapshot) -> None:
     state, message = snap.state, str(snap.status.get("message") or "")
     head, _, rest = message.partition("\n")
     {"completed": st.success, "stopped": st.warning, "failed": st.error}.get(state, st.info)(
-        head or state, icon=STATE_ICONS.get(state))
+        head or state, icon=STATE_ICONS.get(state)
+    )
     if rest.strip():
         st.code(rest, language="text")
     metrics = final_metrics(snap.status, snap.train, snap.eval, snap.summary)
@@ -209,12 +236,18 @@ def loaded_model(path: str, mtime_ns: int) -> Any:
 def generate_box(folder: Path, config: dict[str, Any]) -> None:
     st.markdown("##### Try the model")
     with st.form("live.generate_form", border=True):
-        prompt = st.text_area("Prompt", value=sample_prompt(config), key="live.prompt", height=80,
-                              help="Sent as a user message through the model's chat template, as in training.")
+        prompt = st.text_area(
+            "Prompt",
+            value=sample_prompt(config),
+            key="live.prompt",
+            height=80,
+            help="Sent as a user message through the model's chat template, as in training.",
+        )
         cols = st.columns(2)
         tokens = cols[0].number_input("max_new_tokens", min_value=1, max_value=256, value=24, step=8, key="live.tokens")
-        temperature = cols[1].number_input("temperature (0 = greedy)", min_value=0.0, max_value=2.0, value=0.0, step=0.1,
-                                           key="live.temperature")
+        temperature = cols[1].number_input(
+            "temperature (0 = greedy)", min_value=0.0, max_value=2.0, value=0.0, step=0.1, key="live.temperature"
+        )
         go = st.form_submit_button("Generate", icon=":material/auto_awesome:")
     if go:
         try:
@@ -225,6 +258,9 @@ def generate_box(folder: Path, config: dict[str, Any]) -> None:
             st.error(f"Generation failed: {type(exc).__name__}: {exc}", icon=":material/error:")
             return
         st.session_state[f"live.generated.{folder}"] = text
-    text = st.session_state.get(f"live.generated.{folder}")
-    if text is not None:
-        st.code(text if text.strip() else "(only whitespace or the end token: train longer and try again)", language="text")
+    shown = st.session_state.get(f"live.generated.{folder}")
+    if shown is not None:
+        st.code(
+            shown if shown.strip() else "(only whitespace or the end token: train longer and try again)",
+            language="text",
+        )

@@ -28,11 +28,24 @@ PRECISION = ("none", "bf16", "fp16")
 SHARDING = ("none / DDP", "ZeRO-1", "ZeRO-2", "ZeRO-3", "FSDP full shard")
 DEFAULT_TARGETS = ("NVIDIA H100 80GB", "NVIDIA A100 40GB", "NVIDIA L4", "NVIDIA GeForce RTX 4090")
 DEFAULTS: dict[str, Any] = {
-    "mem.source": PRESET, "mem.preset": "Llama-3.2-1B", "mem.path": "", "mem.hub": "",
-    "mem.per_device_train_batch_size": 4, "mem.max_length": 1024, "mem.gradient_accumulation_steps": 1,
-    "mem.gradient_checkpointing": False, "mem.optim": "adamw_torch_fused", "mem.torch_dtype": "as in config",
-    "mem.precision": "none", "mem.attn_implementation": "default", "mem.lora_r": 0, "mem.lora_targets": [],
-    "mem.load_in_4bit": False, "mem.double_quant": False, "mem.num_gpus": 1, "mem.sharding": SHARDING[0],
+    "mem.source": PRESET,
+    "mem.preset": "Llama-3.2-1B",
+    "mem.path": "",
+    "mem.hub": "",
+    "mem.per_device_train_batch_size": 4,
+    "mem.max_length": 1024,
+    "mem.gradient_accumulation_steps": 1,
+    "mem.gradient_checkpointing": False,
+    "mem.optim": "adamw_torch_fused",
+    "mem.torch_dtype": "as in config",
+    "mem.precision": "none",
+    "mem.attn_implementation": "default",
+    "mem.lora_r": 0,
+    "mem.lora_targets": [],
+    "mem.load_in_4bit": False,
+    "mem.double_quant": False,
+    "mem.num_gpus": 1,
+    "mem.sharding": SHARDING[0],
     "mem.device": "cuda",
 }
 _TRUE = ("1", "true", "yes", "on")
@@ -52,8 +65,12 @@ def apply_query(query: dict[str, str]) -> list[str]:
                 if text in load_presets():
                     st.session_state.update({"mem.source": PRESET, "mem.preset": text})
                 else:
-                    st.session_state.update({"mem.source": LOCAL if text.startswith((".", "/", "~")) else HUB,
-                                             "mem.path" if text.startswith((".", "/", "~")) else "mem.hub": text})
+                    st.session_state.update(
+                        {
+                            "mem.source": LOCAL if text.startswith((".", "/", "~")) else HUB,
+                            "mem.path" if text.startswith((".", "/", "~")) else "mem.hub": text,
+                        }
+                    )
             elif key in ints:
                 st.session_state[f"mem.{key}"] = int(text)
             elif key in ("gradient_checkpointing", "load_in_4bit"):
@@ -87,16 +104,27 @@ def model_picker() -> ModelSource | None:
     try:
         if source == PRESET:
             names = sorted(presets, key=lambda n: resolve_model(n).architecture.n_params)
-            name = st.selectbox("Preset", names, key="mem.preset",
-                                format_func=lambda n: f"{n} ({resolve_model(n).architecture.n_params / 1e9:.2f} B)",
-                                help="Published config.json values of popular models; no weights are downloaded.")
+            name = st.selectbox(
+                "Preset",
+                names,
+                key="mem.preset",
+                format_func=lambda n: f"{n} ({resolve_model(n).architecture.n_params / 1e9:.2f} B)",
+                help="Published config.json values of popular models; no weights are downloaded.",
+            )
             return resolve_model(name)
         if source == LOCAL:
-            path = st.text_input("Path to a config.json or a model folder", key="mem.path",
-                                 placeholder="/models/my-model or ./config.json")
+            path = st.text_input(
+                "Path to a config.json or a model folder",
+                key="mem.path",
+                placeholder="/models/my-model or ./config.json",
+            )
             return resolve_model(path) if path.strip() else None
-        hub = st.text_input("Hugging Face Hub id", key="mem.hub", placeholder="owner/name",
-                            help="Only its config.json is fetched (needs internet; gated models need a login).")
+        hub = st.text_input(
+            "Hugging Face Hub id",
+            key="mem.hub",
+            placeholder="owner/name",
+            help="Only its config.json is fetched (needs internet; gated models need a login).",
+        )
         return _hub_source(hub.strip()) if hub.strip() else None
     except MemoryConfigError as exc:
         st.error(str(exc), icon=":material/error:")
@@ -108,33 +136,58 @@ def architecture_caption(arch: Architecture) -> None:
         f"{arch.model_type} · {arch.n_params / 1e9:.3f} B parameters · {arch.num_layers} layers · hidden "
         f"{arch.hidden_size} · {arch.num_heads} heads ({arch.num_kv_heads} key/value, dim {arch.head_dim}) · "
         f"MLP {arch.intermediate_size} · vocabulary {arch.vocab_size:,}"
-        + (" · tied embeddings" if arch.tie_word_embeddings else ""))
+        + (" · tied embeddings" if arch.tie_word_embeddings else "")
+    )
 
 
 def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
     """The training settings, named as in TrainingArguments / PEFT / bitsandbytes."""
     c = st.columns(4)
     batch = c[0].number_input("per_device_train_batch_size", min_value=1, step=1, key="mem.per_device_train_batch_size")
-    length = c[1].number_input("max_length", min_value=1, step=256, key="mem.max_length",
-                               help="Tokens per sequence. Every sequence is taken this long (the worst case).")
+    length = c[1].number_input(
+        "max_length",
+        min_value=1,
+        step=256,
+        key="mem.max_length",
+        help="Tokens per sequence. Every sequence is taken this long (the worst case).",
+    )
     ga = c[2].number_input("gradient_accumulation_steps", min_value=1, step=1, key="mem.gradient_accumulation_steps")
-    device = c[3].selectbox("device", ("cuda", "cpu"), key="mem.device",
-                            help="cpu: a run on the CPU (no CUDA context, compared with the RAM).")
+    device = c[3].selectbox(
+        "device",
+        ("cuda", "cpu"),
+        key="mem.device",
+        help="cpu: a run on the CPU (no CUDA context, compared with the RAM).",
+    )
     c = st.columns(4)
     loaded = str(config.get("dtype") or config.get("torch_dtype") or "float32")
-    dtype = c[0].selectbox("torch_dtype", ("as in config", *DTYPES), key="mem.torch_dtype",
-                           help=f"Weights' dtype. 'as in config' loads {loaded}, as transformers 5 does by default.")
-    precision = c[1].selectbox("mixed precision", PRECISION, key="mem.precision",
-                               help="bf16 / fp16: TrainingArguments' autocast flags.")
-    attn = c[2].selectbox("attn_implementation", ("default", *ATTENTION), key="mem.attn_implementation",
-                          help=f"default: {arch.default_attn_implementation} for this model.")
-    optim = c[3].selectbox("optim", tuple(OPTIMIZERS), key="mem.optim", help="\n\n".join(
-        f"**{k}**: {v}" for k, v in OPTIMIZERS.items()))
+    dtype = c[0].selectbox(
+        "torch_dtype",
+        ("as in config", *DTYPES),
+        key="mem.torch_dtype",
+        help=f"Weights' dtype. 'as in config' loads {loaded}, as transformers 5 does by default.",
+    )
+    precision = c[1].selectbox(
+        "mixed precision", PRECISION, key="mem.precision", help="bf16 / fp16: TrainingArguments' autocast flags."
+    )
+    attn = c[2].selectbox(
+        "attn_implementation",
+        ("default", *ATTENTION),
+        key="mem.attn_implementation",
+        help=f"default: {arch.default_attn_implementation} for this model.",
+    )
+    optim = c[3].selectbox(
+        "optim", tuple(OPTIMIZERS), key="mem.optim", help="\n\n".join(f"**{k}**: {v}" for k, v in OPTIMIZERS.items())
+    )
     c = st.columns(4)
     ckpt = c[0].toggle("gradient_checkpointing", key="mem.gradient_checkpointing")
     r = c[1].number_input("lora_r (0: full fine-tuning)", min_value=0, step=8, key="mem.lora_r")
-    targets = c[2].multiselect("lora_target_modules", ("all-linear", *arch.linear_names()), key="mem.lora_targets",
-                               placeholder="PEFT's default", disabled=r == 0)
+    targets = c[2].multiselect(
+        "lora_target_modules",
+        ("all-linear", *arch.linear_names()),
+        key="mem.lora_targets",
+        placeholder="PEFT's default",
+        disabled=r == 0,
+    )
     q4 = c[3].toggle("load_in_4bit (QLoRA)", key="mem.load_in_4bit", disabled=r == 0)
     dq = c[3].toggle("bnb_4bit_use_double_quant", key="mem.double_quant", disabled=not q4 or r == 0)
     c = st.columns(4)
@@ -142,13 +195,22 @@ def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
     sharding = c[1].selectbox("sharding", SHARDING, key="mem.sharding")
     target = "all-linear" if "all-linear" in targets else (tuple(targets) or None)
     return TrainingSetup(
-        per_device_train_batch_size=int(batch), max_length=int(length), gradient_accumulation_steps=int(ga),
-        gradient_checkpointing=ckpt, optim=optim,
+        per_device_train_batch_size=int(batch),
+        max_length=int(length),
+        gradient_accumulation_steps=int(ga),
+        gradient_checkpointing=ckpt,
+        optim=optim,
         torch_dtype=(loaded if loaded in DTYPES else "float32") if dtype == "as in config" else dtype,
-        bf16=precision == "bf16", fp16=precision == "fp16", attn_implementation=None if attn == "default" else attn,
-        lora_r=int(r), lora_target_modules=target if r else None, load_in_4bit=bool(q4 and r),
-        bnb_4bit_use_double_quant=bool(dq and q4 and r), num_gpus=int(gpus),
-        zero_stage=SHARDING.index(sharding) if sharding.startswith("ZeRO") else 0, fsdp=sharding.startswith("FSDP"),
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        attn_implementation=None if attn == "default" else attn,
+        lora_r=int(r),
+        lora_target_modules=target if r else None,
+        load_in_4bit=bool(q4 and r),
+        bnb_4bit_use_double_quant=bool(dq and q4 and r),
+        num_gpus=int(gpus),
+        zero_stage=SHARDING.index(sharding) if sharding.startswith("ZeRO") else 0,
+        fsdp=sharding.startswith("FSDP"),
         device=device,
     )
 
@@ -160,8 +222,9 @@ def target_gpus() -> list[Gpu]:
         st.caption("Detected: " + ", ".join(f"{g.name} ({g.total_bytes / GIB:.1f} GiB)" for g in found))
         extra = st.multiselect("Also compare with", catalogue_names(), key="mem.extra_gpus")
         return found + [g for g in catalogue() if g.name in extra]
-    st.info("No NVIDIA GPU detected on this machine: pick the GPUs to check from the catalogue.",
-            icon=":material/memory:")
+    st.info(
+        "No NVIDIA GPU detected on this machine: pick the GPUs to check from the catalogue.", icon=":material/memory:"
+    )
     st.session_state.setdefault("mem.gpus", list(DEFAULT_TARGETS))
     picked = st.multiselect("Target GPUs", catalogue_names(), key="mem.gpus")
     return [g for g in catalogue() if g.name in picked]
@@ -175,27 +238,43 @@ def fit_gauges(gpus: list[Gpu], peak: int, setup: TrainingSetup, attention: str)
         fit = Fit(gpu, peak)
         share = peak / gpu.total_bytes
         verdict = "fits" if fit.fits else "does not fit"
-        head = f"{fit.headroom_bytes / GIB:+.2f} GiB headroom" if fit.fits else (
-            f"{-fit.headroom_bytes / GIB:.2f} GiB short")
-        st.progress(min(1.0, share), text=f"**{gpu.name}** ({gpu.total_bytes / GIB:.0f} GiB): {verdict}, "
-                                          f"{100 * share:.0f}% used, {head}")
+        head = (
+            f"{fit.headroom_bytes / GIB:+.2f} GiB headroom"
+            if fit.fits
+            else (f"{-fit.headroom_bytes / GIB:.2f} GiB short")
+        )
+        st.progress(
+            min(1.0, share),
+            text=f"**{gpu.name}** ({gpu.total_bytes / GIB:.0f} GiB): {verdict}, {100 * share:.0f}% used, {head}",
+        )
         for problem in fit.problems(setup, attention):
             st.caption(f":material/warning: {gpu.name}: {problem}")
         if fit.fits and share > 0.9:
-            st.caption(f":material/warning: {gpu.name}: over 90% used; the allocator's fragmentation can still "
-                       "run out of memory.")
+            st.caption(
+                f":material/warning: {gpu.name}: over 90% used; the allocator's fragmentation can still "
+                "run out of memory."
+            )
 
 
 def run_worker(mode: str, model: str, setup: TrainingSetup, timeout_s: float = 900) -> dict[str, Any] | str:
     """Run the simulated or measured step in a subprocess, with a progress bar; returns its result
     dict, or a one-line reason when it failed (never raises)."""
-    payload = {"mode": mode, "model": model, "setup": {k: (list(v) if isinstance(v, tuple) else v)
-                                                        for k, v in setup.__dict__.items()}}
+    payload = {
+        "mode": mode,
+        "model": model,
+        "setup": {k: (list(v) if isinstance(v, tuple) else v) for k, v in setup.__dict__.items()},
+    }
     bar = st.progress(0.0, text="starting ...")
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "lrexplorer.memory.worker", json.dumps(payload)],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lrexplorer.memory.worker", json.dumps(payload)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
     except OSError as exc:
         bar.empty()
         return f"could not start the worker: {exc}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -89,15 +88,23 @@ def count_examples(values: dict[str, Any]) -> int | None:
 def plan_for(values: dict[str, Any], num_examples: int | None) -> StepPlan:
     """The Trainer's step counts for this spec on one device (lrexplorer launches one-device runs)."""
     return plan_steps(
-        num_examples=num_examples, per_device_train_batch_size=values["per_device_train_batch_size"],
-        gradient_accumulation_steps=values["gradient_accumulation_steps"], num_train_epochs=values["num_train_epochs"],
-        max_steps=values["max_steps"], warmup_steps=values["warmup_steps"],
+        num_examples=num_examples,
+        per_device_train_batch_size=values["per_device_train_batch_size"],
+        gradient_accumulation_steps=values["gradient_accumulation_steps"],
+        num_train_epochs=values["num_train_epochs"],
+        max_steps=values["max_steps"],
+        warmup_steps=values["warmup_steps"],
     )
 
 
 def curve_for(values: dict[str, Any], plan: StepPlan) -> Curve:
-    return compute_curve(values["lr_scheduler_type"], values["learning_rate"], plan.total_steps, plan.warmup_steps,
-                         dict(values["lr_scheduler_kwargs"]))
+    return compute_curve(
+        values["lr_scheduler_type"],
+        values["learning_rate"],
+        plan.total_steps,
+        plan.warmup_steps,
+        dict(values["lr_scheduler_kwargs"]),
+    )
 
 
 # -- memory --------------------------------------------------------------------------------------------------
@@ -118,14 +125,19 @@ def _architecture(ref: str) -> tuple[Any, dict[str, Any]]:
     from .memory.architecture import from_config
 
     if builtin.is_builtin(ref):
-        config = {"model_type": "llama", **builtin.BUILTIN_MODELS[builtin.builtin_name(ref)],
-                  "vocab_size": builtin_vocab_size()}
+        config = {
+            "model_type": "llama",
+            **builtin.BUILTIN_MODELS[builtin.builtin_name(ref)],
+            "vocab_size": builtin_vocab_size(),
+        }
         return from_config(config, ref), config
     from .memory.presets import find_preset
 
     if find_preset(ref) is None and not Path(ref).expanduser().exists():
-        raise LookupError(f"the estimate needs the model's config.json; {ref!r} is neither a bundled preset nor a "
-                          "local folder (the Memory page can fetch it from the Hub)")
+        raise LookupError(
+            f"the estimate needs the model's config.json; {ref!r} is neither a bundled preset nor a "
+            "local folder (the Memory page can fetch it from the Hub)"
+        )
     from .memory.sources import resolve_model
 
     source = resolve_model(ref)
@@ -144,27 +156,21 @@ def _setup(values: dict[str, Any], facts: Facts, config: dict[str, Any], device:
     if dtype == "auto":
         dtype = str(config.get("dtype") or config.get("torch_dtype") or "float32")
     setup = TrainingSetup(
-        per_device_train_batch_size=values["per_device_train_batch_size"], max_length=int(length),
+        per_device_train_batch_size=values["per_device_train_batch_size"],
+        max_length=int(length),
         gradient_accumulation_steps=values["gradient_accumulation_steps"],
-        gradient_checkpointing=values["activation_checkpointing"], optim=values["optim"], torch_dtype=dtype,
-        bf16=values["bf16"], fp16=values["fp16"], attn_implementation=resolve_attention(values, facts),
+        gradient_checkpointing=values["activation_checkpointing"],
+        optim=values["optim"],
+        torch_dtype=dtype,
+        bf16=values["bf16"],
+        fp16=values["fp16"],
+        attn_implementation=resolve_attention(values, facts),
         lora_r=values["lora_r"] if values["use_peft"] else 0,
         lora_target_modules=tuple(values["lora_target_modules"]) if values["lora_target_modules"] else None,
         device=device,
     )
     notes.append(f"every sequence {length} tokens long (the worst case; batches are padded to their longest example)")
     return setup, tuple(notes)
-
-
-def _spec_estimator() -> Callable[[dict[str, Any]], Any] | None:
-    """`lrexplorer.memory.estimate_for_spec(values)` once the Memory engine provides it (the worker
-    already looks for it); until then None, and `memory_check` adapts the spec itself."""
-    try:
-        from . import memory
-    except Exception:  # noqa: BLE001 - a half-finished package must not break the Train page
-        return None
-    fn = getattr(memory, "estimate_for_spec", None)
-    return fn if callable(fn) else None
 
 
 def _capacity(hw: Hardware | None, device: str) -> tuple[int | None, str]:
@@ -182,76 +188,164 @@ def memory_check(values: dict[str, Any], facts: Facts, hw: Hardware | None) -> M
     """Per-device peak memory of one training step for this spec; never raises."""
     device = "cpu" if facts.on_cpu(values["use_cpu"]) else "cuda"
     capacity, label = _capacity(hw, device)
-    base = {"device": device, "capacity_bytes": capacity, "capacity_label": label}
     try:
-        fn = _spec_estimator()
-        if fn is not None:
-            result = fn(values)
-            peak = getattr(result, "peak_bytes", None)
-            if peak is None and isinstance(result, dict):
-                peak = result.get("peak_bytes")
-            components = getattr(result, "components", None) or (result.get("components", {}) if isinstance(result, dict) else {})
-            return MemoryCheck(**base, peak_bytes=int(peak), components=dict(components),
-                               peak_phase=getattr(result, "peak_phase", None))
         from .memory.estimate import estimate
 
         arch, config = _architecture(values["model"])
         setup, notes = _setup(values, facts, config, device)
         result = estimate(arch, setup)
-        return MemoryCheck(**base, peak_bytes=int(result.peak_bytes), components=dict(result.components),
-                           peak_phase=result.peak_phase, assumptions=notes)
+        return MemoryCheck(
+            device,
+            capacity,
+            label,
+            peak_bytes=int(result.peak_bytes),
+            components=dict(result.components),
+            peak_phase=result.peak_phase,
+            assumptions=notes,
+        )
     except Exception as exc:  # noqa: BLE001 - an estimate is advice: say why it is missing, never fail the form
-        return MemoryCheck(**base, unavailable=f"{type(exc).__name__}: {exc}" if not isinstance(exc, LookupError) else str(exc))
+        return MemoryCheck(
+            device,
+            capacity,
+            label,
+            unavailable=f"{type(exc).__name__}: {exc}" if not isinstance(exc, LookupError) else str(exc),
+        )
 
 
 # -- warnings ------------------------------------------------------------------------------------------------
-def run_warnings(values: dict[str, Any], facts: Facts, plan: StepPlan | None, curve: Curve | None,
-                 memory: MemoryCheck | None) -> list[tuple[str, str]]:
+def run_warnings(
+    values: dict[str, Any], facts: Facts, plan: StepPlan | None, curve: Curve | None, memory: MemoryCheck | None
+) -> list[tuple[str, str]]:
     """(level, text) for what is likely to surprise: will not fit, LR 0 at the first update, ..."""
     out: list[tuple[str, str]] = []
     on_cpu = facts.on_cpu(values["use_cpu"])
     cap = facts.first_capability
-    if memory is not None and memory.fits is False:
-        out.append(("error", (f"Will not fit: the estimated peak is {memory.peak_bytes / GIB:.2f} GiB per device but "
-                             f"{memory.capacity_label} holds {memory.capacity_bytes / GIB:.2f} GiB. Lower "
-                             "per_device_train_batch_size or max_length, or turn on activation_checkpointing, an 8-bit "
-                             "optim, bf16 or use_peft.")))
-    elif memory is not None and memory.fits and memory.peak_bytes > 0.9 * memory.capacity_bytes:
-        out.append(("warning", (f"Tight: the estimated peak ({memory.peak_bytes / GIB:.2f} GiB) is over 90% of "
-                               f"{memory.capacity_label}; fragmentation may still run it out of memory.")))
+    peak = memory.peak_bytes if memory is not None else None
+    capacity = memory.capacity_bytes if memory is not None else None
+    if memory is not None and peak is not None and capacity and peak > capacity:
+        out.append(
+            (
+                "error",
+                (
+                    f"Will not fit: the estimated peak is {peak / GIB:.2f} GiB per device but "
+                    f"{memory.capacity_label} holds {capacity / GIB:.2f} GiB. Lower "
+                    "per_device_train_batch_size or max_length, or turn on activation_checkpointing, an 8-bit "
+                    "optim, bf16 or use_peft."
+                ),
+            )
+        )
+    elif memory is not None and peak is not None and capacity and peak > 0.9 * capacity:
+        out.append(
+            (
+                "warning",
+                (
+                    f"Tight: the estimated peak ({peak / GIB:.2f} GiB) is over 90% of "
+                    f"{memory.capacity_label}; fragmentation may still run it out of memory."
+                ),
+            )
+        )
     if curve is not None and curve.lr.size and curve.lr[0] == 0:
-        out.append(("warning", ("The first update uses LR 0: warmup starts at 0, so update 0 only fills Adam's "
-                               "moment estimates and leaves the weights unchanged.")))
+        out.append(
+            (
+                "warning",
+                (
+                    "The first update uses LR 0: warmup starts at 0, so update 0 only fills Adam's "
+                    "moment estimates and leaves the weights unchanged."
+                ),
+            )
+        )
     if plan is not None:
         if plan.warmup_steps >= plan.total_steps:
-            out.append(("warning", (f"Warmup ({plan.warmup_steps} updates) is as long as the run ({plan.total_steps} "
-                                   "updates): the LR never reaches learning_rate. Lower warmup_steps (a value below 1 "
-                                   "is a fraction of the run).")))
+            out.append(
+                (
+                    "warning",
+                    (
+                        f"Warmup ({plan.warmup_steps} updates) is as long as the run ({plan.total_steps} "
+                        "updates): the LR never reaches learning_rate. Lower warmup_steps (a value below 1 "
+                        "is a fraction of the run)."
+                    ),
+                )
+            )
         elif plan.warmup_steps > plan.total_steps / 2:
-            out.append(("info", f"Warmup takes {plan.warmup_steps} of {plan.total_steps} updates: more than half the run."))
-        if values["logging_strategy"] == "steps" and values["logging_steps"] >= 1 and values["logging_steps"] > plan.total_steps:
-            out.append(("warning", (f"logging_steps ({values['logging_steps']:g}) exceeds the run's {plan.total_steps} "
-                                   "updates: nothing will be logged, so the charts stay empty.")))
+            out.append(
+                ("info", f"Warmup takes {plan.warmup_steps} of {plan.total_steps} updates: more than half the run.")
+            )
+        if (
+            values["logging_strategy"] == "steps"
+            and values["logging_steps"] >= 1
+            and values["logging_steps"] > plan.total_steps
+        ):
+            out.append(
+                (
+                    "warning",
+                    (
+                        f"logging_steps ({values['logging_steps']:g}) exceeds the run's {plan.total_steps} "
+                        "updates: nothing will be logged, so the charts stay empty."
+                    ),
+                )
+            )
         for note in plan.notes:
             out.append(("info", note))
     if values["logging_strategy"] == "no":
         out.append(("warning", "logging_strategy is no: no metrics are written, so the live charts stay empty."))
     if values["fp16"] and not on_cpu and cap is not None and cap >= AMPERE:
-        out.append(("warning", (f"fp16 on a GPU with bfloat16 (compute capability {cap[0]}.{cap[1]}): bf16 has "
-                               "float32's range and needs no loss scaling; prefer bf16.")))
+        out.append(
+            (
+                "warning",
+                (
+                    f"fp16 on a GPU with bfloat16 (compute capability {cap[0]}.{cap[1]}): bf16 has "
+                    "float32's range and needs no loss scaling; prefer bf16."
+                ),
+            )
+        )
     half = values["bf16"] or values["fp16"] or values["dtype"] in ("bfloat16", "float16")
-    if values["attn_implementation"] in ("auto", "flash_attention_2") and not on_cpu and cap is not None and cap >= AMPERE and half and not facts.flash_attn:
-        out.append(("info", ("Flash attention is unavailable: the flash-attn package is not installed, so auto uses "
-                            "sdpa (pip install flash-attn to use it).")))
+    if (
+        values["attn_implementation"] in ("auto", "flash_attention_2")
+        and not on_cpu
+        and cap is not None
+        and cap >= AMPERE
+        and half
+        and not facts.flash_attn
+    ):
+        out.append(
+            (
+                "info",
+                (
+                    "Flash attention is unavailable: the flash-attn package is not installed, so auto uses "
+                    "sdpa (pip install flash-attn to use it)."
+                ),
+            )
+        )
     if values["attn_implementation"] == "eager":
-        out.append(("info", ("eager attention keeps the full attention matrix (batch x heads x length²) for the backward "
-                            "pass; sdpa computes the same result with far less memory.")))
+        out.append(
+            (
+                "info",
+                (
+                    "eager attention keeps the full attention matrix (batch x heads x length²) for the backward "
+                    "pass; sdpa computes the same result with far less memory."
+                ),
+            )
+        )
     if not on_cpu and cap is not None and cap >= AMPERE and not half:
-        out.append(("info", ("This GPU supports bf16: mixed precision would roughly halve activation memory and speed "
-                            "up training.")))
+        out.append(
+            (
+                "info",
+                (
+                    "This GPU supports bf16: mixed precision would roughly halve activation memory and speed "
+                    "up training."
+                ),
+            )
+        )
     if values["learning_rate"] > HIGH_LR and values["optim"] != "sgd":
-        out.append(("warning", (f"learning_rate {values['learning_rate']:g} is high for fine-tuning with "
-                               f"{values['optim']}; the loss may diverge (nan).")))
+        out.append(
+            (
+                "warning",
+                (
+                    f"learning_rate {values['learning_rate']:g} is high for fine-tuning with "
+                    f"{values['optim']}; the loss may diverge (nan)."
+                ),
+            )
+        )
     if values["max_steps"] > 0 and values["num_train_epochs"] != 1.0:
         out.append(("info", "max_steps is set, so num_train_epochs is ignored."))
     if values["max_grad_norm"] == 0:
@@ -275,8 +369,10 @@ def preflight(given: dict[str, Any], facts: Facts, hw: Hardware | None = None) -
         result.curve = curve_for(values, result.plan)
     except ScheduleError as exc:
         if result.plan is None and values["max_steps"] < 1 and result.num_examples is None:
-            result.plan_error = ("The number of updates depends on the dataset's size, known once it is loaded; set "
-                                 "max_steps to see the LR curve now.")
+            result.plan_error = (
+                "The number of updates depends on the dataset's size, known once it is loaded; set "
+                "max_steps to see the LR curve now."
+            )
         else:
             result.plan_error = str(exc)
     except OSError as exc:

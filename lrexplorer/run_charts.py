@@ -86,49 +86,130 @@ def epoch_boundaries(steps: np.ndarray, epochs: np.ndarray) -> list[tuple[float,
     return out
 
 
-def _trace(x: np.ndarray, y: np.ndarray, name: str, color: str, width: float = 1.5, dash: str = "solid",
-           mode: str | None = None, marker: dict | None = None) -> dict:
+def _trace(
+    x: np.ndarray,
+    y: np.ndarray,
+    name: str,
+    color: str,
+    width: float = 1.5,
+    dash: str = "solid",
+    mode: str | None = None,
+    marker: dict | None = None,
+) -> dict:
     # Plain dicts, one go.Figure(...) call per chart: ten times faster than add_trace/add_vline/update_layout,
     # which matters when a 10,000-point run's five figures are rebuilt every second.
-    return {"type": "scatter", "x": x, "y": y, "name": name, "mode": mode or ("lines+markers" if x.size < 60 else "lines"),
-            "line": {"color": color, "width": width, "dash": dash}, "marker": {"size": 4, "color": color, **(marker or {})}}
+    return {
+        "type": "scatter",
+        "x": x,
+        "y": y,
+        "name": name,
+        "mode": mode or ("lines+markers" if x.size < 60 else "lines"),
+        "line": {"color": color, "width": width, "dash": dash},
+        "marker": {"size": 4, "color": color, **(marker or {})},
+    }
 
 
-def _figure(traces: list[dict], title: str, y_title: str, height: int, log_y: bool = False,
-            shapes: list[dict] | None = None, notes: list[dict] | None = None, **layout: object) -> go.Figure:
+def _figure(
+    traces: list[dict],
+    title: str,
+    y_title: str,
+    height: int,
+    log_y: bool = False,
+    shapes: list[dict] | None = None,
+    notes: list[dict] | None = None,
+    **layout: object,
+) -> go.Figure:
     base = {
-        "title": {"text": title, "x": 0, "font": {"size": 14}}, "height": height, "hovermode": "x unified",
+        "title": {"text": title, "x": 0, "font": {"size": 14}},
+        "height": height,
+        "hovermode": "x unified",
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1, "font": {"size": 11}},
         "xaxis": {"title": {"text": "step"}, "rangemode": "tozero"},
-        "yaxis": {"title": {"text": y_title}, "type": "log" if log_y else "linear", "exponentformat": "power" if log_y else "e"},
-        "shapes": shapes or [], "annotations": notes or [],
+        "yaxis": {
+            "title": {"text": y_title},
+            "type": "log" if log_y else "linear",
+            "exponentformat": "power" if log_y else "e",
+        },
+        "shapes": shapes or [],
+        "annotations": notes or [],
     }
     base.update(layout)
     return go.Figure(data=traces, layout=base)
 
 
 def _vline(x: float, text: str) -> tuple[dict, dict]:
-    return ({"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1, "layer": "below",
-             "line": {"color": "rgba(90,90,90,0.6)", "width": 1, "dash": "dot"}},
-            {"x": x, "y": 1, "xref": "x", "yref": "paper", "text": text, "showarrow": False, "xanchor": "left",
-             "yanchor": "top", "font": {"size": 10, "color": "#666"}})
+    return (
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": x,
+            "x1": x,
+            "y0": 0,
+            "y1": 1,
+            "layer": "below",
+            "line": {"color": "rgba(90,90,90,0.6)", "width": 1, "dash": "dot"},
+        },
+        {
+            "x": x,
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "text": text,
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "top",
+            "font": {"size": 10, "color": "#666"},
+        },
+    )
 
 
 def _hline(y: float, text: str) -> tuple[dict, dict]:
-    return ({"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": y, "y1": y,
-             "line": {"color": LIMIT, "width": 1.5, "dash": "dash"}},
-            # Right-aligned: early steps (left) are where spikes usually hide a label.
-            {"x": 1, "y": y, "xref": "paper", "yref": "y", "text": text, "showarrow": False, "xanchor": "right",
-             "yanchor": "bottom", "font": {"size": 10, "color": LIMIT}, "bgcolor": "rgba(255,255,255,0.7)"})
+    return (
+        {
+            "type": "line",
+            "xref": "paper",
+            "yref": "y",
+            "x0": 0,
+            "x1": 1,
+            "y0": y,
+            "y1": y,
+            "line": {"color": LIMIT, "width": 1.5, "dash": "dash"},
+        },
+        # Right-aligned: early steps (left) are where spikes usually hide a label.
+        {
+            "x": 1,
+            "y": y,
+            "xref": "paper",
+            "yref": "y",
+            "text": text,
+            "showarrow": False,
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "font": {"size": 10, "color": LIMIT},
+            "bgcolor": "rgba(255,255,255,0.7)",
+        },
+    )
 
 
 def _empty(text: str) -> list[dict]:
-    return [{"text": text, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False, "font": {"color": "#888"}}]
+    return [
+        {
+            "text": text,
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.5,
+            "y": 0.5,
+            "showarrow": False,
+            "font": {"color": "#888"},
+        }
+    ]
 
 
-def loss_figure(train: dict[str, np.ndarray], evaluation: dict[str, np.ndarray] | None = None,
-                height: int = HEIGHT) -> go.Figure:
+def loss_figure(
+    train: dict[str, np.ndarray], evaluation: dict[str, np.ndarray] | None = None, height: int = HEIGHT
+) -> go.Figure:
     """Training loss raw and smoothed, eval loss when present, a dotted line where each epoch begins."""
     steps, loss = train["step"], train["loss"]
     x, y = finite(steps, loss)
@@ -143,8 +224,9 @@ def loss_figure(train: dict[str, np.ndarray], evaluation: dict[str, np.ndarray] 
     return _figure(traces, "Loss", "loss", height, shapes=[s for s, _ in lines], notes=notes)
 
 
-def lr_figure(train: dict[str, np.ndarray], predicted: tuple[np.ndarray, np.ndarray] | None,
-              height: int = HEIGHT) -> go.Figure:
+def lr_figure(
+    train: dict[str, np.ndarray], predicted: tuple[np.ndarray, np.ndarray] | None, height: int = HEIGHT
+) -> go.Figure:
     """The learning rate the trainer logged, over the curve the Schedules engine predicted.
 
     `predicted` is (steps, lr) with the LR of update k drawn at step k + 1, where the Trainer logs it.
@@ -156,7 +238,9 @@ def lr_figure(train: dict[str, np.ndarray], predicted: tuple[np.ndarray, np.ndar
         # A wide pale band under the logged values: where they agree, the logged line runs inside it.
         traces.append(_trace(*finite(*predicted), "predicted", "rgba(127,127,127,0.35)", 8, mode="lines"))
     x, y = finite(train["step"], train["learning_rate"])
-    traces.append(_trace(x, y, "logged", PALETTE[2], 2, mode="markers" if x.size < 300 else "lines", marker={"size": 6}))
+    traces.append(
+        _trace(x, y, "logged", PALETTE[2], 2, mode="markers" if x.size < 300 else "lines", marker={"size": 6})
+    )
     fig = _figure(traces, "Learning rate", "learning rate", height)
     fig.update_yaxes(rangemode="tozero")
     return fig
@@ -165,9 +249,19 @@ def lr_figure(train: dict[str, np.ndarray], predicted: tuple[np.ndarray, np.ndar
 def grad_norm_figure(train: dict[str, np.ndarray], max_grad_norm: float | None, height: int = HEIGHT) -> go.Figure:
     """Gradient norm before clipping, with the max_grad_norm line above which updates are clipped."""
     x, y = finite(train["step"], train["grad_norm"])
-    lines = [_hline(max_grad_norm, f"max_grad_norm {max_grad_norm:g}: clipped above")] if max_grad_norm and max_grad_norm > 0 else []
-    return _figure([_trace(x, y, "grad norm", PALETTE[4])], "Gradient norm", "global L2 norm", height,
-                   shapes=[s for s, _ in lines], notes=[n for _, n in lines])
+    lines = (
+        [_hline(max_grad_norm, f"max_grad_norm {max_grad_norm:g}: clipped above")]
+        if max_grad_norm and max_grad_norm > 0
+        else []
+    )
+    return _figure(
+        [_trace(x, y, "grad norm", PALETTE[4])],
+        "Gradient norm",
+        "global L2 norm",
+        height,
+        shapes=[s for s, _ in lines],
+        notes=[n for _, n in lines],
+    )
 
 
 def throughput_figure(train: dict[str, np.ndarray], height: int = HEIGHT) -> go.Figure:
@@ -176,17 +270,25 @@ def throughput_figure(train: dict[str, np.ndarray], height: int = HEIGHT) -> go.
     return _figure([_trace(x, y, "tokens/s", PALETTE[1])], "Throughput", "tokens / s", height)
 
 
-def memory_figure(train: dict[str, np.ndarray], label: str | None, estimate_bytes: float | None = None,
-                  height: int = HEIGHT) -> go.Figure:
+def memory_figure(
+    train: dict[str, np.ndarray], label: str | None, estimate_bytes: float | None = None, height: int = HEIGHT
+) -> go.Figure:
     """Measured memory per log (GPU peak allocated, or the process RSS on a CPU), in GiB."""
     x, y = finite(train["step"], train["memory_bytes"])
     lines = [_hline(estimate_bytes / GIB, "estimated peak")] if estimate_bytes else []
-    return _figure([_trace(x, y / GIB, label or "memory", PALETTE[5])], f"Memory ({label})" if label else "Memory",
-                   "GiB", height, shapes=[s for s, _ in lines], notes=[n for _, n in lines])
+    return _figure(
+        [_trace(x, y / GIB, label or "memory", PALETTE[5])],
+        f"Memory ({label})" if label else "Memory",
+        "GiB",
+        height,
+        shapes=[s for s, _ in lines],
+        notes=[n for _, n in lines],
+    )
 
 
-def overlay_figure(series: Sequence[Series], title: str, y_title: str, log_y: bool = False,
-                   height: int = 340) -> go.Figure:
+def overlay_figure(
+    series: Sequence[Series], title: str, y_title: str, log_y: bool = False, height: int = 340
+) -> go.Figure:
     """Several runs' curves on one chart (the Runs page's comparison)."""
     traces = []
     for i, s in enumerate(series):
@@ -194,6 +296,14 @@ def overlay_figure(series: Sequence[Series], title: str, y_title: str, log_y: bo
         if log_y:
             x, y = x[y > 0], y[y > 0]
         traces.append(_trace(x, y, s.label, PALETTE[i % len(PALETTE)], 2))
-    return _figure(traces, title, y_title, height, log_y, notes=[] if series else _empty("select runs to compare"),
-                   hovermode="closest", margin={"l": 10, "r": 10, "t": 40, "b": 40},
-                   legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0, "xanchor": "left"})
+    return _figure(
+        traces,
+        title,
+        y_title,
+        height,
+        log_y,
+        notes=[] if series else _empty("select runs to compare"),
+        hovermode="closest",
+        margin={"l": 10, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0, "xanchor": "left"},
+    )

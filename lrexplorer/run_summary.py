@@ -4,6 +4,7 @@ and deleting a run safely. Pure library code (no streamlit), reading only what `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -151,8 +152,9 @@ def eta_s(steps: np.ndarray, times: np.ndarray, status: dict[str, Any], window: 
     return max(0.0, (total - steps[-1]) * per_step - since_last)
 
 
-def final_metrics(status: dict[str, Any], train: dict[str, np.ndarray], evaluation: dict[str, np.ndarray],
-                  summary: dict[str, Any]) -> dict[str, str]:
+def final_metrics(
+    status: dict[str, Any], train: dict[str, np.ndarray], evaluation: dict[str, np.ndarray], summary: dict[str, Any]
+) -> dict[str, str]:
     """label -> value of a finished run, for st.metric."""
     out: dict[str, str] = {}
     loss = train["loss"][np.isfinite(train["loss"])]
@@ -208,10 +210,8 @@ def folder_size(path: Path) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.stat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -224,8 +224,13 @@ def _predicted(path: str, mtime_ns: int, total_steps: int) -> tuple[np.ndarray, 
     config = read_config(Path(path))
     try:
         warmup, _ = warmup_steps_for(total_steps, config.get("warmup_steps") or 0)
-        curve = compute_curve(config["lr_scheduler_type"], config["learning_rate"], total_steps, warmup,
-                              dict(config.get("lr_scheduler_kwargs") or {}))
+        curve = compute_curve(
+            config["lr_scheduler_type"],
+            config["learning_rate"],
+            total_steps,
+            warmup,
+            dict(config.get("lr_scheduler_kwargs") or {}),
+        )
     except Exception:  # noqa: BLE001 - a config the engine refuses just has no predicted line
         return None
     return np.arange(1, total_steps + 1, dtype=float), curve.lr

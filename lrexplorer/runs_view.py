@@ -43,8 +43,26 @@ COLUMNS = {
 
 
 # What tells runs apart first; the rest scrolls.
-ORDER = ("run", "name", "status", "final loss", "eval loss", "learning_rate", "schedule", "warmup", "batch", "length", "steps",
-         "duration", "attention", "model", "dataset", "optim", "precision", "started")
+ORDER = (
+    "run",
+    "name",
+    "status",
+    "final loss",
+    "eval loss",
+    "learning_rate",
+    "schedule",
+    "warmup",
+    "batch",
+    "length",
+    "steps",
+    "duration",
+    "attention",
+    "model",
+    "dataset",
+    "optim",
+    "precision",
+    "started",
+)
 
 
 def all_runs() -> list[dict[str, Any]]:
@@ -61,19 +79,30 @@ def compare(runs: list[dict[str, Any]]) -> None:
     ids = [r["run_id"] for r in runs]
     paths = {r["run_id"]: Path(r["path"]) for r in runs}
     st.session_state[COMPARE] = [i for i in st.session_state.get(COMPARE, []) if i in ids]
-    chosen = st.multiselect("Runs to compare", ids, key=COMPARE, placeholder="pick two or more runs",
-                            help="Overlay their loss and learning-rate curves and list the settings that differ.")
+    chosen = st.multiselect(
+        "Runs to compare",
+        ids,
+        key=COMPARE,
+        placeholder="pick two or more runs",
+        help="Overlay their loss and learning-rate curves and list the settings that differ.",
+    )
     if not chosen:
         st.caption("Pick runs above to overlay their curves.")
         return
     snaps = {label(i, paths[i]): feeds().get(paths[i]).poll() for i in chosen}
     smooth = st.toggle("Smoothed loss", value=True, key="runs.smooth")
-    loss = [rc.Series(i, s.train["step"], rc.smooth(s.train["loss"]) if smooth else s.train["loss"]) for i, s in snaps.items()]
+    loss = [
+        rc.Series(i, s.train["step"], rc.smooth(s.train["loss"]) if smooth else s.train["loss"])
+        for i, s in snaps.items()
+    ]
     lr = [rc.Series(i, s.train["step"], s.train["learning_rate"]) for i, s in snaps.items()]
     cols = st.columns(2)
     with cols[0]:
-        st.plotly_chart(rc.overlay_figure(loss, "Loss" + (" (smoothed)" if smooth else ""), "loss"), width="stretch",
-                        key="runs.loss")
+        st.plotly_chart(
+            rc.overlay_figure(loss, "Loss" + (" (smoothed)" if smooth else ""), "loss"),
+            width="stretch",
+            key="runs.loss",
+        )
     with cols[1]:
         st.plotly_chart(rc.overlay_figure(lr, "Learning rate", "learning rate"), width="stretch", key="runs.lr")
     evaluated = [rc.Series(i, s.eval["step"], s.eval["eval_loss"]) for i, s in snaps.items() if s.eval["step"].size]
@@ -105,15 +134,27 @@ def manage(runs: list[dict[str, Any]]) -> None:
     state = status.get("state", "?")
     st.caption(f"{state} · step {status.get('global_step', 0)}/{status.get('max_steps', '?')} · {run_dir}")
     actions = st.container(horizontal=True, vertical_alignment="center")
-    page_link("app_pages/train.py", container=actions, label="Open live view", query_params={"run": run_id},
-              icon=":material/monitoring:")
+    page_link(
+        "app_pages/train.py",
+        container=actions,
+        label="Open live view",
+        query_params={"run": run_id},
+        icon=":material/monitoring:",
+    )
     if state in store.ACTIVE:
         if actions.button("Stop", key="runs.stop", icon=":material/stop:"):
             request_stop(run_dir)
             st.toast(f"Stop requested for {run_id}.", icon=":material/stop:")
-    elif store.checkpoints(run_dir) and state != "completed" and actions.button(
-            "Resume", key="runs.resume", icon=":material/play_arrow:",
-            help="Continue from the newest checkpoint; the curves continue where it was saved."):
+    elif (
+        store.checkpoints(run_dir)
+        and state != "completed"
+        and actions.button(
+            "Resume",
+            key="runs.resume",
+            icon=":material/play_arrow:",
+            help="Continue from the newest checkpoint; the curves continue where it was saved.",
+        )
+    ):
         resume(run_dir)
     if state not in store.ACTIVE and actions.button("Delete", key="runs.delete", icon=":material/delete:"):
         st.session_state[CONFIRM] = run_id
@@ -134,8 +175,11 @@ def resume(run_dir: Path) -> None:
 
 def confirm_delete(run_dir: Path) -> None:
     size = folder_size(run_dir) / 2**20
-    st.warning(f"Delete run **{run_dir.name}** and its folder ({size:.1f} MiB: checkpoints, model, metrics)? "
-               "This cannot be undone.", icon=":material/delete_forever:")
+    st.warning(
+        f"Delete run **{run_dir.name}** and its folder ({size:.1f} MiB: checkpoints, model, metrics)? "
+        "This cannot be undone.",
+        icon=":material/delete_forever:",
+    )
     cols = st.container(horizontal=True)
     if cols.button("Yes, delete", key="runs.delete_yes", type="primary"):
         try:
@@ -164,28 +208,48 @@ def export(run_dir: Path) -> None:
     tabs = st.tabs(["Python script", "YAML (trl sft)", "accelerate launch"])
     with tabs[0]:
         script = python_script(spec, cached_facts())
-        st.download_button("Download train.py", script, file_name=SCRIPT, mime="text/x-python", key="runs.dl_py",
-                           icon=":material/download:")
+        st.download_button(
+            "Download train.py",
+            script,
+            file_name=SCRIPT,
+            mime="text/x-python",
+            key="runs.dl_py",
+            icon=":material/download:",
+        )
         st.code(script, language="python", height=360)
     with tabs[1]:
         model_path = None
         if builtin.is_builtin(spec["model"]):
             # trl sft needs a folder to load: the bundle below saves the built-in model's initial weights there.
             model_path = "initial_model"
-            st.caption(f"{spec['model']} has no Hub id: `initial_model/` (its initial weights, the same seed) comes with "
-                       "the bundle below; run `trl sft --config sft.yaml` inside the unzipped folder.")
+            st.caption(
+                f"{spec['model']} has no Hub id: `initial_model/` (its initial weights, the same seed) comes with "
+                "the bundle below; run `trl sft --config sft.yaml` inside the unzipped folder."
+            )
         try:
             text = trl_yaml(spec, model_path=model_path, facts=cached_facts())
         except ExportError as exc:
             st.info(f"{exc}.", icon=":material/info:")
         else:
-            st.download_button("Download sft.yaml", text, file_name=TRL_YAML, mime="application/x-yaml",
-                               key="runs.dl_yaml", icon=":material/download:")
+            st.download_button(
+                "Download sft.yaml",
+                text,
+                file_name=TRL_YAML,
+                mime="application/x-yaml",
+                key="runs.dl_yaml",
+                icon=":material/download:",
+            )
             st.code(text, language="yaml", height=360)
     with tabs[2]:
         command = accelerate_command(spec, facts=cached_facts())
-        st.download_button("Download accelerate.sh", f"#!/bin/sh\n{command}\n", file_name=ACCELERATE,
-                           mime="text/x-shellscript", key="runs.dl_acc", icon=":material/download:")
+        st.download_button(
+            "Download accelerate.sh",
+            f"#!/bin/sh\n{command}\n",
+            file_name=ACCELERATE,
+            mime="text/x-shellscript",
+            key="runs.dl_acc",
+            icon=":material/download:",
+        )
         st.code(command, language="bash")
         st.caption(f"Runs {SCRIPT} (the Python script) through accelerate; raise --num_processes for more GPUs.")
     bundle(spec, run_dir)
@@ -205,8 +269,14 @@ def bundle(spec: RunSpec, run_dir: Path) -> None:
             st.session_state[key] = zip_folder(Path(tmp))
             st.caption(", ".join(p.name for p in written))
     if key in st.session_state:
-        st.download_button("Download the bundle", st.session_state[key], file_name=f"{run_dir.name}-export.zip",
-                           mime="application/zip", key="runs.dl_zip", icon=":material/download:")
+        st.download_button(
+            "Download the bundle",
+            st.session_state[key],
+            file_name=f"{run_dir.name}-export.zip",
+            mime="application/zip",
+            key="runs.dl_zip",
+            icon=":material/download:",
+        )
 
 
 def zip_folder(folder: Path) -> bytes:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .schedules import CATALOGUE, NOTES_SCHEDULES, Param, Schedule, ScheduleError, parse_kwargs_json
 
@@ -121,7 +122,8 @@ def preset_from_query(query: Mapping[str, Any]) -> Preset:
     raw = _first(query.get("schedule"))
     if raw:
         by_lower = {n.lower(): n for n in CATALOGUE}
-        names, unknown = [], []
+        names: list[str] = []
+        unknown: list[str] = []
         for token in (t.strip() for t in raw.split(",")):
             if token:
                 match = token if token in CATALOGUE else by_lower.get(token.lower())

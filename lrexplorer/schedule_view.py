@@ -7,8 +7,9 @@ browser; the full-resolution curve is recomputed only for the CSV download.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,16 +35,27 @@ class CurveView:
 
 
 def view_curve(
-    name: str, learning_rate: float, total_steps: int, warmup_steps: int, kwargs: Mapping[str, Any] | None = None,
+    name: str,
+    learning_rate: float,
+    total_steps: int,
+    warmup_steps: int,
+    kwargs: Mapping[str, Any] | None = None,
     max_points: int = 2000,
 ) -> CurveView:
     """Compute the curve (raises ScheduleError naming the field) and keep what the page draws."""
     curve = compute_curve(name, learning_rate, total_steps, warmup_steps, dict(kwargs or {}))
     lr = curve.lr
     return CurveView(
-        name=name, kwargs=curve.kwargs, total_steps=total_steps, warmup_steps=warmup_steps,
-        line=Line.from_lr(name, lr, max_points), head=Line.from_lr(name, lr[: warmup_window(warmup_steps)], max_points),
-        first=float(lr[0]), last=float(lr[-1]), lowest=float(lr.min()), highest=float(lr.max()),
+        name=name,
+        kwargs=curve.kwargs,
+        total_steps=total_steps,
+        warmup_steps=warmup_steps,
+        line=Line.from_lr(name, lr, max_points),
+        head=Line.from_lr(name, lr[: warmup_window(warmup_steps)], max_points),
+        first=float(lr[0]),
+        last=float(lr[-1]),
+        lowest=float(lr.min()),
+        highest=float(lr.max()),
     )
 
 
@@ -64,8 +76,13 @@ def summary_row(view: CurveView) -> dict[str, Any]:
     # Text in both cases: one column of one type (Arrow, behind st.dataframe, refuses mixed columns).
     warm = f"{view.warmup_steps:,}" if schedule.uses_warmup else "ignored"
     return {
-        "schedule": view.name, "updates": view.total_steps, "warmup": warm,
-        "first LR": view.first, "last LR": view.last, "min LR": view.lowest, "max LR": view.highest,
+        "schedule": view.name,
+        "updates": view.total_steps,
+        "warmup": warm,
+        "first LR": view.first,
+        "last LR": view.last,
+        "min LR": view.lowest,
+        "max LR": view.highest,
     }
 
 
@@ -79,33 +96,72 @@ def trainer_notes(view: CurveView, learning_rate: float) -> list[tuple[str, str]
     n, w, kw = view.total_steps, view.warmup_steps, view.kwargs
     out: list[tuple[str, str]] = []
     if w > 0 and not schedule.uses_warmup:
-        out.append(("warning", f"Ignores `warmup_steps`: there is no ramp, the LR is "
-                               f"{learning_rate:g} from the first update on."))
+        out.append(
+            (
+                "warning",
+                f"Ignores `warmup_steps`: there is no ramp, the LR is {learning_rate:g} from the first update on.",
+            )
+        )
     elif w >= n:
-        out.append(("warning", f"`warmup_steps` ({w}) is not shorter than the run ({n} updates): the LR is still "
-                               "ramping up when training ends and never reaches learning_rate."))
+        out.append(
+            (
+                "warning",
+                f"`warmup_steps` ({w}) is not shorter than the run ({n} updates): the LR is still "
+                "ramping up when training ends and never reaches learning_rate.",
+            )
+        )
     if view.first == 0.0:
-        out.append(("warning", "The first update uses LR 0 (the warmup ramp starts at zero): it leaves the weights "
-                               "unchanged and only fills the optimizer's running averages."))
+        out.append(
+            (
+                "warning",
+                "The first update uses LR 0 (the warmup ramp starts at zero): it leaves the weights "
+                "unchanged and only fills the optimizer's running averages.",
+            )
+        )
     if view.name == "OneCycleLR":
         out += _one_cycle_notes(kw, learning_rate, w)
     if view.name == "CyclicLR":
         if kw["base_lr"] is None and kw["max_lr"] is None:
-            out.append(("info", f"Ignores the optimizer's LR. With base_lr and max_lr empty, lrexplorer "
-                                f"passes base_lr = learning_rate / 10 ({learning_rate / 10:g}) and "
-                                f"max_lr = learning_rate ({learning_rate:g})."))
+            out.append(
+                (
+                    "info",
+                    f"Ignores the optimizer's LR. With base_lr and max_lr empty, lrexplorer "
+                    f"passes base_lr = learning_rate / 10 ({learning_rate / 10:g}) and "
+                    f"max_lr = learning_rate ({learning_rate:g}).",
+                )
+            )
         else:
-            out.append(("warning", "Ignores `learning_rate` after the warmup: it moves between base_lr and "
-                                   "max_lr (an empty one follows learning_rate)."))
+            out.append(
+                (
+                    "warning",
+                    "Ignores `learning_rate` after the warmup: it moves between base_lr and "
+                    "max_lr (an empty one follows learning_rate).",
+                )
+            )
     if schedule.metric_driven:
-        out.append(("info", "The LR reacts to the evaluation loss: it changes only after an evaluation reports a "
-                            "metric. The flat line is the run without evaluations (eval_strategy='no')."))
+        out.append(
+            (
+                "info",
+                "The LR reacts to the evaluation loss: it changes only after an evaluation reports a "
+                "metric. The flat line is the run without evaluations (eval_strategy='no').",
+            )
+        )
     if schedule.family == "torch" and 0 < w < n:
-        out.append(("info", f"The torch scheduler takes over at update {w}, after the warmup; its own step "
-                            "counts (step_size, milestones, T_max, ...) start there."))
+        out.append(
+            (
+                "info",
+                f"The torch scheduler takes over at update {w}, after the warmup; its own step "
+                "counts (step_size, milestones, T_max, ...) start there.",
+            )
+        )
     if view.name == "CosineAnnealingLR" and kw["T_max"] < span_of(schedule, n, w):
-        out.append(("warning", f"T_max ({kw['T_max']}) is shorter than the {span_of(schedule, n, w)} updates "
-                               "after warmup: past T_max the cosine climbs back up."))
+        out.append(
+            (
+                "warning",
+                f"T_max ({kw['T_max']}) is shorter than the {span_of(schedule, n, w)} updates "
+                "after warmup: past T_max the cosine climbs back up.",
+            )
+        )
     return out
 
 
@@ -115,17 +171,32 @@ def _one_cycle_notes(kw: Mapping[str, Any], learning_rate: float, warmup: int) -
     end = start / kw["final_div_factor"]
     out = []
     if kw["max_lr"] is None:
-        out.append(("info", f"Ignores the optimizer's LR. With max_lr empty, lrexplorer passes "
-                            f"max_lr = learning_rate ({learning_rate:g}): it starts at {start:.3g}, peaks at "
-                            f"{peak:.3g} and ends at {end:.3g}."))
+        out.append(
+            (
+                "info",
+                f"Ignores the optimizer's LR. With max_lr empty, lrexplorer passes "
+                f"max_lr = learning_rate ({learning_rate:g}): it starts at {start:.3g}, peaks at "
+                f"{peak:.3g} and ends at {end:.3g}.",
+            )
+        )
     else:
-        out.append(("warning", f"Ignores `learning_rate` ({learning_rate:g}) after the warmup: it starts "
-                               f"at max_lr / div_factor = {start:.3g}, peaks at max_lr = {peak:.3g} and ends at "
-                               f"{end:.3g}."))
+        out.append(
+            (
+                "warning",
+                f"Ignores `learning_rate` ({learning_rate:g}) after the warmup: it starts "
+                f"at max_lr / div_factor = {start:.3g}, peaks at max_lr = {peak:.3g} and ends at "
+                f"{end:.3g}.",
+            )
+        )
     if warmup > 0:
-        out.append(("warning", f"Has its own warmup (pct_start). After the `warmup_steps` ramp to "
-                               f"{learning_rate:g} the LR drops to {start:.3g}, where the cycle begins; "
-                               "warmup_steps=0 is usually what you want with it."))
+        out.append(
+            (
+                "warning",
+                f"Has its own warmup (pct_start). After the `warmup_steps` ramp to "
+                f"{learning_rate:g} the LR drops to {start:.3g}, where the cycle begins; "
+                "warmup_steps=0 is usually what you want with it.",
+            )
+        )
     return out
 
 
@@ -146,14 +217,19 @@ def curves_csv(curves: Sequence[tuple[str, np.ndarray]]) -> str:
 
 
 def full_curves(
-    names: Sequence[str], learning_rate: float, total_steps: int, warmup_steps: int,
+    names: Sequence[str],
+    learning_rate: float,
+    total_steps: int,
+    warmup_steps: int,
     kwargs_by_name: Mapping[str, Mapping[str, Any]],
 ) -> list[tuple[str, np.ndarray]]:
     """Recompute the curves at full resolution (for the download), skipping any with bad input."""
     out = []
     for name in names:
         try:
-            out.append((name, compute_curve(name, learning_rate, total_steps, warmup_steps, dict(kwargs_by_name[name])).lr))
+            out.append(
+                (name, compute_curve(name, learning_rate, total_steps, warmup_steps, dict(kwargs_by_name[name])).lr)
+            )
         except ValueError:
             continue  # the page already shows this schedule's error
     return out

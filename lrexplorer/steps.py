@@ -31,7 +31,9 @@ class StepPlan:
         return list(range(self.updates_per_epoch, self.total_steps, self.updates_per_epoch))
 
 
-def warmup_steps_for(total_steps: int, warmup_steps: float = 0, warmup_ratio: float | None = None) -> tuple[int, tuple[str, ...]]:
+def warmup_steps_for(
+    total_steps: int, warmup_steps: float = 0, warmup_ratio: float | None = None
+) -> tuple[int, tuple[str, ...]]:
     """Warmup updates for a run of `total_steps`: a value >= 1 is a count, a value < 1 a fraction.
 
     `warmup_ratio` was removed in transformers 5; it is accepted here as the fraction it used to be.
@@ -47,7 +49,12 @@ def warmup_steps_for(total_steps: int, warmup_steps: float = 0, warmup_ratio: fl
             "(a value below 1 is read as a fraction of the total steps)."
         )
         warmup_steps = warmup_ratio
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, float)) or not warmup_steps >= 0 or math.isinf(warmup_steps):
+    if (
+        isinstance(warmup_steps, bool)
+        or not isinstance(warmup_steps, (int, float))
+        or not warmup_steps >= 0
+        or math.isinf(warmup_steps)
+    ):
         raise ScheduleError(
             f"warmup_steps must be >= 0 (a count, or a fraction of the run when below 1), got {warmup_steps!r}.",
             "warmup_steps",
@@ -107,16 +114,26 @@ def plan_steps(
         if num_examples is None:
             raise ScheduleError("Give max_steps, or num_examples so that epochs can be counted.", "max_steps")
         if (
-            isinstance(num_train_epochs, bool) or not isinstance(num_train_epochs, (int, float))
+            isinstance(num_train_epochs, bool)
+            or not isinstance(num_train_epochs, (int, float))
             or not 0 < num_train_epochs <= 1e9
         ):
-            raise ScheduleError(f"num_train_epochs must be a number > 0 (and finite), got {num_train_epochs!r}.", "num_train_epochs")
+            raise ScheduleError(
+                f"num_train_epochs must be a number > 0 (and finite), got {num_train_epochs!r}.", "num_train_epochs"
+            )
+        assert upe is not None  # num_examples is known here
         total, epoch_based = math.ceil(num_train_epochs * upe), True
         epochs = math.ceil(num_train_epochs)
     warm, notes = warmup_steps_for(total, warmup_steps, warmup_ratio)
     return StepPlan(
-        total_steps=total, warmup_steps=warm, updates_per_epoch=upe, batches_per_epoch=batches, epochs=epochs,
-        epoch_based=epoch_based, global_batch_size=global_batch, notes=notes,
+        total_steps=total,
+        warmup_steps=warm,
+        updates_per_epoch=upe,
+        batches_per_epoch=batches,
+        epochs=epochs,
+        epoch_based=epoch_based,
+        global_batch_size=global_batch,
+        notes=notes,
     )
 
 

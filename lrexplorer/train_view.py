@@ -30,9 +30,20 @@ PREFIX = "train."
 SAVED = "train.saved_form"  # widget values kept while the form is not on screen (Streamlit drops widget state)
 OPEN_GROUPS = ("model-data", "optimisation", "schedule")
 # Arrow steps of the float fields; typing any value still works.
-STEPS = {"learning_rate": 1e-5, "adam_epsilon": 1e-9, "weight_decay": 0.01, "adam_beta1": 0.01, "adam_beta2": 0.001,
-         "max_grad_norm": 0.1, "num_train_epochs": 0.5, "warmup_steps": 1.0, "logging_steps": 1.0, "save_steps": 10.0,
-         "eval_steps": 10.0, "lora_dropout": 0.05}
+STEPS = {
+    "learning_rate": 1e-5,
+    "adam_epsilon": 1e-9,
+    "weight_decay": 0.01,
+    "adam_beta1": 0.01,
+    "adam_beta2": 0.001,
+    "max_grad_norm": 0.1,
+    "num_train_epochs": 0.5,
+    "warmup_steps": 1.0,
+    "logging_steps": 1.0,
+    "save_steps": 10.0,
+    "eval_steps": 10.0,
+    "lora_dropout": 0.05,
+}
 NULL_LABEL = "null"
 
 
@@ -52,8 +63,9 @@ def cached_hardware() -> Hardware:
     return detect()
 
 
-def page_link(page: str, label: str, icon: str | None = None, query_params: dict[str, str] | None = None,
-              container: Any = None) -> None:
+def page_link(
+    page: str, label: str, icon: str | None = None, query_params: dict[str, str] | None = None, container: Any = None
+) -> None:
     """st.page_link, or a plain link when the page is not registered with st.navigation (a page run on
     its own, as AppTest runs it): the link then reloads the app at that page's URL."""
     where = container if container is not None else st
@@ -139,22 +151,37 @@ def widget(p: Param) -> Any:
         current = st.session_state.get(k)
         if current and current not in options:
             options.append(current)
-        return st.selectbox(p.name, options, key=k, help=tip + "\n\nPick a built-in or type a path or Hub id.",
-                            accept_new_options=True)
+        return st.selectbox(
+            p.name, options, key=k, help=tip + "\n\nPick a built-in or type a path or Hub id.", accept_new_options=True
+        )
     if p.kind == "bool" and p.nullable:
-        return st.selectbox(p.name, [None, True, False], key=k, help=tip,
-                            format_func=lambda v: NULL_LABEL if v is None else str(v).lower())
+        return st.selectbox(
+            p.name,
+            [None, True, False],
+            key=k,
+            help=tip,
+            format_func=lambda v: NULL_LABEL if v is None else str(v).lower(),
+        )
     if p.kind == "bool":
         return st.checkbox(p.name, key=k, help=tip)
     if p.kind == "choice":
         return st.selectbox(p.name, list(p.choice_values()), key=k, help=tip)
     if p.kind == "int":
-        return st.number_input(p.name, step=1, format="%d", key=k, help=tip,
-                               placeholder=NULL_LABEL if p.nullable else None)
+        return st.number_input(
+            p.name, step=1, format="%d", key=k, help=tip, placeholder=NULL_LABEL if p.nullable else None
+        )
     if p.kind == "float":
-        return st.number_input(p.name, step=STEPS.get(p.name, 0.1), format="%g", key=k, help=tip,
-                               placeholder=NULL_LABEL if p.nullable else None)
-    placeholder = {"json": "{}" if not p.nullable else "null", "str_list": "null (peft's default)"}.get(p.kind, NULL_LABEL)
+        return st.number_input(
+            p.name,
+            step=STEPS.get(p.name, 0.1),
+            format="%g",
+            key=k,
+            help=tip,
+            placeholder=NULL_LABEL if p.nullable else None,
+        )
+    placeholder = {"json": "{}" if not p.nullable else "null", "str_list": "null (peft's default)"}.get(
+        p.kind, NULL_LABEL
+    )
     return st.text_input(p.name, key=k, help=tip, placeholder=placeholder if p.nullable or p.kind == "json" else None)
 
 
@@ -192,7 +219,8 @@ def show_field_errors(errors: list) -> None:
 def show_warnings(items: list[tuple[str, str]]) -> None:
     for level, text in items:
         {"error": st.error, "warning": st.warning}.get(level, st.info)(
-            text, icon={"error": ":material/block:", "warning": ":material/warning:"}.get(level, ":material/info:"))
+            text, icon={"error": ":material/block:", "warning": ":material/warning:"}.get(level, ":material/info:")
+        )
 
 
 def show_plan(pf: Preflight) -> None:
@@ -204,13 +232,21 @@ def show_plan(pf: Preflight) -> None:
     cols[0].metric("Updates", f"{plan.total_steps:,}", help="Optimizer updates in the run: the Trainer's max_steps.")
     cols[1].metric("Warmup", f"{plan.warmup_steps:,}", help="Updates of linear warmup from LR 0.")
     cols[2].metric("Per epoch", "—" if plan.updates_per_epoch is None else f"{plan.updates_per_epoch:,}")
-    cols[3].metric("Examples", "—" if pf.num_examples is None else f"{pf.num_examples:,}",
-                   help="Training examples in the dataset's train split.")
-    if pf.curve is not None:
-        fig = lr_figure([Line.from_lr(pf.spec["lr_scheduler_type"], pf.curve.lr)], warmup_steps=plan.warmup_steps,
-                        epoch_boundaries=plan.epoch_boundaries(), height=260)
-        fig.update_layout(title={"text": "Predicted learning rate", "x": 0, "font": {"size": 14}}, showlegend=False,
-                          margin={"t": 40})
+    cols[3].metric(
+        "Examples",
+        "—" if pf.num_examples is None else f"{pf.num_examples:,}",
+        help="Training examples in the dataset's train split.",
+    )
+    if pf.curve is not None and pf.spec is not None:
+        fig = lr_figure(
+            [Line.from_lr(pf.spec["lr_scheduler_type"], pf.curve.lr)],
+            warmup_steps=plan.warmup_steps,
+            epoch_boundaries=plan.epoch_boundaries(),
+            height=260,
+        )
+        fig.update_layout(
+            title={"text": "Predicted learning rate", "x": 0, "font": {"size": 14}}, showlegend=False, margin={"t": 40}
+        )
         st.plotly_chart(fig, width="stretch", key="train.predicted_lr")
 
 
@@ -224,13 +260,23 @@ def show_memory(pf: Preflight, hw: Hardware) -> None:
         return
     cols = st.columns(2)
     where = "per GPU" if mem.device == "cuda" else "on the CPU"
-    cols[0].metric(f"Estimated peak {where}", f"{mem.peak_bytes / GIB:.2f} GiB",
-                   help=f"Memory engine's estimate of the peak of a steady-state training step {where}"
-                        + (f" ({mem.peak_phase})" if mem.peak_phase else "") + ".")
+    cols[0].metric(
+        f"Estimated peak {where}",
+        f"{mem.peak_bytes / GIB:.2f} GiB",
+        help=f"Memory engine's estimate of the peak of a steady-state training step {where}"
+        + (f" ({mem.peak_phase})" if mem.peak_phase else "")
+        + ".",
+    )
     if mem.capacity_bytes:
         share = mem.peak_bytes / mem.capacity_bytes
-        cols[1].metric("Available", f"{mem.capacity_bytes / GIB:.1f} GiB", delta=f"{share:.0%} of it needed",
-                       delta_color="inverse" if share > 0.9 else "off", delta_arrow="off", help=mem.capacity_label)
+        cols[1].metric(
+            "Available",
+            f"{mem.capacity_bytes / GIB:.1f} GiB",
+            delta=f"{share:.0%} of it needed",
+            delta_color="inverse" if share > 0.9 else "off",
+            delta_arrow="off",
+            help=mem.capacity_label,
+        )
     with st.expander("Memory by component"):
         rows = [{"component": k.replace("_", " "), "MiB": round(v / 2**20, 1)} for k, v in mem.components.items() if v]
         st.dataframe(rows, hide_index=True, width="stretch")
@@ -243,12 +289,16 @@ def show_hardware(hw: Hardware) -> None:
         for gpu in hw.gpus:
             st.caption(f"GPU {gpu.index}: {gpu.name}, {gpu.free_gib:.1f} of {gpu.total_gib:.1f} GiB free")
     else:
-        st.caption(f"No NVIDIA GPU: the run trains on the CPU ({hw.cpu.model}, "
-                   f"{hw.cpu.available_ram_bytes / GIB:.1f} GiB RAM free).")
+        st.caption(
+            f"No NVIDIA GPU: the run trains on the CPU ({hw.cpu.model}, "
+            f"{hw.cpu.available_ram_bytes / GIB:.1f} GiB RAM free)."
+        )
 
 
 def start(pf: Preflight, queue: bool) -> None:
     """Launch the run and put its id in the URL; errors are shown, never raised."""
+    if pf.spec is None:
+        return
     try:
         run_dir = launcher.start_run(pf.spec, store.runs_dir(), queue=queue)
     except SpecError as exc:
@@ -258,8 +308,12 @@ def start(pf: Preflight, queue: bool) -> None:
         st.error(str(exc), icon=":material/block:")
         holder = exc.holder.get("run_dir")
         if holder:
-            page_link("app_pages/train.py", label=f"Open the run that holds the {exc.device}",
-                         query_params={"run": run_ref(Path(holder))}, icon=":material/open_in_new:")
+            page_link(
+                "app_pages/train.py",
+                label=f"Open the run that holds the {exc.device}",
+                query_params={"run": run_ref(Path(holder))},
+                icon=":material/open_in_new:",
+            )
         return
     except (OSError, ValueError) as exc:
         st.error(f"Could not start the run: {exc}", icon=":material/error:")
@@ -281,7 +335,9 @@ def form_view() -> None:
     with left:
         top = st.columns([3, 1.2], vertical_alignment="center")
         top[0].caption("Defaults train the built-in model on built-in data: Start works offline, on a CPU.")
-        if top[1].button("Reset", key="train.reset", help="Back to lrexplorer's defaults", icon=":material/restart_alt:"):
+        if top[1].button(
+            "Reset", key="train.reset", help="Back to lrexplorer's defaults", icon=":material/restart_alt:"
+        ):
             load_form(None)
             st.rerun()
         raw = form()
@@ -293,10 +349,14 @@ def form_view() -> None:
             show_plan(pf)
             show_memory(pf, hw)
             show_warnings(pf.warnings)
-        queue = st.checkbox("Queue if the device is busy", key="train.queue",
-                            help="Wait for the running job to end instead of refusing to start.")
-        if st.button("Start training", type="primary", key="train.start", disabled=not pf.ok,
-                     icon=":material/play_arrow:"):
+        queue = st.checkbox(
+            "Queue if the device is busy",
+            key="train.queue",
+            help="Wait for the running job to end instead of refusing to start.",
+        )
+        if st.button(
+            "Start training", type="primary", key="train.start", disabled=not pf.ok, icon=":material/play_arrow:"
+        ):
             start(pf, queue)
 
 
@@ -309,6 +369,11 @@ def request_stop(run_dir: Path) -> None:
     launcher.request_stop(run_dir)
     name = str(run_dir)
     if name not in _STOPPERS or not _STOPPERS[name].is_alive():
-        _STOPPERS[name] = threading.Thread(target=launcher.stop_run, args=(run_dir,), kwargs={"grace_s": 30.0},
-                                           daemon=True, name=f"stop-{Path(name).name}")
+        _STOPPERS[name] = threading.Thread(
+            target=launcher.stop_run,
+            args=(run_dir,),
+            kwargs={"grace_s": 30.0},
+            daemon=True,
+            name=f"stop-{Path(name).name}",
+        )
         _STOPPERS[name].start()

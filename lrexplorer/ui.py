@@ -4,7 +4,8 @@ curve views, the hardware sidebar. The only module of the library that imports s
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import streamlit as st
 
@@ -56,7 +57,11 @@ def schedule_form(schedule: Schedule, span: int | None) -> dict[str, Any]:
     """
     values: dict[str, Any] = {}
     # Text fields two by two, then drop-downs, then switches: mixed in one grid they would not line up.
-    for group in (_fields(schedule, ("float", "int", "int_list")), _fields(schedule, ("choice",)), _fields(schedule, ("bool",))):
+    for group in (
+        _fields(schedule, ("float", "int", "int_list")),
+        _fields(schedule, ("choice",)),
+        _fields(schedule, ("bool",)),
+    ):
         cols = st.columns(2) if group else []
         for i, param in enumerate(group):
             with cols[i % 2]:
@@ -64,10 +69,11 @@ def schedule_form(schedule: Schedule, span: int | None) -> dict[str, Any]:
     if not schedule.params:
         st.caption("No arguments of its own: learning_rate and warmup_steps above set the whole curve.")
     json_text = st.text_input(
-        "Advanced: lr_scheduler_kwargs as JSON", key=widget_key(schedule.name, "_json"),
+        "Advanced: lr_scheduler_kwargs as JSON",
+        key=widget_key(schedule.name, "_json"),
         placeholder='{"' + schedule.params[0].name + '": ...}' if schedule.params else "{}",
         help="The same JSON you would pass as TrainingArguments(lr_scheduler_kwargs=...) or "
-             "--lr_scheduler_kwargs. Keys given here override the fields above.",
+        "--lr_scheduler_kwargs. Keys given here override the fields above.",
     )
     for param in schedule.params:
         if param.kind == "int_list":
@@ -82,7 +88,9 @@ def _fields(schedule: Schedule, kinds: tuple[str, ...]) -> list[Param]:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def cached_view(name: str, learning_rate: float, total_steps: int, warmup_steps: int, kwargs: dict[str, Any]) -> CurveView:
+def cached_view(
+    name: str, learning_rate: float, total_steps: int, warmup_steps: int, kwargs: dict[str, Any]
+) -> CurveView:
     """view_curve, cached per argument set: moving one schedule's slider recomputes only that curve."""
     return view_curve(name, learning_rate, total_steps, warmup_steps, kwargs)
 
@@ -114,10 +122,15 @@ def hardware_sidebar(hw: Hardware) -> None:
     for gpu in hw.gpus:
         cc = f" · sm {gpu.compute_capability[0]}.{gpu.compute_capability[1]}" if gpu.compute_capability else ""
         st.sidebar.markdown(f":material/memory: **GPU {gpu.index}: {gpu.name}**")
-        st.sidebar.caption(f"{gpu.free_gib:.1f} of {gpu.total_gib:.1f} GiB free{cc}"
-                           + (f" · driver {gpu.driver}" if gpu.driver else ""))
+        st.sidebar.caption(
+            f"{gpu.free_gib:.1f} of {gpu.total_gib:.1f} GiB free{cc}"
+            + (f" · driver {gpu.driver}" if gpu.driver else "")
+        )
     cpu = hw.cpu
-    cores = f"{cpu.logical_cores} cores" if cpu.physical_cores in (None, cpu.logical_cores) else (
-        f"{cpu.physical_cores} cores / {cpu.logical_cores} threads")
+    cores = (
+        f"{cpu.logical_cores} cores"
+        if cpu.physical_cores in (None, cpu.logical_cores)
+        else (f"{cpu.physical_cores} cores / {cpu.logical_cores} threads")
+    )
     st.sidebar.markdown(f":material/developer_board: **CPU:** {cpu.model}")
     st.sidebar.caption(f"{cores} · RAM {cpu.available_ram_bytes / GIB:.1f} of {cpu.total_ram_bytes / GIB:.1f} GiB free")

@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from real_schedulers import METRIC_DRIVEN, RECURSIVE, assert_same_curve
 
 from lrexplorer.schedules import CATALOGUE, compute_curve
 from lrexplorer.schedules.build import LinearWarmupThen, build_scheduler
-from real_schedulers import METRIC_DRIVEN, RECURSIVE, assert_same_curve
 
 
 def stepped(name: str, lr: float, n: int, w: int, kwargs: dict | None = None) -> np.ndarray:
@@ -43,7 +43,9 @@ def test_torch_class_with_warmup_is_wrapped() -> None:
     assert isinstance(build_scheduler("StepLR", opt, 100, 0), torch.optim.lr_scheduler.StepLR)
 
 
-@pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "OneCycleLR", "CyclicLR", "CosineAnnealingWarmRestarts"])
+@pytest.mark.parametrize(
+    "name", ["StepLR", "CosineAnnealingLR", "OneCycleLR", "CyclicLR", "CosineAnnealingWarmRestarts"]
+)
 @pytest.mark.parametrize("stop_at", [3, 10, 25])
 def test_warmup_wrapper_resumes_from_state_dict(name: str, stop_at: int) -> None:
     """Save optimizer + scheduler state mid-run (in or after warmup), rebuild, load, continue: same LRs."""

@@ -32,15 +32,18 @@ def test_bounded_sorted_unique_with_ends(n, max_points):
     assert y.argmax() in idx and y.argmin() in idx
 
 
-@pytest.mark.parametrize("name,kwargs", [
-    ("StepLR", {"step_size": 12_345}),
-    ("MultiStepLR", {"milestones": [100, 4_000, 500_000, 500_700]}),
-    ("cosine_with_restarts", {"num_cycles": 40}),
-    ("CosineAnnealingWarmRestarts", {"T_0": 333, "T_mult": 2}),
-    ("OneCycleLR", {}),
-    ("ConstantLR", {"total_iters": 5_000}),
-    ("CyclicLR", {"step_size_up": 50_000, "mode": "triangular2"}),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("StepLR", {"step_size": 12_345}),
+        ("MultiStepLR", {"milestones": [100, 4_000, 500_000, 500_700]}),
+        ("cosine_with_restarts", {"num_cycles": 40}),
+        ("CosineAnnealingWarmRestarts", {"T_0": 333, "T_mult": 2}),
+        ("OneCycleLR", {}),
+        ("ConstantLR", {"total_iters": 5_000}),
+        ("CyclicLR", {"step_size_up": 50_000, "mode": "triangular2"}),
+    ],
+)
 def test_every_step_edge_is_kept(name, kwargs):
     y = compute_curve(name, 1e-3, 1_000_000, 1_000, kwargs).lr
     idx = set(decimate_indices(y).tolist())
@@ -73,8 +76,9 @@ def _timed(fn) -> float:
 def test_lr_figure_traces_and_marks():
     a = compute_curve("linear", 1e-3, 5_000, 100, {}).lr
     b = compute_curve("StepLR", 1e-3, 5_000, 100, {}).lr
-    fig = lr_figure([Line.from_lr("linear", a), Line.from_lr("StepLR", b)], warmup_steps=100,
-                    epoch_boundaries=[1_250, 2_500, 3_750])
+    fig = lr_figure(
+        [Line.from_lr("linear", a), Line.from_lr("StepLR", b)], warmup_steps=100, epoch_boundaries=[1_250, 2_500, 3_750]
+    )
     assert [t.type for t in fig.data] == ["scatter", "scatter"]  # SVG, not WebGL
     assert [t.name for t in fig.data] == ["linear", "StepLR"]
     assert all(t.x.size <= 2000 for t in fig.data)

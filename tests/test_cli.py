@@ -11,8 +11,9 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,9 +31,20 @@ LR = 3e-4
 # torch classes that multiply the previous LR: they agree with any closed form only to float rounding.
 RECURSIVE = {"StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR"}
 SPEC_FLAGS = (
-    "lr_scheduler_type", "learning_rate", "max_steps", "num_examples", "per_device_train_batch_size",
-    "gradient_accumulation_steps", "num_train_epochs", "world_size", "dataloader_drop_last", "warmup_steps",
-    "warmup_ratio", "lr_scheduler_kwargs", "format", "list",
+    "lr_scheduler_type",
+    "learning_rate",
+    "max_steps",
+    "num_examples",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "world_size",
+    "dataloader_drop_last",
+    "warmup_steps",
+    "warmup_ratio",
+    "lr_scheduler_kwargs",
+    "format",
+    "list",
 )
 
 
@@ -104,13 +116,25 @@ HF_CASES = [
 @pytest.mark.parametrize(("name", "total", "warmup", "kwargs"), HF_CASES)
 def test_csv_equals_transformers_get_scheduler(capsys, tmp_path, name, total, warmup, kwargs):
     rc, out, _ = cli(
-        capsys, "--lr_scheduler_type", name, "--learning_rate", str(LR), "--max_steps", str(total),
-        "--warmup_steps", warmup, "--lr_scheduler_kwargs", json.dumps(kwargs),
+        capsys,
+        "--lr_scheduler_type",
+        name,
+        "--learning_rate",
+        str(LR),
+        "--max_steps",
+        str(total),
+        "--warmup_steps",
+        warmup,
+        "--lr_scheduler_kwargs",
+        json.dumps(kwargs),
     )
     assert rc == 0
     opt = optimizer()
     real = get_scheduler(
-        name, opt, num_warmup_steps=real_warmup(total, warmup, tmp_path), num_training_steps=total,
+        name,
+        opt,
+        num_warmup_steps=real_warmup(total, warmup, tmp_path),
+        num_training_steps=total,
         scheduler_specific_kwargs=kwargs,
     )
     assert_same(csv_lrs(out), stepped(opt, real, total), 1e-9)
@@ -118,7 +142,9 @@ def test_csv_equals_transformers_get_scheduler(capsys, tmp_path, name, total, wa
 
 @pytest.mark.parametrize("name", ["reduce_lr_on_plateau", "greedy"])
 def test_metric_driven_schedules_keep_the_learning_rate_without_evaluation(capsys, name):
-    rc, out, err = cli(capsys, "--lr_scheduler_type", name, "--learning_rate", str(LR), "--max_steps", "40", "--warmup_steps", "5")
+    rc, out, err = cli(
+        capsys, "--lr_scheduler_type", name, "--learning_rate", str(LR), "--max_steps", "40", "--warmup_steps", "5"
+    )
     assert rc == 0
     assert "evaluation" in err
     opt = optimizer()
@@ -151,8 +177,17 @@ TORCH_WARMUP_CASES = [
 @pytest.mark.parametrize(("name", "total", "warmup", "kwargs"), TORCH_WARMUP_CASES)
 def test_csv_equals_torch_class_after_warmup(capsys, name, total, warmup, kwargs):
     rc, out, _ = cli(
-        capsys, "--lr_scheduler_type", name, "--learning_rate", str(LR), "--max_steps", str(total),
-        "--warmup_steps", str(warmup), "--lr_scheduler_kwargs", json.dumps(kwargs),
+        capsys,
+        "--lr_scheduler_type",
+        name,
+        "--learning_rate",
+        str(LR),
+        "--max_steps",
+        str(total),
+        "--warmup_steps",
+        str(warmup),
+        "--lr_scheduler_kwargs",
+        json.dumps(kwargs),
     )
     assert rc == 0
     opt = optimizer()
@@ -166,21 +201,50 @@ PLAIN_TORCH_CASES: list[tuple[str, int, dict, Callable[[torch.optim.Optimizer], 
     ("StepLR", 100, {"step_size": 30, "gamma": 0.5}, lambda o: S.StepLR(o, step_size=30, gamma=0.5)),
     ("ExponentialLR", 80, {"gamma": 0.95}, lambda o: S.ExponentialLR(o, gamma=0.95)),
     # Past T_max torch follows the cosine back up; the curve must too.
-    ("CosineAnnealingLR", 120, {"T_max": 90, "eta_min": 1e-6}, lambda o: S.CosineAnnealingLR(o, T_max=90, eta_min=1e-6)),
-    ("MultiStepLR", 90, {"milestones": [20, 50], "gamma": 0.1}, lambda o: S.MultiStepLR(o, milestones=[20, 50], gamma=0.1)),
+    (
+        "CosineAnnealingLR",
+        120,
+        {"T_max": 90, "eta_min": 1e-6},
+        lambda o: S.CosineAnnealingLR(o, T_max=90, eta_min=1e-6),
+    ),
+    (
+        "MultiStepLR",
+        90,
+        {"milestones": [20, 50], "gamma": 0.1},
+        lambda o: S.MultiStepLR(o, milestones=[20, 50], gamma=0.1),
+    ),
     ("OneCycleLR", 90, {}, lambda o: S.OneCycleLR(o, max_lr=LR, total_steps=90)),
-    ("OneCycleLR", 90, {"three_phase": True, "anneal_strategy": "linear", "pct_start": 0.25},
-     lambda o: S.OneCycleLR(o, max_lr=LR, total_steps=90, three_phase=True, anneal_strategy="linear", pct_start=0.25)),
-    ("CyclicLR", 100, {"step_size_up": 15, "step_size_down": 25, "mode": "exp_range", "gamma": 0.99},
-     lambda o: S.CyclicLR(o, base_lr=LR / 10, max_lr=LR, step_size_up=15, step_size_down=25, mode="exp_range", gamma=0.99)),
+    (
+        "OneCycleLR",
+        90,
+        {"three_phase": True, "anneal_strategy": "linear", "pct_start": 0.25},
+        lambda o: S.OneCycleLR(
+            o, max_lr=LR, total_steps=90, three_phase=True, anneal_strategy="linear", pct_start=0.25
+        ),
+    ),
+    (
+        "CyclicLR",
+        100,
+        {"step_size_up": 15, "step_size_down": 25, "mode": "exp_range", "gamma": 0.99},
+        lambda o: S.CyclicLR(
+            o, base_lr=LR / 10, max_lr=LR, step_size_up=15, step_size_down=25, mode="exp_range", gamma=0.99
+        ),
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "total", "kwargs", "make"), PLAIN_TORCH_CASES)
 def test_csv_equals_plain_torch_class_without_warmup(capsys, name, total, kwargs, make):
     rc, out, _ = cli(
-        capsys, "--lr_scheduler_type", name, "--learning_rate", str(LR), "--max_steps", str(total),
-        "--lr_scheduler_kwargs", json.dumps(kwargs),
+        capsys,
+        "--lr_scheduler_type",
+        name,
+        "--learning_rate",
+        str(LR),
+        "--max_steps",
+        str(total),
+        "--lr_scheduler_kwargs",
+        json.dumps(kwargs),
     )
     assert rc == 0
     opt = optimizer()
@@ -193,7 +257,11 @@ def test_csv_equals_plain_torch_class_without_warmup(capsys, name, total, kwargs
 @pytest.fixture(scope="module")
 def tiny_model() -> LlamaForCausalLM:
     config = LlamaConfig(
-        hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
         vocab_size=64,
     )
     return LlamaForCausalLM(config)
@@ -227,17 +295,45 @@ DATASET_CASES = [
 @pytest.mark.parametrize(("m", "b", "g", "e", "s", "drop", "k", "warmup", "name", "kwargs"), DATASET_CASES)
 def test_json_counts_equal_the_real_trainer(capsys, tmp_path, tiny_model, m, b, g, e, s, drop, k, warmup, name, kwargs):
     rc, out, _ = cli(
-        capsys, "--format", "json", "--lr_scheduler_type", name, "--learning_rate", str(LR),
-        "--num_examples", str(m), "--per_device_train_batch_size", str(b), "--gradient_accumulation_steps", str(g),
-        "--num_train_epochs", str(e), "--max_steps", str(s), "--world_size", str(k), "--warmup_steps", warmup,
-        "--lr_scheduler_kwargs", json.dumps(kwargs), *drop,
+        capsys,
+        "--format",
+        "json",
+        "--lr_scheduler_type",
+        name,
+        "--learning_rate",
+        str(LR),
+        "--num_examples",
+        str(m),
+        "--per_device_train_batch_size",
+        str(b),
+        "--gradient_accumulation_steps",
+        str(g),
+        "--num_train_epochs",
+        str(e),
+        "--max_steps",
+        str(s),
+        "--world_size",
+        str(k),
+        "--warmup_steps",
+        warmup,
+        "--lr_scheduler_kwargs",
+        json.dumps(kwargs),
+        *drop,
     )
     assert rc == 0
     doc = json.loads(out)
     args = TrainingArguments(
-        output_dir=str(tmp_path), use_cpu=True, report_to="none", learning_rate=LR, lr_scheduler_type=name,
-        lr_scheduler_kwargs=kwargs, per_device_train_batch_size=b, gradient_accumulation_steps=g,
-        num_train_epochs=e, max_steps=s, dataloader_drop_last=bool(drop) and drop[-1] != "false",
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        report_to="none",
+        learning_rate=LR,
+        lr_scheduler_type=name,
+        lr_scheduler_kwargs=kwargs,
+        per_device_train_batch_size=b,
+        gradient_accumulation_steps=g,
+        num_train_epochs=e,
+        max_steps=s,
+        dataloader_drop_last=bool(drop) and drop[-1] != "false",
         warmup_steps=float(warmup),
     )
     trainer = Trainer(model=tiny_model, args=args)
@@ -245,7 +341,10 @@ def test_json_counts_equal_the_real_trainer(capsys, tmp_path, tiny_model, m, b, 
         args, process_dataloader(m, b, k, args.dataloader_drop_last)
     )
     assert (doc["total_steps"], doc["updates_per_epoch"], doc["batches_per_epoch"], doc["epochs"]) == (
-        total, per_epoch, batches, epochs,
+        total,
+        per_epoch,
+        batches,
+        epochs,
     )
     assert doc["warmup_steps"] == args.get_warmup_steps(total)
     if k == 1:  # this single process's Trainer sees world_size 1
@@ -257,14 +356,31 @@ def test_json_counts_equal_the_real_trainer(capsys, tmp_path, tiny_model, m, b, 
 
 
 def test_json_fields_for_a_max_steps_run(capsys):
-    rc, out, _ = cli(capsys, "--format", "json", "--lr_scheduler_type", "StepLR", "--max_steps", "30", "--warmup_steps", "3")
+    rc, out, _ = cli(
+        capsys, "--format", "json", "--lr_scheduler_type", "StepLR", "--max_steps", "30", "--warmup_steps", "3"
+    )
     assert rc == 0
     doc = json.loads(out)
     assert set(doc) == {
-        "lr_scheduler_type", "learning_rate", "lr_scheduler_kwargs", "total_steps", "warmup_steps", "updates_per_epoch",
-        "batches_per_epoch", "epochs", "global_batch_size", "notes", "steps", "lr",
+        "lr_scheduler_type",
+        "learning_rate",
+        "lr_scheduler_kwargs",
+        "total_steps",
+        "warmup_steps",
+        "updates_per_epoch",
+        "batches_per_epoch",
+        "epochs",
+        "global_batch_size",
+        "notes",
+        "steps",
+        "lr",
     }
-    assert (doc["lr_scheduler_type"], doc["learning_rate"], doc["total_steps"], doc["warmup_steps"]) == ("StepLR", 5e-5, 30, 3)
+    assert (doc["lr_scheduler_type"], doc["learning_rate"], doc["total_steps"], doc["warmup_steps"]) == (
+        "StepLR",
+        5e-5,
+        30,
+        3,
+    )
     assert doc["updates_per_epoch"] is None and doc["epochs"] is None
     # The resolved kwargs are complete: given to the real class, they reproduce the printed curve.
     opt = optimizer(5e-5)
@@ -283,10 +399,26 @@ def test_deprecated_warmup_ratio_is_read_as_a_fraction_with_a_note(capsys, tmp_p
 
 ERROR_CASES = [
     (["--lr_scheduler_type", "cosine_annealing", "--max_steps", "10"], ["lr_scheduler_type", "cosine_annealing"]),
-    (["--lr_scheduler_type", "cosine", "--max_steps", "10", "--lr_scheduler_kwargs", '{"num_cycle": 2}'], ["num_cycle", "num_cycles"]),
+    (
+        ["--lr_scheduler_type", "cosine", "--max_steps", "10", "--lr_scheduler_kwargs", '{"num_cycle": 2}'],
+        ["num_cycle", "num_cycles"],
+    ),
     (["--lr_scheduler_type", "StepLR", "--max_steps", "10", "--lr_scheduler_kwargs", '{"gamma": -0.5}'], ["gamma"]),
-    (["--lr_scheduler_type", "StepLR", "--max_steps", "10", "--lr_scheduler_kwargs", '{"step_size": "ten"}'], ["step_size"]),
-    (["--lr_scheduler_type", "cosine_with_min_lr", "--max_steps", "10", "--lr_scheduler_kwargs", '{"min_lr_rate": 1.5}'], ["min_lr_rate"]),
+    (
+        ["--lr_scheduler_type", "StepLR", "--max_steps", "10", "--lr_scheduler_kwargs", '{"step_size": "ten"}'],
+        ["step_size"],
+    ),
+    (
+        [
+            "--lr_scheduler_type",
+            "cosine_with_min_lr",
+            "--max_steps",
+            "10",
+            "--lr_scheduler_kwargs",
+            '{"min_lr_rate": 1.5}',
+        ],
+        ["min_lr_rate"],
+    ),
     (["--max_steps", "10", "--lr_scheduler_kwargs", '{"gamma": 0.5'], ["lr_scheduler_kwargs", "JSON"]),
     (["--max_steps", "10", "--lr_scheduler_kwargs", "[1, 2]"], ["lr_scheduler_kwargs"]),
     (["--lr_scheduler_type", "linear"], ["--max_steps", "--num_examples"]),
@@ -298,10 +430,19 @@ ERROR_CASES = [
     (["--num_examples", "10", "--per_device_train_batch_size", "0"], ["per_device_train_batch_size"]),
     (["--max_steps", "10", "--format", "xml"], ["--format"]),
     # Beyond int64 or float range: still a message, not a traceback.
-    (["--num_examples", "10", "--per_device_train_batch_size", "1", "--num_train_epochs", "1e308"], ["num_train_epochs"]),
+    (
+        ["--num_examples", "10", "--per_device_train_batch_size", "1", "--num_train_epochs", "1e308"],
+        ["num_train_epochs"],
+    ),
     (["--max_steps", str(10**30)], ["max_steps"]),
-    (["--max_steps", "10", "--lr_scheduler_type", "StepLR", "--lr_scheduler_kwargs", '{"step_size": 1e300}'], ["step_size"]),
-    (["--max_steps", "10", "--lr_scheduler_type", "cosine", "--lr_scheduler_kwargs", '{"num_cycles": 1e308}'], ["num_cycles"]),
+    (
+        ["--max_steps", "10", "--lr_scheduler_type", "StepLR", "--lr_scheduler_kwargs", '{"step_size": 1e300}'],
+        ["step_size"],
+    ),
+    (
+        ["--max_steps", "10", "--lr_scheduler_type", "cosine", "--lr_scheduler_kwargs", '{"num_cycles": 1e308}'],
+        ["num_cycles"],
+    ),
 ]
 
 
@@ -354,14 +495,29 @@ def test_console_script_prints_the_real_exponential_curve_and_reports_errors():
     script = Path(sys.executable).with_name("lrexplorer")
     if not script.exists():
         pytest.skip("the lrexplorer console script is not installed (pip install -e .)")
-    argv = ["schedule", "--lr_scheduler_type", "ExponentialLR", "--learning_rate", "0.01", "--max_steps", "60",
-            "--warmup_steps", "0", "--lr_scheduler_kwargs", '{"gamma": 0.9}']
+    argv = [
+        "schedule",
+        "--lr_scheduler_type",
+        "ExponentialLR",
+        "--learning_rate",
+        "0.01",
+        "--max_steps",
+        "60",
+        "--warmup_steps",
+        "0",
+        "--lr_scheduler_kwargs",
+        '{"gamma": 0.9}',
+    ]
     done = subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     opt = optimizer(0.01)
     assert_same(csv_lrs(done.stdout), stepped(opt, S.ExponentialLR(opt, gamma=0.9), 60), 1e-6)
-    bad = subprocess.run([str(script), "schedule", "--lr_scheduler_type", "nope", "--max_steps", "5"],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [str(script), "schedule", "--lr_scheduler_type", "nope", "--max_steps", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "OneCycleLR" in bad.stderr
 
 
@@ -374,5 +530,7 @@ def test_cli_runs_as_a_module_without_importing_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines()[-1] == "False False 0", done.stderr
     for module in ("lrexplorer", "lrexplorer.cli"):
-        listing = subprocess.run([sys.executable, "-m", module, "schedule", "--list"], capture_output=True, text=True, timeout=60)
+        listing = subprocess.run(
+            [sys.executable, "-m", module, "schedule", "--list"], capture_output=True, text=True, timeout=60
+        )
         assert listing.returncode == 0 and "OneCycleLR" in listing.stdout

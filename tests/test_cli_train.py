@@ -9,12 +9,12 @@ import sys
 import time
 
 import pytest
+from test_runs_support import isolated
 
 from lrexplorer.cli import build_parser, main
 from lrexplorer.cli_train import build_spec
 from lrexplorer.params import CATALOGUE, RENAMED
 from lrexplorer.runs import store
-from test_runs_support import isolated
 
 __all__ = ["isolated"]
 
@@ -37,14 +37,17 @@ def test_config_file_then_flags(tmp_path):
     assert spec["bf16"] is False and spec["use_peft"] is True and spec["lr_scheduler_type"] == "StepLR"
 
 
-@pytest.mark.parametrize(("argv", "words"), [
-    (["--learning_rate", "-1"], "learning_rate:"),
-    (["--fp16", "--bf16"], "fp16:"),
-    (["--tf32"], "tf32:"),
-    (["--lr_scheduler_kwargs", '{"num_cycle": 2}', "--lr_scheduler_type", "cosine"], "num_cycles"),
-    (["--model", "/no/such/model"], "model: no such file or folder"),
-    (["--save_safetensors", "false"], "save_safetensors:"),
-])
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--learning_rate", "-1"], "learning_rate:"),
+        (["--fp16", "--bf16"], "fp16:"),
+        (["--tf32"], "tf32:"),
+        (["--lr_scheduler_kwargs", '{"num_cycle": 2}', "--lr_scheduler_type", "cosine"], "num_cycles"),
+        (["--model", "/no/such/model"], "model: no such file or folder"),
+        (["--save_safetensors", "false"], "save_safetensors:"),
+    ],
+)
 def test_bad_specs_exit_2_naming_the_field(isolated, capsys, argv, words):
     started = time.monotonic()
     assert main(["train", *argv]) == 2
@@ -61,8 +64,14 @@ def test_export_writes_the_three_forms(tmp_path, capsys):
 
 
 def run_cli(args: list[str], cwd, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lrexplorer", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "lrexplorer", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
 
 
 @pytest.mark.slow
@@ -79,7 +88,9 @@ def test_train_builtin_on_a_fresh_directory(isolated, tmp_path):
 
 @pytest.mark.slow
 def test_diverging_run_exits_nonzero_and_runs_commands_see_it(isolated, capsys):
-    result = run_cli(["train", "--learning_rate", "1e30", "--max_steps", "40", "--run_id", "nan-run"], cwd=isolated.parent)
+    result = run_cli(
+        ["train", "--learning_rate", "1e30", "--max_steps", "40", "--run_id", "nan-run"], cwd=isolated.parent
+    )
     assert result.returncode == 1, result.stderr
     assert "loss became nan" in result.stderr or "loss became inf" in result.stderr
     status = store.read_status(isolated / "nan-run")

@@ -43,9 +43,11 @@ def test_every_catalogue_concept_has_a_lesson():
 def test_importing_the_guide_loads_neither_torch_nor_transformers():
     import subprocess
 
-    code = ("import sys, lrexplorer.guide, lrexplorer.guide.search, lrexplorer.guide.example, lrexplorer.guide.demos, "
-            "lrexplorer.guide.memory_curves, lrexplorer.guide.figures; "
-            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    code = (
+        "import sys, lrexplorer.guide, lrexplorer.guide.search, lrexplorer.guide.example, lrexplorer.guide.demos, "
+        "lrexplorer.guide.memory_curves, lrexplorer.guide.figures; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 
@@ -65,12 +67,24 @@ def test_comparison_link_carries_all_six_in_the_notes_order():
     assert read.schedules == list(NOTES_SCHEDULES) and not read.problems
 
 
-@pytest.mark.parametrize("query, lesson", [
-    ("warmup_ratio", "schedulers"), ("evaluation_strategy", "arguments"), ("exploding gradients", "grad-norm"),
-    ("paraphrase", "knowledge"), ("memorisation", "knowledge"), ("OneCycle", "schedulers"), ("RMSNorm", "weight-decay"),
-    ("effective batch", "accumulation"), ("use_reentrant", "checkpointing"), ("sdpa", "flash-attention"),
-    ("save_safetensors", "arguments"), ("catastrophic forgetting", "knowledge"), ("StepLR", "schedulers"),
-])
+@pytest.mark.parametrize(
+    "query, lesson",
+    [
+        ("warmup_ratio", "schedulers"),
+        ("evaluation_strategy", "arguments"),
+        ("exploding gradients", "grad-norm"),
+        ("paraphrase", "knowledge"),
+        ("memorisation", "knowledge"),
+        ("OneCycle", "schedulers"),
+        ("RMSNorm", "weight-decay"),
+        ("effective batch", "accumulation"),
+        ("use_reentrant", "checkpointing"),
+        ("sdpa", "flash-attention"),
+        ("save_safetensors", "arguments"),
+        ("catastrophic forgetting", "knowledge"),
+        ("StepLR", "schedulers"),
+    ],
+)
 def test_search_finds_concepts(query, lesson):
     hits = search(query)
     assert hits and hits[0].lesson == lesson, [(h.lesson, h.label) for h in hits]
@@ -91,7 +105,11 @@ def test_every_notes_argument_is_accounted_for():
             assert r.param is params.CATALOGUE[r.current_name]
     # Every notes argument the catalogue knows is shown from it; the rest are named as missing.
     assert {r.notes_name for r in rows.values() if r.status == arguments.MISSING} <= {
-        "jit_mode_eval", "fp16_opt_level", "optim_args", "push_to_hub"}
+        "jit_mode_eval",
+        "fp16_opt_level",
+        "optim_args",
+        "push_to_hub",
+    }
 
 
 def test_argument_reference_is_the_whole_catalogue():
@@ -105,7 +123,7 @@ def test_corrected_example_is_valid_python_that_builds_training_arguments(tmp_pa
     example = corrected_example()
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(example.code, "<example>", "exec"), namespace)  # noqa: S102 - the point: run the generated code
+    exec(compile(example.code, "<example>", "exec"), namespace)
     args = namespace["training_args"]
     assert isinstance(args, TrainingArguments)
     # The notes' settings survive under their current names.

@@ -45,4 +45,6 @@ def test_guide_renders_the_memory_links_in_the_app():
     at.switch_page("app_pages/guide.py").run()
     assert not at.exception
     links = [parse_qs(e.proto.query_string) for e in at.get("page_link") if e.proto.page == "memory"]
-    assert links and links[0]["gradient_accumulation_steps"] == [MEMORY_PRESETS["accumulation"]["gradient_accumulation_steps"]]
+    assert links and links[0]["gradient_accumulation_steps"] == [
+        MEMORY_PRESETS["accumulation"]["gradient_accumulation_steps"]
+    ]

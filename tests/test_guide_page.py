@@ -141,7 +141,9 @@ def test_clipping_demo_scales_the_vector_to_the_threshold():
     assert float(metric(at, "‖g‖ before (the logged grad_norm)")) == pytest.approx(10.0)
     assert float(metric(at, "‖g′‖ after clipping")) == pytest.approx(2.0, rel=1e-5)
     after = chart(at, "guide.clip.chart")["data"][-1]
-    assert array(after["x"])[-1] == pytest.approx(1.2, rel=1e-5) and array(after["y"])[-1] == pytest.approx(1.6, rel=1e-5)
+    assert array(after["x"])[-1] == pytest.approx(1.2, rel=1e-5) and array(after["y"])[-1] == pytest.approx(
+        1.6, rel=1e-5
+    )
     at.slider(key="guide.clip.tau").set_value(10.0).run()  # 10 = ‖g‖: nothing to clip
     assert float(metric(at, "‖g′‖ after clipping")) == pytest.approx(10.0)
 
@@ -158,7 +160,11 @@ def test_weight_decay_lesson_lists_the_groups_from_transformers():
 def test_example_lesson_runs_the_corrected_example():
     at = guide("example")
     code = at.code[0].value
-    assert "activation_checkpointing=True" in code and "warmup_steps=0.03" in code and "warmup_ratio=" not in code.split("#")[0]
+    assert (
+        "activation_checkpointing=True" in code
+        and "warmup_steps=0.03" in code
+        and "warmup_ratio=" not in code.split("#")[0]
+    )
     at.button(key="guide.example.run").click().run()
     assert not at.exception and not at.error
     assert at.success and "built the TrainingArguments" in at.success[0].value
@@ -196,7 +202,9 @@ def test_paraphrase_experiment_opens_the_train_page_preset(tmp_path, monkeypatch
     at.button(key="guide.train.2").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Train"
-    assert Path(at.session_state[train_view.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
+    assert (
+        Path(at.session_state[train_view.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
+    )
     assert at.session_state[train_view.key("max_steps")] == 150
     assert at.session_state[train_view.key("eval_strategy")] == "steps"
     assert (tmp_path / "guide-data" / "facts-2" / "train.jsonl").is_file()

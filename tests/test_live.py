@@ -21,18 +21,47 @@ from lrexplorer.runs import store
 def make_run(root: Path, run_id: str = "r1", state: str = "completed", config: dict | None = None, **status) -> Path:
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
-    base = {"model": "builtin:tiny", "dataset": "builtin:arithmetic", "learning_rate": 1e-3, "lr_scheduler_type": "linear",
-            "warmup_steps": 2.0, "max_grad_norm": 1.0, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
-            "num_train_epochs": 1.0, "max_steps": -1, "optim": "adamw_torch", "output_dir": str(run_dir)}
+    base = {
+        "model": "builtin:tiny",
+        "dataset": "builtin:arithmetic",
+        "learning_rate": 1e-3,
+        "lr_scheduler_type": "linear",
+        "warmup_steps": 2.0,
+        "max_grad_norm": 1.0,
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "num_train_epochs": 1.0,
+        "max_steps": -1,
+        "optim": "adamw_torch",
+        "output_dir": str(run_dir),
+    }
     (run_dir / store.CONFIG).write_text(json.dumps({**base, **(config or {})}), encoding="utf-8")  # JSON is YAML
-    store.write_json_atomic(run_dir / store.STATUS, {"state": state, "run_id": run_id, "created_at": time.time() - 60,
-                                                      "started_at": time.time() - 50, "ended_at": time.time(), **status})
+    store.write_json_atomic(
+        run_dir / store.STATUS,
+        {
+            "state": state,
+            "run_id": run_id,
+            "created_at": time.time() - 60,
+            "started_at": time.time() - 50,
+            "ended_at": time.time(),
+            **status,
+        },
+    )
     return run_dir
 
 
 def record(step: int, **extra) -> dict:
-    return {"step": step, "epoch": step / 10, "time": 1000.0 + step, "loss": 5.0 - step * 0.01, "grad_norm": 1.5,
-            "learning_rate": 1e-3, "tokens_per_s": 900.0, "rss_bytes": 2**30, **extra}
+    return {
+        "step": step,
+        "epoch": step / 10,
+        "time": 1000.0 + step,
+        "loss": 5.0 - step * 0.01,
+        "grad_norm": 1.5,
+        "learning_rate": 1e-3,
+        "tokens_per_s": 900.0,
+        "rss_bytes": 2**30,
+        **extra,
+    }
 
 
 def append(run_dir: Path, *records: dict, raw: str = "") -> None:
@@ -59,9 +88,14 @@ def test_feed_reads_only_appended_bytes_and_waits_for_a_whole_line(tmp_path):
 
 def test_feed_sorts_train_eval_and_summary_records_and_reads_nan(tmp_path):
     run_dir = make_run(tmp_path)
-    append(run_dir, record(1), record(2, loss="nan"), {"step": 2, "epoch": 0.2, "eval_loss": 4.5},
-           {"step": 2, "train_runtime": 12.5, "train_loss": 4.9},
-           {"step": 3, "loss": 4.0, "gpu_peak_allocated_bytes": 3 * 2**30, "gpu_allocated_bytes": 2**30})
+    append(
+        run_dir,
+        record(1),
+        record(2, loss="nan"),
+        {"step": 2, "epoch": 0.2, "eval_loss": 4.5},
+        {"step": 2, "train_runtime": 12.5, "train_loss": 4.9},
+        {"step": 3, "loss": 4.0, "gpu_peak_allocated_bytes": 3 * 2**30, "gpu_allocated_bytes": 2**30},
+    )
     snap = RunFeed(run_dir).poll()
     assert snap.points == 3 and np.isnan(snap.train["loss"][1])
     assert list(snap.eval["eval_loss"]) == [4.5] and snap.summary["train_runtime"] == 12.5
@@ -122,9 +156,16 @@ def test_registry_forgets_and_evicts(tmp_path):
 def series(n: int) -> dict[str, np.ndarray]:
     steps = np.arange(1, n + 1, dtype=float)
     loss = 3 + np.sin(steps / 50) + np.where(steps == n // 2, 10.0, 0.0)  # one spike in the middle
-    return {"step": steps, "epoch": steps / (n / 4), "loss": loss, "learning_rate": np.full(n, 1e-3),
-            "grad_norm": np.full(n, 2.0), "tokens_per_s": np.full(n, 1e3), "memory_bytes": np.full(n, 2.0**30),
-            "time": steps}
+    return {
+        "step": steps,
+        "epoch": steps / (n / 4),
+        "loss": loss,
+        "learning_rate": np.full(n, 1e-3),
+        "grad_norm": np.full(n, 2.0),
+        "tokens_per_s": np.full(n, 1e3),
+        "memory_bytes": np.full(n, 2.0**30),
+        "time": steps,
+    }
 
 
 def test_loss_figure_decimates_long_runs_keeping_the_spike_and_marks_epochs():
@@ -164,8 +205,12 @@ def test_tail_records_reads_the_end_only(tmp_path):
 
 
 def test_config_diff_lists_only_differences_in_catalogue_order():
-    rows = run_summary.config_diff({"a": {"learning_rate": 1e-3, "seed": 1, "output_dir": "x", "optim": "sgd"},
-                                    "b": {"learning_rate": 2e-3, "seed": 1, "output_dir": "y", "optim": "sgd"}})
+    rows = run_summary.config_diff(
+        {
+            "a": {"learning_rate": 1e-3, "seed": 1, "output_dir": "x", "optim": "sgd"},
+            "b": {"learning_rate": 2e-3, "seed": 1, "output_dir": "y", "optim": "sgd"},
+        }
+    )
     assert rows == [{"field": "learning_rate", "a": "0.001", "b": "0.002"}]
 
 

@@ -37,14 +37,19 @@ def test_simulation_counts_what_a_real_step_allocates() -> None:
     real = measure_step(config, arch, setup)
     fake = simulate_step(config, arch, setup)
     assert abs(error(fake.peak_bytes, real.peak_bytes)) <= 0.005
-    assert (fake.weights, fake.gradients, fake.optimizer_states) == (real.weights, real.gradients, real.optimizer_states)
+    assert (fake.weights, fake.gradients, fake.optimizer_states) == (
+        real.weights,
+        real.gradients,
+        real.optimizer_states,
+    )
 
 
 def test_real_size_preset_simulated_step_agrees_with_the_estimate() -> None:
     source = resolve_model("SmolLM2-135M")
     from lrexplorer.memory.setup import TrainingSetup
 
-    setup = TrainingSetup(device="cpu", torch_dtype="bfloat16", per_device_train_batch_size=2, max_length=512,
-                          gradient_checkpointing=True)
+    setup = TrainingSetup(
+        device="cpu", torch_dtype="bfloat16", per_device_train_batch_size=2, max_length=512, gradient_checkpointing=True
+    )
     sim = simulate_step(source.config, source.architecture, setup)
     assert abs(error(estimate(source.architecture, setup).peak_bytes, sim.peak_bytes)) <= 0.03

@@ -36,8 +36,20 @@ def transformers_params(name: str) -> int:
 
 
 def test_json_shape_and_bytes(capsys) -> None:
-    code, out, err = run_cli(capsys, "--model", "Qwen2.5-0.5B", "--per_device_train_batch_size", "2",
-                             "--max_length", "512", "--torch_dtype", "bfloat16", "--gpu", "A100 80GB,T4", "--json")
+    code, out, err = run_cli(
+        capsys,
+        "--model",
+        "Qwen2.5-0.5B",
+        "--per_device_train_batch_size",
+        "2",
+        "--max_length",
+        "512",
+        "--torch_dtype",
+        "bfloat16",
+        "--gpu",
+        "A100 80GB,T4",
+        "--json",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert {"n_params", "trainable_params", "components", "peak_bytes", "gpus"} <= set(data)
@@ -46,7 +58,10 @@ def test_json_shape_and_bytes(capsys) -> None:
     assert data["n_params"] == data["trainable_params"] == n
     assert data["components"]["weights"] == 2 * n  # bfloat16
     assert data["peak_bytes"] == max(data["phases"].values())
-    catalogue = {g["name"]: g["memory_gib"] for g in json.loads((Path(__file__).parents[1] / "assets" / "gpus.json").read_text())["gpus"]}
+    catalogue = {
+        g["name"]: g["memory_gib"]
+        for g in json.loads((Path(__file__).parents[1] / "assets" / "gpus.json").read_text())["gpus"]
+    }
     assert [g["name"] for g in data["gpus"]] == ["NVIDIA A100 80GB", "NVIDIA T4"]
     for g in data["gpus"]:
         assert set(g) >= {"name", "total_bytes", "fits", "headroom_bytes"}
@@ -57,23 +72,57 @@ def test_json_shape_and_bytes(capsys) -> None:
 
 
 def test_cpu_device_has_no_cuda_overheads_and_no_gpus(capsys) -> None:
-    code, out, _ = run_cli(capsys, "--model", "SmolLM2-135M", "--per_device_train_batch_size", "1",
-                           "--max_length", "256", "--device", "cpu", "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "--model",
+        "SmolLM2-135M",
+        "--per_device_train_batch_size",
+        "1",
+        "--max_length",
+        "256",
+        "--device",
+        "cpu",
+        "--json",
+    )
     data = json.loads(out)
     assert code == 0 and data["gpus"] == [] and data["device"] == "cpu"
     assert data["components"]["cuda_context"] == 0 and data["components"]["cuda_workspace"] == 0
 
 
 def test_table_in_gib(capsys) -> None:
-    code, out, _ = run_cli(capsys, "--model", "Llama-3.2-1B", "--per_device_train_batch_size", "4", "--max_length",
-                           "1024", "--lora_r", "16", "--load_in_4bit", "--gpu", "L4")
+    code, out, _ = run_cli(
+        capsys,
+        "--model",
+        "Llama-3.2-1B",
+        "--per_device_train_batch_size",
+        "4",
+        "--max_length",
+        "1024",
+        "--lora_r",
+        "16",
+        "--load_in_4bit",
+        "--gpu",
+        "L4",
+    )
     assert code == 0
     assert "GiB" in out and "PEAK" in out and "NVIDIA L4" in out and "optimizer states" in out
 
 
 def test_lora_target_modules_and_flags_reach_the_setup(capsys) -> None:
-    _code, out, _ = run_cli(capsys, "--model", "Llama-3.2-1B", "--per_device_train_batch_size", "1", "--max_length",
-                           "128", "--lora_r", "8", "--lora_target_modules", "q_proj,k_proj,v_proj,o_proj", "--json")
+    _code, out, _ = run_cli(
+        capsys,
+        "--model",
+        "Llama-3.2-1B",
+        "--per_device_train_batch_size",
+        "1",
+        "--max_length",
+        "128",
+        "--lora_r",
+        "8",
+        "--lora_target_modules",
+        "q_proj,k_proj,v_proj,o_proj",
+        "--json",
+    )
     data = json.loads(out)
     arch_cfg = find_preset("Llama-3.2-1B").config
     h, layers = arch_cfg["hidden_size"], arch_cfg["num_hidden_layers"]
@@ -83,17 +132,22 @@ def test_lora_target_modules_and_flags_reach_the_setup(capsys) -> None:
     assert data["trainable_params"] == expected
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--model", "no-such-model"], "unknown model 'no-such-model'"),
-    (["--model", "SmolLM2-135M", "--load_in_4bit"], "load_in_4bit needs LoRA"),
-    (["--model", "SmolLM2-135M", "--attn_implementation", "flash_attention_2", "--torch_dtype", "float32"],
-     "flash_attention_2 runs only in bfloat16 or float16"),
-    (["--model", "SmolLM2-135M", "--optim", "adam"], "optim must be one of"),
-    (["--model", "SmolLM2-135M", "--gpu", "Voodoo 5"], "gpu 'Voodoo 5' is not in the catalogue"),
-    (["--model", "SmolLM2-135M", "--bf16", "--fp16"], "bf16 and fp16 are exclusive"),
-    (["--model", "SmolLM2-135M", "--zero_stage", "2", "--fsdp", "--num_gpus", "4"], "fsdp and zero_stage"),
-    (["--model", "Mixtral"], "unknown model"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--model", "no-such-model"], "unknown model 'no-such-model'"),
+        (["--model", "SmolLM2-135M", "--load_in_4bit"], "load_in_4bit needs LoRA"),
+        (
+            ["--model", "SmolLM2-135M", "--attn_implementation", "flash_attention_2", "--torch_dtype", "float32"],
+            "flash_attention_2 runs only in bfloat16 or float16",
+        ),
+        (["--model", "SmolLM2-135M", "--optim", "adam"], "optim must be one of"),
+        (["--model", "SmolLM2-135M", "--gpu", "Voodoo 5"], "gpu 'Voodoo 5' is not in the catalogue"),
+        (["--model", "SmolLM2-135M", "--bf16", "--fp16"], "bf16 and fp16 are exclusive"),
+        (["--model", "SmolLM2-135M", "--zero_stage", "2", "--fsdp", "--num_gpus", "4"], "fsdp and zero_stage"),
+        (["--model", "Mixtral"], "unknown model"),
+    ],
+)
 def test_bad_input_exits_2_naming_the_problem(capsys, args: list[str], words: str) -> None:
     code, out, err = run_cli(capsys, *args, "--per_device_train_batch_size", "1", "--max_length", "128")
     assert code == 2
@@ -125,17 +179,30 @@ def test_missing_required_flags_and_list(capsys) -> None:
 
 
 def test_analytic_cli_does_not_import_torch() -> None:
-    code = ("import sys; from lrexplorer.cli import main; "
-            "main(['memory', '--model', 'Gemma-2-2B', '--per_device_train_batch_size', '1', '--max_length', '64', "
-            "'--json']); assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+    code = (
+        "import sys; from lrexplorer.cli import main; "
+        "main(['memory', '--model', 'Gemma-2-2B', '--per_device_train_batch_size', '1', '--max_length', '64', "
+        "'--json']); assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.slow
 def test_simulate_reports_the_same_shape(capsys) -> None:
-    code, out, err = run_cli(capsys, "--model", "SmolLM2-135M", "--per_device_train_batch_size", "1",
-                             "--max_length", "256", "--simulate", "--json", "--gpu", "L4")
+    code, out, err = run_cli(
+        capsys,
+        "--model",
+        "SmolLM2-135M",
+        "--per_device_train_batch_size",
+        "1",
+        "--max_length",
+        "256",
+        "--simulate",
+        "--json",
+        "--gpu",
+        "L4",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["engine"] == "simulated" and "simulating:" in err

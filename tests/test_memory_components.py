@@ -21,8 +21,15 @@ from lrexplorer.memory.params import nf4_bytes
 from lrexplorer.memory.realmodel import build_model, build_optimizer, make_batch
 from lrexplorer.memory.setup import TrainingSetup
 
-LLAMA = {"model_type": "llama", "vocab_size": 512, "hidden_size": 64, "intermediate_size": 160, "num_hidden_layers": 2,
-             "num_attention_heads": 4, "num_key_value_heads": 4}
+LLAMA = {
+    "model_type": "llama",
+    "vocab_size": 512,
+    "hidden_size": 64,
+    "intermediate_size": 160,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+}
 FAMILIES = {
     "llama": LLAMA,
     "llama-gqa-tied": {**LLAMA, "num_key_value_heads": 2, "tie_word_embeddings": True},
@@ -99,14 +106,24 @@ def test_nf4_bytes_equal_bitsandbytes(shape: tuple[int, int], double_quant: bool
 
 
 ACTIVATION_CASES = [
-    ("llama", {}), ("llama", {"attn_implementation": "eager"}), ("llama", {"torch_dtype": "bfloat16"}),
-    ("llama", {"torch_dtype": "bfloat16", "attn_implementation": "eager"}), ("llama", {"bf16": True}),
-    ("llama", {"bf16": True, "attn_implementation": "eager"}), ("llama", {"gradient_checkpointing": True}),
-    ("llama", {"lora_r": 4, "torch_dtype": "bfloat16"}), ("llama", {"lora_r": 4, "lora_target_modules": "all-linear"}),
-    ("llama-gqa-tied", {}), ("llama-gqa-tied", {"attn_implementation": "eager", "torch_dtype": "bfloat16"}),
-    ("mistral", {"torch_dtype": "bfloat16"}), ("qwen2", {}), ("qwen2", {"torch_dtype": "bfloat16"}),
-    ("gemma2", {"attn_implementation": "eager"}), ("gemma2", {"attn_implementation": "eager", "torch_dtype": "bfloat16"}),
-    ("phi3", {}), ("phi3", {"torch_dtype": "bfloat16", "attn_implementation": "eager"}),
+    ("llama", {}),
+    ("llama", {"attn_implementation": "eager"}),
+    ("llama", {"torch_dtype": "bfloat16"}),
+    ("llama", {"torch_dtype": "bfloat16", "attn_implementation": "eager"}),
+    ("llama", {"bf16": True}),
+    ("llama", {"bf16": True, "attn_implementation": "eager"}),
+    ("llama", {"gradient_checkpointing": True}),
+    ("llama", {"lora_r": 4, "torch_dtype": "bfloat16"}),
+    ("llama", {"lora_r": 4, "lora_target_modules": "all-linear"}),
+    ("llama-gqa-tied", {}),
+    ("llama-gqa-tied", {"attn_implementation": "eager", "torch_dtype": "bfloat16"}),
+    ("mistral", {"torch_dtype": "bfloat16"}),
+    ("qwen2", {}),
+    ("qwen2", {"torch_dtype": "bfloat16"}),
+    ("gemma2", {"attn_implementation": "eager"}),
+    ("gemma2", {"attn_implementation": "eager", "torch_dtype": "bfloat16"}),
+    ("phi3", {}),
+    ("phi3", {"torch_dtype": "bfloat16", "attn_implementation": "eager"}),
 ]
 
 

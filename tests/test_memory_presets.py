@@ -18,8 +18,20 @@ from lrexplorer.memory.presets import find_preset, load_presets, preset_names
 from lrexplorer.memory.sources import resolve_model
 
 ISSUE_PRESETS = (
-    "SmolLM2-135M", "SmolLM2-360M", "SmolLM2-1.7B", "Qwen2.5-0.5B", "Qwen2.5-1.5B", "Qwen2.5-7B", "Llama-3.2-1B",
-    "Llama-3.2-3B", "Llama-3.1-8B", "Llama-3.1-70B", "Mistral-7B", "Gemma-2-2B", "Gemma-2-9B", "Phi-3-mini",
+    "SmolLM2-135M",
+    "SmolLM2-360M",
+    "SmolLM2-1.7B",
+    "Qwen2.5-0.5B",
+    "Qwen2.5-1.5B",
+    "Qwen2.5-7B",
+    "Llama-3.2-1B",
+    "Llama-3.2-3B",
+    "Llama-3.1-8B",
+    "Llama-3.1-70B",
+    "Mistral-7B",
+    "Gemma-2-2B",
+    "Gemma-2-9B",
+    "Phi-3-mini",
 )
 
 
@@ -32,8 +44,11 @@ def meta_model(config: dict) -> torch.nn.Module:
 def real_counts(model: torch.nn.Module) -> tuple[int, int, int]:
     """(all parameters, those in decoder-layer Linears, the vocabulary matrices) as transformers has them."""
     total = sum(p.numel() for p in model.parameters())
-    linear = sum(m.weight.numel() + (m.bias.numel() if m.bias is not None else 0)
-                 for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and ".layers." in n)
+    linear = sum(
+        m.weight.numel() + (m.bias.numel() if m.bias is not None else 0)
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and ".layers." in n
+    )
     return total, linear, model.get_input_embeddings().weight.numel()
 
 
@@ -55,15 +70,46 @@ def test_preset_parameter_count_equals_transformers(name: str) -> None:
 # The smallest config each family accepts: everything else comes from the config class' defaults,
 # which our reader must reproduce.
 SPARSE = {
-    "llama": {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 300},
-    "mistral": {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 300,
-                    "num_key_value_heads": 2},  # its default of 8 KV heads would not divide 4 heads
-    "qwen2": {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 300,
-                  "num_key_value_heads": 2},
-    "gemma2": {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 300,
-                   "head_dim": 16, "num_key_value_heads": 2},
-    "phi3": {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 300,
-                 "pad_token_id": 0},
+    "llama": {
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 300,
+    },
+    "mistral": {
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 300,
+        "num_key_value_heads": 2,
+    },  # its default of 8 KV heads would not divide 4 heads
+    "qwen2": {
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 300,
+        "num_key_value_heads": 2,
+    },
+    "gemma2": {
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 300,
+        "head_dim": 16,
+        "num_key_value_heads": 2,
+    },
+    "phi3": {
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 300,
+        "pad_token_id": 0,
+    },
 }
 
 
@@ -82,15 +128,25 @@ def test_family_defaults_equal_the_config_class_defaults(model_type: str) -> Non
     cfg = AutoConfig.for_model(**config)
     arch = from_config(config)
     assert (arch.vocab_size, arch.hidden_size, arch.intermediate_size, arch.num_layers, arch.num_heads) == (
-        cfg.vocab_size, cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, cfg.num_attention_heads)
+        cfg.vocab_size,
+        cfg.hidden_size,
+        cfg.intermediate_size,
+        cfg.num_hidden_layers,
+        cfg.num_attention_heads,
+    )
     assert arch.num_kv_heads == (cfg.num_key_value_heads or cfg.num_attention_heads)
     assert arch.tie_word_embeddings == bool(cfg.tie_word_embeddings)
 
 
-@pytest.mark.parametrize("model_type, words", [
-    ("mixtral", "mixture-of-experts"), ("qwen2_moe", "mixture-of-experts"), ("t5", "encoder-decoder"),
-    ("gpt2", "not supported yet"),
-])
+@pytest.mark.parametrize(
+    "model_type, words",
+    [
+        ("mixtral", "mixture-of-experts"),
+        ("qwen2_moe", "mixture-of-experts"),
+        ("t5", "encoder-decoder"),
+        ("gpt2", "not supported yet"),
+    ],
+)
 def test_unmodelled_architectures_are_refused_by_name(model_type: str, words: str) -> None:
     config = AutoConfig.for_model(model_type).to_dict()
     with pytest.raises(MemoryConfigError, match=words) as info:
@@ -113,13 +169,19 @@ def test_local_config_file_and_folder(tmp_path) -> None:
         assert source.architecture.n_params == real_counts(meta_model(preset.config))[0]
 
 
-@pytest.mark.parametrize("content, words", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "JSON object"),
-    (json.dumps({"model_type": "llama", "hidden_size": "big"}), "'hidden_size' must be a positive integer"),
-    (json.dumps({"model_type": "llama", "num_attention_heads": 32, "num_key_value_heads": 5}), "num_key_value_heads"),
-    (json.dumps({"hidden_size": 64}), "model_type"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        (json.dumps({"model_type": "llama", "hidden_size": "big"}), "'hidden_size' must be a positive integer"),
+        (
+            json.dumps({"model_type": "llama", "num_attention_heads": 32, "num_key_value_heads": 5}),
+            "num_key_value_heads",
+        ),
+        (json.dumps({"hidden_size": 64}), "model_type"),
+    ],
+)
 def test_bad_local_configs_name_what_is_wrong(tmp_path, content: str, words: str) -> None:
     path = tmp_path / "config.json"
     path.write_text(content)
@@ -130,12 +192,12 @@ def test_bad_local_configs_name_what_is_wrong(tmp_path, content: str, words: str
 def test_missing_path_and_unknown_name() -> None:
     with pytest.raises(MemoryConfigError, match="no config file"):
         resolve_model("./does/not/exist.json")
-    with pytest.raises(MemoryConfigError, match="unknown model 'llama-9000'.*SmolLM2-135M"):
+    with pytest.raises(MemoryConfigError, match=r"unknown model 'llama-9000'.*SmolLM2-135M"):
         resolve_model("llama-9000")
 
 
 def test_hub_id_offline_says_so(monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(MemoryConfigError, match="cannot be reached.*offline.*preset") as info:
+    with pytest.raises(MemoryConfigError, match=r"cannot be reached.*offline.*preset") as info:
         resolve_model("someone/some-model-that-is-not-bundled")
     assert info.value.field == "model"

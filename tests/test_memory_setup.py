@@ -22,25 +22,31 @@ LLAMA = resolve_model("Llama-3.2-1B").architecture
 GEMMA = resolve_model("Gemma-2-2B").architecture
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"load_in_4bit": True}, "load_in_4bit"),
-    ({"attn_implementation": "flash_attention_2", "torch_dtype": "float32"}, "attn_implementation"),
-    ({"attn_implementation": "flash_attention_2", "torch_dtype": "bfloat16", "device": "cpu"}, "attn_implementation"),
-    ({"bf16": True, "fp16": True}, "fp16"),
-    ({"zero_stage": 2, "fsdp": True, "num_gpus": 2}, "fsdp"),
-    ({"fp16": True, "torch_dtype": "float16"}, "fp16"),
-    ({"optim": "adam"}, "optim"),
-    ({"torch_dtype": "float64"}, "torch_dtype"),
-    ({"attn_implementation": "flex"}, "attn_implementation"),
-    ({"per_device_train_batch_size": 0}, "per_device_train_batch_size"),
-    ({"max_length": -5}, "max_length"),
-    ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"),
-    ({"zero_stage": 4}, "zero_stage"),
-    ({"device": "cpu", "num_gpus": 2}, "device"),
-    ({"device": "cpu", "optim": "paged_adamw_8bit"}, "optim"),
-    ({"lora_r": 8, "lora_target_modules": ("q_proj", "wq")}, "lora_target_modules"),
-    ({"lora_r": 8, "load_in_4bit": True, "zero_stage": 3, "num_gpus": 2}, "load_in_4bit"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"load_in_4bit": True}, "load_in_4bit"),
+        ({"attn_implementation": "flash_attention_2", "torch_dtype": "float32"}, "attn_implementation"),
+        (
+            {"attn_implementation": "flash_attention_2", "torch_dtype": "bfloat16", "device": "cpu"},
+            "attn_implementation",
+        ),
+        ({"bf16": True, "fp16": True}, "fp16"),
+        ({"zero_stage": 2, "fsdp": True, "num_gpus": 2}, "fsdp"),
+        ({"fp16": True, "torch_dtype": "float16"}, "fp16"),
+        ({"optim": "adam"}, "optim"),
+        ({"torch_dtype": "float64"}, "torch_dtype"),
+        ({"attn_implementation": "flex"}, "attn_implementation"),
+        ({"per_device_train_batch_size": 0}, "per_device_train_batch_size"),
+        ({"max_length": -5}, "max_length"),
+        ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"),
+        ({"zero_stage": 4}, "zero_stage"),
+        ({"device": "cpu", "num_gpus": 2}, "device"),
+        ({"device": "cpu", "optim": "paged_adamw_8bit"}, "optim"),
+        ({"lora_r": 8, "lora_target_modules": ("q_proj", "wq")}, "lora_target_modules"),
+        ({"lora_r": 8, "load_in_4bit": True, "zero_stage": 3, "num_gpus": 2}, "load_in_4bit"),
+    ],
+)
 def test_impossible_setups_are_refused_naming_the_field(changes: dict, field: str) -> None:
     with pytest.raises(MemoryConfigError) as info:
         estimate(LLAMA, TrainingSetup(**changes))
@@ -56,11 +62,18 @@ def test_sdpa_is_refused_for_gemma2_and_eager_is_its_default() -> None:
 
 setups = st.builds(
     TrainingSetup,
-    per_device_train_batch_size=st.integers(1, 16), max_length=st.sampled_from([128, 512, 2048, 8192]),
-    gradient_accumulation_steps=st.integers(1, 8), gradient_checkpointing=st.booleans(),
-    optim=st.sampled_from([o for o in OPTIMIZERS]), torch_dtype=st.sampled_from(DTYPES), bf16=st.booleans(),
-    attn_implementation=st.sampled_from([None, *ATTENTION]), lora_r=st.sampled_from([0, 8, 64]),
-    load_in_4bit=st.booleans(), num_gpus=st.sampled_from([1, 2, 8]), zero_stage=st.sampled_from([0, 1, 2, 3]),
+    per_device_train_batch_size=st.integers(1, 16),
+    max_length=st.sampled_from([128, 512, 2048, 8192]),
+    gradient_accumulation_steps=st.integers(1, 8),
+    gradient_checkpointing=st.booleans(),
+    optim=st.sampled_from(list(OPTIMIZERS)),
+    torch_dtype=st.sampled_from(DTYPES),
+    bf16=st.booleans(),
+    attn_implementation=st.sampled_from([None, *ATTENTION]),
+    lora_r=st.sampled_from([0, 8, 64]),
+    load_in_4bit=st.booleans(),
+    num_gpus=st.sampled_from([1, 2, 8]),
+    zero_stage=st.sampled_from([0, 1, 2, 3]),
 )
 
 
@@ -88,8 +101,14 @@ def test_every_valid_setup_gives_a_coherent_estimate(name: str, setup: TrainingS
 def test_one_estimate_is_fast() -> None:
     # The bench (bench/memory_speed.py) reports the figure; this only guards against a blow-up.
     arch = resolve_model("Llama-3.1-70B").architecture
-    setup = TrainingSetup(per_device_train_batch_size=4, max_length=8192, gradient_accumulation_steps=4,
-                          gradient_checkpointing=True, bf16=True, torch_dtype="float32")
+    setup = TrainingSetup(
+        per_device_train_batch_size=4,
+        max_length=8192,
+        gradient_accumulation_steps=4,
+        gradient_checkpointing=True,
+        bf16=True,
+        torch_dtype="float32",
+    )
     estimate(arch, setup)
     start = time.perf_counter()
     for _ in range(20):

@@ -22,9 +22,18 @@ def runs(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))
     root = tmp_path / "runs"
-    for i, (run_id, lr, state) in enumerate((("alpha", 1e-3, "completed"), ("beta", 3e-3, "stopped"), ("gamma", 1e-3, "failed"))):
-        run_dir = make_run(root, run_id, state=state, config={"learning_rate": lr, "seed": 42 + i % 2},
-                           global_step=20, max_steps=20, attn_implementation="sdpa")
+    for i, (run_id, lr, state) in enumerate(
+        (("alpha", 1e-3, "completed"), ("beta", 3e-3, "stopped"), ("gamma", 1e-3, "failed"))
+    ):
+        run_dir = make_run(
+            root,
+            run_id,
+            state=state,
+            config={"learning_rate": lr, "seed": 42 + i % 2},
+            global_step=20,
+            max_steps=20,
+            attn_implementation="sdpa",
+        )
         append(run_dir, *(record(s, loss=5.0 - s * 0.1 * (i + 1), learning_rate=lr) for s in range(1, 21)))
     return root
 
@@ -94,7 +103,9 @@ def test_delete_asks_for_confirmation(runs):
 
 def test_resume_and_stop_call_the_launcher(runs, monkeypatch):
     calls = []
-    monkeypatch.setattr(launcher, "resume_run", lambda run_dir, queue=False: calls.append(("resume", run_dir.name)) or 1)
+    monkeypatch.setattr(
+        launcher, "resume_run", lambda run_dir, queue=False: calls.append(("resume", run_dir.name)) or 1
+    )
     ckpt = runs / "beta" / "checkpoint-10"
     ckpt.mkdir()
     (ckpt / "trainer_state.json").write_text("{}", encoding="utf-8")
@@ -117,7 +128,9 @@ def test_exports_are_the_export_module_output(runs):
     downloads = {d.key: d for d in at.get("download_button")}
     assert set(downloads) == {"runs.dl_py", "runs.dl_yaml", "runs.dl_acc"}
     codes = {c.language: c.value for c in at.code}
-    assert codes["python"] == export.python_script(spec).rstrip("\n") and codes["bash"] == export.accelerate_command(spec)
+    assert codes["python"] == export.python_script(spec).rstrip("\n") and codes["bash"] == export.accelerate_command(
+        spec
+    )
     assert codes["yaml"] == export.trl_yaml(spec, model_path="initial_model").rstrip("\n")
     assert any("initial_model/" in c.value for c in at.caption), "the page says where the built-in model comes from"
 

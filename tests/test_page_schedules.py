@@ -83,8 +83,9 @@ def test_chart_equals_the_real_transformers_scheduler():
     x, y = traces(at)["cosine"]
 
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=3e-4)
-    sched = get_scheduler("cosine", opt, num_warmup_steps=40, num_training_steps=400,
-                          scheduler_specific_kwargs={"num_cycles": 0.75})
+    sched = get_scheduler(
+        "cosine", opt, num_warmup_steps=40, num_training_steps=400, scheduler_specific_kwargs={"num_cycles": 0.75}
+    )
     real = []
     for _ in range(400):
         real.append(sched.get_last_lr()[0])  # the LR this update uses
@@ -101,7 +102,7 @@ def test_chart_equals_real_torch_steplr():
     at.text_input(key="sched.StepLR.step_size").set_value("25")
     at.text_input(key="sched.StepLR.gamma").set_value("0.5")
     at = at.run()
-    x, y = traces(at)["StepLR"]
+    _x, y = traces(at)["StepLR"]
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=25, gamma=0.5)
     real = []
@@ -124,11 +125,22 @@ def test_dataset_mode_numbers_equal_plan_steps():
     at.number_input(key="sched.warmup_steps").set_value(0.1)
     at = at.run()
     assert not at.exception and not errors(at)
-    plan = plan_steps(num_examples=1001, per_device_train_batch_size=8, gradient_accumulation_steps=4,
-                      num_train_epochs=2.5, world_size=2, dataloader_drop_last=True, warmup_steps=0.1)
+    plan = plan_steps(
+        num_examples=1001,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=4,
+        num_train_epochs=2.5,
+        world_size=2,
+        dataloader_drop_last=True,
+        warmup_steps=0.1,
+    )
     shown = {k: int(v.replace(",", "")) for k, v in metrics(at).items()}
-    assert shown == {"Total updates": plan.total_steps, "Warmup updates": plan.warmup_steps,
-                     "Updates per epoch": plan.updates_per_epoch, "Global batch": plan.global_batch_size}
+    assert shown == {
+        "Total updates": plan.total_steps,
+        "Warmup updates": plan.warmup_steps,
+        "Updates per epoch": plan.updates_per_epoch,
+        "Global batch": plan.global_batch_size,
+    }
     x, y = traces(at)["linear"]
     assert x[-1] == plan.total_steps - 1
     np.testing.assert_array_equal(y, compute_curve("linear", 5e-5, plan.total_steps, plan.warmup_steps).lr[x])
@@ -170,11 +182,14 @@ def test_warmup_longer_than_training_names_the_field():
     assert any("warmup_steps" in e for e in errors(at))
 
 
-@pytest.mark.parametrize("field,text,expect", [
-    ("gamma", "-0.5", "`gamma`"),
-    ("gamma", "abc", "`gamma`"),
-    ("step_size", "2.5", "`step_size`"),
-])
+@pytest.mark.parametrize(
+    "field,text,expect",
+    [
+        ("gamma", "-0.5", "`gamma`"),
+        ("gamma", "abc", "`gamma`"),
+        ("step_size", "2.5", "`step_size`"),
+    ],
+)
 def test_bad_steplr_argument_names_the_field(field, text, expect):
     at = page(schedule="StepLR,linear")
     at.text_input(key=f"sched.StepLR.{field}").set_value(text)
@@ -200,7 +215,9 @@ def test_malformed_milestones_and_json_name_the_field():
     at = at.run()
     assert not at.exception and not errors(at)
     _, y = traces(at)["MultiStepLR"]
-    np.testing.assert_array_equal(y, compute_curve("MultiStepLR", 5e-5, 1000, 0, {"milestones": [300, 600], "gamma": 0.5}).lr)
+    np.testing.assert_array_equal(
+        y, compute_curve("MultiStepLR", 5e-5, 1000, 0, {"milestones": [300, 600], "gamma": 0.5}).lr
+    )
 
 
 def test_json_overrides_the_fields():
@@ -268,7 +285,13 @@ def test_app_start_and_schedules_page_import_neither_torch_nor_transformers():
 def test_csv_has_every_update_at_full_precision():
     from lrexplorer.schedule_view import curves_csv, full_curves
 
-    curves = full_curves(["linear", "StepLR", "polynomial"], 3e-4, 250, 25, {"linear": {}, "StepLR": {"gamma": -1}, "polynomial": {"power": 2.0}})
+    curves = full_curves(
+        ["linear", "StepLR", "polynomial"],
+        3e-4,
+        250,
+        25,
+        {"linear": {}, "StepLR": {"gamma": -1}, "polynomial": {"power": 2.0}},
+    )
     assert [name for name, _ in curves] == ["linear", "polynomial"]  # the invalid StepLR is left out
     lines = curves_csv(curves).splitlines()
     assert lines[0] == "step,linear,polynomial" and len(lines) == 251

@@ -58,7 +58,10 @@ def chart(at: AppTest, title: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     for element in at.get("plotly_chart"):
         spec = json.loads(element.proto.spec)
         if (spec["layout"].get("title") or {}).get("text", "").startswith(title):
-            return {t["name"]: (array(t.get("x", [])).astype(float), array(t.get("y", [])).astype(float)) for t in spec["data"]}
+            return {
+                t["name"]: (array(t.get("x", [])).astype(float), array(t.get("y", [])).astype(float))
+                for t in spec["data"]
+            }
     raise AssertionError(f"no chart titled {title!r}")
 
 
@@ -70,7 +73,11 @@ def test_form_is_the_catalogue_grouped_with_help(runs):
     at = train_page()
     expanders = {e.label: e for e in at.expander}
     for group, title in GROUPS.items():
-        inside = {w.key for kind in ("number_input", "text_input", "selectbox", "checkbox") for w in expanders[title].get(kind)}
+        inside = {
+            w.key
+            for kind in ("number_input", "text_input", "selectbox", "checkbox")
+            for w in expanders[title].get(kind)
+        }
         assert inside == {f"train.{p.name}" for p in by_group()[group]}, title
     widgets = {w.key: w for kind in ("number_input", "text_input", "selectbox", "checkbox") for w in at.get(kind)}
     for name, p in CATALOGUE.items():
@@ -81,7 +88,9 @@ def test_form_is_the_catalogue_grouped_with_help(runs):
     assert not start_button(at).disabled and not errors(at)
     # The predicted curve is the Schedules engine's for 2,000 examples / batch 8 = 250 updates.
     lr = chart(at, "Predicted learning rate")["linear"][1]
-    assert np.allclose(lr, compute_curve("linear", 5e-4, 250, 0).lr[np.round(chart(at, "Predicted")["linear"][0]).astype(int)])
+    assert np.allclose(
+        lr, compute_curve("linear", 5e-4, 250, 0).lr[np.round(chart(at, "Predicted")["linear"][0]).astype(int)]
+    )
     labels = {m.label: m.value for m in at.metric}
     assert labels["Updates"] == "250" and labels["Examples"] == "2,000" and "GiB" in labels["Estimated peak on the CPU"]
 
@@ -130,8 +139,12 @@ def test_reset_and_unknown_run(runs):
 
 def test_run_view_of_a_finished_run_from_its_folder(runs):
     run_dir = make_run(runs, "done", global_step=30, max_steps=30, message="trained 30 steps")
-    append(run_dir, *(record(s) for s in range(1, 31)), {"step": 30, "eval_loss": 4.2, "epoch": 3.0},
-           {"step": 30, "train_runtime": 50.0, "train_loss": 4.9})
+    append(
+        run_dir,
+        *(record(s) for s in range(1, 31)),
+        {"step": 30, "eval_loss": 4.2, "epoch": 3.0},
+        {"step": 30, "train_runtime": 50.0, "train_loss": 4.9},
+    )
     at = train_page("done")
     assert at.query_params["run"] == ["done"] or at.query_params["run"] == "done"
     assert len(chart(at, "Loss")["loss"][0]) == 30 and list(chart(at, "Loss")["eval loss"][1]) == [4.2]
@@ -154,7 +167,9 @@ def wait_page(at: AppTest, check, timeout: float = 240.0, what: str = "") -> App
 
 
 def state_of(at: AppTest) -> str:
-    return next((m.value.split("**")[1] for m in at.markdown if m.value.startswith(":material/") and "**" in m.value), "")
+    return next(
+        (m.value.split("**")[1] for m in at.markdown if m.value.startswith(":material/") and "**" in m.value), ""
+    )
 
 
 def start_from_form(at: AppTest, **numbers) -> str:
@@ -175,7 +190,9 @@ def test_real_run_from_start_to_generated_text(runs):
     run_id = start_from_form(at, max_steps=6, save_steps=3.0, learning_rate=2e-3, warmup_steps=1.0)
     assert (runs / run_id / store.STATUS).is_file()
     seen = []
-    wait_page(at, lambda a: seen.append(len(chart(a, "Loss")["loss"][0])) or state_of(a) == "completed", what="completion")
+    wait_page(
+        at, lambda a: seen.append(len(chart(a, "Loss")["loss"][0])) or state_of(a) == "completed", what="completion"
+    )
     assert seen[-1] == 6 and len(set(seen)) > 1, f"the loss chart gains points as the run goes: {seen}"
     lr = chart(at, "Learning rate")
     logged_x, logged_y = lr["logged"]

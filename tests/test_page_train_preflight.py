@@ -55,13 +55,25 @@ def test_memory_check_is_the_memory_engines_estimate():
     from lrexplorer.runs.builtin import TINY_CONFIG
     from lrexplorer.runs.spec import RunSpec
 
-    values = RunSpec.from_dict({"per_device_train_batch_size": 4, "activation_checkpointing": True, "bf16": True,
-                                "optim": "adamw_8bit"}, AMPERE).values
+    values = RunSpec.from_dict(
+        {"per_device_train_batch_size": 4, "activation_checkpointing": True, "bf16": True, "optim": "adamw_8bit"},
+        AMPERE,
+    ).values
     mem = memory_check(values, AMPERE, hardware(24))
     arch = from_config({"model_type": "llama", **TINY_CONFIG, "vocab_size": builtin_vocab_size()})
-    expected = estimate(arch, TrainingSetup(per_device_train_batch_size=4, max_length=128, gradient_checkpointing=True,
-                                            optim="adamw_8bit", torch_dtype="float32", bf16=True,
-                                            attn_implementation="sdpa", device="cuda"))
+    expected = estimate(
+        arch,
+        TrainingSetup(
+            per_device_train_batch_size=4,
+            max_length=128,
+            gradient_checkpointing=True,
+            optim="adamw_8bit",
+            torch_dtype="float32",
+            bf16=True,
+            attn_implementation="sdpa",
+            device="cuda",
+        ),
+    )
     assert mem.peak_bytes == expected.peak_bytes and mem.device == "cuda" and mem.capacity_bytes == 24 * 2**30
 
 
@@ -105,7 +117,9 @@ def test_length_from_a_local_file_or_unknown_for_the_hub(tmp_path):
     assert pf.plan is None and "set max_steps" in pf.plan_error
     assert preflight({"dataset": "someone/some-data", "max_steps": 50}, CPU, hardware()).plan.total_steps == 50
     lines = Path(dataset_files("facts")["train"]).read_text(encoding="utf-8").splitlines()
-    assert count_examples({"dataset": "builtin:facts", "dataset_streaming": False}) == sum(1 for s in lines if s.strip())
+    assert count_examples({"dataset": "builtin:facts", "dataset_streaming": False}) == sum(
+        1 for s in lines if s.strip()
+    )
 
 
 def test_field_errors_come_from_the_spec():

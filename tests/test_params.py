@@ -7,22 +7,72 @@ import enum
 
 import pytest
 
-from lrexplorer.params import CATALOGUE, CATALOGUE_LIST, CONCEPTS, GROUPS, RENAMED, FieldError, by_group, defaults, renamed_from
+from lrexplorer.params import (
+    CATALOGUE,
+    CATALOGUE_LIST,
+    CONCEPTS,
+    GROUPS,
+    RENAMED,
+    FieldError,
+    by_group,
+    defaults,
+    renamed_from,
+)
 from lrexplorer.schedules import schedule_names
 
 # Every argument the training notes explain must be in the catalogue, under its current name.
 NOTES_ARGUMENTS = (
-    "output_dir", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
-    "learning_rate", "lr_scheduler_type", "lr_scheduler_kwargs", "warmup_steps", "weight_decay", "adam_beta1",
-    "adam_beta2", "adam_epsilon", "max_grad_norm", "optim", "activation_checkpointing", "activation_checkpointing_kwargs",
-    "bf16", "fp16", "tf32", "torch_compile", "logging_steps", "logging_strategy", "save_strategy", "save_steps",
-    "eval_strategy", "eval_steps", "train_sampling_strategy", "dataloader_num_workers", "seed", "run_name", "report_to",
-    "max_length", "attn_implementation", "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules",
-    "model", "dataset",
+    "output_dir",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "learning_rate",
+    "lr_scheduler_type",
+    "lr_scheduler_kwargs",
+    "warmup_steps",
+    "weight_decay",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+    "max_grad_norm",
+    "optim",
+    "activation_checkpointing",
+    "activation_checkpointing_kwargs",
+    "bf16",
+    "fp16",
+    "tf32",
+    "torch_compile",
+    "logging_steps",
+    "logging_strategy",
+    "save_strategy",
+    "save_steps",
+    "eval_strategy",
+    "eval_steps",
+    "train_sampling_strategy",
+    "dataloader_num_workers",
+    "seed",
+    "run_name",
+    "report_to",
+    "max_length",
+    "attn_implementation",
+    "use_peft",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "model",
+    "dataset",
 )
 # Names the notes (or older releases) use that are gone or renamed, and must be translated.
-NOTES_OLD_NAMES = ("warmup_ratio", "evaluation_strategy", "group_by_length", "save_safetensors", "gradient_checkpointing",
-                   "gradient_checkpointing_kwargs")
+NOTES_OLD_NAMES = (
+    "warmup_ratio",
+    "evaluation_strategy",
+    "group_by_length",
+    "save_safetensors",
+    "gradient_checkpointing",
+    "gradient_checkpointing_kwargs",
+)
 
 
 def trl_dataclasses():
@@ -39,7 +89,9 @@ def effective_library_defaults() -> dict:
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
             out[f.name] = value.value if isinstance(value, enum.Enum) else value
-    out["use_cpu"] = next(f.default for f in dataclasses.fields(SFTConfig) if f.name == "use_cpu")  # set above to build on CPU
+    out["use_cpu"] = next(
+        f.default for f in dataclasses.fields(SFTConfig) if f.name == "use_cpu"
+    )  # set above to build on CPU
     return out
 
 
@@ -52,7 +104,9 @@ def test_catalogue_covers_the_notes_arguments():
 def test_every_name_is_a_real_trl_or_transformers_field():
     SFTConfig, ModelConfig, ScriptArguments = trl_dataclasses()
     sft = {f.name for f in dataclasses.fields(SFTConfig)}
-    cli = sft | {f.name for f in dataclasses.fields(ModelConfig)} | {f.name for f in dataclasses.fields(ScriptArguments)}
+    cli = (
+        sft | {f.name for f in dataclasses.fields(ModelConfig)} | {f.name for f in dataclasses.fields(ScriptArguments)}
+    )
     for p in CATALOGUE_LIST:
         if p.target == "sft":
             assert p.name in sft, p.name
@@ -67,7 +121,9 @@ def test_library_defaults_are_what_the_libraries_use():
             continue  # transformers fills in a folder name when none is given
         if expected == [] and p.name == "report_to":
             expected = "none"  # __post_init__ turns report_to="none" into an empty list
-        assert p.hf_default == expected or (not p.hf_default and not expected), f"{p.name}: {p.hf_default!r} vs {expected!r}"
+        assert p.hf_default == expected or (not p.hf_default and not expected), (
+            f"{p.name}: {p.hf_default!r} vs {expected!r}"
+        )
 
 
 def test_old_names_are_gone_or_deprecated_and_new_names_exist():
@@ -75,7 +131,9 @@ def test_old_names_are_gone_or_deprecated_and_new_names_exist():
 
     SFTConfig, ModelConfig, ScriptArguments = trl_dataclasses()
     current = {f.name for f in dataclasses.fields(SFTConfig)} | {f.name for f in dataclasses.fields(TrainingArguments)}
-    trl_names = {f.name for f in dataclasses.fields(ModelConfig)} | {f.name for f in dataclasses.fields(ScriptArguments)}
+    trl_names = {f.name for f in dataclasses.fields(ModelConfig)} | {
+        f.name for f in dataclasses.fields(ScriptArguments)
+    }
     for r in RENAMED:
         assert r.new is None or r.new in CATALOGUE, r
         if r.old.startswith("gradient_checkpointing"):
@@ -109,7 +167,9 @@ def test_every_optimizer_choice_builds_and_steps_on_this_machine(optim):
     from transformers import Trainer
 
     SFTConfig = trl_dataclasses()[0]
-    cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(SFTConfig(output_dir=None, use_cpu=True, bf16=False, optim=optim))
+    cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(
+        SFTConfig(output_dir=None, use_cpu=True, bf16=False, optim=optim)
+    )
     layer = torch.nn.Linear(64, 70)  # > 4096 elements: bitsandbytes really uses 8-bit state
     opt = cls(layer.parameters(), **kwargs)
     before = layer.weight.detach().clone()
@@ -125,16 +185,33 @@ def test_every_field_is_documented_and_grouped():
         assert p.concept is None or p.concept in CONCEPTS, p.name
         assert p.convert(p.default) == p.default or p.default is None, p.name  # defaults pass their own check
     # The notes do not discuss LoRA or remote code; every other field links to a concept of the notes.
-    assert {p.name for p in CATALOGUE_LIST if p.concept is None} <= {"use_peft", "lora_r", "lora_alpha", "lora_dropout",
-                                                                     "lora_target_modules", "trust_remote_code"}
+    assert {p.name for p in CATALOGUE_LIST if p.concept is None} <= {
+        "use_peft",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "lora_target_modules",
+        "trust_remote_code",
+    }
 
 
-@pytest.mark.parametrize(("name", "value", "words"), [
-    ("learning_rate", -1, ">"), ("learning_rate", "abc", "number"), ("learning_rate", float("nan"), "finite"),
-    ("max_steps", 0, "-1"), ("max_steps", 2.5, "integer"), ("per_device_train_batch_size", 0, ">= 1"),
-    ("optim", "adamw_9bit", "one of"), ("bf16", "maybe", "true or false"), ("lr_scheduler_kwargs", "{bad", "JSON"),
-    ("lr_scheduler_kwargs", "[1]", "object"), ("adam_beta2", 1.0, "< 1"), ("report_to", None, "required"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("learning_rate", -1, ">"),
+        ("learning_rate", "abc", "number"),
+        ("learning_rate", float("nan"), "finite"),
+        ("max_steps", 0, "-1"),
+        ("max_steps", 2.5, "integer"),
+        ("per_device_train_batch_size", 0, ">= 1"),
+        ("optim", "adamw_9bit", "one of"),
+        ("bf16", "maybe", "true or false"),
+        ("lr_scheduler_kwargs", "{bad", "JSON"),
+        ("lr_scheduler_kwargs", "[1]", "object"),
+        ("adam_beta2", 1.0, "< 1"),
+        ("report_to", None, "required"),
+    ],
+)
 def test_bad_values_name_the_field(name, value, words):
     with pytest.raises(FieldError) as err:
         CATALOGUE[name].convert(value)

@@ -7,12 +7,12 @@ import shlex
 
 import pytest
 import yaml
+from test_runs_support import save_tiny_hub_model, write_jsonl
 
 from lrexplorer.runs import builtin
 from lrexplorer.runs.export import ExportError, accelerate_command, python_script, resolved_torch_kwargs, trl_yaml
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.validate import Facts
-from test_runs_support import save_tiny_hub_model, write_jsonl
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)
 
@@ -23,11 +23,20 @@ def parse_with_trl(path):
     return make_parser().parse_args_and_config(args=["--config", str(path)], fail_with_unknown_args=True)
 
 
-@pytest.mark.parametrize("extra", [
-    {"lr_scheduler_type": "cosine", "warmup_steps": 0.05, "eval_strategy": "epoch", "optim": "adamw_8bit"},
-    {"use_peft": True, "lora_r": 8, "lora_target_modules": "q_proj,v_proj", "activation_checkpointing": True,
-     "activation_checkpointing_kwargs": {"use_reentrant": False}, "train_sampling_strategy": "group_by_length"},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"lr_scheduler_type": "cosine", "warmup_steps": 0.05, "eval_strategy": "epoch", "optim": "adamw_8bit"},
+        {
+            "use_peft": True,
+            "lora_r": 8,
+            "lora_target_modules": "q_proj,v_proj",
+            "activation_checkpointing": True,
+            "activation_checkpointing_kwargs": {"use_reentrant": False},
+            "train_sampling_strategy": "group_by_length",
+        },
+    ],
+)
 def test_trl_yaml_parses_with_trl_into_the_same_config(tmp_path, extra):
     model_dir = save_tiny_hub_model(tmp_path / "m")
     data = write_jsonl(tmp_path / "d.jsonl", [{"text": "hello"}])
@@ -66,7 +75,9 @@ def test_script_for_a_torch_schedule_embeds_the_workers_warmup_wrapper():
 
 
 def test_script_derives_torch_arguments_from_the_data_file_when_max_steps_is_unset():
-    spec = RunSpec.from_dict({"lr_scheduler_type": "StepLR", "per_device_train_batch_size": 8, "num_train_epochs": 1}, CPU)
+    spec = RunSpec.from_dict(
+        {"lr_scheduler_type": "StepLR", "per_device_train_batch_size": 8, "num_train_epochs": 1}, CPU
+    )
     assert resolved_torch_kwargs(spec)["step_size"] == 250 // 3  # 2000 examples / 8 = 250 updates
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
+from test_runs_support import save_tiny_hub_model, write_jsonl
 
 from lrexplorer.params import FieldError
 from lrexplorer.runs import builtin, sources
@@ -13,7 +15,6 @@ from lrexplorer.runs.builtin_data import FACTS, RELATIONS, all_datasets
 from lrexplorer.runs.make_assets import dataset_lines
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.validate import Facts
-from test_runs_support import save_tiny_hub_model, write_jsonl
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)
 
@@ -21,7 +22,11 @@ CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)
 def test_bundled_datasets_are_the_generator_output():
     for name, splits in all_datasets().items():
         for split, rows in splits.items():
-            assert open(builtin.dataset_files(name)[split], encoding="utf-8").read() == dataset_lines(rows), (name, split)
+            text = Path(builtin.dataset_files(name)[split]).read_text(encoding="utf-8")
+            assert text == dataset_lines(rows), (
+                name,
+                split,
+            )
     assert builtin.builtin_datasets() == ["arithmetic", "facts"]
 
 
@@ -43,7 +48,11 @@ def test_tokenizer_chat_template_marks_assistant_tokens():
     out = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     ids, mask = out["input_ids"], out["assistant_masks"]
     assert tok.decode([i for i, m in zip(ids, mask) if m]) == "2 + 2 = 4.<|end|>"
-    size = sum(p.stat().st_size for p in (builtin.ASSETS).rglob("*") if p.is_file() and ("tokenizer" in p.parts or "datasets" in p.parts))
+    size = sum(
+        p.stat().st_size
+        for p in (builtin.ASSETS).rglob("*")
+        if p.is_file() and ("tokenizer" in p.parts or "datasets" in p.parts)
+    )
     assert size < 2_000_000  # assets stay small
 
 
@@ -102,15 +111,18 @@ def test_local_model_folder_loads_through_from_pretrained(tmp_path):
     assert model.config._attn_implementation == "eager" and model.config.hidden_size == 32
 
 
-@pytest.mark.parametrize(("field", "ref", "words"), [
-    ("model", "/no/such/model", "no such file or folder"),
-    ("model", "./missing-model", "no such file or folder"),
-    ("dataset", "missing/data.jsonl", "no such file or folder"),
-    ("model", "builtin:huge", "unknown built-in model"),
-    ("dataset", "builtin:nope", "builtin:arithmetic"),
-    ("model", "some-org/some-model-that-is-not-cached", "HF_HUB_OFFLINE"),
-    ("dataset", "some-org/some-dataset-not-cached", "HF_HUB_OFFLINE"),
-])
+@pytest.mark.parametrize(
+    ("field", "ref", "words"),
+    [
+        ("model", "/no/such/model", "no such file or folder"),
+        ("model", "./missing-model", "no such file or folder"),
+        ("dataset", "missing/data.jsonl", "no such file or folder"),
+        ("model", "builtin:huge", "unknown built-in model"),
+        ("dataset", "builtin:nope", "builtin:arithmetic"),
+        ("model", "some-org/some-model-that-is-not-cached", "HF_HUB_OFFLINE"),
+        ("dataset", "some-org/some-dataset-not-cached", "HF_HUB_OFFLINE"),
+    ],
+)
 def test_missing_sources_fail_fast_with_the_field(monkeypatch, field, ref, words):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     values = RunSpec.from_dict({field: ref}, CPU).values

@@ -33,19 +33,31 @@ def test_defaults_are_valid_here_and_round_trip_through_yaml():
 
 
 def test_old_names_are_translated_with_a_note():
-    spec = RunSpec.from_dict({"warmup_ratio": 0.1, "evaluation_strategy": "epoch", "group_by_length": True,
-                              "save_safetensors": True, "gradient_checkpointing": True, "max_seq_length": 64}, CPU)
+    spec = RunSpec.from_dict(
+        {
+            "warmup_ratio": 0.1,
+            "evaluation_strategy": "epoch",
+            "group_by_length": True,
+            "save_safetensors": True,
+            "gradient_checkpointing": True,
+            "max_seq_length": 64,
+        },
+        CPU,
+    )
     assert spec["warmup_steps"] == 0.1 and spec["eval_strategy"] == "epoch"
     assert spec["train_sampling_strategy"] == "group_by_length" and spec["activation_checkpointing"] is True
     assert spec["max_length"] == 64
     assert len(spec.notes) >= 6 and any("warmup_ratio" in n for n in spec.notes)
 
 
-@pytest.mark.parametrize(("given", "field"), [
-    ({"warmup_ratio": 0.1, "warmup_steps": 5}, "warmup_ratio"),
-    ({"save_safetensors": False}, "save_safetensors"),
-    ({"learning_rat": 1e-3}, "learning_rat"),
-])
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"warmup_ratio": 0.1, "warmup_steps": 5}, "warmup_ratio"),
+        ({"save_safetensors": False}, "save_safetensors"),
+        ({"learning_rat": 1e-3}, "learning_rat"),
+    ],
+)
 def test_migration_errors(given, field):
     _, _, errors = migrate(given)
     assert [e.field for e in errors] == [field]
@@ -90,24 +102,38 @@ def test_bf16_needs_hardware_support():
 
 
 def test_flash_attention_rules():
-    assert "flash-attn package" in errors_of({"attn_implementation": "flash_attention_2", "bf16": True}, A100_NO_FA)["attn_implementation"]
-    assert "compute capability" in errors_of({"attn_implementation": "flash_attention_2", "fp16": True}, T4)["attn_implementation"]
+    assert (
+        "flash-attn package"
+        in errors_of({"attn_implementation": "flash_attention_2", "bf16": True}, A100_NO_FA)["attn_implementation"]
+    )
+    assert (
+        "compute capability"
+        in errors_of({"attn_implementation": "flash_attention_2", "fp16": True}, T4)["attn_implementation"]
+    )
     assert "float16/bfloat16" in errors_of({"attn_implementation": "flash_attention_2"}, A100)["attn_implementation"]
     cpu_with_package = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=True)
-    assert "CPU" in errors_of({"attn_implementation": "flash_attention_2", "bf16": True}, cpu_with_package)["attn_implementation"]
+    assert (
+        "CPU"
+        in errors_of({"attn_implementation": "flash_attention_2", "bf16": True}, cpu_with_package)[
+            "attn_implementation"
+        ]
+    )
     RunSpec.from_dict({"attn_implementation": "flash_attention_2", "bf16": True}, A100)
 
 
-@pytest.mark.parametrize(("facts", "given", "expected"), [
-    (A100, {"bf16": True}, "flash_attention_2"),
-    (A100, {"dtype": "bfloat16"}, "flash_attention_2"),
-    (A100, {}, "sdpa"),  # float32: flash-attn cannot run it
-    (A100_NO_FA, {"bf16": True}, "sdpa"),
-    (T4, {"fp16": True}, "sdpa"),
-    (A100, {"bf16": True, "use_cpu": True}, "sdpa"),
-    (CPU, {"bf16": True}, "sdpa"),
-    (CPU, {"attn_implementation": "eager"}, "eager"),
-])
+@pytest.mark.parametrize(
+    ("facts", "given", "expected"),
+    [
+        (A100, {"bf16": True}, "flash_attention_2"),
+        (A100, {"dtype": "bfloat16"}, "flash_attention_2"),
+        (A100, {}, "sdpa"),  # float32: flash-attn cannot run it
+        (A100_NO_FA, {"bf16": True}, "sdpa"),
+        (T4, {"fp16": True}, "sdpa"),
+        (A100, {"bf16": True, "use_cpu": True}, "sdpa"),
+        (CPU, {"bf16": True}, "sdpa"),
+        (CPU, {"attn_implementation": "eager"}, "eager"),
+    ],
+)
 def test_auto_attention(facts, given, expected):
     spec = RunSpec.from_dict(given, facts)
     assert resolve_attention(spec.values, facts) == expected
@@ -141,13 +167,27 @@ def build_config(spec: RunSpec):
     return SFTConfig(output_dir="unused", **spec.sft_kwargs(use_cpu=True))
 
 
-@pytest.mark.parametrize("given", [
-    {},
-    {"lr_scheduler_type": "cosine_with_restarts", "lr_scheduler_kwargs": {"num_cycles": 3}, "warmup_steps": 0.1,
-     "activation_checkpointing": True, "activation_checkpointing_kwargs": {"use_reentrant": False},
-     "optim": "adamw_8bit", "eval_strategy": "steps", "eval_steps": 5, "train_sampling_strategy": "group_by_length",
-     "bf16": True, "max_length": None, "save_total_limit": None, "run_name": "demo"},
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        {
+            "lr_scheduler_type": "cosine_with_restarts",
+            "lr_scheduler_kwargs": {"num_cycles": 3},
+            "warmup_steps": 0.1,
+            "activation_checkpointing": True,
+            "activation_checkpointing_kwargs": {"use_reentrant": False},
+            "optim": "adamw_8bit",
+            "eval_strategy": "steps",
+            "eval_steps": 5,
+            "train_sampling_strategy": "group_by_length",
+            "bf16": True,
+            "max_length": None,
+            "save_total_limit": None,
+            "run_name": "demo",
+        },
+    ],
+)
 def test_sft_config_gets_every_value_of_the_spec(given):
     spec = RunSpec.from_dict(given, CPU)
     config = build_config(spec)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,9 @@ def wait_for(run_dir: Path, check: Callable[[dict, list], bool], timeout: float 
         if check(status, store.read_metrics(run_dir)):
             return status
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; status {store.read_status(run_dir)}\n{store.log_tail(run_dir, 40)}")
+    raise AssertionError(
+        f"timed out waiting for {what}; status {store.read_status(run_dir)}\n{store.log_tail(run_dir, 40)}"
+    )
 
 
 def wait_ended(run_dir: Path, timeout: float = 400.0) -> dict:
@@ -54,18 +57,26 @@ def step_logs(run_dir: Path) -> list[dict[str, Any]]:
 def expected_curve(values: dict[str, Any], num_examples: int) -> Any:
     """The Schedules engine's curve for a run of this spec over `num_examples` training rows."""
     plan = plan_steps(
-        num_examples=num_examples, per_device_train_batch_size=values["per_device_train_batch_size"],
-        gradient_accumulation_steps=values["gradient_accumulation_steps"], num_train_epochs=values["num_train_epochs"],
-        max_steps=values["max_steps"], warmup_steps=values["warmup_steps"],
+        num_examples=num_examples,
+        per_device_train_batch_size=values["per_device_train_batch_size"],
+        gradient_accumulation_steps=values["gradient_accumulation_steps"],
+        num_train_epochs=values["num_train_epochs"],
+        max_steps=values["max_steps"],
+        warmup_steps=values["warmup_steps"],
     )
-    curve = compute_curve(values["lr_scheduler_type"], values["learning_rate"], plan.total_steps, plan.warmup_steps,
-                          values["lr_scheduler_kwargs"])
+    curve = compute_curve(
+        values["lr_scheduler_type"],
+        values["learning_rate"],
+        plan.total_steps,
+        plan.warmup_steps,
+        values["lr_scheduler_kwargs"],
+    )
     return plan, curve
 
 
 def assert_lr_matches_curve(run_dir: Path, values: dict[str, Any], num_examples: int) -> list[dict]:
     """Every logged step's learning_rate equals the curve at that step (log at step s = LR of update s-1)."""
-    plan, curve = expected_curve(values, num_examples)
+    _plan, curve = expected_curve(values, num_examples)
     logs = step_logs(run_dir)
     assert logs, "no step was logged"
     for record in logs:
@@ -89,9 +100,18 @@ def save_tiny_hub_model(folder: Path) -> Path:
 
     tok = load_tokenizer()
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128,
-                         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=None)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=None,
+    )
     LlamaForCausalLM(config).save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
     return folder

@@ -11,23 +11,39 @@ import time
 from pathlib import Path
 
 import pytest
+from test_runs_support import (
+    assert_lr_matches_curve,
+    count_lines,
+    expected_curve,
+    isolate_env,
+    isolated,
+    save_tiny_hub_model,
+    step_logs,
+    wait_ended,
+    wait_for,
+    write_jsonl,
+)
 
 from lrexplorer.runs import launcher, lock, store
 from lrexplorer.runs.builtin import dataset_files
 from lrexplorer.runs.spec import RunSpec, SpecError
-from test_runs_support import (
-    assert_lr_matches_curve, count_lines, expected_curve, isolate_env, isolated, save_tiny_hub_model, step_logs, wait_ended,
-    wait_for, write_jsonl,
-)
 
 pytestmark = pytest.mark.slow
 __all__ = ["isolated"]
 
 # Fractional epochs, a partial last accumulation (15 batches, GA 2), a warmup ratio, evaluation.
 MAIN_SPEC = {
-    "dataset": "builtin:facts", "per_device_train_batch_size": 8, "gradient_accumulation_steps": 2,
-    "num_train_epochs": 2.5, "learning_rate": 2e-3, "lr_scheduler_type": "cosine", "warmup_steps": 0.1,
-    "eval_strategy": "steps", "eval_steps": 10, "save_steps": 10, "logging_steps": 1,
+    "dataset": "builtin:facts",
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 2,
+    "num_train_epochs": 2.5,
+    "learning_rate": 2e-3,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.1,
+    "eval_strategy": "steps",
+    "eval_steps": 10,
+    "save_steps": 10,
+    "logging_steps": 1,
 }
 
 
@@ -67,7 +83,9 @@ def test_run_completes_and_records_its_folder(main_run):
     plan, _ = expected_curve(spec.values, count_lines(dataset_files("facts")["train"]))
     assert status["max_steps"] == plan.total_steps == status["global_step"] == 20
     again = RunSpec.from_file(run_dir / store.CONFIG)
-    assert {k: v for k, v in again.values.items() if k != "output_dir"} == {k: v for k, v in spec.values.items() if k != "output_dir"}
+    assert {k: v for k, v in again.values.items() if k != "output_dir"} == {
+        k: v for k, v in spec.values.items() if k != "output_dir"
+    }
     assert again["output_dir"] == str(run_dir)
     assert [p.name for p in store.checkpoints(run_dir)][-1] == "checkpoint-20"
     assert (run_dir / "checkpoint-10" / "model.safetensors").is_file()
@@ -85,7 +103,17 @@ def test_metrics_records_carry_step_throughput_memory_and_eval(main_run):
     run_dir, _, _ = main_run
     logs = step_logs(run_dir)
     for r in logs:
-        for key in ("step", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s", "samples_per_s", "step_time_s", "rss_bytes"):
+        for key in (
+            "step",
+            "epoch",
+            "loss",
+            "learning_rate",
+            "grad_norm",
+            "tokens_per_s",
+            "samples_per_s",
+            "step_time_s",
+            "rss_bytes",
+        ):
             assert key in r, (key, r)
         assert r["tokens_per_s"] > 0 and r["rss_bytes"] > 50_000_000
         assert r["samples_per_s"] * r["step_time_s"] == pytest.approx(16, rel=1e-6) or r["step"] in (8, 16, 20)
@@ -111,9 +139,17 @@ def test_final_model_and_tokenizer_are_saved_in_safetensors(main_run):
 
 
 def test_stop_saves_a_checkpoint_and_resume_finishes_on_the_same_curve(isolated):
-    spec = RunSpec.from_dict({"max_steps": 40, "per_device_train_batch_size": 2, "lr_scheduler_type": "OneCycleLR",
-                              "lr_scheduler_kwargs": {"pct_start": 0.3}, "warmup_steps": 6, "save_steps": 1000,
-                              "learning_rate": 1e-3})
+    spec = RunSpec.from_dict(
+        {
+            "max_steps": 40,
+            "per_device_train_batch_size": 2,
+            "lr_scheduler_type": "OneCycleLR",
+            "lr_scheduler_kwargs": {"pct_start": 0.3},
+            "warmup_steps": 6,
+            "save_steps": 1000,
+            "learning_rate": 1e-3,
+        }
+    )
     run_dir = launcher.start_run(spec, isolated, run_id="stopme")
     wait_for(run_dir, lambda s, m: len(m) >= 3, what="three logged steps")
     asked, logged = time.monotonic(), len(store.read_metrics(run_dir))
@@ -206,11 +242,24 @@ def test_missing_model_fails_fast(isolated, tmp_path):
 
 def test_local_hub_format_model_with_lora_and_jsonl(isolated, tmp_path):
     model_dir = save_tiny_hub_model(tmp_path / "tiny-hub")
-    rows = [{"messages": [{"role": "user", "content": f"Echo {i}"}, {"role": "assistant", "content": f"{i}"}]} for i in range(24)]
+    rows = [
+        {"messages": [{"role": "user", "content": f"Echo {i}"}, {"role": "assistant", "content": f"{i}"}]}
+        for i in range(24)
+    ]
     data = write_jsonl(tmp_path / "echo.jsonl", rows)
-    spec = RunSpec.from_dict({"model": str(model_dir), "dataset": str(data), "use_peft": True, "lora_r": 4,
-                              "lora_target_modules": "q_proj,v_proj", "num_train_epochs": 2, "attn_implementation": "eager",
-                              "lr_scheduler_type": "StepLR", "lr_scheduler_kwargs": {"step_size": 2, "gamma": 0.5}})
+    spec = RunSpec.from_dict(
+        {
+            "model": str(model_dir),
+            "dataset": str(data),
+            "use_peft": True,
+            "lora_r": 4,
+            "lora_target_modules": "q_proj,v_proj",
+            "num_train_epochs": 2,
+            "attn_implementation": "eager",
+            "lr_scheduler_type": "StepLR",
+            "lr_scheduler_kwargs": {"step_size": 2, "gamma": 0.5},
+        }
+    )
     run_dir = launcher.start_run(spec, isolated, run_id="lora")
     status = wait_ended(run_dir)
     assert status["state"] == "completed", status
@@ -235,7 +284,9 @@ def test_exported_script_reproduces_the_run_through_accelerate_launch(main_run, 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # The environment's own `accelerate` command, whether or not its bin folder is on PATH.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-    result = subprocess.run(["sh", str(bundle / ACCELERATE)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        ["sh", str(bundle / ACCELERATE)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     state = json.loads((bundle / "sft-output" / "trainer_state.json").read_text())
     history = [h for h in state["log_history"] if "loss" in h]
@@ -251,7 +302,10 @@ def test_streamed_dataset_trains_for_max_steps(tmp_path):
     from lrexplorer.runs.trainer import build_trainer
     from lrexplorer.runs.validate import detect_facts
 
-    rows = [{"messages": [{"role": "user", "content": f"Echo {i}"}, {"role": "assistant", "content": f"{i}"}]} for i in range(10)]
+    rows = [
+        {"messages": [{"role": "user", "content": f"Echo {i}"}, {"role": "assistant", "content": f"{i}"}]}
+        for i in range(10)
+    ]
     data = write_jsonl(tmp_path / "s.jsonl", rows)
     with pytest.raises(SpecError, match="max_steps"):
         RunSpec.from_dict({"dataset": str(data), "dataset_streaming": True})

@@ -3,7 +3,13 @@
 import pytest
 
 from lrexplorer.schedule_form import (
-    collect_kwargs, help_text, ordered_schedule_names, parse_int_list, parse_number, placeholder, preset_from_query,
+    collect_kwargs,
+    help_text,
+    ordered_schedule_names,
+    parse_int_list,
+    parse_number,
+    placeholder,
+    preset_from_query,
 )
 from lrexplorer.schedule_view import stacked_formula
 from lrexplorer.schedules import CATALOGUE, NOTES_SCHEDULES, ScheduleError
@@ -43,7 +49,10 @@ def test_collect_kwargs_passes_only_what_was_set_and_json_wins():
     values = {p.name: None for p in cyc.params}
     values.update({"mode": "triangular", "cycle_momentum": True, "step_size_up": 50})
     assert collect_kwargs(cyc, values) == {"step_size_up": 50}
-    assert collect_kwargs(cyc, values, '{"step_size_up": 7, "mode": "exp_range"}') == {"step_size_up": 7, "mode": "exp_range"}
+    assert collect_kwargs(cyc, values, '{"step_size_up": 7, "mode": "exp_range"}') == {
+        "step_size_up": 7,
+        "mode": "exp_range",
+    }
     with pytest.raises(ScheduleError) as err:
         collect_kwargs(cyc, values, "{oops")
     assert err.value.field == "lr_scheduler_kwargs"

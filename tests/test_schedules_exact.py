@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from real_schedulers import RECURSIVE, assert_same_curve, reference
 
 from lrexplorer.schedules import CATALOGUE, ScheduleError, compute_curve, span_of
-from real_schedulers import RECURSIVE, assert_same_curve, reference
 
 CLOSED_RTOL, RECURSIVE_RTOL = 1e-9, 1e-6
 
@@ -41,6 +41,7 @@ def test_defaults_match_real_scheduler(name: str, n: int, w: int) -> None:
 
 
 # ---- named edge cases of the issue ----
+
 
 @pytest.mark.parametrize("cycles", [0.25, 0.5, 1.0, 2.5, 7.0])
 def test_cosine_num_cycles(cycles: float) -> None:
@@ -103,6 +104,7 @@ def test_torch_classes_with_specific_arguments() -> None:
 
 # ---- randomized grid ----
 
+
 def _kwargs_strategy(name: str, lr: float):
     """Arguments drawn inside each class's documented ranges (lr-valued ones scaled to the LR)."""
     ints = st.integers
@@ -119,28 +121,51 @@ def _kwargs_strategy(name: str, lr: float):
         "greedy": st.fixed_dictionaries({"factor": floats(0.5, 0.99)}),
         "cosine_with_min_lr": st.fixed_dictionaries({"num_cycles": floats(0.1, 3), "min_lr_rate": floats(0, 1)}),
         "cosine_warmup_with_min_lr": st.fixed_dictionaries(
-            {"num_cycles": floats(0.1, 3), "min_lr": floats(0, lr), "warmup_lr_rate": st.one_of(st.none(), floats(0, 1))}
+            {
+                "num_cycles": floats(0.1, 3),
+                "min_lr": floats(0, lr),
+                "warmup_lr_rate": st.one_of(st.none(), floats(0, 1)),
+            }
         ),
-        "warmup_stable_decay": st.fixed_dictionaries({
-            "num_decay_steps": ints(0, 3000), "warmup_type": st.sampled_from(["linear", "cosine", "1-sqrt"]),
-            "decay_type": st.sampled_from(["linear", "cosine", "1-sqrt"]), "min_lr_ratio": floats(0, 1),
-            "num_cycles": floats(0.1, 2),
-        }),
+        "warmup_stable_decay": st.fixed_dictionaries(
+            {
+                "num_decay_steps": ints(0, 3000),
+                "warmup_type": st.sampled_from(["linear", "cosine", "1-sqrt"]),
+                "decay_type": st.sampled_from(["linear", "cosine", "1-sqrt"]),
+                "min_lr_ratio": floats(0, 1),
+                "num_cycles": floats(0.1, 2),
+            }
+        ),
         "StepLR": st.fixed_dictionaries({"step_size": ints(1, 500), "gamma": floats(0.01, 1.5)}),
-        "MultiStepLR": st.fixed_dictionaries({"milestones": st.lists(ints(0, 3000), max_size=6), "gamma": floats(0.01, 1.0)}),
+        "MultiStepLR": st.fixed_dictionaries(
+            {"milestones": st.lists(ints(0, 3000), max_size=6), "gamma": floats(0.01, 1.0)}
+        ),
         "ConstantLR": st.fixed_dictionaries({"factor": floats(0.01, 1), "total_iters": ints(1, 500)}),
-        "LinearLR": st.fixed_dictionaries({"start_factor": floats(0.01, 1), "end_factor": floats(0, 1), "total_iters": ints(1, 500)}),
+        "LinearLR": st.fixed_dictionaries(
+            {"start_factor": floats(0.01, 1), "end_factor": floats(0, 1), "total_iters": ints(1, 500)}
+        ),
         "ExponentialLR": st.fixed_dictionaries({"gamma": floats(0.98, 1.0)}),
         "CosineAnnealingLR": st.fixed_dictionaries({"T_max": ints(1, 4000), "eta_min": floats(0, lr)}),
-        "CosineAnnealingWarmRestarts": st.fixed_dictionaries({"T_0": ints(1, 400), "T_mult": ints(1, 3), "eta_min": floats(0, lr)}),
-        "CyclicLR": st.fixed_dictionaries({
-            "step_size_up": ints(1, 300), "step_size_down": st.one_of(st.none(), ints(1, 300)),
-            "mode": st.sampled_from(["triangular", "triangular2", "exp_range"]), "gamma": floats(0.99, 1.0),
-        }),
-        "OneCycleLR": st.fixed_dictionaries({
-            "pct_start": floats(0.05, 0.95), "anneal_strategy": st.sampled_from(["cos", "linear"]),
-            "three_phase": st.booleans(), "div_factor": floats(1.5, 100), "final_div_factor": floats(1, 1e5),
-        }),
+        "CosineAnnealingWarmRestarts": st.fixed_dictionaries(
+            {"T_0": ints(1, 400), "T_mult": ints(1, 3), "eta_min": floats(0, lr)}
+        ),
+        "CyclicLR": st.fixed_dictionaries(
+            {
+                "step_size_up": ints(1, 300),
+                "step_size_down": st.one_of(st.none(), ints(1, 300)),
+                "mode": st.sampled_from(["triangular", "triangular2", "exp_range"]),
+                "gamma": floats(0.99, 1.0),
+            }
+        ),
+        "OneCycleLR": st.fixed_dictionaries(
+            {
+                "pct_start": floats(0.05, 0.95),
+                "anneal_strategy": st.sampled_from(["cos", "linear"]),
+                "three_phase": st.booleans(),
+                "div_factor": floats(1.5, 100),
+                "final_div_factor": floats(1, 1e5),
+            }
+        ),
         "PolynomialLR": st.fixed_dictionaries({"total_iters": ints(1, 3000), "power": floats(0, 4)}),
     }
     return table[name]

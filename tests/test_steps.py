@@ -27,8 +27,14 @@ def real_values(trainer, tmp, n, batch, ga, epochs, max_steps, drop_last):
     from transformers import TrainingArguments
 
     args = TrainingArguments(
-        output_dir=tmp, report_to="none", use_cpu=True, per_device_train_batch_size=batch,
-        gradient_accumulation_steps=ga, num_train_epochs=epochs, max_steps=max_steps, dataloader_drop_last=drop_last,
+        output_dir=tmp,
+        report_to="none",
+        use_cpu=True,
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=ga,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        dataloader_drop_last=drop_last,
     )
     loader = DataLoader(list(range(n)), batch_size=batch, drop_last=drop_last)
     epochs_run, upe, *_rest, total = trainer.set_initial_training_values(args, loader)
@@ -37,15 +43,20 @@ def real_values(trainer, tmp, n, batch, ga, epochs, max_steps, drop_last):
 
 @settings(max_examples=150, deadline=None)
 @given(
-    n=st.integers(1, 5000), batch=st.integers(1, 64), ga=st.integers(1, 16),
+    n=st.integers(1, 5000),
+    batch=st.integers(1, 64),
+    ga=st.integers(1, 16),
     epochs=st.one_of(st.integers(1, 5).map(float), st.floats(0.05, 6.0)),
-    max_steps=st.one_of(st.just(-1), st.integers(1, 3000)), drop_last=st.booleans(),
+    max_steps=st.one_of(st.just(-1), st.integers(1, 3000)),
+    drop_last=st.booleans(),
 )
 def test_plan_matches_trainer(trainer, tmp_path_factory, n, batch, ga, epochs, max_steps, drop_last):
     tmp = str(tmp_path_factory.getbasetemp())
     if drop_last and n < batch:
         with pytest.raises(ScheduleError) as err:
-            plan_steps(num_examples=n, per_device_train_batch_size=batch, dataloader_drop_last=True, max_steps=max_steps)
+            plan_steps(
+                num_examples=n, per_device_train_batch_size=batch, dataloader_drop_last=True, max_steps=max_steps
+            )
         assert err.value.field == "num_examples"
         if max_steps < 0:  # the Trainer refuses too
             with pytest.raises(ValueError):
@@ -54,8 +65,12 @@ def test_plan_matches_trainer(trainer, tmp_path_factory, n, batch, ga, epochs, m
             assert real_values(trainer, tmp, n, batch, ga, epochs, max_steps, drop_last)[2] == sys.maxsize
         return
     plan = plan_steps(
-        num_examples=n, per_device_train_batch_size=batch, gradient_accumulation_steps=ga,
-        num_train_epochs=epochs, max_steps=max_steps, dataloader_drop_last=drop_last,
+        num_examples=n,
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=ga,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        dataloader_drop_last=drop_last,
     )
     upe, total, epochs_run = real_values(trainer, tmp, n, batch, ga, epochs, max_steps, drop_last)
     assert (plan.updates_per_epoch, plan.total_steps) == (upe, total)

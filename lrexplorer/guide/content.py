@@ -19,7 +19,10 @@ KNOWLEDGE = Lesson(
     concepts=("fine-tuning", "knowledge-injection"),
     keywords=("knowledge", "retrieval", "RAG", "fine-tuning", "new facts"),
     topics=(
-        Topic("retrieval", "Fine-tuning or retrieval?", """
+        Topic(
+            "retrieval",
+            "Fine-tuning or retrieval?",
+            """
 A model can be given domain knowledge in two ways. **Retrieval** (RAG) leaves the weights alone and
 pastes the relevant documents into the prompt when a question arrives. **Fine-tuning** changes the
 weights, so the knowledge must be stored in the model itself.
@@ -37,8 +40,13 @@ Two things to keep apart when reading such results:
 - **Knowing versus reasoning.** Questions that test knowledge alone are hard to write: a model that
   reasons well can eliminate wrong options of a multiple-choice question and guess right. Judge
   knowledge together with reasoning, reading comprehension and general language ability.
-""", ("RAG", "retrieval augmented generation", "pre-training", "multiple choice", "reasoning", "Ovadia")),
-        Topic("kinds", "Three ways to fine-tune", """
+""",
+            ("RAG", "retrieval augmented generation", "pre-training", "multiple choice", "reasoning", "Ovadia"),
+        ),
+        Topic(
+            "kinds",
+            "Three ways to fine-tune",
+            """
 | Kind | Data | What it mostly changes |
 |---|---|---|
 | **Supervised (SFT)** | labelled pairs: an input and the answer we want | how the model responds: format, style, following instructions |
@@ -54,17 +62,38 @@ tuning and, like it, shape behaviour more than knowledge.
 It needs a **smaller learning rate** than the original run: large updates overwrite what the model
 already knew (*catastrophic forgetting*). The Schedules page shows how small the LR stays under each
 schedule.
-""", ("SFT", "supervised", "instruction tuning", "RLHF", "DPO", "PPO", "reinforcement learning",
-      "unsupervised", "continued pre-training", "catastrophic forgetting", "next token")),
-        Topic("paraphrases", "Say each fact many ways: paraphrases", """
+""",
+            (
+                "SFT",
+                "supervised",
+                "instruction tuning",
+                "RLHF",
+                "DPO",
+                "PPO",
+                "reinforcement learning",
+                "unsupervised",
+                "continued pre-training",
+                "catastrophic forgetting",
+                "next token",
+            ),
+        ),
+        Topic(
+            "paraphrases",
+            "Say each fact many ways: paraphrases",
+            """
 In the same study, adding **paraphrases** of the training facts (the same content, reworded) raised
 accuracy steadily: the more versions of each fact, the better every model did. Repetition alone is
 not the point; *varied* repetition is. A model that saw one sentence a hundred times has learned
 that sentence; a model that saw the fact phrased many ways is more likely to have learned the fact,
 and to retrieve it when asked in words it never saw. Data augmentation by paraphrasing is a cheap
 way to get there when the source material is small.
-""", ("paraphrase", "data augmentation", "augmentation", "rewording", "repetition")),
-        Topic("epochs", "Why the training loss drops at each new epoch", """
+""",
+            ("paraphrase", "data augmentation", "augmentation", "rewording", "repetition"),
+        ),
+        Topic(
+            "epochs",
+            "Why the training loss drops at each new epoch",
+            """
 Train for several epochs on a small dataset and the training loss falls in **steps**: a sharp drop
 right after each epoch boundary, when the model meets examples it has seen before. That is
 **memorisation**: the model recognises the exact token sequences. It makes the training loss look
@@ -73,14 +102,21 @@ better than what the model can do on new wording, and it is the first sign of ov
 What to do about it: watch a loss on examples the model never trains on (`eval_strategy`), prefer
 more *different* examples (paraphrases) over more epochs of the same ones, and keep the number of
 epochs small when the training loss falls far below the evaluation loss.
-""", ("epoch", "memorization", "memorisation", "overfitting", "training loss", "eval loss", "staircase")),
-        Topic("try", "See both effects in a real run", """
+""",
+            ("epoch", "memorization", "memorisation", "overfitting", "training loss", "eval loss", "staircase"),
+        ),
+        Topic(
+            "try",
+            "See both effects in a real run",
+            """
 The built-in **facts** dataset holds 24 invented facts (so no model can know them beforehand), each
 asked in six phrasings: five are used for training, the sixth is held out for evaluation. The
 evaluation loss therefore measures whether a fact learned from several wordings carries over to a
 wording the model never saw. Train for several epochs and look for the steps in the training loss
 at each epoch boundary; then train again on fewer phrasings per fact and compare the evaluation loss.
-""", ("facts dataset", "held out", "lrexplorer train", "run")),
+""",
+            ("facts dataset", "held out", "lrexplorer train", "run"),
+        ),
     ),
 )
 
@@ -92,7 +128,10 @@ SCHEDULERS = Lesson(
     concepts=("scheduler", "warmup"),
     keywords=("scheduler", "learning rate", "lr_scheduler_type", "decay", "warmup", "annealing"),
     topics=(
-        Topic("why", "Why change the learning rate during training", """
+        Topic(
+            "why",
+            "Why change the learning rate during training",
+            """
 Early in training the loss is far from its minimum, and large steps make fast progress. Later the
 same large steps overshoot: the weights bounce around the minimum instead of settling into it. A
 **schedule** starts with a high learning rate and lowers it as training goes on, which often reaches
@@ -102,7 +141,9 @@ In the transformers Trainer the schedule advances once per **optimizer update**,
 (the notes count some periods in epochs). With gradient accumulation an update happens every
 `gradient_accumulation_steps` micro-batches. The curves below are exactly what the Trainer applies,
 update by update; the link under each opens the Schedules page with the same settings.
-""", ("optimizer update", "overshoot", "converge", "per step", "per epoch")),
+""",
+            ("optimizer update", "overshoot", "converge", "per step", "per epoch"),
+        ),
     ),
 )
 
@@ -110,16 +151,32 @@ update by update; the link under each opens the Schedules page with the same set
 # optimizer updates, as the Trainer does) reads differently, and what the notes add about it.
 NOTES_FORMS: dict[str, tuple[str, str]] = {  # name -> (the notes' formula or "", remark)
     "constant": ("", "The notes list it as the baseline to compare against rather than as a schedule."),
-    "StepLR": (r"\eta_t = \eta_0\,\gamma^{\lfloor t / N \rfloor}",
-               "In the notes t and N count epochs: decay by γ every N epochs."),
+    "StepLR": (
+        r"\eta_t = \eta_0\,\gamma^{\lfloor t / N \rfloor}",
+        "In the notes t and N count epochs: decay by γ every N epochs.",
+    ),
     "ExponentialLR": (r"\eta_t = \eta_0\, e^{-k t}", "In the notes k sets how fast the rate falls."),
-    "CosineAnnealingLR": (r"\eta_t = \eta_{min} + \tfrac{1}{2}(\eta_{max} - \eta_{min})\left(1 + \cos\frac{t\pi}{T}\right)",
-                          ("In the notes T is the length of one cycle, which may be followed by a restart "
-                           "(torch's CosineAnnealingWarmRestarts).")),
-    "constant_with_warmup": ("", ("In transformers 5 a `warmup_steps` value below 1 is a fraction of all updates, "
-                                  "which replaces the removed `warmup_ratio`.")),
-    "OneCycleLR": ("", ("The notes describe it as warmup, a high phase for fast progress and a final steep decay, "
-                        "usually cosine-shaped, all within a single cycle over the run.")),
+    "CosineAnnealingLR": (
+        r"\eta_t = \eta_{min} + \tfrac{1}{2}(\eta_{max} - \eta_{min})\left(1 + \cos\frac{t\pi}{T}\right)",
+        (
+            "In the notes T is the length of one cycle, which may be followed by a restart "
+            "(torch's CosineAnnealingWarmRestarts)."
+        ),
+    ),
+    "constant_with_warmup": (
+        "",
+        (
+            "In transformers 5 a `warmup_steps` value below 1 is a fraction of all updates, "
+            "which replaces the removed `warmup_ratio`."
+        ),
+    ),
+    "OneCycleLR": (
+        "",
+        (
+            "The notes describe it as warmup, a high phase for fast progress and a final steep decay, "
+            "usually cosine-shaped, all within a single cycle over the run."
+        ),
+    ),
 }
 
 ACCUMULATION = Lesson(
@@ -130,13 +187,21 @@ ACCUMULATION = Lesson(
     concepts=("gradient-accumulation", "batch-size"),
     keywords=("gradient_accumulation_steps", "accumulate", "micro-batch", "effective batch", "batch size"),
     topics=(
-        Topic("idea", "A large batch in small pieces", """
+        Topic(
+            "idea",
+            "A large batch in small pieces",
+            """
 Say a batch of **B** examples gives the gradient you want, but only **b** examples fit in memory.
 Run **n = B / b** micro-batches one after the other, add up their gradients, and update the weights
 once. Because each micro-batch's loss is its own average, the sum is divided by n:
-""", ("memory", "large batch", "B / b"),
-              latex=r"n = \frac{B}{b}, \qquad \nabla_\theta L_B = \frac{1}{n} \sum_{i=1}^{n} \nabla_\theta L_{b,i}"),
-        Topic("trainer", "What the Trainer does with it", """
+""",
+            ("memory", "large batch", "B / b"),
+            latex=r"n = \frac{B}{b}, \qquad \nabla_\theta L_B = \frac{1}{n} \sum_{i=1}^{n} \nabla_\theta L_{b,i}",
+        ),
+        Topic(
+            "trainer",
+            "What the Trainer does with it",
+            """
 - **Effective batch** = `per_device_train_batch_size` × `gradient_accumulation_steps` × number of
   devices. That is the batch the optimizer sees, and the one the learning rate should be tuned for.
 - **Memory**: activations are held for one micro-batch at a time, so the peak is that of batch b.
@@ -148,7 +213,15 @@ once. Because each micro-batch's loss is its own average, the sum is divided by 
   as much as a long one; transformers instead divides every micro-batch's summed loss by the token
   count of the whole accumulated batch, which gives exactly the large-batch gradient. The
   demonstration below shows both ways.
-""", ("effective batch size", "tokens", "num_items_in_batch", "optimizer updates", "per_device_train_batch_size")),
+""",
+            (
+                "effective batch size",
+                "tokens",
+                "num_items_in_batch",
+                "optimizer updates",
+                "per_device_train_batch_size",
+            ),
+        ),
     ),
 )
 

@@ -53,8 +53,9 @@ def _grads(model: Any) -> Any:
     return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
 
 
-def accumulation_demo(n_micro: int = 4, micro_batch: int = 2, seq_len: int = 12, seed: int = 0,
-                      dtype: str = "float32") -> AccumulationResult:
+def accumulation_demo(
+    n_micro: int = 4, micro_batch: int = 2, seq_len: int = 12, seed: int = 0, dtype: str = "float32"
+) -> AccumulationResult:
     """Gradient of one batch of n*b sequences against n accumulated micro-batches of b.
 
     Two ways of scaling the micro-batch losses: (1) the Trainer's, the summed token losses divided
@@ -97,9 +98,14 @@ def accumulation_demo(n_micro: int = 4, micro_batch: int = 2, seq_len: int = 12,
 
     big_norm = float(big.norm())
     return AccumulationResult(
-        n_micro=n_micro, micro_batch=micro_batch, tokens_per_micro=tokens, big_norm=big_norm,
-        trainer_diff=float((trainer - big).abs().max()), naive_diff=float((naive - big).abs().max()),
-        undivided_ratio=float(undivided.norm()) / big_norm, dtype=dtype,
+        n_micro=n_micro,
+        micro_batch=micro_batch,
+        tokens_per_micro=tokens,
+        big_norm=big_norm,
+        trainer_diff=float((trainer - big).abs().max()),
+        naive_diff=float((naive - big).abs().max()),
+        undivided_ratio=float(undivided.norm()) / big_norm,
+        dtype=dtype,
     )
 
 
@@ -124,10 +130,15 @@ def clip_demo(gradient: list[float], max_norm: float) -> ClipResult:
     for p, g in zip(params, gradient):
         p.grad = torch.tensor([float(g)], dtype=torch.float64)
     norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-    after = [float(p.grad.item()) for p in params]
+    after = [float(p.grad.item()) for p in params if p.grad is not None]
     norm_after = float(torch.linalg.vector_norm(torch.tensor(after)))
-    return ClipResult(before=[float(g) for g in gradient], after=after, norm_before=norm, norm_after=norm_after,
-                      clipped=any(abs(a - float(b)) > 0 for a, b in zip(after, gradient)))
+    return ClipResult(
+        before=[float(g) for g in gradient],
+        after=after,
+        norm_before=norm,
+        norm_after=norm_after,
+        clipped=any(abs(a - float(b)) > 0 for a, b in zip(after, gradient)),
+    )
 
 
 @dataclass(frozen=True)
@@ -137,8 +148,13 @@ class DecayEffect:
     adamw: float  # the same with torch AdamW
 
 
-def decay_demo(weight_decay: float, gradients: tuple[float, ...] = (1e-3, 1e-1, 1.0, 10.0), lr: float = 1e-3,
-               steps: int = 200, start: float = 1.0) -> list[DecayEffect]:
+def decay_demo(
+    weight_decay: float,
+    gradients: tuple[float, ...] = (1e-3, 1e-1, 1.0, 10.0),
+    lr: float = 1e-3,
+    steps: int = 200,
+    start: float = 1.0,
+) -> list[DecayEffect]:
     """One weight of 1.0 stepped by torch Adam (decay as an L2 gradient) and AdamW, with and without decay.
 
     The loss gradient alternates between +g and -g, as near a minimum, so without decay the weight
@@ -159,7 +175,9 @@ def decay_demo(weight_decay: float, gradients: tuple[float, ...] = (1e-3, 1e-1, 
     def pull(cls: type, g: float) -> float:
         return run(cls, 0.0, g) - run(cls, weight_decay, g)
 
-    return [DecayEffect(gradient=g, adam_l2=pull(torch.optim.Adam, g), adamw=pull(torch.optim.AdamW, g)) for g in gradients]
+    return [
+        DecayEffect(gradient=g, adam_l2=pull(torch.optim.Adam, g), adamw=pull(torch.optim.AdamW, g)) for g in gradients
+    ]
 
 
 @dataclass(frozen=True)
@@ -178,11 +196,21 @@ def decay_parameter_groups() -> DecayGroups:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Trainer
 
-    config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, attention_bias=True)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        attention_bias=True,
+    )
     with torch.device("meta"):
         model = LlamaForCausalLM(config)
-    decayed = set(Trainer.get_decay_parameter_names(None, model))
+    decayed = set(Trainer.get_decay_parameter_names(None, model))  # type: ignore[arg-type]  # uses no state
     names = [n for n, _ in model.named_parameters()]
-    return DecayGroups(model="LlamaForCausalLM, 2 layers, attention_bias=True",
-                       decayed=[n for n in names if n in decayed], not_decayed=[n for n in names if n not in decayed])
+    return DecayGroups(
+        model="LlamaForCausalLM, 2 layers, attention_bias=True",
+        decayed=[n for n in names if n in decayed],
+        not_decayed=[n for n in names if n not in decayed],
+    )

@@ -29,13 +29,30 @@ OUTPUT_PATH = "runs/notes-example"
 
 # (argument, value) as the notes write them; None as a value marks a line the notes comment out.
 NOTES_EXAMPLE: tuple[tuple[str, Any], ...] = (
-    ("output_dir", OUTPUT_VAR), ("max_steps", None), ("logging_steps", 10), ("num_train_epochs", 2),
-    ("save_strategy", "epoch"), ("per_device_train_batch_size", 4), ("save_safetensors", True),
-    ("torch_compile", False), ("gradient_accumulation_steps", 1), ("gradient_checkpointing", True),
-    ("gradient_checkpointing_kwargs", {"use_reentrant": False}), ("fp16", False), ("bf16", False), ("tf32", False),
-    ("max_grad_norm", 0.3), ("learning_rate", 5e-5), ("optim", "adamw_8bit"), ("lr_scheduler_type", "constant"),
-    ("warmup_ratio", 0.03), ("seed", 42), ("run_name", OUTPUT_VAR), ("group_by_length", False),
-    ("report_to", "wandb"), ("push_to_hub", False),
+    ("output_dir", OUTPUT_VAR),
+    ("max_steps", None),
+    ("logging_steps", 10),
+    ("num_train_epochs", 2),
+    ("save_strategy", "epoch"),
+    ("per_device_train_batch_size", 4),
+    ("save_safetensors", True),
+    ("torch_compile", False),
+    ("gradient_accumulation_steps", 1),
+    ("gradient_checkpointing", True),
+    ("gradient_checkpointing_kwargs", {"use_reentrant": False}),
+    ("fp16", False),
+    ("bf16", False),
+    ("tf32", False),
+    ("max_grad_norm", 0.3),
+    ("learning_rate", 5e-5),
+    ("optim", "adamw_8bit"),
+    ("lr_scheduler_type", "constant"),
+    ("warmup_ratio", 0.03),
+    ("seed", 42),
+    ("run_name", OUTPUT_VAR),
+    ("group_by_length", False),
+    ("report_to", "wandb"),
+    ("push_to_hub", False),
 )
 COMMENTED_OUT = {"max_steps": -1}  # the notes' commented line `# max_steps=-1`
 NOTES_PROBLEMS = (
@@ -82,9 +99,10 @@ def corrected_example(installed: frozenset[str] | set[str] = frozenset()) -> Cor
     comments: dict[str, str] = {}
     dropped: list[str] = []
     changes = list(NOTES_PROBLEMS)
-    for name, value in NOTES_EXAMPLE:
-        if value is None:
+    for old_name, old_value in NOTES_EXAMPLE:
+        if old_value is None:
             continue
+        name, value = old_name, old_value
         renamed = params.RENAMED_BY_OLD.get(name)
         if renamed is not None:
             new_value = value
@@ -113,7 +131,7 @@ def corrected_example(installed: frozenset[str] | set[str] = frozenset()) -> Cor
 
 def _fix_schedule(args: dict[str, Any], comments: dict[str, str], changes: list[str]) -> None:
     """A warmup with a schedule that ignores it (transformers' `constant`) would silently do nothing."""
-    name = args.get("lr_scheduler_type")
+    name = str(args.get("lr_scheduler_type"))
     warmup = args.get("warmup_steps", 0)
     schedule = SCHEDULES.get(name)
     if schedule is None or schedule.uses_warmup or not warmup:
@@ -125,14 +143,18 @@ def _fix_schedule(args: dict[str, Any], comments: dict[str, str], changes: list[
         changes.append(f'`lr_scheduler_type="{name}"` → `"{variant}"`: "{name}" ignores the warmup the notes ask for.')
 
 
-def _fix_report_to(args: dict[str, Any], comments: dict[str, str], changes: list[str], installed: frozenset[str] | set[str]) -> None:
+def _fix_report_to(
+    args: dict[str, Any], comments: dict[str, str], changes: list[str], installed: frozenset[str] | set[str]
+) -> None:
     target = args.get("report_to")
     if target in (None, "none", "all") or target in installed:
         return
     args["report_to"] = "none"
     comments["report_to"] = f'notes: "{target}" (pip install {target} first)'
-    changes.append(f'`report_to="{target}"` → `"none"`: the {target} package is not installed here '
-                   "(the Trainer would refuse to start).")
+    changes.append(
+        f'`report_to="{target}"` → `"none"`: the {target} package is not installed here '
+        "(the Trainer would refuse to start)."
+    )
 
 
 def _render(args: dict[str, Any], comments: dict[str, str], dropped: list[str]) -> str:

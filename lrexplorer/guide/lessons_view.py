@@ -63,24 +63,43 @@ def data_root() -> str:
 
 
 def paraphrase_runs() -> None:
-    k = st.slider("Training phrasings per fact", 1, paraphrases.MAX_PHRASINGS, 1, key="guide.phrasings",
-                  help="The built-in facts dataset trains on 5 phrasings; fewer phrasings are written to a folder.")
+    k = st.slider(
+        "Training phrasings per fact",
+        1,
+        paraphrases.MAX_PHRASINGS,
+        1,
+        key="guide.phrasings",
+        help="The built-in facts dataset trains on 5 phrasings; fewer phrasings are written to a folder.",
+    )
     root = data_root()
     chosen, full = paraphrases.experiment(k, root), paraphrases.experiment(paraphrases.MAX_PHRASINGS, root)
     rows = [chosen] if k == full.phrasings else [full, chosen]
     st.dataframe(
-        [{"phrasings": e.phrasings, "training examples": e.examples, "updates per epoch": e.updates_per_epoch,
-          "epochs in 150 updates": round(e.epochs, 1), "dataset": e.dataset} for e in rows],
-        hide_index=True, width="stretch",
+        [
+            {
+                "phrasings": e.phrasings,
+                "training examples": e.examples,
+                "updates per epoch": e.updates_per_epoch,
+                "epochs in 150 updates": round(e.epochs, 1),
+                "dataset": e.dataset,
+            }
+            for e in rows
+        ],
+        hide_index=True,
+        width="stretch",
     )
-    st.caption("Every run makes the same 150 optimizer updates, so fewer phrasings means more passes over the "
-               "same sentences. The held-out sixth phrasing is the evaluation set in every case.")
+    st.caption(
+        "Every run makes the same 150 optimizer updates, so fewer phrasings means more passes over the "
+        "same sentences. The held-out sixth phrasing is the evaluation set in every case."
+    )
     if chosen.needs_file:
         folder = Path(chosen.dataset)
         st.code(f"python -m lrexplorer.guide.paraphrases --phrasings {k} --out {folder}", language="bash")
         if st.button(f"Write the {k}-phrasing dataset to {folder}/", key="guide.write_facts", icon=":material/save:"):
             paraphrases.write_dataset(k, folder)
-            st.success(f"Wrote {folder}/train.jsonl ({chosen.examples} examples) and test.jsonl.", icon=":material/check:")
+            st.success(
+                f"Wrote {folder}/train.jsonl ({chosen.examples} examples) and test.jsonl.", icon=":material/check:"
+            )
     st.code("\n\n".join(e.command.replace(" --", " \\\n    --") for e in rows), language="bash")
     train_buttons(rows)
     st.markdown(
@@ -148,10 +167,19 @@ def show_finished_runs(experiments: list[paraphrases.Experiment]) -> None:
 # -- schedulers ------------------------------------------------------------------------------------------
 def schedulers() -> None:
     c1, c2 = st.columns(2)
-    lr = c1.number_input("learning_rate", min_value=1e-7, max_value=1.0, value=5e-5, step=1e-5, format="%g",
-                         key="guide.sched.lr", help="The peak LR every curve below scales.")
-    steps = c2.number_input("max_steps (optimizer updates)", min_value=10, max_value=100_000, value=1000, step=100,
-                            key="guide.sched.steps")
+    lr = c1.number_input(
+        "learning_rate",
+        min_value=1e-7,
+        max_value=1.0,
+        value=5e-5,
+        step=1e-5,
+        format="%g",
+        key="guide.sched.lr",
+        help="The peak LR every curve below scales.",
+    )
+    steps = c2.number_input(
+        "max_steps (optimizer updates)", min_value=10, max_value=100_000, value=1000, step=100, key="guide.sched.steps"
+    )
     for name in NOTES_SCHEDULES:
         schedule_block(name, float(lr), int(steps))
     page_link(notes_comparison_link(SchedulePreset(float(lr), int(steps), 0.0)), icon=":material/stacked_line_chart:")
@@ -173,8 +201,16 @@ def schedule_block(name: str, lr: float, steps: int) -> None:
             st.caption(remark)
             warmup = default_preset(name).warmup_steps
             if name == "constant_with_warmup":
-                warmup = float(st.slider("warmup_steps", 0, max(1, steps // 2), int(min(warmup, steps // 2)),
-                                         key="guide.sched.warmup", help="Updates spent ramping up from 0."))
+                warmup = float(
+                    st.slider(
+                        "warmup_steps",
+                        0,
+                        max(1, steps // 2),
+                        int(min(warmup, steps // 2)),
+                        key="guide.sched.warmup",
+                        help="Updates spent ramping up from 0.",
+                    )
+                )
         preset = SchedulePreset(lr, steps, warmup)
         with plot:
             st.plotly_chart(figures.schedule_mini(name, preset), width="stretch", key=f"guide.sched.plot.{name}")
@@ -189,21 +225,37 @@ def accumulation_demo() -> None:
     b = c2.slider("sequences per micro-batch b", 1, 4, 2, key="guide.acc.b")
     dtype = c3.radio("precision", ["float32", "float64"], horizontal=True, key="guide.acc.dtype")
     r = cached_accumulation(n, b, dtype)
-    st.caption(f"A tiny language model (embedding + linear head) on {n * b} sequences of random tokens with "
-               f"different lengths: {n} micro-batches holding {', '.join(map(str, r.tokens_per_micro))} tokens. "
-               f"The large batch's gradient has norm {r.big_norm:.4g}.")
+    st.caption(
+        f"A tiny language model (embedding + linear head) on {n * b} sequences of random tokens with "
+        f"different lengths: {n} micro-batches holding {', '.join(map(str, r.tokens_per_micro))} tokens. "
+        f"The large batch's gradient has norm {r.big_norm:.4g}."
+    )
     m1, m2, m3 = st.columns(3)
     ok = r.trainer_diff < ACCUMULATION_LIMIT
-    m1.metric("Difference, the Trainer's way", f"{r.trainer_diff:.1e}", help="Largest difference from the large "
-              "batch's gradient, any parameter: rounding only. Each micro-batch's summed token loss is divided by "
-              "the token count of the whole accumulated batch.")
-    m2.metric("Difference, mean of means", f"{r.naive_diff:.1e}", help="The same difference when each micro-batch's "
-              "mean loss is divided by n: exact only if every micro-batch holds as many tokens.")
-    m3.metric("Forgetting 1/n: gradient length", f"× {r.undivided_ratio:.2f}", help="Forgetting the 1/n makes the gradient "
-              "about n times longer: like multiplying the learning rate by n.")
+    m1.metric(
+        "Difference, the Trainer's way",
+        f"{r.trainer_diff:.1e}",
+        help="Largest difference from the large "
+        "batch's gradient, any parameter: rounding only. Each micro-batch's summed token loss is divided by "
+        "the token count of the whole accumulated batch.",
+    )
+    m2.metric(
+        "Difference, mean of means",
+        f"{r.naive_diff:.1e}",
+        help="The same difference when each micro-batch's "
+        "mean loss is divided by n: exact only if every micro-batch holds as many tokens.",
+    )
+    m3.metric(
+        "Forgetting 1/n: gradient length",
+        f"× {r.undivided_ratio:.2f}",
+        help="Forgetting the 1/n makes the gradient about n times longer: like multiplying the learning rate by n.",
+    )
     if ok:
-        st.success(f"Accumulating {n} micro-batches gives the large-batch gradient to within {r.trainer_diff:.1e} "
-                   f"(below {ACCUMULATION_LIMIT:g}): the difference is float rounding.", icon=":material/check:")
+        st.success(
+            f"Accumulating {n} micro-batches gives the large-batch gradient to within {r.trainer_diff:.1e} "
+            f"(below {ACCUMULATION_LIMIT:g}): the difference is float rounding.",
+            icon=":material/check:",
+        )
     else:
         st.error(f"Difference {r.trainer_diff:.1e} is above {ACCUMULATION_LIMIT:g}.", icon=":material/error:")
     page_link(memory_link("accumulation"), icon=":material/memory:")
@@ -214,14 +266,23 @@ def decay_comparison() -> None:
     wd = st.select_slider("weight_decay λ", [0.001, 0.01, 0.1, 0.3], value=0.1, key="guide.wd.lambda")
     rows = cached_decay(float(wd))
     st.dataframe(
-        [{"loss gradient size": f"{r.gradient:g}", "pull towards 0, Adam + L2": f"{r.adam_l2:.2e}",
-          "pull towards 0, AdamW": f"{r.adamw:.2e}"} for r in rows],
-        hide_index=True, width="stretch",
+        [
+            {
+                "loss gradient size": f"{r.gradient:g}",
+                "pull towards 0, Adam + L2": f"{r.adam_l2:.2e}",
+                "pull towards 0, AdamW": f"{r.adamw:.2e}",
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        width="stretch",
     )
-    st.caption("A weight of 1.0, 200 updates at lr 1e-3, the loss gradient alternating between +g and −g; the "
-               "table gives how much further towards zero the decay moved it, computed with torch.optim.Adam "
-               "(weight_decay adds λθ to the gradient) and torch.optim.AdamW. AdamW's pull is the same for every "
-               "gradient size; Adam's depends on it.")
+    st.caption(
+        "A weight of 1.0, 200 updates at lr 1e-3, the loss gradient alternating between +g and −g; the "
+        "table gives how much further towards zero the decay moved it, computed with torch.optim.Adam "
+        "(weight_decay adds λθ to the gradient) and torch.optim.AdamW. AdamW's pull is the same for every "
+        "gradient size; Adam's depends on it."
+    )
 
 
 def decay_groups() -> None:
@@ -240,12 +301,21 @@ def clipping_demo() -> None:
     c1, c2, c3 = st.columns(3)
     gx = c1.slider("gradient component 1", -10.0, 10.0, 3.0, 0.1, key="guide.clip.x")
     gy = c2.slider("gradient component 2", -10.0, 10.0, 4.0, 0.1, key="guide.clip.y")
-    tau = c3.slider("max_grad_norm τ", 0.0, 10.0, 1.0, 0.1, key="guide.clip.tau",
-                    help="0 turns clipping off in the Trainer; torch itself would then zero the gradient.")
+    tau = c3.slider(
+        "max_grad_norm τ",
+        0.0,
+        10.0,
+        1.0,
+        0.1,
+        key="guide.clip.tau",
+        help="0 turns clipping off in the Trainer; torch itself would then zero the gradient.",
+    )
     if tau == 0:
-        st.info("With max_grad_norm = 0 the Trainer skips clipping: the gradient is used as it is.",
-                icon=":material/info:")
-        before, after, norm_before, norm_after = (gx, gy), (gx, gy), float((gx * gx + gy * gy) ** 0.5), None
+        st.info(
+            "With max_grad_norm = 0 the Trainer skips clipping: the gradient is used as it is.", icon=":material/info:"
+        )
+        before, after = [gx, gy], [gx, gy]
+        norm_before, norm_after = float((gx * gx + gy * gy) ** 0.5), None
     else:
         r = cached_clip((gx, gy), float(tau))
         before, after, norm_before, norm_after = r.before, r.after, r.norm_before, r.norm_after
@@ -257,10 +327,15 @@ def clipping_demo() -> None:
             st.metric("‖g′‖ after clipping", f"{norm_after:.4g}")
             factor = norm_after / norm_before if norm_before else 1.0
             st.caption(f"Scaled by {factor:.4f}." if factor < 1 - 1e-9 else "Not clipped: ‖g‖ is within τ.")
-        st.dataframe({"component": ["1", "2"], "before": [f"{v:.4g}" for v in before],
-                      "after": [f"{v:.4g}" for v in after]}, hide_index=True, width="stretch")
-        st.caption("Computed with torch.nn.utils.clip_grad_norm_, each component a separate parameter: the norm "
-                   "is global, so both are scaled by the same factor and the direction is kept.")
+        st.dataframe(
+            {"component": ["1", "2"], "before": [f"{v:.4g}" for v in before], "after": [f"{v:.4g}" for v in after]},
+            hide_index=True,
+            width="stretch",
+        )
+        st.caption(
+            "Computed with torch.nn.utils.clip_grad_norm_, each component a separate parameter: the norm "
+            "is global, so both are scaled by the same factor and the direction is kept."
+        )
 
 
 EXTRAS: dict[tuple[str, str], Callable[[], None]] = {

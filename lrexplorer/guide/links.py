@@ -69,12 +69,17 @@ def schedule_link(names: str | list[str] | tuple[str, ...], preset: SchedulePres
     if unknown:
         raise KeyError(f"not in the schedules catalogue: {unknown}")
     query = {
-        "schedule": ",".join(names), "lr": _number(preset.learning_rate), "steps": str(int(preset.max_steps)),
+        "schedule": ",".join(names),
+        "lr": _number(preset.learning_rate),
+        "steps": str(int(preset.max_steps)),
         "warmup": _number(preset.warmup_steps),
     }
     if label is None:
-        label = f"Open {names[0]} on the Schedules page, preset to this curve" if len(names) == 1 else \
-            f"Compare these {len(names)} schedules on the Schedules page"
+        label = (
+            f"Open {names[0]} on the Schedules page, preset to this curve"
+            if len(names) == 1
+            else f"Compare these {len(names)} schedules on the Schedules page"
+        )
     return Link(SCHEDULES_PAGE, label, query)
 
 
@@ -85,12 +90,25 @@ def notes_comparison_link(preset: SchedulePreset) -> Link:
 # What each Memory-page link should preset, named like lrexplorer.memory.setup.TrainingSetup (and
 # the catalogue). The Memory page does not read query parameters yet; see the Guide's report.
 MEMORY_PRESETS: dict[str, dict[str, str]] = {
-    "accumulation": {"model": "Llama-3.2-1B", "per_device_train_batch_size": "2", "gradient_accumulation_steps": "8",
-                     "max_length": "2048"},
-    "checkpointing": {"model": "Llama-3.2-1B", "per_device_train_batch_size": "4", "max_length": "4096",
-                      "gradient_checkpointing": "true"},
-    "flash-attention": {"model": "Llama-3.2-1B", "per_device_train_batch_size": "1", "max_length": "8192",
-                        "attn_implementation": "flash_attention_2", "bf16": "true"},
+    "accumulation": {
+        "model": "Llama-3.2-1B",
+        "per_device_train_batch_size": "2",
+        "gradient_accumulation_steps": "8",
+        "max_length": "2048",
+    },
+    "checkpointing": {
+        "model": "Llama-3.2-1B",
+        "per_device_train_batch_size": "4",
+        "max_length": "4096",
+        "gradient_checkpointing": "true",
+    },
+    "flash-attention": {
+        "model": "Llama-3.2-1B",
+        "per_device_train_batch_size": "1",
+        "max_length": "8192",
+        "attn_implementation": "flash_attention_2",
+        "bf16": "true",
+    },
 }
 
 

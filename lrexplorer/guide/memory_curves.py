@@ -39,8 +39,9 @@ def model_names() -> list[str]:
     return list(load_presets())
 
 
-def memory_against_sequence(model: str = DEFAULT_MODEL, batch: int = 1,
-                            lengths: tuple[int, ...] = SEQ_LENGTHS) -> MemoryCurves:
+def memory_against_sequence(
+    model: str = DEFAULT_MODEL, batch: int = 1, lengths: tuple[int, ...] = SEQ_LENGTHS
+) -> MemoryCurves:
     """Peak memory of one full fine-tuning step on one GPU, in GiB, for each variant and length.
 
     bfloat16 weights with AdamW (flash attention runs only in 16-bit), batch `batch`; everything
@@ -52,10 +53,14 @@ def memory_against_sequence(model: str = DEFAULT_MODEL, batch: int = 1,
     peak: dict[str, list[float]] = {}
     acts: dict[str, list[float]] = {}
     for label, attn, checkpointing in VARIANTS:
-        runs = [estimate(arch, base.with_(max_length=s, attn_implementation=attn, gradient_checkpointing=checkpointing))
-                for s in lengths]
+        runs = [
+            estimate(arch, base.with_(max_length=s, attn_implementation=attn, gradient_checkpointing=checkpointing))
+            for s in lengths
+        ]
         peak[label] = [r.peak_bytes / GIB for r in runs]
         acts[label] = [r.components["activations"] / GIB for r in runs]
-    note = (f"{model}, full fine-tuning, bfloat16 weights, AdamW, batch {batch}, one GPU; "
-            "estimated by lrexplorer's memory engine")
+    note = (
+        f"{model}, full fine-tuning, bfloat16 weights, AdamW, batch {batch}, one GPU; "
+        "estimated by lrexplorer's memory engine"
+    )
     return MemoryCurves(model, batch, tuple(lengths), peak, acts, note)

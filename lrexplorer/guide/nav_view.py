@@ -19,7 +19,9 @@ LESSON_KEY = "guide.lesson"
 def listed_in_app(page: str) -> bool:
     """Whether app.py registers this page script (st.navigation lists pages explicitly)."""
     app = APP_ROOT / "app.py"
-    return app.is_file() and (f'"{page}"' in app.read_text(encoding="utf-8") or f"'{page}'" in app.read_text(encoding="utf-8"))
+    return app.is_file() and (
+        f'"{page}"' in app.read_text(encoding="utf-8") or f"'{page}'" in app.read_text(encoding="utf-8")
+    )
 
 
 def page_link(link: Link, icon: str = ":material/arrow_forward:") -> bool:
@@ -30,8 +32,10 @@ def page_link(link: Link, icon: str = ":material/arrow_forward:") -> bool:
     registered, so a plain relative URL stands in for it.
     """
     if not link.page_exists() or not listed_in_app(link.page):
-        st.caption(f":material/construction: The {link.url_path.capitalize()} page is not in the app yet; this link "
-                   "will open it preset for this lesson once it is.")
+        st.caption(
+            f":material/construction: The {link.url_path.capitalize()} page is not in the app yet; this link "
+            "will open it preset for this lesson once it is."
+        )
         return False
     try:
         st.page_link(link.page, label=link.label, icon=icon, query_params=link.query)
@@ -57,8 +61,7 @@ def prev_next(current: str) -> None:
     if i > 0:
         left.button(f"← {LESSONS[i - 1].title}", key="guide.prev", on_click=go_to, args=(ids[i - 1],))
     if i + 1 < len(ids):
-        right.button(f"{LESSONS[i + 1].title} →", key="guide.next", on_click=go_to, args=(ids[i + 1],),
-                     type="primary")
+        right.button(f"{LESSONS[i + 1].title} →", key="guide.next", on_click=go_to, args=(ids[i + 1],), type="primary")
 
 
 def render_topics(lesson_id: str, extras: dict[tuple[str, str], Callable[[], None]]) -> None:

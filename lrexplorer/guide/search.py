@@ -53,20 +53,32 @@ def entries() -> tuple[Entry, ...]:
     for lesson in LESSONS:
         out.append(_entry(lesson.id, lesson.title, [lesson.title, lesson.id], lesson.keywords, lesson.summary))
         for topic in lesson.topics:
-            out.append(_entry(lesson.id, f"{lesson.title} › {topic.heading}", [topic.heading],
-                              topic.keywords, topic.text))
+            out.append(
+                _entry(lesson.id, f"{lesson.title} › {topic.heading}", [topic.heading], topic.keywords, topic.text)
+            )
     for name in NOTES_SCHEDULES:
         s = SCHEDULES[name]
-        out.append(_entry("schedulers", f"{titles['schedulers']} › {s.label}", [s.name, s.title, s.notes_title or ""],
-                          ["schedule", "scheduler"], s.explanation))
+        out.append(
+            _entry(
+                "schedulers",
+                f"{titles['schedulers']} › {s.label}",
+                [s.name, s.title, s.notes_title or ""],
+                ["schedule", "scheduler"],
+                s.explanation,
+            )
+        )
     for p in params.CATALOGUE_LIST:
-        lesson = lesson_for(p)
+        lesson_id = lesson_for(p)
         old = params.renamed_from(p.name)
-        label = f"Argument `{p.name}`" + (f" (formerly {', '.join(old)})" if old else "") + f" · {titles[lesson]}"
-        out.append(_entry(lesson, label, [p.name, *old], [params.CONCEPTS.get(p.concept or "", ""), p.group], p.help))
+        label = f"Argument `{p.name}`" + (f" (formerly {', '.join(old)})" if old else "") + f" · {titles[lesson_id]}"
+        out.append(
+            _entry(lesson_id, label, [p.name, *old], [params.CONCEPTS.get(p.concept or "", ""), p.group], p.help)
+        )
     for r in params.RENAMED:
         if r.new is None:  # removed arguments: the reference lesson explains them
-            out.append(_entry("arguments", f"Argument `{r.old}` (removed) · {titles['arguments']}", [r.old], [], r.note))
+            out.append(
+                _entry("arguments", f"Argument `{r.old}` (removed) · {titles['arguments']}", [r.old], [], r.note)
+            )
     return tuple(out)
 
 

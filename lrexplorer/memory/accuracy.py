@@ -16,17 +16,39 @@ from .setup import TrainingSetup
 # A small Llama-style model (~7M parameters): big enough that every part of a step shows, small
 # enough that a real step runs in about a second on two CPU cores.
 BASE_CONFIG: dict[str, Any] = {
-    "model_type": "llama", "vocab_size": 8192, "hidden_size": 256, "intermediate_size": 704, "num_hidden_layers": 4,
-    "num_attention_heads": 8, "num_key_value_heads": 8, "tie_word_embeddings": False,
+    "model_type": "llama",
+    "vocab_size": 8192,
+    "hidden_size": 256,
+    "intermediate_size": 704,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 8,
+    "tie_word_embeddings": False,
 }
 BASE_SETUP: dict[str, Any] = {
-    "device": "cpu", "torch_dtype": "float32", "attn_implementation": "sdpa", "per_device_train_batch_size": 2,
-    "max_length": 256, "optim": "adamw_torch",
+    "device": "cpu",
+    "torch_dtype": "float32",
+    "attn_implementation": "sdpa",
+    "per_device_train_batch_size": 2,
+    "max_length": 256,
+    "optim": "adamw_torch",
 }
-TINY = {"hidden_size": 128, "intermediate_size": 352, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
-            "vocab_size": 4096}
-MID = {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 6, "num_attention_heads": 8, "num_key_value_heads": 4,
-           "vocab_size": 32000}
+TINY = {
+    "hidden_size": 128,
+    "intermediate_size": 352,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "vocab_size": 4096,
+}
+MID = {
+    "hidden_size": 512,
+    "intermediate_size": 1408,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "vocab_size": 32000,
+}
 
 
 @dataclass(frozen=True)
@@ -61,17 +83,27 @@ CPU_MATRIX: tuple[Case, ...] = (
     _c("eager", {"attn_implementation": "eager"}),
     _c("eager seq 1024", {"attn_implementation": "eager", "max_length": 1024}),
     _c("checkpointing", {"gradient_checkpointing": True}),
-    _c("checkpointing eager seq 1024", {"gradient_checkpointing": True, "attn_implementation": "eager",
-                                        "max_length": 1024}),
+    _c(
+        "checkpointing eager seq 1024",
+        {"gradient_checkpointing": True, "attn_implementation": "eager", "max_length": 1024},
+    ),
     _c("GQA 8:2", num_key_value_heads=2),
     _c("GQA 8:2 eager", {"attn_implementation": "eager"}, num_key_value_heads=2),
     _c("vocab 65536", vocab_size=65536),
     _c("vocab 65536 tied", tie_word_embeddings=True, vocab_size=65536),
     _c("tied", tie_word_embeddings=True),
-    _c("tied vocab 65536 seq 32 batch 1", {"max_length": 32, "per_device_train_batch_size": 1},
-       tie_word_embeddings=True, vocab_size=65536),
-    _c("tied vocab 65536 seq 32 accumulation 2", {"max_length": 32, "gradient_accumulation_steps": 2},
-       tie_word_embeddings=True, vocab_size=65536),
+    _c(
+        "tied vocab 65536 seq 32 batch 1",
+        {"max_length": 32, "per_device_train_batch_size": 1},
+        tie_word_embeddings=True,
+        vocab_size=65536,
+    ),
+    _c(
+        "tied vocab 65536 seq 32 accumulation 2",
+        {"max_length": 32, "gradient_accumulation_steps": 2},
+        tie_word_embeddings=True,
+        vocab_size=65536,
+    ),
     _c("sgd", {"optim": "sgd"}),
     _c("adamw 8-bit", {"optim": "adamw_8bit"}),
     _c("adafactor", {"optim": "adafactor"}),
@@ -90,10 +122,16 @@ CPU_MATRIX: tuple[Case, ...] = (
     _c("tiny", {}, **TINY),
     _c("tiny seq 2048 eager", {"attn_implementation": "eager", "max_length": 2048}, **TINY),
     _c("mid", {}, **MID),
-    _c("mid bf16 tied checkpointing", {"torch_dtype": "bfloat16", "gradient_checkpointing": True, "max_length": 512},
-       **{**MID, "tie_word_embeddings": True}),
-    _c("mid bf16 accumulation 2 seq 512", {"torch_dtype": "bfloat16", "gradient_accumulation_steps": 2,
-                                          "max_length": 512}, **MID),
+    _c(
+        "mid bf16 tied checkpointing",
+        {"torch_dtype": "bfloat16", "gradient_checkpointing": True, "max_length": 512},
+        **{**MID, "tie_word_embeddings": True},
+    ),
+    _c(
+        "mid bf16 accumulation 2 seq 512",
+        {"torch_dtype": "bfloat16", "gradient_accumulation_steps": 2, "max_length": 512},
+        **MID,
+    ),
 )
 
 
@@ -107,17 +145,27 @@ PRESET_CASES: tuple[Case, ...] = (
     _p("SmolLM2-135M", "b4 s1024", per_device_train_batch_size=4, max_length=1024),
     _p("SmolLM2-360M", "eager s1024", attn_implementation="eager", max_length=1024),
     _p("Qwen2.5-0.5B", "s2048", max_length=2048),
-    _p("Qwen2.5-1.5B", "checkpointing b4 s2048", gradient_checkpointing=True, per_device_train_batch_size=4,
-       max_length=2048),
+    _p(
+        "Qwen2.5-1.5B",
+        "checkpointing b4 s2048",
+        gradient_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
     _p("Llama-3.2-1B", "fp32 weights + bf16 autocast s1024", torch_dtype="float32", bf16=True, max_length=1024),
     _p("Llama-3.2-3B", "LoRA r16 s2048", lora_r=16, max_length=2048),
     _p("Phi-3-mini", "adamw 8-bit s1024", optim="adamw_8bit", max_length=1024),
     _p("Gemma-2-2B", "eager s1024", attn_implementation="eager", max_length=1024),
-    _p("Mistral-7B-v0.3", "LoRA r16 all-linear checkpointing s4096", lora_r=16, lora_target_modules="all-linear",
-       gradient_checkpointing=True, max_length=4096),
+    _p(
+        "Mistral-7B-v0.3",
+        "LoRA r16 all-linear checkpointing s4096",
+        lora_r=16,
+        lora_target_modules="all-linear",
+        gradient_checkpointing=True,
+        max_length=4096,
+    ),
     _p("Llama-3.1-8B", "s2048", max_length=2048),
-    _p("Qwen2.5-7B", "adafactor checkpointing s2048", optim="adafactor", gradient_checkpointing=True,
-       max_length=2048),
+    _p("Qwen2.5-7B", "adafactor checkpointing s2048", optim="adafactor", gradient_checkpointing=True, max_length=2048),
 )
 
 # A handful of cases for the tests: one per mechanism that most often goes wrong.
@@ -133,8 +181,15 @@ def rule_four_times(arch: Architecture, setup: TrainingSetup) -> int:
 # Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer, which assume mixed
 # precision with a float32 master copy: AdamW 12, 8-bit AdamW 6; plain SGD and Adafactor keep
 # (almost) no moments, so only the 4-byte master copy.
-_TM_OPTIMIZER = {"adamw_torch": 12, "adamw_torch_fused": 12, "adamw_8bit": 6, "adamw_bnb_8bit": 6,
-                 "paged_adamw_8bit": 6, "adafactor": 4, "sgd": 4}
+_TM_OPTIMIZER = {
+    "adamw_torch": 12,
+    "adamw_torch_fused": 12,
+    "adamw_8bit": 6,
+    "adamw_bnb_8bit": 6,
+    "paged_adamw_8bit": 6,
+    "adafactor": 4,
+    "sgd": 4,
+}
 
 
 def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
@@ -142,7 +197,14 @@ def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
     activations: s*b*h*L*(34 + 5*a*s/h) bytes without recomputation, 2*s*b*h*L with full recomputation."""
     e = 4 if setup.torch_dtype == "float32" else 2
     psi = arch.n_params if not setup.lora else 0
-    s, b, h, L, a = setup.max_length, setup.per_device_train_batch_size, arch.hidden_size, arch.num_layers, arch.num_heads
+    s, b, h, L, a = (
+        setup.max_length,
+        setup.per_device_train_batch_size,
+        arch.hidden_size,
+        arch.num_layers,
+        arch.num_heads,
+    )
+    act: float
     if setup.gradient_checkpointing:
         act = 2 * s * b * h * L
     else:

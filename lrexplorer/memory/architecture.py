@@ -18,25 +18,83 @@ from .errors import MemoryConfigError
 #   norms: RMSNorms per decoder layer. fused: Phi-3 packs q/k/v and gate/up into single Linears.
 #   gemma_norm: the norm computes in float32 and casts once at the end (Gemma), unlike Llama's.
 FAMILIES: dict[str, dict[str, Any]] = {
-    "llama": {"defaults": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
-                                "num_attention_heads": 32, "tie_word_embeddings": False, "attention_bias": False,
-                                "mlp_bias": False, "hidden_act": "silu"},
-                  "norms": 2},
-    "mistral": {"defaults": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
-                                  "num_attention_heads": 32, "num_key_value_heads": 8, "tie_word_embeddings": False,
-                                  "hidden_act": "silu"},
-                    "norms": 2, "no_bias": True},
-    "qwen2": {"defaults": {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
-                                "num_attention_heads": 32, "tie_word_embeddings": False, "hidden_act": "silu"},
-                  "norms": 2, "qkv_bias": True, "no_bias": True},
-    "gemma2": {"defaults": {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
-                                 "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
-                                 "attention_bias": False, "hidden_activation": "gelu_pytorch_tanh",
-                                 "final_logit_softcapping": 30.0, "attn_logit_softcapping": 50.0},
-                   "norms": 4, "gemma_norm": True, "embed_scale": True, "sdpa": False},
-    "phi3": {"defaults": {"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 32,
-                               "num_attention_heads": 32, "tie_word_embeddings": False, "hidden_act": "silu"},
-                 "norms": 2, "fused": True, "no_bias": True, "rope_cat": True},
+    "llama": {
+        "defaults": {
+            "vocab_size": 32000,
+            "hidden_size": 4096,
+            "intermediate_size": 11008,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "tie_word_embeddings": False,
+            "attention_bias": False,
+            "mlp_bias": False,
+            "hidden_act": "silu",
+        },
+        "norms": 2,
+    },
+    "mistral": {
+        "defaults": {
+            "vocab_size": 32000,
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        "norms": 2,
+        "no_bias": True,
+    },
+    "qwen2": {
+        "defaults": {
+            "vocab_size": 151936,
+            "hidden_size": 4096,
+            "intermediate_size": 22016,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        "norms": 2,
+        "qkv_bias": True,
+        "no_bias": True,
+    },
+    "gemma2": {
+        "defaults": {
+            "vocab_size": 256000,
+            "hidden_size": 2304,
+            "intermediate_size": 9216,
+            "num_hidden_layers": 26,
+            "num_attention_heads": 8,
+            "num_key_value_heads": 4,
+            "head_dim": 256,
+            "tie_word_embeddings": True,
+            "attention_bias": False,
+            "hidden_activation": "gelu_pytorch_tanh",
+            "final_logit_softcapping": 30.0,
+            "attn_logit_softcapping": 50.0,
+        },
+        "norms": 4,
+        "gemma_norm": True,
+        "embed_scale": True,
+        "sdpa": False,
+    },
+    "phi3": {
+        "defaults": {
+            "vocab_size": 32064,
+            "hidden_size": 3072,
+            "intermediate_size": 8192,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        "norms": 2,
+        "fused": True,
+        "no_bias": True,
+        "rope_cat": True,
+    },
 }
 SUPPORTED_MODEL_TYPES = tuple(FAMILIES)
 
@@ -133,8 +191,7 @@ def unsupported_reason(config: dict[str, Any]) -> str | None:
     if not model_type:
         return "the config has no 'model_type' field, so the architecture is unknown"
     if model_type not in FAMILIES:
-        return (f"model type {model_type!r} is not supported yet (supported: "
-                f"{', '.join(SUPPORTED_MODEL_TYPES)})")
+        return f"model type {model_type!r} is not supported yet (supported: {', '.join(SUPPORTED_MODEL_TYPES)})"
     return None
 
 
@@ -152,7 +209,8 @@ def from_config(config: dict[str, Any], name: str = "") -> Architecture:
     kv = config.get("num_key_value_heads") or d.get("num_key_value_heads") or heads
     if not isinstance(kv, int) or kv <= 0 or heads % kv:
         raise MemoryConfigError(
-            f"config field 'num_key_value_heads' must divide num_attention_heads ({heads}), got {kv!r}", field="model")
+            f"config field 'num_key_value_heads' must divide num_attention_heads ({heads}), got {kv!r}", field="model"
+        )
     head_dim = config.get("head_dim") or d.get("head_dim") or h // heads
     if not isinstance(head_dim, int) or head_dim <= 0:
         raise MemoryConfigError(f"config field 'head_dim' must be a positive integer, got {head_dim!r}", field="model")
@@ -162,23 +220,44 @@ def from_config(config: dict[str, Any], name: str = "") -> Architecture:
     qkv_bias = family.get("qkv_bias", False) or attn_bias
     mlp_bias = False if no_bias else bool(_get(config, d, "mlp_bias"))
     q, kvd = heads * head_dim, kv * head_dim
+    linears: tuple[Linear, ...]
     if family.get("fused"):
-        linears = (Linear("qkv_proj", h, q + 2 * kvd, qkv_bias), Linear("o_proj", q, h, attn_bias),
-                   Linear("gate_up_proj", h, 2 * inter, mlp_bias), Linear("down_proj", inter, h, mlp_bias))
+        linears = (
+            Linear("qkv_proj", h, q + 2 * kvd, qkv_bias),
+            Linear("o_proj", q, h, attn_bias),
+            Linear("gate_up_proj", h, 2 * inter, mlp_bias),
+            Linear("down_proj", inter, h, mlp_bias),
+        )
     else:
-        linears = (Linear("q_proj", h, q, qkv_bias), Linear("k_proj", h, kvd, qkv_bias),
-                   Linear("v_proj", h, kvd, qkv_bias), Linear("o_proj", q, h, attn_bias),
-                   Linear("gate_proj", h, inter, mlp_bias), Linear("up_proj", h, inter, mlp_bias),
-                   Linear("down_proj", inter, h, mlp_bias))
+        linears = (
+            Linear("q_proj", h, q, qkv_bias),
+            Linear("k_proj", h, kvd, qkv_bias),
+            Linear("v_proj", h, kvd, qkv_bias),
+            Linear("o_proj", q, h, attn_bias),
+            Linear("gate_proj", h, inter, mlp_bias),
+            Linear("up_proj", h, inter, mlp_bias),
+            Linear("down_proj", inter, h, mlp_bias),
+        )
     tie = _get(config, d, "tie_word_embeddings")
     return Architecture(
-        model_type=config["model_type"], vocab_size=_positive_int(config, d, "vocab_size"), hidden_size=h,
-        intermediate_size=inter, num_layers=_positive_int(config, d, "num_hidden_layers"), num_heads=heads,
-        num_kv_heads=kv, head_dim=head_dim, tie_word_embeddings=bool(tie), linears=linears,
-        norms_per_layer=family["norms"], gemma_norm=family.get("gemma_norm", False),
-        embed_scale=family.get("embed_scale", False), fused=family.get("fused", False),
+        model_type=config["model_type"],
+        vocab_size=_positive_int(config, d, "vocab_size"),
+        hidden_size=h,
+        intermediate_size=inter,
+        num_layers=_positive_int(config, d, "num_hidden_layers"),
+        num_heads=heads,
+        num_kv_heads=kv,
+        head_dim=head_dim,
+        tie_word_embeddings=bool(tie),
+        linears=linears,
+        norms_per_layer=family["norms"],
+        gemma_norm=family.get("gemma_norm", False),
+        embed_scale=family.get("embed_scale", False),
+        fused=family.get("fused", False),
         # An explicit null switches soft-capping off, so only a missing key takes the default.
         final_logit_softcap=config.get("final_logit_softcapping", d.get("final_logit_softcapping")),
         attn_logit_softcap=config.get("attn_logit_softcapping", d.get("attn_logit_softcapping")),
-        supports_sdpa=family.get("sdpa", True), rope_cat=family.get("rope_cat", False), name=name,
+        supports_sdpa=family.get("sdpa", True),
+        rope_cat=family.get("rope_cat", False),
+        name=name,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .ledger import Ledger
+from .linear import input_grad
 
 if TYPE_CHECKING:
     from .layer import LayerReplay
@@ -103,7 +104,7 @@ def attention_forward(R: LayerReplay, L: Ledger, x: str, e_x: int) -> str:
 def _eager_forward(R: LayerReplay, L: Ledger, qe: str, ke: str, v: str, er: int) -> tuple[str, int]:
     D = R.D
     el, S, qd = D.el, D.b * D.H * D.s * D.s, D.T * D.H * D.d
-    if D.H > D.kv:  # repeat_kv copies keys and values to all heads
+    if D.kv < D.H:  # repeat_kv copies keys and values to all heads
         kr = L.new("k.rep", qd * er)
         L.free(ke)
         vr = L.new("v.rep", qd * el)
@@ -143,7 +144,7 @@ def attention_backward(R: LayerReplay, L: Ledger, g: str) -> str | None:
     """`g`: gradient of the block output (el bytes). Returns the gradient of the block input."""
     D = R.D
     el, q_out, kv_out, er = D.el, D.H * D.d, D.kv * D.d, R.e_rope
-    go = R.lin_b(L, g, "o_proj")
+    go = input_grad(R.lin_b(L, g, "o_proj"))
     if D.attn == "eager":
         gq, gk, gv = _eager_backward(R, L, go, er)
     else:
@@ -203,7 +204,7 @@ def _eager_backward(R: LayerReplay, L: Ledger, go: str, er: int) -> tuple[str, s
     gq = L.new("gq", qd * es)
     gkr = L.new("gk.rep", qd * es)
     L.free(gsc, "rq.e.saved", "k.rep.saved" if L.has("k.rep.saved") else "rk.e.saved")
-    if D.H > D.kv:  # repeat_kv backward sums the copies
+    if D.kv < D.H:  # repeat_kv backward sums the copies
         gk = L.new("gk", D.T * D.kv * D.d * es)
         gv = L.new("gv", D.T * D.kv * D.d * es)
         L.free(gkr, gvr)

@@ -53,9 +53,15 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "engine": self.engine, "model": self.model, "device": self.device, "n_params": self.n_params,
-            "trainable_params": self.trainable_params, "components": dict(self.components),
-            "phases": dict(self.phases), "peak_phase": self.peak_phase, "peak_bytes": self.peak_bytes,
+            "engine": self.engine,
+            "model": self.model,
+            "device": self.device,
+            "n_params": self.n_params,
+            "trainable_params": self.trainable_params,
+            "components": dict(self.components),
+            "phases": dict(self.phases),
+            "peak_phase": self.peak_phase,
+            "peak_bytes": self.peak_bytes,
         }
 
 
@@ -68,16 +74,31 @@ def _parameter_figures(arch: Architecture, setup: TrainingSetup) -> tuple[int, i
     n_train = trainable_params(arch, setup)
     e_train = trainable_bytes_per_param(D)
     tensors = trainable_tensors(arch, setup)
-    return (n_train, e_train, weight_bytes(arch, setup, D), state_bytes(setup.optim, tensors, e_train),
-            state_bytes(setup.optim, tensors, 4), step_temporary_bytes(setup.optim, tensors, e_train, setup.device))
+    return (
+        n_train,
+        e_train,
+        weight_bytes(arch, setup, D),
+        state_bytes(setup.optim, tensors, e_train),
+        state_bytes(setup.optim, tensors, 4),
+        step_temporary_bytes(setup.optim, tensors, e_train, setup.device),
+    )
 
 
 def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
     """Per-GPU memory of one steady-state training step (raises MemoryConfigError on a bad setup)."""
     validate(setup, arch)
     D = make_dims(arch, setup)
-    key = replace(setup, per_device_train_batch_size=1, max_length=1, gradient_accumulation_steps=1,
-                  gradient_checkpointing=False, attn_implementation=None, num_gpus=1, zero_stage=0, fsdp=False)
+    key = replace(
+        setup,
+        per_device_train_batch_size=1,
+        max_length=1,
+        gradient_accumulation_steps=1,
+        gradient_checkpointing=False,
+        attn_implementation=None,
+        num_gpus=1,
+        zero_stage=0,
+        fsdp=False,
+    )
     n_train, e_train, W, O, O32, step_temp = _parameter_figures(arch, key)
     G = n_train * e_train
     kind = scheme(setup)
@@ -116,6 +137,14 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0,
         "batch": batch,
     }
-    return Estimate(model=arch.name, device=setup.device, n_params=arch.n_params, trainable_params=n_train,
-                    components=components, phases=phases, peak_bytes=phases[peak_phase], peak_phase=peak_phase,
-                    setup=setup)
+    return Estimate(
+        model=arch.name,
+        device=setup.device,
+        n_params=arch.n_params,
+        trainable_params=n_train,
+        components=components,
+        phases=phases,
+        peak_bytes=phases[peak_phase],
+        peak_phase=peak_phase,
+        setup=setup,
+    )

@@ -60,8 +60,12 @@ class Fit:
         return out
 
     def to_dict(self, setup: TrainingSetup | None = None, attention: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.gpu.name, "total_bytes": self.gpu.total_bytes, "fits": self.fits,
-                               "headroom_bytes": self.headroom_bytes}
+        out: dict[str, Any] = {
+            "name": self.gpu.name,
+            "total_bytes": self.gpu.total_bytes,
+            "fits": self.fits,
+            "headroom_bytes": self.headroom_bytes,
+        }
         if setup is not None:
             problems = self.problems(setup, attention)
             if problems:
@@ -90,7 +94,9 @@ def find_gpu(text: str) -> Gpu:
         return matches[0]
     raise MemoryConfigError(
         f"gpu {text!r} is {'ambiguous' if matches else 'not in the catalogue'}; choose one of: "
-        f"{', '.join(catalogue_names())} (or auto)", field="gpu")
+        f"{', '.join(catalogue_names())} (or auto)",
+        field="gpu",
+    )
 
 
 def detected_gpus() -> list[Gpu]:
@@ -99,8 +105,9 @@ def detected_gpus() -> list[Gpu]:
         from ..hardware import detect_gpus
     except ImportError:  # pragma: no cover - hardware.py is part of the package
         return []
-    return [Gpu(g.name, g.total_bytes, g.compute_capability, detected=True, free_bytes=g.free_bytes)
-            for g in detect_gpus()]
+    return [
+        Gpu(g.name, g.total_bytes, g.compute_capability, detected=True, free_bytes=g.free_bytes) for g in detect_gpus()
+    ]
 
 
 def resolve_gpus(spec: str) -> tuple[list[Gpu], str | None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .attention import attention_backward, attention_forward
 from .dims import Dims
 from .ledger import Ledger
-from .linear import LinearRecord, WeightGrads, linear_backward, linear_forward
+from .linear import LinearRecord, WeightGrads, input_grad, linear_backward, linear_forward
 
 
 class LayerReplay:
@@ -140,7 +140,7 @@ class LayerReplay:
         if D.arch.fused:
             ggu = L.new("g.gu", 2 * I)
             L.free(g_up, g_gate)
-            gx = self.lin_b(L, ggu, "gate_up_proj")
+            gx = input_grad(self.lin_b(L, ggu, "gate_up_proj"))
             L.free(ggu)
             return gx
         gx_up = self.lin_b(L, g_up, "up_proj")

@@ -37,8 +37,9 @@ def adapter_bytes(D: Dims) -> int:
     return 2 if D.qlora else 4
 
 
-def linear_forward(L: Ledger, D: Dims, x: str, e_in: int, name: str, d_in: int, d_out: int, tag: str,
-                   trainable: bool) -> tuple[str, LinearRecord]:
+def linear_forward(
+    L: Ledger, D: Dims, x: str, e_in: int, name: str, d_in: int, d_out: int, tag: str, trainable: bool
+) -> tuple[str, LinearRecord]:
     """Returns the output's name (T x d_out in D.el bytes) and what the backward needs."""
     T, el = D.T, D.el
     rec = LinearRecord(tag, d_in, d_out, e_in)
@@ -84,8 +85,15 @@ def linear_forward(L: Ledger, D: Dims, x: str, e_in: int, name: str, d_in: int, 
     return out, rec
 
 
-def linear_backward(L: Ledger, D: Dims, g: str, rec: LinearRecord, weight_grad: WeightGrads,
-                    need_input_grad: bool = True) -> str | None:
+def input_grad(name: str | None) -> str:
+    """The input gradient a backward with need_input_grad=True always returns."""
+    assert name is not None
+    return name
+
+
+def linear_backward(
+    L: Ledger, D: Dims, g: str, rec: LinearRecord, weight_grad: WeightGrads, need_input_grad: bool = True
+) -> str | None:
     """Consumes nothing of `g` (the caller frees it); returns the input gradient's name (e_in bytes)."""
     T, el, tag = D.T, D.el, rec.tag
     d_in, d_out = rec.d_in, rec.d_out

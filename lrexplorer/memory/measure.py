@@ -84,6 +84,7 @@ class SavedTensorCounter:
         handles = []
         for module in model.modules():
             if getattr(module, "gradient_checkpointing", False) and hasattr(module, "_gradient_checkpointing_func"):
+
                 def pre(mod: Any, args: Any, kwargs: Any = None) -> None:
                     if not self.active:
                         return
@@ -94,6 +95,7 @@ class SavedTensorCounter:
                             self.pack(x)
                         elif isinstance(x, (tuple, list)):
                             pending.extend(x)
+
                 handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
         return handles
 
@@ -135,7 +137,7 @@ class _PhaseTracker:
     def __init__(self, device: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Any) -> None:
         self.cuda = device == "cuda" and not _fake_active()
         self.peaks: dict[str, int] = {}
-        self.tracker = None
+        self.tracker: Any = None  # torch's MemTracker on the CPU and under FakeTensorMode
         if not self.cuda:
             self.tracker = _mem_tracker()
             self.tracker.track_external(model, optimizer, *batch.values())
@@ -189,9 +191,15 @@ def _autocast(setup: TrainingSetup) -> Any:
     return contextlib.nullcontext()
 
 
-def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
-                  setup: TrainingSetup, scaler: Any = None, tracker: _PhaseTracker | None = None,
-                  counter: SavedTensorCounter | None = None) -> None:
+def training_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    setup: TrainingSetup,
+    scaler: Any = None,
+    tracker: _PhaseTracker | None = None,
+    counter: SavedTensorCounter | None = None,
+) -> None:
     """One optimizer update as `Trainer.training_step` + its inner loop run it."""
     params = [p for p in model.parameters() if p.requires_grad]
     ga = setup.gradient_accumulation_steps
@@ -231,8 +239,15 @@ def init_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimize
     model.zero_grad(set_to_none=True)
 
 
-def run_tracked_step(config: dict[str, Any], arch: Architecture, setup: TrainingSetup, *, engine: str,
-                     progress: Progress | None = None, warmup_steps: int = 0) -> StepMemory:
+def run_tracked_step(
+    config: dict[str, Any],
+    arch: Architecture,
+    setup: TrainingSetup,
+    *,
+    engine: str,
+    progress: Progress | None = None,
+    warmup_steps: int = 0,
+) -> StepMemory:
     """Build, warm up, then track one step. Runs on the current default device (or fake mode)."""
     from .realmodel import build_model, build_optimizer, make_batch
 
@@ -272,16 +287,28 @@ def run_tracked_step(config: dict[str, Any], arch: Architecture, setup: Training
     say("done", 1.0)
     peaks = tracker.peaks
     return StepMemory(
-        engine=engine, device=setup.device, peak_bytes=max(peaks.values()), phase_peaks=dict(peaks),
-        weights=weights, gradients=grads_seen.get("bytes", 0), optimizer_states=states,
-        activations=counter.total, n_params=sum(p.numel() for p in model.parameters()),
+        engine=engine,
+        device=setup.device,
+        peak_bytes=max(peaks.values()),
+        phase_peaks=dict(peaks),
+        weights=weights,
+        gradients=grads_seen.get("bytes", 0),
+        optimizer_states=states,
+        activations=counter.total,
+        n_params=sum(p.numel() for p in model.parameters()),
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         seconds=time.perf_counter() - start,
     )
 
 
-def measure_step(config: dict[str, Any], arch: Architecture, setup: TrainingSetup,
-                 progress: Progress | None = None, seed: int = 0, warmup_steps: int = 0) -> StepMemory:
+def measure_step(
+    config: dict[str, Any],
+    arch: Architecture,
+    setup: TrainingSetup,
+    progress: Progress | None = None,
+    seed: int = 0,
+    warmup_steps: int = 0,
+) -> StepMemory:
     """Measure a real step with real tensors on `setup.device` (the CPU, or the first CUDA GPU)."""
     torch.manual_seed(seed)
     device = torch.device("cuda" if setup.device == "cuda" else "cpu")

@@ -32,8 +32,9 @@ def scheme(setup: TrainingSetup) -> str:
     return "ddp" if setup.num_gpus > 1 else "single"
 
 
-def shard(arch: Architecture, setup: TrainingSetup, weights: int, grads: int, states: int,
-          trainable: int, states_fp32: int) -> Sharded:
+def shard(
+    arch: Architecture, setup: TrainingSetup, weights: int, grads: int, states: int, trainable: int, states_fp32: int
+) -> Sharded:
     """Per-GPU bytes. `weights`/`grads`/`states` are the single-GPU figures; `states_fp32` the
     optimizer state for float32 master weights (what DeepSpeed's mixed precision keeps)."""
     n = setup.num_gpus

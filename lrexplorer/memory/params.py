@@ -70,8 +70,10 @@ def weight_bytes(arch: Architecture, setup: TrainingSetup, D: Dims) -> int:
     """Bytes of every parameter: the base model (4-bit Linears under QLoRA) plus any adapters."""
     if setup.load_in_4bit:
         linear = arch.num_layers * arch.layer_linear_params
-        quantised = arch.num_layers * sum(nf4_bytes(lin.d_in * lin.d_out, setup.bnb_4bit_use_double_quant)
-                                          + (lin.d_out * D.ew if lin.bias else 0) for lin in arch.linears)
+        quantised = arch.num_layers * sum(
+            nf4_bytes(lin.d_in * lin.d_out, setup.bnb_4bit_use_double_quant) + (lin.d_out * D.ew if lin.bias else 0)
+            for lin in arch.linears
+        )
         base = quantised + (arch.n_params - linear) * D.ew
     else:
         base = arch.n_params * D.ew

@@ -30,7 +30,10 @@ def load_presets() -> dict[str, Preset]:
     for path in sorted(PRESET_DIR.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         presets[data["name"]] = Preset(
-            name=data["name"], hub_id=data["hub_id"], config=data["config"], aliases=tuple(data.get("aliases", ())),
+            name=data["name"],
+            hub_id=data["hub_id"],
+            config=data["config"],
+            aliases=tuple(data.get("aliases", ())),
         )
     return presets
 

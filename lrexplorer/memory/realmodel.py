@@ -22,19 +22,26 @@ def build_model(config: dict[str, Any], arch: Architecture, setup: TrainingSetup
     """
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    cfg_values = {k: v for k, v in config.items() if k not in ("architectures", "torch_dtype", "dtype",
-                                                               "transformers_version")}
+    cfg_values = {
+        k: v for k, v in config.items() if k not in ("architectures", "torch_dtype", "dtype", "transformers_version")
+    }
     cfg = AutoConfig.for_model(**cfg_values)
     cfg.use_cache = False  # the Trainer turns the KV cache off for training with checkpointing; no cache in training
     model = AutoModelForCausalLM.from_config(
-        cfg, dtype=getattr(torch, setup.torch_dtype), attn_implementation=setup.attention(arch))
+        cfg, dtype=getattr(torch, setup.torch_dtype), attn_implementation=setup.attention(arch)
+    )
     if setup.gradient_checkpointing:
         model.activation_checkpointing_enable()  # transformers 5 name; non-reentrant by default
     if setup.lora:
         from peft import LoraConfig, get_peft_model
 
-        lora = LoraConfig(r=setup.lora_r, lora_alpha=2 * setup.lora_r, lora_dropout=0.0,
-                          target_modules=list(setup.target_modules(arch)), task_type="CAUSAL_LM")
+        lora = LoraConfig(
+            r=setup.lora_r,
+            lora_alpha=2 * setup.lora_r,
+            lora_dropout=0.0,
+            target_modules=list(setup.target_modules(arch)),
+            task_type="CAUSAL_LM",
+        )
         model = get_peft_model(model, lora)
     model.train()
     return model
@@ -44,9 +51,14 @@ def trainer_args(setup: TrainingSetup, output_dir: str = "/tmp/lrexplorer-memory
     from transformers import TrainingArguments
 
     return TrainingArguments(
-        output_dir=output_dir, optim=setup.optim, per_device_train_batch_size=setup.per_device_train_batch_size,
-        gradient_accumulation_steps=setup.gradient_accumulation_steps, report_to=[],
-        use_cpu=setup.device == "cpu", bf16=setup.bf16, fp16=setup.fp16,
+        output_dir=output_dir,
+        optim=setup.optim,
+        per_device_train_batch_size=setup.per_device_train_batch_size,
+        gradient_accumulation_steps=setup.gradient_accumulation_steps,
+        report_to=[],
+        use_cpu=setup.device == "cpu",
+        bf16=setup.bf16,
+        fp16=setup.fp16,
     )
 
 
@@ -59,13 +71,14 @@ def build_optimizer(model: torch.nn.Module, setup: TrainingSetup) -> torch.optim
     from transformers import Trainer
 
     stand_in = SimpleNamespace(optimizer=None, optimizer_cls_and_kwargs=None, args=trainer_args(setup))
-    stand_in.get_decay_parameter_names = lambda m: Trainer.get_decay_parameter_names(stand_in, m)
+    stand_in.get_decay_parameter_names = lambda m: Trainer.get_decay_parameter_names(stand_in, m)  # type: ignore[arg-type]
     stand_in.get_optimizer_cls_and_kwargs = Trainer.get_optimizer_cls_and_kwargs
-    return Trainer.create_optimizer(stand_in, model)
+    return Trainer.create_optimizer(stand_in, model)  # type: ignore[arg-type]
 
 
-def make_batch(arch: Architecture, setup: TrainingSetup, device: Any = None,
-               with_attention_mask: bool = True) -> dict[str, torch.Tensor]:
+def make_batch(
+    arch: Architecture, setup: TrainingSetup, device: Any = None, with_attention_mask: bool = True
+) -> dict[str, torch.Tensor]:
     """A batch as a causal-LM collator gives it: token ids, an all-ones attention mask, labels = ids."""
     b, s = setup.per_device_train_batch_size, setup.max_length
     ids = torch.randint(0, arch.vocab_size, (b, s), device=device)

@@ -11,17 +11,28 @@ from .setup import TrainingSetup
 
 GIB = 1024**3
 SHORT_LABELS = {
-    "weights": "weights", "gradients": "gradients", "optimizer_states": "optimizer states",
-    "activations": "activations (+ logits, loss)", "loss_buffers": "loss buffers", "optimizer_step_buffers":
-    "optimizer step buffers", "communication_buffers": "communication buffers", "cuda_context": "CUDA context",
-    "cuda_workspace": "cuBLAS workspace", "batch": "input batch",
+    "weights": "weights",
+    "gradients": "gradients",
+    "optimizer_states": "optimizer states",
+    "activations": "activations (+ logits, loss)",
+    "loss_buffers": "loss buffers",
+    "optimizer_step_buffers": "optimizer step buffers",
+    "communication_buffers": "communication buffers",
+    "cuda_context": "CUDA context",
+    "cuda_workspace": "cuBLAS workspace",
+    "batch": "input batch",
 }
 COMPONENT_LABELS = {
-    "weights": "weights", "gradients": "gradients", "optimizer_states": "optimizer states",
+    "weights": "weights",
+    "gradients": "gradients",
+    "optimizer_states": "optimizer states",
     "activations": "activations (saved for backward, logits and loss included)",
     "loss_buffers": "loss buffers (logits copies while the loss is computed)",
-    "optimizer_step_buffers": "optimizer step buffers", "communication_buffers": "communication buffers",
-    "cuda_context": "CUDA context", "cuda_workspace": "cuBLAS workspace", "batch": "input batch",
+    "optimizer_step_buffers": "optimizer step buffers",
+    "communication_buffers": "communication buffers",
+    "cuda_context": "CUDA context",
+    "cuda_workspace": "cuBLAS workspace",
+    "batch": "input batch",
 }
 
 
@@ -29,29 +40,47 @@ def result_dict(result: Estimate | StepMemory, setup: TrainingSetup, gpus: list[
     """`{"n_params", "trainable_params", "components", "peak_bytes", "gpus", ...}` with byte counts."""
     if isinstance(result, Estimate):
         components = dict(result.components)
-        phases, peak_phase, engine = dict(result.phases), result.peak_phase, "analytic"
+        phases, engine = dict(result.phases), "analytic"
+        peak_phase: str | None = result.peak_phase
     else:
         cuda = setup.device == "cuda"
-        components = {"weights": result.weights, "gradients": result.gradients,
-                      "optimizer_states": result.optimizer_states, "activations": result.activations,
-                      "cuda_context": CUDA_CONTEXT if cuda else 0, "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0}
+        components = {
+            "weights": result.weights,
+            "gradients": result.gradients,
+            "optimizer_states": result.optimizer_states,
+            "activations": result.activations,
+            "cuda_context": CUDA_CONTEXT if cuda else 0,
+            "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0,
+        }
         phases = dict(result.phase_peaks)
         peak_phase = max(phases, key=lambda k: phases[k]) if phases else None
         engine = result.engine
     attention = setup.attn_implementation or ""
     return {
-        "engine": engine, "model": model, "device": setup.device, "n_params": result.n_params,
-        "trainable_params": result.trainable_params, "components": components, "phases": phases,
-        "peak_phase": peak_phase, "peak_bytes": result.peak_bytes,
+        "engine": engine,
+        "model": model,
+        "device": setup.device,
+        "n_params": result.n_params,
+        "trainable_params": result.trainable_params,
+        "components": components,
+        "phases": phases,
+        "peak_phase": peak_phase,
+        "peak_bytes": result.peak_bytes,
         "gpus": [Fit(g, result.peak_bytes).to_dict(setup, attention) for g in gpus] if setup.device == "cuda" else [],
     }
 
 
 def text_table(data: dict[str, Any], note: str | None = None) -> str:
     """The result as a readable table in GiB."""
-    lines = [(f"model: {data['model']}  ({data['n_params'] / 1e9:.3f} B parameters, "
-             f"{data['trainable_params'] / 1e6:,.1f} M trainable)"),
-             f"engine: {data['engine']}, device: {data['device']}", "", f"{'component':62s} {'GiB':>9s}"]
+    lines = [
+        (
+            f"model: {data['model']}  ({data['n_params'] / 1e9:.3f} B parameters, "
+            f"{data['trainable_params'] / 1e6:,.1f} M trainable)"
+        ),
+        f"engine: {data['engine']}, device: {data['device']}",
+        "",
+        f"{'component':62s} {'GiB':>9s}",
+    ]
     for key, value in data["components"].items():
         if value:
             lines.append(f"{COMPONENT_LABELS.get(key, key):62s} {value / GIB:9.3f}")
@@ -64,8 +93,10 @@ def text_table(data: dict[str, Any], note: str | None = None) -> str:
         lines += ["", f"{'GPU':32s} {'memory GiB':>10s} {'fits':>5s} {'headroom GiB':>13s}"]
         for g in data["gpus"]:
             extra = f"  (cannot run: {'; '.join(g['unsupported'])})" if g.get("unsupported") else ""
-            lines.append(f"{g['name']:32s} {g['total_bytes'] / GIB:10.1f} {'yes' if g['fits'] else 'NO':>5s} "
-                         f"{g['headroom_bytes'] / GIB:13.2f}{extra}")
+            lines.append(
+                f"{g['name']:32s} {g['total_bytes'] / GIB:10.1f} {'yes' if g['fits'] else 'NO':>5s} "
+                f"{g['headroom_bytes'] / GIB:13.2f}{extra}"
+            )
     if note:
         lines += ["", note]
     return "\n".join(lines)

@@ -66,23 +66,62 @@ def _shard(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup
 
 
 TRICKS: tuple[Trick, ...] = (
-    Trick("gradient_accumulation_steps", "gradient accumulation", "more, smaller micro-batches per update "
-          "(same tokens, less parallel work per step)", lambda c, a: c.gradient_accumulation_steps > 1, _accumulate),
-    Trick("gradient_checkpointing", "gradient checkpointing", "recomputes each layer's forward in the backward "
-          "(about a third more compute)", lambda c, a: c.gradient_checkpointing,
-          lambda t, c, a: replace(t, gradient_checkpointing=True)),
-    Trick("precision", "16-bit weights / mixed precision", "bfloat16 rounding (fp16 needs loss scaling)",
-          lambda c, a: c.torch_dtype != "float32" or c.bf16 or c.fp16, _precision),
-    Trick("attn_implementation", "memory-efficient attention", "none (flash_attention_2 needs the flash-attn "
-          "package and an Ampere or newer GPU)", lambda c, a: c.attention(a) != "eager", _attention),
-    Trick("optim", "lighter optimizer", "8-bit state rounding; Adafactor and SGD converge differently",
-          lambda c, a: c.optim not in ("adamw_torch", "adamw_torch_fused"), _optimizer),
-    Trick("lora_r", "LoRA adapters", "trains low-rank adapters only (less capacity than full fine-tuning)",
-          lambda c, a: c.lora and not c.load_in_4bit, _lora),
-    Trick("load_in_4bit", "QLoRA (4-bit base + LoRA)", "dequantises every weight in every step (slower); "
-          "4-bit rounding of the frozen base", lambda c, a: c.load_in_4bit, _qlora),
-    Trick("zero_stage", "sharding over GPUs (ZeRO / FSDP)", "gathers weights and reduces gradients over the "
-          "network every step", lambda c, a: bool(c.zero_stage or c.fsdp), _shard),
+    Trick(
+        "gradient_accumulation_steps",
+        "gradient accumulation",
+        "more, smaller micro-batches per update (same tokens, less parallel work per step)",
+        lambda c, a: c.gradient_accumulation_steps > 1,
+        _accumulate,
+    ),
+    Trick(
+        "gradient_checkpointing",
+        "gradient checkpointing",
+        "recomputes each layer's forward in the backward (about a third more compute)",
+        lambda c, a: c.gradient_checkpointing,
+        lambda t, c, a: replace(t, gradient_checkpointing=True),
+    ),
+    Trick(
+        "precision",
+        "16-bit weights / mixed precision",
+        "bfloat16 rounding (fp16 needs loss scaling)",
+        lambda c, a: c.torch_dtype != "float32" or c.bf16 or c.fp16,
+        _precision,
+    ),
+    Trick(
+        "attn_implementation",
+        "memory-efficient attention",
+        "none (flash_attention_2 needs the flash-attn package and an Ampere or newer GPU)",
+        lambda c, a: c.attention(a) != "eager",
+        _attention,
+    ),
+    Trick(
+        "optim",
+        "lighter optimizer",
+        "8-bit state rounding; Adafactor and SGD converge differently",
+        lambda c, a: c.optim not in ("adamw_torch", "adamw_torch_fused"),
+        _optimizer,
+    ),
+    Trick(
+        "lora_r",
+        "LoRA adapters",
+        "trains low-rank adapters only (less capacity than full fine-tuning)",
+        lambda c, a: c.lora and not c.load_in_4bit,
+        _lora,
+    ),
+    Trick(
+        "load_in_4bit",
+        "QLoRA (4-bit base + LoRA)",
+        "dequantises every weight in every step (slower); 4-bit rounding of the frozen base",
+        lambda c, a: c.load_in_4bit,
+        _qlora,
+    ),
+    Trick(
+        "zero_stage",
+        "sharding over GPUs (ZeRO / FSDP)",
+        "gathers weights and reduces gradients over the network every step",
+        lambda c, a: bool(c.zero_stage or c.fsdp),
+        _shard,
+    ),
 )
 
 
@@ -106,13 +145,26 @@ class SavingsReport:
 
 def baseline_setup(setup: TrainingSetup) -> TrainingSetup:
     return replace(
-        setup, per_device_train_batch_size=setup.per_device_train_batch_size * setup.gradient_accumulation_steps,
-        gradient_accumulation_steps=1, gradient_checkpointing=False, optim="adamw_torch_fused",
-        torch_dtype="float32", bf16=False, fp16=False, attn_implementation="eager", lora_r=0,
-        lora_target_modules=None, load_in_4bit=False, num_gpus=1, zero_stage=0, fsdp=False)
+        setup,
+        per_device_train_batch_size=setup.per_device_train_batch_size * setup.gradient_accumulation_steps,
+        gradient_accumulation_steps=1,
+        gradient_checkpointing=False,
+        optim="adamw_torch_fused",
+        torch_dtype="float32",
+        bf16=False,
+        fp16=False,
+        attn_implementation="eager",
+        lora_r=0,
+        lora_target_modules=None,
+        load_in_4bit=False,
+        num_gpus=1,
+        zero_stage=0,
+        fsdp=False,
+    )
 
 
 def _measure(trick: Trick, target: TrainingSetup, against: Estimate, arch: Architecture) -> Saving:
+    est: Estimate | None
     try:
         est = estimate(arch, target)
     except MemoryConfigError as exc:
@@ -122,10 +174,11 @@ def _measure(trick: Trick, target: TrainingSetup, against: Estimate, arch: Archi
             est = estimate(arch, fixed) if fixed is not None else None
         except MemoryConfigError:
             est = None
-        if est is None:
+        if est is None or fixed is None:
             return Saving(trick, target, None, 0, 0.0, f"not possible here: {exc}")
         saved = against.peak_bytes - est.peak_bytes
         return Saving(trick, fixed, est, saved, saved / against.peak_bytes, "with bfloat16 weights, which it needs")
+    assert est is not None
     saved = against.peak_bytes - est.peak_bytes
     return Saving(trick, target, est, saved, saved / against.peak_bytes)
 
@@ -142,7 +195,12 @@ def savings(arch: Architecture, setup: TrainingSetup) -> SavingsReport:
         else:
             more.append(_measure(trick, trick.apply(setup, setup, arch), chosen_est, arch))
     saved = baseline.peak_bytes - chosen_est.peak_bytes
-    combined = Saving(Trick("all", "all chosen settings together", "", lambda c, a: True, lambda t, c, a: t),
-                      setup, chosen_est, saved, saved / baseline.peak_bytes)
+    combined = Saving(
+        Trick("all", "all chosen settings together", "", lambda c, a: True, lambda t, c, a: t),
+        setup,
+        chosen_est,
+        saved,
+        saved / baseline.peak_bytes,
+    )
     more.sort(key=lambda s: -s.saved_bytes)
     return SavingsReport(baseline, chosen, combined, more)

@@ -14,7 +14,7 @@ from .errors import MemoryConfigError
 
 OPTIMIZERS: dict[str, str] = {
     "adamw_torch_fused": "AdamW (torch, fused kernel; the Trainer's default): two states per parameter in the "
-                         "parameter's dtype, updated in place",
+    "parameter's dtype, updated in place",
     "adamw_torch": "AdamW (torch, foreach): same states; the step allocates a copy of a whole param group",
     "adamw_8bit": "AdamW 8-bit (bitsandbytes): two 1-byte states per parameter plus block scales",
     "adamw_bnb_8bit": "same optimizer as adamw_8bit (transformers' other name for it)",
@@ -80,7 +80,7 @@ class TrainingSetup:
         if tm is None:
             # PEFT's default for Llama-like models is q_proj and v_proj; Phi-3 has none, so it takes all.
             return ("q_proj", "v_proj") if "q_proj" in names else names
-        if tm == "all-linear" or tm == ("all-linear",):
+        if tm in ("all-linear", ("all-linear",)):
             return names
         return tuple(t for t in tm if t in names)
 
@@ -113,46 +113,62 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
     if setup.bf16 and setup.fp16:
         raise MemoryConfigError("bf16 and fp16 are exclusive: choose one mixed-precision mode", field="fp16")
     if setup.fsdp and setup.zero_stage:
-        raise MemoryConfigError("fsdp and zero_stage are exclusive: FSDP full shard or DeepSpeed ZeRO, not both",
-                                field="fsdp")
+        raise MemoryConfigError(
+            "fsdp and zero_stage are exclusive: FSDP full shard or DeepSpeed ZeRO, not both", field="fsdp"
+        )
     attn = setup.attention(arch)
     if attn == "sdpa" and not arch.supports_sdpa:
         raise MemoryConfigError(
             f"attn_implementation sdpa: {arch.model_type} does not support sdpa (its attention soft-capping needs "
-            "eager or flash_attention_2)", field="attn_implementation")
+            "eager or flash_attention_2)",
+            field="attn_implementation",
+        )
     if attn == "flash_attention_2":
         if setup.device == "cpu":
-            raise MemoryConfigError("attn_implementation flash_attention_2 needs a CUDA GPU; use sdpa or eager on "
-                                    "the CPU", field="attn_implementation")
+            raise MemoryConfigError(
+                "attn_implementation flash_attention_2 needs a CUDA GPU; use sdpa or eager on the CPU",
+                field="attn_implementation",
+            )
         if setup.compute_dtype == "float32":
-            raise MemoryConfigError("attn_implementation flash_attention_2 runs only in bfloat16 or float16: set "
-                                    "torch_dtype to bfloat16/float16 or turn on bf16/fp16", field="attn_implementation")
+            raise MemoryConfigError(
+                "attn_implementation flash_attention_2 runs only in bfloat16 or float16: set "
+                "torch_dtype to bfloat16/float16 or turn on bf16/fp16",
+                field="attn_implementation",
+            )
     if setup.load_in_4bit and not setup.lora:
-        raise MemoryConfigError("load_in_4bit needs LoRA (set lora_r > 0): 4-bit weights cannot be trained directly",
-                                field="load_in_4bit")
+        raise MemoryConfigError(
+            "load_in_4bit needs LoRA (set lora_r > 0): 4-bit weights cannot be trained directly", field="load_in_4bit"
+        )
     if setup.load_in_4bit and (setup.fsdp or setup.zero_stage == 3):
         raise MemoryConfigError("load_in_4bit with ZeRO-3 or FSDP is not modelled yet", field="load_in_4bit")
     if setup.fp16 and setup.torch_dtype == "float16" and not setup.lora:
-        raise MemoryConfigError("fp16 with torch_dtype float16 fails in a real run (the grad scaler cannot unscale "
-                                "float16 gradients): load float32 weights or use LoRA", field="fp16")
+        raise MemoryConfigError(
+            "fp16 with torch_dtype float16 fails in a real run (the grad scaler cannot unscale "
+            "float16 gradients): load float32 weights or use LoRA",
+            field="fp16",
+        )
     if setup.device == "cpu":
         if setup.num_gpus > 1 or setup.zero_stage or setup.fsdp:
-            raise MemoryConfigError("device cpu estimates a single CPU process: num_gpus, zero_stage and fsdp "
-                                    "apply to GPUs", field="device")
+            raise MemoryConfigError(
+                "device cpu estimates a single CPU process: num_gpus, zero_stage and fsdp apply to GPUs", field="device"
+            )
         if setup.optim == "paged_adamw_8bit":
-            raise MemoryConfigError("optim paged_adamw_8bit pages between GPU and CPU memory; on device cpu use "
-                                    "adamw_8bit", field="optim")
+            raise MemoryConfigError(
+                "optim paged_adamw_8bit pages between GPU and CPU memory; on device cpu use adamw_8bit", field="optim"
+            )
         if setup.fp16:
             raise MemoryConfigError("fp16 mixed precision needs a GPU; on the CPU use bf16", field="fp16")
     if setup.lora:
         tm = setup.lora_target_modules
         names = arch.linear_names()
-        if tm is not None and tm != "all-linear" and tm != ("all-linear",):
+        if tm is not None and tm not in ("all-linear", ("all-linear",)):
             bad = [t for t in tm if t not in names]
             if bad or not tm:
                 raise MemoryConfigError(
                     f"lora_target_modules: {', '.join(bad) or 'empty'} not in this model's linear layers "
-                    f"({', '.join(names)}, or all-linear)", field="lora_target_modules")
+                    f"({', '.join(names)}, or all-linear)",
+                    field="lora_target_modules",
+                )
 
 
 def setup_from_mapping(values: dict[str, Any]) -> TrainingSetup:

@@ -16,8 +16,9 @@ from .results import Progress, StepMemory
 from .setup import TrainingSetup, validate
 
 
-def simulate_step(config: dict[str, Any], arch: Architecture, setup: TrainingSetup,
-                  progress: Progress | None = None) -> StepMemory:
+def simulate_step(
+    config: dict[str, Any], arch: Architecture, setup: TrainingSetup, progress: Progress | None = None
+) -> StepMemory:
     """Peak and components of one steady-state step, simulated on the CPU (no memory allocated).
 
     The kernels that run are the CPU's (the CPU's SDPA flash kernel stands in for CUDA's memory-
@@ -49,10 +50,13 @@ def simulate_step(config: dict[str, Any], arch: Architecture, setup: TrainingSet
     # PEFT moves each new adapter (and its wrapped layer) to the base layer's device and dtype with
     # Module.to, which cannot swap fake parameters. Everything is on the CPU already, so skipping the
     # moves leaves the adapters in float32: where PEFT's default (autocast_adapter_dtype) puts them.
-    with mock.patch.object(masking, "find_packed_sequence_indices", lambda position_ids: None), \
-            mock.patch.object(BaseTunerLayer, "_move_adapter_to_device_of_base_layer", lambda *a, **k: None), \
-            _no_module_moves(setup), \
-            _real_bnb_quantisation_maps(setup), FakeTensorMode(allow_non_fake_inputs=True):
+    with (
+        mock.patch.object(masking, "find_packed_sequence_indices", lambda position_ids: None),
+        mock.patch.object(BaseTunerLayer, "_move_adapter_to_device_of_base_layer", lambda *a, **k: None),
+        _no_module_moves(setup),
+        _real_bnb_quantisation_maps(setup),
+        FakeTensorMode(allow_non_fake_inputs=True),
+    ):
         result = run_tracked_step(config, arch, cpu_setup, engine="simulated", progress=progress)
     result.device = setup.device
     if setup.device == "cuda":

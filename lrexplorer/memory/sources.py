@@ -43,7 +43,9 @@ def resolve_model(spec: str) -> ModelSource:
         return ModelSource("hub", text, config, from_config(config, text))
     raise MemoryConfigError(
         f"unknown model {text!r}: not a preset ({', '.join(preset_names())}), not an existing path, "
-        "and not a Hub id of the form owner/name", field="model")
+        "and not a Hub id of the form owner/name",
+        field="model",
+    )
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -74,11 +76,16 @@ def fetch_hub_config(hub_id: str) -> dict[str, Any]:
 
         config = AutoConfig.from_pretrained(hub_id)
     except Exception as exc:  # noqa: BLE001 - OSError, HTTP errors, ValueError (unknown type): all mean 'not available'
-        why = "the Hugging Face Hub cannot be reached (offline mode is on)" if offline else (
-            "it could not be fetched from the Hugging Face Hub (offline, private, gated or misspelled?)")
+        why = (
+            "the Hugging Face Hub cannot be reached (offline mode is on)"
+            if offline
+            else ("it could not be fetched from the Hugging Face Hub (offline, private, gated or misspelled?)")
+        )
         raise MemoryConfigError(
             f"model {hub_id!r}: {why}. Use a bundled preset ({', '.join(preset_names())}) or a local "
-            f"config.json path instead. ({type(exc).__name__})", field="model") from None
+            f"config.json path instead. ({type(exc).__name__})",
+            field="model",
+        ) from None
     data = config.to_dict()
     text = data.get("text_config")
     if isinstance(text, dict) and "hidden_size" not in data:

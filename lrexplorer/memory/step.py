@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .dims import Dims
 from .layer import LayerReplay
 from .ledger import Ledger
-from .linear import WeightGrads, linear_backward, linear_forward
+from .linear import WeightGrads, input_grad, linear_backward, linear_forward
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
     # weight's input buffer until the embedding's arrives (the whole backward), then sums them.
     tied = arch.tie_word_embeddings and not D.lora
     head_grads = WeightGrads(False) if tied else grads
-    gn = linear_backward(L, D, g, rec, head_grads)
+    gn = input_grad(linear_backward(L, D, g, rec, head_grads))
     L.free(g)
     gx = head.norm_backward(L, gn, D.eh, "nf")
     L.free(gn)
@@ -163,5 +163,6 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
         else:
             grads_kept += V * h * D.ew  # it becomes .grad
     L.free(g0)
-    return MicroBatch(forward_peak=forward_peak, backward_peak=L.peak, saved=saved, loss_extra=loss_extra,
-                      grads_kept=grads_kept)
+    return MicroBatch(
+        forward_peak=forward_peak, backward_peak=L.peak, saved=saved, loss_extra=loss_extra, grads_kept=grads_kept
+    )

@@ -52,8 +52,9 @@ def job(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         from .measure import measure_step
 
-        result = measure_step(source.config, source.architecture, setup, progress=progress,
-                              warmup_steps=int(spec.get("warmup_steps", 1)))
+        result = measure_step(
+            source.config, source.architecture, setup, progress=progress, warmup_steps=int(spec.get("warmup_steps", 1))
+        )
     out = result.to_dict()
     out["seconds"] = time.perf_counter() - started
     return out

@@ -88,7 +88,8 @@ HELD_OUT = 5  # index of the phrasing kept for evaluation
 
 def facts() -> tuple[list[Example], list[Example]]:
     """(train, test): every fact in phrasings 0-4 for training, phrasing 5 for evaluation."""
-    train, test = [], []
+    train: list[Example] = []
+    test: list[Example] = []
     for relation, subject, obj in FACTS:
         questions, answer = RELATIONS[relation]
         for i, question in enumerate(questions):

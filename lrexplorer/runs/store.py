@@ -200,7 +200,7 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
 
 def list_runs(root: Path) -> list[dict[str, Any]]:
     """Every run folder under `root`, newest first, with its reconciled status and id."""
-    out = []
+    out: list[dict[str, Any]] = []
     if not Path(root).is_dir():
         return out
     for child in Path(root).iterdir():

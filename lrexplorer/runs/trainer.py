@@ -77,21 +77,23 @@ def build_trainer(spec: RunSpec, run_dir: Path, facts: Facts, callbacks: list[An
     kwargs = spec.sft_kwargs(use_cpu=on_cpu)
     config = SFTConfig(output_dir=str(run_dir), disable_tqdm=True, **kwargs)
     peft_config = None
-    if spec.peft_kwargs() is not None:
+    peft_kwargs = spec.peft_kwargs()
+    if peft_kwargs is not None:
         from peft import LoraConfig
 
-        peft_config = LoraConfig(**spec.peft_kwargs())
+        peft_config = LoraConfig(**peft_kwargs)
     trainer = LrxSFTTrainer(
         model=model, args=config, train_dataset=train, eval_dataset=evaluation, processing_class=tokenizer,
         peft_config=peft_config, callbacks=callbacks, lrx_schedule=spec.trainer_schedule(),
     )
+    trained: Any = trainer.model
     info = {
         "attn_requested": values["attn_implementation"],
-        "attn_implementation": getattr(trainer.model.config, "_attn_implementation", None),
+        "attn_implementation": getattr(trained.config, "_attn_implementation", None),
         "device": "cpu" if on_cpu else f"cuda ({torch.cuda.get_device_name(0)})",
         "train_examples": len(train) if hasattr(train, "__len__") else None,
         "eval_examples": len(evaluation) if evaluation is not None and hasattr(evaluation, "__len__") else None,
-        "parameters": sum(p.numel() for p in trainer.model.parameters()),
-        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "parameters": sum(p.numel() for p in trained.parameters()),
+        "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad),
     }
     return trainer, info

@@ -91,7 +91,7 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
     errors: list[FieldError] = []
     notes: list[str] = []
     on_cpu = facts.on_cpu(values["use_cpu"])
-    cap = facts.first_capability
+    cap = facts.first_capability or (0, 0)  # (0, 0) only on the CPU, where on_cpu decides first
     gpu_text = "this machine trains on the CPU" if on_cpu else f"the GPU has compute capability {cap[0]}.{cap[1]}"
 
     if values["fp16"] and values["bf16"]:

@@ -17,6 +17,15 @@ from .entry import Schedule
 from .params import Param, ScheduleError, parse_kwargs_json
 
 __all__ = [
-    "CATALOGUE", "NOTES_SCHEDULES", "Curve", "Param", "Schedule", "ScheduleError",
-    "compute_curve", "get_schedule", "parse_kwargs_json", "schedule_names", "span_of",
+    "CATALOGUE",
+    "NOTES_SCHEDULES",
+    "Curve",
+    "Param",
+    "Schedule",
+    "ScheduleError",
+    "compute_curve",
+    "get_schedule",
+    "parse_kwargs_json",
+    "schedule_names",
+    "span_of",
 ]

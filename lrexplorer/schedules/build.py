@@ -24,13 +24,15 @@ class LinearWarmupThen(LRScheduler):
     base LR), so it behaves exactly as if training had started at that update.
     """
 
-    def __init__(self, optimizer: Optimizer, warmup_steps: int, make_main: Callable[[Optimizer], Any], last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, warmup_steps: int, make_main: Callable[[Optimizer], Any], last_epoch: int = -1
+    ) -> None:
         self.warmup_steps = warmup_steps
         self._make_main = make_main
         self.main: Any = None
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float | Any]:  # torch's signature: floats, or tensors for tensor LRs
         return [base * self.last_epoch / max(1, self.warmup_steps) for base in self.base_lrs]
 
     def step(self, epoch: int | None = None) -> None:
@@ -79,7 +81,11 @@ def torch_scheduler_class(name: str) -> type:
 
 
 def build_scheduler(
-    name: str, optimizer: Optimizer, num_training_steps: int, num_warmup_steps: int = 0, kwargs: dict[str, Any] | None = None
+    name: str,
+    optimizer: Optimizer,
+    num_training_steps: int,
+    num_warmup_steps: int = 0,
+    kwargs: dict[str, Any] | None = None,
 ) -> Any:
     """The scheduler a run steps once per optimizer update, for any catalogued schedule name."""
     schedule = get_schedule(name)
@@ -89,7 +95,10 @@ def build_scheduler(
         from transformers import get_scheduler
 
         return get_scheduler(
-            name, optimizer, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps,
+            name,
+            optimizer,
+            num_warmup_steps=num_warmup_steps,
+            num_training_steps=num_training_steps,
             scheduler_specific_kwargs=resolved,
         )
     cls = torch_scheduler_class(name)
@@ -103,7 +112,7 @@ def build_scheduler(
     return LinearWarmupThen(optimizer, num_warmup_steps, make_main)
 
 
-def _torch_kwargs(name: str, resolved: dict[str, Any], optimizer: Optimizer) -> dict[str, Any]:
+def _torch_kwargs(name: str, resolved: dict[str, Any], optimizer: Optimizer | Any) -> dict[str, Any]:
     """Fill the LR-valued defaults that our catalogue leaves empty (they follow learning_rate)."""
     kw = dict(resolved)
     lr = optimizer.defaults["lr"]
@@ -123,14 +132,21 @@ class CatalogueSchedulerMixin:
     """
 
     lrx_schedule: tuple[str, dict[str, Any] | None] | None = None
+    # Provided by the Trainer this is mixed into:
+    lr_scheduler: Any
+    optimizer: Any
+    args: Any
 
     def create_scheduler(self, num_training_steps: int, optimizer: Optimizer | None = None) -> Any:
-        if self.lr_scheduler is None:  # type: ignore[attr-defined]
-            args = self.args  # type: ignore[attr-defined]
+        if self.lr_scheduler is None:
+            args = self.args
             name, kwargs = self.lrx_schedule or (str(args.lr_scheduler_type.value), args.lr_scheduler_kwargs)
             self.lr_scheduler = build_scheduler(
-                name, optimizer or self.optimizer, num_training_steps,  # type: ignore[attr-defined]
-                args.get_warmup_steps(num_training_steps), kwargs,
+                name,
+                optimizer or self.optimizer,
+                num_training_steps,
+                args.get_warmup_steps(num_training_steps),
+                kwargs,
             )
             self._created_lr_scheduler = True
         return self.lr_scheduler

@@ -13,17 +13,41 @@ from .params import Param
 WARM = r"\eta_k = \eta_0\,\frac{k}{\max(1, W)} \quad (k < W)"
 
 NUM_CYCLES_COS = Param(
-    "num_cycles", "float", 0.5, "Number of cosine waves after warmup; 0.5 is one half-wave from the peak down to 0.",
-    low=0.0, low_open=True,
+    "num_cycles",
+    "float",
+    0.5,
+    "Number of cosine waves after warmup; 0.5 is one half-wave from the peak down to 0.",
+    low=0.0,
+    low_open=True,
 )
 MIN_LR = Param("min_lr", "float", None, "Absolute LR floor. Set this or min_lr_rate, not both.", low=0.0, optional=True)
 MIN_LR_RATE = Param(
-    "min_lr_rate", "float", 0.1, "LR floor as a fraction of learning_rate. Set this or min_lr, not both.",
-    low=0.0, high=1.0, optional=True,
+    "min_lr_rate",
+    "float",
+    0.1,
+    "LR floor as a fraction of learning_rate. Set this or min_lr, not both.",
+    low=0.0,
+    high=1.0,
+    optional=True,
 )
 PLATEAU_PARAMS = (
-    Param("mode", "choice", "min", "'min': lower the LR when the metric stops falling; 'max': when it stops rising.", choices=("min", "max")),
-    Param("factor", "float", 0.1, "Multiplier applied to the LR on a plateau.", low=0.0, high=1.0, low_open=True, high_open=True),
+    Param(
+        "mode",
+        "choice",
+        "min",
+        "'min': lower the LR when the metric stops falling; 'max': when it stops rising.",
+        choices=("min", "max"),
+    ),
+    Param(
+        "factor",
+        "float",
+        0.1,
+        "Multiplier applied to the LR on a plateau.",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+    ),
     Param("patience", "int", 10, "Evaluations without improvement tolerated before lowering the LR.", low=0),
     Param("threshold", "float", 1e-4, "Smallest change that counts as an improvement.", low=0.0),
     Param("threshold_mode", "choice", "rel", "Whether threshold is relative or absolute.", choices=("rel", "abs")),
@@ -33,7 +57,16 @@ PLATEAU_PARAMS = (
 )
 GREEDY_PARAMS = (
     Param("mode", "choice", "min", "'min' for losses, 'max' for scores.", choices=("min", "max")),
-    Param("factor", "float", 0.95, "Multiplier on a plateau; its inverse on steady improvement.", low=0.0, high=1.0, low_open=True, high_open=True),
+    Param(
+        "factor",
+        "float",
+        0.95,
+        "Multiplier on a plateau; its inverse on steady improvement.",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+    ),
     Param("patience", "int", 10, "Evaluations of improvement or plateau before the LR moves.", low=0),
     Param("threshold", "float", 1e-6, "Smallest change that counts as an improvement.", low=0.0),
     Param("threshold_mode", "choice", "abs", "Whether threshold is relative or absolute.", choices=("rel", "abs")),
@@ -49,7 +82,10 @@ GREEDY_PARAMS = (
 
 HF_SCHEDULES = (
     Schedule(
-        name="linear", family="transformers", title="Linear decay", curve=hf.linear,
+        name="linear",
+        family="transformers",
+        title="Linear decay",
+        curve=hf.linear,
         latex=WARM + r",\qquad \eta_k = \eta_0 \max\!\left(0, \frac{N-k}{\max(1, N-W)}\right) \quad (k \ge W)",
         explanation=(
             "The Trainer's default. After the warmup ramp the rate falls along a straight line and would reach "
@@ -58,7 +94,11 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="cosine", family="transformers", title="Cosine decay", curve=hf.cosine, params=(NUM_CYCLES_COS,),
+        name="cosine",
+        family="transformers",
+        title="Cosine decay",
+        curve=hf.cosine,
+        params=(NUM_CYCLES_COS,),
         latex=WARM + r",\qquad \eta_k = \eta_0 \max\!\left(0, \tfrac12\left[1 + \cos(2\pi c\,p)\right]\right)",
         explanation=(
             "Stays near the peak for longer than linear decay, then drops faster in the middle and flattens out "
@@ -67,9 +107,13 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="cosine_with_restarts", family="transformers", title="Cosine with hard restarts",
+        name="cosine_with_restarts",
+        family="transformers",
+        title="Cosine with hard restarts",
         curve=hf.cosine_with_restarts,
-        params=(Param("num_cycles", "int", 1, "How many times the cosine wave runs from the peak down to zero.", low=1),),
+        params=(
+            Param("num_cycles", "int", 1, "How many times the cosine wave runs from the peak down to zero.", low=1),
+        ),
         latex=WARM + r",\qquad \eta_k = \eta_0\,\tfrac12\left[1 + \cos\!\left(\pi\,((c\,p) \bmod 1)\right)\right]",
         explanation=(
             "Splits the post-warmup part into c equal cycles. Each one decays from the peak to zero along a "
@@ -78,10 +122,19 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="polynomial", family="transformers", title="Polynomial decay", curve=hf.polynomial,
+        name="polynomial",
+        family="transformers",
+        title="Polynomial decay",
+        curve=hf.polynomial,
         params=(
             Param("lr_end", "float", 1e-7, "The LR the decay ends at; must be below learning_rate.", low=0.0),
-            Param("power", "float", 1.0, "Exponent of the decay: 1 is linear, 2 falls fast early, 0.5 falls late.", low=0.0),
+            Param(
+                "power",
+                "float",
+                1.0,
+                "Exponent of the decay: 1 is linear, 2 falls fast early, 0.5 falls late.",
+                low=0.0,
+            ),
         ),
         latex=WARM + r",\qquad \eta_k = (\eta_0 - \eta_{end})\left(1 - \frac{k-W}{N-W}\right)^{P} + \eta_{end}",
         explanation=(
@@ -90,7 +143,11 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="constant", family="transformers", title="Constant", curve=hf.constant, uses_warmup=False,
+        name="constant",
+        family="transformers",
+        title="Constant",
+        curve=hf.constant,
+        uses_warmup=False,
         notes_title="Fixed learning rate",
         latex=r"\eta_k = \eta_0",
         explanation=(
@@ -100,8 +157,11 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="constant_with_warmup", family="transformers", title="Constant with warmup",
-        curve=hf.constant_with_warmup, notes_title="Learning-rate warmup",
+        name="constant_with_warmup",
+        family="transformers",
+        title="Constant with warmup",
+        curve=hf.constant_with_warmup,
+        notes_title="Learning-rate warmup",
         latex=r"\eta_k = \eta_0 \min\!\left(1, \frac{k}{\max(1, W)}\right)",
         explanation=(
             "A linear ramp from zero to the target over W updates, then flat. Warmup protects the first updates, "
@@ -110,8 +170,20 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="inverse_sqrt", family="transformers", title="Inverse square root", curve=hf.inverse_sqrt,
-        params=(Param("timescale", "int", None, "Decay time scale; empty means W (or 10000 without warmup).", low=1, optional=True),),
+        name="inverse_sqrt",
+        family="transformers",
+        title="Inverse square root",
+        curve=hf.inverse_sqrt,
+        params=(
+            Param(
+                "timescale",
+                "int",
+                None,
+                "Decay time scale; empty means W (or 10000 without warmup).",
+                low=1,
+                optional=True,
+            ),
+        ),
         latex=WARM + r",\qquad \eta_k = \eta_0 \Big/ \sqrt{\frac{k - W + \tau}{\tau}}",
         explanation=(
             "The schedule of the original Transformer paper: after warmup the rate falls like one over the square "
@@ -119,8 +191,13 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="reduce_lr_on_plateau", family="transformers", title="Reduce on plateau", curve=hf.metric_driven,
-        params=PLATEAU_PARAMS, uses_warmup=False, metric_driven=True,
+        name="reduce_lr_on_plateau",
+        family="transformers",
+        title="Reduce on plateau",
+        curve=hf.metric_driven,
+        params=PLATEAU_PARAMS,
+        uses_warmup=False,
+        metric_driven=True,
         latex=r"\eta \leftarrow \max(\eta_{min}, f\,\eta)\ \text{after } \text{patience} \text{ evaluations without improvement}",
         explanation=(
             "Reacts to the evaluation loss instead of following a fixed curve: the Trainer steps it only after "
@@ -130,8 +207,12 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="cosine_with_min_lr", family="transformers", title="Cosine to a floor", curve=hf.cosine_with_min_lr,
-        params=(NUM_CYCLES_COS, MIN_LR, MIN_LR_RATE), exclusive=(("min_lr", "min_lr_rate"),),
+        name="cosine_with_min_lr",
+        family="transformers",
+        title="Cosine to a floor",
+        curve=hf.cosine_with_min_lr,
+        params=(NUM_CYCLES_COS, MIN_LR, MIN_LR_RATE),
+        exclusive=(("min_lr", "min_lr_rate"),),
         latex=WARM + r",\qquad \eta_k = \eta_0\left[r + (1 - r)\,\tfrac12\left(1 + \cos(2\pi c\,p)\right)\right]",
         explanation=(
             "Cosine decay that ends at a floor r·eta_0 instead of zero, so the last part of training still "
@@ -139,11 +220,24 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="cosine_warmup_with_min_lr", family="transformers", title="Cosine to a floor, shifted warmup",
-        curve=hf.cosine_warmup_with_min_lr, exclusive=(("min_lr", "min_lr_rate"),),
+        name="cosine_warmup_with_min_lr",
+        family="transformers",
+        title="Cosine to a floor, shifted warmup",
+        curve=hf.cosine_warmup_with_min_lr,
+        exclusive=(("min_lr", "min_lr_rate"),),
         params=(
-            NUM_CYCLES_COS, MIN_LR, MIN_LR_RATE,
-            Param("warmup_lr_rate", "float", None, "LR of the first update as a fraction of learning_rate; empty means 1/W.", low=0.0, high=1.0, optional=True),
+            NUM_CYCLES_COS,
+            MIN_LR,
+            MIN_LR_RATE,
+            Param(
+                "warmup_lr_rate",
+                "float",
+                None,
+                "LR of the first update as a fraction of learning_rate; empty means 1/W.",
+                low=0.0,
+                high=1.0,
+                optional=True,
+            ),
         ),
         latex=r"\eta_k = \eta_0\frac{k+1}{\max(1,W)}\ (k<W),\quad \eta_k = \eta_0\left[r + (1-r)\tfrac12\left(1+\cos\left(2\pi c\,\frac{k-W+1}{\max(1,N-W)}\right)\right)\right]",
         explanation=(
@@ -153,15 +247,33 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="warmup_stable_decay", family="transformers", title="Warmup, stable, decay (WSD)",
+        name="warmup_stable_decay",
+        family="transformers",
+        title="Warmup, stable, decay (WSD)",
         curve=hf.warmup_stable_decay,
         params=(
-            Param("num_decay_steps", "int", None, "Updates in the final decay phase; empty means 20% of training.", low=0,
-                  derived=lambda span: max(1, span // 5), derived_help="20% of the total updates"),
-            Param("num_stable_steps", "int", None, "Updates at the peak; empty means whatever warmup and decay leave.", low=0, optional=True),
+            Param(
+                "num_decay_steps",
+                "int",
+                None,
+                "Updates in the final decay phase; empty means 20% of training.",
+                low=0,
+                derived=lambda span: max(1, span // 5),
+                derived_help="20% of the total updates",
+            ),
+            Param(
+                "num_stable_steps",
+                "int",
+                None,
+                "Updates at the peak; empty means whatever warmup and decay leave.",
+                low=0,
+                optional=True,
+            ),
             Param("warmup_type", "choice", "linear", "Shape of the warmup.", choices=("linear", "cosine", "1-sqrt")),
             Param("decay_type", "choice", "cosine", "Shape of the decay.", choices=("linear", "cosine", "1-sqrt")),
-            Param("min_lr_ratio", "float", 0.0, "Floor of both ramps as a fraction of learning_rate.", low=0.0, high=1.0),
+            Param(
+                "min_lr_ratio", "float", 0.0, "Floor of both ramps as a fraction of learning_rate.", low=0.0, high=1.0
+            ),
             Param("num_cycles", "float", 0.5, "Cosine waves in a cosine decay.", low=0.0, low_open=True),
         ),
         latex=r"\eta_k = \eta_0 \begin{cases} r + (1-r)\,g_w(k/W) & k < W \\ 1 & k < W + S \\ r + (1-r)\,g_d\!\left(\frac{k-W-S}{D}\right) & k < W+S+D \\ r & \text{after} \end{cases}",
@@ -172,8 +284,13 @@ HF_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="greedy", family="transformers", title="Greedy (metric-driven)", curve=hf.metric_driven,
-        params=GREEDY_PARAMS, uses_warmup=False, metric_driven=True,
+        name="greedy",
+        family="transformers",
+        title="Greedy (metric-driven)",
+        curve=hf.metric_driven,
+        params=GREEDY_PARAMS,
+        uses_warmup=False,
+        metric_driven=True,
         latex=r"\eta \leftarrow \min(\eta_{max}, \eta / f) \text{ on improvement},\quad \eta \leftarrow \max(\eta_{min}, f\,\eta) \text{ on a plateau}",
         explanation=(
             "Newer transformers releases add GreedyLR, which raises the rate while the evaluation metric keeps "

@@ -26,11 +26,22 @@ def _momentum(base: float, top: float) -> tuple[Param, ...]:
 
 TORCH_SCHEDULES = (
     Schedule(
-        name="StepLR", family="torch", title="Step decay", curve=tc.step_lr, recursive=True,
+        name="StepLR",
+        family="torch",
+        title="Step decay",
+        curve=tc.step_lr,
+        recursive=True,
         notes_title="Step decay",
         params=(
-            Param("step_size", "int", None, "Updates between two decays.", low=1,
-                  derived=lambda span: max(1, span // 3), derived_help="a third of the updates"),
+            Param(
+                "step_size",
+                "int",
+                None,
+                "Updates between two decays.",
+                low=1,
+                derived=lambda span: max(1, span // 3),
+                derived_help="a third of the updates",
+            ),
             GAMMA,
         ),
         latex=r"\eta_m = \eta_0\,\gamma^{\lfloor m / s \rfloor}",
@@ -41,10 +52,20 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="MultiStepLR", family="torch", title="Decay at milestones", curve=tc.multi_step_lr, recursive=True,
+        name="MultiStepLR",
+        family="torch",
+        title="Decay at milestones",
+        curve=tc.multi_step_lr,
+        recursive=True,
         params=(
-            Param("milestones", "int_list", None, "Updates (counted after warmup) at which the LR is multiplied by gamma.",
-                  derived=lambda span: [span // 2, (3 * span) // 4], derived_help="half and three quarters of the way"),
+            Param(
+                "milestones",
+                "int_list",
+                None,
+                "Updates (counted after warmup) at which the LR is multiplied by gamma.",
+                derived=lambda span: [span // 2, (3 * span) // 4],
+                derived_help="half and three quarters of the way",
+            ),
             GAMMA,
         ),
         latex=r"\eta_m = \eta_0\,\gamma^{\#\{\text{milestones} \le m\}}",
@@ -54,9 +75,21 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="ConstantLR", family="torch", title="Reduced start, then constant", curve=tc.constant_lr, recursive=True,
+        name="ConstantLR",
+        family="torch",
+        title="Reduced start, then constant",
+        curve=tc.constant_lr,
+        recursive=True,
         params=(
-            Param("factor", "float", 1.0 / 3, "Multiplier during the first total_iters updates.", low=0.0, high=1.0, low_open=True),
+            Param(
+                "factor",
+                "float",
+                1.0 / 3,
+                "Multiplier during the first total_iters updates.",
+                low=0.0,
+                high=1.0,
+                low_open=True,
+            ),
             Param("total_iters", "int", 5, "Updates run at the reduced rate.", low=1),
         ),
         latex=r"\eta_m = \eta_0 \cdot \begin{cases} f & m < T \\ 1 & m \ge T \end{cases}",
@@ -66,9 +99,15 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="LinearLR", family="torch", title="Linear ramp of a factor", curve=tc.linear_lr, recursive=True,
+        name="LinearLR",
+        family="torch",
+        title="Linear ramp of a factor",
+        curve=tc.linear_lr,
+        recursive=True,
         params=(
-            Param("start_factor", "float", 1.0 / 3, "Multiplier at the first update.", low=0.0, high=1.0, low_open=True),
+            Param(
+                "start_factor", "float", 1.0 / 3, "Multiplier at the first update.", low=0.0, high=1.0, low_open=True
+            ),
             Param("end_factor", "float", 1.0, "Multiplier reached after total_iters updates.", low=0.0, high=1.0),
             Param("total_iters", "int", 5, "Updates over which the factor moves.", low=1),
         ),
@@ -79,12 +118,23 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="ExponentialLR", family="torch", title="Exponential decay", curve=tc.exponential_lr, recursive=True,
+        name="ExponentialLR",
+        family="torch",
+        title="Exponential decay",
+        curve=tc.exponential_lr,
+        recursive=True,
         notes_title="Exponential decay",
         params=(
-            Param("gamma", "float", None, "Multiplier applied at every update (γ = e^(−k) in the notes' form).",
-                  low=0.0, low_open=True, derived=lambda span: 0.01 ** (1.0 / max(1, span)),
-                  derived_help="the value that reaches 1% of the LR at the end"),
+            Param(
+                "gamma",
+                "float",
+                None,
+                "Multiplier applied at every update (γ = e^(−k) in the notes' form).",
+                low=0.0,
+                low_open=True,
+                derived=lambda span: 0.01 ** (1.0 / max(1, span)),
+                derived_help="the value that reaches 1% of the LR at the end",
+            ),
         ),
         latex=r"\eta_m = \eta_0\,\gamma^{m} = \eta_0\,e^{-k_d m},\quad k_d = -\ln\gamma",
         explanation=(
@@ -94,11 +144,22 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="CosineAnnealingLR", family="torch", title="Cosine annealing", curve=tc.cosine_annealing_lr, recursive=True,
+        name="CosineAnnealingLR",
+        family="torch",
+        title="Cosine annealing",
+        curve=tc.cosine_annealing_lr,
+        recursive=True,
         notes_title="Cosine annealing",
         params=(
-            Param("T_max", "int", None, "Updates for the half cosine from the peak to eta_min.", low=1,
-                  derived=lambda span: max(1, span), derived_help="all updates after warmup"),
+            Param(
+                "T_max",
+                "int",
+                None,
+                "Updates for the half cosine from the peak to eta_min.",
+                low=1,
+                derived=lambda span: max(1, span),
+                derived_help="all updates after warmup",
+            ),
             ETA_MIN,
         ),
         latex=r"\eta_m = \eta_{min} + \tfrac12(\eta_0 - \eta_{min})\left(1 + \cos\frac{\pi m}{T_{max}}\right)",
@@ -108,11 +169,20 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="CosineAnnealingWarmRestarts", family="torch", title="Cosine with warm restarts (SGDR)",
+        name="CosineAnnealingWarmRestarts",
+        family="torch",
+        title="Cosine with warm restarts (SGDR)",
         curve=tc.cosine_annealing_warm_restarts,
         params=(
-            Param("T_0", "int", None, "Updates in the first cycle.", low=1,
-                  derived=lambda span: max(1, span // 4), derived_help="a quarter of the updates"),
+            Param(
+                "T_0",
+                "int",
+                None,
+                "Updates in the first cycle.",
+                low=1,
+                derived=lambda span: max(1, span // 4),
+                derived_help="a quarter of the updates",
+            ),
             Param("T_mult", "int", 1, "Each cycle is this many times longer than the previous one.", low=1),
             ETA_MIN,
         ),
@@ -123,13 +193,27 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="CyclicLR", family="torch", title="Cyclical (triangular)", curve=tc.cyclic_lr,
+        name="CyclicLR",
+        family="torch",
+        title="Cyclical (triangular)",
+        curve=tc.cyclic_lr,
         params=(
-            Param("base_lr", "float", None, "Bottom of the cycle; empty means learning_rate / 10.", low=0.0, optional=True),
+            Param(
+                "base_lr", "float", None, "Bottom of the cycle; empty means learning_rate / 10.", low=0.0, optional=True
+            ),
             Param("max_lr", "float", None, "Top of the cycle; empty means learning_rate.", low=0.0, optional=True),
             Param("step_size_up", "int", 2000, "Updates from bottom to top.", low=1),
-            Param("step_size_down", "int", None, "Updates from top to bottom; empty means step_size_up.", low=1, optional=True),
-            Param("mode", "choice", "triangular", "Amplitude policy.", choices=("triangular", "triangular2", "exp_range")),
+            Param(
+                "step_size_down",
+                "int",
+                None,
+                "Updates from top to bottom; empty means step_size_up.",
+                low=1,
+                optional=True,
+            ),
+            Param(
+                "mode", "choice", "triangular", "Amplitude policy.", choices=("triangular", "triangular2", "exp_range")
+            ),
             Param("gamma", "float", 1.0, "Per-update amplitude multiplier in exp_range mode.", low=0.0, low_open=True),
             *_momentum(0.8, 0.9),
         ),
@@ -141,11 +225,24 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="OneCycleLR", family="torch", title="One cycle", curve=tc.one_cycle_lr, notes_title="OneCycle policy",
+        name="OneCycleLR",
+        family="torch",
+        title="One cycle",
+        curve=tc.one_cycle_lr,
+        notes_title="OneCycle policy",
         params=(
-            Param("max_lr", "float", None, "Peak LR; empty means learning_rate.", low=0.0, low_open=True, optional=True),
-            Param("total_steps", "int", None, "Updates in the cycle; must cover the run.", low=1,
-                  derived=lambda span: max(1, span), derived_help="all updates after warmup"),
+            Param(
+                "max_lr", "float", None, "Peak LR; empty means learning_rate.", low=0.0, low_open=True, optional=True
+            ),
+            Param(
+                "total_steps",
+                "int",
+                None,
+                "Updates in the cycle; must cover the run.",
+                low=1,
+                derived=lambda span: max(1, span),
+                derived_help="all updates after warmup",
+            ),
             Param("pct_start", "float", 0.3, "Fraction of the cycle spent rising.", low=0.0, high=1.0),
             Param("anneal_strategy", "choice", "cos", "Shape of each phase.", choices=("cos", "linear")),
             *_momentum(0.85, 0.95),
@@ -162,7 +259,11 @@ TORCH_SCHEDULES = (
         ),
     ),
     Schedule(
-        name="PolynomialLR", family="torch", title="Polynomial decay to zero", curve=tc.polynomial_lr, recursive=True,
+        name="PolynomialLR",
+        family="torch",
+        title="Polynomial decay to zero",
+        curve=tc.polynomial_lr,
+        recursive=True,
         params=(
             Param("total_iters", "int", 5, "Updates over which the LR decays to zero.", low=1),
             Param("power", "float", 1.0, "Exponent of the decay.", low=0.0),

@@ -96,10 +96,18 @@ def _check_run(learning_rate: float, total_steps: int, warmup_steps: int) -> Non
         raise ScheduleError(f"learning_rate must be a number > 0, got {learning_rate!r}.", "learning_rate")
     if not np.isfinite(learning_rate):
         raise ScheduleError(f"learning_rate must be finite, got {learning_rate!r}.", "learning_rate")
-    if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or not 1 <= total_steps <= MAX_CURVE_STEPS:
+    if (
+        isinstance(total_steps, bool)
+        or not isinstance(total_steps, (int, np.integer))
+        or not 1 <= total_steps <= MAX_CURVE_STEPS
+    ):
         raise ScheduleError(
             f"max_steps (total optimizer updates) must be an integer from 1 to {MAX_CURVE_STEPS:,}, got {total_steps!r}.",
             "max_steps",
         )
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)) or not 0 <= warmup_steps <= 10**12:
+    if (
+        isinstance(warmup_steps, bool)
+        or not isinstance(warmup_steps, (int, np.integer))
+        or not 0 <= warmup_steps <= 10**12
+    ):
         raise ScheduleError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}.", "warmup_steps")

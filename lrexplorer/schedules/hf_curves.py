@@ -42,15 +42,14 @@ def cosine_with_restarts(k: np.ndarray, lr: float, n: int, w: int, kw: dict) -> 
 def polynomial(k: np.ndarray, lr: float, n: int, w: int, kw: dict) -> np.ndarray:
     lr_end, power = kw["lr_end"], kw["power"]
     if not lr > lr_end:
-        raise ScheduleError(
-            f"polynomial: `lr_end` ({lr_end:g}) must be smaller than learning_rate ({lr:g}).", "lr_end"
-        )
+        raise ScheduleError(f"polynomial: `lr_end` ({lr_end:g}) must be smaller than learning_rate ({lr:g}).", "lr_end")
     decay_steps = n - w
     if decay_steps == 0:
         # transformers divides by N - W when the scheduler is stepped after the last update.
         raise ScheduleError(
             "polynomial: warmup_steps equal to the total steps makes transformers divide by zero after the "
-            "last update; use fewer warmup steps.", "warmup_steps",
+            "last update; use fewer warmup steps.",
+            "warmup_steps",
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         pct_remaining = 1 - (k - w) / decay_steps if decay_steps else np.zeros(k.shape)
@@ -94,7 +93,9 @@ def _min_lr_rate(lr: float, kw: dict, schedule: str) -> float:
     if min_lr is not None:
         return min_lr / lr
     if rate is None:
-        raise ScheduleError(f"{schedule}: set one of `min_lr` (absolute) or `min_lr_rate` (fraction of learning_rate).", "min_lr_rate")
+        raise ScheduleError(
+            f"{schedule}: set one of `min_lr` (absolute) or `min_lr_rate` (fraction of learning_rate).", "min_lr_rate"
+        )
     return rate
 
 

@@ -103,9 +103,7 @@ class Param:
     def _in_range(self, v: float) -> bool:
         if self.low is not None and (v <= self.low if self.low_open else v < self.low):
             return False
-        if self.high is not None and (v >= self.high if self.high_open else v > self.high):
-            return False
-        return True
+        return not (self.high is not None and (v >= self.high if self.high_open else v > self.high))
 
 
 def _is_int(v: Any) -> bool:
