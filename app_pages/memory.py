@@ -12,13 +12,13 @@ import streamlit as st
 
 from lrexplorer import memory_view as mv
 from lrexplorer import ui
+from lrexplorer.fields import FieldError
 from lrexplorer.memory.charts import phases_figure, sequence_figure, sequence_sweep
-from lrexplorer.memory.errors import MemoryConfigError
 from lrexplorer.memory.estimate import estimate
 from lrexplorer.memory.report import SHORT_LABELS
 from lrexplorer.memory.savings import savings
+from lrexplorer.units import GIB
 
-GIB = 1024**3
 CPU_MEASURE_FLOPS = 3e12  # ~a minute of a real CPU step on a laptop; beyond that "Measure" is a GPU job
 
 st.title("Memory")
@@ -39,7 +39,7 @@ mv.architecture_caption(arch)
 setup = mv.setup_form(arch, source.config)
 try:
     est = estimate(arch, setup)
-except MemoryConfigError as exc:
+except FieldError as exc:
     st.error(f"{exc}", icon=":material/error:")
     st.stop()
 attention = setup.attention(arch)

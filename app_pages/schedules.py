@@ -6,10 +6,14 @@ Layout only; the curves come from `lrexplorer.schedules`, the step counting from
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from lrexplorer import ui
 from lrexplorer.charts import lr_figure, warmup_figure, warmup_window
+from lrexplorer.fields import FieldError
+from lrexplorer.params import translate
 from lrexplorer.schedule_form import DEFAULT_SCHEDULES, ordered_schedule_names, preset_from_query
 from lrexplorer.schedule_view import (
     LR_COLUMNS,
@@ -20,7 +24,7 @@ from lrexplorer.schedule_view import (
     summary_row,
     trainer_notes,
 )
-from lrexplorer.schedules import CATALOGUE, ScheduleError, span_of
+from lrexplorer.schedules import CATALOGUE, span_of
 from lrexplorer.steps import StepPlan, plan_steps
 
 DIRECT, DATASET = "Set total steps directly", "From dataset size"
@@ -60,7 +64,7 @@ def apply_url_preset() -> list[str]:
     return st.session_state.get("sched.query_problems", [])
 
 
-def run_form() -> tuple[float, StepPlan | ScheduleError]:
+def run_form() -> tuple[float, StepPlan | FieldError]:
     """The shared Trainer arguments: the learning rate and the step plan (or the error naming the field)."""
     c1, c2, c3 = st.columns(3)
     lr = c1.number_input(
@@ -91,9 +95,15 @@ def run_form() -> tuple[float, StepPlan | ScheduleError]:
     length = length_form()
     try:
         if not lr > 0:
-            raise ScheduleError(f"learning_rate must be a number > 0, got {lr!r}.", "learning_rate")
-        return lr, plan_steps(**length, warmup_steps=warmup, warmup_ratio=ratio)
-    except ScheduleError as err:
+            raise FieldError("learning_rate", f"must be a number > 0; got {lr!r}")
+        # The old warmup_ratio is read as warmup_steps through the catalogue's list of renamed arguments.
+        old = {"warmup_ratio": ratio, **({"warmup_steps": warmup} if warmup else {})} if ratio is not None else {}
+        translated, notes, problems = translate(old, ("warmup_steps",))
+        if problems:
+            raise FieldError.collect(problems)
+        plan = plan_steps(**length, warmup_steps=translated.get("warmup_steps", warmup))
+        return lr, replace(plan, notes=tuple(notes))
+    except FieldError as err:
         return lr, err
 
 
@@ -239,31 +249,30 @@ with controls:
                     views.append(
                         ui.cached_view(name, learning_rate, plan.total_steps, plan.warmup_steps, kwargs_by_name[name])
                     )
-            except ScheduleError as err:
+            except FieldError as err:
                 errors[name] = err
                 ui.show_error(err)
 
 with output:
-    if isinstance(plan, ScheduleError):
+    if isinstance(plan, FieldError):
         ui.show_error(plan)
         st.stop()
     show_plan(plan)
     if plan.total_steps > MAX_TOTAL_STEPS:
         field = "num_train_epochs" if plan.epoch_based else "max_steps"
         ui.show_error(
-            ScheduleError(
-                f"{field}: {plan.total_steps:,} updates is more than this page draws "
-                f"({MAX_TOTAL_STEPS:,}); shorten the run.",
+            FieldError(
                 field,
+                f"{plan.total_steps:,} updates is more than this page draws ({MAX_TOTAL_STEPS:,}); shorten the run",
             )
         )
         st.stop()
     if plan.warmup_steps >= plan.total_steps:
         ui.show_error(
-            ScheduleError(
-                f"warmup_steps: the warmup ({plan.warmup_steps:,} updates) is as long as the whole run "
-                f"({plan.total_steps:,} updates) or longer, so the LR never gets past the ramp. Lower warmup_steps.",
+            FieldError(
                 "warmup_steps",
+                f"the warmup ({plan.warmup_steps:,} updates) is as long as the whole run ({plan.total_steps:,} "
+                "updates) or longer, so the LR never gets past the ramp. Lower warmup_steps",
             )
         )
     for err in errors.values():

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli_common import UsageError
+from .fields import FieldError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -70,7 +70,7 @@ def _find(args: argparse.Namespace) -> Path:
     try:
         return store.find_run(args.run, store.runs_dir(args.runs_dir))
     except store.RunNotFound as exc:
-        raise UsageError(str(exc), "run") from None
+        raise FieldError("run", str(exc)) from None
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -128,7 +128,7 @@ def run_resume(args: argparse.Namespace) -> int:
     try:
         pid = launcher.resume_run(_find(args), queue=args.queue)
     except (RuntimeError, FileNotFoundError) as exc:
-        raise UsageError(str(exc), "run") from None
+        raise FieldError("run", str(exc)) from None
     except lock.DeviceBusy as exc:
         print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
         return 4

@@ -14,15 +14,15 @@ from typing import Any
 
 import streamlit as st
 
+from .fields import FieldError
 from .memory.architecture import Architecture
-from .memory.errors import MemoryConfigError
 from .memory.gpus import Fit, Gpu, catalogue, catalogue_names, detected_gpus
 from .memory.presets import load_presets
 from .memory.setup import ATTENTION, DTYPES, OPTIMIZERS, TrainingSetup
 from .memory.sources import ModelSource, resolve_model
+from .units import GIB
 
 ROOT = Path(__file__).resolve().parents[1]
-GIB = 1024**3
 PRESET, LOCAL, HUB = "Preset", "Local config.json", "Hub id"
 PRECISION = ("none", "bf16", "fp16")
 SHARDING = ("none / DDP", "ZeRO-1", "ZeRO-2", "ZeRO-3", "FSDP full shard")
@@ -126,7 +126,7 @@ def model_picker() -> ModelSource | None:
             help="Only its config.json is fetched (needs internet; gated models need a login).",
         )
         return _hub_source(hub.strip()) if hub.strip() else None
-    except MemoryConfigError as exc:
+    except FieldError as exc:
         st.error(str(exc), icon=":material/error:")
         return None
 
@@ -198,13 +198,14 @@ def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
         per_device_train_batch_size=int(batch),
         max_length=int(length),
         gradient_accumulation_steps=int(ga),
-        gradient_checkpointing=ckpt,
+        activation_checkpointing=ckpt,
         optim=optim,
-        torch_dtype=(loaded if loaded in DTYPES else "float32") if dtype == "as in config" else dtype,
+        dtype=(loaded if loaded in DTYPES else "float32") if dtype == "as in config" else dtype,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         attn_implementation=None if attn == "default" else attn,
-        lora_r=int(r),
+        use_peft=r > 0,
+        lora_r=int(r) or 16,
         lora_target_modules=target if r else None,
         load_in_4bit=bool(q4 and r),
         bnb_4bit_use_double_quant=bool(dq and q4 and r),

@@ -17,12 +17,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .charts import PALETTE, decimate_indices
+from .units import GIB
 
 # A chart is ~600 px wide: 1,000 points per trace draw every peak (M4 keeps each bucket's extremes), and
 # every viewer's browser receives every trace every second, so points cost bandwidth and server CPU.
 MAX_POINTS = 1000
 HEIGHT = 300
-GIB = 1024**3
 RAW, SMOOTH, EVAL, LIMIT = "#9ecae1", "#1f77b4", "#d62728", "#ff7f0e"
 
 

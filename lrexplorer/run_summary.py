@@ -223,7 +223,7 @@ def _predicted(path: str, mtime_ns: int, total_steps: int) -> tuple[np.ndarray, 
 
     config = read_config(Path(path))
     try:
-        warmup, _ = warmup_steps_for(total_steps, config.get("warmup_steps") or 0)
+        warmup = warmup_steps_for(total_steps, config.get("warmup_steps") or 0)
         curve = compute_curve(
             config["lr_scheduler_type"],
             config["learning_rate"],

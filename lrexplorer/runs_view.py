@@ -18,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from . import run_charts as rc
+from .fields import FieldError
 from .run_summary import config_diff, delete_run, folder_size, read_config, table_row
 from .runs import builtin, launcher, lock, store
 from .runs.export import (
@@ -30,7 +31,7 @@ from .runs.export import (
     trl_yaml,
     write_bundle,
 )
-from .runs.spec import RunSpec, SpecError
+from .runs.spec import RunSpec
 from .train_view import cached_facts, feeds, page_link, request_stop
 
 COMPARE, SELECTED, CONFIRM = "runs.compare", "runs.selected", "runs.confirm_delete"
@@ -202,7 +203,7 @@ def export(run_dir: Path) -> None:
     st.markdown("**Export** — the code that reproduces this run, generated from the spec the launcher ran.")
     try:
         spec = RunSpec.from_file(run_dir / store.CONFIG, cached_facts())
-    except (SpecError, OSError) as exc:
+    except (FieldError, OSError) as exc:
         st.error(f"This run's config.yaml cannot be read as a spec: {exc}", icon=":material/error:")
         return
     tabs = st.tabs(["Python script", "YAML (trl sft)", "accelerate launch"])

@@ -42,7 +42,7 @@ def view_curve(
     kwargs: Mapping[str, Any] | None = None,
     max_points: int = 2000,
 ) -> CurveView:
-    """Compute the curve (raises ScheduleError naming the field) and keep what the page draws."""
+    """Compute the curve (raises FieldError naming the field) and keep what the page draws."""
     curve = compute_curve(name, learning_rate, total_steps, warmup_steps, dict(kwargs or {}))
     lr = curve.lr
     return CurveView(

@@ -20,10 +20,9 @@ from streamlit.errors import StreamlitAPIException
 from .charts import Line, lr_figure
 from .hardware import GIB, Hardware, detect
 from .live import FeedRegistry
-from .params import CATALOGUE, CATALOGUE_LIST, GROUPS, Param, by_group, renamed_from
+from .params import CATALOGUE, CATALOGUE_LIST, GROUPS, Field, FieldError, by_group, renamed_from
 from .preflight import Preflight, preflight
 from .runs import builtin, launcher, lock, store
-from .runs.spec import SpecError
 from .runs.validate import Facts, detect_facts
 
 PREFIX = "train."
@@ -81,7 +80,7 @@ def key(name: str) -> str:
 
 
 # -- catalogue value <-> widget value ----------------------------------------------------------------------
-def to_widget(p: Param, value: Any) -> Any:
+def to_widget(p: Field, value: Any) -> Any:
     """What the widget of `p` holds for catalogue value `value`."""
     if p.kind == "bool":
         return value if p.nullable else bool(value)
@@ -96,14 +95,14 @@ def to_widget(p: Param, value: Any) -> Any:
     return "" if value is None else value
 
 
-def from_widget(p: Param, value: Any) -> Any:
+def from_widget(p: Field, value: Any) -> Any:
     """The raw value handed to `RunSpec.from_dict` (which converts and checks it)."""
     if isinstance(value, str) and p.kind in ("str", "str_list", "json") and not value.strip():
         return None if p.nullable else ("{}" if p.kind == "json" else value)
     return value
 
 
-def help_for(p: Param) -> str:
+def help_for(p: Field) -> str:
     parts = [p.help, f"Allowed: {p.allowed()}."]
     if p.hf_default != p.default:
         parts.append(f"lrexplorer's default: {p.default!r}; the library's default: {p.hf_default!r}.")
@@ -137,13 +136,13 @@ def load_form(values: dict[str, Any] | None = None) -> None:
         st.session_state.pop(key(p.name), None)
 
 
-def _source_options(p: Param) -> list[str]:
+def _source_options(p: Field) -> list[str]:
     if p.name == "model":
         return [builtin.PREFIX + name for name in builtin.BUILTIN_MODELS]
     return [builtin.PREFIX + name for name in builtin.builtin_datasets()]
 
 
-def widget(p: Param) -> Any:
+def widget(p: Field) -> Any:
     """One input for one catalogue field; returns its widget value."""
     k, tip = key(p.name), help_for(p)
     if p.name in ("model", "dataset"):
@@ -301,7 +300,7 @@ def start(pf: Preflight, queue: bool) -> None:
         return
     try:
         run_dir = launcher.start_run(pf.spec, store.runs_dir(), queue=queue)
-    except SpecError as exc:
+    except FieldError as exc:
         show_field_errors(exc.errors)
         return
     except lock.DeviceBusy as exc:

@@ -9,10 +9,12 @@ from typing import Any
 
 import streamlit as st
 
-from .hardware import GIB, Hardware, detect
-from .schedule_form import collect_kwargs, help_text, parse_int_list, parse_number, placeholder
+from .fields import Field, FieldError
+from .hardware import Hardware, detect
+from .schedule_form import collect_kwargs, help_text, placeholder
 from .schedule_view import CurveView, view_curve
-from .schedules import Param, Schedule, ScheduleError
+from .schedules import Schedule
+from .units import GIB
 
 
 def widget_key(schedule: str, param: str) -> str:
@@ -27,7 +29,7 @@ def seed_state(defaults: Mapping[str, Any]) -> None:
         st.session_state.setdefault(key, value)
 
 
-def param_widget(schedule: Schedule, param: Param, span: int | None) -> Any:
+def param_widget(schedule: Schedule, param: Field, span: int | None) -> Any:
     """One input for one scheduler argument; returns the raw value (text for numbers and lists).
 
     Number fields start empty and show their default (or the value derived from this run) as a
@@ -52,8 +54,8 @@ def param_widget(schedule: Schedule, param: Param, span: int | None) -> Any:
 def schedule_form(schedule: Schedule, span: int | None) -> dict[str, Any]:
     """All argument widgets of one schedule in two columns, then the JSON override box.
 
-    Returns the kwargs the user asked for; raises ScheduleError (naming the field) for text that
-    cannot be read. Range checks happen later, in the engine.
+    Returns the kwargs the user asked for, each converted by its field; raises FieldError (naming the
+    field) for a value it refuses.
     """
     values: dict[str, Any] = {}
     # Text fields two by two, then drop-downs, then switches: mixed in one grid they would not line up.
@@ -75,15 +77,10 @@ def schedule_form(schedule: Schedule, span: int | None) -> dict[str, Any]:
         help="The same JSON you would pass as TrainingArguments(lr_scheduler_kwargs=...) or "
         "--lr_scheduler_kwargs. Keys given here override the fields above.",
     )
-    for param in schedule.params:
-        if param.kind == "int_list":
-            values[param.name] = parse_int_list(values[param.name], schedule.name, param)
-        elif param.kind in ("int", "float"):
-            values[param.name] = parse_number(values[param.name], schedule.name, param)
     return collect_kwargs(schedule, values, json_text)
 
 
-def _fields(schedule: Schedule, kinds: tuple[str, ...]) -> list[Param]:
+def _fields(schedule: Schedule, kinds: tuple[str, ...]) -> list[Field]:
     return [p for p in schedule.params if p.kind in kinds]
 
 
@@ -95,7 +92,7 @@ def cached_view(
     return view_curve(name, learning_rate, total_steps, warmup_steps, kwargs)
 
 
-def show_error(err: ScheduleError, prefix: str = "") -> None:
+def show_error(err: FieldError, prefix: str = "") -> None:
     st.error(f"{prefix}{err}", icon=":material/error:")
 
 

@@ -24,6 +24,8 @@ from transformers.optimization import GreedyLR
 from transformers.trainer_utils import SchedulerType
 
 from lrexplorer.cli import build_parser, main
+from lrexplorer.params import CATALOGUE as CATALOGUE_FIELDS
+from lrexplorer.params import SCHEDULE, fields_for
 from lrexplorer.schedules import CATALOGUE
 from lrexplorer.schedules.build import build_scheduler
 
@@ -375,15 +377,16 @@ def test_json_fields_for_a_max_steps_run(capsys):
         "steps",
         "lr",
     }
+    # learning_rate is the catalogue's default, the one `lrexplorer train` and the Train form start from.
     assert (doc["lr_scheduler_type"], doc["learning_rate"], doc["total_steps"], doc["warmup_steps"]) == (
         "StepLR",
-        5e-5,
+        CATALOGUE_FIELDS["learning_rate"].default,
         30,
         3,
     )
     assert doc["updates_per_epoch"] is None and doc["epochs"] is None
     # The resolved kwargs are complete: given to the real class, they reproduce the printed curve.
-    opt = optimizer(5e-5)
+    opt = optimizer(doc["learning_rate"])
     real = build_scheduler("StepLR", opt, 30, 3, doc["lr_scheduler_kwargs"])
     assert_same(doc["lr"], stepped(opt, real, 30), 1e-6)
 
@@ -422,7 +425,9 @@ ERROR_CASES = [
     (["--max_steps", "10", "--lr_scheduler_kwargs", '{"gamma": 0.5'], ["lr_scheduler_kwargs", "JSON"]),
     (["--max_steps", "10", "--lr_scheduler_kwargs", "[1, 2]"], ["lr_scheduler_kwargs"]),
     (["--lr_scheduler_type", "linear"], ["--max_steps", "--num_examples"]),
-    (["--max_steps", "10", "--warmup_steps", "2", "--warmup_ratio", "0.1"], ["warmup_ratio"]),
+    (["--max_steps", "10", "--warmup_steps", "2", "--warmup_ratio", "0.1"], ["--warmup_ratio", "not both"]),
+    (["--max_steps", "10", "--warmup_ratio", "1.5"], ["--warmup_ratio", "< 1"]),
+    (["--max_steps", "10", "--dataloader_drop_last", "maybe"], ["--dataloader_drop_last", "true or false"]),
     (["--max_steps", "10", "--learning_rate", "-1"], ["learning_rate"]),
     (["--max_steps", "0"], ["max_steps"]),
     (["--max_steps", "ten"], ["--max_steps"]),
@@ -473,6 +478,9 @@ def test_help_lists_every_flag_with_help_text(capsys):
     text = capsys.readouterr().out
     for flag in SPEC_FLAGS:
         assert f"--{flag}" in text
+    # Every flag that is a training argument comes from the catalogue, with the catalogue's help text.
+    for field in fields_for(SCHEDULE):
+        assert " ".join(field.help.split()[:4]) in " ".join(text.split()), field.name
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for action in sub.choices["schedule"]._actions:
         assert action.help, action.option_strings

@@ -13,7 +13,7 @@ from test_runs_support import isolated
 
 from lrexplorer.cli import build_parser, main
 from lrexplorer.cli_train import build_spec
-from lrexplorer.params import CATALOGUE, RENAMED
+from lrexplorer.params import MEMORY, SCHEDULE, TRAIN, fields_for, renamed_for
 from lrexplorer.runs import store
 
 __all__ = ["isolated"]
@@ -23,10 +23,18 @@ def parse(*argv: str):
     return build_parser().parse_args(["train", *argv])
 
 
-def test_every_catalogue_field_and_old_name_is_a_flag():
-    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    for name in list(CATALOGUE) + [r.old for r in RENAMED]:
-        assert f"--{name} " in text or f"--{name}\n" in text, name
+def flags_of(command: str) -> set[str]:
+    parser = build_parser()._subparsers._group_actions[0].choices[command]
+    return {s for a in parser._actions for s in a.option_strings}
+
+
+@pytest.mark.parametrize("tool", [TRAIN, SCHEDULE, MEMORY])
+def test_every_field_and_old_name_of_a_tool_is_a_flag_of_its_command_and_no_other(tool):
+    flags = flags_of(tool)
+    assert {f"--{f.name}" for f in fields_for(tool)} <= flags
+    assert {f"--{r.old}" for r in renamed_for(tool)} <= flags
+    others = {f"--{f.name}" for f in fields_for(None) if tool not in f.tools}
+    assert not flags & others, flags & others
 
 
 def test_config_file_then_flags(tmp_path):

@@ -49,7 +49,7 @@ def test_real_size_preset_simulated_step_agrees_with_the_estimate() -> None:
     from lrexplorer.memory.setup import TrainingSetup
 
     setup = TrainingSetup(
-        device="cpu", torch_dtype="bfloat16", per_device_train_batch_size=2, max_length=512, gradient_checkpointing=True
+        device="cpu", dtype="bfloat16", per_device_train_batch_size=2, max_length=512, activation_checkpointing=True
     )
     sim = simulate_step(source.config, source.architecture, setup)
     assert abs(error(estimate(source.architecture, setup).peak_bytes, sim.peak_bytes)) <= 0.03

@@ -12,8 +12,8 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
+from lrexplorer.fields import FieldError
 from lrexplorer.memory.architecture import SUPPORTED_MODEL_TYPES, from_config
-from lrexplorer.memory.errors import MemoryConfigError
 from lrexplorer.memory.presets import find_preset, load_presets, preset_names
 from lrexplorer.memory.sources import resolve_model
 
@@ -149,7 +149,7 @@ def test_family_defaults_equal_the_config_class_defaults(model_type: str) -> Non
 )
 def test_unmodelled_architectures_are_refused_by_name(model_type: str, words: str) -> None:
     config = AutoConfig.for_model(model_type).to_dict()
-    with pytest.raises(MemoryConfigError, match=words) as info:
+    with pytest.raises(FieldError, match=words) as info:
         from_config(config)
     assert info.value.field == "model"
 
@@ -185,19 +185,19 @@ def test_local_config_file_and_folder(tmp_path) -> None:
 def test_bad_local_configs_name_what_is_wrong(tmp_path, content: str, words: str) -> None:
     path = tmp_path / "config.json"
     path.write_text(content)
-    with pytest.raises(MemoryConfigError, match=words):
+    with pytest.raises(FieldError, match=words):
         resolve_model(str(path))
 
 
 def test_missing_path_and_unknown_name() -> None:
-    with pytest.raises(MemoryConfigError, match="no config file"):
+    with pytest.raises(FieldError, match="no config file"):
         resolve_model("./does/not/exist.json")
-    with pytest.raises(MemoryConfigError, match=r"unknown model 'llama-9000'.*SmolLM2-135M"):
+    with pytest.raises(FieldError, match=r"unknown model 'llama-9000'.*SmolLM2-135M"):
         resolve_model("llama-9000")
 
 
 def test_hub_id_offline_says_so(monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(MemoryConfigError, match=r"cannot be reached.*offline.*preset") as info:
+    with pytest.raises(FieldError, match=r"cannot be reached.*offline.*preset") as info:
         resolve_model("someone/some-model-that-is-not-bundled")
     assert info.value.field == "model"

@@ -66,9 +66,9 @@ def test_memory_check_is_the_memory_engines_estimate():
         TrainingSetup(
             per_device_train_batch_size=4,
             max_length=128,
-            gradient_checkpointing=True,
+            activation_checkpointing=True,
             optim="adamw_8bit",
-            torch_dtype="float32",
+            dtype="float32",
             bf16=True,
             attn_implementation="sdpa",
             device="cuda",

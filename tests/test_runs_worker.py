@@ -24,9 +24,10 @@ from test_runs_support import (
     write_jsonl,
 )
 
+from lrexplorer.fields import FieldError
 from lrexplorer.runs import launcher, lock, store
 from lrexplorer.runs.builtin import dataset_files
-from lrexplorer.runs.spec import RunSpec, SpecError
+from lrexplorer.runs.spec import RunSpec
 
 pytestmark = pytest.mark.slow
 __all__ = ["isolated"]
@@ -229,7 +230,7 @@ def test_out_of_memory_fails_with_message(isolated, monkeypatch):
 
 def test_missing_model_fails_fast(isolated, tmp_path):
     spec = RunSpec.from_dict({"model": str(tmp_path / "nowhere")})
-    with pytest.raises(SpecError, match="no such file or folder"):
+    with pytest.raises(FieldError, match="no such file or folder"):
         launcher.start_run(spec, isolated)
     # A worker handed such a spec directly (e.g. the folder vanished after launch) fails fast too.
     run_dir = launcher.prepare_run(spec, isolated, run_id="nomodel")
@@ -307,7 +308,7 @@ def test_streamed_dataset_trains_for_max_steps(tmp_path):
         for i in range(10)
     ]
     data = write_jsonl(tmp_path / "s.jsonl", rows)
-    with pytest.raises(SpecError, match="max_steps"):
+    with pytest.raises(FieldError, match="max_steps"):
         RunSpec.from_dict({"dataset": str(data), "dataset_streaming": True})
     spec = RunSpec.from_dict({"dataset": str(data), "dataset_streaming": True, "max_steps": 3, "save_strategy": "no"})
     facts = detect_facts(use_torch=True)

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from real_schedulers import RECURSIVE, assert_same_curve, reference
 
-from lrexplorer.schedules import CATALOGUE, ScheduleError, compute_curve, span_of
+from lrexplorer.fields import FieldError
+from lrexplorer.schedules import CATALOGUE, compute_curve, span_of
 
 CLOSED_RTOL, RECURSIVE_RTOL = 1e-9, 1e-6
 
@@ -21,7 +22,7 @@ def check(name: str, lr: float, n: int, w: int, kwargs: dict | None = None) -> N
     schedule = CATALOGUE[name]
     try:
         curve = compute_curve(name, lr, n, w, kwargs)
-    except ScheduleError:
+    except FieldError:
         with pytest.raises(Exception):
             reference(name, schedule.family, lr, n, w, schedule.resolve(kwargs, max(1, span_of(schedule, n, w))))
         return

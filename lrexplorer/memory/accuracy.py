@@ -27,7 +27,7 @@ BASE_CONFIG: dict[str, Any] = {
 }
 BASE_SETUP: dict[str, Any] = {
     "device": "cpu",
-    "torch_dtype": "float32",
+    "dtype": "float32",
     "attn_implementation": "sdpa",
     "per_device_train_batch_size": 2,
     "max_length": 256,
@@ -82,10 +82,10 @@ CPU_MATRIX: tuple[Case, ...] = (
     _c("batch 8", {"per_device_train_batch_size": 8}),
     _c("eager", {"attn_implementation": "eager"}),
     _c("eager seq 1024", {"attn_implementation": "eager", "max_length": 1024}),
-    _c("checkpointing", {"gradient_checkpointing": True}),
+    _c("checkpointing", {"activation_checkpointing": True}),
     _c(
         "checkpointing eager seq 1024",
-        {"gradient_checkpointing": True, "attn_implementation": "eager", "max_length": 1024},
+        {"activation_checkpointing": True, "attn_implementation": "eager", "max_length": 1024},
     ),
     _c("GQA 8:2", num_key_value_heads=2),
     _c("GQA 8:2 eager", {"attn_implementation": "eager"}, num_key_value_heads=2),
@@ -109,34 +109,34 @@ CPU_MATRIX: tuple[Case, ...] = (
     _c("adafactor", {"optim": "adafactor"}),
     _c("adamw fused", {"optim": "adamw_torch_fused"}),
     _c("accumulation 4", {"gradient_accumulation_steps": 4}),
-    _c("bf16 weights", {"torch_dtype": "bfloat16"}),
-    _c("bf16 eager seq 1024", {"torch_dtype": "bfloat16", "attn_implementation": "eager", "max_length": 1024}),
-    _c("bf16 checkpointing", {"torch_dtype": "bfloat16", "gradient_checkpointing": True}),
-    _c("bf16 GQA vocab 65536", {"torch_dtype": "bfloat16"}, num_key_value_heads=2, vocab_size=65536),
-    _c("bf16 sgd", {"torch_dtype": "bfloat16", "optim": "sgd"}),
-    _c("bf16 adamw 8-bit", {"torch_dtype": "bfloat16", "optim": "adamw_8bit"}),
-    _c("bf16 adafactor", {"torch_dtype": "bfloat16", "optim": "adafactor"}),
+    _c("bf16 weights", {"dtype": "bfloat16"}),
+    _c("bf16 eager seq 1024", {"dtype": "bfloat16", "attn_implementation": "eager", "max_length": 1024}),
+    _c("bf16 checkpointing", {"dtype": "bfloat16", "activation_checkpointing": True}),
+    _c("bf16 GQA vocab 65536", {"dtype": "bfloat16"}, num_key_value_heads=2, vocab_size=65536),
+    _c("bf16 sgd", {"dtype": "bfloat16", "optim": "sgd"}),
+    _c("bf16 adamw 8-bit", {"dtype": "bfloat16", "optim": "adamw_8bit"}),
+    _c("bf16 adafactor", {"dtype": "bfloat16", "optim": "adafactor"}),
     _c("bf16 autocast (fp32 weights)", {"bf16": True}),
-    _c("LoRA r16 q,v bf16", {"torch_dtype": "bfloat16", "lora_r": 16}),
-    _c("LoRA r8 all-linear", {"lora_r": 8, "lora_target_modules": "all-linear"}),
+    _c("LoRA r16 q,v bf16", {"dtype": "bfloat16", "use_peft": True, "lora_r": 16}),
+    _c("LoRA r8 all-linear", {"use_peft": True, "lora_r": 8, "lora_target_modules": "all-linear"}),
     _c("tiny", {}, **TINY),
     _c("tiny seq 2048 eager", {"attn_implementation": "eager", "max_length": 2048}, **TINY),
     _c("mid", {}, **MID),
     _c(
         "mid bf16 tied checkpointing",
-        {"torch_dtype": "bfloat16", "gradient_checkpointing": True, "max_length": 512},
+        {"dtype": "bfloat16", "activation_checkpointing": True, "max_length": 512},
         **{**MID, "tie_word_embeddings": True},
     ),
     _c(
         "mid bf16 accumulation 2 seq 512",
-        {"torch_dtype": "bfloat16", "gradient_accumulation_steps": 2, "max_length": 512},
+        {"dtype": "bfloat16", "gradient_accumulation_steps": 2, "max_length": 512},
         **MID,
     ),
 )
 
 
 def _p(preset: str, name: str, **setup: Any) -> Case:
-    return Case(f"{preset} {name}", {}, {"torch_dtype": "bfloat16", **setup}, preset)
+    return Case(f"{preset} {name}", {}, {"dtype": "bfloat16", **setup}, preset)
 
 
 # Real-size presets, simulated under FakeTensorMode (device cpu: the CPU kernels run, so both sides
@@ -148,24 +148,27 @@ PRESET_CASES: tuple[Case, ...] = (
     _p(
         "Qwen2.5-1.5B",
         "checkpointing b4 s2048",
-        gradient_checkpointing=True,
+        activation_checkpointing=True,
         per_device_train_batch_size=4,
         max_length=2048,
     ),
-    _p("Llama-3.2-1B", "fp32 weights + bf16 autocast s1024", torch_dtype="float32", bf16=True, max_length=1024),
-    _p("Llama-3.2-3B", "LoRA r16 s2048", lora_r=16, max_length=2048),
+    _p("Llama-3.2-1B", "fp32 weights + bf16 autocast s1024", dtype="float32", bf16=True, max_length=1024),
+    _p("Llama-3.2-3B", "LoRA r16 s2048", use_peft=True, lora_r=16, max_length=2048),
     _p("Phi-3-mini", "adamw 8-bit s1024", optim="adamw_8bit", max_length=1024),
     _p("Gemma-2-2B", "eager s1024", attn_implementation="eager", max_length=1024),
     _p(
         "Mistral-7B-v0.3",
         "LoRA r16 all-linear checkpointing s4096",
+        use_peft=True,
         lora_r=16,
         lora_target_modules="all-linear",
-        gradient_checkpointing=True,
+        activation_checkpointing=True,
         max_length=4096,
     ),
     _p("Llama-3.1-8B", "s2048", max_length=2048),
-    _p("Qwen2.5-7B", "adafactor checkpointing s2048", optim="adafactor", gradient_checkpointing=True, max_length=2048),
+    _p(
+        "Qwen2.5-7B", "adafactor checkpointing s2048", optim="adafactor", activation_checkpointing=True, max_length=2048
+    ),
 )
 
 # A handful of cases for the tests: one per mechanism that most often goes wrong.
@@ -175,7 +178,7 @@ TEST_SUBSET = ("base", "eager", "checkpointing", "vocab 65536 tied", "bf16 adamw
 # ---------------------------------------------------------------------------- public rules of thumb
 def rule_four_times(arch: Architecture, setup: TrainingSetup) -> int:
     """accelerate's estimate-memory for training with Adam: about 4 x the model's size in its dtype."""
-    return 4 * arch.n_params * (4 if setup.torch_dtype == "float32" else 2)
+    return 4 * arch.n_params * (4 if setup.dtype == "float32" else 2)
 
 
 # Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer, which assume mixed
@@ -195,7 +198,7 @@ _TM_OPTIMIZER = {
 def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
     """Weights + gradients in the weights' dtype + optimizer bytes/param + Korthikanti et al.'s
     activations: s*b*h*L*(34 + 5*a*s/h) bytes without recomputation, 2*s*b*h*L with full recomputation."""
-    e = 4 if setup.torch_dtype == "float32" else 2
+    e = 4 if setup.dtype == "float32" else 2
     psi = arch.n_params if not setup.lora else 0
     s, b, h, L, a = (
         setup.max_length,
@@ -205,7 +208,7 @@ def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
         arch.num_heads,
     )
     act: float
-    if setup.gradient_checkpointing:
+    if setup.activation_checkpointing:
         act = 2 * s * b * h * L
     else:
         act = s * b * h * L * (34 + 5 * a * s / h)

@@ -8,13 +8,13 @@ from dataclasses import replace
 
 import plotly.graph_objects as go
 
+from ..fields import FieldError
+from ..units import GIB
 from .architecture import Architecture
-from .errors import MemoryConfigError
 from .estimate import Estimate, estimate
 from .gpus import Gpu
 from .setup import TrainingSetup
 
-GIB = 1024**3
 PHASE_LABELS = {"forward": "forward (end)", "backward": "backward", "optimizer_step": "optimizer step"}
 COLOURS = {
     "weights": "#1f77b4",
@@ -118,7 +118,7 @@ def sequence_sweep(arch: Architecture, setup: TrainingSetup, lengths: Sequence[i
         for s in lengths:
             try:
                 points.append(estimate(arch, replace(setup, attn_implementation=attn, max_length=s)).peak_bytes / GIB)
-            except MemoryConfigError:
+            except FieldError:
                 points.append(None)
     return series
 

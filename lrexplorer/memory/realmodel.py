@@ -28,9 +28,9 @@ def build_model(config: dict[str, Any], arch: Architecture, setup: TrainingSetup
     cfg = AutoConfig.for_model(**cfg_values)
     cfg.use_cache = False  # the Trainer turns the KV cache off for training with checkpointing; no cache in training
     model = AutoModelForCausalLM.from_config(
-        cfg, dtype=getattr(torch, setup.torch_dtype), attn_implementation=setup.attention(arch)
+        cfg, dtype=getattr(torch, setup.dtype), attn_implementation=setup.attention(arch)
     )
-    if setup.gradient_checkpointing:
+    if setup.activation_checkpointing:
         model.activation_checkpointing_enable()  # transformers 5 name; non-reentrant by default
     if setup.lora:
         from peft import LoraConfig, get_peft_model

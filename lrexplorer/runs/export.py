@@ -15,7 +15,6 @@ import json
 import pprint
 import shlex
 import shutil
-from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +116,8 @@ def _scheduler_code(spec: RunSpec) -> tuple[str, str]:
     from ..schedules import build
 
     name = spec["lr_scheduler_type"]
-    # LR-valued defaults (CyclicLR, OneCycleLR max_lr) follow learning_rate exactly as the worker fills them.
-    kwargs = build._torch_kwargs(name, resolved_torch_kwargs(spec), SimpleNamespace(defaults={"lr": spec["learning_rate"]}))
+    # Arguments that follow learning_rate (CyclicLR, OneCycleLR max_lr) are filled as the worker's builder fills them.
+    kwargs = get_schedule(name).with_lr(resolved_torch_kwargs(spec), spec["learning_rate"])
     source = inspect.getsource(build.LinearWarmupThen).replace("Callable[[Optimizer], Any]", "Any")
     definitions = (
         f"from typing import Any\nfrom torch.optim import Optimizer\nfrom torch.optim.lr_scheduler import LRScheduler\n\n"

@@ -17,8 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..fields import FieldError
 from . import lock, store
-from .spec import RunSpec, SpecError
+from .spec import RunSpec
 from .validate import Facts, detect_facts
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +105,7 @@ def start_run(spec: RunSpec | dict[str, Any], root: Path | None = None, *, run_i
 
     problems = check_sources(spec.values)
     if problems:
-        raise SpecError(problems)
+        raise FieldError.collect(problems)
     facts = detect_facts()
     device = facts.lock_name(spec["use_cpu"])
     if not queue and lock.is_busy(device) is not None:  # refuse before creating a folder that never runs

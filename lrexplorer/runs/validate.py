@@ -1,6 +1,6 @@
 """Cross-field rules of a run spec, and the hardware facts they depend on.
 
-Per-field types and ranges live in the catalogue (`Param.convert`); here are the rules that need
+Per-field types and ranges live in the catalogue (`Field.convert`); here are the rules that need
 two fields or the machine: precision against the hardware, flash attention against its package and
 GPU, a stream without max_steps, schedule arguments against the schedules catalogue. Every error
 names the field to fix. `Facts` can be built by hand, so the page can check a spec for another
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..params import FieldError
-from ..schedules import ScheduleError, get_schedule
+from ..schedules import get_schedule
 
 AMPERE = (8, 0)  # bf16 tensor cores, TF32 and flash-attention 2 start at compute capability 8.0
 
@@ -141,8 +141,9 @@ def _check_schedule(values: dict[str, Any], errors: list[FieldError]) -> None:
         # The true span is known only once the data is loaded; any positive span checks names and types.
         span = values["max_steps"] if values["max_steps"] > 0 else 1000
         schedule.resolve(values["lr_scheduler_kwargs"], span)
-    except ScheduleError as exc:
-        errors.append(FieldError(exc.field if exc.field in ("lr_scheduler_type",) else "lr_scheduler_kwargs", str(exc).rstrip(".")))
+    except FieldError as exc:
+        # A scheduler argument's error names the argument; the spec field at fault is lr_scheduler_kwargs.
+        errors.append(exc if exc.field == "lr_scheduler_type" else FieldError("lr_scheduler_kwargs", exc.line))
         return
     if schedule.metric_driven and values["eval_strategy"] == "no":
         errors.append(FieldError("eval_strategy", f"{schedule.name} changes the LR after each evaluation; set "

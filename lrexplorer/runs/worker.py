@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..units import GIB
 from . import lock, store
 
 
@@ -43,7 +44,7 @@ def memory_estimate_text(values: dict[str, Any], facts: Any) -> str:
         return f" (No memory estimate: {type(exc).__name__}: {exc}.)"
     if check.peak_bytes is None:
         return f" (No memory estimate: {check.unavailable}.)"
-    return (f" The memory estimate for this spec is {check.peak_bytes / 1024**3:.2f} GiB per device at its peak; "
+    return (f" The memory estimate for this spec is {check.peak_bytes / GIB:.2f} GiB per device at its peak; "
             f"available: {check.capacity_label}.")
 
 
@@ -72,7 +73,7 @@ def _finish(run_dir: Path, state: str, message: str, **extra: Any) -> None:
 
 def _run(run_dir: Path, resume: bool, queue: bool) -> int:
     from ..params import FieldError
-    from .spec import RunSpec, SpecError
+    from .spec import RunSpec
     from .validate import detect_facts
 
     print(f"[lrexplorer] worker pid {os.getpid()} for {run_dir}", flush=True)
@@ -81,7 +82,7 @@ def _run(run_dir: Path, resume: bool, queue: bool) -> int:
 
         facts = detect_facts(use_torch=True)
         spec = RunSpec.from_file(run_dir / store.CONFIG, facts)
-    except SpecError as exc:
+    except FieldError as exc:
         _finish(run_dir, "failed", f"invalid spec: {exc}")
         return 2
     device = facts.lock_name(spec["use_cpu"])

@@ -102,7 +102,7 @@ def build_scheduler(
             scheduler_specific_kwargs=resolved,
         )
     cls = torch_scheduler_class(name)
-    real_kwargs = _torch_kwargs(name, resolved, optimizer)
+    real_kwargs = schedule.with_lr(resolved, optimizer.defaults["lr"])
 
     def make_main(opt: Optimizer) -> Any:
         return cls(opt, **real_kwargs)
@@ -110,17 +110,6 @@ def build_scheduler(
     if num_warmup_steps <= 0:
         return make_main(optimizer)
     return LinearWarmupThen(optimizer, num_warmup_steps, make_main)
-
-
-def _torch_kwargs(name: str, resolved: dict[str, Any], optimizer: Optimizer | Any) -> dict[str, Any]:
-    """Fill the LR-valued defaults that our catalogue leaves empty (they follow learning_rate)."""
-    kw = dict(resolved)
-    lr = optimizer.defaults["lr"]
-    if name in ("CyclicLR", "OneCycleLR") and kw.get("max_lr") is None:
-        kw["max_lr"] = lr
-    if name == "CyclicLR" and kw.get("base_lr") is None:
-        kw["base_lr"] = lr / 10
-    return kw
 
 
 class CatalogueSchedulerMixin:
