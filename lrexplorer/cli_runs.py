@@ -123,12 +123,17 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from .runs import launcher, lock
+    from .runs import launcher, lock, store
+    from .runs.spec import SpecError
 
     try:
         pid = launcher.resume_run(_find(args), queue=args.queue)
-    except (RuntimeError, FileNotFoundError) as exc:
+    except (RuntimeError, FileNotFoundError, store.ConfigUnreadable) as exc:
         raise UsageError(str(exc), "run") from None
+    except SpecError as exc:
+        raise UsageError(
+            "the run's config.yaml is not a valid spec: " + "; ".join(map(str, exc.errors)), exc.fields[0]
+        ) from None
     except lock.DeviceBusy as exc:
         print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
         return 4
@@ -139,9 +144,16 @@ def run_resume(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from .runs import store
     from .runs.export import write_bundle
-    from .runs.spec import RunSpec
+    from .runs.spec import SpecError
 
-    spec = RunSpec.from_file(_find(args) / store.CONFIG)
+    try:
+        spec = store.read_spec(_find(args))
+    except store.ConfigUnreadable as exc:
+        raise UsageError(str(exc), "run") from None
+    except SpecError as exc:
+        raise UsageError(
+            "the run's config.yaml is not a valid spec: " + "; ".join(map(str, exc.errors)), exc.fields[0]
+        ) from None
     for path in write_bundle(spec, Path(args.dest)):
         print(path)
     return 0

@@ -19,18 +19,18 @@ import streamlit as st
 
 from . import run_charts as rc
 from .generate import generate
-from .live import Snapshot
-from .run_summary import (
+from .runs import launcher, lock, store
+from .runs.feed import Snapshot
+from .runs.store import read_config
+from .runs.summary import (
     eta_s,
     final_metrics,
     format_duration,
     model_folder,
     predicted_lr,
     progress,
-    read_config,
     sample_prompt,
 )
-from .runs import launcher, lock, store
 from .train_view import feeds, load_form, page_link, request_stop
 
 REFRESH_S = 1.0
@@ -61,7 +61,7 @@ def status_line(snap: Snapshot) -> None:
     state = snap.state
     message = str(snap.status.get("message") or "")
     first = message.splitlines()[0] if message else ""
-    stopping = snap.active and (snap.run_dir / store.STOP).exists()
+    stopping = snap.active and store.stop_requested(snap.run_dir)
     # An ended run's message is shown in full (coloured by outcome) under the charts, not twice.
     detail = f" · {first}" if first and snap.active else ""
     text = f"**{state}**" + (" · stop requested, finishing the current step" if stopping else "") + detail
@@ -120,7 +120,7 @@ def panel(run_dir: Path) -> Snapshot:
     status_line(snap)
     progress_bar(snap)
     if snap.active:
-        stopping = (snap.run_dir / store.STOP).exists()
+        stopping = store.stop_requested(snap.run_dir)
         if st.button(
             "Stop" if not stopping else "Stopping…",
             key="live.stop",

@@ -18,7 +18,6 @@ from typing import Any
 import streamlit as st
 
 from . import run_charts as rc
-from .run_summary import config_diff, delete_run, folder_size, read_config, table_row
 from .runs import builtin, launcher, lock, store
 from .runs.export import (
     ACCELERATE,
@@ -31,6 +30,8 @@ from .runs.export import (
     write_bundle,
 )
 from .runs.spec import RunSpec, SpecError
+from .runs.store import read_config
+from .runs.summary import config_diff, delete_run, folder_size, table_row
 from .train_view import cached_facts, feeds, page_link, request_stop
 
 COMPARE, SELECTED, CONFIRM = "runs.compare", "runs.selected", "runs.confirm_delete"
@@ -201,8 +202,8 @@ def confirm_delete(run_dir: Path) -> None:
 def export(run_dir: Path) -> None:
     st.markdown("**Export** — the code that reproduces this run, generated from the spec the launcher ran.")
     try:
-        spec = RunSpec.from_file(run_dir / store.CONFIG, cached_facts())
-    except (SpecError, OSError) as exc:
+        spec = store.read_spec(run_dir, cached_facts())
+    except (SpecError, store.ConfigUnreadable) as exc:
         st.error(f"This run's config.yaml cannot be read as a spec: {exc}", icon=":material/error:")
         return
     tabs = st.tabs(["Python script", "YAML (trl sft)", "accelerate launch"])

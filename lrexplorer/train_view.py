@@ -19,10 +19,10 @@ from streamlit.errors import StreamlitAPIException
 
 from .charts import Line, lr_figure
 from .hardware import GIB, Hardware, detect
-from .live import FeedRegistry
 from .params import CATALOGUE, CATALOGUE_LIST, GROUPS, Param, by_group, renamed_from
 from .preflight import Preflight, preflight
 from .runs import builtin, launcher, lock, store
+from .runs.feed import FeedRegistry
 from .runs.spec import SpecError
 from .runs.validate import Facts, detect_facts
 

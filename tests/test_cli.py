@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers.real_schedulers import rtol_for
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments, get_scheduler
 from transformers.optimization import GreedyLR
@@ -28,8 +29,6 @@ from lrexplorer.schedules import CATALOGUE
 from lrexplorer.schedules.build import build_scheduler
 
 LR = 3e-4
-# torch classes that multiply the previous LR: they agree with any closed form only to float rounding.
-RECURSIVE = {"StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR"}
 SPEC_FLAGS = (
     "lr_scheduler_type",
     "learning_rate",
@@ -192,7 +191,7 @@ def test_csv_equals_torch_class_after_warmup(capsys, name, total, warmup, kwargs
     assert rc == 0
     opt = optimizer()
     real = build_scheduler(name, opt, total, warmup, kwargs)
-    assert_same(csv_lrs(out), stepped(opt, real, total), 1e-6 if name in RECURSIVE else 1e-9)
+    assert_same(csv_lrs(out), stepped(opt, real, total), rtol_for(name))
 
 
 S = torch.optim.lr_scheduler
@@ -248,7 +247,7 @@ def test_csv_equals_plain_torch_class_without_warmup(capsys, name, total, kwargs
     )
     assert rc == 0
     opt = optimizer()
-    assert_same(csv_lrs(out), stepped(opt, make(opt), total), 1e-6 if name in RECURSIVE else 1e-9)
+    assert_same(csv_lrs(out), stepped(opt, make(opt), total), rtol_for(name))
 
 
 # ---------------------------------------------------------------- step counts from a dataset

@@ -8,6 +8,7 @@ import math
 import sys
 
 import pytest
+from helpers.run_folders import make_run
 
 from lrexplorer import params
 from lrexplorer.guide import LESSONS, arguments, demos, lesson_by_id, paraphrases
@@ -19,6 +20,7 @@ from lrexplorer.guide.links import (
     schedule_link,
 )
 from lrexplorer.guide.search import search
+from lrexplorer.runs import store
 from lrexplorer.schedule_form import preset_from_query
 from lrexplorer.schedules import NOTES_SCHEDULES
 
@@ -225,3 +227,21 @@ def test_a_run_is_matched_to_its_experiment_by_its_config(tmp_path):
     assert not paraphrases.matches({**config, "max_steps": 100}, e1)
     assert not paraphrases.matches({**config, "eval_strategy": "no"}, e1)
     assert "--dataset builtin:facts --max_steps 150" in e5.command
+
+
+def test_the_newest_run_of_each_experiment_is_found_in_the_runs_folder(tmp_path):
+    experiments = [paraphrases.experiment(k, str(tmp_path / "data")) for k in (1, 5)]
+    e1, e5 = experiments
+    root = tmp_path / "runs"
+    for run_id, config, created in (
+        ("old-1", {"dataset": e1.dataset}, 100.0),
+        ("new-1", {"dataset": e1.dataset}, 200.0),
+        ("other", {"dataset": e1.dataset, "max_steps": 10}, 300.0),
+    ):
+        make_run(root, run_id, config={"max_steps": 150, "eval_strategy": "steps", **config}, created_at=created)
+    (make_run(root, "damaged", created_at=400.0) / store.CONFIG).write_text("[: not yaml", encoding="utf-8")
+    found = paraphrases.newest_runs(experiments, root)
+    assert {label: (path.name, e) for label, (path, e) in found.items()} == {e1.label: ("new-1", e1)}
+    assert e1.label == "1 phrasing" and e5.label == "5 phrasings"
+    make_run(root, "builtin-5", config={"dataset": "builtin:facts", "max_steps": 150, "eval_strategy": "steps"})
+    assert paraphrases.newest_runs(experiments, root)[e5.label][0].name == "builtin-5"

@@ -27,7 +27,9 @@ from .links import (
 )
 from .nav_view import listed_in_app, page_link
 
-ACCUMULATION_LIMIT = 1e-6  # the issue's bar for "the same gradient"
+# Summing in another order moves a float32 gradient of this size by ~1e-8; a wrong loss scaling moves it by
+# ~1e-2. Below 1e-6 is therefore rounding, and anything above it is a real difference.
+ACCUMULATION_LIMIT = 1e-6
 
 
 @st.cache_data(show_spinner="Running the demonstration with torch…")
@@ -134,22 +136,10 @@ def train_buttons(experiments: list[paraphrases.Experiment]) -> None:
 def show_finished_runs(experiments: list[paraphrases.Experiment]) -> None:
     """The newest run of each experiment in the runs folder, from the CLI or the Train page alike
     (a run is a folder: read its config.yaml and metrics.jsonl)."""
-    import yaml
-
-    from ..runs.store import CONFIG, list_runs, read_metrics, runs_dir
+    from ..runs.store import read_metrics, runs_dir
 
     root = runs_dir()
-    found: dict[str, tuple[Path, paraphrases.Experiment]] = {}
-    for status in list_runs(root):  # newest first
-        path = Path(status["path"])
-        try:
-            config = yaml.safe_load((path / CONFIG).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        for e in experiments:
-            label = f"{e.phrasings} phrasing{'s' if e.phrasings > 1 else ''}"
-            if label not in found and paraphrases.matches(config, e):
-                found[label] = (path, e)
+    found = paraphrases.newest_runs(experiments, root)
     if not found:
         st.caption(f"Run the commands above; their loss curves then appear here (read from {root}/).")
         return

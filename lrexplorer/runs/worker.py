@@ -72,7 +72,7 @@ def _finish(run_dir: Path, state: str, message: str, **extra: Any) -> None:
 
 def _run(run_dir: Path, resume: bool, queue: bool) -> int:
     from ..params import FieldError
-    from .spec import RunSpec, SpecError
+    from .spec import SpecError
     from .validate import detect_facts
 
     print(f"[lrexplorer] worker pid {os.getpid()} for {run_dir}", flush=True)
@@ -80,8 +80,8 @@ def _run(run_dir: Path, resume: bool, queue: bool) -> int:
         import torch
 
         facts = detect_facts(use_torch=True)
-        spec = RunSpec.from_file(run_dir / store.CONFIG, facts)
-    except SpecError as exc:
+        spec = store.read_spec(run_dir, facts)
+    except (SpecError, store.ConfigUnreadable) as exc:
         _finish(run_dir, "failed", f"invalid spec: {exc}")
         return 2
     device = facts.lock_name(spec["use_cpu"])
