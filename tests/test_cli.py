@@ -533,3 +533,34 @@ def test_cli_runs_as_a_module_without_importing_torch():
             [sys.executable, "-m", module, "schedule", "--list"], capture_output=True, text=True, timeout=60
         )
         assert listing.returncode == 0 and "OneCycleLR" in listing.stdout
+
+
+def test_version_is_the_installed_distributions_or_the_checkouts(monkeypatch, capsys):
+    import importlib
+    import importlib.metadata
+
+    import lrexplorer
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    declared = tomllib.loads((Path(lrexplorer.__file__).parents[1] / "pyproject.toml").read_text())["project"][
+        "version"
+    ]
+    try:
+        installed = importlib.metadata.version("lrexplorer")
+    except importlib.metadata.PackageNotFoundError:
+        installed = declared
+    assert lrexplorer.__version__ == installed
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--version"])
+    assert capsys.readouterr().out.strip() == f"lrexplorer {installed}"
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    try:
+        assert importlib.reload(lrexplorer).__version__ == declared
+    finally:
+        monkeypatch.undo()
+        importlib.reload(lrexplorer)
