@@ -60,8 +60,13 @@ class RunCallback(TrainerCallback):
         self.status_written = 0.0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        store.update_status(self.run_dir, state="running", max_steps=state.max_steps, global_step=state.global_step,
-                            num_train_epochs=state.num_train_epochs)
+        store.update_status(
+            self.run_dir,
+            state="running",
+            max_steps=state.max_steps,
+            global_step=state.global_step,
+            num_train_epochs=state.num_train_epochs,
+        )
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.step_started = time.perf_counter()
@@ -71,8 +76,10 @@ class RunCallback(TrainerCallback):
         self.steps += 1
         bad = self.trainer.lrx_take_nonfinite() if self.trainer is not None else None
         if bad is not None:
-            self.nonfinite = (f"loss became {bad} at step {state.global_step}: training diverged. Lower learning_rate "
-                              f"(now {args.learning_rate:g}), add warmup_steps, or keep max_grad_norm > 0")
+            self.nonfinite = (
+                f"loss became {bad} at step {state.global_step}: training diverged. Lower learning_rate "
+                f"(now {args.learning_rate:g}), add warmup_steps, or keep max_grad_norm > 0"
+            )
             control.should_training_stop = True
         elif store.stop_requested(self.run_dir):
             self.stop_reason = f"stopped on request at step {state.global_step}"

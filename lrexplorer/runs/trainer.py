@@ -35,7 +35,9 @@ class LrxSFTTrainer(CatalogueSchedulerMixin, SFTTrainer):
         mask = inputs.get("attention_mask")
         ids = inputs.get("input_ids")
         # Tensors, not .item(): no device sync per micro-batch; read once per log.
-        self._lrx_tokens = self._lrx_tokens + (mask.sum() if mask is not None else (ids.numel() if ids is not None else 0))
+        self._lrx_tokens = self._lrx_tokens + (
+            mask.sum() if mask is not None else (ids.numel() if ids is not None else 0)
+        )
         self._lrx_samples += int(ids.shape[0]) if ids is not None else 0
         bad = ~torch.isfinite(loss.detach())
         self._lrx_nonfinite = bad if self._lrx_nonfinite is None else (self._lrx_nonfinite | bad)
@@ -56,7 +58,9 @@ class LrxSFTTrainer(CatalogueSchedulerMixin, SFTTrainer):
         return "nan" if torch.isnan(self._lrx_last_loss).item() else "inf"
 
 
-def build_trainer(spec: RunSpec, run_dir: Path, facts: Facts, callbacks: list[Any]) -> tuple[LrxSFTTrainer, dict[str, Any]]:
+def build_trainer(
+    spec: RunSpec, run_dir: Path, facts: Facts, callbacks: list[Any]
+) -> tuple[LrxSFTTrainer, dict[str, Any]]:
     """The trainer of a run, and facts to record (attention asked for, device, dataset sizes)."""
     values = spec.values
     on_cpu = facts.on_cpu(values["use_cpu"])
@@ -73,8 +77,14 @@ def build_trainer(spec: RunSpec, run_dir: Path, facts: Facts, callbacks: list[An
 
         peft_config = LoraConfig(**peft_kwargs)
     trainer = LrxSFTTrainer(
-        model=model, args=config, train_dataset=train, eval_dataset=evaluation, processing_class=tokenizer,
-        peft_config=peft_config, callbacks=callbacks, lrx_schedule=spec.trainer_schedule(),
+        model=model,
+        args=config,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+        lrx_schedule=spec.trainer_schedule(),
     )
     trained: Any = trainer.model
     info = {
