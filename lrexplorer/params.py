@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .optimizers import TRAIN_FORM_CHOICES
+
 GROUPS = {
     "model-data": "Model and data",
     "optimisation": "Optimisation",
@@ -181,21 +183,6 @@ def _to_dict(p: Param, value: Any) -> dict:
 
 
 P = Param
-_OPTIMS = (
-    "adamw_torch",
-    "adamw_torch_fused",
-    "adamw_8bit",
-    "adamw_bnb_8bit",
-    "paged_adamw_8bit",
-    "paged_adamw_32bit",
-    "adafactor",
-    "sgd",
-    "adagrad",
-    "rmsprop",
-    "lion_8bit",
-    "lion_32bit",
-    "ademamix",
-)
 
 CATALOGUE_LIST: tuple[Param, ...] = (
     # -- model and data ------------------------------------------------------------------------------------
@@ -373,7 +360,7 @@ CATALOGUE_LIST: tuple[Param, ...] = (
         "8-bit variants (bitsandbytes) keep them in 8 bits; adafactor factorises them; sgd keeps none.",
         "optimizer",
         library_default="adamw_torch_fused",
-        choices=_OPTIMS,
+        choices=TRAIN_FORM_CHOICES,
     ),
     P(
         "weight_decay",

@@ -42,7 +42,6 @@ GEMMA = resolve_model("Gemma-2-2B").architecture
         ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"),
         ({"zero_stage": 4}, "zero_stage"),
         ({"device": "cpu", "num_gpus": 2}, "device"),
-        ({"device": "cpu", "optim": "paged_adamw_8bit"}, "optim"),
         ({"lora_r": 8, "lora_target_modules": ("q_proj", "wq")}, "lora_target_modules"),
         ({"lora_r": 8, "load_in_4bit": True, "zero_stage": 3, "num_gpus": 2}, "load_in_4bit"),
     ],

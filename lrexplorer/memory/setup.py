@@ -9,19 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .. import optimizers as optimizer_registry
 from .architecture import Architecture
 from .errors import MemoryConfigError
 
-OPTIMIZERS: dict[str, str] = {
-    "adamw_torch_fused": "AdamW (torch, fused kernel; the Trainer's default): two states per parameter in the "
-    "parameter's dtype, updated in place",
-    "adamw_torch": "AdamW (torch, foreach): same states; the step allocates a copy of a whole param group",
-    "adamw_8bit": "AdamW 8-bit (bitsandbytes): two 1-byte states per parameter plus block scales",
-    "adamw_bnb_8bit": "same optimizer as adamw_8bit (transformers' other name for it)",
-    "paged_adamw_8bit": "AdamW 8-bit in paged (unified) memory that the driver can move to the CPU",
-    "adafactor": "Adafactor: factored second moment (one row and one column per matrix), no first moment",
-    "sgd": "SGD as the Trainer builds it: no momentum, so no state",
-}
+# name -> what it is, for the Memory page and the CLI's help (the registry holds the rest)
+OPTIMIZERS: dict[str, str] = {o.name: o.description for o in optimizer_registry.OPTIMIZERS.values()}
 DTYPES = ("float32", "bfloat16", "float16")
 ATTENTION = ("eager", "sdpa", "flash_attention_2")
 DEVICES = ("cuda", "cpu")
@@ -104,6 +97,11 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
     _positive("lora_r", setup.lora_r, zero_ok=True)
     _positive("num_gpus", setup.num_gpus)
     _choice("optim", setup.optim, list(OPTIMIZERS))
+    runs_on = optimizer_registry.get(setup.optim).devices
+    if setup.device in DEVICES and setup.device not in runs_on:
+        raise MemoryConfigError(
+            f"optim {setup.optim} runs on {' and '.join(runs_on)} only, not on device {setup.device}", field="optim"
+        )
     _choice("torch_dtype", setup.torch_dtype, DTYPES)
     _choice("device", setup.device, DEVICES)
     if setup.attn_implementation is not None:
@@ -151,10 +149,6 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
         if setup.num_gpus > 1 or setup.zero_stage or setup.fsdp:
             raise MemoryConfigError(
                 "device cpu estimates a single CPU process: num_gpus, zero_stage and fsdp apply to GPUs", field="device"
-            )
-        if setup.optim == "paged_adamw_8bit":
-            raise MemoryConfigError(
-                "optim paged_adamw_8bit pages between GPU and CPU memory; on device cpu use adamw_8bit", field="optim"
             )
         if setup.fp16:
             raise MemoryConfigError("fp16 mixed precision needs a GPU; on the CPU use bf16", field="fp16")
