@@ -130,6 +130,9 @@ def test_paged_optimizers_fall_back_to_ordinary_state_on_the_cpu(name: str) -> N
 
     # 120,000 values: bitsandbytes pages it on CUDA (from 100,000 values on); on the CPU it warns and
     # allocates ordinary tensors, which is what the estimate models for device cpu.
+    from lrexplorer.memory.realmodel import forget_bnb_overrides
+
+    forget_bnb_overrides()  # an earlier test's Trainer may have left an override at position (0, 0)
     cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(TrainingArguments(output_dir=None, optim=name, use_cpu=True))
     layer = torch.nn.Linear(300, 400, bias=False)
     opt = cls(layer.parameters(), **kwargs)
@@ -193,3 +196,23 @@ def test_savings_count_an_optimizer_as_lighter_only_when_it_keeps_less_state() -
     assert optimizer_trick(bf16_lion, "chosen") is None
     fp32_lion = savings(ARCH, TrainingSetup(optim="lion_32bit", torch_dtype="float32"))
     assert optimizer_trick(fp32_lion, "chosen") is not None
+
+
+def test_an_8bit_optimizer_built_after_another_model_keeps_8bit_state() -> None:
+    """bitsandbytes keeps the Trainer's "embeddings in float32" override per (group, index) for the whole
+    process; the next model's tensor at that position must not inherit it."""
+    import torch
+
+    from lrexplorer.memory.realmodel import build_optimizer
+
+    setup = TrainingSetup(optim="adamw_8bit", device="cpu")
+    first = torch.nn.Sequential(torch.nn.Embedding(1000, 300), torch.nn.Linear(300, 400, bias=False))
+    for p in first.parameters():
+        p.grad = torch.zeros_like(p)
+    build_optimizer(first, setup).step()  # its first step files the override under (group 0, index 0)
+    second = torch.nn.Sequential(torch.nn.Linear(300, 400, bias=False))
+    opt = build_optimizer(second, setup)
+    weight = second[0].weight
+    weight.grad = torch.zeros_like(weight)
+    opt.step()
+    assert opt.state[weight]["state1"].dtype == torch.uint8

@@ -72,10 +72,28 @@ def build_optimizer(model: torch.nn.Module, setup: TrainingSetup) -> torch.optim
     """
     from transformers import Trainer
 
+    forget_bnb_overrides()
     stand_in = SimpleNamespace(optimizer=None, optimizer_cls_and_kwargs=None, args=trainer_args(setup))
     stand_in.get_decay_parameter_names = lambda m: Trainer.get_decay_parameter_names(stand_in, m)  # type: ignore[arg-type]
     stand_in.get_optimizer_cls_and_kwargs = Trainer.get_optimizer_cls_and_kwargs
     return Trainer.create_optimizer(stand_in, model)  # type: ignore[arg-type]
+
+
+def forget_bnb_overrides() -> None:
+    """Empty bitsandbytes' process-wide table of per-parameter overrides.
+
+    The Trainer registers "optimize embeddings in float32" there for every 8-bit optimizer it builds, and
+    bitsandbytes keys part of that table by (group index, parameter index), so an override left by an
+    earlier model applies to whatever tensor sits at that position in the next one. A training process
+    builds one optimizer; a process that builds several (the app, the tests) must start each afresh.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return
+    from bitsandbytes.optim import GlobalOptimManager
+
+    GlobalOptimManager.get_instance().initialize()
 
 
 @contextlib.contextmanager
