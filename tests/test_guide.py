@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+from pathlib import Path
 
 import pytest
 from helpers.run_folders import make_run
 
 from lrexplorer import params
+from lrexplorer.app.pages import PAGES
 from lrexplorer.guide import LESSONS, arguments, demos, lesson_by_id, paraphrases
 from lrexplorer.guide.example import NOTES_EXAMPLE, corrected_example
 from lrexplorer.guide.links import (
@@ -23,6 +25,8 @@ from lrexplorer.guide.search import search
 from lrexplorer.runs import store
 from lrexplorer.schedule_form import preset_from_query
 from lrexplorer.schedules import NOTES_SCHEDULES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_lessons_are_complete_and_ids_unique():
@@ -47,7 +51,7 @@ def test_importing_the_guide_loads_neither_torch_nor_transformers():
 
     code = (
         "import sys, lrexplorer.guide, lrexplorer.guide.search, lrexplorer.guide.example, lrexplorer.guide.demos, "
-        "lrexplorer.guide.memory_curves, lrexplorer.guide.figures; "
+        "lrexplorer.guide.memory_curves, lrexplorer.app.figures.guide; "
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -58,7 +62,7 @@ def test_importing_the_guide_loads_neither_torch_nor_transformers():
 def test_schedule_link_presets_the_schedules_page(name):
     preset = SchedulePreset(learning_rate=3e-4, max_steps=750, warmup_steps=40.0)
     link = schedule_link(name, preset)
-    assert link.page == SCHEDULES_PAGE and link.page_exists()
+    assert link.page == SCHEDULES_PAGE and (ROOT / PAGES[link.page].script).is_file()
     read = preset_from_query(link.query)
     assert not read.problems
     assert (read.schedules, read.learning_rate, read.max_steps, read.warmup_steps) == ([name], 3e-4, 750, 40.0)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from helpers.run_folders import append, make_run, record
 
-from lrexplorer import run_charts as rc
+from lrexplorer.app.figures import run_curves as rc
 from lrexplorer.runs import store
 from lrexplorer.runs.feed import FeedRegistry, RunFeed
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from lrexplorer.app.schedule_view import stacked_formula
 from lrexplorer.schedule_form import (
     collect_kwargs,
     help_text,
@@ -11,7 +12,6 @@ from lrexplorer.schedule_form import (
     placeholder,
     preset_from_query,
 )
-from lrexplorer.schedule_view import stacked_formula
 from lrexplorer.schedules import CATALOGUE, NOTES_SCHEDULES, ScheduleError
 
 

@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import plotly.graph_objects as go
 
-from .architecture import Architecture
-from .errors import MemoryConfigError
-from .estimate import Estimate, estimate
-from .gpus import Gpu
-from .setup import TrainingSetup
+from ...memory.architecture import Architecture
+from ...memory.errors import MemoryConfigError
+from ...memory.estimate import Estimate, estimate
+from ...memory.gpus import Gpu
+from ...memory.setup import TrainingSetup
 
 GIB = 1024**3
 PHASE_LABELS = {"forward": "forward (end)", "backward": "backward", "optimizer_step": "optimizer step"}
