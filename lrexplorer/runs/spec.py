@@ -10,9 +10,10 @@ exported script and YAML, so a preview can never differ from what runs.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -57,7 +58,7 @@ def migrate(given: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], list[F
             if str(value).lower() not in lookup:
                 errors.append(FieldError(key, f"{old.note} The value {value!r} cannot be expressed today"))
                 continue
-            value = lookup[str(value).lower()]
+            value = lookup[str(value).lower()]  # noqa: PLW2901 (the old spelling's value, translated)
         if old.new is None:
             notes.append(f"{key} dropped: {old.note}")
             continue
@@ -77,7 +78,7 @@ class RunSpec:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, given: Mapping[str, Any] | None = None, facts: Facts | None = None) -> "RunSpec":
+    def from_dict(cls, given: Mapping[str, Any] | None = None, facts: Facts | None = None) -> RunSpec:
         values, notes, errors = migrate(dict(given or {}))
         full = defaults()
         for key, value in values.items():
@@ -94,14 +95,14 @@ class RunSpec:
         return cls(values=full, notes=notes)
 
     @classmethod
-    def from_yaml(cls, text: str, facts: Facts | None = None) -> "RunSpec":
+    def from_yaml(cls, text: str, facts: Facts | None = None) -> RunSpec:
         data = yaml.safe_load(text) or {}
         if not isinstance(data, dict):
             raise SpecError([FieldError("config", "the YAML must be a mapping of field: value")])
         return cls.from_dict(data, facts)
 
     @classmethod
-    def from_file(cls, path: str | Path, facts: Facts | None = None) -> "RunSpec":
+    def from_file(cls, path: str | Path, facts: Facts | None = None) -> RunSpec:
         return cls.from_yaml(Path(path).read_text(encoding="utf-8"), facts)
 
     def __getitem__(self, name: str) -> Any:
@@ -149,7 +150,9 @@ class RunSpec:
         if not self.values["use_peft"]:
             return None
         return {
-            "r": self.values["lora_r"], "lora_alpha": self.values["lora_alpha"],
-            "lora_dropout": self.values["lora_dropout"], "target_modules": self.values["lora_target_modules"],
+            "r": self.values["lora_r"],
+            "lora_alpha": self.values["lora_alpha"],
+            "lora_dropout": self.values["lora_dropout"],
+            "target_modules": self.values["lora_target_modules"],
             "task_type": "CAUSAL_LM",
         }
