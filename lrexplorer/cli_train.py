@@ -128,15 +128,14 @@ def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:
             launcher.stop_run(run_dir, grace_s=0.0)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    seen = 0
+    metrics = store.MetricsReader(run_dir)
     try:
         while True:
             status = store.reconcile(run_dir)
-            records = store.read_metrics(run_dir)
+            records = metrics.read().records  # after the status: every record is in before a final status
             if not quiet:
-                for record in records[seen:]:
+                for record in records:
                     print(format_record(record, status.get("max_steps")), flush=True)
-            seen = len(records)
             if status.get("state") in store.FINAL_STATES:
                 break
             time.sleep(poll_s)

@@ -9,14 +9,12 @@ import sys
 import time
 
 import pytest
-from test_runs_support import isolated
+from helpers.run_folders import make_run
 
 from lrexplorer.cli import build_parser, main
 from lrexplorer.cli_train import build_spec
 from lrexplorer.params import MEMORY, SCHEDULE, TRAIN, fields_for, renamed_for
 from lrexplorer.runs import store
-
-__all__ = ["isolated"]
 
 
 def parse(*argv: str):
@@ -69,6 +67,19 @@ def test_export_writes_the_three_forms(tmp_path, capsys):
     names = {os.path.basename(p) for p in capsys.readouterr().out.split()}
     assert {"train.py", "sft.yaml", "accelerate.sh", "initial_model"} <= names
     assert "accelerate launch" in (tmp_path / "bundle" / "accelerate.sh").read_text()
+
+
+def test_runs_export_of_a_damaged_run_is_one_line_naming_the_problem(isolated, tmp_path, capsys):
+    run_dir = make_run(isolated, "damaged")
+    (run_dir / store.CONFIG).write_text("learning_rate: [1e-3\nmax_steps: 5\n", encoding="utf-8")
+    assert main(["runs", "export", "damaged", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "config.yaml: not valid YAML (line 2" in err and len(err.splitlines()) == 1, err
+    (run_dir / store.CONFIG).write_text("learning_rate: -1\nwarmup_steps: -2\n", encoding="utf-8")
+    assert main(["runs", "export", "damaged", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "learning_rate" in err and "warmup_steps" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
 
 
 def run_cli(args: list[str], cwd, timeout: float = 240) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""The analytic estimate's peak against measured and simulated training steps (the issue's targets).
+"""The analytic estimate's peak against measured and simulated training steps, held to fixed error targets.
 
 Truth is a real training step counted by torch's MemTracker (CPU, real tensors) or the same step
 under FakeTensorMode; the targets are those of the bench (median |error| <= 3 %, worst <= 10 %).

@@ -20,6 +20,7 @@ from lrexplorer.memory.measure import (
 from lrexplorer.memory.params import nf4_bytes
 from lrexplorer.memory.realmodel import build_model, build_optimizer, make_batch
 from lrexplorer.memory.setup import TrainingSetup
+from lrexplorer.optimizers import OPTIMIZERS
 
 LLAMA = {
     "model_type": "llama",
@@ -52,7 +53,7 @@ def nbytes(tensors) -> int:
     return sum(seen.values())
 
 
-@pytest.mark.parametrize("optim", ["adamw_torch", "adamw_torch_fused", "adamw_8bit", "adafactor", "sgd"])
+@pytest.mark.parametrize("optim", list(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("variant", [{}, {"tie_word_embeddings": True, "vocab_size": 5000}, {"lora_r": 4}])
 def test_weights_and_optimizer_states_equal_the_trainers_objects(optim: str, dtype: str, variant: dict) -> None:

@@ -35,7 +35,6 @@ GEMMA = resolve_model("Gemma-2-2B").architecture
         ({"zero_stage": 2, "fsdp": True, "num_gpus": 2}, "fsdp"),
         ({"fp16": True, "dtype": "float16"}, "fp16"),
         ({"optim": "adam"}, "optim"),
-        ({"optim": "lion_8bit"}, "optim"),  # a real optimizer the estimate does not model
         ({"dtype": "float64"}, "dtype"),
         ({"dtype": "auto"}, "dtype"),  # auto is settled from the model's config by setup_from_values
         ({"attn_implementation": "flex"}, "attn_implementation"),
@@ -44,7 +43,6 @@ GEMMA = resolve_model("Gemma-2-2B").architecture
         ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"),
         ({"zero_stage": 4}, "zero_stage"),
         ({"device": "cpu", "num_gpus": 2}, "device"),
-        ({"device": "cpu", "optim": "paged_adamw_8bit"}, "optim"),
         ({"use_peft": True, "lora_r": 0}, "lora_r"),
         ({"per_device_train_batch_size": 2.0}, "per_device_train_batch_size"),  # typed values only
         ({"activation_checkpointing": "true"}, "activation_checkpointing"),

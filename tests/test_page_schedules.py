@@ -283,7 +283,7 @@ def test_app_start_and_schedules_page_import_neither_torch_nor_transformers():
 
 
 def test_csv_has_every_update_at_full_precision():
-    from lrexplorer.schedule_view import curves_csv, full_curves
+    from lrexplorer.app.schedule_view import curves_csv, full_curves
 
     curves = full_curves(
         ["linear", "StepLR", "polynomial"],

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.run_folders import append, make_run, record
 from streamlit.testing.v1 import AppTest
-from test_live import append, make_run, record
 
 from lrexplorer.params import GROUPS, TRAIN, by_group, fields_for
 from lrexplorer.runs import launcher, store

@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from test_runs_support import (
+from helpers.runs import (
     assert_lr_matches_curve,
     count_lines,
     expected_curve,
     isolate_env,
-    isolated,
     save_tiny_hub_model,
     step_logs,
     wait_ended,
@@ -30,7 +29,6 @@ from lrexplorer.runs.builtin import dataset_files
 from lrexplorer.runs.spec import RunSpec
 
 pytestmark = pytest.mark.slow
-__all__ = ["isolated"]
 
 # Fractional epochs, a partial last accumulation (15 batches, GA 2), a warmup ratio, evaluation.
 MAIN_SPEC = {
@@ -218,10 +216,20 @@ def test_stale_pid_is_not_mistaken_for_the_run(tmp_path):
     assert status["state"] == "failed" and "boom" in status["message"]
 
 
-def test_out_of_memory_fails_with_message(isolated, monkeypatch):
-    monkeypatch.setenv("LRX_TEST_RAISE_OOM_AT_STEP", "2")
-    run_dir = launcher.start_run(RunSpec.from_dict({"max_steps": 10}), isolated, run_id="oom")
-    status = wait_ended(run_dir)
+def test_out_of_memory_fails_with_message(isolated):
+    """The worker, its training step made to raise torch.OutOfMemoryError at step 2 (tests/helpers/oom_worker.py)."""
+    import subprocess
+
+    run_dir = launcher.prepare_run(RunSpec.from_dict({"max_steps": 10}), isolated, run_id="oom")
+    with open(run_dir / store.LOG, "ab") as log:
+        subprocess.run(
+            [sys.executable, str(Path(__file__).parent / "helpers" / "oom_worker.py"), "2", str(run_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+            check=False,
+        )
+    status = store.read_status(run_dir)
     assert status["state"] == "failed" and status["message"].startswith("out of memory"), status
     assert "per_device_train_batch_size" in status["message"] and "memory estimate" in status["message"].lower()
     assert [r["step"] for r in step_logs(run_dir)] == [1, 2]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from lrexplorer.app.schedule_view import stacked_formula
 from lrexplorer.fields import FieldError
 from lrexplorer.schedule_form import (
     collect_kwargs,
@@ -10,7 +11,6 @@ from lrexplorer.schedule_form import (
     placeholder,
     preset_from_query,
 )
-from lrexplorer.schedule_view import stacked_formula
 from lrexplorer.schedules import CATALOGUE, NOTES_SCHEDULES
 
 

@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import optimizers as optimizer_registry
 from .architecture import Architecture, from_config
 from .setup import TrainingSetup
 
@@ -108,6 +109,15 @@ CPU_MATRIX: tuple[Case, ...] = (
     _c("adamw 8-bit", {"optim": "adamw_8bit"}),
     _c("adafactor", {"optim": "adafactor"}),
     _c("adamw fused", {"optim": "adamw_torch_fused"}),
+    _c("paged adamw 32-bit", {"optim": "paged_adamw_32bit"}),
+    _c("adagrad", {"optim": "adagrad"}),
+    _c("rmsprop", {"optim": "rmsprop"}),
+    _c("lion 8-bit", {"optim": "lion_8bit"}),
+    _c("lion 32-bit", {"optim": "lion_32bit"}),
+    _c("ademamix", {"optim": "ademamix"}),
+    # Short sequences: the optimizer step, with its temporaries, is the peak.
+    _c("ademamix seq 32", {"optim": "ademamix", "max_length": 32}),
+    _c("lion 8-bit seq 32", {"optim": "lion_8bit", "max_length": 32}),
     _c("accumulation 4", {"gradient_accumulation_steps": 4}),
     _c("bf16 weights", {"dtype": "bfloat16"}),
     _c("bf16 eager seq 1024", {"dtype": "bfloat16", "attn_implementation": "eager", "max_length": 1024}),
@@ -116,6 +126,10 @@ CPU_MATRIX: tuple[Case, ...] = (
     _c("bf16 sgd", {"dtype": "bfloat16", "optim": "sgd"}),
     _c("bf16 adamw 8-bit", {"dtype": "bfloat16", "optim": "adamw_8bit"}),
     _c("bf16 adafactor", {"dtype": "bfloat16", "optim": "adafactor"}),
+    _c("bf16 paged adamw 32-bit", {"dtype": "bfloat16", "optim": "paged_adamw_32bit"}),
+    _c("bf16 rmsprop", {"dtype": "bfloat16", "optim": "rmsprop"}),
+    _c("bf16 lion 8-bit seq 32", {"dtype": "bfloat16", "optim": "lion_8bit", "max_length": 32}),
+    _c("bf16 ademamix", {"dtype": "bfloat16", "optim": "ademamix"}),
     _c("bf16 autocast (fp32 weights)", {"bf16": True}),
     _c("LoRA r16 q,v bf16", {"dtype": "bfloat16", "use_peft": True, "lora_r": 16}),
     _c("LoRA r8 all-linear", {"use_peft": True, "lora_r": 8, "lora_target_modules": "all-linear"}),
@@ -169,6 +183,9 @@ PRESET_CASES: tuple[Case, ...] = (
     _p(
         "Qwen2.5-7B", "adafactor checkpointing s2048", optim="adafactor", activation_checkpointing=True, max_length=2048
     ),
+    _p("SmolLM2-135M", "ademamix s256", optim="ademamix", per_device_train_batch_size=1, max_length=256),
+    _p("Qwen2.5-0.5B", "paged adamw 32-bit s1024", optim="paged_adamw_32bit", max_length=1024),
+    _p("Llama-3.2-1B", "lion 8-bit s512", optim="lion_8bit", max_length=512),
 )
 
 # A handful of cases for the tests: one per mechanism that most often goes wrong.
@@ -181,18 +198,11 @@ def rule_four_times(arch: Architecture, setup: TrainingSetup) -> int:
     return 4 * arch.n_params * (4 if setup.dtype == "float32" else 2)
 
 
-# Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer, which assume mixed
-# precision with a float32 master copy: AdamW 12, 8-bit AdamW 6; plain SGD and Adafactor keep
-# (almost) no moments, so only the 4-byte master copy.
-_TM_OPTIMIZER = {
-    "adamw_torch": 12,
-    "adamw_torch_fused": 12,
-    "adamw_8bit": 6,
-    "adamw_bnb_8bit": 6,
-    "paged_adamw_8bit": 6,
-    "adafactor": 4,
-    "sgd": 4,
-}
+def _tm_optimizer_bytes(optim: str) -> int:
+    """Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer. It assumes mixed
+    precision with a float32 master copy (4 bytes) beside the moments at 4 bytes each (1 when 8-bit):
+    AdamW 12, 8-bit AdamW 6, SGD without momentum and Adafactor (almost no moments) 4."""
+    return 4 + optimizer_registry.get(optim).state.bytes_per_param(4)
 
 
 def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
@@ -213,7 +223,7 @@ def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
     else:
         act = s * b * h * L * (34 + 5 * a * s / h)
     trained = psi if psi else 0
-    return int(arch.n_params * e + trained * e + trained * _TM_OPTIMIZER[setup.optim] + act)
+    return int(arch.n_params * e + trained * e + trained * _tm_optimizer_bytes(setup.optim) + act)
 
 
 def error(estimate: int, truth: int) -> float:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from .. import optimizers as optimizer_registry
 from ..units import MIB
 from .architecture import Architecture
 from .dims import make_dims
-from .optimizers import state_bytes, step_temporary_bytes
 from .parallel import scheme, shard
 from .params import (
     trainable_bytes_per_param,
@@ -73,13 +73,14 @@ def _parameter_figures(arch: Architecture, setup: TrainingSetup) -> tuple[int, i
     n_train = trainable_params(arch, setup)
     e_train = trainable_bytes_per_param(D)
     tensors = trainable_tensors(arch, setup)
+    optim = optimizer_registry.get(setup.optim)
     return (
         n_train,
         e_train,
         weight_bytes(arch, setup, D),
-        state_bytes(setup.optim, tensors, e_train),
-        state_bytes(setup.optim, tensors, 4),
-        step_temporary_bytes(setup.optim, tensors, e_train, setup.device),
+        optim.state_bytes(tensors, e_train, setup.device),
+        optim.state_bytes(tensors, 4, setup.device),
+        optim.step_temporary_bytes(tensors, e_train, setup.device),
     )
 
 

@@ -249,7 +249,7 @@ def run_tracked_step(
     warmup_steps: int = 0,
 ) -> StepMemory:
     """Build, warm up, then track one step. Runs on the current default device (or fake mode)."""
-    from .realmodel import build_model, build_optimizer, make_batch
+    from .realmodel import bnb_cpu_kernels_traced, build_model, build_optimizer, make_batch
 
     say = progress or (lambda msg, frac: None)
     start = time.perf_counter()
@@ -278,7 +278,7 @@ def run_tracked_step(
 
     hook = optimizer.register_step_pre_hook(lambda *a: grab_grads())
     try:
-        with tracker:
+        with tracker, bnb_cpu_kernels_traced(setup):
             training_step(model, optimizer, batch, setup, scaler, tracker, counter)
     finally:
         hook.remove()

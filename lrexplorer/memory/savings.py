@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from .. import optimizers as optimizer_registry
 from ..fields import FieldError
 from .architecture import Architecture
+from .dims import make_dims
 from .estimate import Estimate, estimate
+from .params import trainable_bytes_per_param
 from .setup import TrainingSetup
 
 
@@ -47,8 +50,15 @@ def _attention(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingS
     return replace(t, attn_implementation=chosen)
 
 
+def _lighter_optimizer(c: TrainingSetup, a: Architecture) -> bool:
+    """Whether the chosen optimizer keeps fewer bytes per trained parameter than torch's AdamW, whose
+    two moments are in the trained weights' dtype."""
+    e = trainable_bytes_per_param(make_dims(a, c))
+    return optimizer_registry.get(c.optim).state.bytes_per_param(e) < 2 * e
+
+
 def _optimizer(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
-    return replace(t, optim=c.optim if c.optim not in ("adamw_torch", "adamw_torch_fused") else "adamw_8bit")
+    return replace(t, optim=c.optim if _lighter_optimizer(c, a) else "adamw_8bit")
 
 
 def _lora(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
@@ -97,8 +107,8 @@ TRICKS: tuple[Trick, ...] = (
     Trick(
         "optim",
         "lighter optimizer",
-        "8-bit state rounding; Adafactor and SGD converge differently",
-        lambda c, a: c.optim not in ("adamw_torch", "adamw_torch_fused"),
+        "8-bit state rounding; the other optimizers converge differently from AdamW",
+        _lighter_optimizer,
         _optimizer,
     ),
     Trick(

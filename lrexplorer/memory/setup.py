@@ -12,20 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .. import optimizers as optimizer_registry
 from ..fields import FieldError
 from ..params import CATALOGUE, MEMORY, defaults
 from .architecture import Architecture
 
-OPTIMIZERS: dict[str, str] = {
-    "adamw_torch_fused": "AdamW (torch, fused kernel; the Trainer's default): two states per parameter in the "
-    "parameter's dtype, updated in place",
-    "adamw_torch": "AdamW (torch, foreach): same states; the step allocates a copy of a whole param group",
-    "adamw_8bit": "AdamW 8-bit (bitsandbytes): two 1-byte states per parameter plus block scales",
-    "adamw_bnb_8bit": "same optimizer as adamw_8bit (transformers' other name for it)",
-    "paged_adamw_8bit": "AdamW 8-bit in paged (unified) memory that the driver can move to the CPU",
-    "adafactor": "Adafactor: factored second moment (one row and one column per matrix), no first moment",
-    "sgd": "SGD as the Trainer builds it: no momentum, so no state",
-}
+# name -> what it is, for the Memory page and the CLI's help (the registry holds the rest)
+OPTIMIZERS: dict[str, str] = {o.name: o.description for o in optimizer_registry.OPTIMIZERS.values()}
 DTYPES = ("float32", "bfloat16", "float16")
 ATTENTION = tuple(a for a in CATALOGUE["attn_implementation"].choices if a != "auto")
 DEVICES = CATALOGUE["device"].choices
@@ -124,8 +117,9 @@ def _check_fields(setup: TrainingSetup) -> None:
 def validate(setup: TrainingSetup, arch: Architecture) -> None:
     """Raise FieldError for a value out of range or a combination a real run refuses."""
     _check_fields(setup)
-    if setup.optim not in OPTIMIZERS:
-        raise FieldError("optim", f"the estimate models {', '.join(OPTIMIZERS)}; {setup.optim} is not modelled yet")
+    runs_on = optimizer_registry.get(setup.optim).devices
+    if setup.device in DEVICES and setup.device not in runs_on:
+        raise FieldError("optim", f"{setup.optim} runs on {' and '.join(runs_on)} only, not on device {setup.device}")
     if setup.dtype not in DTYPES:
         raise FieldError("dtype", f"the estimate needs {', '.join(DTYPES)}; auto is read from the model's config")
     if setup.bf16 and setup.fp16:
@@ -161,8 +155,6 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
             raise FieldError(
                 "device", "cpu estimates a single CPU process: num_gpus, zero_stage and fsdp apply to GPUs"
             )
-        if setup.optim == "paged_adamw_8bit":
-            raise FieldError("optim", "paged_adamw_8bit pages between GPU and CPU memory; on device cpu use adamw_8bit")
         if setup.fp16:
             raise FieldError("fp16", "fp16 mixed precision needs a GPU; on the CPU use bf16")
     if setup.lora:

@@ -6,24 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..fields import Field
+from ..optimizers import TRAIN_FORM_CHOICES
 from .groups import MEMORY, SCHEDULE, TRAIN
 
 OPT, SCHED = "optimisation", "schedule"
-OPTIMS = (
-    "adamw_torch",
-    "adamw_torch_fused",
-    "adamw_8bit",
-    "adamw_bnb_8bit",
-    "paged_adamw_8bit",
-    "paged_adamw_32bit",
-    "adafactor",
-    "sgd",
-    "adagrad",
-    "rmsprop",
-    "lion_8bit",
-    "lion_32bit",
-    "ademamix",
-)
 
 
 def _schedule_names() -> Sequence[str]:
@@ -138,7 +124,7 @@ OPTIMISATION: tuple[Field, ...] = (
         # A memory estimate is for a GPU, where the Trainer's own default is the fused kernel.
         tool_defaults={MEMORY: "adamw_torch_fused"},
         library_default="adamw_torch_fused",
-        choices=OPTIMS,
+        choices=TRAIN_FORM_CHOICES,
     ),
     Field(
         "weight_decay",

@@ -9,9 +9,10 @@ worker and written into the exported script and YAML, so a preview can never dif
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -32,7 +33,7 @@ class RunSpec:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, given: Mapping[str, Any] | None = None, facts: Facts | None = None) -> "RunSpec":
+    def from_dict(cls, given: Mapping[str, Any] | None = None, facts: Facts | None = None) -> RunSpec:
         """Raises one FieldError listing every problem: each field's first, then the cross-field rules."""
         full, notes = resolve(dict(given or {}), TRAIN)
         errors, cross_notes = validate(full, facts or detect_facts())
@@ -41,14 +42,14 @@ class RunSpec:
         return cls(values=full, notes=notes + cross_notes)
 
     @classmethod
-    def from_yaml(cls, text: str, facts: Facts | None = None) -> "RunSpec":
+    def from_yaml(cls, text: str, facts: Facts | None = None) -> RunSpec:
         data = yaml.safe_load(text) or {}
         if not isinstance(data, dict):
             raise FieldError("config", "the YAML must be a mapping of field: value")
         return cls.from_dict(data, facts)
 
     @classmethod
-    def from_file(cls, path: str | Path, facts: Facts | None = None) -> "RunSpec":
+    def from_file(cls, path: str | Path, facts: Facts | None = None) -> RunSpec:
         return cls.from_yaml(Path(path).read_text(encoding="utf-8"), facts)
 
     def __getitem__(self, name: str) -> Any:
@@ -96,7 +97,9 @@ class RunSpec:
         if not self.values["use_peft"]:
             return None
         return {
-            "r": self.values["lora_r"], "lora_alpha": self.values["lora_alpha"],
-            "lora_dropout": self.values["lora_dropout"], "target_modules": self.values["lora_target_modules"],
+            "r": self.values["lora_r"],
+            "lora_alpha": self.values["lora_alpha"],
+            "lora_dropout": self.values["lora_dropout"],
+            "target_modules": self.values["lora_target_modules"],
             "task_type": "CAUSAL_LM",
         }

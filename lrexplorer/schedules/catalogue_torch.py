@@ -30,7 +30,6 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Step decay",
         curve=tc.step_lr,
-        recursive=True,
         notes_title="Step decay",
         params=(
             Field(
@@ -56,7 +55,6 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Decay at milestones",
         curve=tc.multi_step_lr,
-        recursive=True,
         params=(
             Field(
                 "milestones",
@@ -79,7 +77,6 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Reduced start, then constant",
         curve=tc.constant_lr,
-        recursive=True,
         params=(
             Field(
                 "factor",
@@ -103,7 +100,6 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Linear ramp of a factor",
         curve=tc.linear_lr,
-        recursive=True,
         params=(
             Field(
                 "start_factor", "float", 1.0 / 3, "Multiplier at the first update.", low=0.0, high=1.0, low_open=True
@@ -122,7 +118,6 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Exponential decay",
         curve=tc.exponential_lr,
-        recursive=True,
         notes_title="Exponential decay",
         params=(
             Field(
@@ -148,7 +143,6 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Cosine annealing",
         curve=tc.cosine_annealing_lr,
-        recursive=True,
         notes_title="Cosine annealing",
         params=(
             Field(
@@ -259,7 +253,6 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Polynomial decay to zero",
         curve=tc.polynomial_lr,
-        recursive=True,
         params=(
             Field("total_iters", "int", 5, "Updates over which the LR decays to zero.", low=1),
             Field("power", "float", 1.0, "Exponent of the decay.", low=0.0),

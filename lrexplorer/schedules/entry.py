@@ -30,7 +30,6 @@ class Schedule:
     uses_warmup: bool = True
     metric_driven: bool = False
     notes_title: str | None = None  # the training notes' name for it, when it is one of their six
-    recursive: bool = False  # torch updates the LR multiplicatively; agreement is to float rounding
     # (a, b): when the user gives `a`, the default of `b` is dropped (the real function wants one of them).
     exclusive: tuple[tuple[str, str], ...] = field(default=())
 

@@ -1,5 +1,5 @@
 """Summaries of run folders for the pages: table rows, progress and ETA, final metrics, config diffs,
-and deleting a run safely. Pure library code (no streamlit), reading only what `runs.store` writes.
+and deleting a run safely. Pure library code (no streamlit); the folder is read through `store`.
 """
 
 from __future__ import annotations
@@ -16,48 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from .params import CATALOGUE
-from .runs import store
+from ..params import CATALOGUE
+from . import store
 
-TAIL_BYTES = 32_768  # the last records of metrics.jsonl: enough for the final loss without reading it all
 # Fields that differ between any two runs by construction: left out of config diffs.
 ALWAYS_DIFFERENT = ("output_dir",)
-
-
-def read_config(run_dir: Path) -> dict[str, Any]:
-    """The run's config.yaml as written (no validation: a table must list even a run a newer
-    catalogue would refuse)."""
-    try:
-        data = yaml.safe_load((Path(run_dir) / store.CONFIG).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def tail_records(run_dir: Path, max_bytes: int = TAIL_BYTES) -> list[dict[str, Any]]:
-    """The complete records in the last `max_bytes` of metrics.jsonl, oldest first."""
-    try:
-        with open(Path(run_dir) / store.METRICS, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read()
-    except OSError:
-        return []
-    lines = data.split(b"\n")
-    if size > max_bytes:
-        lines = lines[1:]  # the first line was cut by the seek
-    out = []
-    for line in lines[:-1]:  # the last piece has no newline yet: a record being written
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            out.append(record)
-    return out
 
 
 def last_value(records: Sequence[dict[str, Any]], key: str) -> float | None:
@@ -100,8 +64,8 @@ def length_text(config: dict[str, Any]) -> str:
 def table_row(status: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     """One row of the Runs table for a `store.list_runs` entry."""
     run_dir = Path(status["path"])
-    config = read_config(run_dir)
-    records = tail_records(run_dir)
+    config = store.read_config(run_dir)
+    records = store.tail_metrics(run_dir)
     lr = config.get("learning_rate")
     batch = config.get("per_device_train_batch_size")
     accum = config.get("gradient_accumulation_steps", 1)
@@ -198,7 +162,7 @@ def delete_run(run_dir: Path, root: Path) -> None:
     """Remove a run folder that lives in `root` and is not running (checked again here, not trusted
     from the page that asked)."""
     run_dir = Path(run_dir).resolve()
-    if run_dir.parent != Path(root).resolve() or not (run_dir / store.STATUS).is_file():
+    if run_dir.parent != Path(root).resolve() or not store.is_run(run_dir):
         raise ValueError(f"{run_dir} is not a run folder of {root}; delete it by hand if you mean it")
     status = store.reconcile(run_dir)
     if status.get("state") in store.ACTIVE:
@@ -216,12 +180,12 @@ def folder_size(path: Path) -> int:
 
 
 @lru_cache(maxsize=32)
-def _predicted(path: str, mtime_ns: int, total_steps: int) -> tuple[np.ndarray, np.ndarray] | None:
-    # mtime_ns is part of the cache key only: a rewritten config.yaml gets a new curve.
-    from .schedules import compute_curve
-    from .steps import warmup_steps_for
+def _predicted(path: str, version: int, total_steps: int) -> tuple[np.ndarray, np.ndarray] | None:
+    # `version` is part of the cache key only: a rewritten config.yaml gets a new curve.
+    from ..schedules import compute_curve
+    from ..steps import warmup_steps_for
 
-    config = read_config(Path(path))
+    config = store.read_config(Path(path))
     try:
         warmup = warmup_steps_for(total_steps, config.get("warmup_steps") or 0)
         curve = compute_curve(
@@ -241,17 +205,15 @@ def predicted_lr(run_dir: Path, total_steps: int | None) -> tuple[np.ndarray, np
     update k is logged at step k + 1. None until the trainer has said how many steps it makes."""
     if not total_steps:
         return None
-    path = Path(run_dir) / store.CONFIG
-    try:
-        mtime = os.stat(path).st_mtime_ns
-    except OSError:
+    version = store.config_version(run_dir)
+    if version is None:
         return None
-    return _predicted(str(path.parent), mtime, int(total_steps))
+    return _predicted(str(run_dir), version, int(total_steps))
 
 
 def sample_prompt(config: dict[str, Any]) -> str:
     """The first user message of the run's evaluation data (built-in datasets), to try the model on."""
-    from .runs import builtin
+    from . import builtin
 
     ref = str(config.get("dataset", ""))
     files = builtin.dataset_files(builtin.builtin_name(ref)) if builtin.is_builtin(ref) else {}
@@ -270,8 +232,8 @@ def sample_prompt(config: dict[str, Any]) -> str:
 
 def model_folder(run_dir: Path) -> Path | None:
     """The trained model: final_model/ when the run completed, else its newest checkpoint."""
-    final = Path(run_dir) / store.FINAL
-    if (final / "config.json").is_file():
+    final = store.final_model(run_dir)
+    if final is not None:
         return final
     found = store.checkpoints(run_dir)
     return found[-1] if found else None

@@ -1,5 +1,5 @@
-"""Small Streamlit helpers shared by the pages: widgets generated from catalogue entries, cached
-curve views, the hardware sidebar. The only module of the library that imports streamlit.
+"""Small Streamlit helpers shared by the pages: widgets generated from schedule catalogue entries,
+cached curve views, errors and notes, and the cached detections of the hardware and the libraries.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from typing import Any
 
 import streamlit as st
 
-from .fields import Field, FieldError
-from .hardware import Hardware, detect
-from .schedule_form import collect_kwargs, help_text, placeholder
+from ..fields import Field, FieldError
+from ..hardware import Hardware, detect
+from ..runs.validate import Facts, detect_facts
+from ..schedule_form import collect_kwargs, help_text, placeholder
+from ..schedules import Schedule
 from .schedule_view import CurveView, view_curve
-from .schedules import Schedule
-from .units import GIB
 
 
 def widget_key(schedule: str, param: str) -> str:
@@ -110,24 +110,6 @@ def cached_hardware() -> Hardware:
     return detect()
 
 
-def hardware_sidebar(hw: Hardware) -> None:
-    """The sidebar block listing the GPUs (or saying there is none) and the CPU and RAM."""
-    st.sidebar.markdown("#### This machine")
-    if not hw.gpus:
-        st.sidebar.markdown(":material/memory: **No NVIDIA GPU detected**")
-        st.sidebar.caption("Schedules and memory estimates work without one; training runs on the CPU.")
-    for gpu in hw.gpus:
-        cc = f" · sm {gpu.compute_capability[0]}.{gpu.compute_capability[1]}" if gpu.compute_capability else ""
-        st.sidebar.markdown(f":material/memory: **GPU {gpu.index}: {gpu.name}**")
-        st.sidebar.caption(
-            f"{gpu.free_gib:.1f} of {gpu.total_gib:.1f} GiB free{cc}"
-            + (f" · driver {gpu.driver}" if gpu.driver else "")
-        )
-    cpu = hw.cpu
-    cores = (
-        f"{cpu.logical_cores} cores"
-        if cpu.physical_cores in (None, cpu.logical_cores)
-        else (f"{cpu.physical_cores} cores / {cpu.logical_cores} threads")
-    )
-    st.sidebar.markdown(f":material/developer_board: **CPU:** {cpu.model}")
-    st.sidebar.caption(f"{cores} · RAM {cpu.available_ram_bytes / GIB:.1f} of {cpu.total_ram_bytes / GIB:.1f} GiB free")
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_facts() -> Facts:
+    return detect_facts()

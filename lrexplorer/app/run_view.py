@@ -17,21 +17,23 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from . import run_charts as rc
-from .generate import generate
-from .live import Snapshot
-from .run_summary import (
+from ..generate import generate
+from ..runs import launcher, lock, store
+from ..runs.feed import Snapshot
+from ..runs.store import read_config
+from ..runs.summary import (
     eta_s,
     final_metrics,
     format_duration,
     model_folder,
     predicted_lr,
     progress,
-    read_config,
     sample_prompt,
 )
-from .runs import launcher, lock, store
-from .train_view import feeds, load_form, page_link, request_stop
+from .figures import run_curves as rc
+from .pages import page_link
+from .run_actions import feeds, request_stop
+from .train_form import load_form
 
 REFRESH_S = 1.0
 STATE_ICONS = {
@@ -61,7 +63,7 @@ def status_line(snap: Snapshot) -> None:
     state = snap.state
     message = str(snap.status.get("message") or "")
     first = message.splitlines()[0] if message else ""
-    stopping = snap.active and (snap.run_dir / store.STOP).exists()
+    stopping = snap.active and store.stop_requested(snap.run_dir)
     # An ended run's message is shown in full (coloured by outcome) under the charts, not twice.
     detail = f" · {first}" if first and snap.active else ""
     text = f"**{state}**" + (" · stop requested, finishing the current step" if stopping else "") + detail
@@ -120,7 +122,7 @@ def panel(run_dir: Path) -> Snapshot:
     status_line(snap)
     progress_bar(snap)
     if snap.active:
-        stopping = (snap.run_dir / store.STOP).exists()
+        stopping = store.stop_requested(snap.run_dir)
         if st.button(
             "Stop" if not stopping else "Stopping…",
             key="live.stop",
@@ -176,7 +178,7 @@ def run_view(ref: str) -> None:
         load_form(read_config(run_dir))
         del st.query_params["run"]
         st.rerun()
-    page_link("app_pages/runs.py", container=nav[2], label="All runs", icon=":material/list:")
+    page_link("runs", container=nav[2], label="All runs", icon=":material/list:")
     st.subheader(f"Run {run_dir.name}")
     config = read_config(run_dir)
     st.caption(
@@ -228,7 +230,7 @@ def resume(run_dir: Path) -> None:
 @st.cache_resource(max_entries=2, show_spinner="Loading the trained model…")
 def loaded_model(path: str, mtime_ns: int) -> Any:
     # mtime_ns is part of the cache key only: a model saved again (a resumed run) is reloaded.
-    from .generate import load
+    from ..generate import load
 
     return load(Path(path))
 

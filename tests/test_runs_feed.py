@@ -1,72 +1,20 @@
-"""The shared incremental reader of a run folder (lrexplorer.live) and the run figures and summaries
-built from it: fabricated run folders, no training."""
+"""The shared incremental reader of a run folder (lrexplorer.runs.feed) and the run figures drawn from
+its snapshots: fabricated run folders, no training."""
 
 from __future__ import annotations
 
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.run_folders import append, make_run, record
 
-from lrexplorer import run_charts as rc
-from lrexplorer import run_summary
-from lrexplorer.live import FeedRegistry, RunFeed
+from lrexplorer.app.figures import run_curves as rc
 from lrexplorer.runs import store
-
-
-def make_run(root: Path, run_id: str = "r1", state: str = "completed", config: dict | None = None, **status) -> Path:
-    run_dir = root / run_id
-    run_dir.mkdir(parents=True)
-    base = {
-        "model": "builtin:tiny",
-        "dataset": "builtin:arithmetic",
-        "learning_rate": 1e-3,
-        "lr_scheduler_type": "linear",
-        "warmup_steps": 2.0,
-        "max_grad_norm": 1.0,
-        "per_device_train_batch_size": 8,
-        "gradient_accumulation_steps": 1,
-        "num_train_epochs": 1.0,
-        "max_steps": -1,
-        "optim": "adamw_torch",
-        "output_dir": str(run_dir),
-    }
-    (run_dir / store.CONFIG).write_text(json.dumps({**base, **(config or {})}), encoding="utf-8")  # JSON is YAML
-    store.write_json_atomic(
-        run_dir / store.STATUS,
-        {
-            "state": state,
-            "run_id": run_id,
-            "created_at": time.time() - 60,
-            "started_at": time.time() - 50,
-            "ended_at": time.time(),
-            **status,
-        },
-    )
-    return run_dir
-
-
-def record(step: int, **extra) -> dict:
-    return {
-        "step": step,
-        "epoch": step / 10,
-        "time": 1000.0 + step,
-        "loss": 5.0 - step * 0.01,
-        "grad_norm": 1.5,
-        "learning_rate": 1e-3,
-        "tokens_per_s": 900.0,
-        "rss_bytes": 2**30,
-        **extra,
-    }
-
-
-def append(run_dir: Path, *records: dict, raw: str = "") -> None:
-    with open(run_dir / store.METRICS, "a", encoding="utf-8") as fh:
-        fh.write("".join(json.dumps(r) + "\n" for r in records) + raw)
+from lrexplorer.runs.feed import FeedRegistry, RunFeed
 
 
 def test_feed_reads_only_appended_bytes_and_waits_for_a_whole_line(tmp_path):
@@ -192,51 +140,3 @@ def test_grad_norm_and_lr_figures():
     names = [t.name for t in rc.lr_figure(train, predicted).data]
     assert names == ["predicted", "logged"]
     assert not rc.grad_norm_figure(train, 0.0).layout.shapes, "no line when clipping is off"
-
-
-# -- summaries -------------------------------------------------------------------------------------------------
-def test_tail_records_reads_the_end_only(tmp_path):
-    run_dir = make_run(tmp_path)
-    append(run_dir, *(record(s) for s in range(1, 2001)), raw='{"step": 2001')
-    tail = run_summary.tail_records(run_dir, max_bytes=2000)
-    assert tail[-1]["step"] == 2000 and len(tail) < 20
-    row = run_summary.table_row({**store.read_status(run_dir), "path": str(run_dir)})
-    assert row["final loss"] == pytest.approx(5.0 - 20.0) and row["batch"] == "8×1" and row["length"] == "1 epoch"
-
-
-def test_config_diff_lists_only_differences_in_catalogue_order():
-    rows = run_summary.config_diff(
-        {
-            "a": {"learning_rate": 1e-3, "seed": 1, "output_dir": "x", "optim": "sgd"},
-            "b": {"learning_rate": 2e-3, "seed": 1, "output_dir": "y", "optim": "sgd"},
-        }
-    )
-    assert rows == [{"field": "learning_rate", "a": "0.001", "b": "0.002"}]
-
-
-def test_eta_and_progress():
-    status = {"state": "running", "max_steps": 100, "global_step": 10}
-    steps, times = np.arange(1.0, 11.0), time.time() - 10 + np.arange(10.0)  # one step a second, up to now
-    assert run_summary.eta_s(steps, times, status) == pytest.approx(90, abs=2)
-    assert run_summary.progress(status) == 0.1 and run_summary.progress({"state": "completed"}) == 1.0
-    assert run_summary.eta_s(steps, times, {**status, "state": "stopped"}) is None
-
-
-def test_predicted_lr_is_drawn_where_the_trainer_logs_it(tmp_path):
-    run_dir = make_run(tmp_path)
-    x, y = run_summary.predicted_lr(run_dir, 10)
-    assert x[0] == 1 and y[0] == 0.0 and y[2] == pytest.approx(1e-3), "warmup 2: updates 0 and 1 ramp up"
-
-
-def test_delete_run_refuses_active_and_foreign_folders(tmp_path):
-    root = tmp_path / "runs"
-    done = make_run(root, "done")
-    import psutil
-
-    live = make_run(root, "live", state="running", pid=os.getpid(), pid_create_time=psutil.Process().create_time())
-    with pytest.raises(RuntimeError, match="stop it"):
-        run_summary.delete_run(live, root)
-    with pytest.raises(ValueError, match="not a run folder"):
-        run_summary.delete_run(tmp_path, root)
-    run_summary.delete_run(done, root)
-    assert not done.exists() and live.exists()

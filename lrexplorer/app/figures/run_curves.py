@@ -2,7 +2,7 @@
 of several runs for comparison.
 
 Every x axis is the optimizer step as the Trainer logs it (`state.global_step`, 1 for the first
-update). Series longer than `MAX_POINTS` are decimated with `charts.decimate_indices`, which keeps
+update). Series longer than `MAX_POINTS` are decimated with `lr_curves.decimate_indices`, which keeps
 every peak, so a loss spike in a 100,000-step run is still drawn. Traces are SVG `Scatter`, not
 WebGL, so they render in headless browsers and screenshots.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from .charts import PALETTE, decimate_indices
-from .units import GIB
+from ...units import GIB
+from .lr_curves import PALETTE, decimate_indices
 
 # A chart is ~600 px wide: 1,000 points per trace draw every peak (M4 keeps each bucket's extremes), and
 # every viewer's browser receives every trace every second, so points cost bandwidth and server CPU.

@@ -8,12 +8,12 @@ from dataclasses import replace
 
 import plotly.graph_objects as go
 
-from ..fields import FieldError
-from ..units import GIB
-from .architecture import Architecture
-from .estimate import Estimate, estimate
-from .gpus import Gpu
-from .setup import TrainingSetup
+from ...fields import FieldError
+from ...memory.architecture import Architecture
+from ...memory.estimate import Estimate, estimate
+from ...memory.gpus import Gpu
+from ...memory.setup import TrainingSetup
+from ...units import GIB
 
 PHASE_LABELS = {"forward": "forward (end)", "backward": "backward", "optimizer_step": "optimizer step"}
 COLOURS = {

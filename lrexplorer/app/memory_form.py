@@ -1,32 +1,23 @@
-"""Streamlit pieces of the Memory page: the model picker, the setup form, the GPU targets, the fit
-gauges, and the simulate / measure actions run in a worker process. Everything numeric comes from
-`lrexplorer.memory`; this module only lays out widgets (it is one of the two that import streamlit).
+"""The Memory page's form: the model picker (preset, local config or Hub id) and the training setup,
+named as in TrainingArguments / PEFT / bitsandbytes, seeded from the URL (the Guide's links).
+Everything numeric comes from `lrexplorer.memory`; this module only lays out widgets.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from .fields import FieldError
-from .memory.architecture import Architecture
-from .memory.gpus import Fit, Gpu, catalogue, catalogue_names, detected_gpus
-from .memory.presets import load_presets
-from .memory.setup import ATTENTION, DTYPES, OPTIMIZERS, TrainingSetup
-from .memory.sources import ModelSource, resolve_model
-from .units import GIB
+from ..fields import FieldError
+from ..memory.architecture import Architecture
+from ..memory.presets import load_presets
+from ..memory.setup import ATTENTION, DTYPES, OPTIMIZERS, TrainingSetup
+from ..memory.sources import ModelSource, resolve_model
 
-ROOT = Path(__file__).resolve().parents[1]
 PRESET, LOCAL, HUB = "Preset", "Local config.json", "Hub id"
 PRECISION = ("none", "bf16", "fp16")
 SHARDING = ("none / DDP", "ZeRO-1", "ZeRO-2", "ZeRO-3", "FSDP full shard")
-DEFAULT_TARGETS = ("NVIDIA H100 80GB", "NVIDIA A100 40GB", "NVIDIA L4", "NVIDIA GeForce RTX 4090")
 DEFAULTS: dict[str, Any] = {
     "mem.source": PRESET,
     "mem.preset": "Llama-3.2-1B",
@@ -214,88 +205,3 @@ def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
         fsdp=sharding.startswith("FSDP"),
         device=device,
     )
-
-
-def target_gpus() -> list[Gpu]:
-    """The detected GPUs, or (without one) the GPUs the user picks from the catalogue."""
-    found = detected_gpus()
-    if found:
-        st.caption("Detected: " + ", ".join(f"{g.name} ({g.total_bytes / GIB:.1f} GiB)" for g in found))
-        extra = st.multiselect("Also compare with", catalogue_names(), key="mem.extra_gpus")
-        return found + [g for g in catalogue() if g.name in extra]
-    st.info(
-        "No NVIDIA GPU detected on this machine: pick the GPUs to check from the catalogue.", icon=":material/memory:"
-    )
-    st.session_state.setdefault("mem.gpus", list(DEFAULT_TARGETS))
-    picked = st.multiselect("Target GPUs", catalogue_names(), key="mem.gpus")
-    return [g for g in catalogue() if g.name in picked]
-
-
-def fit_gauges(gpus: list[Gpu], peak: int, setup: TrainingSetup, attention: str) -> None:
-    """One bar per GPU: the share of its memory the peak takes, and the headroom left."""
-    if not gpus:
-        st.caption("No target GPU chosen.")
-    for gpu in gpus:
-        fit = Fit(gpu, peak)
-        share = peak / gpu.total_bytes
-        verdict = "fits" if fit.fits else "does not fit"
-        head = (
-            f"{fit.headroom_bytes / GIB:+.2f} GiB headroom"
-            if fit.fits
-            else (f"{-fit.headroom_bytes / GIB:.2f} GiB short")
-        )
-        st.progress(
-            min(1.0, share),
-            text=f"**{gpu.name}** ({gpu.total_bytes / GIB:.0f} GiB): {verdict}, {100 * share:.0f}% used, {head}",
-        )
-        for problem in fit.problems(setup, attention):
-            st.caption(f":material/warning: {gpu.name}: {problem}")
-        if fit.fits and share > 0.9:
-            st.caption(
-                f":material/warning: {gpu.name}: over 90% used; the allocator's fragmentation can still "
-                "run out of memory."
-            )
-
-
-def run_worker(mode: str, model: str, setup: TrainingSetup, timeout_s: float = 900) -> dict[str, Any] | str:
-    """Run the simulated or measured step in a subprocess, with a progress bar; returns its result
-    dict, or a one-line reason when it failed (never raises)."""
-    payload = {
-        "mode": mode,
-        "model": model,
-        "setup": {k: (list(v) if isinstance(v, tuple) else v) for k, v in setup.__dict__.items()},
-    }
-    bar = st.progress(0.0, text="starting ...")
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lrexplorer.memory.worker", json.dumps(payload)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=ROOT,
-            env=env,
-        )
-    except OSError as exc:
-        bar.empty()
-        return f"could not start the worker: {exc}"
-    outcome: dict[str, Any] | str = "the worker stopped without a result (out of memory?)"
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            try:
-                msg = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if "progress" in msg:
-                bar.progress(min(1.0, float(msg["progress"])), text=msg.get("message", ""))
-            elif "result" in msg:
-                outcome = msg["result"]
-            elif "error" in msg:
-                outcome = str(msg["error"])
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        outcome = f"stopped after {timeout_s:.0f} s"
-    bar.empty()
-    return outcome

@@ -10,20 +10,19 @@ the same things with the same words.
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
-from .charts import Line, lr_figure
-from .hardware import GIB, Hardware, detect
-from .live import FeedRegistry
-from .params import CATALOGUE, CATALOGUE_LIST, GROUPS, Field, FieldError, by_group, renamed_from
-from .preflight import Preflight, preflight
-from .runs import builtin, launcher, lock, store
-from .runs.validate import Facts, detect_facts
+from ..hardware import Hardware
+from ..params import CATALOGUE, CATALOGUE_LIST, GROUPS, Field, FieldError, by_group, renamed_from
+from ..preflight import Preflight, preflight
+from ..runs import builtin, launcher, lock, store
+from ..units import GIB
+from .figures.lr_curves import Line, lr_figure
+from .pages import page_link
+from .widgets import cached_facts, cached_hardware
 
 PREFIX = "train."
 SAVED = "train.saved_form"  # widget values kept while the form is not on screen (Streamlit drops widget state)
@@ -44,35 +43,6 @@ STEPS = {
     "lora_dropout": 0.05,
 }
 NULL_LABEL = "null"
-
-
-@st.cache_resource(show_spinner=False)
-def feeds() -> FeedRegistry:
-    """The server-wide registry of run feeds: every session and page shares one reader per run."""
-    return FeedRegistry()
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def cached_facts() -> Facts:
-    return detect_facts()
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def cached_hardware() -> Hardware:
-    return detect()
-
-
-def page_link(
-    page: str, label: str, icon: str | None = None, query_params: dict[str, str] | None = None, container: Any = None
-) -> None:
-    """st.page_link, or a plain link when the page is not registered with st.navigation (a page run on
-    its own, as AppTest runs it): the link then reloads the app at that page's URL."""
-    where = container if container is not None else st
-    try:
-        where.page_link(page, label=label, icon=icon, query_params=query_params)
-    except StreamlitAPIException:
-        query = "&".join(f"{k}={v}" for k, v in (query_params or {}).items())
-        where.markdown(f"[{label}](/{Path(page).stem}{'?' + query if query else ''})")
 
 
 def key(name: str) -> str:
@@ -308,7 +278,7 @@ def start(pf: Preflight, queue: bool) -> None:
         holder = exc.holder.get("run_dir")
         if holder:
             page_link(
-                "app_pages/train.py",
+                "train",
                 label=f"Open the run that holds the {exc.device}",
                 query_params={"run": run_ref(Path(holder))},
                 icon=":material/open_in_new:",
@@ -357,22 +327,3 @@ def form_view() -> None:
             "Start training", type="primary", key="train.start", disabled=not pf.ok, icon=":material/play_arrow:"
         ):
             start(pf, queue)
-
-
-_STOPPERS: dict[str, threading.Thread] = {}
-
-
-def request_stop(run_dir: Path) -> None:
-    """Ask the worker to stop after its current step, escalating in the background if it does not
-    (stop_run waits up to 30 s, then SIGTERM, then SIGKILL): the page never blocks on it."""
-    launcher.request_stop(run_dir)
-    name = str(run_dir)
-    if name not in _STOPPERS or not _STOPPERS[name].is_alive():
-        _STOPPERS[name] = threading.Thread(
-            target=launcher.stop_run,
-            args=(run_dir,),
-            kwargs={"grace_s": 30.0},
-            daemon=True,
-            name=f"stop-{Path(name).name}",
-        )
-        _STOPPERS[name].start()

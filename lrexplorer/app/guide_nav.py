@@ -1,47 +1,21 @@
-"""Streamlit helpers of the Guide: links to the other pages and moving between lessons.
-
-One of the Guide's `*_view.py` modules, the only ones in `lrexplorer.guide` that import streamlit.
-"""
+"""The Guide's navigation: links to the other pages and moving between lessons."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
-from .content import LESSONS
-from .links import APP_ROOT, Link
+from ..guide.content import LESSONS
+from ..guide.links import Link
+from . import pages
 
 LESSON_KEY = "guide.lesson"
 
 
-def listed_in_app(page: str) -> bool:
-    """Whether app.py registers this page script (st.navigation lists pages explicitly)."""
-    app = APP_ROOT / "app.py"
-    return app.is_file() and (
-        f'"{page}"' in app.read_text(encoding="utf-8") or f"'{page}'" in app.read_text(encoding="utf-8")
-    )
-
-
-def page_link(link: Link, icon: str = ":material/arrow_forward:") -> bool:
-    """A link that opens `link.page` with its query parameters; False (and a note) when there is no such page.
-
-    Inside the app, st.page_link resolves the page and keeps the session. When the Guide runs on
-    its own (`streamlit run app_pages/guide.py`, or a test of this page alone) no other page is
-    registered, so a plain relative URL stands in for it.
-    """
-    if not link.page_exists() or not listed_in_app(link.page):
-        st.caption(
-            f":material/construction: The {link.url_path.capitalize()} page is not in the app yet; this link "
-            "will open it preset for this lesson once it is."
-        )
-        return False
-    try:
-        st.page_link(link.page, label=link.label, icon=icon, query_params=link.query)
-    except StreamlitAPIException:
-        st.markdown(f"{icon} [{link.label}](/{link.url})")
-    return True
+def page_link(link: Link, icon: str = ":material/arrow_forward:") -> None:
+    """A link that opens `link.page` preset with the link's query parameters."""
+    pages.page_link(link.page, label=link.label, icon=icon, query_params=link.query)
 
 
 def go_to(lesson_id: str) -> None:

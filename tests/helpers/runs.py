@@ -1,5 +1,5 @@
-"""Helpers shared by the training-run tests (no tests here): isolated runs/lock folders, waiting on a
-run folder, the exact LR curve a run must log, a tiny model saved in the Hub's format."""
+"""Helpers for the training-run tests: isolated runs/lock folders, waiting on a run folder, the exact
+LR curve a run must log, a tiny model saved in the Hub's format, small datasets."""
 
 from __future__ import annotations
 
@@ -16,16 +16,8 @@ from lrexplorer.schedules import compute_curve
 from lrexplorer.steps import plan_steps
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch) -> Path:
-    """A private runs directory and device-lock folder, so tests never meet each other's runs."""
-    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))
-    return tmp_path / "runs"
-
-
 def isolate_env(mp: pytest.MonkeyPatch, root: Path) -> Path:
-    """`isolated` for module-scoped fixtures."""
+    """A private runs directory and device-lock folder under `root`, so tests never meet each other's runs."""
     mp.setenv("LRX_RUNS_DIR", str(root / "runs"))
     mp.setenv("LRX_LOCK_DIR", str(root / "locks"))
     return root / "runs"
@@ -120,3 +112,15 @@ def save_tiny_hub_model(folder: Path) -> Path:
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def token_dataset(n: int, length: int = 8, vocab: int = 64) -> list[dict]:
+    """n causal-LM examples of random token ids, labels equal to inputs."""
+    import torch
+
+    g = torch.Generator().manual_seed(n)
+    rows = []
+    for _ in range(n):
+        ids = torch.randint(0, vocab, (length,), generator=g)
+        rows.append({"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones(length, dtype=torch.long)})
+    return rows

@@ -1,8 +1,8 @@
 """A live run folder, read once per tick for every viewer, incrementally.
 
 A whole class may watch one run: forty browser sessions each re-parsing `metrics.jsonl` once a
-second would cost forty times the work. A `RunFeed` remembers how far it has read the metrics file
-(a byte offset) and parses only the lines appended since; a poll within `max_age` seconds of the
+second would cost forty times the work. A `RunFeed` reads the metrics file through a
+`store.MetricsReader` (a byte offset: only the lines appended since are parsed); a poll within `max_age` seconds of the
 previous one returns the same `Snapshot` without touching the disk. `FeedRegistry` holds one feed
 per run folder for the whole server (the pages keep it in `st.cache_resource`), so every viewer
 shares the reads and whatever is derived from a snapshot (figures are built once per version).
@@ -12,7 +12,6 @@ No streamlit here: the registry is a plain object, tested and benchmarked withou
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .runs import store
+from . import store
 
 # Columns kept for training-step records; memory is one column whatever the device (see _memory).
 TRAIN_KEYS = (
@@ -157,6 +156,7 @@ class RunFeed:
         self.run_dir = Path(run_dir)
         self.stats = FeedStats()
         self._lock = threading.Lock()
+        self._metrics = store.MetricsReader(self.run_dir)
         self._reset_metrics()
         self._status: dict[str, Any] = {}
         self._status_sig: tuple[int, int] | None = None
@@ -169,8 +169,6 @@ class RunFeed:
         self._derived: dict[str, tuple[int, Any]] = {}
 
     def _reset_metrics(self) -> None:
-        self._offset = 0
-        self._inode: int | None = None
         self._train = _Table(TRAIN_KEYS)
         self._eval = _Table(EVAL_KEYS)
         self._summary: dict[str, Any] = {}
@@ -232,39 +230,15 @@ class RunFeed:
         return True
 
     def _read_metrics(self) -> bool:
-        path = self.run_dir / store.METRICS
-        try:
-            info = os.stat(path)
-        except OSError:
-            if self._offset:  # the file went away (a resume replaces it): start over
-                self._reset_metrics()
-                return True
-            return False
-        replaced = self._inode is not None and info.st_ino != self._inode
-        if replaced or info.st_size < self._offset:
+        chunk = self._metrics.read()
+        if chunk.restarted:
             self._reset_metrics()  # resume_run rewrites the file without the records after its checkpoint
-        self._inode = info.st_ino
-        if info.st_size == self._offset:
-            return replaced
-        with open(path, "rb") as fh:
-            fh.seek(self._offset)
-            data = fh.read(info.st_size - self._offset)
-        end = data.rfind(b"\n")
-        if end < 0:  # only a line being written: wait for its newline
-            return replaced
-        self._offset += end + 1
-        self.stats.bytes_read += end + 1
-        for line in data[: end + 1].splitlines():
-            self._add(line)
-        return True
+        self.stats.bytes_read += chunk.bytes_read
+        for record in chunk.records:
+            self._add(record)
+        return chunk.restarted or chunk.bytes_read > 0
 
-    def _add(self, line: bytes) -> None:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            return
-        if not isinstance(record, dict):
-            return
+    def _add(self, record: dict[str, Any]) -> None:
         self.stats.records += 1
         if SUMMARY_KEY in record:
             self._summary = record

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .charts import Line, warmup_window
-from .schedules import CATALOGUE, compute_curve, span_of
+from ..schedules import CATALOGUE, compute_curve, span_of
+from .figures.lr_curves import Line, warmup_window
 
 MAX_TOTAL_STEPS = 10_000_000  # a curve of 10M float64 values is 80 MB; more would stall the page
 LR_COLUMNS = ("first LR", "last LR", "min LR", "max LR")  # the summary columns holding learning rates

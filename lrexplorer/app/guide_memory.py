@@ -1,6 +1,4 @@
-"""The memory-against-sequence-length plot of the checkpointing and flash-attention lessons.
-A `*_view.py` module: imports streamlit.
-"""
+"""The Guide's memory-against-sequence-length plot, in the checkpointing and flash-attention lessons."""
 
 from __future__ import annotations
 
@@ -8,15 +6,15 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from . import figures
-from .links import memory_link
-from .memory_curves import (
+from ..guide.links import memory_link
+from ..guide.memory_curves import (
     DEFAULT_MODEL,
     MemoryCurves,
     memory_against_sequence,
     model_names,
 )
-from .nav_view import page_link
+from .figures import guide as figures
+from .guide_nav import page_link
 
 
 @st.cache_data(show_spinner=False)

@@ -1,6 +1,6 @@
-"""The Runs page's parts: the table of every run, the comparison (overlaid loss and LR, config diff),
-and managing one run: open, stop, resume, delete with confirmation, export as Python / YAML /
-accelerate command.
+"""The Runs page: the table of every run, the comparison (overlaid loss and LR, config diff), and
+managing one run: open, stop, resume, delete with confirmation, export as Python / YAML / accelerate
+command.
 
 Curves come through the same server-wide `RunFeed`s as the Train page, so comparing a run that is
 still training reads only its new records. Exports come from `runs.export`, the functions that write
@@ -17,11 +17,9 @@ from typing import Any
 
 import streamlit as st
 
-from . import run_charts as rc
-from .fields import FieldError
-from .run_summary import config_diff, delete_run, folder_size, read_config, table_row
-from .runs import builtin, launcher, lock, store
-from .runs.export import (
+from ..fields import FieldError
+from ..runs import builtin, launcher, lock, store
+from ..runs.export import (
     ACCELERATE,
     SCRIPT,
     TRL_YAML,
@@ -31,8 +29,13 @@ from .runs.export import (
     trl_yaml,
     write_bundle,
 )
-from .runs.spec import RunSpec
-from .train_view import cached_facts, feeds, page_link, request_stop
+from ..runs.spec import RunSpec
+from ..runs.store import read_config
+from ..runs.summary import config_diff, delete_run, folder_size, table_row
+from .figures import run_curves as rc
+from .pages import page_link
+from .run_actions import feeds, request_stop
+from .widgets import cached_facts
 
 COMPARE, SELECTED, CONFIRM = "runs.compare", "runs.selected", "runs.confirm_delete"
 COLUMNS = {
@@ -64,6 +67,21 @@ ORDER = (
     "precision",
     "started",
 )
+
+
+def render() -> None:
+    st.title("Runs")
+    st.caption(f"Every run in `{store.runs_dir()}` (set LRX_RUNS_DIR to use another folder), newest first.")
+    runs = all_runs()
+    if not runs:
+        st.info("No runs yet. Start one on the Train page.", icon=":material/info:")
+        page_link("train", label="Go to Train", icon=":material/play_arrow:")
+        return
+    runs_table(runs)
+    st.subheader("Compare")
+    compare(runs)
+    st.subheader("Manage a run")
+    manage(runs)
 
 
 def all_runs() -> list[dict[str, Any]]:
@@ -136,7 +154,7 @@ def manage(runs: list[dict[str, Any]]) -> None:
     st.caption(f"{state} · step {status.get('global_step', 0)}/{status.get('max_steps', '?')} · {run_dir}")
     actions = st.container(horizontal=True, vertical_alignment="center")
     page_link(
-        "app_pages/train.py",
+        "train",
         container=actions,
         label="Open live view",
         query_params={"run": run_id},
@@ -171,7 +189,7 @@ def resume(run_dir: Path) -> None:
         st.error(f"Cannot resume {run_dir.name}: {exc}", icon=":material/error:")
         return
     st.success(f"Resumed {run_dir.name}.", icon=":material/play_arrow:")
-    page_link("app_pages/train.py", label="Watch it", query_params={"run": run_dir.name}, icon=":material/monitoring:")
+    page_link("train", label="Watch it", query_params={"run": run_dir.name}, icon=":material/monitoring:")
 
 
 def confirm_delete(run_dir: Path) -> None:
@@ -202,8 +220,8 @@ def confirm_delete(run_dir: Path) -> None:
 def export(run_dir: Path) -> None:
     st.markdown("**Export** — the code that reproduces this run, generated from the spec the launcher ran.")
     try:
-        spec = RunSpec.from_file(run_dir / store.CONFIG, cached_facts())
-    except (FieldError, OSError) as exc:
+        spec = store.read_spec(run_dir, cached_facts())
+    except (FieldError, store.ConfigUnreadable) as exc:
         st.error(f"This run's config.yaml cannot be read as a spec: {exc}", icon=":material/error:")
         return
     tabs = st.tabs(["Python script", "YAML (trl sft)", "accelerate launch"])

@@ -1,5 +1,5 @@
-"""The reference lessons: every argument (from the parameter catalogue) and the corrected example.
-A `*_view.py` module: imports streamlit. transformers is imported only when the user asks for a check.
+"""The Guide's reference lessons: every argument (from the parameter catalogue) and the corrected
+example. transformers is imported only when the user asks for a check.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 import streamlit as st
 
 from .. import params
-from . import arguments
-from .content import LESSONS
-from .example import corrected_example
+from ..guide import arguments
+from ..guide.content import LESSONS
+from ..guide.example import corrected_example
 
 STATUS = {arguments.REMOVED: "(removed)", arguments.MISSING: "(not in the catalogue)"}
 OPTIONAL_PACKAGES = ("wandb", "bitsandbytes")

@@ -1,5 +1,5 @@
-"""Interactive parts of the concept lessons: the paraphrase runs, the schedule curves, and the torch
-demonstrations of accumulation, weight decay and clipping. A `*_view.py` module: imports streamlit.
+"""Interactive parts of the Guide's concept lessons: the paraphrase runs, the schedule curves, and the
+torch demonstrations of accumulation, weight decay and clipping.
 
 torch is imported only inside `demos`, which these cached wrappers call when the lesson is shown.
 """
@@ -10,13 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
-from ..schedule_view import stacked_formula
-from ..schedules import CATALOGUE, NOTES_SCHEDULES
-from . import demos, figures, paraphrases
-from .content import NOTES_FORMS
-from .links import (
+from ..guide import demos, paraphrases
+from ..guide.content import NOTES_FORMS
+from ..guide.links import (
     TRAIN_PAGE,
     Link,
     SchedulePreset,
@@ -25,9 +22,15 @@ from .links import (
     notes_comparison_link,
     schedule_link,
 )
-from .nav_view import listed_in_app, page_link
+from ..schedules import CATALOGUE, NOTES_SCHEDULES
+from . import pages
+from .figures import guide as figures
+from .guide_nav import page_link
+from .schedule_view import stacked_formula
 
-ACCUMULATION_LIMIT = 1e-6  # the issue's bar for "the same gradient"
+# Summing in another order moves a float32 gradient of this size by ~1e-8; a wrong loss scaling moves it by
+# ~1e-2. Below 1e-6 is therefore rounding, and anything above it is a real difference.
+ACCUMULATION_LIMIT = 1e-6
 
 
 @st.cache_data(show_spinner="Running the demonstration with torch…")
@@ -111,45 +114,28 @@ def paraphrase_runs() -> None:
 
 
 def train_buttons(experiments: list[paraphrases.Experiment]) -> None:
-    """Open the Train page with its form filled in for one experiment (it reads no query parameters yet,
-    so the form is preset through `train_view.load_form`, the Train page's own loader)."""
-    link = Link(TRAIN_PAGE, "Train page")
-    if not (link.page_exists() and listed_in_app(TRAIN_PAGE)):
-        return
+    """Open the Train page with its form filled in for one experiment (the form reads no query parameters,
+    so it is preset through `train_form.load_form`, the Train page's own loader)."""
     cols = st.columns(len(experiments))
     for col, e in zip(cols, experiments):
         label = f"Set up {e.phrasings} phrasing{'s' if e.phrasings > 1 else ''} on the Train page"
         if col.button(label, key=f"guide.train.{e.phrasings}", icon=":material/model_training:"):
-            from .. import train_view
+            from .train_form import load_form
 
             if e.needs_file:
                 paraphrases.write_dataset(e.phrasings, Path(e.dataset))
-            train_view.load_form(e.settings)
-            try:
-                st.switch_page(TRAIN_PAGE)
-            except StreamlitAPIException:  # the Guide runs on its own: there is no Train page to go to
+            load_form(e.settings)
+            if not pages.switch_page(TRAIN_PAGE):  # the Guide runs on its own: there is no Train page to go to
                 st.info("Open the Train page of the app: its form now holds this experiment.", icon=":material/info:")
 
 
 def show_finished_runs(experiments: list[paraphrases.Experiment]) -> None:
     """The newest run of each experiment in the runs folder, from the CLI or the Train page alike
     (a run is a folder: read its config.yaml and metrics.jsonl)."""
-    import yaml
-
-    from ..runs.store import CONFIG, list_runs, read_metrics, runs_dir
+    from ..runs.store import read_metrics, runs_dir
 
     root = runs_dir()
-    found: dict[str, tuple[Path, paraphrases.Experiment]] = {}
-    for status in list_runs(root):  # newest first
-        path = Path(status["path"])
-        try:
-            config = yaml.safe_load((path / CONFIG).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        for e in experiments:
-            label = f"{e.phrasings} phrasing{'s' if e.phrasings > 1 else ''}"
-            if label not in found and paraphrases.matches(config, e):
-                found[label] = (path, e)
+    found = paraphrases.newest_runs(experiments, root)
     if not found:
         st.caption(f"Run the commands above; their loss curves then appear here (read from {root}/).")
         return
@@ -157,11 +143,10 @@ def show_finished_runs(experiments: list[paraphrases.Experiment]) -> None:
     per_epoch = {label: e.updates_per_epoch for label, (_, e) in found.items()}
     st.plotly_chart(figures.loss_figure(metrics, per_epoch), width="stretch", key="guide.runs_chart")
     st.caption("Newest run of each: " + ", ".join(f"{label} ({path.name})" for label, (path, _) in found.items()) + ".")
-    if listed_in_app(TRAIN_PAGE) and Link(TRAIN_PAGE, "").page_exists():
-        cols = st.columns(len(found))
-        for col, (label, (path, _)) in zip(cols, found.items()):
-            with col:  # the Train page shows a finished run at ?run=ID (its folder name in the runs directory)
-                page_link(Link(TRAIN_PAGE, f"Open the {label} run", {"run": path.name}), icon=":material/monitoring:")
+    cols = st.columns(len(found))
+    for col, (label, (path, _)) in zip(cols, found.items()):
+        with col:  # the Train page shows a finished run at ?run=ID (its folder name in the runs directory)
+            page_link(Link(TRAIN_PAGE, f"Open the {label} run", {"run": path.name}), icon=":material/monitoring:")
 
 
 # -- schedulers ------------------------------------------------------------------------------------------
