@@ -30,12 +30,12 @@ def test_memory_link_presets_the_memory_page(topic):
     for key in INTS:
         if key in query:
             assert state[f"mem.{key}"] == int(query[key])
-    if "gradient_checkpointing" in query:
-        assert state["mem.gradient_checkpointing"] is True
+    if "activation_checkpointing" in query:
+        assert state["mem.activation_checkpointing"] is True
     if "attn_implementation" in query:
         assert state["mem.attn_implementation"] == query["attn_implementation"]
     if query.get("bf16") == "true":
-        assert state["mem.precision"] == "bf16"
+        assert state["mem.bf16"] is True
     # No "link parameter ... not understood" warning: every preset key is one the page reads.
     assert not [w for w in at.warning if "not understood" in w.value]
 

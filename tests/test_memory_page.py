@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lrexplorer.app.memory_form import SETUP_FIELDS
 from lrexplorer.guide.links import MEMORY_PRESETS
+from lrexplorer.params import CATALOGUE, MEMORY, fields_for
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "memory.py")
@@ -23,6 +25,10 @@ def page(**query: str) -> AppTest:
     for k, v in query.items():
         at.query_params[k] = v
     return at.run()
+
+
+def fields_for_memory() -> list[str]:
+    return [f.name for f in fields_for(MEMORY)]
 
 
 def charts(at: AppTest) -> dict[str, dict]:
@@ -78,8 +84,45 @@ def test_guide_links_preset_the_widgets() -> None:
         assert not at.exception and not at.error, topic
         assert at.session_state["mem.preset"] == query["model"]
         assert at.session_state["mem.max_length"] == int(query["max_length"])
-        if "gradient_checkpointing" in query:
-            assert at.session_state["mem.gradient_checkpointing"] is True
+        if "activation_checkpointing" in query:
+            assert at.session_state["mem.activation_checkpointing"] is True
+        assert not at.info or not any("read as" in i.value for i in at.info), "the Guide uses current names"
+
+
+def test_old_names_in_a_link_are_read_under_the_current_name_with_a_note() -> None:
+    at = page(model="SmolLM2-135M", gradient_checkpointing="true", torch_dtype="bfloat16", max_seq_length="512")
+    assert not at.exception and not at.error and not at.warning
+    state = at.session_state
+    assert state["mem.activation_checkpointing"] is True
+    assert state["mem.dtype"] == "bfloat16" and state["mem.max_length"] == 512
+    notes = " ".join(i.value for i in at.info)
+    for old, new in (("gradient_checkpointing", "activation_checkpointing"), ("torch_dtype", "dtype")):
+        assert f"{old} read as {new}" in notes
+    # The same setup written with the current names gives the same estimate.
+    new = page(model="SmolLM2-135M", activation_checkpointing="true", dtype="bfloat16", max_length="512")
+    assert metric(new, "Peak per device") == metric(at, "Peak per device")
+
+
+def test_link_values_are_checked_by_the_catalogue_fields() -> None:
+    # "on" is not one of HfArgumentParser's spellings of true; 0 is below per_device_train_batch_size's range.
+    at = page(model="SmolLM2-135M", activation_checkpointing="on", per_device_train_batch_size="0")
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "activation_checkpointing" in warnings and "per_device_train_batch_size" in warnings
+    assert at.session_state["mem.activation_checkpointing"] is False
+    assert at.session_state["mem.per_device_train_batch_size"] == CATALOGUE["per_device_train_batch_size"].default
+
+
+def test_setup_form_is_generated_from_the_catalogue_fields() -> None:
+    at = page(model="SmolLM2-135M")
+    inputs = {w.key: w for kind in ("number_input", "selectbox", "toggle", "multiselect") for w in at.get(kind)}
+    for name in SETUP_FIELDS:
+        field, widget = CATALOGUE[name], inputs["mem." + name]
+        assert widget.label == name
+        assert field.help in widget.help and field.allowed() in widget.help
+        default = field.default_for(MEMORY)
+        assert widget.value == ([] if default is None and field.kind == "str_list" else default), name
+    assert set(fields_for_memory()) == {"model", *SETUP_FIELDS}, "every memory field has an input"
 
 
 def test_unknown_link_parameter_is_reported_not_fatal() -> None:
@@ -90,7 +133,7 @@ def test_unknown_link_parameter_is_reported_not_fatal() -> None:
 
 def test_impossible_setting_shows_a_message_naming_it() -> None:
     at = page(model="SmolLM2-135M")
-    at.selectbox(key="mem.torch_dtype").set_value("float32")
+    at.selectbox(key="mem.dtype").set_value("float32")
     at.selectbox(key="mem.attn_implementation").set_value("flash_attention_2")
     at.run()
     assert not at.exception
@@ -100,8 +143,8 @@ def test_impossible_setting_shows_a_message_naming_it() -> None:
 def test_lora_and_checkpointing_lower_the_peak_and_the_savings_table_lists_them() -> None:
     at = page(model="Llama-3.2-1B")
     before = metric(at, "Peak per device")
-    at.toggle(key="mem.gradient_checkpointing").set_value(True)
-    at.number_input(key="mem.lora_r").set_value(16)
+    at.toggle(key="mem.activation_checkpointing").set_value(True)
+    at.toggle(key="mem.use_peft").set_value(True)
     at.run()
     after = metric(at, "Peak per device")
     assert after < before

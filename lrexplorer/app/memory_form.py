@@ -12,75 +12,55 @@ import streamlit as st
 from ..fields import FieldError
 from ..memory.architecture import Architecture
 from ..memory.presets import load_presets
-from ..memory.setup import ATTENTION, DTYPES, OPTIMIZERS, TrainingSetup
+from ..memory.setup import TrainingSetup, setup_from_values
 from ..memory.sources import ModelSource, resolve_model
+from ..params import CATALOGUE, MEMORY
+from . import field_widgets as fw
+from . import widgets
+
+MEMORY_MODEL = CATALOGUE["model"].default_for(MEMORY)
 
 PRESET, LOCAL, HUB = "Preset", "Local config.json", "Hub id"
-PRECISION = ("none", "bf16", "fp16")
-SHARDING = ("none / DDP", "ZeRO-1", "ZeRO-2", "ZeRO-3", "FSDP full shard")
-DEFAULTS: dict[str, Any] = {
-    "mem.source": PRESET,
-    "mem.preset": "Llama-3.2-1B",
-    "mem.path": "",
-    "mem.hub": "",
-    "mem.per_device_train_batch_size": 4,
-    "mem.max_length": 1024,
-    "mem.gradient_accumulation_steps": 1,
-    "mem.gradient_checkpointing": False,
-    "mem.optim": "adamw_torch_fused",
-    "mem.torch_dtype": "as in config",
-    "mem.precision": "none",
-    "mem.attn_implementation": "default",
-    "mem.lora_r": 0,
-    "mem.lora_targets": [],
-    "mem.load_in_4bit": False,
-    "mem.double_quant": False,
-    "mem.num_gpus": 1,
-    "mem.sharding": SHARDING[0],
-    "mem.device": "cuda",
-}
-_TRUE = ("1", "true", "yes", "on")
+PREFIX = "mem."
+# The setup form, row by row: every field the memory tool takes except the model (the picker above).
+ROWS: tuple[tuple[str, ...], ...] = (
+    ("per_device_train_batch_size", "max_length", "gradient_accumulation_steps", "device"),
+    ("dtype", "bf16", "fp16", "attn_implementation"),
+    ("optim", "trainer", "activation_checkpointing", "use_peft"),
+    ("lora_r", "lora_target_modules", "load_in_4bit", "bnb_4bit_use_double_quant"),
+    ("num_gpus", "zero_stage", "fsdp"),
+)
+SETUP_FIELDS = tuple(name for row in ROWS for name in row)
+LORA_ONLY = ("lora_r", "lora_target_modules", "load_in_4bit", "bnb_4bit_use_double_quant")
+DEFAULTS: dict[str, Any] = {"mem.source": PRESET, "mem.preset": MEMORY_MODEL, "mem.path": "", "mem.hub": ""}
 
 
-def apply_query(query: dict[str, str]) -> list[str]:
-    """Preset widgets from ?model=&per_device_train_batch_size=... (the Guide's links), once per query."""
+def seed_form() -> None:
+    """The picker's first values, and each setup input at its field's default for a memory estimate."""
+    widgets.seed_state(DEFAULTS)
+    fw.seed(PREFIX, MEMORY, SETUP_FIELDS)
+
+
+def apply_query(query: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Preset the form from ?model=&per_device_train_batch_size=... (the Guide's links), once per query.
+
+    Returns (notes, problems): old names such as gradient_checkpointing are read under their current
+    name with a note; a value the field refuses, or an unknown name, is ignored and reported."""
     signature = repr(sorted(query.items()))
     if st.session_state.get("mem.query_sig") == signature:
-        return st.session_state.get("mem.query_problems", [])
+        return st.session_state.get("mem.query_notes", []), st.session_state.get("mem.query_problems", [])
     st.session_state["mem.query_sig"] = signature
-    problems = []
-    ints = ("per_device_train_batch_size", "max_length", "gradient_accumulation_steps", "lora_r", "num_gpus")
-    for key, text in query.items():
-        try:
-            if key == "model":
-                if text in load_presets():
-                    st.session_state.update({"mem.source": PRESET, "mem.preset": text})
-                else:
-                    st.session_state.update(
-                        {
-                            "mem.source": LOCAL if text.startswith((".", "/", "~")) else HUB,
-                            "mem.path" if text.startswith((".", "/", "~")) else "mem.hub": text,
-                        }
-                    )
-            elif key in ints:
-                st.session_state[f"mem.{key}"] = int(text)
-            elif key in ("gradient_checkpointing", "load_in_4bit"):
-                st.session_state[f"mem.{key}"] = text.lower() in _TRUE
-            elif key in ("bf16", "fp16"):
-                if text.lower() in _TRUE:
-                    st.session_state["mem.precision"] = key
-            elif key == "attn_implementation" and text in ATTENTION:
-                st.session_state["mem.attn_implementation"] = text
-            elif key == "optim" and text in OPTIMIZERS:
-                st.session_state["mem.optim"] = text
-            elif key == "torch_dtype" and text in DTYPES:
-                st.session_state["mem.torch_dtype"] = text
-            else:
-                problems.append(f"link parameter {key}={text!r} was not understood and is ignored")
-        except ValueError:
-            problems.append(f"link parameter {key}={text!r} is not a whole number and is ignored")
-    st.session_state["mem.query_problems"] = problems
-    return problems
+    values, notes, problems = fw.query_values(query, ("model", *SETUP_FIELDS))
+    for name, value in values.items():
+        if name != "model":
+            st.session_state[PREFIX + name] = value
+        elif value in load_presets():
+            st.session_state.update({"mem.source": PRESET, "mem.preset": value})
+        else:
+            local = value.startswith((".", "/", "~"))
+            st.session_state.update({"mem.source": LOCAL if local else HUB, "mem.path" if local else "mem.hub": value})
+    st.session_state["mem.query_notes"], st.session_state["mem.query_problems"] = notes, problems
+    return notes, problems
 
 
 @st.cache_data(ttl=600, show_spinner="Fetching the config from the Hugging Face Hub ...")
@@ -132,76 +112,31 @@ def architecture_caption(arch: Architecture) -> None:
 
 
 def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
-    """The training settings, named as in TrainingArguments / PEFT / bitsandbytes."""
-    c = st.columns(4)
-    batch = c[0].number_input("per_device_train_batch_size", min_value=1, step=1, key="mem.per_device_train_batch_size")
-    length = c[1].number_input(
-        "max_length",
-        min_value=1,
-        step=256,
-        key="mem.max_length",
-        help="Tokens per sequence. Every sequence is taken this long (the worst case).",
-    )
-    ga = c[2].number_input("gradient_accumulation_steps", min_value=1, step=1, key="mem.gradient_accumulation_steps")
-    device = c[3].selectbox(
-        "device",
-        ("cuda", "cpu"),
-        key="mem.device",
-        help="cpu: a run on the CPU (no CUDA context, compared with the RAM).",
-    )
-    c = st.columns(4)
-    loaded = str(config.get("dtype") or config.get("torch_dtype") or "float32")
-    dtype = c[0].selectbox(
-        "torch_dtype",
-        ("as in config", *DTYPES),
-        key="mem.torch_dtype",
-        help=f"Weights' dtype. 'as in config' loads {loaded}, as transformers 5 does by default.",
-    )
-    precision = c[1].selectbox(
-        "mixed precision", PRECISION, key="mem.precision", help="bf16 / fp16: TrainingArguments' autocast flags."
-    )
-    attn = c[2].selectbox(
-        "attn_implementation",
-        ("default", *ATTENTION),
-        key="mem.attn_implementation",
-        help=f"default: {arch.default_attn_implementation} for this model.",
-    )
-    optim = c[3].selectbox(
-        "optim", tuple(OPTIMIZERS), key="mem.optim", help="\n\n".join(f"**{k}**: {v}" for k, v in OPTIMIZERS.items())
-    )
-    c = st.columns(4)
-    ckpt = c[0].toggle("gradient_checkpointing", key="mem.gradient_checkpointing")
-    r = c[1].number_input("lora_r (0: full fine-tuning)", min_value=0, step=8, key="mem.lora_r")
-    targets = c[2].multiselect(
-        "lora_target_modules",
-        ("all-linear", *arch.linear_names()),
-        key="mem.lora_targets",
-        placeholder="PEFT's default",
-        disabled=r == 0,
-    )
-    q4 = c[3].toggle("load_in_4bit (QLoRA)", key="mem.load_in_4bit", disabled=r == 0)
-    dq = c[3].toggle("bnb_4bit_use_double_quant", key="mem.double_quant", disabled=not q4 or r == 0)
-    c = st.columns(4)
-    gpus = c[0].number_input("num_gpus", min_value=1, step=1, key="mem.num_gpus")
-    sharding = c[1].selectbox("sharding", SHARDING, key="mem.sharding")
-    target = "all-linear" if "all-linear" in targets else (tuple(targets) or None)
-    return TrainingSetup(
-        per_device_train_batch_size=int(batch),
-        max_length=int(length),
-        gradient_accumulation_steps=int(ga),
-        activation_checkpointing=ckpt,
-        optim=optim,
-        dtype=(loaded if loaded in DTYPES else "float32") if dtype == "as in config" else dtype,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        attn_implementation=None if attn == "default" else attn,
-        use_peft=r > 0,
-        lora_r=int(r) or 16,
-        lora_target_modules=target if r else None,
-        load_in_4bit=bool(q4 and r),
-        bnb_4bit_use_double_quant=bool(dq and q4 and r),
-        num_gpus=int(gpus),
-        zero_stage=SHARDING.index(sharding) if sharding.startswith("ZeRO") else 0,
-        fsdp=sharding.startswith("FSDP"),
-        device=device,
-    )
+    """The training settings, one input per catalogue field, named as in TrainingArguments / PEFT /
+    bitsandbytes; raises FieldError naming every field whose value is refused."""
+    raw: dict[str, Any] = {}
+    for row in ROWS:
+        for col, name in zip(st.columns(4), row, strict=False):
+            # A LoRA-only setting means nothing without use_peft: its input is greyed out and not passed on.
+            off = (name in LORA_ONLY and not raw["use_peft"]) or (
+                name == "bnb_4bit_use_double_quant" and not raw["load_in_4bit"]
+            )
+            value = fw.field_input(
+                CATALOGUE[name],
+                MEMORY,
+                PREFIX + name,
+                col,
+                options=("all-linear", *arch.linear_names()) if name == "lora_target_modules" else None,
+                disabled=off,
+            )
+            raw[name] = CATALOGUE[name].default_for(MEMORY) if off else value
+    if not raw["lora_target_modules"]:
+        raw["lora_target_modules"] = None  # nothing picked: PEFT's default for the architecture
+    notes: list[str] = []
+    setup = setup_from_values(raw, config, notes)
+    settled = [f"dtype auto = {setup.dtype}, as saved with the model"] if raw["dtype"] == "auto" else []
+    if raw["attn_implementation"] == "auto":
+        settled.append(f"attn_implementation auto = {arch.default_attn_implementation}, this model's default")
+    if settled or notes:
+        st.caption(" · ".join(settled + notes))
+    return setup

@@ -39,8 +39,11 @@ def render() -> None:
         "own count of every tensor. Instant figures come from the analytic engine; *Simulate exactly* runs "
         "the real step without allocating anything, *Measure* runs it for real."
     )
-    widgets.seed_state(form.DEFAULTS)
-    for problem in form.apply_query(st.query_params.to_dict()):
+    form.seed_form()
+    notes, problems = form.apply_query(st.query_params.to_dict())
+    for note in notes:
+        st.info(note, icon=":material/history:")
+    for problem in problems:
         st.warning(problem, icon=":material/link_off:")
 
     source = form.model_picker()
@@ -48,8 +51,8 @@ def render() -> None:
         return
     arch = source.architecture
     form.architecture_caption(arch)
-    setup = form.setup_form(arch, source.config)
     try:
+        setup = form.setup_form(arch, source.config)
         est = estimate(arch, setup)
     except FieldError as exc:
         st.error(f"{exc}", icon=":material/error:")

@@ -85,7 +85,7 @@ MEMORY_PRESETS: dict[str, dict[str, str]] = {
         "model": "Llama-3.2-1B",
         "per_device_train_batch_size": "4",
         "max_length": "4096",
-        "gradient_checkpointing": "true",
+        "activation_checkpointing": "true",
     },
     "flash-attention": {
         "model": "Llama-3.2-1B",
