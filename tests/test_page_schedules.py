@@ -2,6 +2,7 @@
 
 import base64
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lrexplorer.hardware import detect_gpus
+from lrexplorer.params import CATALOGUE, SCHEDULE
 from lrexplorer.schedules import compute_curve
 from lrexplorer.steps import plan_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "schedules.py")
+LR = CATALOGUE["learning_rate"].default_for(SCHEDULE)  # where the page starts
 
 
 def page(**query: str) -> AppTest:
@@ -65,7 +68,7 @@ def test_default_page_draws_linear_and_cosine_exactly():
     drawn = traces(at)
     assert list(drawn) == ["linear", "cosine"]
     for name, (x, y) in drawn.items():
-        expected = compute_curve(name, 5e-5, 1000, 0, {}).lr
+        expected = compute_curve(name, LR, 1000, 0, {}).lr
         assert np.array_equal(x, np.arange(1000))
         np.testing.assert_array_equal(y, expected)
     assert len(at.get("plotly_chart")) == 1  # no warmup, no close-up
@@ -117,11 +120,11 @@ def test_dataset_mode_numbers_equal_plan_steps():
     at = page()
     at.radio(key="sched.mode").set_value("From dataset size").run()
     at.number_input(key="sched.num_examples").set_value(1001)
-    at.number_input(key="sched.batch").set_value(8)
-    at.number_input(key="sched.accum").set_value(4)
-    at.number_input(key="sched.epochs").set_value(2.5)
+    at.number_input(key="sched.per_device_train_batch_size").set_value(8)
+    at.number_input(key="sched.gradient_accumulation_steps").set_value(4)
+    at.number_input(key="sched.num_train_epochs").set_value(2.5)
     at.number_input(key="sched.world_size").set_value(2)
-    at.checkbox(key="sched.drop_last").set_value(True)
+    at.toggle(key="sched.dataloader_drop_last").set_value(True)
     at.number_input(key="sched.warmup_steps").set_value(0.1)
     at = at.run()
     assert not at.exception and not errors(at)
@@ -143,7 +146,7 @@ def test_dataset_mode_numbers_equal_plan_steps():
     }
     x, y = traces(at)["linear"]
     assert x[-1] == plan.total_steps - 1
-    np.testing.assert_array_equal(y, compute_curve("linear", 5e-5, plan.total_steps, plan.warmup_steps).lr[x])
+    np.testing.assert_array_equal(y, compute_curve("linear", LR, plan.total_steps, plan.warmup_steps).lr[x])
     epoch_lines = sorted(s["x0"] for s in layout(at)["shapes"] if s["type"] == "line")
     assert epoch_lines == plan.epoch_boundaries()
     assert len(at.get("plotly_chart")) == 2  # warmup close-up
@@ -152,11 +155,11 @@ def test_dataset_mode_numbers_equal_plan_steps():
 def test_plan_errors_and_notes_name_the_field():
     at = page()
     at.radio(key="sched.mode").set_value("From dataset size").run()
-    at.number_input(key="sched.batch").set_value(0)
+    at.number_input(key="sched.per_device_train_batch_size").set_value(0)
     at = at.run()
     assert not at.exception and any("per_device_train_batch_size" in e for e in errors(at))
     assert not at.get("plotly_chart")
-    at.number_input(key="sched.batch").set_value(8)
+    at.number_input(key="sched.per_device_train_batch_size").set_value(8)
     at.number_input(key="sched.learning_rate").set_value(0.0)
     at = at.run()
     assert not at.exception and any("learning_rate" in e for e in errors(at))
@@ -165,7 +168,8 @@ def test_plan_errors_and_notes_name_the_field():
     at = at.run()
     assert not at.exception and not errors(at)
     assert any("warmup_ratio" in w.value for w in at.warning)
-    assert metrics(at)["Warmup updates"] == "375"  # ceil(0.1 * 3750)
+    total = int(metrics(at)["Total updates"].replace(",", ""))
+    assert metrics(at)["Warmup updates"] == f"{math.ceil(0.1 * total):,}"
 
 
 def test_a_million_updates_are_decimated_but_exact():
@@ -173,7 +177,7 @@ def test_a_million_updates_are_decimated_but_exact():
     assert not at.exception and not errors(at)
     for name, (x, y) in traces(at).items():
         assert x.size <= 2000 and x[0] == 0 and x[-1] == 999_999
-        np.testing.assert_array_equal(y, compute_curve(name, 5e-5, 1_000_000, 2000, {}).lr[x])
+        np.testing.assert_array_equal(y, compute_curve(name, LR, 1_000_000, 2000, {}).lr[x])
 
 
 def test_warmup_longer_than_training_names_the_field():
@@ -216,7 +220,7 @@ def test_malformed_milestones_and_json_name_the_field():
     assert not at.exception and not errors(at)
     _, y = traces(at)["MultiStepLR"]
     np.testing.assert_array_equal(
-        y, compute_curve("MultiStepLR", 5e-5, 1000, 0, {"milestones": [300, 600], "gamma": 0.5}).lr
+        y, compute_curve("MultiStepLR", LR, 1000, 0, {"milestones": [300, 600], "gamma": 0.5}).lr
     )
 
 
@@ -225,7 +229,7 @@ def test_json_overrides_the_fields():
     at.text_input(key="sched.cosine.num_cycles").set_value("2")
     at.text_input(key="sched.cosine._json").set_value('{"num_cycles": 1}')
     _, y = traces(at.run())["cosine"]
-    np.testing.assert_array_equal(y, compute_curve("cosine", 5e-5, 1000, 0, {"num_cycles": 1}).lr)
+    np.testing.assert_array_equal(y, compute_curve("cosine", LR, 1000, 0, {"num_cycles": 1}).lr)
 
 
 def test_query_params_preset_the_widgets():
@@ -244,7 +248,7 @@ def test_bad_query_values_are_ignored_with_a_warning():
     text = " ".join(w.value for w in at.warning)
     assert "nosuch" in text and "`lr`" in text and "`steps`" in text
     assert at.multiselect(key="sched.names").value == ["cosine"]
-    assert at.number_input(key="sched.learning_rate").value == 5e-5
+    assert at.number_input(key="sched.learning_rate").value == LR
 
 
 def test_summary_and_notes():
@@ -299,3 +303,31 @@ def test_csv_has_every_update_at_full_precision():
     assert np.array_equal(parsed[:, 0], np.arange(250))
     assert np.array_equal(parsed[:, 1], compute_curve("linear", 3e-4, 250, 25).lr)  # bit for bit
     assert np.array_equal(parsed[:, 2], compute_curve("polynomial", 3e-4, 250, 25, {"power": 2.0}).lr)
+
+
+def test_old_names_in_a_link_are_read_under_the_current_name_with_a_note():
+    at = page(schedule="linear", max_steps="200", warmup_ratio="0.1")
+    assert not at.exception and not errors(at)
+    assert not [w for w in at.warning if "Ignored in the link" in w.value]
+    assert at.number_input(key="sched.warmup_steps").value == 0.1
+    assert any("warmup_ratio read as warmup_steps" in i.value for i in at.info)
+    assert metrics(at)["Warmup updates"] == "20"  # a fraction of the 200 updates, as transformers 5 reads it
+
+
+def test_run_form_is_generated_from_the_catalogue_fields():
+    at = page()
+    at.radio(key="sched.mode").set_value("From dataset size").run()
+    inputs = {w.key: w for kind in ("number_input", "toggle") for w in at.get(kind)}
+    names = ("learning_rate", "warmup_steps", "per_device_train_batch_size", "num_train_epochs")
+    names += ("gradient_accumulation_steps", "world_size", "dataloader_drop_last")
+    for name in names:
+        field, widget = CATALOGUE[name], inputs["sched." + name]
+        assert widget.label == name
+        assert field.help in widget.help and field.allowed() in widget.help
+        assert widget.value == field.default_for(SCHEDULE), name
+    override = inputs["sched.dataset.max_steps"]
+    assert override.label == "max_steps" and override.value == CATALOGUE["max_steps"].default_for(SCHEDULE)
+    # A value the field refuses is refused in the field's words, as `lrexplorer schedule` refuses it.
+    override.set_value(0).run()
+    refusal = " ".join(errors(at))
+    assert "max_steps" in refusal and CATALOGUE["max_steps"].allowed() in refusal

@@ -93,3 +93,23 @@ def test_stacked_formula_splits_top_level_parts_only():
     assert stacked_formula(CATALOGUE["StepLR"].latex) == CATALOGUE["StepLR"].latex
     wsd = CATALOGUE["warmup_stable_decay"].latex  # its \\ are rows of a cases block, not parts
     assert stacked_formula(wsd) == wsd
+
+
+@pytest.mark.parametrize("name", ["CyclicLR", "OneCycleLR"])
+def test_notes_name_the_values_that_follow_the_learning_rate_as_the_real_scheduler_gets_them(name):
+    from lrexplorer.app.schedule_view import trainer_notes, view_curve
+    from lrexplorer.schedules.build import torch_scheduler_class
+
+    lr = 3e-3
+    view = view_curve(name, lr, 400, 0, {})
+    text = " ".join(t for _, t in trainer_notes(view, lr))
+    # The values the torch class is built with, read back from a real scheduler's constructor arguments.
+    import torch
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr, momentum=0.9)
+    real = torch_scheduler_class(name)(opt, **CATALOGUE[name].with_lr(view.kwargs, lr))
+    followed = {"base_lr": real.base_lrs[0]} if name == "CyclicLR" else {}
+    followed["max_lr"] = real.max_lrs[0] if name == "CyclicLR" else real.optimizer.param_groups[0]["max_lr"]
+    for arg, value in followed.items():
+        assert f"{arg} = " in text and f"({value:g})" in text, arg
+    assert "learning_rate / 10" not in text

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..schedules import CATALOGUE, compute_curve, span_of
+from ..schedules import CATALOGUE, Schedule, compute_curve, span_of
 from .figures.lr_curves import Line, warmup_window
 
 MAX_TOTAL_STEPS = 10_000_000  # a curve of 10M float64 values is 80 MB; more would stall the page
@@ -119,15 +119,15 @@ def trainer_notes(view: CurveView, learning_rate: float) -> list[tuple[str, str]
             )
         )
     if view.name == "OneCycleLR":
-        out += _one_cycle_notes(kw, learning_rate, w)
+        out += _one_cycle_notes(schedule, kw, learning_rate, w)
     if view.name == "CyclicLR":
         if kw["base_lr"] is None and kw["max_lr"] is None:
             out.append(
                 (
                     "info",
-                    f"Ignores the optimizer's LR. With base_lr and max_lr empty, lrexplorer "
-                    f"passes base_lr = learning_rate / 10 ({learning_rate / 10:g}) and "
-                    f"max_lr = learning_rate ({learning_rate:g}).",
+                    "Ignores the optimizer's LR. With base_lr and max_lr empty, lrexplorer passes "
+                    + followed_lr(schedule, kw, learning_rate)
+                    + ".",
                 )
             )
         else:
@@ -165,8 +165,18 @@ def trainer_notes(view: CurveView, learning_rate: float) -> list[tuple[str, str]
     return out
 
 
-def _one_cycle_notes(kw: Mapping[str, Any], learning_rate: float, warmup: int) -> list[tuple[str, str]]:
-    peak = learning_rate if kw["max_lr"] is None else kw["max_lr"]
+def followed_lr(schedule: Schedule, kwargs: Mapping[str, Any], learning_rate: float) -> str:
+    """'base_lr = 0.1 × learning_rate (5e-05) and max_lr = learning_rate (0.0005)': each empty argument
+    that follows learning_rate, in the words and with the factor its field declares."""
+    real = schedule.with_lr(dict(kwargs), learning_rate)
+    empty = [p for p in schedule.params if p.derived_from_lr is not None and kwargs.get(p.name) is None]
+    return " and ".join(f"{p.name} = {p.empty_means()} ({real[p.name]:g})" for p in empty)
+
+
+def _one_cycle_notes(
+    schedule: Schedule, kw: Mapping[str, Any], learning_rate: float, warmup: int
+) -> list[tuple[str, str]]:
+    peak = schedule.with_lr(dict(kw), learning_rate)["max_lr"]
     start = peak / kw["div_factor"]
     end = start / kw["final_div_factor"]
     out = []
@@ -174,8 +184,8 @@ def _one_cycle_notes(kw: Mapping[str, Any], learning_rate: float, warmup: int) -
         out.append(
             (
                 "info",
-                f"Ignores the optimizer's LR. With max_lr empty, lrexplorer passes "
-                f"max_lr = learning_rate ({learning_rate:g}): it starts at {start:.3g}, peaks at "
+                "Ignores the optimizer's LR. With max_lr empty, lrexplorer passes "
+                f"{followed_lr(schedule, kw, learning_rate)}: it starts at {start:.3g}, peaks at "
                 f"{peak:.3g} and ends at {end:.3g}.",
             )
         )

@@ -1,39 +1,52 @@
 """The Schedules page's form: the learning rate, the warmup and the run's length, seeded from the URL.
 
-The parsing and checks live in `lrexplorer.schedule_form` and `lrexplorer.steps`; this module only lays
-out the widgets and returns what they hold.
+Every input is generated from its catalogue field (`field_widgets`); the values are converted by the
+fields and counted by `lrexplorer.steps`, as `lrexplorer schedule` counts them.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
 from ..fields import FieldError
-from ..params import translate
+from ..params import CATALOGUE, SCHEDULE, translate
 from ..schedule_form import DEFAULT_SCHEDULES, preset_from_query
-from ..steps import StepPlan, plan_steps
+from ..steps import StepPlan, plan_for
+from . import field_widgets as fw
+from . import widgets
 
 DIRECT, DATASET = "Set total steps directly", "From dataset size"
+PREFIX = "sched."
+DATASET_FIELDS = (
+    "per_device_train_batch_size",
+    "num_train_epochs",
+    "gradient_accumulation_steps",
+    "world_size",
+    "num_examples",
+)
+# The run's length has no default a curve can be drawn from (max_steps -1 means "count from the data", whose
+# size has none; `lrexplorer schedule` refuses to guess): the page starts from this example run.
+EXAMPLE_RUN = {"max_steps": 1000, "num_examples": 10_000}
 DEFAULTS = {
     "sched.names": list(DEFAULT_SCHEDULES),
-    "sched.learning_rate": 5e-5,
-    "sched.warmup_steps": 0.0,
     "sched.mode": DIRECT,
-    "sched.max_steps": 1000,
-    "sched.num_examples": 10_000,
-    "sched.batch": 8,
-    "sched.accum": 1,
-    "sched.epochs": 3.0,
-    "sched.world_size": 1,
-    "sched.drop_last": False,
+    "sched.dataset.max_steps": CATALOGUE["max_steps"].default_for(SCHEDULE),
     "sched.log_y": False,
 }
 
 
-def apply_url_preset() -> list[str]:
-    """Seed widgets from ?schedule=&lr=&steps=&warmup= once per distinct query (so later edits stick)."""
+def seed_form() -> None:
+    widgets.seed_state(DEFAULTS)
+    names = ("learning_rate", "warmup_steps", "max_steps", *DATASET_FIELDS, "dataloader_drop_last")
+    fw.seed(PREFIX, SCHEDULE, names, EXAMPLE_RUN)
+
+
+def apply_url_preset() -> tuple[list[str], list[str]]:
+    """Seed widgets from ?schedule=&lr=&steps=&warmup= (or the field names, or their old names) once per
+    distinct query, so later edits stick. Returns (notes on old names, problems)."""
     query = st.query_params.to_dict()
     signature = repr(sorted(query.items()))
     if st.session_state.get("sched.query_sig") != signature:
@@ -48,28 +61,19 @@ def apply_url_preset() -> list[str]:
             st.session_state["sched.max_steps"] = preset.max_steps
         if preset.warmup_steps is not None:
             st.session_state["sched.warmup_steps"] = preset.warmup_steps
+        st.session_state["sched.query_notes"] = [f"Link: {note}" for note in preset.notes]
         st.session_state["sched.query_problems"] = preset.problems
-    return st.session_state.get("sched.query_problems", [])
+    return st.session_state.get("sched.query_notes", []), st.session_state.get("sched.query_problems", [])
+
+
+def _input(name: str, container: Any = st, key: str | None = None) -> Any:
+    return fw.field_input(CATALOGUE[name], SCHEDULE, key or PREFIX + name, container)
 
 
 def run_form() -> tuple[float, StepPlan | FieldError]:
     """The shared Trainer arguments: the learning rate and the step plan (or the error naming the field)."""
     c1, c2, c3 = st.columns(3)
-    lr = c1.number_input(
-        "learning_rate",
-        step=1e-5,
-        format="%g",
-        key="sched.learning_rate",
-        help="The peak LR (TrainingArguments.learning_rate). Every schedule scales it over time.",
-    )
-    warmup = c2.number_input(
-        "warmup_steps",
-        step=1.0,
-        format="%g",
-        key="sched.warmup_steps",
-        help="Updates spent ramping the LR up from 0. A value of 1 or more counts updates; a value below 1 is a "
-        "fraction of all updates (0.1 = the first 10%), as in transformers 5.",
-    )
+    raw = {"learning_rate": _input("learning_rate", c1), "warmup_steps": _input("warmup_steps", c2)}
     ratio = c3.number_input(
         "warmup_ratio",
         value=None,
@@ -80,90 +84,29 @@ def run_form() -> tuple[float, StepPlan | FieldError]:
         help="Removed in transformers 5. Still read here as a fraction of the run, so old configs can be checked; "
         "write warmup_steps=<fraction> instead.",
     )
-    length = length_form()
+    raw.update(length_form())
     try:
-        if not lr > 0:
-            raise FieldError("learning_rate", f"must be a number > 0; got {lr!r}")
+        values = fw.converted(raw)
         # The old warmup_ratio is read as warmup_steps through the catalogue's list of renamed arguments.
-        old = {"warmup_ratio": ratio, **({"warmup_steps": warmup} if warmup else {})} if ratio is not None else {}
-        translated, notes, problems = translate(old, ("warmup_steps",))
+        old = {"warmup_ratio": ratio, **({"warmup_steps": raw["warmup_steps"]} if raw["warmup_steps"] else {})}
+        translated, notes, problems = translate(old if ratio is not None else {}, ("warmup_steps",))
         if problems:
             raise FieldError.collect(problems)
-        plan = plan_steps(**length, warmup_steps=translated.get("warmup_steps", warmup))
-        return lr, replace(plan, notes=tuple(notes))
+        plan = plan_for({**values, **translated})
+        return values["learning_rate"], replace(plan, notes=tuple(notes))
     except FieldError as err:
-        return lr, err
+        return raw["learning_rate"], err
 
 
-def length_form() -> dict:
-    """Widgets for the run's length; returns plan_steps' keyword arguments (validated there)."""
+def length_form() -> dict[str, Any]:
+    """Inputs for the run's length, one per field; returns their raw values (converted by the caller)."""
     mode = st.radio("Length of the run", [DIRECT, DATASET], key="sched.mode", horizontal=True)
     if mode == DIRECT:
-        steps = st.number_input(
-            "max_steps (total optimizer updates)",
-            step=100,
-            format="%d",
-            key="sched.max_steps",
-            help="TrainingArguments.max_steps: the number of optimizer.step() calls.",
-        )
-        return {"max_steps": int(steps)}
+        return {"max_steps": _input("max_steps")}
     # Long TrainingArguments names go in the wider column so their labels stay on one line.
     c1, c2 = st.columns([3, 2])
-    batch = c1.number_input(
-        "per_device_train_batch_size",
-        step=1,
-        format="%d",
-        key="sched.batch",
-        help="Examples in one forward pass on each process (GPU).",
-    )
-    epochs = c2.number_input(
-        "num_train_epochs",
-        step=0.5,
-        format="%g",
-        key="sched.epochs",
-        help="Passes over the data; fractions such as 1.5 are allowed.",
-    )
-    accum = c1.number_input(
-        "gradient_accumulation_steps",
-        step=1,
-        format="%d",
-        key="sched.accum",
-        help="Micro-batches whose gradients are summed before each optimizer update.",
-    )
-    world = c2.number_input(
-        "world_size",
-        step=1,
-        format="%d",
-        key="sched.world_size",
-        help="Data-parallel processes, usually one per GPU; each sees its share of the batches.",
-    )
-    examples = c1.number_input(
-        "num_examples",
-        step=1000,
-        format="%d",
-        key="sched.num_examples",
-        help="Training examples after any packing or filtering.",
-    )
-    override = c2.number_input(
-        "max_steps",
-        value=None,
-        step=100,
-        format="%d",
-        key="sched.max_steps_override",
-        placeholder="not set",
-        help="If set, it replaces num_train_epochs, as in the Trainer.",
-    )
-    drop = st.checkbox(
-        "dataloader_drop_last",
-        key="sched.drop_last",
-        help="Drop each epoch's last incomplete batch instead of running it.",
-    )
-    return {
-        "num_examples": int(examples),
-        "per_device_train_batch_size": int(batch),
-        "gradient_accumulation_steps": int(accum),
-        "num_train_epochs": float(epochs),
-        "max_steps": -1 if override is None else int(override),
-        "world_size": int(world),
-        "dataloader_drop_last": bool(drop),
-    }
+    raw = {name: _input(name, (c1, c2)[i % 2]) for i, name in enumerate(DATASET_FIELDS)}
+    # Here max_steps keeps its field's meaning: -1 counts from the epochs, a value >= 1 replaces them.
+    raw["max_steps"] = _input("max_steps", c2, key="sched.dataset.max_steps")
+    raw["dataloader_drop_last"] = _input("dataloader_drop_last")
+    return raw

@@ -26,7 +26,7 @@ from .schedule_view import (
     summary_row,
     trainer_notes,
 )
-from .schedules_form import DEFAULTS, apply_url_preset, run_form
+from .schedules_form import apply_url_preset, run_form, seed_form
 
 
 def render() -> None:
@@ -35,8 +35,10 @@ def render() -> None:
         "Each curve is the LR the transformers Trainer applies at every optimizer update, for the "
         "arguments below. Pick schedules, set the run, and compare."
     )
-    problems = apply_url_preset()
-    widgets.seed_state(DEFAULTS)
+    notes, problems = apply_url_preset()
+    seed_form()
+    for note in notes:
+        st.info(note, icon=":material/history:")
     if problems:
         st.warning("Ignored in the link: " + "; ".join(problems) + ".", icon=":material/link_off:")
 
