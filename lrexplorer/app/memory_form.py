@@ -116,7 +116,7 @@ def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
     bitsandbytes; raises FieldError naming every field whose value is refused."""
     raw: dict[str, Any] = {}
     for row in ROWS:
-        for col, name in zip(st.columns(4), row, strict=False):
+        for col, name in zip(st.columns(4, vertical_alignment="bottom"), row, strict=False):
             # A LoRA-only setting means nothing without use_peft: its input is greyed out and not passed on.
             off = (name in LORA_ONLY and not raw["use_peft"]) or (
                 name == "bnb_4bit_use_double_quant" and not raw["load_in_4bit"]
