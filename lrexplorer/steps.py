@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fields import FieldError
-from .params import CATALOGUE
+from .params import CATALOGUE, convert_each
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def plan_steps(
     warmup_steps: float = 0,
 ) -> StepPlan:
     """Total, per-epoch and warmup updates of a Trainer run with these arguments (checked by their fields)."""
-    checked = _checked(locals())  # every argument is a catalogue field
+    checked = convert_each(locals())  # every argument is a catalogue field
     batch, accumulation = checked["per_device_train_batch_size"], checked["gradient_accumulation_steps"]
     world_size, max_steps, num_examples = checked["world_size"], checked["max_steps"], checked["num_examples"]
     global_batch = batch * accumulation * world_size
@@ -103,16 +103,3 @@ def plan_for(values: Mapping[str, Any], **given: Any) -> StepPlan:
     """`plan_steps` over the step-counting fields among `values` (catalogue values of any tool), `given` on top."""
     names = inspect.signature(plan_steps).parameters
     return plan_steps(**{**{n: values[n] for n in names if n in values}, **given})
-
-
-def _checked(given: dict[str, object]) -> dict[str, Any]:
-    """Each value converted by its catalogue field; one FieldError listing every bad one."""
-    out, errors = {}, []
-    for name, value in given.items():
-        try:
-            out[name] = CATALOGUE[name].convert(value)
-        except FieldError as exc:
-            errors.append(exc)
-    if errors:
-        raise FieldError.collect(errors)
-    return out

@@ -78,19 +78,6 @@ def field_input(
     return container.text_input(field.name, key=key, help=tip, disabled=disabled)
 
 
-def converted(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Each input's value converted by its field; one FieldError naming every field it refuses."""
-    out, errors = {}, []
-    for name, value in raw.items():
-        try:
-            out[name] = CATALOGUE[name].convert(value)
-        except FieldError as exc:
-            errors.append(exc)
-    if errors:
-        raise FieldError.collect(errors)
-    return out
-
-
 def query_values(query: Mapping[str, str], known: Iterable[str]) -> tuple[dict[str, Any], list[str], list[str]]:
     """(values, notes, problems) of a link's query: old names read under their current one (each with a
     note), every value converted by its field; what cannot be used is a problem, never an exception."""

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from ..fields import FieldError
-from ..params import CATALOGUE, SCHEDULE, translate
+from ..params import CATALOGUE, SCHEDULE, convert_each, translate
 from ..schedule_form import DEFAULT_SCHEDULES, preset_from_query
 from ..steps import StepPlan, plan_for
 from . import field_widgets as fw
@@ -86,7 +86,7 @@ def run_form() -> tuple[float, StepPlan | FieldError]:
     )
     raw.update(length_form())
     try:
-        values = fw.converted(raw)
+        values = convert_each(raw)
         # The old warmup_ratio is read as warmup_steps through the catalogue's list of renamed arguments.
         old = {"warmup_ratio": ratio, **({"warmup_steps": raw["warmup_steps"]} if raw["warmup_steps"] else {})}
         translated, notes, problems = translate(old if ratio is not None else {}, ("warmup_steps",))

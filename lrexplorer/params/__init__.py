@@ -50,6 +50,7 @@ __all__ = [
     "FieldError",
     "Renamed",
     "by_group",
+    "convert_each",
     "defaults",
     "fields_for",
     "renamed_for",
@@ -57,6 +58,19 @@ __all__ = [
     "resolve",
     "translate",
 ]
+
+
+def convert_each(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Each value converted by its catalogue field; one FieldError listing every value refused."""
+    out, errors = {}, []
+    for name, value in given.items():
+        try:
+            out[name] = CATALOGUE[name].convert(value)
+        except FieldError as exc:
+            errors.append(exc)
+    if errors:
+        raise FieldError.collect(errors)
+    return out
 
 
 def fields_for(tool: str | None = TRAIN) -> list[Field]:

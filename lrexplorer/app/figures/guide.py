@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from ...guide.links import SchedulePreset
 from ...schedules import compute_curve
-from .lr_curves import PALETTE, Line, lr_figure
+from .lr_curves import PALETTE, Line, lr_figure, vertical_line
 
 MINI_HEIGHT = 230
 
@@ -135,18 +135,7 @@ def loss_figure(runs: dict[str, list[dict[str, Any]]], updates_per_epoch: dict[s
         last = max((r.get("step", 0) for r in runs.get(label, [])), default=0)
         if per_epoch and last // per_epoch <= 30:  # more lines would hide the curves
             shapes += [
-                {
-                    "type": "line",
-                    "xref": "x",
-                    "yref": "paper",
-                    "x0": x,
-                    "x1": x,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": PALETTE[i % len(PALETTE)], "width": 1, "dash": "dot"},
-                    "opacity": 0.35,
-                }
-                for x in range(per_epoch, last + 1, per_epoch)
+                vertical_line(x, PALETTE[i % len(PALETTE)], opacity=0.35) for x in range(per_epoch, last + 1, per_epoch)
             ]
     fig.update_layout(
         height=380,

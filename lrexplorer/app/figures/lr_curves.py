@@ -227,7 +227,8 @@ def _warmup_band(end: int) -> dict:
     }
 
 
-def _epoch_line(x: int) -> dict:
+def vertical_line(x: float, color: str, **extra: object) -> dict:
+    """A dotted vertical line across the whole plot height at `x` (a layout shape, as a plain dict)."""
     return {
         "type": "line",
         "xref": "x",
@@ -236,6 +237,10 @@ def _epoch_line(x: int) -> dict:
         "x1": x,
         "y0": 0,
         "y1": 1,
-        "line": {"color": "rgba(90, 90, 90, 0.55)", "width": 1, "dash": "dot"},
-        "layer": "below",
+        "line": {"color": color, "width": 1, "dash": "dot"},
+        **extra,
     }
+
+
+def _epoch_line(x: int) -> dict:
+    return vertical_line(x, "rgba(90, 90, 90, 0.55)", layer="below")

@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ...units import GIB
-from .lr_curves import PALETTE, decimate_indices
+from .lr_curves import PALETTE, decimate_indices, vertical_line
 
 # A chart is ~600 px wide: 1,000 points per trace draw every peak (M4 keeps each bucket's extremes), and
 # every viewer's browser receives every trace every second, so points cost bandwidth and server CPU.
@@ -140,17 +140,7 @@ def _figure(
 
 def _vline(x: float, text: str) -> tuple[dict, dict]:
     return (
-        {
-            "type": "line",
-            "xref": "x",
-            "yref": "paper",
-            "x0": x,
-            "x1": x,
-            "y0": 0,
-            "y1": 1,
-            "layer": "below",
-            "line": {"color": "rgba(90,90,90,0.6)", "width": 1, "dash": "dot"},
-        },
+        vertical_line(x, "rgba(90,90,90,0.6)", layer="below"),
         {
             "x": x,
             "y": 1,
