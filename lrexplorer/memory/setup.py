@@ -26,6 +26,11 @@ DTYPES = ("float32", "bfloat16", "float16")
 ATTENTION = ("eager", "sdpa", "flash_attention_2")
 DEVICES = ("cuda", "cpu")
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+TRAINERS: dict[str, str] = {
+    "sft": "TRL's SFTTrainer (what lrexplorer runs and exports): the loss comes from TRL's fused LM head, "
+    "which projects in tiles and never holds the full logits",
+    "transformers": "the plain transformers Trainer: the model's own loss over the full logits",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,17 @@ class TrainingSetup:
     zero_stage: int = 0
     fsdp: bool = False
     device: str = "cuda"
+    trainer: str = "sft"
+    # SFTConfig's batch shape: packing (TRL's default "bfd" strategy) fills rows of max_length and turns
+    # padding_free on; padding_free puts the whole batch in one row without an attention mask.
+    packing: bool = False
+    padding_free: bool = False
+    # Share of the label positions set to -100 (the prompt under completion_only_loss, other turns under
+    # assistant_only_loss): only TRL's Triton path (CUDA) skips them.
+    masked_label_fraction: float = 0.0
+    # Tokens in the dataset's longest example; rows are padded to the longest of their batch, so the
+    # worst step's rows are this long (None: at least max_length).
+    longest_example: int | None = None
 
     def with_(self, **changes: Any) -> TrainingSetup:
         return replace(self, **changes)
@@ -67,6 +83,24 @@ class TrainingSetup:
         if self.fp16:
             return "float16"
         return self.torch_dtype
+
+    @property
+    def example_length(self) -> int:
+        """Tokens per example in the worst batch: max_length, or fewer when every example is shorter.
+
+        Packing fills its rows to max_length whatever the examples' lengths; padding_free without
+        packing never truncates (TRL asks for max_length=None), so the longest example decides.
+        """
+        if self.packing or self.longest_example is None:
+            return self.max_length
+        if self.padding_free:
+            return self.longest_example
+        return min(self.longest_example, self.max_length)
+
+    @property
+    def one_row(self) -> bool:
+        """The collator flattens the batch into one row (padding_free, or packing's default strategy)."""
+        return self.packing or self.padding_free
 
     def attention(self, arch: Architecture) -> str:
         return self.attn_implementation or arch.default_attn_implementation
@@ -106,6 +140,18 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
     _choice("optim", setup.optim, list(OPTIMIZERS))
     _choice("torch_dtype", setup.torch_dtype, DTYPES)
     _choice("device", setup.device, DEVICES)
+    _choice("trainer", setup.trainer, list(TRAINERS))
+    if setup.longest_example is not None:
+        _positive("longest_example", setup.longest_example)
+    fraction = setup.masked_label_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise MemoryConfigError(
+            f"masked_label_fraction must be a number from 0 up to (not including) 1, got {fraction!r}",
+            field="masked_label_fraction",
+        )
+    if (setup.packing or setup.padding_free) and setup.trainer != "sft":
+        name = "packing" if setup.packing else "padding_free"
+        raise MemoryConfigError(f"{name} is an SFTConfig setting: it needs trainer sft", field=name)
     if setup.attn_implementation is not None:
         _choice("attn_implementation", setup.attn_implementation, ATTENTION)
     if setup.zero_stage not in (0, 1, 2, 3):
