@@ -93,7 +93,7 @@ def attention_forward(R: LayerReplay, L: Ledger, x: str, e_x: int) -> str:
         _save(L, qe, er, el, D.T * q_out, True)
         _save(L, ke, er, el, D.T * kv_saved, True)
         _save(L, v, el, el, D.T * kv_saved, False)
-        if D.packed:  # SDPA turns the boolean mask into an additive one in the query's dtype, and saves it
+        if _masked_sdpa(D):  # SDPA turns the boolean mask into an additive one in the query's dtype, and saves it
             L.new("attn.mask", D.s * D.s * el)
         o_in = L.new("attn.out", D.T * q_out * el)
         L.alias("attn.out.saved", o_in)
@@ -110,10 +110,15 @@ def attention_forward(R: LayerReplay, L: Ledger, x: str, e_x: int) -> str:
     return out
 
 
+def _masked_sdpa(D: Dims) -> bool:
+    """SDPA gets a mask only for a packed row (its block-diagonal one); flash_attention_2 takes the
+    documents' boundaries instead, and full rows rely on `is_causal`."""
+    return D.attn == "sdpa" and D.packed
+
+
 def _repeats_kv(D: Dims) -> bool:
-    """SDPA with a mask (a packed row's block-diagonal one) cannot take grouped keys and values:
-    transformers repeats them to every query head first."""
-    return D.attn == "sdpa" and D.packed and D.kv < D.H
+    """SDPA with a mask cannot take grouped keys and values: transformers repeats them to every query head."""
+    return _masked_sdpa(D) and D.kv < D.H
 
 
 def _eager_forward(R: LayerReplay, L: Ledger, qe: str, ke: str, v: str, er: int) -> tuple[str, int]:
@@ -170,7 +175,7 @@ def attention_backward(R: LayerReplay, L: Ledger, g: str) -> str | None:
         gv = L.new("gv", D.T * kv_saved * el)
         k_saved, v_saved = ("k.rep.saved", "v.rep.saved") if rep else ("rk.e.saved", "v.saved")
         L.free(go, "rq.e.saved", k_saved, v_saved, "attn.out.saved", "attn.lse")
-        if D.packed:
+        if _masked_sdpa(D):
             L.free("attn.mask")
         if er != el:  # the autocast casts of q and k
             gq2, gk2 = L.new("gq2", D.T * q_out * er), L.new("gk2", D.T * kv_saved * er)

@@ -175,7 +175,7 @@ def measure_sft_step(
     seed: int = 0,
 ) -> StepMemory:
     """Peak and components of step 2 of a real SFTTrainer run on `setup.device` (the CPU or a CUDA GPU)."""
-    from transformers import TrainerCallback
+    from transformers import PrinterCallback, TrainerCallback
     from trl import SFTTrainer
 
     from ..runs.builtin import load_tokenizer
@@ -207,6 +207,7 @@ def measure_sft_step(
             peft_config=_lora_config(arch, setup),
             callbacks=[Watch()],
         )
+        trainer.remove_callback(PrinterCallback)  # the end-of-training summary: stdout belongs to the caller
         watch = _StepWatch(trainer, setup)
         say("real step 1 of 2", 0.4)
         try:
