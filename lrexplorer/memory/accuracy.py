@@ -233,7 +233,6 @@ SFT_MATRIX: tuple[Case, ...] = (
 # Fast, and together they cover the tile temporaries, two vocabulary tiles with autocast casts, the
 # packed mask with repeated grouped keys, LoRA with checkpointing and gradient accumulation.
 SFT_TEST_SUBSET = (
-    "sft base",
     "sft bf16 autocast vocab 40000 seq 128",
     "sft packing GQA 8:2 checkpointing",
     "sft LoRA r8 all-linear checkpointing accumulation 2",

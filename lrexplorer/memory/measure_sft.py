@@ -61,7 +61,7 @@ def sft_config(setup: TrainingSetup, output_dir: str, seed: int = 0) -> Any:
         optim=setup.optim,
         bf16=setup.bf16,  # SFTConfig turns bf16 on unless told
         fp16=setup.fp16,
-        gradient_checkpointing=setup.gradient_checkpointing,  # SFTConfig's default is on
+        activation_checkpointing=setup.gradient_checkpointing,  # SFTConfig turns it on unless told
         use_cpu=setup.device == "cpu",
         report_to=[],
         logging_strategy="no",
