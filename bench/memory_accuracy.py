@@ -47,8 +47,7 @@ from lrexplorer.memory.accuracy import (
     summary,
 )
 from lrexplorer.memory.estimate import estimate
-
-MIB = 2**20
+from lrexplorer.units import MIB
 
 
 def row(

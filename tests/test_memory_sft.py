@@ -15,11 +15,11 @@ import textwrap
 import pytest
 import torch
 
+from lrexplorer.fields import FieldError
 from lrexplorer.memory import fused_head
 from lrexplorer.memory.accuracy import SFT_MATRIX, SFT_TEST_SUBSET, error, summary
 from lrexplorer.memory.architecture import SUPPORTED_MODEL_TYPES, from_config
 from lrexplorer.memory.dims import make_dims
-from lrexplorer.memory.errors import MemoryConfigError
 from lrexplorer.memory.estimate import estimate
 from lrexplorer.memory.measure import _mem_tracker, _nbytes, micro_batch_loss
 from lrexplorer.memory.realmodel import SFT_HEAD_OUTPUTS, build_model, make_batch
@@ -39,7 +39,7 @@ GEMMA2 = {**LLAMA, "model_type": "gemma2", "head_dim": 16, "num_key_value_heads"
 
 
 def cpu_setup(**kw) -> TrainingSetup:
-    return TrainingSetup(**{"device": "cpu", "torch_dtype": "float32", "per_device_train_batch_size": 2, **kw})
+    return TrainingSetup(**{"device": "cpu", "dtype": "float32", "per_device_train_batch_size": 2, **kw})
 
 
 # ---------------------------------------------------------------------------- TRL's code, as installed
@@ -125,7 +125,7 @@ def test_cuda_models_the_triton_path_and_masked_labels_shrink_only_it() -> None:
     ],
 )
 def test_bad_sft_settings_name_their_field(change: dict, field: str) -> None:
-    with pytest.raises(MemoryConfigError) as err:
+    with pytest.raises(FieldError) as err:
         validate(cpu_setup(**change), from_config(LLAMA))
     assert err.value.field == field
 
@@ -148,12 +148,12 @@ def test_rows_follow_the_collator() -> None:
     [
         (LLAMA, {}, False),
         (LLAMA, {"per_device_train_batch_size": 1}, False),  # one row: the saved hidden states are a view
-        (LLAMA, {"torch_dtype": "bfloat16"}, True),  # cast_lm_head_to_fp32 (GRPO's option)
+        (LLAMA, {"dtype": "bfloat16"}, True),  # cast_lm_head_to_fp32 (GRPO's option)
         (LLAMA, {"bf16": True}, False),  # autocast: tiles in bfloat16, weight chunks cast
         (LLAMA, {"bf16": True}, True),
-        (LLAMA, {"lora_r": 4}, False),  # frozen head: no weight gradient
+        (LLAMA, {"use_peft": True, "lora_r": 4}, False),  # frozen head: no weight gradient
         (GEMMA2, {"attn_implementation": "eager"}, False),  # final logit soft-capping in the tiles
-        (GEMMA2, {"attn_implementation": "eager", "torch_dtype": "bfloat16"}, True),
+        (GEMMA2, {"attn_implementation": "eager", "dtype": "bfloat16"}, True),
     ],
 )
 def test_one_micro_batch_through_the_fused_head_matches_the_replay(config: dict, kw: dict, cast: bool) -> None:
@@ -230,6 +230,6 @@ def test_real_size_preset_simulated_sft_step_agrees_with_the_estimate() -> None:
     from lrexplorer.memory.sources import resolve_model
 
     source = resolve_model("SmolLM2-135M")
-    setup = TrainingSetup(device="cpu", torch_dtype="bfloat16", per_device_train_batch_size=2, max_length=256)
+    setup = TrainingSetup(device="cpu", dtype="bfloat16", per_device_train_batch_size=2, max_length=256)
     sim = simulate_step(source.config, source.architecture, setup)
     assert abs(error(estimate(source.architecture, setup).peak_bytes, sim.peak_bytes)) <= 0.03

@@ -61,7 +61,7 @@ def sft_config(setup: TrainingSetup, output_dir: str, seed: int = 0) -> Any:
         optim=setup.optim,
         bf16=setup.bf16,  # SFTConfig turns bf16 on unless told
         fp16=setup.fp16,
-        activation_checkpointing=setup.gradient_checkpointing,  # SFTConfig turns it on unless told
+        activation_checkpointing=setup.activation_checkpointing,  # SFTConfig turns it on unless told
         use_cpu=setup.device == "cpu",
         report_to=[],
         logging_strategy="no",
@@ -144,7 +144,7 @@ class _StepWatch:
         self.figures["optimizer_states"] = _nbytes(optimizer_state_tensors(inner))
         tensors = [v for batch in self.batches for v in batch.values() if isinstance(v, torch.Tensor)]
         self.counter = SavedTensorCounter(model)
-        if self.setup.gradient_checkpointing:
+        if self.setup.activation_checkpointing:
             self.hooks = self.counter.watch_checkpoints(model)
 
         def grab_grads(*_: Any) -> None:
@@ -185,7 +185,7 @@ def measure_sft_step(
     start = time.perf_counter()
     torch.manual_seed(seed)
     say("building the model", 0.05)
-    model = build_model(config, arch, setup.with_(gradient_checkpointing=False, lora_r=0))
+    model = build_model(config, arch, setup.with_(activation_checkpointing=False, use_peft=False))
 
     class Watch(TrainerCallback):
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
