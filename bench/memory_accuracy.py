@@ -2,14 +2,17 @@
 
 Truth, CPU matrix: a real training step of small Llama-style models built from configs, with real
 tensors, the way the Trainer runs it; its peak as torch's MemTracker counts every tensor storage
-(`lrexplorer.memory.measure`). Truth, presets (--presets): the same step of the real-size model
+(`lrexplorer.memory.measure`). Truth, SFT matrix: step 2 of a real TRL SFTTrainer run of such models
+(`lrexplorer.memory.measure_sft`), counted the same way; its extra column is the error the plain
+Trainer's figure would make on it. Truth, presets (--presets): the same steps of the real-size models
 under FakeTensorMode (`lrexplorer.memory.simulate`), where nothing is allocated. On a machine with a
 CUDA GPU, --gpu adds the peak `torch.cuda.max_memory_allocated` reports.
 
 Rules of thumb: "4 x model size" (accelerate's estimate-memory for Adam training) and the
 Transformer-Math 101 bytes per parameter plus Korthikanti et al.'s activation formula.
 
-    python bench/memory_accuracy.py                  # the CPU matrix (a few minutes)
+    python bench/memory_accuracy.py                  # both CPU matrices (ten minutes or more)
+    python bench/memory_accuracy.py --trainer sft    # only the SFTTrainer matrix
     python bench/memory_accuracy.py --presets        # + simulated real-size presets (tens of minutes)
     python bench/memory_accuracy.py --only base,tied # a few cases
 """
@@ -22,6 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -34,6 +38,9 @@ warnings.filterwarnings("ignore")
 from lrexplorer.memory.accuracy import (
     CPU_MATRIX,
     PRESET_CASES,
+    SFT_MATRIX,
+    SFT_PRESET_CASES,
+    Case,
     error,
     rule_four_times,
     rule_transformer_math,
@@ -43,10 +50,16 @@ from lrexplorer.memory.estimate import estimate
 from lrexplorer.units import MIB
 
 
-def row(name: str, truth: int, ours: int, four: int, tm: int, phase: str) -> tuple[float, float, float]:
+def row(
+    name: str, truth: int, ours: int, four: int, tm: int, phase: str, plain: int | None = None
+) -> tuple[float, float, float]:
     e, f, t = error(ours, truth), error(four, truth), error(tm, truth)
+    extra = ""
+    if plain is not None:
+        extra = f" {100 * error(plain, truth):+.0f}% |" if plain else " n/a |"
     print(
-        f"| {name} | {truth / MIB:,.1f} | {ours / MIB:,.1f} | {100 * e:+.2f}% | {100 * f:+.0f}% | {100 * t:+.0f}% | {phase} |",
+        f"| {name} | {truth / MIB:,.1f} | {ours / MIB:,.1f} | {100 * e:+.2f}% | {100 * f:+.0f}% | {100 * t:+.0f}% |"
+        f"{extra} {phase} |",
         flush=True,
     )
     return e, f, t
@@ -62,9 +75,86 @@ def report(title: str, errs: list[tuple[float, float, float]]) -> None:
         print(f"  {label:32s} {100 * med:6.2f}% / {100 * worst:6.2f}%")
 
 
+def plain_figure(case_setup: Any, arch: Any) -> int:
+    """The plain Trainer's estimate of the same setup (0 where it has none: packing is SFTTrainer's)."""
+    if case_setup.one_row:
+        return 0
+    return estimate(arch, case_setup.with_(trainer="transformers")).peak_bytes
+
+
+def run_matrix(cases: tuple[Case, ...], only: set[str], gpu: bool, sft: bool) -> tuple[list, list]:
+    import torch
+
+    from lrexplorer.memory.measure import measure_step
+
+    print()
+    if sft:
+        print("| case | truth MiB | ours MiB | ours | 4 x size | T-Math | as plain Trainer | peak phase |")
+        print("|---|---:|---:|---:|---:|---:|---:|---|")
+    else:
+        print("| case | truth MiB | ours MiB | ours | 4 x size | T-Math | peak phase |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+    cpu_errs, gpu_errs, plain_errs = [], [], []
+    for case in cases:
+        if only and case.name not in only:
+            continue
+        config, arch, setup = case.build()
+        truth = measure_step(config, arch, setup)
+        est = estimate(arch, setup)
+        plain = plain_figure(setup, arch) if sft else None
+        rules = (rule_four_times(arch, setup), rule_transformer_math(arch, setup))
+        cpu_errs.append(row(case.name, truth.peak_bytes, est.peak_bytes, *rules, est.peak_phase, plain))
+        if plain:
+            plain_errs.append(error(plain, truth.peak_bytes))
+        if gpu and torch.cuda.is_available():
+            gpu_setup = setup.with_(device="cuda")
+            g = measure_step(config, arch, gpu_setup)
+            ge = estimate(arch, gpu_setup)
+            # max_memory_allocated excludes the CUDA context, so compare without it.
+            ours = ge.peak_bytes - ge.components["cuda_context"]
+            gplain = None
+            if sft:
+                gplain = plain_figure(gpu_setup, arch)
+                gplain = gplain - ge.components["cuda_context"] if gplain else 0
+            gpu_errs.append(row(case.name + " (GPU)", g.peak_bytes, ours, *rules, ge.peak_phase, gplain))
+    if plain_errs:
+        med, worst = summary(plain_errs)
+        print(
+            f"\nThe plain Trainer's figure on these steps ({len(plain_errs)} unpacked cases): {100 * med:.2f}% / {100 * worst:.2f}%"
+        )
+    return cpu_errs, gpu_errs
+
+
+def run_presets(cases: tuple[Case, ...], only: set[str], sft: bool) -> list:
+    from lrexplorer.memory.simulate import simulate_step
+
+    print()
+    if sft:
+        print("| preset case | simulated MiB | ours MiB | ours | 4 x size | T-Math | as plain Trainer | peak phase |")
+        print("|---|---:|---:|---:|---:|---:|---:|---|")
+    else:
+        print("| preset case | simulated MiB | ours MiB | ours | 4 x size | T-Math | peak phase |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+    sim_errs = []
+    for case in cases:
+        if only and case.name not in only:
+            continue
+        config, arch, setup = case.build()
+        truth = simulate_step(config, arch, setup)
+        est = estimate(arch, setup)
+        rules = (rule_four_times(arch, setup), rule_transformer_math(arch, setup))
+        plain = plain_figure(setup, arch) if sft else None
+        name = f"{case.name} ({truth.seconds:.0f} s)"
+        sim_errs.append(row(name, truth.peak_bytes, est.peak_bytes, *rules, est.peak_phase, plain))
+    return sim_errs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="comma-separated case names")
+    parser.add_argument(
+        "--trainer", choices=("transformers", "sft", "both"), default="both", help="which matrices to run"
+    )
     parser.add_argument("--presets", action="store_true", help="also simulate the real-size presets")
     parser.add_argument("--gpu", action="store_true", help="also measure the CPU matrix on the first CUDA GPU")
     args = parser.parse_args()
@@ -72,79 +162,27 @@ def main() -> int:
 
     import torch
     import transformers
-
-    from lrexplorer.memory.measure import measure_step
+    import trl
 
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.1f}; Python "
-        f"{platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}"
+        f"{platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"trl {trl.__version__}"
     )
-    print()
-    print("| case | truth MiB | ours MiB | ours | 4 x size | T-Math | peak phase |")
-    print("|---|---:|---:|---:|---:|---:|---|")
     start = time.perf_counter()
-    cpu_errs = []
-    gpu_errs = []
-    for case in CPU_MATRIX:
-        if only and case.name not in only:
-            continue
-        config, arch, setup = case.build()
-        truth = measure_step(config, arch, setup)
-        est = estimate(arch, setup)
-        cpu_errs.append(
-            row(
-                case.name,
-                truth.peak_bytes,
-                est.peak_bytes,
-                rule_four_times(arch, setup),
-                rule_transformer_math(arch, setup),
-                est.peak_phase,
-            )
-        )
-        if args.gpu and torch.cuda.is_available():
-            gpu_setup = setup.with_(device="cuda")
-            g = measure_step(config, arch, gpu_setup)
-            ge = estimate(arch, gpu_setup)
-            # max_memory_allocated excludes the CUDA context, so compare without it.
-            ours = ge.peak_bytes - ge.components["cuda_context"]
-            gpu_errs.append(
-                row(
-                    case.name + " (GPU)",
-                    g.peak_bytes,
-                    ours,
-                    rule_four_times(arch, setup),
-                    rule_transformer_math(arch, setup),
-                    ge.peak_phase,
-                )
-            )
-    report("CPU matrix, measured", cpu_errs)
-    report("GPU, torch.cuda.max_memory_allocated", gpu_errs)
-
+    trainers = ("transformers", "sft") if args.trainer == "both" else (args.trainer,)
+    labels = {"transformers": "CPU matrix, plain Trainer, measured", "sft": "CPU matrix, SFTTrainer, measured"}
+    for trainer in trainers:
+        matrix = SFT_MATRIX if trainer == "sft" else CPU_MATRIX
+        cpu_errs, gpu_errs = run_matrix(matrix, only, args.gpu, sft=trainer == "sft")
+        report(labels[trainer], cpu_errs)
+        report(f"{labels[trainer].split(', measured')[0]}, GPU, torch.cuda.max_memory_allocated", gpu_errs)
     if args.presets:
-        from lrexplorer.memory.simulate import simulate_step
-
-        print()
-        print("| preset case | simulated MiB | ours MiB | ours | 4 x size | T-Math | peak phase |")
-        print("|---|---:|---:|---:|---:|---:|---|")
-        sim_errs = []
-        for case in PRESET_CASES:
-            if only and case.name not in only:
-                continue
-            config, arch, setup = case.build()
-            truth = simulate_step(config, arch, setup)
-            est = estimate(arch, setup)
-            sim_errs.append(
-                row(
-                    f"{case.name} ({truth.seconds:.0f} s)",
-                    truth.peak_bytes,
-                    est.peak_bytes,
-                    rule_four_times(arch, setup),
-                    rule_transformer_math(arch, setup),
-                    est.peak_phase,
-                )
-            )
-        report("Real-size presets, simulated", sim_errs)
+        for trainer in trainers:
+            cases = SFT_PRESET_CASES if trainer == "sft" else PRESET_CASES
+            name = "SFTTrainer" if trainer == "sft" else "plain Trainer"
+            report(f"Real-size presets, {name}, simulated", run_presets(cases, only, sft=trainer == "sft"))
     print(f"\n{time.perf_counter() - start:.0f} s in all")
     return 0
 

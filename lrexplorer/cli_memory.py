@@ -14,6 +14,7 @@ from typing import Any
 
 from .cli_fields import add_fields, field_values, given_fields
 from .fields import FieldError
+from .memory.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
 from .params import MEMORY, renamed_from
 from .units import GIB
 
@@ -33,9 +34,20 @@ examples:
       --use_peft --lora_r 16 --load_in_4bit --activation_checkpointing --json
   lrexplorer memory --model Qwen2.5-7B --per_device_train_batch_size 2 --max_length 1024 \\
       --num_gpus 8 --zero_stage 3 --gpu "A100 80GB"
+  lrexplorer memory --model Llama-3.1-8B --per_device_train_batch_size 4 --max_length 2048 \
+      --gpu "A100 80GB" --check && accelerate launch train.py
   lrexplorer memory --list
 
-exit status: 0 on success, 2 for a bad flag, model or combination (the message names it)."""
+The trainer modelled is --trainer sft (TRL's SFTTrainer, what lrexplorer runs and exports) unless
+--trainer transformers; a TRL version or architecture the SFT model does not cover falls back to the
+plain Trainer's loss with a warning.
+
+With one GPU (named with --gpu, or detected) the fit advisor keeps --margin percent of its memory free,
+reports the largest per_device_train_batch_size that fits and, when the run does not fit, the changes
+that make it fit (each figure a re-run of the estimate).
+
+exit status: 0 on success (with --check: the run fits), 1 with --check when it does not fit,
+2 for a bad flag, model or combination (the message names it)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -63,6 +75,18 @@ def add_parser(subparsers: Any) -> None:
         help="run the real step under FakeTensorMode and count every tensor (seconds; imports torch)",
     )
     p.add_argument("--json", action="store_true", help="print JSON with byte counts instead of the table")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when the peak fits the GPU (--gpu NAME or the detected one) with the margin, 1 when not",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN_PERCENT,
+        metavar="PERCENT",
+        help=f"{MARGIN_HELP} (0 to {MAX_MARGIN_PERCENT:g}; default {DEFAULT_MARGIN_PERCENT:g})",
+    )
     add_fields(p, MEMORY, required=REQUIRED)
 
 
@@ -98,16 +122,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
+    from .memory.advisor import advise
     from .memory.estimate import estimate
     from .memory.gpus import resolve_gpus
-    from .memory.report import result_dict, text_table
+    from .memory.report import advice_text, result_dict, text_table
     from .memory.setup import setup_from_values, validate
     from .memory.sources import resolve_model
 
     source = resolve_model(values["model"])
     setup = setup_from_values(values, source.config)
     validate(setup, source.architecture)
+    check_margin(args.margin)
     gpus, note = resolve_gpus(args.gpu) if setup.device == "cuda" else ([], None)
+    target = advisor_gpu(gpus, note, setup.device, args.check)
     result: Any
     if args.simulate:
         from .memory.simulate import simulate_step
@@ -119,9 +146,25 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     else:
         result = estimate(source.architecture, setup)
     data = result_dict(result, setup, gpus, source.label)
+    advice = advise(source.architecture, setup, target, args.margin) if target is not None else None
+    if advice is not None:
+        data.update(advice.to_dict())
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         print(text_table(data, note))
-    return 0
+        if advice is not None:
+            print("\n" + advice_text(advice))
+    return 1 if args.check and advice is not None and not advice.fits else 0
+
+
+def advisor_gpu(gpus: list[Any], note: str | None, device: str, check: bool) -> Any:
+    """The GPU the fit advisor answers for: the one named or detected (the smallest of several);
+    none for the whole catalogue. --check without one is a usage error."""
+    if device == "cuda" and gpus and note is None:
+        return min(gpus, key=lambda g: g.total_bytes)
+    if check:
+        where = "it needs device cuda" if device != "cuda" else "name one with --gpu NAME (none was detected)"
+        raise FieldError("check", f"checks the fit on one GPU: {where}")
+    return None

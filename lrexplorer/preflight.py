@@ -40,6 +40,7 @@ class MemoryCheck:
     peak_phase: str | None = None
     unavailable: str | None = None  # the reason when peak_bytes is None
     assumptions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # what the estimate could not model as asked (a fallback, an unverified path)
 
     @property
     def fits(self) -> bool | None:
@@ -164,7 +165,11 @@ def memory_check(values: dict[str, Any], facts: Facts, hw: Hardware | None) -> M
             peak_bytes=int(result.peak_bytes),
             components=dict(result.components),
             peak_phase=result.peak_phase,
-            assumptions=notes,
+            assumptions=(
+                "the step of TRL's SFTTrainer, which the run executes (its fused LM head, no full logits)",
+                *notes,
+            ),
+            warnings=tuple(result.notes),
         )
     except Exception as exc:  # noqa: BLE001 - an estimate is advice: say why it is missing, never fail the form
         return MemoryCheck(

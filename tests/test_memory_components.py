@@ -15,10 +15,11 @@ from lrexplorer.memory.estimate import estimate
 from lrexplorer.memory.measure import (
     SavedTensorCounter,
     init_optimizer_state,
+    micro_batch_loss,
     optimizer_state_tensors,
 )
 from lrexplorer.memory.params import nf4_bytes
-from lrexplorer.memory.realmodel import build_model, build_optimizer, make_batch
+from lrexplorer.memory.realmodel import add_sft_head, build_model, build_optimizer, make_batch
 from lrexplorer.memory.setup import TrainingSetup
 from lrexplorer.optimizers import OPTIMIZERS
 
@@ -42,7 +43,13 @@ FAMILIES = {
 
 
 def setup_of(**kw) -> TrainingSetup:
-    base = {"device": "cpu", "dtype": "float32", "per_device_train_batch_size": 2, "max_length": 48}
+    base = {
+        "device": "cpu",
+        "dtype": "float32",
+        "per_device_train_batch_size": 2,
+        "max_length": 48,
+        "trainer": "transformers",
+    }
     return TrainingSetup(**{**base, **kw})
 
 
@@ -128,19 +135,23 @@ ACTIVATION_CASES = [
 ]
 
 
+@pytest.mark.parametrize("trainer", ["transformers", "sft"])
 @pytest.mark.parametrize("family, kw", ACTIVATION_CASES)
-def test_activations_equal_what_autograd_saves(family: str, kw: dict) -> None:
+def test_activations_equal_what_autograd_saves(family: str, kw: dict, trainer: str) -> None:
+    # sft: the model patched with TRL's fused LM head and SFTTrainer's loss over it.
     config = FAMILIES[family]
     arch = from_config(config)
-    setup = setup_of(**kw)
+    setup = setup_of(trainer=trainer, **kw)
     torch.manual_seed(0)
     model = build_model(config, arch, setup)
+    if trainer == "sft":
+        add_sft_head(model)
     counter = SavedTensorCounter(model)
     hooks = counter.watch_checkpoints(model) if setup.activation_checkpointing else []
     batch = make_batch(arch, setup)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if setup.bf16 else torch.autocast("cpu", enabled=False)
     with counter.context(), autocast:
-        loss = model(**batch)["loss"]
+        loss = micro_batch_loss(model, batch, fused=trainer == "sft")
     for h in hooks:
         h.remove()
     ours = estimate(arch, setup).components["activations"]

@@ -29,9 +29,11 @@ ROWS: tuple[tuple[str, ...], ...] = (
     ("optim", "trainer", "activation_checkpointing", "use_peft"),
     ("lora_r", "lora_target_modules", "load_in_4bit", "bnb_4bit_use_double_quant"),
     ("num_gpus", "zero_stage", "fsdp"),
+    ("packing", "padding_free", "masked_label_fraction", "longest_example"),
 )
 SETUP_FIELDS = tuple(name for row in ROWS for name in row)
 LORA_ONLY = ("lora_r", "lora_target_modules", "load_in_4bit", "bnb_4bit_use_double_quant")
+SFT_ONLY = ("packing", "padding_free")  # SFTConfig's batch shapes: nothing to the plain Trainer
 DEFAULTS: dict[str, Any] = {"mem.source": PRESET, "mem.preset": MEMORY_MODEL, "mem.path": "", "mem.hub": ""}
 
 
@@ -118,8 +120,10 @@ def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
     for row in ROWS:
         for col, name in zip(st.columns(4, vertical_alignment="bottom"), row, strict=False):
             # A LoRA-only setting means nothing without use_peft: its input is greyed out and not passed on.
-            off = (name in LORA_ONLY and not raw["use_peft"]) or (
-                name == "bnb_4bit_use_double_quant" and not raw["load_in_4bit"]
+            off = (
+                (name in LORA_ONLY and not raw["use_peft"])
+                or (name == "bnb_4bit_use_double_quant" and not raw["load_in_4bit"])
+                or (name in SFT_ONLY and raw["trainer"] != "sft")
             )
             value = fw.field_input(
                 CATALOGUE[name],

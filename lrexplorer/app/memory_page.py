@@ -22,6 +22,7 @@ from ..units import GIB
 from . import memory_form as form
 from . import widgets
 from .figures.memory import phases_figure, sequence_figure, sequence_sweep
+from .memory_advisor import advisor_section, trainer_note
 from .memory_check import check_section
 
 DEFAULT_TARGETS = ("NVIDIA H100 80GB", "NVIDIA A100 40GB", "NVIDIA L4", "NVIDIA GeForce RTX 4090")
@@ -60,7 +61,9 @@ def render() -> None:
 
     st.divider()
     headline(est)
+    trainer_note(est)
     gpus = where_it_goes(est, setup, setup.attention(arch))
+    advisor_section(arch, setup, gpus)
     st.markdown("#### What each setting saves")
     savings_tables(arch, setup, est)
     sequence_section(arch, setup, gpus)

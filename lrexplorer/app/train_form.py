@@ -246,6 +246,8 @@ def show_memory(pf: Preflight, hw: Hardware) -> None:
             delta_arrow="off",
             help=mem.capacity_label,
         )
+    for warning in mem.warnings:
+        st.warning(f"Memory estimate: {warning}", icon=":material/memory:")
     with st.expander("Memory by component"):
         rows = [{"component": k.replace("_", " "), "MiB": round(v / 2**20, 1)} for k, v in mem.components.items() if v]
         st.dataframe(rows, hide_index=True, width="stretch")

@@ -1,6 +1,9 @@
 """The validation matrix: small Llama-style models and setups whose real peak is measured on the CPU,
 and the two public rules of thumb our estimate is compared with.
 
+CPU_MATRIX and PRESET_CASES hold the plain transformers Trainer's step; SFT_MATRIX and SFT_PRESET_CASES
+the step of TRL's SFTTrainer, which lrexplorer's runs execute (its fused LM head, its batch shapes).
+
 Used by `bench/memory_accuracy.py` (the full table) and by the tests (a subset with the targets).
 """
 
@@ -33,6 +36,7 @@ BASE_SETUP: dict[str, Any] = {
     "per_device_train_batch_size": 2,
     "max_length": 256,
     "optim": "adamw_torch",
+    "trainer": "transformers",
 }
 TINY = {
     "hidden_size": 128,
@@ -150,7 +154,11 @@ CPU_MATRIX: tuple[Case, ...] = (
 
 
 def _p(preset: str, name: str, **setup: Any) -> Case:
-    return Case(f"{preset} {name}", {}, {"dtype": "bfloat16", **setup}, preset)
+    return Case(f"{preset} {name}", {}, {"dtype": "bfloat16", "trainer": "transformers", **setup}, preset)
+
+
+def _sft(name: str, setup: dict[str, Any] | None = None, **config: Any) -> Case:
+    return Case(f"sft {name}", config, {"trainer": "sft", **(setup or {})})
 
 
 # Real-size presets, simulated under FakeTensorMode (device cpu: the CPU kernels run, so both sides
@@ -190,6 +198,69 @@ PRESET_CASES: tuple[Case, ...] = (
 
 # A handful of cases for the tests: one per mechanism that most often goes wrong.
 TEST_SUBSET = ("base", "eager", "checkpointing", "vocab 65536 tied", "bf16 adamw 8-bit", "accumulation 4")
+
+GEMMA2 = {"model_type": "gemma2", "head_dim": 32, "num_key_value_heads": 4}
+
+# Step 2 of a real SFTTrainer run on the CPU (TRL's torch fallback of the fused head). The vocabularies
+# cross the head's tile width (32768 columns) and one case crosses its token chunk (4096 positions).
+SFT_MATRIX: tuple[Case, ...] = (
+    _sft("base"),
+    _sft("vocab 32000 batch 4", {"per_device_train_batch_size": 4}, vocab_size=32000),
+    _sft("vocab 65536 seq 128", {"max_length": 128}, vocab_size=65536),
+    _sft("tied vocab 32000", tie_word_embeddings=True, vocab_size=32000),
+    _sft("seq 128", {"max_length": 128}),
+    _sft("seq 1024 batch 1", {"max_length": 1024, "per_device_train_batch_size": 1}),
+    _sft("batch 1", {"per_device_train_batch_size": 1}),
+    _sft("batch 8 seq 128", {"per_device_train_batch_size": 8, "max_length": 128}),
+    _sft("eager", {"attn_implementation": "eager"}),
+    _sft("bf16 weights", {"dtype": "bfloat16"}),
+    _sft("bf16 eager vocab 32000", {"dtype": "bfloat16", "attn_implementation": "eager"}, vocab_size=32000),
+    _sft("bf16 autocast (fp32 weights)", {"bf16": True}),
+    _sft("bf16 autocast vocab 40000 seq 128", {"bf16": True, "max_length": 128}, vocab_size=40000),
+    _sft("checkpointing", {"activation_checkpointing": True}),
+    _sft("bf16 checkpointing GQA 8:2", {"dtype": "bfloat16", "activation_checkpointing": True}, num_key_value_heads=2),
+    _sft("LoRA r16 q,v bf16", {"dtype": "bfloat16", "use_peft": True, "lora_r": 16}),
+    _sft(
+        "LoRA r8 all-linear checkpointing accumulation 2",
+        {
+            "use_peft": True,
+            "lora_r": 8,
+            "lora_target_modules": "all-linear",
+            "activation_checkpointing": True,
+            "gradient_accumulation_steps": 2,
+        },
+    ),
+    _sft("adamw 8-bit", {"optim": "adamw_8bit"}),
+    _sft("accumulation 2", {"gradient_accumulation_steps": 2}),
+    _sft("packing", {"packing": True}),
+    _sft("packing GQA 8:2 checkpointing", {"packing": True, "activation_checkpointing": True}, num_key_value_heads=2),
+    _sft("packing eager", {"packing": True, "attn_implementation": "eager"}),
+    _sft(
+        "padding_free batch 4 longest 128",
+        {"padding_free": True, "per_device_train_batch_size": 4, "longest_example": 128},
+    ),
+    _sft("completion-only (half the labels masked)", {"masked_label_fraction": 0.5}),
+    _sft("rows padded to a longest example of 100", {"longest_example": 100}),
+    _sft("Gemma-2 soft-capping eager", {"attn_implementation": "eager"}, **GEMMA2),
+    _sft(
+        "seq 5000 batch 1, one layer (two token chunks)",
+        {"max_length": 5000, "per_device_train_batch_size": 1},
+        num_hidden_layers=1,
+    ),
+)
+
+# Fast, and together they cover the tile temporaries, two vocabulary tiles with autocast casts, the
+# packed mask with repeated grouped keys, LoRA with checkpointing and gradient accumulation.
+SFT_TEST_SUBSET = (
+    "sft bf16 autocast vocab 40000 seq 128",
+    "sft packing GQA 8:2 checkpointing",
+    "sft LoRA r8 all-linear checkpointing accumulation 2",
+)
+
+# The real-size presets under SFTTrainer, simulated (its fused head's torch fallback, device cpu).
+SFT_PRESET_CASES: tuple[Case, ...] = tuple(
+    Case(f"sft {case.name}", case.config, {**case.setup, "trainer": "sft"}, case.preset) for case in PRESET_CASES
+)
 
 
 # ---------------------------------------------------------------------------- public rules of thumb

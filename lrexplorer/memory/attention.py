@@ -13,6 +13,7 @@ from .ledger import Ledger
 from .linear import input_grad
 
 if TYPE_CHECKING:
+    from .dims import Dims
     from .layer import LayerReplay
 
 
@@ -83,9 +84,17 @@ def attention_forward(R: LayerReplay, L: Ledger, x: str, e_x: int) -> str:
     if D.attn == "eager":
         o_in, e_o = _eager_forward(R, L, qe, ke, v, er)
     else:
+        if _repeats_kv(D):
+            ke = L.new("k.rep", D.T * q_out * er)
+            L.free("rk.e")
+            v = L.new("v.rep", D.T * q_out * el)
+            L.free("v")
+        kv_saved = q_out if _repeats_kv(D) else kv_out
         _save(L, qe, er, el, D.T * q_out, True)
-        _save(L, ke, er, el, D.T * kv_out, True)
-        _save(L, v, el, el, D.T * kv_out, False)
+        _save(L, ke, er, el, D.T * kv_saved, True)
+        _save(L, v, el, el, D.T * kv_saved, False)
+        if _masked_sdpa(D):  # SDPA turns the boolean mask into an additive one in the query's dtype, and saves it
+            L.new("attn.mask", D.s * D.s * el)
         o_in = L.new("attn.out", D.T * q_out * el)
         L.alias("attn.out.saved", o_in)
         L.new("attn.lse", 4 * D.b * D.H * D.s)
@@ -99,6 +108,17 @@ def attention_forward(R: LayerReplay, L: Ledger, x: str, e_x: int) -> str:
     out = R.lin_f(L, o_in, e_o, "o_proj", q_out, h)
     L.free(o_in)
     return out
+
+
+def _masked_sdpa(D: Dims) -> bool:
+    """SDPA gets a mask only for a packed row (its block-diagonal one); flash_attention_2 takes the
+    documents' boundaries instead, and full rows rely on `is_causal`."""
+    return D.attn == "sdpa" and D.packed
+
+
+def _repeats_kv(D: Dims) -> bool:
+    """SDPA with a mask cannot take grouped keys and values: transformers repeats them to every query head."""
+    return _masked_sdpa(D) and D.kv < D.H
 
 
 def _eager_forward(R: LayerReplay, L: Ledger, qe: str, ke: str, v: str, er: int) -> tuple[str, int]:
@@ -148,14 +168,23 @@ def attention_backward(R: LayerReplay, L: Ledger, g: str) -> str | None:
     if D.attn == "eager":
         gq, gk, gv = _eager_backward(R, L, go, er)
     else:
+        rep = _repeats_kv(D)
+        kv_saved = q_out if rep else kv_out
         gq = L.new("gq", D.T * q_out * el)
-        gk = L.new("gk", D.T * kv_out * el)
-        gv = L.new("gv", D.T * kv_out * el)
-        L.free(go, "rq.e.saved", "rk.e.saved", "v.saved", "attn.out.saved", "attn.lse")
+        gk = L.new("gk", D.T * kv_saved * el)
+        gv = L.new("gv", D.T * kv_saved * el)
+        k_saved, v_saved = ("k.rep.saved", "v.rep.saved") if rep else ("rk.e.saved", "v.saved")
+        L.free(go, "rq.e.saved", k_saved, v_saved, "attn.out.saved", "attn.lse")
+        if _masked_sdpa(D):
+            L.free("attn.mask")
         if er != el:  # the autocast casts of q and k
-            gq2, gk2 = L.new("gq2", D.T * q_out * er), L.new("gk2", D.T * kv_out * er)
+            gq2, gk2 = L.new("gq2", D.T * q_out * er), L.new("gk2", D.T * kv_saved * er)
             L.free(gq, gk)
             gq, gk = gq2, gk2
+        if rep:  # repeat_kv's backward sums the copies of each key/value head
+            gk2, gv2 = L.new("gk.sum", D.T * kv_out * er), L.new("gv.sum", D.T * kv_out * el)
+            L.free(gk, gv)
+            gk, gv = gk2, gv2
     gk = rope_backward(R, L, gk, D.kv, er, el, "rkb")
     gq = rope_backward(R, L, gq, D.H, er, el, "rqb")
     if D.arch.fused:

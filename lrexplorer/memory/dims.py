@@ -4,6 +4,11 @@ Byte widths: `ew` for the weights (dtype), `el` for what a Linear returns (the a
 under bf16/fp16 mixed precision, else the weights' dtype), `eh` for the residual stream between
 layers (a float32 embedding plus a bfloat16 Linear output promotes to float32, so under mixed
 precision with float32 weights the stream stays float32).
+
+Rows: `b` rows of `s` tokens as the collator hands them over; padding_free (and packing) flatten the
+batch into one row of all its tokens, with documents told apart by their position ids (`packed`).
+`head` is how the loss is computed: "logits" (the model's own loss, the plain Trainer), "fused" (TRL's
+fused LM head, torch fallback: the CPU) or "fused_triton" (its Triton kernels: CUDA).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .architecture import Architecture, Linear
+from .fused_head import head_kind
 from .setup import DTYPE_BYTES, TrainingSetup
 
 
@@ -37,6 +43,10 @@ class Dims:
     qlora: bool
     checkpointing: bool
     device: str = "cuda"
+    head: str = "logits"
+    scored: int = 0  # positions the fused head projects: every shifted position, or (Triton) the labelled ones
+    packed: bool = False  # one row of several documents (padding_free / packing)
+    head_fp32: bool = False  # TRL's cast_lm_head_to_fp32 (GRPO's option; SFTTrainer leaves it off)
 
     @property
     def lora(self) -> bool:
@@ -59,15 +69,21 @@ def make_dims(arch: Architecture, setup: TrainingSetup) -> Dims:
     else:
         el = ec if (setup.bf16 or setup.fp16) else ew
     attn = setup.attention(arch)
+    b, s = setup.per_device_train_batch_size, setup.example_length
+    if setup.one_row:
+        b, s = 1, b * s
+    head = head_kind(arch, setup)
+    shifted = b * (s - 1)
+    scored = shifted if head != "fused_triton" else shifted - int(shifted * setup.masked_label_fraction)
     if attn == "sdpa" and setup.device == "cuda" and el == 4 and arch.num_kv_heads < arch.num_heads:
         # On CUDA, float32 rules out SDPA's flash kernel and the memory-efficient kernel does not take
         # grouped K/V, so PyTorch falls back to its math kernel, which keeps the full score matrix
         # like eager attention. (Not validated on a GPU here; see bench/README.md.)
         attn = "eager"
     return Dims(
-        T=setup.per_device_train_batch_size * setup.max_length,
-        b=setup.per_device_train_batch_size,
-        s=setup.max_length,
+        T=b * s,
+        b=b,
+        s=s,
         h=arch.hidden_size,
         i=arch.intermediate_size,
         H=arch.num_heads,
@@ -86,4 +102,7 @@ def make_dims(arch: Architecture, setup: TrainingSetup) -> Dims:
         qlora=setup.load_in_4bit,
         checkpointing=setup.activation_checkpointing,
         device=setup.device,
+        head=head,
+        scored=scored,
+        packed=setup.one_row,
     )

@@ -17,7 +17,8 @@ from typing import Any
 from .. import optimizers as optimizer_registry
 from ..units import MIB
 from .architecture import Architecture
-from .dims import make_dims
+from .dims import Dims, make_dims
+from .fused_head import notes
 from .parallel import scheme, shard
 from .params import (
     trainable_bytes_per_param,
@@ -49,10 +50,15 @@ class Estimate:
     peak_phase: str
     setup: TrainingSetup = field(repr=False)
     engine: str = "analytic"
+    loss: str = "logits"  # how the loss was modelled: "logits", "fused" or "fused_triton" (see dims.py)
+    notes: tuple[str, ...] = ()  # caveats a reader must see (a fallback, an unverified path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "engine": self.engine,
+            "trainer": self.setup.trainer,
+            "loss": self.loss,
+            "notes": list(self.notes),
             "model": self.model,
             "device": self.device,
             "n_params": self.n_params,
@@ -98,6 +104,11 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         num_gpus=1,
         zero_stage=0,
         fsdp=False,
+        trainer="transformers",
+        packing=False,
+        padding_free=False,
+        masked_label_fraction=0.0,
+        longest_example=None,
     )
     n_train, e_train, W, O, O32, step_temp = _parameter_figures(arch, key)
     G = n_train * e_train
@@ -110,7 +121,7 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
     ga = setup.gradient_accumulation_steps
     later = replay_micro_batch(D, accumulate=True) if (ga > 1 and sh.gradients_in_backward) else None
 
-    batch = 3 * 8 * D.T  # input_ids, attention_mask, labels (int64)
+    batch = batch_bytes(D, setup)
     cuda = setup.device == "cuda"
     fixed = (CUDA_CONTEXT + CUBLAS_WORKSPACE) if cuda else 0
     base = sh.weights + sh.optimizer_states + batch + fixed + sh.buffers
@@ -147,4 +158,19 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         peak_bytes=phases[peak_phase],
         peak_phase=peak_phase,
         setup=setup,
+        loss=D.head,
+        notes=notes(arch, setup),
     )
+
+
+def batch_bytes(D: Dims, setup: TrainingSetup) -> int:
+    """The collated batches alive during a step.
+
+    input_ids, attention_mask and labels (int64); padding_free replaces the mask by position ids and
+    adds an int32 sequence index per token. The Trainer fetches every micro-batch of an update before
+    the first forward, so an SFTTrainer step holds all of them (the plain-Trainer figure is kept to one
+    micro-batch, as its measurement runs it).
+    """
+    per_token = 3 * 8 + (4 if D.packed else 0)
+    fetched = setup.gradient_accumulation_steps if setup.trainer == "sft" else 1
+    return per_token * D.T * fetched

@@ -134,13 +134,16 @@ def _mem_tracker() -> Any:
 class _PhaseTracker:
     """Peak bytes per phase: MemTracker on the CPU / under FakeTensorMode, the CUDA allocator on a GPU."""
 
-    def __init__(self, device: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Any) -> None:
+    def __init__(
+        self, device: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer, external: list[torch.Tensor]
+    ) -> None:
+        """`external`: tensors made before the step that live through it (the batch)."""
         self.cuda = device == "cuda" and not _fake_active()
         self.peaks: dict[str, int] = {}
         self.tracker: Any = None  # torch's MemTracker on the CPU and under FakeTensorMode
         if not self.cuda:
             self.tracker = _mem_tracker()
-            self.tracker.track_external(model, optimizer, *batch.values())
+            self.tracker.track_external(model, optimizer, *external)
 
     def __enter__(self) -> Self:
         if self.cuda:
@@ -191,25 +194,39 @@ def _autocast(setup: TrainingSetup) -> Any:
     return contextlib.nullcontext()
 
 
+def micro_batch_loss(model: torch.nn.Module, batch: dict[str, Any], fused: bool) -> torch.Tensor:
+    """The loss of one micro-batch: the model's own (the Trainer), or SFTTrainer's through TRL's fused head.
+
+    SFTTrainer.compute_loss sums the per-token log-probabilities over the labelled tokens and logs the
+    mean entropy and top-1 accuracy the head returns (their `.item()` is left out: it changes no memory).
+    """
+    if not fused:
+        return model(**batch)["loss"]
+    outputs = model(**batch, fused_lm_head=True)
+    loss = -outputs.log_probs.sum() / outputs.label_mask.sum().clamp(min=1)
+    outputs.entropy.detach().sum()
+    outputs.is_top1.sum()
+    return loss
+
+
 def training_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    batch: dict[str, torch.Tensor],
+    batches: list[dict[str, Any]],
     setup: TrainingSetup,
     scaler: Any = None,
     tracker: _PhaseTracker | None = None,
     counter: SavedTensorCounter | None = None,
+    fused: bool = False,
 ) -> None:
-    """One optimizer update as `Trainer.training_step` + its inner loop run it."""
+    """One optimizer update as `Trainer.training_step` + its inner loop run it (micro-batches in turn)."""
     params = [p for p in model.parameters() if p.requires_grad]
     ga = setup.gradient_accumulation_steps
     for micro in range(ga):
         saving = counter.context() if (counter is not None and micro == 0) else contextlib.nullcontext()
         with saving, _autocast(setup):
-            outputs = model(**batch)
-            loss = outputs["loss"]
-        del outputs  # compute_loss returns only the loss: the logits die here
-        if tracker:
+            loss = micro_batch_loss(model, batches[micro % len(batches)], fused)
+        if tracker:  # compute_loss returns only the loss: the logits (or the head's outputs) are gone
             tracker.end_phase("forward")
         loss = loss / ga
         (scaler.scale(loss) if scaler is not None else loss).backward()
@@ -249,28 +266,35 @@ def run_tracked_step(
     warmup_steps: int = 0,
 ) -> StepMemory:
     """Build, warm up, then track one step. Runs on the current default device (or fake mode)."""
-    from .realmodel import bnb_cpu_kernels_traced, build_model, build_optimizer, make_batch
+    from .fused_head import head_kind
+    from .realmodel import add_sft_head, bnb_cpu_kernels_traced, build_model, build_optimizer, make_batch
 
     say = progress or (lambda msg, frac: None)
     start = time.perf_counter()
     say("building the model", 0.05)
     model = build_model(config, arch, setup)
     optimizer = build_optimizer(model, setup)
+    fused = head_kind(arch, setup) != "logits"
+    if fused:
+        add_sft_head(model)
     # Under FakeTensorMode transformers cannot read the mask's values to see it is all ones, and would
     # build a 4-D mask a real run skips; without a mask it takes the same path as with all ones.
-    batch = make_batch(arch, setup, with_attention_mask=engine != "simulated")
+    # SFTTrainer fetches every micro-batch of an update first; the plain step reuses one.
+    fetched = setup.gradient_accumulation_steps if setup.trainer == "sft" else 1
+    batches = [make_batch(arch, setup, with_attention_mask=engine != "simulated") for _ in range(fetched)]
+    external = [t for batch in batches for t in batch.values() if isinstance(t, torch.Tensor)]
     scaler = torch.amp.GradScaler(setup.device) if setup.fp16 else None
     say("allocating the optimizer state", 0.3)
     init_optimizer_state(model, optimizer)
     for i in range(warmup_steps):  # full real steps first, when the caller wants a run-like sequence
         say(f"real step {i + 1} of {warmup_steps + 1}", 0.3 + 0.3 * i / warmup_steps)
-        training_step(model, optimizer, batch, setup, scaler)
+        training_step(model, optimizer, batches, setup, scaler, fused=fused)
     say("tracked step", 0.6)
     weights = _nbytes(p for p in model.parameters())
     states = _nbytes(optimizer_state_tensors(optimizer))
     counter = SavedTensorCounter(model)
     ckpt_hooks = counter.watch_checkpoints(model) if setup.activation_checkpointing else []
-    tracker = _PhaseTracker(setup.device, model, optimizer, batch)
+    tracker = _PhaseTracker(setup.device, model, optimizer, external)
     grads_seen: dict[str, int] = {}
 
     def grab_grads() -> None:  # gradients exist between backward and zero_grad: count them there
@@ -279,7 +303,7 @@ def run_tracked_step(
     hook = optimizer.register_step_pre_hook(lambda *a: grab_grads())
     try:
         with tracker, bnb_cpu_kernels_traced(setup):
-            training_step(model, optimizer, batch, setup, scaler, tracker, counter)
+            training_step(model, optimizer, batches, setup, scaler, tracker, counter, fused)
     finally:
         hook.remove()
         for h in ckpt_hooks:
@@ -309,7 +333,15 @@ def measure_step(
     seed: int = 0,
     warmup_steps: int = 0,
 ) -> StepMemory:
-    """Measure a real step with real tensors on `setup.device` (the CPU, or the first CUDA GPU)."""
+    """Measure a real step with real tensors on `setup.device` (the CPU, or the first CUDA GPU).
+
+    Trainer sft: step 2 of a real TRL SFTTrainer run (`measure_sft.py`); transformers: the plain
+    Trainer's step replayed here (after `warmup_steps` untracked steps).
+    """
+    if setup.trainer == "sft":
+        from .measure_sft import measure_sft_step
+
+        return measure_sft_step(config, arch, setup, progress=progress, seed=seed)
     torch.manual_seed(seed)
     device = torch.device("cuda" if setup.device == "cuda" else "cpu")
     if device.type == "cuda" and not torch.cuda.is_available():

@@ -125,11 +125,39 @@ def bnb_cpu_kernels_traced(setup: TrainingSetup) -> Iterator[None]:
 
 def make_batch(
     arch: Architecture, setup: TrainingSetup, device: Any = None, with_attention_mask: bool = True
-) -> dict[str, torch.Tensor]:
-    """A batch as a causal-LM collator gives it: token ids, an all-ones attention mask, labels = ids."""
-    b, s = setup.per_device_train_batch_size, setup.max_length
+) -> dict[str, Any]:
+    """A batch as the collator gives it: token ids, an all-ones attention mask, labels = ids.
+
+    padding_free / packing (TRL's collator): one row of every example back to back, position ids that
+    restart with each example, the sequence boundaries and index, and no attention mask.
+    """
+    b, s = setup.per_device_train_batch_size, setup.example_length
+    if setup.one_row:
+        ids = torch.randint(0, arch.vocab_size, (1, b * s), device=device)
+        bounds = torch.arange(0, b * s + 1, s, dtype=torch.int32, device=device)
+        return {
+            "input_ids": ids,
+            "labels": ids.clone(),
+            "position_ids": torch.arange(s, device=device).repeat(b)[None],
+            "cu_seq_lens_q": bounds,
+            "cu_seq_lens_k": bounds,
+            "max_length_q": s,
+            "max_length_k": s,
+            "seq_idx": torch.arange(b, dtype=torch.int32, device=device).repeat_interleave(s)[None],
+        }
     ids = torch.randint(0, arch.vocab_size, (b, s), device=device)
     batch = {"input_ids": ids, "labels": ids.clone()}
     if with_attention_mask:
         batch["attention_mask"] = torch.ones_like(ids)
     return batch
+
+
+SFT_HEAD_OUTPUTS = ("log_probs", "entropy", "is_top1")  # what SFTTrainer asks of the fused head
+
+
+def add_sft_head(model: torch.nn.Module) -> None:
+    """Patch the model with TRL's fused LM head, as SFTTrainer does (on the base model under PEFT)."""
+    from trl.trainer.utils import add_fused_lm_head
+
+    base: Any = model.get_base_model() if hasattr(model, "get_base_model") else model  # type: ignore[operator]
+    add_fused_lm_head(base, outputs=SFT_HEAD_OUTPUTS)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..units import GIB
 from .estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, Estimate
 from .gpus import Fit, Gpu
 from .results import StepMemory
-from .setup import TrainingSetup
+from .setup import TRAINERS, TrainingSetup
+
+if TYPE_CHECKING:
+    from .advisor import Advice
 
 SHORT_LABELS = {
     "weights": "weights",
@@ -42,6 +45,7 @@ def result_dict(result: Estimate | StepMemory, setup: TrainingSetup, gpus: list[
         components = dict(result.components)
         phases, engine = dict(result.phases), "analytic"
         peak_phase: str | None = result.peak_phase
+        notes = list(result.notes)
     else:
         cuda = setup.device == "cuda"
         components = {
@@ -55,11 +59,14 @@ def result_dict(result: Estimate | StepMemory, setup: TrainingSetup, gpus: list[
         phases = dict(result.phase_peaks)
         peak_phase = max(phases, key=lambda k: phases[k]) if phases else None
         engine = result.engine
+        notes = list(result.notes)
     attention = setup.attn_implementation or ""
     return {
         "engine": engine,
         "model": model,
         "device": setup.device,
+        "trainer": setup.trainer,
+        "notes": notes,
         "n_params": result.n_params,
         "trainable_params": result.trainable_params,
         "components": components,
@@ -78,6 +85,8 @@ def text_table(data: dict[str, Any], note: str | None = None) -> str:
             f"{data['trainable_params'] / 1e6:,.1f} M trainable)"
         ),
         f"engine: {data['engine']}, device: {data['device']}",
+        f"trainer: {data['trainer']}: {TRAINERS[data['trainer']]}",
+        *(f"WARNING: {n}" for n in data["notes"]),
         "",
         f"{'component':62s} {'GiB':>9s}",
     ]
@@ -99,4 +108,32 @@ def text_table(data: dict[str, Any], note: str | None = None) -> str:
             )
     if note:
         lines += ["", note]
+    return "\n".join(lines)
+
+
+def advice_text(advice: Advice) -> str:
+    """The fit advisor's answer in a few lines (GiB)."""
+    verdict = "fits" if advice.fits else "does NOT fit"
+    lines = [
+        f"{advice.gpu.name}: the peak {advice.peak_bytes / GIB:.2f} GiB {verdict} in "
+        f"{advice.usable_bytes / GIB:.2f} GiB ({advice.margin_percent:g} % of {advice.gpu.total_bytes / GIB:.1f} GiB "
+        f"kept free as the safety margin); {'left' if advice.fits else 'missing'}: {abs(advice.margin_bytes) / GIB:.2f} GiB",
+        f"largest per_device_train_batch_size that fits: {advice.max_batch or 'none (not even 1)'}",
+    ]
+    if advice.keep_global is not None:
+        b, ga = advice.keep_global
+        lines.append(f"same global batch: per_device_train_batch_size {b} x gradient_accumulation_steps {ga}")
+    suggestions = advice.suggestions()
+    if suggestions:
+        lines += ["", "changes that make it fit (quality cost, GPUs, compute per update vs now; cheapest first):"]
+        for s in suggestions:
+            cheapest = advice.combined is not None and s.changes == advice.combined.changes
+            star = "  <- cheapest combination" if cheapest else ""
+            flags = " ".join(f"--{k} {str(v).lower() if isinstance(v, bool) else v}" for k, v in s.changes.items())
+            lines.append(
+                f"  {s.label}: {s.peak_bytes / GIB:.2f} GiB; quality {s.quality_cost}, {s.gpus} GPU(s), "
+                f"compute x{s.flops / advice.flops:.2f}  [{flags}]{star}"
+            )
+    elif not advice.fits:
+        lines.append("no change the advisor knows makes it fit on this GPU")
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done)
@@ -24,6 +24,7 @@ class StepMemory:
     n_params: int
     trainable_params: int
     seconds: float
+    notes: list[str] = field(default_factory=list)  # what the figure does not cover
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

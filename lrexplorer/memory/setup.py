@@ -23,6 +23,11 @@ DTYPES = ("float32", "bfloat16", "float16")
 ATTENTION = tuple(a for a in CATALOGUE["attn_implementation"].choices if a != "auto")
 DEVICES = CATALOGUE["device"].choices
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+TRAINERS: dict[str, str] = {
+    "sft": "TRL's SFTTrainer (what lrexplorer runs and exports): the loss comes from TRL's fused LM head, "
+    "which projects in tiles and never holds the full logits",
+    "transformers": "the plain transformers Trainer: the model's own loss over the full logits",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,17 @@ class TrainingSetup:
     zero_stage: int = 0
     fsdp: bool = False
     device: str = "cuda"
+    trainer: str = "sft"
+    # SFTConfig's batch shape: packing (TRL's default "bfd" strategy) fills rows of max_length and turns
+    # padding_free on; padding_free puts the whole batch in one row without an attention mask.
+    packing: bool = False
+    padding_free: bool = False
+    # Share of the label positions set to -100 (the prompt under completion_only_loss, other turns under
+    # assistant_only_loss): only TRL's Triton path (CUDA) skips them.
+    masked_label_fraction: float = 0.0
+    # Tokens in the dataset's longest example; rows are padded to the longest of their batch, so the
+    # worst step's rows are this long (None: at least max_length).
+    longest_example: int | None = None
 
     def with_(self, **changes: Any) -> TrainingSetup:
         return replace(self, **changes)
@@ -65,6 +81,24 @@ class TrainingSetup:
         if self.fp16:
             return "float16"
         return self.dtype
+
+    @property
+    def example_length(self) -> int:
+        """Tokens per example in the worst batch: max_length, or fewer when every example is shorter.
+
+        Packing fills its rows to max_length whatever the examples' lengths; padding_free without
+        packing never truncates (TRL asks for max_length=None), so the longest example decides.
+        """
+        if self.packing or self.longest_example is None:
+            return self.max_length
+        if self.padding_free:
+            return self.longest_example
+        return min(self.longest_example, self.max_length)
+
+    @property
+    def one_row(self) -> bool:
+        """The collator flattens the batch into one row (padding_free, or packing's default strategy)."""
+        return self.packing or self.padding_free
 
     def attention(self, arch: Architecture) -> str:
         return self.attn_implementation or arch.default_attn_implementation
@@ -88,7 +122,7 @@ class TrainingSetup:
 CHECKED = tuple(
     f.name
     for f in fields(TrainingSetup)
-    if f.name in CATALOGUE and f.name not in ("attn_implementation", "lora_target_modules")
+    if f.name in CATALOGUE and f.name not in ("attn_implementation", "lora_target_modules", "longest_example")
 )
 
 
@@ -110,6 +144,9 @@ def _check_fields(setup: TrainingSetup) -> None:
                 "attn_implementation", f"must be one of {', '.join(ATTENTION)}; got {setup.attn_implementation!r}"
             )
         )
+    longest = setup.longest_example
+    if longest is not None and (isinstance(longest, bool) or not isinstance(longest, int) or longest < 1):
+        errors.append(FieldError("longest_example", f"must be a whole number >= 1 or null; got {longest!r}"))
     if errors:
         raise FieldError.collect(errors)
 
@@ -122,6 +159,9 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
         raise FieldError("optim", f"{setup.optim} runs on {' and '.join(runs_on)} only, not on device {setup.device}")
     if setup.dtype not in DTYPES:
         raise FieldError("dtype", f"the estimate needs {', '.join(DTYPES)}; auto is read from the model's config")
+    if (setup.packing or setup.padding_free) and setup.trainer != "sft":
+        name = "packing" if setup.packing else "padding_free"
+        raise FieldError(name, "is an SFTConfig setting: it needs trainer sft")
     if setup.bf16 and setup.fp16:
         raise FieldError("fp16", "bf16 and fp16 are exclusive: choose one mixed-precision mode")
     if setup.fsdp and setup.zero_stage:

@@ -30,6 +30,7 @@ def simulate_step(
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     from .estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT
+    from .fused_head import head_kind
     from .measure import run_tracked_step
 
     cpu_setup = setup.with_(device="cpu")
@@ -41,17 +42,16 @@ def simulate_step(
     from unittest import mock
 
     import transformers.masking_utils as masking
-
-    # A fake tensor has no values, so transformers cannot see that the position ids hold no packed
-    # sequences and would build a 4-D mask (turning off SDPA's grouped-query path) that the real
-    # run, one sequence per row, never builds. The simulated batch is unpacked: say so.
     from peft.tuners.tuners_utils import BaseTunerLayer
 
+    # A fake tensor has no values, so transformers cannot read from the position ids whether a row
+    # holds packed sequences: say so (one document per row, or several under padding_free/packing),
+    # so that it builds the masks the real run builds.
     # PEFT moves each new adapter (and its wrapped layer) to the base layer's device and dtype with
     # Module.to, which cannot swap fake parameters. Everything is on the CPU already, so skipping the
     # moves leaves the adapters in float32: where PEFT's default (autocast_adapter_dtype) puts them.
     with (
-        mock.patch.object(masking, "find_packed_sequence_indices", lambda position_ids: None),
+        mock.patch.object(masking, "find_packed_sequence_indices", lambda ids: _packed(ids, setup)),
         mock.patch.object(BaseTunerLayer, "_move_adapter_to_device_of_base_layer", lambda *a, **k: None),
         _no_module_moves(setup),
         _real_bnb_quantisation_maps(setup),
@@ -59,11 +59,24 @@ def simulate_step(
     ):
         result = run_tracked_step(config, arch, cpu_setup, engine="simulated", progress=progress)
     result.device = setup.device
+    if head_kind(arch, setup) == "fused_triton":
+        result.notes.append(
+            "the fused LM head ran TRL's torch fallback (the CPU's path); on a CUDA GPU its Triton kernels "
+            "work in place and score only labelled positions, so the real step needs less"
+        )
     if setup.device == "cuda":
         extra = CUDA_CONTEXT + CUBLAS_WORKSPACE
         result.phase_peaks = {k: v + extra for k, v in result.phase_peaks.items()}
         result.peak_bytes += extra
     return result
+
+
+def _packed(position_ids: Any, setup: TrainingSetup) -> Any:
+    """`find_packed_sequence_indices` for a fake batch: None for one document per row, else a sequence
+    index of the right shape (its values do not matter to a fake step)."""
+    import torch
+
+    return torch.zeros_like(position_ids) if setup.one_row else None
 
 
 def _real_bnb_quantisation_maps(setup: TrainingSetup) -> Any:

@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .dims import Dims
+from .fused_head import head_backward, head_forward
 from .layer import LayerReplay
 from .ledger import Ledger
-from .linear import WeightGrads, input_grad, linear_backward, linear_forward
+from .linear import LinearRecord, WeightGrads, input_grad, linear_backward, linear_forward
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _layer_backward(D: Dims, accumulate: bool, first: bool = False) -> tuple[int
 def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
     """One micro-batch's forward and backward; `accumulate`: gradients already exist (added in place)."""
     arch = D.arch
-    T, h, V, el = D.T, D.h, D.V, D.el
+    T, h, V = D.T, D.h, D.V
     grads = WeightGrads(accumulate)
     L = Ledger()
     # ---------------------------------------------------------------- embedding, rotary, mask
@@ -86,6 +87,9 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
     L.new("sin", D.s * D.d * D.eh)
     if D.attn == "eager":  # the 4-D additive causal mask lives through the decoder stack
         L.new("mask", D.b * D.s * D.s * D.eh)
+    elif D.attn == "sdpa" and D.packed:  # a boolean block-diagonal mask keeps packed documents apart
+        L.bump(3 * D.s * D.s)  # built from a few boolean comparisons of its size
+        L.new("mask", D.s * D.s)
     # ---------------------------------------------------------------- decoder stack, closed form
     # Under LoRA the first layer differs (its input needs no gradient): replay it on its own.
     _, _, f_peak, f_net = _layer_forward(D, WeightGrads(accumulate))
@@ -94,7 +98,7 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
     L.forget(emb)  # the first layer's input: whether it survives is inside the net change
     L.live += f_net0 + (D.layers - 1) * f_net
     L.adopt("xL", T * h * D.eh)
-    if D.attn == "eager" and not D.checkpointing:
+    if L.has("mask") and not D.checkpointing:
         L.free("mask")  # with checkpointing the recomputation needs it until the stack's backward
     stack_peak = L.peak
     # ---------------------------------------------------------------- final norm, lm_head, loss
@@ -102,43 +106,24 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
     head = LayerReplay(D, grads)
     nf = head.norm_forward(L, "xL", D.eh, "nf")
     L.free("xL")
-    logits, rec = linear_forward(L, D, nf, head.e["nf"], "lm_head", h, V, "lm_head", trainable=not D.lora)
-    L.free(nf)
-    if arch.final_logit_softcap:  # Gemma-2: logits / cap, tanh (saved), * cap
-        L.new("l.div", T * V * el)
-        L.free(logits)
-        L.new("l.tanh", T * V * el)
-        L.free("l.div")
-        logits = L.new("l.cap", T * V * el)
-    lf = L.new("logits.f32", T * V * 4) if el != 4 else L.alias("logits.f32", logits)  # the loss upcasts
-    L.new("lsm", T * V * 4)  # log_softmax output, saved for the NLL backward
-    L.new("labels", 2 * 8 * T)  # padded and shifted labels
-    L.free(lf, "labels")
-    L.free(logits)  # the Trainer keeps only the loss
+    if D.head == "logits":
+        rec = _logits_forward(L, D, nf, head.e["nf"])
+    else:
+        fused = head_forward(L, D, nf, head.e["nf"])
+        L.free(nf)  # the backbone's output dies with the patched forward; the function saved its own
     saved = L.live
     loss_extra = L.peak - L.live
     forward_peak = max(stack_peak, L.peak)
     # ---------------------------------------------------------------- backward: loss and head
     L.peak = L.live
-    L.new("g.nll", T * V * 4)
-    g = L.new("g.lsm", T * V * 4)
-    L.free("g.nll", "lsm")
-    if el != 4:
-        g2 = L.new("g.logits", T * V * el)
-        L.free(g)
-        g = g2
-    if arch.final_logit_softcap:
-        L.new("g.cap", T * V * el)
-        L.new("g.tanh", T * V * el)
-        L.free(g, "g.cap", "l.tanh")
-        g = L.new("g.div", T * V * el)
-        L.free("g.tanh")
     # A tied lm_head/embedding weight is used twice, so autograd holds the lm_head's gradient in the
     # weight's input buffer until the embedding's arrives (the whole backward), then sums them.
     tied = arch.tie_word_embeddings and not D.lora
     head_grads = WeightGrads(False) if tied else grads
-    gn = input_grad(linear_backward(L, D, g, rec, head_grads))
-    L.free(g)
+    if D.head == "logits":
+        gn = _logits_backward(L, D, rec, head_grads)
+    else:
+        gn = head_backward(L, D, fused, head.e["nf"], head_grads)
     gx = head.norm_backward(L, gn, D.eh, "nf")
     L.free(gn)
     # ---------------------------------------------------------------- decoder stack backward
@@ -166,3 +151,43 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
     return MicroBatch(
         forward_peak=forward_peak, backward_peak=L.peak, saved=saved, loss_extra=loss_extra, grads_kept=grads_kept
     )
+
+
+def _logits_forward(L: Ledger, D: Dims, nf: str, e_nf: int) -> LinearRecord:
+    """The model's own head and loss: lm_head over every position, then cross-entropy on the full logits."""
+    arch, T, h, V, el = D.arch, D.T, D.h, D.V, D.el
+    logits, rec = linear_forward(L, D, nf, e_nf, "lm_head", h, V, "lm_head", trainable=not D.lora)
+    L.free(nf)
+    if arch.final_logit_softcap:  # Gemma-2: logits / cap, tanh (saved), * cap
+        L.new("l.div", T * V * el)
+        L.free(logits)
+        L.new("l.tanh", T * V * el)
+        L.free("l.div")
+        logits = L.new("l.cap", T * V * el)
+    lf = L.new("logits.f32", T * V * 4) if el != 4 else L.alias("logits.f32", logits)  # the loss upcasts
+    L.new("lsm", T * V * 4)  # log_softmax output, saved for the NLL backward
+    L.new("labels", 2 * 8 * T)  # padded and shifted labels
+    L.free(lf, "labels")
+    L.free(logits)  # the Trainer keeps only the loss
+    return rec
+
+
+def _logits_backward(L: Ledger, D: Dims, rec: LinearRecord, head_grads: WeightGrads) -> str:
+    """Cross-entropy and lm_head backward; returns the gradient of the final norm's output."""
+    arch, T, V, el = D.arch, D.T, D.V, D.el
+    L.new("g.nll", T * V * 4)
+    g = L.new("g.lsm", T * V * 4)
+    L.free("g.nll", "lsm")
+    if el != 4:
+        g2 = L.new("g.logits", T * V * el)
+        L.free(g)
+        g = g2
+    if arch.final_logit_softcap:
+        L.new("g.cap", T * V * el)
+        L.new("g.tanh", T * V * el)
+        L.free(g, "g.cap", "l.tanh")
+        g = L.new("g.div", T * V * el)
+        L.free("g.tanh")
+    gn = input_grad(linear_backward(L, D, g, rec, head_grads))
+    L.free(g)
+    return gn

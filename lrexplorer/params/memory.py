@@ -169,6 +169,56 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         target="estimate",
         choices=("sft", "transformers"),
     ),
+    Field(
+        "packing",
+        "bool",
+        False,
+        "SFTConfig's packing, for the estimate: examples are packed end to end into rows of exactly max_length "
+        "tokens (one row per batch, no padding); needs trainer sft.",
+        MEM,
+        "batch-size",
+        tools=(MEMORY,),
+        target="estimate",
+    ),
+    Field(
+        "padding_free",
+        "bool",
+        False,
+        "SFTConfig's padding_free, for the estimate: the batch's examples go in one row without padding or "
+        "attention mask; needs trainer sft.",
+        MEM,
+        "batch-size",
+        tools=(MEMORY,),
+        target="estimate",
+    ),
+    Field(
+        "masked_label_fraction",
+        "float",
+        0.0,
+        "Share of the label tokens left out of the loss (the prompt under completion_only_loss, other turns "
+        "under assistant_only_loss). Only TRL's Triton LM head on a GPU skips them, so it lowers only CUDA "
+        "estimates of trainer sft.",
+        MEM,
+        "fine-tuning",
+        tools=(MEMORY,),
+        target="estimate",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+    ),
+    Field(
+        "longest_example",
+        "int",
+        None,
+        "Tokens in the dataset's longest example: unpacked rows are padded to the longest of their batch, so "
+        "the worst step has rows this long (capped by max_length). null: every row is max_length tokens.",
+        MEM,
+        "batch-size",
+        tools=(MEMORY,),
+        target="estimate",
+        low=1,
+        nullable=True,
+    ),
 )
 
 PRECISION: tuple[Field, ...] = (
