@@ -12,7 +12,6 @@ viewers, whatever the run's length.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from ..runs import launcher, lock, store
 from ..runs.feed import Snapshot
 from ..runs.store import read_config
 from ..runs.summary import (
+    duration_s,
     eta_s,
     final_metrics,
     format_duration,
@@ -84,9 +84,8 @@ def progress_bar(snap: Snapshot) -> None:
         parts.append(f"{progress(status):.0%}")
     if eta is not None:
         parts.append(f"about {format_duration(eta)} left")
-    elapsed = (status.get("ended_at") if not snap.active else None) or time.time()
     if status.get("started_at"):
-        parts.append(f"elapsed {format_duration(elapsed - status['started_at'])}")
+        parts.append(f"elapsed {format_duration(duration_s(status))}")
     st.progress(progress(status), text=" · ".join(parts))
 
 
@@ -107,16 +106,15 @@ def latest_metrics(snap: Snapshot) -> None:
         col.metric(label, fmt.format(values[-1]) if values.size else "—")
 
 
+# No toolbar: it covered the legends; dragging still zooms and a double click resets.
+CHART_CONFIG = {"displayModeBar": False}
+
+
 def charts(figures: dict[str, Any]) -> None:
     top = st.columns([3, 2])
-    with top[0]:
-        st.plotly_chart(figures["loss"], width="stretch", key="live.loss")
-    with top[1]:
-        st.plotly_chart(figures["lr"], width="stretch", key="live.lr")
-    bottom = st.columns(3)
-    for col, name in zip(bottom, ("grad", "throughput", "memory")):
+    for col, name in (*zip(top, ("loss", "lr")), *zip(st.columns(3), ("grad", "throughput", "memory"))):
         with col:
-            st.plotly_chart(figures[name], width="stretch", key=f"live.{name}")
+            st.plotly_chart(figures[name], width="stretch", key=f"live.{name}", config=CHART_CONFIG)
 
 
 def panel(snap: Snapshot) -> None:
