@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything that is missing, then start the app or run the tests.
 #   ./run.sh app    install (first time) and start the app:  streamlit run app.py
+#   ./run.sh dev    the same, reloading the app when its code is saved (file watching on)
 #   ./run.sh test   install (first time) and run the whole test suite
 #   ./run.sh lint   install (first time) and run ruff (lint and format check) and mypy
 # Everything goes into .venv next to this file; nothing is installed system-wide except, for the
@@ -8,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { echo "usage: ./run.sh app [streamlit options] | ./run.sh test [pytest options] | ./run.sh lint" >&2; exit 2; }
+usage() { echo "usage: ./run.sh app|dev [streamlit options] | ./run.sh test [pytest options] | ./run.sh lint" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 mode=$1; shift
 
@@ -53,6 +54,10 @@ case "$mode" in
   app)
     install ""
     exec "$VPY" -m streamlit run app.py "$@"
+    ;;
+  dev)
+    install ""
+    exec "$VPY" -m streamlit run app.py --server.fileWatcherType auto --server.runOnSave true "$@"
     ;;
   test)
     install "[test]"

@@ -1,6 +1,8 @@
 """The Train page in a real browser: Debian's Chromium driven by Playwright against `streamlit run
 app.py` on a free local port. Start the default run, watch the loss chart gain points, stop it,
-reload, and find the same run with its chart; no traceback (stException) at any point."""
+reload, and find the same run with its chart; resume it and watch the page switch to running and then
+to finished by itself; walk the sidebar and check the address names the page on screen. No traceback
+(stException) at any point. LRX_SCREENSHOTS=DIR saves a screenshot of each state there."""
 
 from __future__ import annotations
 
@@ -129,6 +131,19 @@ def wait_points(page, at_least: int, timeout_s: float) -> int:
     raise AssertionError(f"the loss chart did not reach {at_least} points (has {points(page)})")
 
 
+def shot(page, name: str) -> None:
+    folder = os.environ.get("LRX_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def address(page) -> str:
+    # The browser's own location: Playwright's page.url follows same-document navigations only when its
+    # events are processed, so after a pause it can name the previous page.
+    return page.evaluate("location.pathname + location.search")
+
+
 def test_start_watch_stop_reload(app):
     from playwright.sync_api import sync_playwright
 
@@ -151,6 +166,7 @@ def test_start_watch_stop_reload(app):
             first = wait_points(page, 1, timeout_s=180)
             second = wait_points(page, first + 1, timeout_s=120)
             assert second > first, "the loss chart gains points while the run trains"
+            shot(page, "train-running")
             page.get_by_role("button", name="Stop").click()
             # The coloured box of the finished view (the collapsed log holds the same words, hidden).
             stopped = page.locator('[data-testid="stAlert"]', has_text="stopped on request")
@@ -163,5 +179,39 @@ def test_start_watch_stop_reload(app):
             assert wait_points(page, shown, timeout_s=30) >= shown, "after a reload the same run shows its chart"
             stopped.wait_for(timeout=30_000)
             no_traceback(page)
+            shot(page, "train-stopped")
+            # Resume: with no reload, the page must follow the run through running to its end.
+            page.get_by_role("button", name="Resume from the last checkpoint").click()
+            page.get_by_role("button", name="Stop").wait_for(timeout=60_000)
+            shot(page, "train-resumed")
+            page.locator('[data-testid="stAlert"]', has_text="model and tokenizer in").wait_for(timeout=300_000)
+            assert store.read_status(runs / run_id)["state"] == "completed"
+            assert page.get_by_role("button", name="Resume from the last checkpoint").count() == 0
+            no_traceback(page)
+            shot(page, "train-finished")
+            walk_the_sidebar(page)
         finally:
             browser.close()
+
+
+def walk_the_sidebar(page) -> None:
+    """Each sidebar click leaves the address naming the page on screen (the Guide with its lesson)."""
+    expected = {"Runs": "/runs", "Guide": "/guide?lesson=", "Train": "/train", "Schedules": "/", "Memory": "/memory"}
+    for name in ("Runs", "Guide", "Train", "Schedules", "Guide", "Memory", "Runs"):
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
+        want = expected[name]
+        page.wait_for_function(
+            "(want) => want.endsWith('=') ? (location.pathname + location.search).startsWith(want) "
+            ": location.pathname + location.search === want",
+            arg=want,
+            timeout=60_000,
+        )
+        page.get_by_role("heading", name=name if name != "Schedules" else "Learning-rate schedules").first.wait_for(
+            timeout=60_000
+        )
+        page.wait_for_timeout(1000)  # a late rewrite of the address would land here
+        now = address(page)
+        assert now.startswith(want) if want.endswith("=") else now == want, (name, now)
+        no_traceback(page)
+        if name == "Runs":
+            shot(page, "runs")

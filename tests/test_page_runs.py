@@ -158,3 +158,12 @@ def test_bundle_zip_contains_the_yaml(runs):
     names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
     assert {"alpha/train.py", "alpha/sft.yaml", "alpha/accelerate.sh"} <= set(names)
     assert any(n.startswith("alpha/initial_model/") for n in names)
+
+
+def test_name_column_only_when_a_run_has_a_name(runs):
+    order = list(runs_page().dataframe[0].proto.column_order)
+    assert "run" in order and "name" not in order, "no column of blanks"
+    make_run(runs, "delta", config={"run_name": "warmup-sweep-1"})
+    at = runs_page()
+    assert "name" in list(at.dataframe[0].proto.column_order)
+    assert {r["run"]: r["name"] for r in table(at)}["delta"] == "warmup-sweep-1"

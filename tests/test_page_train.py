@@ -149,7 +149,15 @@ def test_run_view_of_a_finished_run_from_its_folder(runs):
     at = train_page("done")
     assert at.query_params["run"] == ["done"] or at.query_params["run"] == "done"
     assert len(chart(at, "Loss")["loss"][0]) == 30 and list(chart(at, "Loss")["eval loss"][1]) == [4.2]
-    assert {"last loss", "mean train loss", "last eval loss"} <= {m.label for m in at.metric}
+    labels = [m.label for m in at.metric]
+    assert {"last loss", "mean train loss", "last eval loss"} <= set(labels)
+    assert len(labels) == len(set(labels)) and "tokens/s" not in labels, "an ended run's metrics are shown once"
+    charts = at.get("plotly_chart")
+    assert all(json.loads(c.proto.config)["displayModeBar"] is False for c in charts), "no toolbar over the legends"
+    memory = next(
+        json.loads(c.proto.spec) for c in charts if "Memory" in json.loads(c.proto.spec)["layout"]["title"]["text"]
+    )
+    assert memory["layout"]["yaxis"]["rangemode"] == "tozero", "RSS noise is not blown up to fill the axis"
     assert any("trained 30 steps" in s.value for s in at.success)
     at.button(key="live.clone").click()
     run(at)
@@ -239,3 +247,17 @@ def test_start_on_a_busy_device_says_who_holds_it(runs):
         assert "run" not in at.query_params and not list(runs.glob("*")), "no folder for a run that never starts"
     finally:
         held.close()
+
+
+def test_form_points_to_the_active_run(runs):
+    import psutil
+
+    me = psutil.Process()
+    make_run(runs, "older", state="completed")
+    make_run(runs, "live", state="running", global_step=7, max_steps=250, pid=me.pid, pid_create_time=me.create_time())
+    at = train_page()
+    text = " ".join(m.value for m in at.markdown)
+    assert "Run **live** is running · step 7 of 250" in text and "older" not in text
+    links = [e for e in at.get("page_link") if "run=live" in str(e.proto)]
+    assert links, "a link opens the active run's live view"
+    assert start_button(at) is not None, "the form is still there for the next run"

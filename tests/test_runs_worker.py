@@ -27,6 +27,7 @@ from lrexplorer.fields import FieldError
 from lrexplorer.runs import launcher, lock, store
 from lrexplorer.runs.builtin import dataset_files
 from lrexplorer.runs.spec import RunSpec
+from lrexplorer.runs.summary import duration_s
 
 pytestmark = pytest.mark.slow
 
@@ -158,9 +159,12 @@ def test_stop_saves_a_checkpoint_and_resume_finishes_on_the_same_curve(isolated)
     step = status["global_step"]
     assert logged <= step <= logged + 2, "stops at the end of the step running when asked"
     assert store.checkpoints(run_dir)[-1].name == f"checkpoint-{step}"
+    first_part = status["ended_at"] - status["started_at"]
     launcher.resume_run(run_dir)
     status = wait_ended(run_dir)
     assert status["state"] == "completed" and status["resumed_from"] == f"checkpoint-{step}", status
+    # The duration covers both parts, not only the resumed one (the relaunch writes a new started_at).
+    assert duration_s(status) == pytest.approx(first_part + status["ended_at"] - status["started_at"])
     logs = assert_lr_matches_curve(run_dir, spec.values, count_lines(dataset_files("arithmetic")["train"]))
     assert [r["step"] for r in logs] == list(range(1, 41)), "each step logged once across the stop"
 

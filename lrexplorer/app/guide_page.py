@@ -65,7 +65,6 @@ def render() -> None:
         st.radio("Lessons", IDS, key=LESSON_KEY, format_func=lambda i: lesson(i).title)
 
     current = lesson(st.session_state[LESSON_KEY])
-    st.query_params["lesson"] = current.id  # the address bar always names the lesson on screen: shareable
     st.session_state["guide.query_lesson"] = current.id
     st.session_state["guide.current"] = current.id
     with main:
@@ -74,3 +73,8 @@ def render() -> None:
         render_topics(current.id, EXTRAS)
         st.divider()
         prev_next(current.id)
+    # The address bar names the lesson on screen, so it can be shared. Written last, and only when it
+    # differs: the browser applies a page change to the address after the page's first messages, and a
+    # query written before that was paired with the previous page's path (a stray history entry).
+    if st.query_params.get("lesson") != current.id:
+        st.query_params["lesson"] = current.id

@@ -1,16 +1,17 @@
 """The Train page once a run exists (`?run=ID`): live charts, progress, log and Stop while it runs;
 final metrics, the saved model and a text-generation box when it has ended.
 
-The live part is an `st.fragment(run_every=REFRESH_S)`: only it reruns each second, and it reads the
-run through the server-wide `RunFeed` of the run (one disk read per tick for every viewer, the
-figures built once per new snapshot). When the run ends, the fragment reruns the whole page once,
-which then draws the finished view without a timer.
+The page is drawn by full script runs only, and only when the run changed: a small fragment
+(`follow`, no visible output) polls the run's server-wide `RunFeed` and reruns the page when the
+snapshot's version differs from the one drawn. Every view polls, so a stopped run that is resumed
+elsewhere, or a live run that ends, switches view by itself. While nothing changes the fragment's
+interval doubles, from `FASTEST_S` to `SLOWEST_S`; each poll costs a few file stats, shared by all
+viewers, whatever the run's length.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..runs import launcher, lock, store
 from ..runs.feed import Snapshot
 from ..runs.store import read_config
 from ..runs.summary import (
+    duration_s,
     eta_s,
     final_metrics,
     format_duration,
@@ -35,7 +37,9 @@ from .pages import page_link
 from .run_actions import feeds, request_stop
 from .train_form import load_form
 
-REFRESH_S = 1.0
+FASTEST_S = 1.0  # polling interval right after a change (a live run logs about once a second or faster)
+SLOWEST_S = 5.0  # the longest interval while nothing changes: a stopped run resumed elsewhere shows within it
+IDLE_POLLS = 3  # polls without a change before the interval doubles
 STATE_ICONS = {
     "queued": ":material/schedule:",
     "running": ":material/directions_run:",
@@ -80,9 +84,8 @@ def progress_bar(snap: Snapshot) -> None:
         parts.append(f"{progress(status):.0%}")
     if eta is not None:
         parts.append(f"about {format_duration(eta)} left")
-    elapsed = (status.get("ended_at") if not snap.active else None) or time.time()
     if status.get("started_at"):
-        parts.append(f"elapsed {format_duration(elapsed - status['started_at'])}")
+        parts.append(f"elapsed {format_duration(duration_s(status))}")
     st.progress(progress(status), text=" · ".join(parts))
 
 
@@ -103,22 +106,19 @@ def latest_metrics(snap: Snapshot) -> None:
         col.metric(label, fmt.format(values[-1]) if values.size else "—")
 
 
+# No toolbar: it covered the legends; dragging still zooms and a double click resets.
+CHART_CONFIG = {"displayModeBar": False}
+
+
 def charts(figures: dict[str, Any]) -> None:
     top = st.columns([3, 2])
-    with top[0]:
-        st.plotly_chart(figures["loss"], width="stretch", key="live.loss")
-    with top[1]:
-        st.plotly_chart(figures["lr"], width="stretch", key="live.lr")
-    bottom = st.columns(3)
-    for col, name in zip(bottom, ("grad", "throughput", "memory")):
+    for col, name in (*zip(top, ("loss", "lr")), *zip(st.columns(3), ("grad", "throughput", "memory"))):
         with col:
-            st.plotly_chart(figures[name], width="stretch", key=f"live.{name}")
+            st.plotly_chart(figures[name], width="stretch", key=f"live.{name}", config=CHART_CONFIG)
 
 
-def panel(run_dir: Path) -> Snapshot:
-    """Everything about the run that changes while it trains; returns the snapshot it drew."""
-    feed = feeds().get(run_dir)
-    snap = feed.poll()
+def panel(snap: Snapshot) -> None:
+    """Everything about the run that changes while it trains."""
     status_line(snap)
     progress_bar(snap)
     if snap.active:
@@ -132,19 +132,36 @@ def panel(run_dir: Path) -> Snapshot:
         ):
             request_stop(snap.run_dir)
             st.toast("Stop requested: the run stops after its current step.", icon=":material/stop:")
+        latest_metrics(snap)  # an ended run shows its final metrics below instead
     if snap.points or snap.active:  # a run that failed before its first step has nothing to chart
-        latest_metrics(snap)
-        charts(feed.derived("figures", snap, build_figures))
+        charts(feeds().get(snap.run_dir).derived("figures", snap, build_figures))
     with st.expander("Log (last lines of train.log)", expanded=snap.state == "failed"):
         st.code(snap.log_tail or "(empty)", language="text")
-    return snap
 
 
-@st.fragment(run_every=REFRESH_S)
-def live_fragment(run_dir: str) -> None:
-    snap = panel(Path(run_dir))
-    if not snap.active:
-        st.rerun()  # the whole page once: the finished view appears and the timer stops
+def _follow(run_dir: str, drawn: int) -> None:
+    """Rerun the page when the run changed since it was drawn; poll less often while it does not."""
+    every_key, idle_key = f"live.every.{run_dir}", f"live.idle.{run_dir}"
+    if st.session_state.pop(f"live.drawing.{run_dir}", False):
+        return  # called by the page's own run, which has just drawn the newest snapshot
+    snap = feeds().get(Path(run_dir)).poll()
+    if snap.version != drawn:
+        st.session_state[every_key], st.session_state[idle_key] = FASTEST_S, 0
+        st.rerun()
+    idle = st.session_state.get(idle_key, 0) + 1
+    st.session_state[idle_key] = idle
+    every = st.session_state.get(every_key, FASTEST_S)
+    if idle >= IDLE_POLLS and every < SLOWEST_S:
+        # The interval is set when the page draws the fragment: one redraw per doubling.
+        st.session_state[every_key], st.session_state[idle_key] = min(2 * every, SLOWEST_S), 0
+        st.rerun()
+
+
+def follow(run_dir: Path, drawn: int) -> None:
+    """Start polling the run at the session's current interval (see `_follow`)."""
+    every = st.session_state.get(f"live.every.{run_dir}", FASTEST_S)
+    st.session_state[f"live.drawing.{run_dir}"] = True
+    st.fragment(_follow, run_every=every)(str(run_dir), drawn)
 
 
 def find(ref: str) -> Path | None:
@@ -163,13 +180,13 @@ def find(ref: str) -> Path | None:
 def run_view(ref: str) -> None:
     """The page for `?run=ref`: a reload or a second browser lands here on the same run."""
     run_dir = find(ref)
-    nav = st.columns([1.2, 1.6, 1.2, 4])
-    if nav[0].button("New run", key="live.new", icon=":material/add:"):
+    nav = st.container(horizontal=True, vertical_alignment="center")
+    if nav.button("New run", key="live.new", icon=":material/add:"):
         del st.query_params["run"]
         st.rerun()
     if run_dir is None:
         return
-    if nav[1].button(
+    if nav.button(
         "New run from this config",
         key="live.clone",
         icon=":material/content_copy:",
@@ -178,7 +195,7 @@ def run_view(ref: str) -> None:
         load_form(read_config(run_dir))
         del st.query_params["run"]
         st.rerun()
-    page_link("runs", container=nav[2], label="All runs", icon=":material/list:")
+    page_link("runs", container=nav, label="All runs", icon=":material/list:")
     st.subheader(f"Run {run_dir.name}")
     config = read_config(run_dir)
     st.caption(
@@ -186,11 +203,10 @@ def run_view(ref: str) -> None:
         f"{config.get('lr_scheduler_type', '?')} · folder {run_dir}"
     )
     snap = feeds().get(run_dir).poll()
-    if snap.active:
-        live_fragment(str(run_dir))
-    else:
-        panel(run_dir)
-        finished(feeds().get(run_dir).poll())
+    panel(snap)
+    if not snap.active:
+        finished(snap)
+    follow(run_dir, snap.version)
 
 
 def finished(snap: Snapshot) -> None:

@@ -90,7 +90,9 @@ def all_runs() -> list[dict[str, Any]]:
 
 def runs_table(runs: list[dict[str, Any]]) -> None:
     rows = [table_row(r) for r in runs]
-    st.dataframe(rows, hide_index=True, width="stretch", column_config=COLUMNS, key="runs.table", column_order=ORDER)
+    # run_name is optional: its column is shown only when some run has one, not as a column of blanks.
+    order = [c for c in ORDER if c != "name" or any(row["name"] for row in rows)]
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=COLUMNS, key="runs.table", column_order=order)
 
 
 # -- compare ----------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..runs import store
+from .pages import page_link
 from .run_view import run_view
 from .train_form import form_view
 
@@ -22,4 +24,23 @@ def render() -> None:
             "A short, real fine-tuning run (transformers + TRL SFTTrainer) in its own process. The form is the "
             "parameter catalogue: every field is a TrainingArguments / SFTConfig name, with its help text."
         )
+        active_runs()
         form_view()
+
+
+def active_runs() -> None:
+    """Point to the runs that are queued or training, so reopening the page from the sidebar finds them."""
+    for status in store.list_runs(store.runs_dir()):
+        if status.get("state") not in store.ACTIVE:
+            continue
+        done, total = status.get("global_step") or 0, status.get("max_steps")
+        where = f"step {done:,} of {total:,}" if total else str(status.get("message") or "starting")
+        box = st.container(border=True, horizontal=True, vertical_alignment="center")
+        box.markdown(f":material/directions_run: Run **{status['run_id']}** is {status['state']} · {where}")
+        page_link(
+            "train",
+            container=box,
+            label="Watch it",
+            query_params={"run": status["run_id"]},
+            icon=":material/monitoring:",
+        )

@@ -199,7 +199,14 @@ def resume_run(run_dir: Path, queue: bool = False) -> int:
     step = int(found[-1].name.split("-", 1)[1])
     kept = [r for r in store.read_metrics(run_dir) if r.get("step", 0) <= step and not _is_summary(r)]
     store.write_metrics(run_dir, kept)
-    store.update_status(run_dir, resumed_from=found[-1].name, message=f"resuming from {found[-1].name}")
+    from .summary import EARLIER, duration_s
+
+    store.update_status(
+        run_dir,
+        resumed_from=found[-1].name,
+        message=f"resuming from {found[-1].name}",
+        **{EARLIER: duration_s(status)},  # the relaunch restarts the clock: keep what came before
+    )
     return launch(run_dir, resume=True, queue=queue)
 
 

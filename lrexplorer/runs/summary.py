@@ -22,6 +22,7 @@ from . import store
 
 # Fields that differ between any two runs by construction: left out of config diffs.
 ALWAYS_DIFFERENT = ("output_dir",)
+EARLIER = "earlier_s"  # status.json: seconds the run trained before its latest resume
 
 
 def last_value(records: Sequence[dict[str, Any]], key: str) -> float | None:
@@ -35,11 +36,13 @@ def last_value(records: Sequence[dict[str, Any]], key: str) -> float | None:
 
 
 def duration_s(status: dict[str, Any], now: float | None = None) -> float | None:
+    """Time spent training, over every start of the run: a resumed run adds its earlier parts."""
     start = status.get("started_at") or status.get("created_at")
     if not start:
         return None
     end = status.get("ended_at") if status.get("state") not in store.ACTIVE else None
-    return max(0.0, float(end or now or time.time()) - float(start))
+    earlier = float(status.get(EARLIER) or 0.0)
+    return earlier + max(0.0, float(end or now or time.time()) - float(start))
 
 
 def format_duration(seconds: float | None) -> str:

@@ -266,7 +266,7 @@ def memory_figure(
     """Measured memory per log (GPU peak allocated, or the process RSS on a CPU), in GiB."""
     x, y = finite(train["step"], train["memory_bytes"])
     lines = [_hline(estimate_bytes / GIB, "estimated peak")] if estimate_bytes else []
-    return _figure(
+    fig = _figure(
         [_trace(x, y / GIB, label or "memory", PALETTE[5])],
         f"Memory ({label})" if label else "Memory",
         "GiB",
@@ -274,6 +274,9 @@ def memory_figure(
         shapes=[s for s, _ in lines],
         notes=[n for _, n in lines],
     )
+    # From zero: a few MiB of RSS noise on a 0.6 GiB process must not look like a leak.
+    fig.update_yaxes(rangemode="tozero")
+    return fig
 
 
 def overlay_figure(

@@ -1,0 +1,151 @@
+"""What watching a run costs the run: steps/s of the built-in run with 0, 1 and 5 open viewers.
+
+    python bench/viewers_train.py [--viewers 0,1,5] [--repeat 1] [--max-steps 250]
+
+Starts `streamlit run app.py` headless as the app ships (its .streamlit/config.toml decides file
+watching), with the runs folder inside the checkout (`runs/bench-viewers-*`, removed afterwards) as a
+user's `./runs` is. For each N it starts the Train form's default run (builtin:tiny on
+builtin:arithmetic), opens N Chromium sessions on its page (each its own browser context, so its own
+Streamlit session), and waits for the run to end. Steps/s come from the run's own metrics (logged
+steps over the time between the first and last logged step: model loading is left out). Also shown:
+the server's CPU over the training window, in % of one core. Goal: with one viewer, at least 0.95 of
+the steps/s with none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+from live_latency import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
+from viewers import server_cpu
+
+
+def start_app(runs: Path, locks: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise TimeoutError("streamlit did not start")
+
+
+def steps_per_s(run_dir: Path) -> tuple[float, int]:
+    from lrexplorer.runs import store
+
+    logged = [r for r in store.read_metrics(run_dir) if "loss" in r and "time" in r]
+    if len(logged) < 2:
+        raise RuntimeError(f"run {run_dir.name} logged {len(logged)} steps:\n{store.log_tail(run_dir, 20)}")
+    span = logged[-1]["time"] - logged[0]["time"]
+    return (logged[-1]["step"] - logged[0]["step"]) / span, logged[-1]["step"]
+
+
+def one_run(browser, url: str, runs: Path, viewers: int, max_steps: int, server: psutil.Process) -> tuple[float, float]:
+    from lrexplorer.runs import launcher, store
+    from lrexplorer.runs.spec import RunSpec
+
+    spec = RunSpec.from_dict({"max_steps": max_steps} if max_steps > 0 else {})
+    run_dir = launcher.start_run(spec, root=runs)
+    contexts = []
+    for _ in range(viewers):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.new_page().goto(f"{url}/train?run={run_dir.name}")
+        contexts.append(context)
+    cpu0, t0 = server_cpu(server), time.monotonic()
+    while store.reconcile(run_dir).get("state") in store.ACTIVE:
+        # Keep Playwright's event loop turning (the pages' websockets), not only sleeping.
+        if contexts:
+            contexts[0].pages[0].wait_for_timeout(500)
+        else:
+            time.sleep(0.5)
+    share = (server_cpu(server) - cpu0) / (time.monotonic() - t0)
+    for context in contexts:
+        context.close()
+    state = store.read_status(run_dir).get("state")
+    if state != "completed":
+        raise RuntimeError(f"run ended {state}: {store.log_tail(run_dir, 20)}")
+    rate, _ = steps_per_s(run_dir)
+    return rate, share
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", default="0,1,5")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per viewer count (the median is reported)")
+    parser.add_argument("--max-steps", type=int, default=-1, help="-1: the form's default length")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.viewers.split(",")]
+    runs = ROOT / "runs" / f"bench-viewers-{os.getpid()}"
+    runs.mkdir(parents=True)
+    locks = runs / ".locks"
+    proc, url = start_app(runs, locks, runs / "server.log")
+    os.environ.update(LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
+    results: dict[int, list[tuple[float, float]]] = {n: [] for n in counts}
+    try:
+        server = psutil.Process(proc.pid)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            warm = browser.new_page()
+            warm.goto(url + "/train")
+            warm.get_by_role("button", name="Start training").wait_for(timeout=120_000)
+            warm.close()
+            for _ in range(args.repeat):
+                for n in counts:
+                    rate, share = one_run(browser, url, runs, n, args.max_steps, server)
+                    results[n].append((rate, share))
+                    print(
+                        f"  {n} viewer(s): {rate:6.2f} steps/s, server CPU {share * 100:5.1f}% of one core", flush=True
+                    )
+            browser.close()
+        watcher_lines = (runs / "server.log").read_text(errors="replace").count("Inotify queue overflowed")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(runs, ignore_errors=True)
+    base = sorted(r for r, _ in results[counts[0]])[len(results[counts[0]]) // 2]
+    print(f"Built-in run, {args.repeat} run(s) per count, median; the server as shipped (config.toml):")
+    for n in counts:
+        rate = sorted(r for r, _ in results[n])[len(results[n]) // 2]
+        share = sorted(s for _, s in results[n])[len(results[n]) // 2]
+        print(
+            f"  {n} viewer(s): {rate:6.2f} steps/s  ratio {rate / base:4.2f}  server CPU {share * 100:5.1f}% of one core"
+        )
+    print(f"  'Inotify queue overflowed' lines in the server log: {watcher_lines}")
+
+
+if __name__ == "__main__":
+    main()
