@@ -125,3 +125,13 @@ def test_bad_settings_name_the_field(kwargs, field):
         RangeTest(**kwargs)
     assert caught.value.field == field
     assert str(caught.value).startswith(field + ":")
+
+
+def test_the_run_fields_of_a_range_test_are_valid_catalogue_values():
+    from lrexplorer.params import CATALOGUE
+
+    test = RangeTest(start_lr=1e-6, num_steps=80)
+    fields = test.run_fields()
+    assert fields["max_steps"] == 80 and fields["learning_rate"] == 1e-6
+    for name, value in fields.items():
+        assert CATALOGUE[name].convert(value) == value, name

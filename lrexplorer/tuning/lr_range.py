@@ -77,6 +77,23 @@ class RangeTest:
     def settings(self) -> dict[str, Any]:
         return asdict(self)
 
+    def run_fields(self) -> dict[str, Any]:
+        """The run fields a range test sets over the user's own: its length, per-update logs, no warmup,
+        no evaluation or checkpoints, and a nan left visible. `learning_rate` only starts the optimizer
+        off; `RangeTestLR` sets every update's LR."""
+        return {
+            "max_steps": self.num_steps,
+            "learning_rate": self.start_lr,
+            "lr_scheduler_type": "constant",
+            "lr_scheduler_kwargs": {},
+            "warmup_steps": 0.0,
+            "logging_strategy": "steps",
+            "logging_steps": 1,
+            "logging_nan_inf_filter": False,
+            "eval_strategy": "no",
+            "save_strategy": "no",
+        }
+
 
 class LossSmoother:
     """The running smoothed loss and the stop rule, one update at a time (the callback feeds it)."""

@@ -196,6 +196,8 @@ def _range(name: str, param: Any, low: Any, high: Any, log: Any) -> Dimension:
         points = range(lo, hi + 1) if count <= MAX_INT_CHECKS else range(lo, hi + 1, count // MAX_INT_CHECKS + 1)
         for value in points:
             param.convert(value)
+    else:
+        lo, hi = float(lo), float(hi)
     return Dimension(name, low=lo, high=hi, log=log, integer=integer)
 
 

@@ -5,10 +5,11 @@ chooses its values and records what it scored. The study lives in ``FOLDER/study
 sweep survives its process: opening the folder again resumes it, and a trial that was running when
 the process ended comes back from `interrupted()` with the same number and values, to be resumed.
 
-Samplers: `grid` (every combination of the values, in order), `random`, `tpe` (Optuna's
-Tree-structured Parzen Estimator; it samples at random for its first 10 trials, then models the
-results). The sampler is rebuilt before each trial with a seed made of the sweep's seed and the trial
-number, so a stopped and resumed sweep asks for exactly the trials an uninterrupted one would.
+Samplers: `grid` (every combination of the values once, in an order shuffled by the seed),
+`random`, `tpe` (Optuna's Tree-structured Parzen Estimator; it samples at random for its first 10
+trials, then models the results). The random and TPE samplers are rebuilt before each trial with a
+seed made of the sweep's seed and the trial number, so a stopped and resumed sweep asks for exactly
+the trials an uninterrupted one would.
 
 Pruners compare the intermediate losses a trial reports (step = optimizer update) with the other
 trials': `median` stops a trial whose loss is worse than the median of earlier trials at the same
@@ -60,7 +61,7 @@ class SweepSettings:
 
     def trials_for(self, space: SweepSpace) -> int:
         if self.sampler == "grid":
-            size = space.grid_size() or 0
+            size = math.prod(len(values) for values in space.grid().values())
             if size > MAX_TRIALS:
                 raise FieldError("space", f"the grid has {size:,} combinations; at most {MAX_TRIALS} are allowed")
             return min(self.n_trials or size, size)
@@ -80,6 +81,12 @@ class TrialHandle:
     @property
     def run(self) -> str | None:
         return self.trial.user_attrs.get("run")
+
+    @property
+    def reported(self) -> dict[int, float]:
+        """Losses reported so far, by step (a resumed trial continues after the last)."""
+        found = self.sweep.study.get_trials(deepcopy=False)
+        return dict(next(t for t in found if t.number == self.number).intermediate_values)
 
     def set_run(self, run: str) -> None:
         self.trial.set_user_attr("run", run)
@@ -134,7 +141,9 @@ class Sweep:
         import numpy as np
 
         number = len(self.study.get_trials(deepcopy=False))
-        seed = int(np.random.SeedSequence([self.settings.seed, number]).generate_state(1)[0])
+        seed = self.settings.seed
+        if self.settings.sampler != "grid":  # the grid's order is shuffled by the seed: keep it for every trial
+            seed = int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
         self.study.sampler = _sampler(self.settings.sampler, self.space, seed)
         return TrialHandle(self, self.study.ask(fixed_distributions=self.space.distributions()))
 
@@ -177,16 +186,19 @@ def open_sweep(folder: str | Path, space: SweepSpace | None = None, settings: Sw
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(
-        f"sqlite:///{folder.resolve() / STUDY_FILE}", engine_kwargs={"connect_args": {"timeout": 60}}
-    )
-    stored = _stored(storage)
-    if stored is None:
+    path = folder.resolve() / STUDY_FILE
+    if not path.exists():  # check everything before the folder and the database exist
         if space is None:
             raise FieldError("space", f"{folder} holds no sweep to resume; give a space to start one")
         settings = settings or SweepSettings()
-        settings.trials_for(space)  # refuse an oversized grid before creating anything
+        settings.trials_for(space)
+        folder.mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"creator": lambda: _connect(path)})
+    stored = _stored(storage)
+    if stored is None:  # a database left by a start that failed before the study was recorded
+        if space is None:
+            raise FieldError("space", f"{folder} holds no sweep to resume; give a space to start one")
+        settings = settings or SweepSettings()
     else:
         space, settings = _resume(stored, space, settings)
     study = optuna.create_study(
@@ -200,6 +212,18 @@ def open_sweep(folder: str | Path, space: SweepSpace | None = None, settings: Sw
     study.set_user_attr("space", space.to_yaml())
     study.set_user_attr("settings", asdict(settings))
     return Sweep(folder, study, space, settings)
+
+
+def _connect(path: Path) -> Any:
+    """A SQLite connection in WAL mode with NORMAL sync: every reported loss is a commit, and a full
+    sync per commit costs more than a short training step; a crash can lose the last reports, never
+    the database. The trainer's process and the sweep's share the file, so wait for locks."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=60, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
 
 
 def run_trials(
@@ -256,7 +280,12 @@ def _sampler(kind: str, space: SweepSpace, seed: int) -> Any:
     import optuna
 
     if kind == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+
+        class AskTellGrid(optuna.samplers.GridSampler):
+            def after_trial(self, *args: Any, **kwargs: Any) -> None:
+                pass  # GridSampler stops `study.optimize` here, which ask/tell has not started; n_trials stops us
+
+        return AskTellGrid(space.grid(), seed=seed)
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
