@@ -102,10 +102,9 @@ def test_a_failing_trial_is_recorded_and_raised(tmp_path):
         run_trials(sweep, broken)
     row = sweep.summary()["trials"][0]
     assert row["state"] == "fail" and row["error"] == "RuntimeError: out of memory" and row["rank"] is None
-    sweep.trial(1) if len(sweep.study.trials) > 1 else None
-    handle = sweep.ask()
-    handle.complete(math.nan)
-    assert sweep.summary()["trials"][1]["state"] == "fail"
+    sweep.ask().complete(math.nan)  # a diverged run: Optuna refuses nan as a value
+    row = sweep.summary()["trials"][1]
+    assert row["state"] == "fail" and row["error"] == "the loss became nan"
 
 
 def test_resuming_with_other_settings_is_refused_but_more_trials_are_allowed(tmp_path):
@@ -155,3 +154,18 @@ def test_figures_come_from_optuna_once_trials_complete(tmp_path):
     assert len(figures["slice"].data) == len(RANGES.names)
     importances = figures["importances"].data[0]
     assert set(importances.y) == set(RANGES.names) and all(x >= 0 for x in importances.x)
+
+
+def test_a_trial_trained_in_another_process_gets_its_verdict(tmp_path):
+    sweep = open_sweep(tmp_path, GRID, SweepSettings(sampler="grid", pruner="median"))
+    run_trials(sweep, train, should_stop=lambda: sweep.done() >= 2)  # the median pruner's two startup trials
+    handle = sweep.ask()
+    worker = open_sweep(tmp_path).trial(handle.number)  # its own connection, as the trainer's process has
+    assert worker.params == handle.params
+    worker.set_run("run-x")
+    pruned_at = next(step for step in range(1, STEPS + 1) if worker.report(step, 100.0 + step))
+    assert pruned_at == 1  # far above the median of the first two trials from the first report on
+    assert handle.reported == {1: 101.0} and handle.run == "run-x"
+    handle.complete(101.0)
+    row = sweep.summary()["trials"][2]
+    assert (row["state"], row["value"], row["run"], row["rank"]) == ("pruned", 101.0, "run-x", None)

@@ -76,17 +76,19 @@ class TrialHandle:
         self.trial = trial
         self.number: int = trial.number
         self.params: dict[str, Any] = sweep.space.decode(trial.params)  # run field -> value
-        self.pruned = False
+
+    def stored(self) -> optuna.trial.FrozenTrial:
+        """The trial as the database has it now (another process may have reported or pruned it)."""
+        return next(t for t in self.sweep.study.get_trials(deepcopy=False) if t.number == self.number)
 
     @property
     def run(self) -> str | None:
-        return self.trial.user_attrs.get("run")
+        return self.stored().user_attrs.get("run")
 
     @property
     def reported(self) -> dict[int, float]:
         """Losses reported so far, by step (a resumed trial continues after the last)."""
-        found = self.sweep.study.get_trials(deepcopy=False)
-        return dict(next(t for t in found if t.number == self.number).intermediate_values)
+        return dict(self.stored().intermediate_values)
 
     def set_run(self, run: str) -> None:
         self.trial.set_user_attr("run", run)
@@ -96,11 +98,14 @@ class TrialHandle:
         if not math.isfinite(value):
             return False  # the run itself stops on nan; Optuna's pruners cannot rank it
         self.trial.report(value, step)
-        self.pruned = self.trial.should_prune()
-        return self.pruned
+        if self.trial.should_prune():
+            self.trial.set_user_attr("pruned_at", step)  # for the process that tells the verdict
+            return True
+        return False
 
     def complete(self, value: float) -> None:
-        if self.pruned:
+        """The trial's final loss; a trial the pruner stopped is recorded as pruned instead."""
+        if "pruned_at" in self.stored().user_attrs:
             self.sweep.study.tell(self.trial, state=_state("PRUNED"))
         elif not math.isfinite(value):
             self.fail(f"the loss became {value}")
