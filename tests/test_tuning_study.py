@@ -46,8 +46,11 @@ def trials_of(sweep):
     ]
 
 
-@pytest.mark.parametrize("pruner", ["none", "median", "halving"])
-@pytest.mark.parametrize("sampler", ["grid", "random", "tpe"])
+# Every sampler and every pruner; TPE with each pruner, as only TPE learns from pruned trials' losses.
+@pytest.mark.parametrize(
+    ("sampler", "pruner"),
+    [("tpe", "none"), ("tpe", "median"), ("tpe", "halving"), ("grid", "median"), ("random", "halving")],
+)
 def test_a_stopped_and_resumed_sweep_has_the_same_trials(tmp_path, sampler, pruner):
     space = GRID if sampler == "grid" else RANGES
     settings = SweepSettings(sampler=sampler, pruner=pruner, n_trials=None if sampler == "grid" else 6, seed=3)

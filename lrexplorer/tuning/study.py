@@ -193,17 +193,12 @@ def open_sweep(folder: str | Path, space: SweepSpace | None = None, settings: Sw
     folder = Path(folder)
     path = folder.resolve() / STUDY_FILE
     if not path.exists():  # check everything before the folder and the database exist
-        if space is None:
-            raise FieldError("space", f"{folder} holds no sweep to resume; give a space to start one")
-        settings = settings or SweepSettings()
-        settings.trials_for(space)
+        _new(folder, space, settings)
         folder.mkdir(parents=True, exist_ok=True)
     storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"creator": lambda: _connect(path)})
     stored = _stored(storage)
-    if stored is None:  # a database left by a start that failed before the study was recorded
-        if space is None:
-            raise FieldError("space", f"{folder} holds no sweep to resume; give a space to start one")
-        settings = settings or SweepSettings()
+    if stored is None:  # a new sweep, or a database left by a start that failed before recording one
+        space, settings = _new(folder, space, settings)
     else:
         space, settings = _resume(stored, space, settings)
     study = optuna.create_study(
@@ -253,17 +248,22 @@ def run_trials(
         handle.complete(value)
 
 
-def _stored(storage: Any) -> dict[str, Any] | None:
-    import optuna
+def _new(folder: Path, space: SweepSpace | None, settings: SweepSettings | None) -> tuple[SweepSpace, SweepSettings]:
+    if space is None:
+        raise FieldError("space", f"{folder} holds no sweep to resume; give a space to start one")
+    settings = settings or SweepSettings()
+    settings.trials_for(space)
+    return space, settings
 
+
+def _stored(storage: Any) -> dict[str, Any] | None:
+    """The space and settings recorded in the database, or None when it holds no sweep yet."""
     try:
         study_id = storage.get_study_id_from_name(STUDY_NAME)
     except KeyError:
         return None
     attrs = storage.get_study_user_attrs(study_id)
-    if "space" not in attrs:
-        raise optuna.exceptions.StorageInternalError("the sweep's study has no space recorded")
-    return attrs
+    return attrs if "space" in attrs and "settings" in attrs else None
 
 
 def _resume(
