@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..params import FieldError
+from .suggest import suggest
 
 MODES = ("exponential", "linear")
 BETA = 0.98  # smoothing of fastai's AvgSmoothLoss and Lightning's _LRCallback
@@ -130,8 +131,6 @@ def range_result(lrs: list[float], losses: list[float], test: RangeTest | None =
     (JSON null). `suggestions` maps each method to its LR (None when the record is too short for it);
     `suggestion_index` gives the update whose point on the curve the method picked.
     """
-    from .suggest import suggest
-
     if len(lrs) != len(losses):
         raise ValueError(f"lrs and losses differ in length: {len(lrs)} and {len(losses)}")
     test = test or RangeTest()
