@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import token_dataset
+from helpers.runs import token_dataset
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from lrexplorer.tuning.lr_range import RangeTest

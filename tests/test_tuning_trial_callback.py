@@ -4,7 +4,7 @@ trial's training stops at the update where the pruner said so."""
 from __future__ import annotations
 
 import pytest
-from conftest import token_dataset
+from helpers.runs import token_dataset
 from transformers import Trainer, TrainingArguments
 
 from lrexplorer.tuning.space import parse_space
