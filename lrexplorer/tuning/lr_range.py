@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..fields import Field
 from ..params import FieldError
 from .suggest import suggest
 
@@ -33,6 +34,25 @@ MODES = ("exponential", "linear")
 BETA = 0.98  # smoothing of fastai's AvgSmoothLoss and Lightning's _LRCallback
 MIN_STEPS = 6  # fastai raises smaller num_it to 6; we refuse them instead
 MAX_STEPS = 10_000
+
+
+# The range test's own settings as fields, for the `lr-find` flags and the page's form; RangeTest
+# checks them again together (end_lr above start_lr).
+RANGE_FIELDS: tuple[Field, ...] = (
+    Field("start_lr", "float", 1e-7, "Learning rate of the first update.", low=0.0, low_open=True),
+    Field("end_lr", "float", 10.0, "Learning rate the test grows towards (above start_lr).", low=0.0, low_open=True),
+    Field("num_steps", "int", 100, "Optimizer updates of the test, one LR each.", low=MIN_STEPS, high=MAX_STEPS),
+    Field("mode", "choice", "exponential", "How the LR grows from start_lr to end_lr.", choices=MODES),
+    Field(
+        "early_stop_threshold",
+        "float",
+        4.0,
+        "Stop once the smoothed loss exceeds this many times the lowest smoothed loss; null: never stop early.",
+        low=1.0,
+        low_open=True,
+        nullable=True,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,19 @@ class RangeTest:
             raise FieldError(
                 "early_stop_threshold", f"must be a number > 1, or null to never stop early; got {limit!r}"
             )
+
+    @classmethod
+    def from_fields(cls, given: dict[str, Any]) -> RangeTest:
+        """A range test from values as typed (flags, a form); every bad value named at once."""
+        values, errors = {}, []
+        for field in RANGE_FIELDS:
+            try:
+                values[field.name] = field.convert(given.get(field.name, field.default))
+            except FieldError as exc:
+                errors.append(exc)
+        if errors:
+            raise FieldError.collect(errors)
+        return cls(**values)
 
     def lr_at(self, step: int) -> float:
         """The learning rate of update `step` (0-based)."""

@@ -70,6 +70,7 @@ class RangeTestCallback(TrainerCallback):
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         control.should_log = True  # one loss per update, whatever logging_steps says
+        control.should_save = False  # nothing of a range test is kept, not even a stop request's checkpoint
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
         if not logs or "loss" not in logs or "learning_rate" not in logs:

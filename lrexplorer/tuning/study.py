@@ -68,6 +68,11 @@ class SweepSettings:
         return self.n_trials or DEFAULT_TRIALS
 
 
+class TrialSkipped(Exception):
+    """A trial that cannot run (its values make an invalid run, or one that will not fit): it is recorded
+    as failed with this reason and the sweep goes on to the next."""
+
+
 class TrialHandle:
     """One trial, as the code that trains it sees it: values to train with, reports, the verdict."""
 
@@ -232,14 +237,17 @@ def run_trials(
     """Train trials one at a time until the sweep has its trials or `should_stop()` says so.
 
     Interrupted trials come first. `train(handle)` returns the trial's final loss, or None when it
-    was stopped before the end (the trial stays interrupted and the sweep stops here). An exception
-    fails the trial, with its message, and is raised again.
+    was stopped before the end (the trial stays interrupted and the sweep stops here). `TrialSkipped`
+    fails the trial and goes on; any other exception fails the trial, with its message, and is raised again.
     """
     pending = sweep.interrupted()
     while not should_stop() and (pending or not sweep.finished()):
         handle = pending.pop(0) if pending else sweep.ask()
         try:
             value = train(handle)
+        except TrialSkipped as exc:
+            handle.fail(str(exc))
+            continue
         except Exception as exc:
             handle.fail(f"{type(exc).__name__}: {exc}")
             raise
