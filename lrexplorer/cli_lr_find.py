@@ -28,7 +28,7 @@ examples:
   lrexplorer lr-find --config run.yaml --end_lr 1 --mode linear
 
 The suggestions: valley (fastai's default: two thirds down the longest falling stretch of the smoothed
-loss), steep (steepest fall per log-LR), minimum (LR of the lowest smoothed loss / 10), gradient
+loss), steep (steepest fall per log-LR), minimum (LR of the lowest smoothed loss / 10), lightning
 (Lightning's steepest gradient). exit status: 0 done (also when it stopped early, as intended); 1 failed;
 3 stopped; 2 invalid flags; 4 device busy."""
 
