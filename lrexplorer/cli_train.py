@@ -32,26 +32,19 @@ step and saves a checkpoint; `lrexplorer runs resume RUN` continues); 2 invalid 
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "train",
-        help="run a short real fine-tune (TRL SFTTrainer) and follow its progress",
-        description="Fine-tune a model with TRL's SFTTrainer in a supervised worker process. Every training field "
+        "run a short real fine-tune (TRL SFTTrainer) and follow its progress",
+        "Fine-tune a model with TRL's SFTTrainer in a supervised worker process. Every training field "
         "of the parameter catalogue is a flag; the run folder gets config.yaml, status.json, metrics.jsonl, train.log, "
         "checkpoints and the final model.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
+        EPILOG,
     )
     p.set_defaults(handler=run)
-    p.add_argument("--config", metavar="YAML", help="run spec file (field: value); flags override it")
-    p.add_argument(
-        "--runs_dir", metavar="DIR", help="where runs without --output_dir go (default: $LRX_RUNS_DIR or ./runs)"
-    )
+    add_run_options(p)
     p.add_argument(
         "--run_id", metavar="ID", help="folder name of the run inside the runs directory (default: time + dataset)"
-    )
-    p.add_argument(
-        "--queue", action="store_true", help="wait for the device when another run holds it, instead of refusing"
     )
     p.add_argument(
         "--detach", action="store_true", help="start the run and return at once (follow it with `lrexplorer runs show`)"
@@ -65,9 +58,37 @@ def add_parser(subparsers: Any) -> None:
     add_fields(p, TRAIN)
 
 
+def add_command(subparsers: Any, name: str, summary: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand's parser, laid out as every `lrexplorer` command is (epilog kept as written)."""
+    return subparsers.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that starts runs takes besides the training fields."""
+    p.add_argument("--config", metavar="YAML", help="run spec file (field: value); flags override it")
+    p.add_argument(
+        "--runs_dir", metavar="DIR", help="where runs without --output_dir go (default: $LRX_RUNS_DIR or ./runs)"
+    )
+    p.add_argument(
+        "--queue", action="store_true", help="wait for the device when another run holds it, instead of refusing"
+    )
+
+
 def build_spec(args: argparse.Namespace) -> Any:
     from .runs.spec import RunSpec
 
+    return RunSpec.from_dict(read_fields(args))
+
+
+def read_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The run fields given: the --config file's, then the flags' over them (unvalidated)."""
     fields: dict[str, Any] = {}
     if args.config:
         import yaml
@@ -82,7 +103,7 @@ def build_spec(args: argparse.Namespace) -> Any:
             raise FieldError("config", f"{args.config} must be a mapping of field: value")
         fields.update(loaded)
     fields.update(given_fields(args, TRAIN))
-    return RunSpec.from_dict(fields)
+    return fields
 
 
 def run(args: argparse.Namespace) -> int:

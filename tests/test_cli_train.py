@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 from helpers.run_folders import make_run
+from helpers.runs import run_cli
 
 from lrexplorer.cli import build_parser, main
 from lrexplorer.cli_train import build_spec
@@ -80,17 +79,6 @@ def test_runs_export_of_a_damaged_run_is_one_line_naming_the_problem(isolated, t
     err = capsys.readouterr().err.strip()
     assert "learning_rate" in err and "warmup_steps" in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "out").exists()
-
-
-def run_cli(args: list[str], cwd, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lrexplorer", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ),
-    )
 
 
 @pytest.mark.slow

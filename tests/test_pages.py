@@ -15,6 +15,7 @@ TITLES = {
     "schedules": "Learning-rate schedules",
     "memory": "Memory",
     "train": "Train",
+    "tune": "Tune",
     "runs": "Runs",
     "guide": "Guide",
 }

@@ -15,13 +15,15 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from ..schedules.build import CatalogueSchedulerMixin
+from ..tuning.range_trainer import RangeTestSchedulerMixin
 from . import sources
 from .spec import RunSpec
 from .validate import Facts, resolve_attention
 
 
-class LrxSFTTrainer(CatalogueSchedulerMixin, SFTTrainer):
-    """TRL's SFTTrainer with the catalogue scheduler and the counters the run folder records."""
+class LrxSFTTrainer(RangeTestSchedulerMixin, CatalogueSchedulerMixin, SFTTrainer):
+    """TRL's SFTTrainer with the catalogue scheduler and the counters the run folder records; setting
+    `lrx_range_test` (a range-test run) replaces the scheduler by the range test's."""
 
     def __init__(self, *args: Any, lrx_schedule: tuple[str, dict] | None = None, **kwargs: Any) -> None:
         self.lrx_schedule = lrx_schedule

@@ -133,6 +133,9 @@ def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     callback = RunCallback(run_dir)
     trainer, info = build_trainer(spec, run_dir, facts, [callback])
     callback.trainer = trainer
+    from ..tuning.run_kinds import attach
+
+    kind = attach(run_dir, trainer)  # a range test or a sweep trial adds its pieces; None for a plain run
     store.update_status(run_dir, message="training", **info)
     print(f"[lrexplorer] {info}", flush=True)
     checkpoint = None
@@ -148,6 +151,10 @@ def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     finally:
         callback.close()
     step = trainer.state.global_step
+    ending = kind.finish(callback.stop_reason, callback.nonfinite) if kind else None
+    if ending:
+        _finish(run_dir, *ending, global_step=step)
+        return 0
     if callback.nonfinite:
         _finish(run_dir, "failed", callback.nonfinite, global_step=step)
         return 5

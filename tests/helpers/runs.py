@@ -4,6 +4,9 @@ LR curve a run must log, a tiny model saved in the Hub's format, small datasets.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,3 +127,15 @@ def token_dataset(n: int, length: int = 8, vocab: int = 64) -> list[dict]:
         ids = torch.randint(0, vocab, (length,), generator=g)
         rows.append({"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones(length, dtype=torch.long)})
     return rows
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+    """`python -m lrexplorer ARGS` in a subprocess of its own (signals, exit codes, stdout as a user sees them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "lrexplorer", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
