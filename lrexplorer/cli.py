@@ -13,11 +13,11 @@ import os
 import sys
 from types import ModuleType
 
-from . import __version__, cli_memory, cli_runs, cli_schedule, cli_train
+from . import __version__, cli_knowledge, cli_memory, cli_runs, cli_schedule, cli_train
 from .cli_common import UsageError
 from .schedules import ScheduleError
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (cli_schedule, cli_memory, cli_train, cli_runs)
+SUBCOMMANDS: tuple[ModuleType, ...] = (cli_schedule, cli_memory, cli_train, cli_runs, cli_knowledge)
 
 
 def build_parser() -> argparse.ArgumentParser:
