@@ -31,7 +31,7 @@ LAB_QUESTIONS = 3  # test phrasings per fact
 CANDIDATES = 4  # the answer and three other values of the relation: chance is 1/4
 PRETRAIN_PEOPLE = 200
 QA_SHARE = 0.8  # pre-training people with closed-book questions; the rest measure transfer
-MIX = (("statement", 0.2), ("bio", 0.2), ("qa", 0.25), ("reading", 0.35))
+MIX = (("statement", 0.15), ("bio", 0.15), ("qa", 0.25), ("reading", 0.45))
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class PretrainCorpus:
         self.firsts, (self.lasts, _) = first_names(), surnames()
 
     def documents(self, n: int) -> list[str]:
-        kinds, weights = zip(*MIX)
+        kinds, weights = [k for k, _ in MIX], [w for _, w in MIX]
         makers = {"statement": self.statement, "bio": self.bio, "qa": self.qa, "reading": self.reading}
         return [makers[kind]() for kind in self.rng.choices(kinds, weights, k=n)]
 
