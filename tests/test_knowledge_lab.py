@@ -70,3 +70,14 @@ def test_stop_returns_partial_results_and_hooks_see_every_step(few_facts):
     assert all(0 <= f <= 1 for f in fractions) and fractions[-1] == 1.0
     assert all(eta is None or eta >= 0 for _, _, eta in reports)
     assert any("fine-tuning on 2 paraphrases, seed 0" in m for _, m, _ in reports)
+
+
+@pytest.mark.slow
+def test_the_finding_on_the_built_in_data():
+    """The paper's pattern at toy scale (one fixed seed, two paraphrase counts, to stay within minutes)."""
+    result = run_lab(LabSettings(paraphrases=(1, 5), seeds=1))
+    base, rag = result.row("base", None).mean, result.row("rag", None).mean
+    ft1, ft5 = result.row("ft", 1).mean, result.row("ft", 5).mean
+    assert abs(base - result.chance) <= 0.1  # the base model knows nothing about the lab's people
+    assert rag >= base + 0.3  # retrieval: reading the fact in the context answers the question
+    assert ft5 > ft1  # fine-tuning learns more from more paraphrases of each fact

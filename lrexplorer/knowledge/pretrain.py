@@ -23,7 +23,7 @@ from .cpu import passive_openmp_wait
 from .score import Question, choice_accuracy, score_questions
 
 SEED = 0
-STEPS = 1600
+STEPS = 1400
 BATCH = 24
 LEARNING_RATE = 2e-3
 VOCAB_SIZE = 1024
@@ -129,7 +129,7 @@ def pretrain(
         use_cpu=True,
         seed=seed,
         disable_tqdm=True,
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy="sequential",  # the corpus is in curriculum order
         bf16=bf16,
     )
 
