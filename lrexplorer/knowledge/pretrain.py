@@ -12,6 +12,7 @@ closed-book questions about the pre-training people whose questions it never saw
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from .cpu import passive_openmp_wait
 from .score import Question, choice_accuracy, score_questions
 
 SEED = 0
-STEPS = 1400
+STEPS = 500
 BATCH = 24
 LEARNING_RATE = 2e-3
 VOCAB_SIZE = 1024
@@ -106,6 +107,7 @@ def pretrain(
     log_every: int = 100,
     check_every: int = 0,
     bf16: bool = False,
+    save_every: int = 0,
 ) -> dict[str, float]:
     """Train the base model, save it to `out`, and return its check accuracies."""
     import torch
@@ -135,9 +137,14 @@ def pretrain(
 
     class Checks(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if check_every and state.global_step % check_every == 0:
-                print({"step": state.global_step, **check(model, tokenizer, corpus, n=100)}, flush=True)
+            step = state.global_step
+            if check_every and step % check_every == 0:
+                print({"step": step, **check(model, tokenizer, corpus, n=100)}, flush=True)
                 model.train()
+            if save_every and step % save_every == 0 and step < steps:
+                # A snapshot part-way through the schedule (the same command reproduces it at that step).
+                snapshot = copy.deepcopy(model).to(torch.float16)
+                save(snapshot, tokenizer, out, {"seed": seed, "steps": steps, "saved_at_step": step, "bf16": bf16})
 
     trainer = Trainer(
         model=model,
@@ -151,7 +158,8 @@ def pretrain(
     minutes = (time.perf_counter() - started) / 60
     checks = check(model, tokenizer, corpus)
     checks["train_minutes"] = round(minutes, 2)
-    save(model.to(torch.float16), tokenizer, out, {"seed": seed, "steps": steps, "bf16": bf16, **checks})
+    record = {"seed": seed, "steps": steps, "saved_at_step": steps, "bf16": bf16, **checks}
+    save(model.to(torch.float16), tokenizer, out, record)
     return checks
 
 
@@ -192,12 +200,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
     parser.add_argument("--check_every", type=int, default=0, help="print check accuracies every N steps")
+    parser.add_argument("--save_every", type=int, default=0, help="also save the model every N steps")
     parser.add_argument(
         "--bf16", action="store_true", help="bfloat16 autocast (faster on CPUs with AMX or AVX512-BF16)"
     )
     args = parser.parse_args(argv)
     passive_openmp_wait()
-    print(json.dumps(pretrain(args.seed, args.steps, args.out, check_every=args.check_every, bf16=args.bf16)))
+    print(
+        json.dumps(
+            pretrain(
+                args.seed,
+                args.steps,
+                args.out,
+                check_every=args.check_every,
+                bf16=args.bf16,
+                save_every=args.save_every,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":
