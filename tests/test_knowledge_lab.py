@@ -81,3 +81,21 @@ def test_the_finding_on_the_built_in_data():
     assert abs(base - result.chance) <= 0.1  # the base model knows nothing about the lab's people
     assert rag >= base + 0.3  # retrieval: reading the fact in the context answers the question
     assert ft5 > ft1  # fine-tuning learns more from more paraphrases of each fact
+
+
+def test_eta_counts_training_setup_apart_from_steps(monkeypatch):
+    from lrexplorer.knowledge import progress
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock["now"])
+    reports = []
+    tracker = progress.Progress({"setup": 2, "train": 20}, lambda f, m, eta: reports.append((f, eta)))
+    tracker.begin("setup", "fine-tuning")
+    clock["now"] = 10.0
+    tracker.step(1, 10)  # the first step ends a 10 s setup
+    for step in range(2, 11):
+        clock["now"] += 0.5
+        tracker.step(step, 10)
+    # Left: one setup (10 s each) and ten steps (4.5 s over the ten done: the first step's time went to its setup).
+    assert tracker.eta() == pytest.approx(10.0 + 10 * 0.45)
+    assert reports[0][0] == 0.0 and 0 < tracker.fraction() < 1

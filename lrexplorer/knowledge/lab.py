@@ -139,10 +139,10 @@ def run_lab(
         for p in settings.trained_counts:
             if stop():
                 break
+            tracker.begin("setup", f"fine-tuning on {p} paraphrase{'s' * (p > 1)}, seed {seed}")
             model = copy.deepcopy(base)
             ft = finetune_settings(settings, facts, p)
             docs = fact_documents(facts, p)
-            tracker.begin("train", f"fine-tuning on {p} paraphrase{'s' * (p > 1)}, seed {seed}")
             done_before = tracker.done["train"]
             tag = {"method": "ft", "paraphrases": p, "seed": seed}
             hooks = Hooks(log=_tagged(log, tag), step=tracker.step, should_stop=stop)
@@ -182,6 +182,7 @@ def _planned_work(settings: LabSettings, facts: list[Fact], closed: list, with_c
     return {
         "eval-closed": n_closed * len(closed),
         "eval-rag": n_rag * len(with_context),
+        "setup": runs,
         "train": settings.seeds * steps,
     }
 

@@ -1,6 +1,6 @@
 """Progress and ETA of a lab run, from the work planned and the speed measured so far.
 
-The work comes in kinds (optimizer steps, questions evaluated closed-book, questions evaluated with
+The work comes in kinds (setting up a training, optimizer steps, questions evaluated closed-book, questions evaluated with
 retrieved documents). Each kind's speed is measured as it runs; until a kind has
 run, a rough prior stands in. ETA = sum over kinds of remaining units x seconds per unit.
 """
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 # Seconds per unit before anything is measured: an order of magnitude, replaced after the first units.
-PRIORS = {"train": 0.1, "eval-closed": 0.01, "eval-rag": 0.03}
+PRIORS = {"setup": 5.0, "train": 0.1, "eval-closed": 0.01, "eval-rag": 0.03}
 EVERY_S = 0.5  # at most this often to the progress hook, except at the start of each phase
 
 
@@ -38,7 +38,14 @@ class Progress:
         self._emit()
 
     def step(self, global_step: int, max_steps: int) -> None:
-        """Trainer's step hook: one optimizer step done."""
+        """Trainer's step hook: one optimizer step done.
+
+        A training starts in the `setup` kind (copying the model, tokenizing, building the Trainer: seconds
+        that would swamp the per-step rate); its first step ends the setup.
+        """
+        if self.kind == "setup":
+            self.add(1)
+            self.kind = "train"
         self.add(1)
 
     def skip(self, kind: str, units: int) -> None:
