@@ -40,8 +40,7 @@ from lrexplorer.memory.accuracy import (
     summary,
 )
 from lrexplorer.memory.estimate import estimate
-
-MIB = 2**20
+from lrexplorer.units import MIB
 
 
 def row(name: str, truth: int, ours: int, four: int, tm: int, phase: str) -> tuple[float, float, float]:

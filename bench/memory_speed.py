@@ -36,11 +36,11 @@ def main() -> int:
             (False, True),
             ("sdpa", "eager"),
             ("adamw_torch", "adamw_8bit"),
-            (0, 16),
+            (False, True),
         )
     )
     setups = []
-    for arch, b, s, ckpt, wanted_attn, optim, r in grid:
+    for arch, b, s, ckpt, wanted_attn, optim, lora in grid:
         attn = "eager" if wanted_attn == "sdpa" and not arch.supports_sdpa else wanted_attn
         setups.append(
             (
@@ -48,12 +48,12 @@ def main() -> int:
                 TrainingSetup(
                     per_device_train_batch_size=b,
                     max_length=s,
-                    gradient_checkpointing=ckpt,
+                    activation_checkpointing=ckpt,
                     attn_implementation=attn,
                     optim=optim,
-                    lora_r=r,
+                    use_peft=lora,
                     bf16=True,
-                    torch_dtype="bfloat16",
+                    dtype="bfloat16",
                 ),
             )
         )

@@ -14,8 +14,7 @@ import sys
 from types import ModuleType
 
 from . import __version__, cli_knowledge, cli_memory, cli_runs, cli_schedule, cli_train
-from .cli_common import UsageError
-from .schedules import ScheduleError
+from .fields import FieldError
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (cli_schedule, cli_memory, cli_train, cli_runs, cli_knowledge)
 
@@ -49,15 +48,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
-    except (ScheduleError, UsageError) as exc:
-        # A user's mistake: one line naming the field, never a traceback.
-        print(f"lrexplorer {args.command}: error: {exc}", file=sys.stderr)
+    except FieldError as exc:
+        # A user's mistake: one line naming each field at fault (as its flag), never a traceback.
+        print(f"lrexplorer {args.command}: error: {flagged(exc, _options(parser, args.command))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # `lrexplorer schedule ... | head`: the reader left; silence the flush at interpreter exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+
+
+def _options(parser: argparse.ArgumentParser, command: str) -> set[str]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    return {a.dest for a in sub._actions if a.option_strings}
+
+
+def flagged(exc: FieldError, options: set[str]) -> str:
+    """Every problem of `exc` on one line, a field that is a flag of the command written as the flag."""
+    return " ".join(("--" + e.line) if e.field in options else e.line for e in exc.errors)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli_common import UsageError, finite_float
+from .fields import Field, FieldError
+
+# The lab's numeric options, checked by the same field type as every other flag.
+EPOCHS = Field("epochs", "float", None, "passes over the fact documents", low=0.0, low_open=True, high=1000.0)
+LEARNING_RATE = Field("learning_rate", "float", None, "fine-tuning learning rate", low=0.0, low_open=True, high=10.0)
 
 EPILOG = """\
 examples:
@@ -45,14 +49,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--methods", default="base,ft,rag,ft+rag", metavar="A,B", help="any of base, ft, rag, ft+rag")
     p.add_argument("--paraphrases", default="1,2,5", metavar="N,M", help="paraphrase counts to fine-tune on (1..K)")
     p.add_argument("--seeds", default="3", metavar="N", help="fine-tuning seeds per paraphrase count (default: 3)")
-    p.add_argument("--epochs", type=finite_float, default=None, metavar="E", help="passes over the fact documents")
+    p.add_argument("--epochs", default=None, metavar="E", help="passes over the fact documents")
     p.add_argument(
         "--budget",
         default="epochs",
         metavar="epochs|updates",
         help="epochs: same passes for every count; updates: every count gets the updates of E passes over the largest",
     )
-    p.add_argument("--learning_rate", type=finite_float, default=None, metavar="X", help="fine-tuning learning rate")
+    p.add_argument("--learning_rate", default=None, metavar="X", help="fine-tuning learning rate")
     p.add_argument("--per_device_train_batch_size", default=None, metavar="B", help="fine-tuning batch size")
     p.add_argument("--top_k", default=None, metavar="K", help="documents retrieved into the prompt")
     p.add_argument("--facts", metavar="JSONL", help="a fact file instead of the built-in fact set")
@@ -66,7 +70,7 @@ def _ints(text: str, field: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise UsageError(f"--{field}: expected whole numbers separated by commas, got {text!r}", field) from None
+        raise FieldError(field, f"expected whole numbers separated by commas, got {text!r}") from None
 
 
 def _int(text: str | None, field: str, default: int) -> int:
@@ -74,7 +78,7 @@ def _int(text: str | None, field: str, default: int) -> int:
         return default
     values = _ints(text, field)
     if len(values) != 1:
-        raise UsageError(f"--{field}: expected one whole number, got {text!r}", field)
+        raise FieldError(field, f"expected one whole number, got {text!r}")
     return values[0]
 
 
@@ -86,9 +90,11 @@ def build_settings(args: argparse.Namespace) -> Any:
         methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
         paraphrases=_ints(args.paraphrases, "paraphrases"),
         seeds=_int(args.seeds, "seeds", defaults.seeds),
-        epochs=defaults.epochs if args.epochs is None else args.epochs,
+        epochs=defaults.epochs if args.epochs is None else EPOCHS.convert(args.epochs),
         budget=args.budget,
-        learning_rate=defaults.learning_rate if args.learning_rate is None else args.learning_rate,
+        learning_rate=defaults.learning_rate
+        if args.learning_rate is None
+        else LEARNING_RATE.convert(args.learning_rate),
         batch_size=_int(args.per_device_train_batch_size, "per_device_train_batch_size", defaults.batch_size),
         top_k=_int(args.top_k, "top_k", defaults.top_k),
     )
@@ -102,14 +108,14 @@ def load_and_check(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     try:
         facts = load_facts(args.facts) if args.facts else load_facts()
     except FactFileError as exc:
-        raise UsageError(f"--facts: {exc}", exc.field) from None
+        raise FieldError("facts", str(exc)) from None
     try:
         validate(settings, facts)
     except ValueError as exc:
         field = str(exc).split(":", 1)[0]
-        raise UsageError(f"--{field}: {str(exc).split(': ', 1)[1]}", field) from None
+        raise FieldError(field, str(exc).split(": ", 1)[1]) from None
     if args.model and not (Path(args.model) / "config.json").is_file():
-        raise UsageError(f"--model: {args.model} is not a model folder (no config.json)", "model")
+        raise FieldError("model", f"{args.model} is not a model folder (no config.json)")
     return settings, facts
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli_common import UsageError
+from .fields import FieldError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -70,7 +70,12 @@ def _find(args: argparse.Namespace) -> Path:
     try:
         return store.find_run(args.run, store.runs_dir(args.runs_dir))
     except store.RunNotFound as exc:
-        raise UsageError(str(exc), "run") from None
+        raise FieldError("run", str(exc)) from None
+
+
+def _bad_config(exc: FieldError) -> FieldError:
+    """A stored run whose config.yaml the catalogue refuses: the run is at fault, each field named."""
+    return FieldError("run", "its config.yaml is not a valid spec (" + "; ".join(e.line for e in exc.errors) + ")")
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -123,12 +128,14 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from .runs import launcher, lock
+    from .runs import launcher, lock, store
 
     try:
         pid = launcher.resume_run(_find(args), queue=args.queue)
-    except (RuntimeError, FileNotFoundError) as exc:
-        raise UsageError(str(exc), "run") from None
+    except (RuntimeError, FileNotFoundError, store.ConfigUnreadable) as exc:
+        raise FieldError("run", str(exc)) from None
+    except FieldError as exc:
+        raise _bad_config(exc) from None
     except lock.DeviceBusy as exc:
         print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
         return 4
@@ -139,9 +146,13 @@ def run_resume(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from .runs import store
     from .runs.export import write_bundle
-    from .runs.spec import RunSpec
 
-    spec = RunSpec.from_file(_find(args) / store.CONFIG)
+    try:
+        spec = store.read_spec(_find(args))
+    except store.ConfigUnreadable as exc:
+        raise FieldError("run", str(exc)) from None
+    except FieldError as exc:
+        raise _bad_config(exc) from None
     for path in write_bundle(spec, Path(args.dest)):
         print(path)
     return 0

@@ -12,15 +12,11 @@ import json
 import sys
 from typing import Any, TextIO
 
-from .cli_common import UsageError, add_bool_flag, finite_float
-from .schedules import (
-    CATALOGUE,
-    Curve,
-    compute_curve,
-    get_schedule,
-    parse_kwargs_json,
-)
-from .steps import StepPlan, plan_steps
+from .cli_fields import add_fields, field_values
+from .fields import FieldError
+from .params import SCHEDULE
+from .schedules import CATALOGUE, Curve, curve_for, get_schedule
+from .steps import StepPlan, plan_for
 
 DESCRIPTION = """\
 Print the learning rate the transformers Trainer applies at each optimizer update k = 0..N-1
@@ -42,7 +38,7 @@ CHUNK_ROWS = 65536  # rows formatted per write: bounded memory for long runs, fe
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register `schedule` and its flags (TrainingArguments names and defaults) on the dispatcher."""
+    """Register `schedule`: its catalogue fields as flags (TrainingArguments names and defaults), and --list, --format."""
     p = subparsers.add_parser(
         "schedule",
         help="print the LR of every optimizer update of a run (CSV or JSON)",
@@ -56,134 +52,38 @@ def add_parser(subparsers: Any) -> None:
         "--list", action="store_true", help="print the catalogue of schedules (name, family, title) and exit"
     )
     p.add_argument(
-        "--lr_scheduler_type",
-        default="linear",
-        metavar="NAME",
-        help="schedule name: a transformers SchedulerType value (linear, cosine, ...) or a torch.optim.lr_scheduler "
-        "class name (StepLR, OneCycleLR, ...); see --list (default: linear)",
-    )
-    p.add_argument(
-        "--learning_rate",
-        type=finite_float,
-        default=5e-5,
-        metavar="LR",
-        help="peak learning rate of the optimizer (default: 5e-05)",
-    )
-    p.add_argument(
-        "--lr_scheduler_kwargs",
-        default=None,
-        metavar="JSON",
-        help="scheduler arguments as a JSON object, e.g. '{\"num_cycles\": 2}'; unknown or out-of-range keys are "
-        "refused with the allowed values (default: the scheduler's defaults)",
-    )
-    p.add_argument(
-        "--warmup_steps",
-        type=finite_float,
-        default=0.0,
-        metavar="W",
-        help="linear warmup from 0: a value >= 1 is a number of updates, a value < 1 a fraction of the total "
-        "updates, rounded up (default: 0)",
-    )
-    p.add_argument(
-        "--warmup_ratio",
-        type=finite_float,
-        default=None,
-        metavar="R",
-        help="deprecated (removed in transformers 5): fraction of the updates used for warmup; "
-        "write --warmup_steps R instead",
-    )
-    steps = p.add_argument_group("run length (give --max_steps, or --num_examples)")
-    steps.add_argument(
-        "--max_steps",
-        type=int,
-        default=-1,
-        metavar="N",
-        help="total optimizer updates; overrides --num_train_epochs (default: -1, count from --num_examples)",
-    )
-    steps.add_argument(
-        "--num_examples",
-        type=int,
-        default=None,
-        metavar="M",
-        help="training examples in the dataset; with the flags below it gives the number of updates",
-    )
-    steps.add_argument(
-        "--per_device_train_batch_size",
-        type=int,
-        default=8,
-        metavar="B",
-        help="examples per micro-batch on each device (default: 8)",
-    )
-    steps.add_argument(
-        "--gradient_accumulation_steps",
-        type=int,
-        default=1,
-        metavar="G",
-        help="micro-batches accumulated per optimizer update; a partial last group still updates (default: 1)",
-    )
-    steps.add_argument(
-        "--num_train_epochs",
-        type=finite_float,
-        default=3.0,
-        metavar="E",
-        help="passes over the data, fractions allowed; ignored when --max_steps is set (default: 3.0)",
-    )
-    steps.add_argument(
-        "--world_size",
-        type=int,
-        default=1,
-        metavar="K",
-        help="number of data-parallel processes (GPUs) sharing each epoch (default: 1)",
-    )
-    add_bool_flag(steps, "dataloader_drop_last", "drop the last incomplete batch of each epoch")
-    p.add_argument(
         "--format",
         choices=("csv", "json"),
         default="csv",
         help="csv: a `step,lr` header and one row per update; json: the run's step counts, resolved "
         "arguments and the LR list (default: csv)",
     )
+    add_fields(p, SCHEDULE)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Handler of `lrexplorer schedule`; user errors propagate as ScheduleError/UsageError (exit 2)."""
+    """Handler of `lrexplorer schedule`; user errors propagate as FieldError (exit 2)."""
     out = sys.stdout
     if args.list:
         write_catalogue(out, args.format)
         return 0
-    schedule = get_schedule(args.lr_scheduler_type)  # first, so a typo is reported before anything else
-    kwargs = parse_kwargs_json(args.lr_scheduler_kwargs)
-    if args.max_steps == -1 and args.num_examples is None:
-        raise UsageError(
-            "give the run length: --max_steps N, or --num_examples M (with --per_device_train_batch_size, "
-            "--gradient_accumulation_steps, --num_train_epochs, --world_size as needed).",
+    values, notes = field_values(args, SCHEDULE)
+    if values["max_steps"] == -1 and values["num_examples"] is None:
+        raise FieldError(
             "max_steps",
+            "give the run length: --max_steps N, or --num_examples M (with --per_device_train_batch_size, "
+            "--gradient_accumulation_steps, --num_train_epochs, --world_size as needed)",
         )
-    plan, curve = _plan_and_curve(args, schedule.name, kwargs)
-    notes = list(plan.notes) + schedule_notes(schedule.name, plan.warmup_steps)
+    plan = plan_for(values)
+    curve = curve_for(values, plan.total_steps, plan.warmup_steps)
+    notes += schedule_notes(curve.name, plan.warmup_steps)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.format == "json":
-        write_json(out, args, plan, curve, notes)
+        write_json(out, values, plan, curve, notes)
     else:
         write_csv(out, curve)
     return 0
-
-
-def _plan_and_curve(args: argparse.Namespace, name: str, kwargs: dict[str, Any]) -> tuple[StepPlan, Curve]:
-    """Step plan and curve; the engine bounds every number and raises ScheduleError naming the field."""
-    plan = plan_steps(
-        num_examples=args.num_examples,
-        per_device_train_batch_size=args.per_device_train_batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        num_train_epochs=args.num_train_epochs,
-        max_steps=args.max_steps,
-        world_size=args.world_size,
-        dataloader_drop_last=args.dataloader_drop_last,
-        warmup_steps=args.warmup_steps,
-        warmup_ratio=args.warmup_ratio,
-    )
-    return plan, compute_curve(name, args.learning_rate, plan.total_steps, plan.warmup_steps, kwargs)
 
 
 def schedule_notes(name: str, warmup_steps: int) -> list[str]:
@@ -211,10 +111,10 @@ def write_csv(out: TextIO, curve: Curve) -> None:
         out.write("".join(f"{k},{v!r}\n" for k, v in enumerate(chunk, start)))
 
 
-def write_json(out: TextIO, args: argparse.Namespace, plan: StepPlan, curve: Curve, notes: list[str]) -> None:
+def write_json(out: TextIO, values: dict[str, Any], plan: StepPlan, curve: Curve, notes: list[str]) -> None:
     doc = {
         "lr_scheduler_type": curve.name,
-        "learning_rate": args.learning_rate,
+        "learning_rate": values["learning_rate"],
         "lr_scheduler_kwargs": curve.kwargs,
         "total_steps": plan.total_steps,
         "warmup_steps": plan.warmup_steps,

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli_common import UsageError
-from .params import CATALOGUE_LIST, GROUPS, RENAMED
+from .cli_fields import add_fields, given_fields
+from .fields import FieldError
+from .params import TRAIN
 
 EPILOG = """\
 examples:
@@ -34,8 +35,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train",
         help="run a short real fine-tune (TRL SFTTrainer) and follow its progress",
-        description="Fine-tune a model with TRL's SFTTrainer in a supervised worker process. Every field of the "
-        "parameter catalogue is a flag; the run folder gets config.yaml, status.json, metrics.jsonl, train.log, "
+        description="Fine-tune a model with TRL's SFTTrainer in a supervised worker process. Every training field "
+        "of the parameter catalogue is a flag; the run folder gets config.yaml, status.json, metrics.jsonl, train.log, "
         "checkpoints and the final model.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -61,53 +62,11 @@ def add_parser(subparsers: Any) -> None:
         help="write the run as train.py, sft.yaml (trl sft) and accelerate.sh into DIR; do not train",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final status")
-    for group_id, title in GROUPS.items():
-        group = p.add_argument_group(title)
-        for param in (q for q in CATALOGUE_LIST if q.group == group_id):
-            _add_field(group, param)
-    legacy = p.add_argument_group("older names (translated, with a note)")
-    for old in RENAMED:
-        if not any(old.old == q.name for q in CATALOGUE_LIST):
-            legacy.add_argument(
-                f"--{old.old}",
-                dest=old.old,
-                default=None,
-                nargs="?",
-                const="true",
-                metavar="VALUE",
-                help=f"-> {old.new or '(removed)'}: {old.note}",
-            )
-
-
-def _add_field(group: argparse._ArgumentGroup, param: Any) -> None:
-    default = "null" if param.default is None else param.default
-    allowed = ""
-    if param.kind == "choice":
-        allowed = "; see `lrexplorer schedule --list`" if param.name == "lr_scheduler_type" else f"; {param.allowed()}"
-    text = f"{param.help} (default: {default}{allowed})".replace("%", "%%")  # argparse formats help with %
-    if param.kind == "bool":
-        group.add_argument(
-            f"--{param.name}",
-            dest=param.name,
-            default=None,
-            nargs="?",
-            const="true",
-            metavar="BOOL",
-            help=text + f"; --{param.name} alone means true",
-        )
-    else:
-        metavar = {"int": "N", "float": "X", "json": "JSON", "str_list": "A,B"}.get(param.kind, "VALUE")
-        group.add_argument(f"--{param.name}", dest=param.name, default=None, metavar=metavar, choices=None, help=text)
-
-
-def given_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """Catalogue (and old-name) fields given on the command line, as strings for the catalogue to convert."""
-    names = [q.name for q in CATALOGUE_LIST] + [r.old for r in RENAMED]
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    add_fields(p, TRAIN)
 
 
 def build_spec(args: argparse.Namespace) -> Any:
-    from .runs.spec import RunSpec, SpecError
+    from .runs.spec import RunSpec
 
     fields: dict[str, Any] = {}
     if args.config:
@@ -116,22 +75,18 @@ def build_spec(args: argparse.Namespace) -> Any:
         try:
             loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
         except OSError as exc:
-            raise UsageError(f"--config: cannot read {args.config}: {exc.strerror}", "config") from None
+            raise FieldError("config", f"cannot read {args.config}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
-            raise UsageError(f"--config: {args.config} is not valid YAML: {exc}", "config") from None
+            raise FieldError("config", f"{args.config} is not valid YAML: {exc}") from None
         if not isinstance(loaded, dict):
-            raise UsageError(f"--config: {args.config} must be a mapping of field: value", "config")
+            raise FieldError("config", f"{args.config} must be a mapping of field: value")
         fields.update(loaded)
-    fields.update(given_fields(args))
-    try:
-        return RunSpec.from_dict(fields)
-    except SpecError as exc:
-        raise UsageError("invalid run spec:\n  " + "\n  ".join(str(e) for e in exc.errors), exc.fields[0]) from None
+    fields.update(given_fields(args, TRAIN))
+    return RunSpec.from_dict(fields)
 
 
 def run(args: argparse.Namespace) -> int:
     from .runs import launcher, lock
-    from .runs.spec import SpecError
 
     spec = build_spec(args)
     for note in spec.notes:
@@ -144,13 +99,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         run_dir = launcher.start_run(spec, args.runs_dir, run_id=args.run_id, queue=args.queue)
-    except SpecError as exc:
-        raise UsageError("; ".join(str(e) for e in exc.errors), exc.fields[0]) from None
+    except FieldError:
+        raise  # it already names its field; the ValueError below would not
     except lock.DeviceBusy as exc:
         print(f"lrexplorer train: {exc}", file=sys.stderr)
         return 4
     except (FileExistsError, ValueError) as exc:
-        raise UsageError(str(exc), "output_dir") from None
+        raise FieldError("output_dir", str(exc)) from None
     print(f"run folder: {run_dir}", file=sys.stderr)
     if args.detach:
         print(run_dir)
@@ -173,15 +128,14 @@ def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:
             launcher.stop_run(run_dir, grace_s=0.0)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    seen = 0
+    metrics = store.MetricsReader(run_dir)
     try:
         while True:
             status = store.reconcile(run_dir)
-            records = store.read_metrics(run_dir)
+            records = metrics.read().records  # after the status: every record is in before a final status
             if not quiet:
-                for record in records[seen:]:
+                for record in records:
                     print(format_record(record, status.get("max_steps")), flush=True)
-            seen = len(records)
             if status.get("state") in store.FINAL_STATES:
                 break
             time.sleep(poll_s)

@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 
-GIB = 1024**3
+from .units import GIB
 
 
 @dataclass(frozen=True)

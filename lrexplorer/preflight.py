@@ -16,13 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .hardware import GIB, Hardware
+from .hardware import Hardware
 from .params import FieldError
 from .runs import builtin
-from .runs.spec import RunSpec, SpecError
+from .runs.spec import RunSpec
 from .runs.validate import AMPERE, Facts, resolve_attention
-from .schedules import Curve, ScheduleError, compute_curve
-from .steps import StepPlan, plan_steps
+from .schedules import Curve, curve_for
+from .steps import StepPlan, plan_for
+from .units import GIB
 
 HIGH_LR = 1e-2  # above this, Adam-family fine-tuning usually diverges
 
@@ -85,28 +86,6 @@ def count_examples(values: dict[str, Any]) -> int | None:
     return _count_lines(path, os.stat(path).st_mtime_ns)
 
 
-def plan_for(values: dict[str, Any], num_examples: int | None) -> StepPlan:
-    """The Trainer's step counts for this spec on one device (lrexplorer launches one-device runs)."""
-    return plan_steps(
-        num_examples=num_examples,
-        per_device_train_batch_size=values["per_device_train_batch_size"],
-        gradient_accumulation_steps=values["gradient_accumulation_steps"],
-        num_train_epochs=values["num_train_epochs"],
-        max_steps=values["max_steps"],
-        warmup_steps=values["warmup_steps"],
-    )
-
-
-def curve_for(values: dict[str, Any], plan: StepPlan) -> Curve:
-    return compute_curve(
-        values["lr_scheduler_type"],
-        values["learning_rate"],
-        plan.total_steps,
-        plan.warmup_steps,
-        dict(values["lr_scheduler_kwargs"]),
-    )
-
-
 # -- memory --------------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def builtin_vocab_size() -> int:
@@ -145,31 +124,15 @@ def _architecture(ref: str) -> tuple[Any, dict[str, Any]]:
 
 
 def _setup(values: dict[str, Any], facts: Facts, config: dict[str, Any], device: str) -> tuple[Any, tuple[str, ...]]:
-    from .memory.setup import TrainingSetup
+    """The run's memory setup: its own values, with the attention and device the run will really use."""
+    from .memory.setup import setup_from_values
 
-    notes = []
-    length = values["max_length"]
-    if length is None:
-        length = int(config.get("max_position_embeddings") or 1024)
-        notes.append(f"max_length is null: estimated at the model's {length} positions")
-    dtype = values["dtype"]
-    if dtype == "auto":
-        dtype = str(config.get("dtype") or config.get("torch_dtype") or "float32")
-    setup = TrainingSetup(
-        per_device_train_batch_size=values["per_device_train_batch_size"],
-        max_length=int(length),
-        gradient_accumulation_steps=values["gradient_accumulation_steps"],
-        gradient_checkpointing=values["activation_checkpointing"],
-        optim=values["optim"],
-        torch_dtype=dtype,
-        bf16=values["bf16"],
-        fp16=values["fp16"],
-        attn_implementation=resolve_attention(values, facts),
-        lora_r=values["lora_r"] if values["use_peft"] else 0,
-        lora_target_modules=tuple(values["lora_target_modules"]) if values["lora_target_modules"] else None,
-        device=device,
+    notes: list[str] = []
+    run = {**values, "attn_implementation": resolve_attention(values, facts), "device": device}
+    setup = setup_from_values(run, config, notes)
+    notes.append(
+        f"every sequence {setup.max_length} tokens long (the worst case; batches are padded to their longest example)"
     )
-    notes.append(f"every sequence {length} tokens long (the worst case; batches are padded to their longest example)")
     return setup, tuple(notes)
 
 
@@ -284,8 +247,6 @@ def run_warnings(
                     ),
                 )
             )
-        for note in plan.notes:
-            out.append(("info", note))
     if values["logging_strategy"] == "no":
         out.append(("warning", "logging_strategy is no: no metrics are written, so the live charts stay empty."))
     if values["fp16"] and not on_cpu and cap is not None and cap >= AMPERE:
@@ -357,7 +318,7 @@ def preflight(given: dict[str, Any], facts: Facts, hw: Hardware | None = None) -
     """Validate the form's values and compute everything the page shows before Start."""
     try:
         spec = RunSpec.from_dict(given, facts)
-    except SpecError as exc:
+    except FieldError as exc:
         return Preflight(spec=None, errors=list(exc.errors))
     from .runs.sources import check_sources
 
@@ -365,9 +326,10 @@ def preflight(given: dict[str, Any], facts: Facts, hw: Hardware | None = None) -
     values = spec.values
     try:
         result.num_examples = count_examples(values)
-        result.plan = plan_for(values, result.num_examples)
-        result.curve = curve_for(values, result.plan)
-    except ScheduleError as exc:
+        # The Trainer's step counts on one device (lrexplorer launches one-device runs).
+        result.plan = plan_for(values, num_examples=result.num_examples)
+        result.curve = curve_for(values, result.plan.total_steps, result.plan.warmup_steps)
+    except FieldError as exc:
         if result.plan is None and values["max_steps"] < 1 and result.num_examples is None:
             result.plan_error = (
                 "The number of updates depends on the dataset's size, known once it is loaded; set "

@@ -1,20 +1,23 @@
 """Turning what a user types (form fields, JSON, URL query parameters) into schedule inputs.
 
-No streamlit here: the page and the tests share these functions, and every error is a
-ScheduleError whose message names the field, as the engine's own errors do.
+No streamlit here: the page and the tests share these functions. Every value goes through its
+`Field` (a scheduler argument, or a catalogue field such as learning_rate), so every error is a
+FieldError naming the field, exactly as the engine and the command line word it.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schedules import CATALOGUE, NOTES_SCHEDULES, Param, Schedule, ScheduleError, parse_kwargs_json
+from . import params
+from .fields import Field, FieldError
+from .schedules import CATALOGUE, NOTES_SCHEDULES, Schedule
 
 DEFAULT_SCHEDULES = ("linear", "cosine")
+# Short names the page's links use, and the catalogue field each one sets.
+QUERY_ALIASES = {"lr": "learning_rate", "steps": "max_steps", "warmup": "warmup_steps"}
 
 
 def ordered_schedule_names() -> list[str]:
@@ -32,9 +35,11 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
-def placeholder(param: Param, span: int) -> str:
+def placeholder(param: Field, span: int) -> str:
     """What an empty field stands for, shown greyed out inside it."""
-    value = param.default_for(span)
+    if param.derived_from_lr is not None:
+        return f"auto: {param.empty_means()}"
+    value = param.run_default(span)
     if param.default is None and param.derived is not None:
         return f"auto {fmt_value(value)}"
     if value is None:
@@ -42,66 +47,36 @@ def placeholder(param: Param, span: int) -> str:
     return f"default {fmt_value(value)}"
 
 
-def help_text(param: Param, span: int) -> str:
+def help_text(param: Field, span: int) -> str:
     """Tooltip: the parameter's meaning, what it accepts and what an empty field means."""
     parts = [param.help, f"Allowed: {param.allowed()}."]
-    if param.default is None and param.derived is not None:
-        parts.append(f"Empty: {param.derived_help} ({fmt_value(param.default_for(span))} for this run).")
+    if param.derived_from_lr is not None:
+        parts.append(f"Empty: {param.empty_means()}.")
+    elif param.default is None and param.derived is not None:
+        parts.append(f"Empty: {param.empty_means()} ({fmt_value(param.run_default(span))} for this run).")
     elif param.kind not in ("bool", "choice"):
         parts.append("Empty: the default." if param.default is not None else "Empty: not passed.")
     return "\n\n".join(parts)
 
 
-def parse_int_list(text: str | None, schedule: str, param: Param) -> list[int] | None:
-    """'30, 80' or '[30, 80]' -> [30, 80]; empty -> None (the default). Range checks are the engine's."""
-    if text is None or not text.strip():
-        return None
-    tokens = [t for t in re.split(r"[,\s]+", text.strip().strip("[]")) if t]
-    values = []
-    for token in tokens:
-        try:
-            values.append(int(token))
-        except ValueError:
-            raise ScheduleError(
-                f"{schedule}: `{param.name}` must be {param.allowed()}; could not read {token!r}.", param.name
-            ) from None
-    return values
-
-
-def parse_number(text: str | None, schedule: str, param: Param) -> int | float | None:
-    """A typed number ('0.1', '1e-7', '2000'); empty -> None (the default). Range checks are the engine's.
-
-    Typed text rather than a spinner, because scheduler arguments span many decades (eps 1e-8,
-    final_div_factor 1e4) and a number box can neither show nor step through them well.
-    """
-    if text is None or not text.strip():
-        return None
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise ScheduleError(
-            f"{schedule}: `{param.name}` must be {param.allowed()}; could not read {text.strip()!r}.", param.name
-        ) from None
-    if param.kind == "int" and value.is_integer():
-        return int(value)
-    return value  # a fractional value for an int parameter is reported by the engine, naming the field
-
-
 def collect_kwargs(schedule: Schedule, values: Mapping[str, Any], json_text: str | None = None) -> dict[str, Any]:
     """The lr_scheduler_kwargs a user asked for: fields they filled, then the JSON box on top.
 
-    Empty fields and switches left at their default are not passed, so the result is the smallest
-    kwargs dict that gives this curve (what one would write in TrainingArguments), and a pair such
-    as min_lr / min_lr_rate is not sent twice.
+    Each filled field is converted by its `Field` (text such as '1e3' or '30, 80' included), so a bad
+    value raises FieldError naming it. Empty fields and switches left at their default are not passed,
+    so the result is the smallest kwargs dict that gives this curve (what one would write in
+    TrainingArguments), and a pair such as min_lr / min_lr_rate is not sent twice.
     """
-    params = {p.name: p for p in schedule.params}
+    fields = {p.name: p for p in schedule.params}
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
-        param = params[name]
-        if value is None or (param.kind in ("bool", "choice") and value == param.default):
+        param = fields[name]
+        if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        kwargs[name] = value
-    kwargs.update(parse_kwargs_json(json_text))
+        if param.kind in ("bool", "choice") and value == param.default:
+            continue
+        kwargs[name] = param.convert(value, schedule.name)
+    kwargs.update(params.CATALOGUE["lr_scheduler_kwargs"].convert(json_text or ""))
     return kwargs
 
 
@@ -114,10 +89,12 @@ class Preset:
     max_steps: int | None = None
     warmup_steps: float | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # old names read under their current one
 
 
 def preset_from_query(query: Mapping[str, Any]) -> Preset:
-    """Read ?schedule=a,b&lr=..&steps=..&warmup=..; bad values are skipped and reported, never raised."""
+    """Read ?schedule=a,b&lr=..&steps=..&warmup=.. (or the field names learning_rate, max_steps,
+    warmup_steps, and old names such as warmup_ratio); bad values are skipped and reported, never raised."""
     preset = Preset()
     raw = _first(query.get("schedule"))
     if raw:
@@ -132,21 +109,21 @@ def preset_from_query(query: Mapping[str, Any]) -> Preset:
             preset.problems.append(f"unknown schedule {', '.join(repr(u) for u in unknown)} in `schedule`")
         if names:
             preset.schedules = list(dict.fromkeys(names))
-    lr = _number(query, "lr", preset.problems, "a number > 0")
-    if lr is not None and lr > 0:
-        preset.learning_rate = lr
-    elif lr is not None:
-        preset.problems.append("`lr` must be a number > 0")
-    steps = _number(query, "steps", preset.problems, "a whole number >= 1")
-    if steps is not None and steps >= 1 and float(steps).is_integer():
-        preset.max_steps = int(steps)
-    elif steps is not None:
-        preset.problems.append("`steps` must be a whole number >= 1")
-    warmup = _number(query, "warmup", preset.problems, "a number >= 0")
-    if warmup is not None and warmup >= 0:
-        preset.warmup_steps = warmup
-    elif warmup is not None:
-        preset.problems.append("`warmup` must be a number >= 0")
+    wanted = tuple(QUERY_ALIASES.values())
+    given = {QUERY_ALIASES.get(k, k): _first(v) for k, v in query.items()}
+    given = {k: v for k, v in given.items() if k in wanted or k in params.RENAMED_BY_OLD}
+    translated, preset.notes, errors = params.translate(given, wanted)
+    shown = {name: f"`{key}` ({name})" for key, name in QUERY_ALIASES.items() if key in query}
+    preset.problems += [f"`{e.field}` {e.problem}" for e in errors]
+    for name, text in translated.items():
+        try:
+            value = params.CATALOGUE[name].convert(text)
+            if name == "max_steps" and value < 1:
+                raise FieldError(name, f"must be a whole number >= 1 here; got {text!r}")
+        except FieldError as exc:
+            preset.problems.append(f"{shown.get(name, f'`{name}`')} {exc.problem}")
+            continue
+        setattr(preset, name, value)
     return preset
 
 
@@ -154,18 +131,3 @@ def _first(value: Any) -> str | None:
     if isinstance(value, (list, tuple)):
         value = value[0] if value else None
     return None if value is None else str(value)
-
-
-def _number(query: Mapping[str, Any], key: str, problems: list[str], wanted: str) -> float | None:
-    text = _first(query.get(key))
-    if text is None or not text.strip():
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        problems.append(f"`{key}` must be {wanted}, got {text!r}")
-        return None
-    if not math.isfinite(value):
-        problems.append(f"`{key}` must be {wanted}, got {text!r}")
-        return None
-    return value

@@ -7,10 +7,14 @@ processes (its `BatchSamplerShard`, with even batches).
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .schedules.params import ScheduleError
+from .fields import FieldError
+from .params import CATALOGUE
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class StepPlan:
     epochs: int | None  # passes over the data the Trainer starts (the last may be partial)
     epoch_based: bool  # True when num_train_epochs (not max_steps) decided the length
     global_batch_size: int  # examples per optimizer update across all processes
-    notes: tuple[str, ...] = ()  # deprecations and surprises worth telling the user
+    notes: tuple[str, ...] = ()  # surprises worth telling the user, attached by the caller
 
     def epoch_boundaries(self) -> list[int]:
         """Update indices k at which a new epoch starts (k = e * updates_per_epoch, 0 < k < N)."""
@@ -31,37 +35,12 @@ class StepPlan:
         return list(range(self.updates_per_epoch, self.total_steps, self.updates_per_epoch))
 
 
-def warmup_steps_for(
-    total_steps: int, warmup_steps: float = 0, warmup_ratio: float | None = None
-) -> tuple[int, tuple[str, ...]]:
-    """Warmup updates for a run of `total_steps`: a value >= 1 is a count, a value < 1 a fraction.
-
-    `warmup_ratio` was removed in transformers 5; it is accepted here as the fraction it used to be.
-    """
-    notes: list[str] = []
-    if warmup_ratio is not None:
-        if not 0 <= warmup_ratio < 1:
-            raise ScheduleError(f"warmup_ratio must be in [0, 1), got {warmup_ratio!r}.", "warmup_ratio")
-        if warmup_steps:
-            raise ScheduleError("Give warmup_steps or the deprecated warmup_ratio, not both.", "warmup_ratio")
-        notes.append(
-            f"warmup_ratio is gone from transformers 5; write warmup_steps={warmup_ratio:g} "
-            "(a value below 1 is read as a fraction of the total steps)."
-        )
-        warmup_steps = warmup_ratio
-    if (
-        isinstance(warmup_steps, bool)
-        or not isinstance(warmup_steps, (int, float))
-        or not warmup_steps >= 0
-        or math.isinf(warmup_steps)
-    ):
-        raise ScheduleError(
-            f"warmup_steps must be >= 0 (a count, or a fraction of the run when below 1), got {warmup_steps!r}.",
-            "warmup_steps",
-        )
+def warmup_steps_for(total_steps: int, warmup_steps: float = 0) -> int:
+    """Warmup updates for a run of `total_steps`: a value >= 1 is a count, a value < 1 a fraction."""
+    warmup_steps = CATALOGUE["warmup_steps"].convert(warmup_steps)
     if warmup_steps >= 1:
-        return int(warmup_steps), tuple(notes)
-    return math.ceil(total_steps * warmup_steps), tuple(notes)
+        return int(warmup_steps)
+    return math.ceil(total_steps * warmup_steps)
 
 
 def batches_per_process(num_examples: int, batch_size: int, world_size: int = 1, drop_last: bool = False) -> int:
@@ -82,61 +61,58 @@ def plan_steps(
     world_size: int = 1,
     dataloader_drop_last: bool = False,
     warmup_steps: float = 0,
-    warmup_ratio: float | None = None,
 ) -> StepPlan:
-    """Total, per-epoch and warmup updates of a Trainer run with these arguments."""
-    _positive_int("per_device_train_batch_size", per_device_train_batch_size)
-    _positive_int("gradient_accumulation_steps", gradient_accumulation_steps)
-    _positive_int("world_size", world_size)
-    global_batch = per_device_train_batch_size * gradient_accumulation_steps * world_size
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int):
-        raise ScheduleError(f"max_steps must be an integer (-1 to use epochs), got {max_steps!r}.", "max_steps")
-    if max_steps == 0 or max_steps < -1:
-        raise ScheduleError(f"max_steps must be >= 1, or -1 to count from epochs; got {max_steps}.", "max_steps")
+    """Total, per-epoch and warmup updates of a Trainer run with these arguments (checked by their fields)."""
+    checked = _checked(locals())  # every argument is a catalogue field
+    batch, accumulation = checked["per_device_train_batch_size"], checked["gradient_accumulation_steps"]
+    world_size, max_steps, num_examples = checked["world_size"], checked["max_steps"], checked["num_examples"]
+    global_batch = batch * accumulation * world_size
 
     batches = upe = None
     if num_examples is not None:
-        _positive_int("num_examples", num_examples)
-        batches = batches_per_process(num_examples, per_device_train_batch_size, world_size, dataloader_drop_last)
+        batches = batches_per_process(num_examples, batch, world_size, checked["dataloader_drop_last"])
         if batches == 0:
             # Epoch-based, the Trainer raises; with max_steps it loops over an empty loader forever.
-            raise ScheduleError(
-                f"num_examples: {num_examples} examples give no full batch (world_size × per_device_train_batch_size "
-                f"= {world_size * per_device_train_batch_size}) with dataloader_drop_last, so no update would ever run.",
+            raise FieldError(
                 "num_examples",
+                f"{num_examples} examples give no full batch (world_size × per_device_train_batch_size "
+                f"= {world_size * batch}) with dataloader_drop_last, so no update would ever run",
             )
-        upe = max(batches // gradient_accumulation_steps + int(batches % gradient_accumulation_steps > 0), 1)
+        upe = max(batches // accumulation + int(batches % accumulation > 0), 1)
 
     if max_steps > 0:
         total, epoch_based = max_steps, False
         epochs = None if upe is None else total // upe + int(total % upe > 0)
     else:
-        if num_examples is None:
-            raise ScheduleError("Give max_steps, or num_examples so that epochs can be counted.", "max_steps")
-        if (
-            isinstance(num_train_epochs, bool)
-            or not isinstance(num_train_epochs, (int, float))
-            or not 0 < num_train_epochs <= 1e9
-        ):
-            raise ScheduleError(
-                f"num_train_epochs must be a number > 0 (and finite), got {num_train_epochs!r}.", "num_train_epochs"
-            )
-        assert upe is not None  # num_examples is known here
-        total, epoch_based = math.ceil(num_train_epochs * upe), True
-        epochs = math.ceil(num_train_epochs)
-    warm, notes = warmup_steps_for(total, warmup_steps, warmup_ratio)
+        if upe is None:
+            raise FieldError("max_steps", "give max_steps, or num_examples so that epochs can be counted")
+        total, epoch_based = math.ceil(checked["num_train_epochs"] * upe), True
+        epochs = math.ceil(checked["num_train_epochs"])
     return StepPlan(
         total_steps=total,
-        warmup_steps=warm,
+        warmup_steps=warmup_steps_for(total, checked["warmup_steps"]),
         updates_per_epoch=upe,
         batches_per_epoch=batches,
         epochs=epochs,
         epoch_based=epoch_based,
         global_batch_size=global_batch,
-        notes=notes,
     )
 
 
-def _positive_int(field: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ScheduleError(f"{field} must be an integer >= 1, got {value!r}.", field)
+def plan_for(values: Mapping[str, Any], **given: Any) -> StepPlan:
+    """`plan_steps` over the step-counting fields among `values` (catalogue values of any tool), `given` on top."""
+    names = inspect.signature(plan_steps).parameters
+    return plan_steps(**{**{n: values[n] for n in names if n in values}, **given})
+
+
+def _checked(given: dict[str, object]) -> dict[str, Any]:
+    """Each value converted by its catalogue field; one FieldError listing every bad one."""
+    out, errors = {}, []
+    for name, value in given.items():
+        try:
+            out[name] = CATALOGUE[name].convert(value)
+        except FieldError as exc:
+            errors.append(exc)
+    if errors:
+        raise FieldError.collect(errors)
+    return out

@@ -1,15 +1,23 @@
-"""Shared fixtures: a tiny real Llama model (built from a config, no download) and a token dataset."""
+"""Shared fixtures: isolated runs folders, and a tiny real Llama model (built from a config, no download).
+Shared plain code lives in `helpers/`."""
 
 from __future__ import annotations
 
 import os
-import sys
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-sys.path.insert(0, os.path.dirname(__file__))  # test helpers such as real_schedulers
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch) -> Path:
+    """A private runs directory and device-lock folder, so tests never meet each other's runs."""
+    from helpers.runs import isolate_env
+
+    return isolate_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -32,15 +40,3 @@ def tiny_llama():
         return LlamaForCausalLM(config)
 
     return make
-
-
-def token_dataset(n: int, length: int = 8, vocab: int = 64) -> list[dict]:
-    """n causal-LM examples of random token ids, labels equal to inputs."""
-    import torch
-
-    g = torch.Generator().manual_seed(n)
-    rows = []
-    for _ in range(n):
-        ids = torch.randint(0, vocab, (length,), generator=g)
-        rows.append({"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones(length, dtype=torch.long)})
-    return rows

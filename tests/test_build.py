@@ -7,10 +7,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from real_schedulers import METRIC_DRIVEN, RECURSIVE, assert_same_curve
+from helpers.real_schedulers import METRIC_DRIVEN, assert_same_curve, rtol_for
 
 from lrexplorer.schedules import CATALOGUE, compute_curve
-from lrexplorer.schedules.build import LinearWarmupThen, build_scheduler
+from lrexplorer.schedules.build import build_scheduler
+from lrexplorer.schedules.warmup import LinearWarmupThen
 
 
 def stepped(name: str, lr: float, n: int, w: int, kwargs: dict | None = None) -> np.ndarray:
@@ -33,7 +34,7 @@ def test_built_scheduler_applies_the_curve(name: str, n: int, w: int) -> None:
     if name == "polynomial" and n == w:
         pytest.skip("transformers divides by zero here; covered in test_schedules_exact")
     curve = compute_curve(name, 1e-3, n, w)
-    assert_same_curve(curve.lr, stepped(name, 1e-3, n, w), 1e-3, 1e-6 if name in RECURSIVE else 1e-9)
+    assert_same_curve(curve.lr, stepped(name, 1e-3, n, w), 1e-3, rtol_for(name))
 
 
 def test_torch_class_with_warmup_is_wrapped() -> None:

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from lrexplorer.charts import Line, decimate_indices, lr_figure, warmup_figure, warmup_window
+from lrexplorer.app.figures.lr_curves import Line, decimate_indices, lr_figure, warmup_figure, warmup_window
 from lrexplorer.schedules import compute_curve
 
 

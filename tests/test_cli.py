@@ -18,18 +18,19 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers.real_schedulers import rtol_for
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments, get_scheduler
 from transformers.optimization import GreedyLR
 from transformers.trainer_utils import SchedulerType
 
 from lrexplorer.cli import build_parser, main
+from lrexplorer.params import CATALOGUE as CATALOGUE_FIELDS
+from lrexplorer.params import SCHEDULE, fields_for
 from lrexplorer.schedules import CATALOGUE
 from lrexplorer.schedules.build import build_scheduler
 
 LR = 3e-4
-# torch classes that multiply the previous LR: they agree with any closed form only to float rounding.
-RECURSIVE = {"StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR"}
 SPEC_FLAGS = (
     "lr_scheduler_type",
     "learning_rate",
@@ -192,7 +193,7 @@ def test_csv_equals_torch_class_after_warmup(capsys, name, total, warmup, kwargs
     assert rc == 0
     opt = optimizer()
     real = build_scheduler(name, opt, total, warmup, kwargs)
-    assert_same(csv_lrs(out), stepped(opt, real, total), 1e-6 if name in RECURSIVE else 1e-9)
+    assert_same(csv_lrs(out), stepped(opt, real, total), rtol_for(name))
 
 
 S = torch.optim.lr_scheduler
@@ -248,7 +249,7 @@ def test_csv_equals_plain_torch_class_without_warmup(capsys, name, total, kwargs
     )
     assert rc == 0
     opt = optimizer()
-    assert_same(csv_lrs(out), stepped(opt, make(opt), total), 1e-6 if name in RECURSIVE else 1e-9)
+    assert_same(csv_lrs(out), stepped(opt, make(opt), total), rtol_for(name))
 
 
 # ---------------------------------------------------------------- step counts from a dataset
@@ -375,15 +376,16 @@ def test_json_fields_for_a_max_steps_run(capsys):
         "steps",
         "lr",
     }
+    # learning_rate is the catalogue's default, the one `lrexplorer train` and the Train form start from.
     assert (doc["lr_scheduler_type"], doc["learning_rate"], doc["total_steps"], doc["warmup_steps"]) == (
         "StepLR",
-        5e-5,
+        CATALOGUE_FIELDS["learning_rate"].default,
         30,
         3,
     )
     assert doc["updates_per_epoch"] is None and doc["epochs"] is None
     # The resolved kwargs are complete: given to the real class, they reproduce the printed curve.
-    opt = optimizer(5e-5)
+    opt = optimizer(doc["learning_rate"])
     real = build_scheduler("StepLR", opt, 30, 3, doc["lr_scheduler_kwargs"])
     assert_same(doc["lr"], stepped(opt, real, 30), 1e-6)
 
@@ -422,7 +424,9 @@ ERROR_CASES = [
     (["--max_steps", "10", "--lr_scheduler_kwargs", '{"gamma": 0.5'], ["lr_scheduler_kwargs", "JSON"]),
     (["--max_steps", "10", "--lr_scheduler_kwargs", "[1, 2]"], ["lr_scheduler_kwargs"]),
     (["--lr_scheduler_type", "linear"], ["--max_steps", "--num_examples"]),
-    (["--max_steps", "10", "--warmup_steps", "2", "--warmup_ratio", "0.1"], ["warmup_ratio"]),
+    (["--max_steps", "10", "--warmup_steps", "2", "--warmup_ratio", "0.1"], ["--warmup_ratio", "not both"]),
+    (["--max_steps", "10", "--warmup_ratio", "1.5"], ["--warmup_ratio", "< 1"]),
+    (["--max_steps", "10", "--dataloader_drop_last", "maybe"], ["--dataloader_drop_last", "true or false"]),
     (["--max_steps", "10", "--learning_rate", "-1"], ["learning_rate"]),
     (["--max_steps", "0"], ["max_steps"]),
     (["--max_steps", "ten"], ["--max_steps"]),
@@ -473,6 +477,9 @@ def test_help_lists_every_flag_with_help_text(capsys):
     text = capsys.readouterr().out
     for flag in SPEC_FLAGS:
         assert f"--{flag}" in text
+    # Every flag that is a training argument comes from the catalogue, with the catalogue's help text.
+    for field in fields_for(SCHEDULE):
+        assert " ".join(field.help.split()[:4]) in " ".join(text.split()), field.name
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for action in sub.choices["schedule"]._actions:
         assert action.help, action.option_strings
@@ -534,3 +541,34 @@ def test_cli_runs_as_a_module_without_importing_torch():
             [sys.executable, "-m", module, "schedule", "--list"], capture_output=True, text=True, timeout=60
         )
         assert listing.returncode == 0 and "OneCycleLR" in listing.stdout
+
+
+def test_version_is_the_installed_distributions_or_the_checkouts(monkeypatch, capsys):
+    import importlib
+    import importlib.metadata
+
+    import lrexplorer
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    declared = tomllib.loads((Path(lrexplorer.__file__).parents[1] / "pyproject.toml").read_text())["project"][
+        "version"
+    ]
+    try:
+        installed = importlib.metadata.version("lrexplorer")
+    except importlib.metadata.PackageNotFoundError:
+        installed = declared
+    assert lrexplorer.__version__ == installed
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--version"])
+    assert capsys.readouterr().out.strip() == f"lrexplorer {installed}"
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    try:
+        assert importlib.reload(lrexplorer).__version__ == declared
+    finally:
+        monkeypatch.undo()
+        importlib.reload(lrexplorer)

@@ -9,24 +9,30 @@ import sys
 import time
 
 import pytest
-from test_runs_support import isolated
+from helpers.run_folders import make_run
 
 from lrexplorer.cli import build_parser, main
 from lrexplorer.cli_train import build_spec
-from lrexplorer.params import CATALOGUE, RENAMED
+from lrexplorer.params import MEMORY, SCHEDULE, TRAIN, fields_for, renamed_for
 from lrexplorer.runs import store
-
-__all__ = ["isolated"]
 
 
 def parse(*argv: str):
     return build_parser().parse_args(["train", *argv])
 
 
-def test_every_catalogue_field_and_old_name_is_a_flag():
-    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    for name in list(CATALOGUE) + [r.old for r in RENAMED]:
-        assert f"--{name} " in text or f"--{name}\n" in text, name
+def flags_of(command: str) -> set[str]:
+    parser = build_parser()._subparsers._group_actions[0].choices[command]
+    return {s for a in parser._actions for s in a.option_strings}
+
+
+@pytest.mark.parametrize("tool", [TRAIN, SCHEDULE, MEMORY])
+def test_every_field_and_old_name_of_a_tool_is_a_flag_of_its_command_and_no_other(tool):
+    flags = flags_of(tool)
+    assert {f"--{f.name}" for f in fields_for(tool)} <= flags
+    assert {f"--{r.old}" for r in renamed_for(tool)} <= flags
+    others = {f"--{f.name}" for f in fields_for(None) if tool not in f.tools}
+    assert not flags & others, flags & others
 
 
 def test_config_file_then_flags(tmp_path):
@@ -61,6 +67,19 @@ def test_export_writes_the_three_forms(tmp_path, capsys):
     names = {os.path.basename(p) for p in capsys.readouterr().out.split()}
     assert {"train.py", "sft.yaml", "accelerate.sh", "initial_model"} <= names
     assert "accelerate launch" in (tmp_path / "bundle" / "accelerate.sh").read_text()
+
+
+def test_runs_export_of_a_damaged_run_is_one_line_naming_the_problem(isolated, tmp_path, capsys):
+    run_dir = make_run(isolated, "damaged")
+    (run_dir / store.CONFIG).write_text("learning_rate: [1e-3\nmax_steps: 5\n", encoding="utf-8")
+    assert main(["runs", "export", "damaged", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "config.yaml: not valid YAML (line 2" in err and len(err.splitlines()) == 1, err
+    (run_dir / store.CONFIG).write_text("learning_rate: -1\nwarmup_steps: -2\n", encoding="utf-8")
+    assert main(["runs", "export", "damaged", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "learning_rate" in err and "warmup_steps" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
 
 
 def run_cli(args: list[str], cwd, timeout: float = 240) -> subprocess.CompletedProcess:

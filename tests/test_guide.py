@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+from pathlib import Path
 
 import pytest
+from helpers.run_folders import make_run
 
 from lrexplorer import params
+from lrexplorer.app.pages import PAGES
 from lrexplorer.guide import LESSONS, arguments, demos, lesson_by_id, paraphrases
 from lrexplorer.guide.example import NOTES_EXAMPLE, corrected_example
 from lrexplorer.guide.links import (
@@ -19,8 +22,11 @@ from lrexplorer.guide.links import (
     schedule_link,
 )
 from lrexplorer.guide.search import search
+from lrexplorer.runs import store
 from lrexplorer.schedule_form import preset_from_query
 from lrexplorer.schedules import NOTES_SCHEDULES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_lessons_are_complete_and_ids_unique():
@@ -45,7 +51,7 @@ def test_importing_the_guide_loads_neither_torch_nor_transformers():
 
     code = (
         "import sys, lrexplorer.guide, lrexplorer.guide.search, lrexplorer.guide.example, lrexplorer.guide.demos, "
-        "lrexplorer.guide.memory_curves, lrexplorer.guide.figures; "
+        "lrexplorer.guide.memory_curves, lrexplorer.app.figures.guide; "
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -56,7 +62,7 @@ def test_importing_the_guide_loads_neither_torch_nor_transformers():
 def test_schedule_link_presets_the_schedules_page(name):
     preset = SchedulePreset(learning_rate=3e-4, max_steps=750, warmup_steps=40.0)
     link = schedule_link(name, preset)
-    assert link.page == SCHEDULES_PAGE and link.page_exists()
+    assert link.page == SCHEDULES_PAGE and (ROOT / PAGES[link.page].script).is_file()
     read = preset_from_query(link.query)
     assert not read.problems
     assert (read.schedules, read.learning_rate, read.max_steps, read.warmup_steps) == ([name], 3e-4, 750, 40.0)
@@ -225,3 +231,21 @@ def test_a_run_is_matched_to_its_experiment_by_its_config(tmp_path):
     assert not paraphrases.matches({**config, "max_steps": 100}, e1)
     assert not paraphrases.matches({**config, "eval_strategy": "no"}, e1)
     assert "--dataset builtin:facts --max_steps 150" in e5.command
+
+
+def test_the_newest_run_of_each_experiment_is_found_in_the_runs_folder(tmp_path):
+    experiments = [paraphrases.experiment(k, str(tmp_path / "data")) for k in (1, 5)]
+    e1, e5 = experiments
+    root = tmp_path / "runs"
+    for run_id, config, created in (
+        ("old-1", {"dataset": e1.dataset}, 100.0),
+        ("new-1", {"dataset": e1.dataset}, 200.0),
+        ("other", {"dataset": e1.dataset, "max_steps": 10}, 300.0),
+    ):
+        make_run(root, run_id, config={"max_steps": 150, "eval_strategy": "steps", **config}, created_at=created)
+    (make_run(root, "damaged", created_at=400.0) / store.CONFIG).write_text("[: not yaml", encoding="utf-8")
+    found = paraphrases.newest_runs(experiments, root)
+    assert {label: (path.name, e) for label, (path, e) in found.items()} == {e1.label: ("new-1", e1)}
+    assert e1.label == "1 phrasing" and e5.label == "5 phrasings"
+    make_run(root, "builtin-5", config={"dataset": "builtin:facts", "max_steps": 150, "eval_strategy": "steps"})
+    assert paraphrases.newest_runs(experiments, root)[e5.label][0].name == "builtin-5"

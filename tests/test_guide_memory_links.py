@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lrexplorer.app.pages import PAGES
 from lrexplorer.guide.links import MEMORY_PRESETS, memory_link
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -17,11 +18,11 @@ INTS = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_lengt
 @pytest.mark.parametrize("topic", list(MEMORY_PRESETS))
 def test_memory_link_presets_the_memory_page(topic):
     link = memory_link(topic)
-    assert link.page == "app_pages/memory.py"
+    assert PAGES[link.page].script == "app_pages/memory.py"
     at = AppTest.from_file(APP, default_timeout=60).run()
     for key, value in link.query.items():
         at.query_params[key] = value
-    at.switch_page(link.page).run()
+    at.switch_page(PAGES[link.page].script).run()
     assert not at.exception
     state = at.session_state
     query = link.query

@@ -193,9 +193,7 @@ def test_returning_from_another_page_reopens_the_same_lesson():
 
 def test_paraphrase_experiment_opens_the_train_page_preset(tmp_path, monkeypatch):
     monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
-    if "app_pages/train.py" not in (ROOT / "app.py").read_text():
-        pytest.skip("the Train page is not in the app")
-    from lrexplorer import train_view
+    from lrexplorer.app import train_form
 
     at = in_app("knowledge")
     at.slider(key="guide.phrasings").set_value(2).run()
@@ -203,10 +201,10 @@ def test_paraphrase_experiment_opens_the_train_page_preset(tmp_path, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Train"
     assert (
-        Path(at.session_state[train_view.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
+        Path(at.session_state[train_form.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
     )
-    assert at.session_state[train_view.key("max_steps")] == 150
-    assert at.session_state[train_view.key("eval_strategy")] == "steps"
+    assert at.session_state[train_form.key("max_steps")] == 150
+    assert at.session_state[train_form.key("eval_strategy")] == "steps"
     assert (tmp_path / "guide-data" / "facts-2" / "train.jsonl").is_file()
 
 
@@ -224,11 +222,10 @@ def test_finished_paraphrase_runs_are_drawn(tmp_path, monkeypatch):
     spec = chart(at, "guide.runs_chart")
     assert [t["name"] for t in spec["data"]] == ["5 phrasings: training loss", "5 phrasings: held-out loss"]
     assert len(spec["layout"]["shapes"]) == 2  # epoch boundaries at updates 15 and 30
-    if "app_pages/train.py" in (ROOT / "app.py").read_text():
-        at = in_app("knowledge")
-        at.slider(key="guide.phrasings").set_value(5).run()
-        links = [(e.proto.page, e.proto.query_string) for e in at.get("page_link")]
-        assert ("train", "run=some-run") in links
+    at = in_app("knowledge")
+    at.slider(key="guide.phrasings").set_value(5).run()
+    links = [(e.proto.page, e.proto.query_string) for e in at.get("page_link")]
+    assert ("train", "run=some-run") in links
 
 
 def test_lessons_without_a_torch_demo_load_neither_torch_nor_transformers():

@@ -1,4 +1,4 @@
-"""The analytic estimate's peak against measured and simulated training steps (the issue's targets).
+"""The analytic estimate's peak against measured and simulated training steps, held to fixed error targets.
 
 Truth is a real training step counted by torch's MemTracker (CPU, real tensors) or the same step
 under FakeTensorMode; the targets are those of the bench (median |error| <= 3 %, worst <= 10 %).
@@ -49,7 +49,7 @@ def test_real_size_preset_simulated_step_agrees_with_the_estimate() -> None:
     from lrexplorer.memory.setup import TrainingSetup
 
     setup = TrainingSetup(
-        device="cpu", torch_dtype="bfloat16", per_device_train_batch_size=2, max_length=512, gradient_checkpointing=True
+        device="cpu", dtype="bfloat16", per_device_train_batch_size=2, max_length=512, activation_checkpointing=True
     )
     sim = simulate_step(source.config, source.architecture, setup)
     assert abs(error(estimate(source.architecture, setup).peak_bytes, sim.peak_bytes)) <= 0.03

@@ -17,8 +17,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 
 from lrexplorer.cli import main
 from lrexplorer.memory.presets import find_preset
-
-GIB = 1024**3
+from lrexplorer.units import GIB
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -44,7 +43,7 @@ def test_json_shape_and_bytes(capsys) -> None:
         "2",
         "--max_length",
         "512",
-        "--torch_dtype",
+        "--dtype",
         "bfloat16",
         "--gpu",
         "A100 80GB,T4",
@@ -98,6 +97,7 @@ def test_table_in_gib(capsys) -> None:
         "4",
         "--max_length",
         "1024",
+        "--use_peft",
         "--lora_r",
         "16",
         "--load_in_4bit",
@@ -117,6 +117,7 @@ def test_lora_target_modules_and_flags_reach_the_setup(capsys) -> None:
         "1",
         "--max_length",
         "128",
+        "--use_peft",
         "--lora_r",
         "8",
         "--lora_target_modules",
@@ -136,13 +137,17 @@ def test_lora_target_modules_and_flags_reach_the_setup(capsys) -> None:
     "args, words",
     [
         (["--model", "no-such-model"], "unknown model 'no-such-model'"),
-        (["--model", "SmolLM2-135M", "--load_in_4bit"], "load_in_4bit needs LoRA"),
+        (["--model", "SmolLM2-135M", "--load_in_4bit"], "--load_in_4bit: needs LoRA"),
         (
-            ["--model", "SmolLM2-135M", "--attn_implementation", "flash_attention_2", "--torch_dtype", "float32"],
+            ["--model", "SmolLM2-135M", "--attn_implementation", "flash_attention_2", "--dtype", "float32"],
             "flash_attention_2 runs only in bfloat16 or float16",
         ),
-        (["--model", "SmolLM2-135M", "--optim", "adam"], "optim must be one of"),
-        (["--model", "SmolLM2-135M", "--gpu", "Voodoo 5"], "gpu 'Voodoo 5' is not in the catalogue"),
+        (["--model", "SmolLM2-135M", "--optim", "adam"], "--optim: must be one of"),
+        (["--model", "SmolLM2-135M", "--gpu", "Voodoo 5"], "--gpu: 'Voodoo 5' is not in the catalogue"),
+        (["--model", "SmolLM2-135M", "--zero_stage", "4"], "--zero_stage: must be an integer >= 0 and <= 3"),
+        (["--model", "SmolLM2-135M", "--lora_r", "8"], "add --use_peft"),
+        (["--model", "SmolLM2-135M", "--use_peft", "--lora_r", "0"], "--lora_r: must be an integer >= 1"),
+        (["--model", "SmolLM2-135M", "--bf16", "maybe"], "--bf16: must be true or false"),
         (["--model", "SmolLM2-135M", "--bf16", "--fp16"], "bf16 and fp16 are exclusive"),
         (["--model", "SmolLM2-135M", "--zero_stage", "2", "--fsdp", "--num_gpus", "4"], "fsdp and zero_stage"),
         (["--model", "Mixtral"], "unknown model"),
@@ -173,7 +178,7 @@ def test_unreadable_and_incomplete_configs(capsys, tmp_path) -> None:
 
 def test_missing_required_flags_and_list(capsys) -> None:
     code, _, err = run_cli(capsys, "--model", "SmolLM2-135M")
-    assert code == 2 and "--per_device_train_batch_size, --max_length are required" in err
+    assert code == 2 and "--per_device_train_batch_size: is required" in err and "--max_length: is required" in err
     code, out, _ = run_cli(capsys, "--list")
     assert code == 0 and "Llama-3.1-70B" in out and "NVIDIA H100 80GB" in out
 
@@ -209,3 +214,22 @@ def test_simulate_reports_the_same_shape(capsys) -> None:
     assert {"n_params", "trainable_params", "components", "peak_bytes", "gpus"} <= set(data)
     assert data["n_params"] == transformers_params("SmolLM2-135M")
     assert data["gpus"][0]["headroom_bytes"] == data["gpus"][0]["total_bytes"] - data["peak_bytes"]
+
+
+def test_old_names_read_as_the_catalogue_names_with_a_note(capsys) -> None:
+    base = ["--model", "Qwen2.5-0.5B", "--per_device_train_batch_size", "2", "--json"]
+    code, new, _ = run_cli(capsys, *base, "--max_length", "256", "--activation_checkpointing", "--dtype", "float32")
+    assert code == 0
+    code, old, err = run_cli(
+        capsys, *base, "--max_seq_length", "256", "--gradient_checkpointing", "true", "--torch_dtype", "float32"
+    )
+    assert code == 0 and json.loads(old) == json.loads(new)
+    for old_name, new_name in [
+        ("max_seq_length", "max_length"),
+        ("gradient_checkpointing", "activation_checkpointing"),
+    ]:
+        assert f"note: {old_name} read as {new_name}=" in err
+    # Without --dtype the weights are in the dtype the checkpoint was saved in, as transformers 5 loads them.
+    code, out, _ = run_cli(capsys, *base, "--max_length", "256")
+    assert find_preset("Qwen2.5-0.5B").config["torch_dtype"] == "bfloat16"
+    assert json.loads(out)["components"]["weights"] == 2 * transformers_params("Qwen2.5-0.5B")

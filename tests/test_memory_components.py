@@ -20,6 +20,7 @@ from lrexplorer.memory.measure import (
 from lrexplorer.memory.params import nf4_bytes
 from lrexplorer.memory.realmodel import build_model, build_optimizer, make_batch
 from lrexplorer.memory.setup import TrainingSetup
+from lrexplorer.optimizers import OPTIMIZERS
 
 LLAMA = {
     "model_type": "llama",
@@ -41,7 +42,7 @@ FAMILIES = {
 
 
 def setup_of(**kw) -> TrainingSetup:
-    base = {"device": "cpu", "torch_dtype": "float32", "per_device_train_batch_size": 2, "max_length": 48}
+    base = {"device": "cpu", "dtype": "float32", "per_device_train_batch_size": 2, "max_length": 48}
     return TrainingSetup(**{**base, **kw})
 
 
@@ -52,7 +53,7 @@ def nbytes(tensors) -> int:
     return sum(seen.values())
 
 
-@pytest.mark.parametrize("optim", ["adamw_torch", "adamw_torch_fused", "adamw_8bit", "adafactor", "sgd"])
+@pytest.mark.parametrize("optim", list(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("variant", [{}, {"tie_word_embeddings": True, "vocab_size": 5000}, {"lora_r": 4}])
 def test_weights_and_optimizer_states_equal_the_trainers_objects(optim: str, dtype: str, variant: dict) -> None:
@@ -60,7 +61,7 @@ def test_weights_and_optimizer_states_equal_the_trainers_objects(optim: str, dty
     lora_r = variant.pop("lora_r", 0)
     config = {**LLAMA, **variant}
     arch = from_config(config)
-    setup = setup_of(optim=optim, torch_dtype=dtype, lora_r=lora_r)
+    setup = setup_of(optim=optim, dtype=dtype, use_peft=lora_r > 0, lora_r=lora_r or 16)
     torch.manual_seed(0)
     model = build_model(config, arch, setup)
     optimizer = build_optimizer(model, setup)
@@ -82,7 +83,7 @@ def test_lora_trainable_parameters_equal_peft(targets, family: str) -> None:
     arch = from_config(config)
     if family == "phi3" and isinstance(targets, tuple):
         targets = ("qkv_proj", "down_proj")
-    setup = setup_of(lora_r=8, lora_target_modules=targets)
+    setup = setup_of(use_peft=True, lora_r=8, lora_target_modules=targets)
     from transformers import AutoConfig, AutoModelForCausalLM
 
     with torch.device("meta"):
@@ -108,22 +109,22 @@ def test_nf4_bytes_equal_bitsandbytes(shape: tuple[int, int], double_quant: bool
 ACTIVATION_CASES = [
     ("llama", {}),
     ("llama", {"attn_implementation": "eager"}),
-    ("llama", {"torch_dtype": "bfloat16"}),
-    ("llama", {"torch_dtype": "bfloat16", "attn_implementation": "eager"}),
+    ("llama", {"dtype": "bfloat16"}),
+    ("llama", {"dtype": "bfloat16", "attn_implementation": "eager"}),
     ("llama", {"bf16": True}),
     ("llama", {"bf16": True, "attn_implementation": "eager"}),
-    ("llama", {"gradient_checkpointing": True}),
-    ("llama", {"lora_r": 4, "torch_dtype": "bfloat16"}),
-    ("llama", {"lora_r": 4, "lora_target_modules": "all-linear"}),
+    ("llama", {"activation_checkpointing": True}),
+    ("llama", {"use_peft": True, "lora_r": 4, "dtype": "bfloat16"}),
+    ("llama", {"use_peft": True, "lora_r": 4, "lora_target_modules": "all-linear"}),
     ("llama-gqa-tied", {}),
-    ("llama-gqa-tied", {"attn_implementation": "eager", "torch_dtype": "bfloat16"}),
-    ("mistral", {"torch_dtype": "bfloat16"}),
+    ("llama-gqa-tied", {"attn_implementation": "eager", "dtype": "bfloat16"}),
+    ("mistral", {"dtype": "bfloat16"}),
     ("qwen2", {}),
-    ("qwen2", {"torch_dtype": "bfloat16"}),
+    ("qwen2", {"dtype": "bfloat16"}),
     ("gemma2", {"attn_implementation": "eager"}),
-    ("gemma2", {"attn_implementation": "eager", "torch_dtype": "bfloat16"}),
+    ("gemma2", {"attn_implementation": "eager", "dtype": "bfloat16"}),
     ("phi3", {}),
-    ("phi3", {"torch_dtype": "bfloat16", "attn_implementation": "eager"}),
+    ("phi3", {"dtype": "bfloat16", "attn_implementation": "eager"}),
 ]
 
 
@@ -135,7 +136,7 @@ def test_activations_equal_what_autograd_saves(family: str, kw: dict) -> None:
     torch.manual_seed(0)
     model = build_model(config, arch, setup)
     counter = SavedTensorCounter(model)
-    hooks = counter.watch_checkpoints(model) if setup.gradient_checkpointing else []
+    hooks = counter.watch_checkpoints(model) if setup.activation_checkpointing else []
     batch = make_batch(arch, setup)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if setup.bf16 else torch.autocast("cpu", enabled=False)
     with counter.context(), autocast:

@@ -16,7 +16,6 @@ from lrexplorer.guide.links import MEMORY_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "memory.py")
-GIB = 1024**3
 
 
 def page(**query: str) -> AppTest:

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.run_folders import append, make_run, record
 from streamlit.testing.v1 import AppTest
-from test_live import append, make_run, record
 
 from lrexplorer.runs import export, launcher, store
 from lrexplorer.runs.spec import RunSpec

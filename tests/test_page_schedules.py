@@ -185,9 +185,9 @@ def test_warmup_longer_than_training_names_the_field():
 @pytest.mark.parametrize(
     "field,text,expect",
     [
-        ("gamma", "-0.5", "`gamma`"),
-        ("gamma", "abc", "`gamma`"),
-        ("step_size", "2.5", "`step_size`"),
+        ("gamma", "-0.5", "gamma (StepLR): must be a number > 0"),
+        ("gamma", "abc", "gamma (StepLR): must be a number > 0"),
+        ("step_size", "2.5", "step_size (StepLR): must be an integer"),
     ],
 )
 def test_bad_steplr_argument_names_the_field(field, text, expect):
@@ -203,10 +203,10 @@ def test_malformed_milestones_and_json_name_the_field():
     at = page(schedule="MultiStepLR")
     at.text_input(key="sched.MultiStepLR.milestones").set_value("30, eighty")
     at = at.run()
-    assert not at.exception and any("`milestones`" in e for e in errors(at))
+    assert not at.exception and any("milestones (MultiStepLR)" in e for e in errors(at))
     at.text_input(key="sched.MultiStepLR.milestones").set_value("30, -5")
     at = at.run()
-    assert not at.exception and any("`milestones`" in e for e in errors(at))
+    assert not at.exception and any("milestones (MultiStepLR)" in e for e in errors(at))
     at.text_input(key="sched.MultiStepLR.milestones").set_value("")
     at.text_input(key="sched.MultiStepLR._json").set_value('{"gamma": 0.5,}')
     at = at.run()
@@ -283,7 +283,7 @@ def test_app_start_and_schedules_page_import_neither_torch_nor_transformers():
 
 
 def test_csv_has_every_update_at_full_precision():
-    from lrexplorer.schedule_view import curves_csv, full_curves
+    from lrexplorer.app.schedule_view import curves_csv, full_curves
 
     curves = full_curves(
         ["linear", "StepLR", "polynomial"],

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.run_folders import append, make_run, record
 from streamlit.testing.v1 import AppTest
-from test_live import append, make_run, record
 
-from lrexplorer.params import CATALOGUE, GROUPS, by_group
+from lrexplorer.params import GROUPS, TRAIN, by_group, fields_for
 from lrexplorer.runs import launcher, store
 from lrexplorer.schedules import compute_curve
 
@@ -80,7 +80,8 @@ def test_form_is_the_catalogue_grouped_with_help(runs):
         }
         assert inside == {f"train.{p.name}" for p in by_group()[group]}, title
     widgets = {w.key: w for kind in ("number_input", "text_input", "selectbox", "checkbox") for w in at.get(kind)}
-    for name, p in CATALOGUE.items():
+    for p in fields_for(TRAIN):  # every training field has its widget, with the catalogue's help
+        name = p.name
         w = widgets.get(f"train.{name}")
         assert w is not None, f"no widget for {name}"
         assert p.help in w.help, name

@@ -12,11 +12,18 @@ from lrexplorer.params import (
     CATALOGUE_LIST,
     CONCEPTS,
     GROUPS,
+    MEMORY,
     RENAMED,
+    SCHEDULE,
+    TOOLS,
+    TRAIN,
     FieldError,
     by_group,
     defaults,
+    fields_for,
     renamed_from,
+    resolve,
+    translate,
 )
 from lrexplorer.schedules import schedule_names
 
@@ -110,12 +117,16 @@ def test_every_name_is_a_real_trl_or_transformers_field():
     for p in CATALOGUE_LIST:
         if p.target == "sft":
             assert p.name in sft, p.name
-        assert p.yaml_name in cli, f"{p.name}: `trl sft --config` has no field {p.yaml_name}"
+        if p.target != "estimate":  # the estimates' own fields (num_gpus, zero_stage, ...) reach no library
+            assert p.yaml_name in cli, f"{p.name}: `trl sft --config` has no field {p.yaml_name}"
+    assert all(p.target != "estimate" for p in fields_for(TRAIN))  # a run passes every field it takes
 
 
 def test_library_defaults_are_what_the_libraries_use():
     real = effective_library_defaults()
     for p in CATALOGUE_LIST:
+        if p.target == "estimate":
+            continue
         expected = real[p.yaml_name]
         if p.name == "output_dir":
             continue  # transformers fills in a folder name when none is given
@@ -179,12 +190,16 @@ def test_every_optimizer_choice_builds_and_steps_on_this_machine(optim):
 
 
 def test_every_field_is_documented_and_grouped():
-    assert set(by_group()) == set(GROUPS)
+    assert set(by_group(None)) == set(GROUPS)
+    assert all(by_group(TRAIN)[g] for g in GROUPS)  # the Train form has no empty section
     for p in CATALOGUE_LIST:
         assert p.group in GROUPS and len(p.help) > 20, p.name
         assert p.concept is None or p.concept in CONCEPTS, p.name
-        assert p.convert(p.default) == p.default or p.default is None, p.name  # defaults pass their own check
-    # The notes do not discuss LoRA or remote code; every other field links to a concept of the notes.
+        assert p.tools and set(p.tools) <= set(TOOLS) and set(p.tool_defaults) <= set(p.tools), p.name
+        for tool in p.tools:  # every tool's default passes the field's own check
+            default = p.default_for(tool)
+            assert p.convert(default) == default or default is None, (p.name, tool)
+    # The notes do not discuss LoRA, quantisation, sharding or remote code; every other field links to a concept.
     assert {p.name for p in CATALOGUE_LIST if p.concept is None} <= {
         "use_peft",
         "lora_r",
@@ -192,7 +207,28 @@ def test_every_field_is_documented_and_grouped():
         "lora_dropout",
         "lora_target_modules",
         "trust_remote_code",
+        "load_in_4bit",
+        "bnb_4bit_use_double_quant",
+        "zero_stage",
+        "fsdp",
     }
+
+
+def test_one_default_per_field_unless_the_field_says_which_tool_differs():
+    # The few tool defaults, each said once on its field.
+    assert {(p.name, t) for p in CATALOGUE_LIST for t in p.tool_defaults} == {
+        ("model", MEMORY),
+        ("max_length", MEMORY),
+        ("optim", MEMORY),
+        ("dtype", MEMORY),
+    }
+    train, schedule, memory = defaults(TRAIN), defaults(SCHEDULE), defaults(MEMORY)
+    assert (
+        schedule["learning_rate"] == train["learning_rate"]
+        and schedule["num_train_epochs"] == train["num_train_epochs"]
+    )
+    assert memory["optim"] == "adamw_torch_fused" != train["optim"] and memory["max_length"] == 1024
+    assert set(schedule) == {p.name for p in fields_for(SCHEDULE)}
 
 
 @pytest.mark.parametrize(
@@ -216,6 +252,7 @@ def test_bad_values_name_the_field(name, value, words):
     with pytest.raises(FieldError) as err:
         CATALOGUE[name].convert(value)
     assert err.value.field == name and str(err.value).startswith(f"{name}:") and words in str(err.value)
+    assert err.value.errors == [err.value] and words in err.value.problem
 
 
 def test_conversions_follow_hf_argument_parser_spelling():
@@ -225,3 +262,52 @@ def test_conversions_follow_hf_argument_parser_spelling():
     assert CATALOGUE["save_total_limit"].convert("null") is None
     assert CATALOGUE["lr_scheduler_type"].convert("OneCycleLR") == "OneCycleLR"
     assert defaults()["lr_scheduler_kwargs"] is not defaults()["lr_scheduler_kwargs"]  # fresh copies
+
+
+def test_str_to_bool_is_hf_argument_parsers():
+    import argparse
+
+    from transformers.hf_argparser import string_to_bool
+
+    from lrexplorer.fields import FALSE_WORDS, TRUE_WORDS, str_to_bool
+
+    for word in (*TRUE_WORDS, *FALSE_WORDS, "TRUE", " No ", "T"):
+        assert str_to_bool(word) is string_to_bool(word.strip()), word
+    for word in ("maybe", "on", "2", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            string_to_bool(word)
+        with pytest.raises(ValueError):
+            str_to_bool(word)
+
+
+def test_resolve_reports_every_problem_at_once_and_translates_old_names():
+    values, notes = resolve({"gradient_checkpointing": "true", "torch_dtype": "bfloat16"}, MEMORY)
+    assert values["activation_checkpointing"] is True and values["dtype"] == "bfloat16"
+    assert len(notes) == 2 and all("read as" in n for n in notes)
+    with pytest.raises(FieldError) as err:
+        resolve({"learning_rate": "-1", "max_steps": "ten", "num_gpus": 2, "learning_rat": 1}, TRAIN)
+    assert err.value.fields == ["learning_rat", "learning_rate", "max_steps", "num_gpus"]
+    assert "did you mean learning_rate" in str(err.value) and "memory" in str(err.value.errors[-1])
+    assert len(str(err.value).splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "words"),
+    [
+        ({"warmup_ratio": 0.1, "warmup_steps": 5}, "warmup_ratio", "not both"),
+        ({"warmup_ratio": 1.5}, "warmup_ratio", "< 1"),  # a ratio was a fraction; 1.5 updates would be a count
+        ({"save_safetensors": False}, "save_safetensors", "cannot be expressed"),
+        ({"learning_rat": 1e-3}, "learning_rat", "did you mean learning_rate"),
+    ],
+)
+def test_old_names_that_cannot_be_translated_are_refused(given, field, words):
+    _, _, errors = translate(given, CATALOGUE)
+    assert [e.field for e in errors] == [field] and words in str(errors[0])
+
+
+def test_field_error_collects_several_problems():
+    one, two = FieldError("a", "is wrong."), FieldError("gamma", "must be > 0", "StepLR")
+    both = FieldError.collect([one, FieldError.collect([two])])
+    assert both.fields == ["a", "gamma"] and both.field == "a" and isinstance(both, ValueError)
+    assert str(both) == "a: is wrong.\ngamma (StepLR): must be > 0."
+    assert FieldError.collect([two]) is two

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import enum
 import shlex
+from pathlib import Path
 
 import pytest
 import yaml
-from test_runs_support import save_tiny_hub_model, write_jsonl
+from helpers.runs import save_tiny_hub_model, write_jsonl
 
 from lrexplorer.runs import builtin
 from lrexplorer.runs.export import ExportError, accelerate_command, python_script, resolved_torch_kwargs, trl_yaml
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.validate import Facts
+from lrexplorer.schedules import warmup
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)
 
@@ -69,7 +72,12 @@ def test_script_for_a_torch_schedule_embeds_the_workers_warmup_wrapper():
     spec = RunSpec.from_dict({"lr_scheduler_type": "OneCycleLR", "warmup_steps": 5, "max_steps": 50}, CPU)
     text = python_script(spec, CPU)
     compile(text, "train.py", "exec")
-    assert "class LinearWarmupThen(LRScheduler)" in text and "torch.optim.lr_scheduler.OneCycleLR" in text
+    assert Path(warmup.__file__).read_text(encoding="utf-8") in text, "the worker's warmup module, verbatim"
+    assert "torch.optim.lr_scheduler.OneCycleLR" in text
+    tree = ast.parse(Path(warmup.__file__).read_text(encoding="utf-8"))
+    imported = [n.module or "." for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names]
+    assert imported and all(m.split(".")[0] in ("collections", "typing", "torch") for m in imported), imported
     assert not [line for line in text.splitlines() if "import" in line and "lrexplorer" in line]  # standalone
     assert resolved_torch_kwargs(spec)["total_steps"] == 45  # span after warmup, as the worker resolves it
 
@@ -95,3 +103,44 @@ def test_yaml_for_local_jsonl_uses_trl_dataset_mixture(tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", [{"text": "hello"}])
     doc = yaml.safe_load(trl_yaml(RunSpec.from_dict({"dataset": str(data)}, CPU), model_path="m", facts=CPU))
     assert doc["datasets"] == [{"path": "json", "data_files": str(data), "split": "train"}]
+
+
+@pytest.mark.slow
+def test_exported_script_steps_a_torch_scheduler_after_warmup_as_torch_does(tmp_path):
+    """The exported train.py, run with transformers/TRL only, logs for a torch class with warmup the LR of
+    the real class started after a linear warmup (the embedded warmup module at work)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from helpers.real_schedulers import rtol_for, torch_reference
+
+    from lrexplorer.runs.export import SCRIPT, write_bundle
+
+    kwargs = {"step_size": 2, "gamma": 0.5}
+    spec = RunSpec.from_dict(
+        {
+            "lr_scheduler_type": "StepLR",
+            "lr_scheduler_kwargs": kwargs,
+            "warmup_steps": 3,
+            "max_steps": 9,
+            "logging_steps": 1,
+            "learning_rate": 1e-3,
+            "save_strategy": "no",
+        },
+        CPU,
+    )
+    bundle = tmp_path / "bundle"
+    write_bundle(spec, bundle, CPU)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing points back at lrexplorer
+    result = subprocess.run(
+        [sys.executable, SCRIPT, "out"], cwd=bundle, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads((bundle / "out" / "trainer_state.json").read_text())
+    logged = [(h["step"], h["learning_rate"]) for h in state["log_history"] if "learning_rate" in h]
+    real = torch_reference("StepLR", 1e-3, 9, 3, kwargs)
+    assert [s for s, _ in logged] == list(range(1, 10))
+    for step, lr in logged:  # the LR logged at step s is the one update s - 1 used
+        assert lr == pytest.approx(real[step - 1], rel=rtol_for("StepLR"), abs=1e-15), step

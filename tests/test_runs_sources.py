@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_runs_support import save_tiny_hub_model, write_jsonl
+from helpers.runs import save_tiny_hub_model, write_jsonl
 
 from lrexplorer.params import FieldError
 from lrexplorer.runs import builtin, sources

@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from test_runs_support import (
+from helpers.runs import (
     assert_lr_matches_curve,
     count_lines,
     expected_curve,
     isolate_env,
-    isolated,
     save_tiny_hub_model,
     step_logs,
     wait_ended,
@@ -24,12 +23,12 @@ from test_runs_support import (
     write_jsonl,
 )
 
+from lrexplorer.fields import FieldError
 from lrexplorer.runs import launcher, lock, store
 from lrexplorer.runs.builtin import dataset_files
-from lrexplorer.runs.spec import RunSpec, SpecError
+from lrexplorer.runs.spec import RunSpec
 
 pytestmark = pytest.mark.slow
-__all__ = ["isolated"]
 
 # Fractional epochs, a partial last accumulation (15 batches, GA 2), a warmup ratio, evaluation.
 MAIN_SPEC = {
@@ -217,10 +216,20 @@ def test_stale_pid_is_not_mistaken_for_the_run(tmp_path):
     assert status["state"] == "failed" and "boom" in status["message"]
 
 
-def test_out_of_memory_fails_with_message(isolated, monkeypatch):
-    monkeypatch.setenv("LRX_TEST_RAISE_OOM_AT_STEP", "2")
-    run_dir = launcher.start_run(RunSpec.from_dict({"max_steps": 10}), isolated, run_id="oom")
-    status = wait_ended(run_dir)
+def test_out_of_memory_fails_with_message(isolated):
+    """The worker, its training step made to raise torch.OutOfMemoryError at step 2 (tests/helpers/oom_worker.py)."""
+    import subprocess
+
+    run_dir = launcher.prepare_run(RunSpec.from_dict({"max_steps": 10}), isolated, run_id="oom")
+    with open(run_dir / store.LOG, "ab") as log:
+        subprocess.run(
+            [sys.executable, str(Path(__file__).parent / "helpers" / "oom_worker.py"), "2", str(run_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+            check=False,
+        )
+    status = store.read_status(run_dir)
     assert status["state"] == "failed" and status["message"].startswith("out of memory"), status
     assert "per_device_train_batch_size" in status["message"] and "memory estimate" in status["message"].lower()
     assert [r["step"] for r in step_logs(run_dir)] == [1, 2]
@@ -229,7 +238,7 @@ def test_out_of_memory_fails_with_message(isolated, monkeypatch):
 
 def test_missing_model_fails_fast(isolated, tmp_path):
     spec = RunSpec.from_dict({"model": str(tmp_path / "nowhere")})
-    with pytest.raises(SpecError, match="no such file or folder"):
+    with pytest.raises(FieldError, match="no such file or folder"):
         launcher.start_run(spec, isolated)
     # A worker handed such a spec directly (e.g. the folder vanished after launch) fails fast too.
     run_dir = launcher.prepare_run(spec, isolated, run_id="nomodel")
@@ -307,7 +316,7 @@ def test_streamed_dataset_trains_for_max_steps(tmp_path):
         for i in range(10)
     ]
     data = write_jsonl(tmp_path / "s.jsonl", rows)
-    with pytest.raises(SpecError, match="max_steps"):
+    with pytest.raises(FieldError, match="max_steps"):
         RunSpec.from_dict({"dataset": str(data), "dataset_streaming": True})
     spec = RunSpec.from_dict({"dataset": str(data), "dataset_streaming": True, "max_steps": 3, "save_strategy": "no"})
     facts = detect_facts(use_torch=True)

@@ -2,17 +2,16 @@
 
 import pytest
 
+from lrexplorer.app.schedule_view import stacked_formula
+from lrexplorer.fields import FieldError
 from lrexplorer.schedule_form import (
     collect_kwargs,
     help_text,
     ordered_schedule_names,
-    parse_int_list,
-    parse_number,
     placeholder,
     preset_from_query,
 )
-from lrexplorer.schedule_view import stacked_formula
-from lrexplorer.schedules import CATALOGUE, NOTES_SCHEDULES, ScheduleError
+from lrexplorer.schedules import CATALOGUE, NOTES_SCHEDULES
 
 
 def param(schedule: str, name: str):
@@ -27,21 +26,27 @@ def test_order_notes_then_transformers_then_torch():
     assert families == sorted(families, key=lambda f: f != "transformers")
 
 
-def test_int_list_and_number_parsing_name_the_field():
-    milestones = param("MultiStepLR", "milestones")
-    assert parse_int_list(" [30, 80 ] ", "MultiStepLR", milestones) == [30, 80]
-    assert parse_int_list("30 80", "MultiStepLR", milestones) == [30, 80]
-    assert parse_int_list("  ", "MultiStepLR", milestones) is None
-    with pytest.raises(ScheduleError) as err:
-        parse_int_list("30, x", "MultiStepLR", milestones)
-    assert err.value.field == "milestones" and "`milestones`" in str(err.value)
-    step = param("StepLR", "step_size")
-    assert parse_number("1e3", "StepLR", step) == 1000 and isinstance(parse_number("1e3", "StepLR", step), int)
-    assert parse_number("2.5", "StepLR", step) == 2.5  # the engine rejects it, naming the field
-    assert parse_number("", "StepLR", step) is None
-    with pytest.raises(ScheduleError) as err:
-        parse_number("ten", "StepLR", param("StepLR", "gamma"))
-    assert err.value.field == "gamma"
+def test_typed_text_is_converted_by_the_field_and_errors_name_it():
+    def typed(schedule: str, **values):
+        return collect_kwargs(CATALOGUE[schedule], values)
+
+    assert typed("MultiStepLR", milestones=" [30, 80 ] ") == {"milestones": [30, 80]}
+    assert typed("MultiStepLR", milestones="30 80") == {"milestones": [30, 80]}
+    assert typed("MultiStepLR", milestones="  ") == {}
+    assert typed("StepLR", step_size="1e3") == {"step_size": 1000} and isinstance(
+        typed("StepLR", step_size="1e3")["step_size"], int
+    )
+    assert typed("StepLR", gamma="0.5") == {"gamma": 0.5}
+    for schedule, name, text, words in [
+        ("MultiStepLR", "milestones", "30, x", "integers >= 0"),
+        ("StepLR", "step_size", "2.5", "integer"),
+        ("StepLR", "gamma", "ten", "a number > 0"),
+        ("StepLR", "gamma", "-1", "a number > 0"),
+    ]:
+        with pytest.raises(FieldError) as err:
+            typed(schedule, **{name: text})
+        assert err.value.field == name and err.value.scope == schedule and words in str(err.value)
+        assert str(err.value).startswith(f"{name} ({schedule}): ")
 
 
 def test_collect_kwargs_passes_only_what_was_set_and_json_wins():
@@ -53,7 +58,7 @@ def test_collect_kwargs_passes_only_what_was_set_and_json_wins():
         "step_size_up": 7,
         "mode": "exp_range",
     }
-    with pytest.raises(ScheduleError) as err:
+    with pytest.raises(FieldError) as err:
         collect_kwargs(cyc, values, "{oops")
     assert err.value.field == "lr_scheduler_kwargs"
 
@@ -61,9 +66,12 @@ def test_collect_kwargs_passes_only_what_was_set_and_json_wins():
 def test_placeholders_and_help_show_defaults():
     assert placeholder(param("StepLR", "step_size"), 900) == "auto 300"
     assert placeholder(param("StepLR", "gamma"), 900) == "default 0.1"
-    assert placeholder(param("OneCycleLR", "max_lr"), 900) == "not set"
+    assert placeholder(param("OneCycleLR", "max_lr"), 900) == "auto: learning_rate"
+    assert placeholder(param("CyclicLR", "base_lr"), 900) == "auto: 0.1 × learning_rate"
+    assert placeholder(param("cosine_with_min_lr", "min_lr"), 900) == "not set"
     text = help_text(param("StepLR", "step_size"), 900)
     assert "integer >= 1" in text and "300" in text
+    assert "Empty: 0.1 × learning_rate." in help_text(param("CyclicLR", "base_lr"), 900)
 
 
 def test_query_preset():
@@ -72,7 +80,11 @@ def test_query_preset():
     assert p.max_steps == 10_000 and p.warmup_steps == 0.1 and not p.problems
     bad = preset_from_query({"schedule": "nope", "lr": "-1", "steps": "2.5", "warmup": "inf"})
     assert bad.schedules is None and bad.learning_rate is None and bad.max_steps is None and bad.warmup_steps is None
-    assert len(bad.problems) == 4
+    assert len(bad.problems) == 4 and "`lr` (learning_rate) must be a number > 0" in bad.problems[1]
+    # The catalogue's names work too, and an old name is read under its current one, with a note.
+    named = preset_from_query({"learning_rate": "1e-3", "max_steps": "-1", "warmup_ratio": "0.1"})
+    assert named.learning_rate == 1e-3 and named.warmup_steps == 0.1 and "warmup_ratio" in named.notes[0]
+    assert named.max_steps is None and "max_steps" in named.problems[0]
 
 
 def test_stacked_formula_splits_top_level_parts_only():

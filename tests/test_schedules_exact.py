@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import pytest
+from helpers.real_schedulers import assert_same_curve, real_failure, reference, rtol_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from real_schedulers import RECURSIVE, assert_same_curve, reference
 
-from lrexplorer.schedules import CATALOGUE, ScheduleError, compute_curve, span_of
-
-CLOSED_RTOL, RECURSIVE_RTOL = 1e-9, 1e-6
-
-
-def rtol_for(name: str) -> float:
-    return RECURSIVE_RTOL if name in RECURSIVE else CLOSED_RTOL
+from lrexplorer.fields import FieldError
+from lrexplorer.schedules import CATALOGUE, compute_curve
 
 
 def check(name: str, lr: float, n: int, w: int, kwargs: dict | None = None) -> None:
-    """Our curve equals the real one; where we refuse the input, the real scheduler fails too."""
+    """Our curve equals the real one; where we refuse the input, the real scheduler, given the same
+    input without our validation, raises or applies a non-finite or negative LR."""
     schedule = CATALOGUE[name]
     try:
         curve = compute_curve(name, lr, n, w, kwargs)
-    except ScheduleError:
-        with pytest.raises(Exception):
-            reference(name, schedule.family, lr, n, w, schedule.resolve(kwargs, max(1, span_of(schedule, n, w))))
+    except FieldError as refusal:
+        why = real_failure(name, schedule.family, lr, n, w, dict(kwargs or {}))
+        assert why is not None, (
+            f"we refuse {name} (lr={lr}, n={n}, w={w}, {kwargs}) but the real scheduler runs it: {refusal}"
+        )
         return
     real = reference(name, schedule.family, lr, n, w, curve.kwargs)
     assert_same_curve(curve.lr, real, lr, rtol_for(name))
+
+
+def test_a_refusal_the_real_library_does_not_share_fails_the_check(monkeypatch) -> None:
+    """`check` fails when we refuse what the real scheduler runs (and passes when it fails too)."""
+    check("polynomial", 1e-3, 10, 10)  # refused by us; transformers divides by zero after the last update
+
+    def refuse(*args, **kwargs):
+        raise FieldError("learning_rate", "refused for this test")
+
+    monkeypatch.setitem(globals(), "compute_curve", refuse)
+    with pytest.raises(AssertionError, match="the real scheduler runs it"):
+        check("linear", 1e-3, 10, 2)
+    with pytest.raises(AssertionError, match="the real scheduler runs it"):
+        check("StepLR", 0.1, 50, 5, {"step_size": 10})
 
 
 # ---- every schedule with its defaults, over the edge cases of run length and warmup ----
@@ -40,7 +52,7 @@ def test_defaults_match_real_scheduler(name: str, n: int, w: int) -> None:
     check(name, 3e-4, n, w)
 
 
-# ---- named edge cases of the issue ----
+# ---- arguments that change the shape: cycles, powers, phases, timescales ----
 
 
 @pytest.mark.parametrize("cycles", [0.25, 0.5, 1.0, 2.5, 7.0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import token_dataset
+from helpers.runs import token_dataset
 
 from lrexplorer.schedules import compute_curve
 from lrexplorer.schedules.build import CatalogueSchedulerMixin

@@ -6,9 +6,10 @@
 - `example`: the notes' TrainingArguments example, corrected and generated from the catalogue.
 - `links`: query-parameter presets for the other pages; `search`: the search box.
 - `demos`: torch demonstrations (torch loads only when one runs); `paraphrases`: the facts dataset
-  with k phrasings; `memory_curves`: memory against sequence length from lrexplorer.memory;
-  `figures`: their plotly charts.
-- `*_view.py`: the only modules here that import streamlit.
+  with k phrasings; `memory_curves`: memory against sequence length from lrexplorer.memory.
+
+Nothing here imports streamlit: the Guide page, its widgets and its figures are in the UI package
+(`lrexplorer.app.guide_*`, `lrexplorer.app.figures.guide`).
 """
 
 from .content import LESSONS, lesson_by_id

@@ -65,7 +65,7 @@ SAME, RENAMED, REMOVED, MISSING = "current", "renamed", "removed", "not in the c
 class NotesArgument:
     notes_name: str
     status: str  # SAME, RENAMED, REMOVED or MISSING
-    param: params.Param | None  # the catalogue entry under the current name
+    param: params.Field | None  # the catalogue entry under the current name
     note: str = ""  # the catalogue's rename note
 
     @property
@@ -97,7 +97,7 @@ def concept_lessons() -> dict[str, str]:
     return out
 
 
-def lesson_for(param: params.Param) -> str:
+def lesson_for(param: params.Field) -> str:
     return concept_lessons().get(param.concept or "", "arguments")
 
 
@@ -112,7 +112,7 @@ def show_value(value: Any) -> str:
     return repr(value)
 
 
-def param_row(param: params.Param) -> dict[str, str]:
+def param_row(param: params.Field) -> dict[str, str]:
     """One row of the argument reference. `when` and `typical` show only if the catalogue has them."""
     default = show_value(param.hf_default)
     if param.library_default is not params.SAME:
@@ -122,6 +122,7 @@ def param_row(param: params.Param) -> dict[str, str]:
         "what it does": param.help,
         "default": default,
         "allowed": param.allowed(),
+        "used by": ", ".join(param.tools),
         "formerly": ", ".join(params.renamed_from(param.name)),
     }
     for extra in ("when", "typical"):  # optional catalogue fields, not defined yet (see the report)
@@ -132,5 +133,5 @@ def param_row(param: params.Param) -> dict[str, str]:
 
 
 def grouped_rows() -> dict[str, list[dict[str, str]]]:
-    """Every catalogue field, by the catalogue's groups, in catalogue order."""
-    return {params.GROUPS[g]: [param_row(p) for p in ps] for g, ps in params.by_group().items() if ps}
+    """Every catalogue field (of every tool), by the catalogue's groups, in catalogue order."""
+    return {params.GROUPS[g]: [param_row(p) for p in ps] for g, ps in params.by_group(None).items() if ps}

@@ -1,43 +1,28 @@
 """Links from a lesson to the tool that shows its point, preset through query parameters.
 
-Each link names the target page's script (as app.py registers it) and the query parameters that
-page reads. The Schedules page reads `schedule`, `lr`, `steps`, `warmup`
+Each link names the target page by its key in the app's page registry (`lrexplorer.app.pages.PAGES`,
+which is also its URL path) and the query parameters that page reads. The Schedules page reads `schedule`, `lr`, `steps`, `warmup`
 (`lrexplorer.schedule_form.preset_from_query`); a test opens it with these parameters and checks its
-widgets. No streamlit here: the view turns a Link into `st.page_link`.
+widgets. No streamlit here: the Guide's UI turns a Link into `st.page_link`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlencode
 
 from ..schedules import CATALOGUE, NOTES_SCHEDULES
 
-APP_ROOT = Path(__file__).resolve().parents[2]
-SCHEDULES_PAGE = "app_pages/schedules.py"
-MEMORY_PAGE = "app_pages/memory.py"
-TRAIN_PAGE = "app_pages/train.py"
+# Keys of the app's page registry.
+SCHEDULES_PAGE = "schedules"
+MEMORY_PAGE = "memory"
+TRAIN_PAGE = "train"
 
 
 @dataclass(frozen=True)
 class Link:
-    page: str  # script path relative to the app root, as app.py lists it
+    page: str  # the target's key in the app's page registry
     label: str
     query: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def url_path(self) -> str:
-        """The path st.Page gives a script by default: its file name without .py."""
-        return Path(self.page).stem
-
-    @property
-    def url(self) -> str:
-        """The relative URL a browser opens (used where st.page_link cannot resolve the page)."""
-        return f"{self.url_path}?{urlencode(self.query)}" if self.query else self.url_path
-
-    def page_exists(self) -> bool:
-        return (APP_ROOT / self.page).is_file()
 
 
 @dataclass(frozen=True)
@@ -88,7 +73,7 @@ def notes_comparison_link(preset: SchedulePreset) -> Link:
 
 
 # What each Memory-page link should preset, named like lrexplorer.memory.setup.TrainingSetup (and
-# the catalogue). The Memory page does not read query parameters yet; see the Guide's report.
+# the catalogue); the Memory page reads them (`lrexplorer.app.memory_form.apply_query`).
 MEMORY_PRESETS: dict[str, dict[str, str]] = {
     "accumulation": {
         "model": "Llama-3.2-1B",

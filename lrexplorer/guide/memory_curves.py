@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..memory.architecture import from_config
-from ..memory.estimate import GIB, estimate
+from ..memory.estimate import estimate
 from ..memory.presets import load_presets
 from ..memory.setup import TrainingSetup
+from ..units import GIB
 
 SEQ_LENGTHS = (512, 1024, 2048, 4096, 8192, 16384)
 DEFAULT_MODEL = "Llama-3.2-1B"
-# (label, attn_implementation, gradient_checkpointing)
+# (label, attn_implementation, activation_checkpointing)
 VARIANTS: tuple[tuple[str, str, bool], ...] = (
     ("eager attention", "eager", False),
     ("eager + checkpointing", "eager", True),
@@ -49,12 +50,12 @@ def memory_against_sequence(
     """
     preset = load_presets()[model]
     arch = from_config(preset.config, preset.name)
-    base = TrainingSetup(per_device_train_batch_size=batch, torch_dtype="bfloat16", optim="adamw_torch", device="cuda")
+    base = TrainingSetup(per_device_train_batch_size=batch, dtype="bfloat16", optim="adamw_torch", device="cuda")
     peak: dict[str, list[float]] = {}
     acts: dict[str, list[float]] = {}
     for label, attn, checkpointing in VARIANTS:
         runs = [
-            estimate(arch, base.with_(max_length=s, attn_implementation=attn, gradient_checkpointing=checkpointing))
+            estimate(arch, base.with_(max_length=s, attn_implementation=attn, activation_checkpointing=checkpointing))
             for s in lengths
         ]
         peak[label] = [r.peak_bytes / GIB for r in runs]

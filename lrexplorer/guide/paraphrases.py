@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..runs import builtin_data
+from ..runs import builtin_data, store
 
 MAX_PHRASINGS = len(next(iter(builtin_data.RELATIONS.values()))[0]) - 1  # one phrasing is held out
 BATCH = 8  # the catalogue's default per_device_train_batch_size, which the commands below leave alone
@@ -68,6 +68,10 @@ class Experiment:
     settings: dict  # catalogue field -> value: what the CLI flags and the Train form set
 
     @property
+    def label(self) -> str:
+        return f"{self.phrasings} phrasing{'s' if self.phrasings > 1 else ''}"
+
+    @property
     def command(self) -> str:
         flags = " ".join(f"--{k} {v}" for k, v in self.settings.items())
         return f"lrexplorer train {flags} --run_id {self.run_id}"
@@ -95,6 +99,18 @@ def matches(config: dict, e: Experiment) -> bool:
     if e.dataset.startswith("builtin:") or dataset.startswith("builtin:"):
         return dataset == e.dataset
     return Path(dataset).expanduser().resolve() == Path(e.dataset).expanduser().resolve()
+
+
+def newest_runs(experiments: list[Experiment], root: Path) -> dict[str, tuple[Path, Experiment]]:
+    """label -> (run folder, experiment): the newest run in `root` of each experiment that has one."""
+    found: dict[str, tuple[Path, Experiment]] = {}
+    for status in store.list_runs(root):  # newest first
+        path = Path(status["path"])
+        config = store.read_config(path)
+        for e in experiments:
+            if e.label not in found and matches(config, e):
+                found[e.label] = (path, e)
+    return found
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import optimizers as optimizer_registry
 from .architecture import Architecture, from_config
 from .setup import TrainingSetup
 
@@ -27,7 +28,7 @@ BASE_CONFIG: dict[str, Any] = {
 }
 BASE_SETUP: dict[str, Any] = {
     "device": "cpu",
-    "torch_dtype": "float32",
+    "dtype": "float32",
     "attn_implementation": "sdpa",
     "per_device_train_batch_size": 2,
     "max_length": 256,
@@ -82,10 +83,10 @@ CPU_MATRIX: tuple[Case, ...] = (
     _c("batch 8", {"per_device_train_batch_size": 8}),
     _c("eager", {"attn_implementation": "eager"}),
     _c("eager seq 1024", {"attn_implementation": "eager", "max_length": 1024}),
-    _c("checkpointing", {"gradient_checkpointing": True}),
+    _c("checkpointing", {"activation_checkpointing": True}),
     _c(
         "checkpointing eager seq 1024",
-        {"gradient_checkpointing": True, "attn_implementation": "eager", "max_length": 1024},
+        {"activation_checkpointing": True, "attn_implementation": "eager", "max_length": 1024},
     ),
     _c("GQA 8:2", num_key_value_heads=2),
     _c("GQA 8:2 eager", {"attn_implementation": "eager"}, num_key_value_heads=2),
@@ -108,35 +109,48 @@ CPU_MATRIX: tuple[Case, ...] = (
     _c("adamw 8-bit", {"optim": "adamw_8bit"}),
     _c("adafactor", {"optim": "adafactor"}),
     _c("adamw fused", {"optim": "adamw_torch_fused"}),
+    _c("paged adamw 32-bit", {"optim": "paged_adamw_32bit"}),
+    _c("adagrad", {"optim": "adagrad"}),
+    _c("rmsprop", {"optim": "rmsprop"}),
+    _c("lion 8-bit", {"optim": "lion_8bit"}),
+    _c("lion 32-bit", {"optim": "lion_32bit"}),
+    _c("ademamix", {"optim": "ademamix"}),
+    # Short sequences: the optimizer step, with its temporaries, is the peak.
+    _c("ademamix seq 32", {"optim": "ademamix", "max_length": 32}),
+    _c("lion 8-bit seq 32", {"optim": "lion_8bit", "max_length": 32}),
     _c("accumulation 4", {"gradient_accumulation_steps": 4}),
-    _c("bf16 weights", {"torch_dtype": "bfloat16"}),
-    _c("bf16 eager seq 1024", {"torch_dtype": "bfloat16", "attn_implementation": "eager", "max_length": 1024}),
-    _c("bf16 checkpointing", {"torch_dtype": "bfloat16", "gradient_checkpointing": True}),
-    _c("bf16 GQA vocab 65536", {"torch_dtype": "bfloat16"}, num_key_value_heads=2, vocab_size=65536),
-    _c("bf16 sgd", {"torch_dtype": "bfloat16", "optim": "sgd"}),
-    _c("bf16 adamw 8-bit", {"torch_dtype": "bfloat16", "optim": "adamw_8bit"}),
-    _c("bf16 adafactor", {"torch_dtype": "bfloat16", "optim": "adafactor"}),
+    _c("bf16 weights", {"dtype": "bfloat16"}),
+    _c("bf16 eager seq 1024", {"dtype": "bfloat16", "attn_implementation": "eager", "max_length": 1024}),
+    _c("bf16 checkpointing", {"dtype": "bfloat16", "activation_checkpointing": True}),
+    _c("bf16 GQA vocab 65536", {"dtype": "bfloat16"}, num_key_value_heads=2, vocab_size=65536),
+    _c("bf16 sgd", {"dtype": "bfloat16", "optim": "sgd"}),
+    _c("bf16 adamw 8-bit", {"dtype": "bfloat16", "optim": "adamw_8bit"}),
+    _c("bf16 adafactor", {"dtype": "bfloat16", "optim": "adafactor"}),
+    _c("bf16 paged adamw 32-bit", {"dtype": "bfloat16", "optim": "paged_adamw_32bit"}),
+    _c("bf16 rmsprop", {"dtype": "bfloat16", "optim": "rmsprop"}),
+    _c("bf16 lion 8-bit seq 32", {"dtype": "bfloat16", "optim": "lion_8bit", "max_length": 32}),
+    _c("bf16 ademamix", {"dtype": "bfloat16", "optim": "ademamix"}),
     _c("bf16 autocast (fp32 weights)", {"bf16": True}),
-    _c("LoRA r16 q,v bf16", {"torch_dtype": "bfloat16", "lora_r": 16}),
-    _c("LoRA r8 all-linear", {"lora_r": 8, "lora_target_modules": "all-linear"}),
+    _c("LoRA r16 q,v bf16", {"dtype": "bfloat16", "use_peft": True, "lora_r": 16}),
+    _c("LoRA r8 all-linear", {"use_peft": True, "lora_r": 8, "lora_target_modules": "all-linear"}),
     _c("tiny", {}, **TINY),
     _c("tiny seq 2048 eager", {"attn_implementation": "eager", "max_length": 2048}, **TINY),
     _c("mid", {}, **MID),
     _c(
         "mid bf16 tied checkpointing",
-        {"torch_dtype": "bfloat16", "gradient_checkpointing": True, "max_length": 512},
+        {"dtype": "bfloat16", "activation_checkpointing": True, "max_length": 512},
         **{**MID, "tie_word_embeddings": True},
     ),
     _c(
         "mid bf16 accumulation 2 seq 512",
-        {"torch_dtype": "bfloat16", "gradient_accumulation_steps": 2, "max_length": 512},
+        {"dtype": "bfloat16", "gradient_accumulation_steps": 2, "max_length": 512},
         **MID,
     ),
 )
 
 
 def _p(preset: str, name: str, **setup: Any) -> Case:
-    return Case(f"{preset} {name}", {}, {"torch_dtype": "bfloat16", **setup}, preset)
+    return Case(f"{preset} {name}", {}, {"dtype": "bfloat16", **setup}, preset)
 
 
 # Real-size presets, simulated under FakeTensorMode (device cpu: the CPU kernels run, so both sides
@@ -148,24 +162,30 @@ PRESET_CASES: tuple[Case, ...] = (
     _p(
         "Qwen2.5-1.5B",
         "checkpointing b4 s2048",
-        gradient_checkpointing=True,
+        activation_checkpointing=True,
         per_device_train_batch_size=4,
         max_length=2048,
     ),
-    _p("Llama-3.2-1B", "fp32 weights + bf16 autocast s1024", torch_dtype="float32", bf16=True, max_length=1024),
-    _p("Llama-3.2-3B", "LoRA r16 s2048", lora_r=16, max_length=2048),
+    _p("Llama-3.2-1B", "fp32 weights + bf16 autocast s1024", dtype="float32", bf16=True, max_length=1024),
+    _p("Llama-3.2-3B", "LoRA r16 s2048", use_peft=True, lora_r=16, max_length=2048),
     _p("Phi-3-mini", "adamw 8-bit s1024", optim="adamw_8bit", max_length=1024),
     _p("Gemma-2-2B", "eager s1024", attn_implementation="eager", max_length=1024),
     _p(
         "Mistral-7B-v0.3",
         "LoRA r16 all-linear checkpointing s4096",
+        use_peft=True,
         lora_r=16,
         lora_target_modules="all-linear",
-        gradient_checkpointing=True,
+        activation_checkpointing=True,
         max_length=4096,
     ),
     _p("Llama-3.1-8B", "s2048", max_length=2048),
-    _p("Qwen2.5-7B", "adafactor checkpointing s2048", optim="adafactor", gradient_checkpointing=True, max_length=2048),
+    _p(
+        "Qwen2.5-7B", "adafactor checkpointing s2048", optim="adafactor", activation_checkpointing=True, max_length=2048
+    ),
+    _p("SmolLM2-135M", "ademamix s256", optim="ademamix", per_device_train_batch_size=1, max_length=256),
+    _p("Qwen2.5-0.5B", "paged adamw 32-bit s1024", optim="paged_adamw_32bit", max_length=1024),
+    _p("Llama-3.2-1B", "lion 8-bit s512", optim="lion_8bit", max_length=512),
 )
 
 # A handful of cases for the tests: one per mechanism that most often goes wrong.
@@ -175,27 +195,20 @@ TEST_SUBSET = ("base", "eager", "checkpointing", "vocab 65536 tied", "bf16 adamw
 # ---------------------------------------------------------------------------- public rules of thumb
 def rule_four_times(arch: Architecture, setup: TrainingSetup) -> int:
     """accelerate's estimate-memory for training with Adam: about 4 x the model's size in its dtype."""
-    return 4 * arch.n_params * (4 if setup.torch_dtype == "float32" else 2)
+    return 4 * arch.n_params * (4 if setup.dtype == "float32" else 2)
 
 
-# Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer, which assume mixed
-# precision with a float32 master copy: AdamW 12, 8-bit AdamW 6; plain SGD and Adafactor keep
-# (almost) no moments, so only the 4-byte master copy.
-_TM_OPTIMIZER = {
-    "adamw_torch": 12,
-    "adamw_torch_fused": 12,
-    "adamw_8bit": 6,
-    "adamw_bnb_8bit": 6,
-    "paged_adamw_8bit": 6,
-    "adafactor": 4,
-    "sgd": 4,
-}
+def _tm_optimizer_bytes(optim: str) -> int:
+    """Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer. It assumes mixed
+    precision with a float32 master copy (4 bytes) beside the moments at 4 bytes each (1 when 8-bit):
+    AdamW 12, 8-bit AdamW 6, SGD without momentum and Adafactor (almost no moments) 4."""
+    return 4 + optimizer_registry.get(optim).state.bytes_per_param(4)
 
 
 def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
     """Weights + gradients in the weights' dtype + optimizer bytes/param + Korthikanti et al.'s
     activations: s*b*h*L*(34 + 5*a*s/h) bytes without recomputation, 2*s*b*h*L with full recomputation."""
-    e = 4 if setup.torch_dtype == "float32" else 2
+    e = 4 if setup.dtype == "float32" else 2
     psi = arch.n_params if not setup.lora else 0
     s, b, h, L, a = (
         setup.max_length,
@@ -205,12 +218,12 @@ def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
         arch.num_heads,
     )
     act: float
-    if setup.gradient_checkpointing:
+    if setup.activation_checkpointing:
         act = 2 * s * b * h * L
     else:
         act = s * b * h * L * (34 + 5 * a * s / h)
     trained = psi if psi else 0
-    return int(arch.n_params * e + trained * e + trained * _TM_OPTIMIZER[setup.optim] + act)
+    return int(arch.n_params * e + trained * e + trained * _tm_optimizer_bytes(setup.optim) + act)
 
 
 def error(estimate: int, truth: int) -> float:

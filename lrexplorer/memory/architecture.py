@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import MemoryConfigError
+from ..fields import FieldError
 
 # Per model_type: the config-class defaults that matter here, and how the family differs from Llama.
 #   qkv_bias: q/k/v projections carry a bias regardless of `attention_bias` (Qwen2 hard-codes it).
@@ -177,7 +177,7 @@ def _positive_int(config: dict[str, Any], defaults: dict[str, Any], key: str) ->
     value = _get(config, defaults, key)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         shown = "missing" if value is None else repr(value)
-        raise MemoryConfigError(f"config field {key!r} must be a positive integer, got {shown}", field="model")
+        raise FieldError("model", f"config field {key!r} must be a positive integer, got {shown}")
     return value
 
 
@@ -196,24 +196,24 @@ def unsupported_reason(config: dict[str, Any]) -> str | None:
 
 
 def from_config(config: dict[str, Any], name: str = "") -> Architecture:
-    """The architecture a transformers config dict describes; MemoryConfigError if it is not modelled."""
+    """The architecture a transformers config dict describes; FieldError if it is not modelled."""
     if not isinstance(config, dict):
-        raise MemoryConfigError("a model config must be a JSON object", field="model")
+        raise FieldError("model", "a model config must be a JSON object")
     reason = unsupported_reason(config)
     if reason:
-        raise MemoryConfigError(reason, field="model")
+        raise FieldError("model", reason)
     family = FAMILIES[config["model_type"]]
     d = family["defaults"]
     h = _positive_int(config, d, "hidden_size")
     heads = _positive_int(config, d, "num_attention_heads")
     kv = config.get("num_key_value_heads") or d.get("num_key_value_heads") or heads
     if not isinstance(kv, int) or kv <= 0 or heads % kv:
-        raise MemoryConfigError(
-            f"config field 'num_key_value_heads' must divide num_attention_heads ({heads}), got {kv!r}", field="model"
+        raise FieldError(
+            "model", f"config field 'num_key_value_heads' must divide num_attention_heads ({heads}), got {kv!r}"
         )
     head_dim = config.get("head_dim") or d.get("head_dim") or h // heads
     if not isinstance(head_dim, int) or head_dim <= 0:
-        raise MemoryConfigError(f"config field 'head_dim' must be a positive integer, got {head_dim!r}", field="model")
+        raise FieldError("model", f"config field 'head_dim' must be a positive integer, got {head_dim!r}")
     inter = _positive_int(config, d, "intermediate_size")
     no_bias = family.get("no_bias", False)
     attn_bias = False if no_bias else bool(_get(config, d, "attention_bias"))

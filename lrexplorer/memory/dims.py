@@ -1,6 +1,6 @@
 """The sizes and dtypes one training step works with, derived once from (architecture, setup).
 
-Byte widths: `ew` for the weights (torch_dtype), `el` for what a Linear returns (the autocast dtype
+Byte widths: `ew` for the weights (dtype), `el` for what a Linear returns (the autocast dtype
 under bf16/fp16 mixed precision, else the weights' dtype), `eh` for the residual stream between
 layers (a float32 embedding plus a bfloat16 Linear output promotes to float32, so under mixed
 precision with float32 weights the stream stays float32).
@@ -50,11 +50,11 @@ class Dims:
 
 
 def make_dims(arch: Architecture, setup: TrainingSetup) -> Dims:
-    ew = DTYPE_BYTES[setup.torch_dtype]
+    ew = DTYPE_BYTES[setup.dtype]
     ec = DTYPE_BYTES[setup.compute_dtype]
     if setup.load_in_4bit:
         # bitsandbytes computes 4-bit Linears in bnb_4bit_compute_dtype; the Trainer's recipe sets it to
-        # the 16-bit dtype of the run, and the embeddings and norms stay in torch_dtype.
+        # the 16-bit dtype of the run, and the embeddings and norms stay in dtype.
         el = 2 if (setup.bf16 or setup.fp16 or ew == 2) else 4
     else:
         el = ec if (setup.bf16 or setup.fp16) else ew
@@ -78,12 +78,12 @@ def make_dims(arch: Architecture, setup: TrainingSetup) -> Dims:
         ew=ew,
         el=el,
         eh=max(ew, el),
-        autocast=(setup.bf16 or setup.fp16) and setup.torch_dtype != setup.compute_dtype,
+        autocast=(setup.bf16 or setup.fp16) and setup.dtype != setup.compute_dtype,
         attn=attn,
         arch=arch,
         targets=frozenset(setup.target_modules(arch)),
-        r=setup.lora_r,
+        r=setup.lora_r if setup.lora else 0,
         qlora=setup.load_in_4bit,
-        checkpointing=setup.gradient_checkpointing,
+        checkpointing=setup.activation_checkpointing,
         device=setup.device,
     )

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from .. import optimizers as optimizer_registry
+from ..units import MIB
 from .architecture import Architecture
 from .dims import make_dims
-from .optimizers import state_bytes, step_temporary_bytes
 from .parallel import scheme, shard
 from .params import (
     trainable_bytes_per_param,
@@ -27,8 +28,6 @@ from .params import (
 from .setup import TrainingSetup, validate
 from .step import replay_micro_batch
 
-GIB = 1024**3
-MIB = 1024**2
 # Outside PyTorch's allocator: the CUDA context (driver, kernels loaded lazily) is typically 0.3 to
 # 1.3 GB depending on CUDA version and GPU; 500 MiB is what recent CUDA 12 builds of PyTorch show
 # on data-centre GPUs. The cuBLAS workspace is PyTorch's default on Hopper/Ampere.
@@ -74,18 +73,19 @@ def _parameter_figures(arch: Architecture, setup: TrainingSetup) -> tuple[int, i
     n_train = trainable_params(arch, setup)
     e_train = trainable_bytes_per_param(D)
     tensors = trainable_tensors(arch, setup)
+    optim = optimizer_registry.get(setup.optim)
     return (
         n_train,
         e_train,
         weight_bytes(arch, setup, D),
-        state_bytes(setup.optim, tensors, e_train),
-        state_bytes(setup.optim, tensors, 4),
-        step_temporary_bytes(setup.optim, tensors, e_train, setup.device),
+        optim.state_bytes(tensors, e_train, setup.device),
+        optim.state_bytes(tensors, 4, setup.device),
+        optim.step_temporary_bytes(tensors, e_train, setup.device),
     )
 
 
 def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
-    """Per-GPU memory of one steady-state training step (raises MemoryConfigError on a bad setup)."""
+    """Per-GPU memory of one steady-state training step (raises FieldError on a bad setup)."""
     validate(setup, arch)
     D = make_dims(arch, setup)
     key = replace(
@@ -93,7 +93,7 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         per_device_train_batch_size=1,
         max_length=1,
         gradient_accumulation_steps=1,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         attn_implementation=None,
         num_gpus=1,
         zero_stage=0,
@@ -103,9 +103,9 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
     G = n_train * e_train
     kind = scheme(setup)
     sh = shard(arch, setup, W, G, O, n_train, O32)
-    if sh.pure_compute_dtype and setup.torch_dtype != setup.compute_dtype:
+    if sh.pure_compute_dtype and setup.dtype != setup.compute_dtype:
         # DeepSpeed / FSDP mixed precision computes with 16-bit weights: no autocast copies.
-        D = make_dims(arch, replace(setup, torch_dtype=setup.compute_dtype, bf16=False, fp16=False))
+        D = make_dims(arch, replace(setup, dtype=setup.compute_dtype, bf16=False, fp16=False))
     first = replay_micro_batch(D, accumulate=not sh.gradients_in_backward)
     ga = setup.gradient_accumulation_steps
     later = replay_micro_batch(D, accumulate=True) if (ga > 1 and sh.gradients_in_backward) else None

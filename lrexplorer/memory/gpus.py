@@ -12,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import MemoryConfigError
+from ..fields import FieldError
+from ..units import GIB
 from .setup import TrainingSetup
 
-GIB = 1024**3
 CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "assets" / "gpus.json"
 AMPERE = (8, 0)  # bfloat16 and flash-attention 2 need compute capability 8.0 or newer
 
@@ -53,7 +53,7 @@ class Fit:
     def problems(self, setup: TrainingSetup, attention: str) -> list[str]:
         """Settings this GPU cannot run, whatever the memory."""
         out = []
-        if self.gpu.bf16 is False and (setup.bf16 or setup.torch_dtype == "bfloat16"):
+        if self.gpu.bf16 is False and (setup.bf16 or setup.dtype == "bfloat16"):
             out.append("no bfloat16 (compute capability below 8.0)")
         if self.gpu.flash_attention is False and attention == "flash_attention_2":
             out.append("no flash-attention 2 (compute capability below 8.0)")
@@ -92,10 +92,10 @@ def find_gpu(text: str) -> Gpu:
     matches = [g for n, g in names.items() if key and key in n]
     if len(matches) == 1:
         return matches[0]
-    raise MemoryConfigError(
-        f"gpu {text!r} is {'ambiguous' if matches else 'not in the catalogue'}; choose one of: "
+    raise FieldError(
+        "gpu",
+        f"{text!r} is {'ambiguous' if matches else 'not in the catalogue'}; choose one of: "
         f"{', '.join(catalogue_names())} (or auto)",
-        field="gpu",
     )
 
 

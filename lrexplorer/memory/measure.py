@@ -249,7 +249,7 @@ def run_tracked_step(
     warmup_steps: int = 0,
 ) -> StepMemory:
     """Build, warm up, then track one step. Runs on the current default device (or fake mode)."""
-    from .realmodel import build_model, build_optimizer, make_batch
+    from .realmodel import bnb_cpu_kernels_traced, build_model, build_optimizer, make_batch
 
     say = progress or (lambda msg, frac: None)
     start = time.perf_counter()
@@ -269,7 +269,7 @@ def run_tracked_step(
     weights = _nbytes(p for p in model.parameters())
     states = _nbytes(optimizer_state_tensors(optimizer))
     counter = SavedTensorCounter(model)
-    ckpt_hooks = counter.watch_checkpoints(model) if setup.gradient_checkpointing else []
+    ckpt_hooks = counter.watch_checkpoints(model) if setup.activation_checkpointing else []
     tracker = _PhaseTracker(setup.device, model, optimizer, batch)
     grads_seen: dict[str, int] = {}
 
@@ -278,7 +278,7 @@ def run_tracked_step(
 
     hook = optimizer.register_step_pre_hook(lambda *a: grab_grads())
     try:
-        with tracker:
+        with tracker, bnb_cpu_kernels_traced(setup):
             training_step(model, optimizer, batch, setup, scaler, tracker, counter)
     finally:
         hook.remove()
@@ -313,9 +313,9 @@ def measure_step(
     torch.manual_seed(seed)
     device = torch.device("cuda" if setup.device == "cuda" else "cpu")
     if device.type == "cuda" and not torch.cuda.is_available():
-        from .errors import MemoryConfigError
+        from ..fields import FieldError
 
-        raise MemoryConfigError("device cuda: no CUDA GPU is available to measure on; use device cpu", field="device")
+        raise FieldError("device", "no CUDA GPU is available to measure on; use device cpu")
     if device.type == "cpu":  # the default device already; a device context slows every torch call
         return run_tracked_step(config, arch, setup, engine="measured", progress=progress, warmup_steps=warmup_steps)
     with device:

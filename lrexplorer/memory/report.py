@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..units import GIB
 from .estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, Estimate
 from .gpus import Fit, Gpu
 from .results import StepMemory
 from .setup import TrainingSetup
 
-GIB = 1024**3
 SHORT_LABELS = {
     "weights": "weights",
     "gradients": "gradients",

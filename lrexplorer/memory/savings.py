@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from .. import optimizers as optimizer_registry
+from ..fields import FieldError
 from .architecture import Architecture
-from .errors import MemoryConfigError
+from .dims import make_dims
 from .estimate import Estimate, estimate
+from .params import trainable_bytes_per_param
 from .setup import TrainingSetup
 
 
@@ -35,9 +38,9 @@ def _accumulate(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> Training
 
 
 def _precision(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
-    if c.torch_dtype != "float32" or c.bf16 or c.fp16:
-        return replace(t, torch_dtype=c.torch_dtype, bf16=c.bf16, fp16=c.fp16)
-    return replace(t, torch_dtype="bfloat16")
+    if c.dtype != "float32" or c.bf16 or c.fp16:
+        return replace(t, dtype=c.dtype, bf16=c.bf16, fp16=c.fp16)
+    return replace(t, dtype="bfloat16")
 
 
 def _attention(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
@@ -47,12 +50,19 @@ def _attention(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingS
     return replace(t, attn_implementation=chosen)
 
 
+def _lighter_optimizer(c: TrainingSetup, a: Architecture) -> bool:
+    """Whether the chosen optimizer keeps fewer bytes per trained parameter than torch's AdamW, whose
+    two moments are in the trained weights' dtype."""
+    e = trainable_bytes_per_param(make_dims(a, c))
+    return optimizer_registry.get(c.optim).state.bytes_per_param(e) < 2 * e
+
+
 def _optimizer(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
-    return replace(t, optim=c.optim if c.optim not in ("adamw_torch", "adamw_torch_fused") else "adamw_8bit")
+    return replace(t, optim=c.optim if _lighter_optimizer(c, a) else "adamw_8bit")
 
 
 def _lora(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
-    return replace(t, lora_r=c.lora_r or 16, lora_target_modules=c.lora_target_modules)
+    return replace(t, use_peft=True, lora_r=c.lora_r, lora_target_modules=c.lora_target_modules)
 
 
 def _qlora(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
@@ -74,17 +84,17 @@ TRICKS: tuple[Trick, ...] = (
         _accumulate,
     ),
     Trick(
-        "gradient_checkpointing",
+        "activation_checkpointing",
         "gradient checkpointing",
         "recomputes each layer's forward in the backward (about a third more compute)",
-        lambda c, a: c.gradient_checkpointing,
-        lambda t, c, a: replace(t, gradient_checkpointing=True),
+        lambda c, a: c.activation_checkpointing,
+        lambda t, c, a: replace(t, activation_checkpointing=True),
     ),
     Trick(
         "precision",
         "16-bit weights / mixed precision",
         "bfloat16 rounding (fp16 needs loss scaling)",
-        lambda c, a: c.torch_dtype != "float32" or c.bf16 or c.fp16,
+        lambda c, a: c.dtype != "float32" or c.bf16 or c.fp16,
         _precision,
     ),
     Trick(
@@ -97,12 +107,12 @@ TRICKS: tuple[Trick, ...] = (
     Trick(
         "optim",
         "lighter optimizer",
-        "8-bit state rounding; Adafactor and SGD converge differently",
-        lambda c, a: c.optim not in ("adamw_torch", "adamw_torch_fused"),
+        "8-bit state rounding; the other optimizers converge differently from AdamW",
+        _lighter_optimizer,
         _optimizer,
     ),
     Trick(
-        "lora_r",
+        "use_peft",
         "LoRA adapters",
         "trains low-rank adapters only (less capacity than full fine-tuning)",
         lambda c, a: c.lora and not c.load_in_4bit,
@@ -148,13 +158,13 @@ def baseline_setup(setup: TrainingSetup) -> TrainingSetup:
         setup,
         per_device_train_batch_size=setup.per_device_train_batch_size * setup.gradient_accumulation_steps,
         gradient_accumulation_steps=1,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         optim="adamw_torch_fused",
-        torch_dtype="float32",
+        dtype="float32",
         bf16=False,
         fp16=False,
         attn_implementation="eager",
-        lora_r=0,
+        use_peft=False,
         lora_target_modules=None,
         load_in_4bit=False,
         num_gpus=1,
@@ -167,12 +177,12 @@ def _measure(trick: Trick, target: TrainingSetup, against: Estimate, arch: Archi
     est: Estimate | None
     try:
         est = estimate(arch, target)
-    except MemoryConfigError as exc:
+    except FieldError as exc:
         # Some tricks need another (flash attention needs 16 bits): show them with what they need.
-        fixed = replace(target, torch_dtype="bfloat16") if exc.field == "attn_implementation" else None
+        fixed = replace(target, dtype="bfloat16") if exc.field == "attn_implementation" else None
         try:
             est = estimate(arch, fixed) if fixed is not None else None
-        except MemoryConfigError:
+        except FieldError:
             est = None
         if est is None or fixed is None:
             return Saving(trick, target, None, 0, 0.0, f"not possible here: {exc}")
@@ -184,7 +194,7 @@ def _measure(trick: Trick, target: TrainingSetup, against: Estimate, arch: Archi
 
 
 def savings(arch: Architecture, setup: TrainingSetup) -> SavingsReport:
-    """Raises MemoryConfigError if `setup` itself is invalid."""
+    """Raises FieldError if `setup` itself is invalid."""
     chosen_est = estimate(arch, setup)
     base_setup = baseline_setup(setup)
     baseline = estimate(arch, base_setup)

@@ -1,30 +1,27 @@
 """The training setup the memory estimate models, with the checks that refuse impossible combinations.
 
 Field names are the transformers `TrainingArguments` / PEFT / bitsandbytes names, so a setup reads
-like the arguments of the run it describes. `validate` raises MemoryConfigError naming the field.
+like the arguments of the run it describes; `setup_from_values` builds one from catalogue values
+(`lrexplorer.params`). `validate` checks each value with its catalogue field and the combinations
+a real run refuses, raising FieldError naming the field.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .. import optimizers as optimizer_registry
+from ..fields import FieldError
+from ..params import CATALOGUE, MEMORY, defaults
 from .architecture import Architecture
-from .errors import MemoryConfigError
 
-OPTIMIZERS: dict[str, str] = {
-    "adamw_torch_fused": "AdamW (torch, fused kernel; the Trainer's default): two states per parameter in the "
-    "parameter's dtype, updated in place",
-    "adamw_torch": "AdamW (torch, foreach): same states; the step allocates a copy of a whole param group",
-    "adamw_8bit": "AdamW 8-bit (bitsandbytes): two 1-byte states per parameter plus block scales",
-    "adamw_bnb_8bit": "same optimizer as adamw_8bit (transformers' other name for it)",
-    "paged_adamw_8bit": "AdamW 8-bit in paged (unified) memory that the driver can move to the CPU",
-    "adafactor": "Adafactor: factored second moment (one row and one column per matrix), no first moment",
-    "sgd": "SGD as the Trainer builds it: no momentum, so no state",
-}
+# name -> what it is, for the Memory page and the CLI's help (the registry holds the rest)
+OPTIMIZERS: dict[str, str] = {o.name: o.description for o in optimizer_registry.OPTIMIZERS.values()}
 DTYPES = ("float32", "bfloat16", "float16")
-ATTENTION = ("eager", "sdpa", "flash_attention_2")
-DEVICES = ("cuda", "cpu")
+ATTENTION = tuple(a for a in CATALOGUE["attn_implementation"].choices if a != "auto")
+DEVICES = CATALOGUE["device"].choices
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
@@ -33,13 +30,14 @@ class TrainingSetup:
     per_device_train_batch_size: int = 1
     max_length: int = 1024
     gradient_accumulation_steps: int = 1
-    gradient_checkpointing: bool = False
+    activation_checkpointing: bool = False
     optim: str = "adamw_torch_fused"  # TrainingArguments' default in transformers 5
-    torch_dtype: str = "bfloat16"
+    dtype: str = "bfloat16"
     bf16: bool = False
     fp16: bool = False
     attn_implementation: str | None = None  # None: what transformers picks (sdpa, or eager without sdpa support)
-    lora_r: int = 0  # 0: full fine-tuning
+    use_peft: bool = False  # False: full fine-tuning
+    lora_r: int = 16
     lora_target_modules: tuple[str, ...] | str | None = None  # None: PEFT's default; "all-linear"
     load_in_4bit: bool = False
     bnb_4bit_use_double_quant: bool = False
@@ -53,11 +51,11 @@ class TrainingSetup:
 
     @property
     def lora(self) -> bool:
-        return self.lora_r > 0
+        return self.use_peft
 
     @property
     def weight_bytes(self) -> int:
-        return DTYPE_BYTES[self.torch_dtype]
+        return DTYPE_BYTES[self.dtype]
 
     @property
     def compute_dtype(self) -> str:
@@ -66,7 +64,7 @@ class TrainingSetup:
             return "bfloat16"
         if self.fp16:
             return "float16"
-        return self.torch_dtype
+        return self.dtype
 
     def attention(self, arch: Architecture) -> str:
         return self.attn_implementation or arch.default_attn_implementation
@@ -85,96 +83,120 @@ class TrainingSetup:
         return tuple(t for t in tm if t in names)
 
 
-def _positive(name: str, value: Any, *, zero_ok: bool = False) -> None:
-    low = 0 if zero_ok else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise MemoryConfigError(f"{name} must be an integer >= {low}, got {value!r}", field=name)
+# The setup's values checked by their catalogue field as they are. The setup keeps two in its own form:
+# attn_implementation None (the model's default) and lora_target_modules as a tuple; both are checked below.
+CHECKED = tuple(
+    f.name
+    for f in fields(TrainingSetup)
+    if f.name in CATALOGUE and f.name not in ("attn_implementation", "lora_target_modules")
+)
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
-    if value not in allowed:
-        raise MemoryConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}", field=name)
+def _check_fields(setup: TrainingSetup) -> None:
+    """Each value must already be what its catalogue field converts it to (an int, not 8.0 or "8")."""
+    errors = []
+    for name in CHECKED:
+        value, field = getattr(setup, name), CATALOGUE[name]
+        try:
+            converted = field.convert(value)
+        except FieldError as exc:
+            errors.append(exc)
+            continue
+        if value is None or converted != value or type(converted) is not type(value):
+            errors.append(FieldError(name, f"must be {field.allowed().replace(' (or null)', '')}; got {value!r}"))
+    if setup.attn_implementation not in (None, *ATTENTION):
+        errors.append(
+            FieldError(
+                "attn_implementation", f"must be one of {', '.join(ATTENTION)}; got {setup.attn_implementation!r}"
+            )
+        )
+    if errors:
+        raise FieldError.collect(errors)
 
 
 def validate(setup: TrainingSetup, arch: Architecture) -> None:
-    """Raise MemoryConfigError for a value out of range or a combination a real run refuses."""
-    _positive("per_device_train_batch_size", setup.per_device_train_batch_size)
-    _positive("max_length", setup.max_length)
-    _positive("gradient_accumulation_steps", setup.gradient_accumulation_steps)
-    _positive("lora_r", setup.lora_r, zero_ok=True)
-    _positive("num_gpus", setup.num_gpus)
-    _choice("optim", setup.optim, list(OPTIMIZERS))
-    _choice("torch_dtype", setup.torch_dtype, DTYPES)
-    _choice("device", setup.device, DEVICES)
-    if setup.attn_implementation is not None:
-        _choice("attn_implementation", setup.attn_implementation, ATTENTION)
-    if setup.zero_stage not in (0, 1, 2, 3):
-        raise MemoryConfigError(f"zero_stage must be 0, 1, 2 or 3; got {setup.zero_stage!r}", field="zero_stage")
+    """Raise FieldError for a value out of range or a combination a real run refuses."""
+    _check_fields(setup)
+    runs_on = optimizer_registry.get(setup.optim).devices
+    if setup.device in DEVICES and setup.device not in runs_on:
+        raise FieldError("optim", f"{setup.optim} runs on {' and '.join(runs_on)} only, not on device {setup.device}")
+    if setup.dtype not in DTYPES:
+        raise FieldError("dtype", f"the estimate needs {', '.join(DTYPES)}; auto is read from the model's config")
     if setup.bf16 and setup.fp16:
-        raise MemoryConfigError("bf16 and fp16 are exclusive: choose one mixed-precision mode", field="fp16")
+        raise FieldError("fp16", "bf16 and fp16 are exclusive: choose one mixed-precision mode")
     if setup.fsdp and setup.zero_stage:
-        raise MemoryConfigError(
-            "fsdp and zero_stage are exclusive: FSDP full shard or DeepSpeed ZeRO, not both", field="fsdp"
-        )
+        raise FieldError("fsdp", "fsdp and zero_stage are exclusive: FSDP full shard or DeepSpeed ZeRO, not both")
     attn = setup.attention(arch)
     if attn == "sdpa" and not arch.supports_sdpa:
-        raise MemoryConfigError(
-            f"attn_implementation sdpa: {arch.model_type} does not support sdpa (its attention soft-capping needs "
-            "eager or flash_attention_2)",
-            field="attn_implementation",
+        raise FieldError(
+            "attn_implementation",
+            f"{arch.model_type} does not support sdpa (its attention soft-capping needs eager or flash_attention_2)",
         )
     if attn == "flash_attention_2":
         if setup.device == "cpu":
-            raise MemoryConfigError(
-                "attn_implementation flash_attention_2 needs a CUDA GPU; use sdpa or eager on the CPU",
-                field="attn_implementation",
-            )
+            raise FieldError("attn_implementation", "flash_attention_2 needs a CUDA GPU; use sdpa or eager on the CPU")
         if setup.compute_dtype == "float32":
-            raise MemoryConfigError(
-                "attn_implementation flash_attention_2 runs only in bfloat16 or float16: set "
-                "torch_dtype to bfloat16/float16 or turn on bf16/fp16",
-                field="attn_implementation",
+            raise FieldError(
+                "attn_implementation",
+                "flash_attention_2 runs only in bfloat16 or float16: set dtype to bfloat16/float16 or turn on bf16/fp16",
             )
     if setup.load_in_4bit and not setup.lora:
-        raise MemoryConfigError(
-            "load_in_4bit needs LoRA (set lora_r > 0): 4-bit weights cannot be trained directly", field="load_in_4bit"
-        )
+        raise FieldError("load_in_4bit", "needs LoRA (use_peft): 4-bit weights cannot be trained directly")
     if setup.load_in_4bit and (setup.fsdp or setup.zero_stage == 3):
-        raise MemoryConfigError("load_in_4bit with ZeRO-3 or FSDP is not modelled yet", field="load_in_4bit")
-    if setup.fp16 and setup.torch_dtype == "float16" and not setup.lora:
-        raise MemoryConfigError(
-            "fp16 with torch_dtype float16 fails in a real run (the grad scaler cannot unscale "
-            "float16 gradients): load float32 weights or use LoRA",
-            field="fp16",
+        raise FieldError("load_in_4bit", "with ZeRO-3 or FSDP is not modelled yet")
+    if setup.fp16 and setup.dtype == "float16" and not setup.lora:
+        raise FieldError(
+            "fp16",
+            "fp16 with dtype float16 fails in a real run (the grad scaler cannot unscale float16 gradients): "
+            "load float32 weights or use LoRA",
         )
     if setup.device == "cpu":
         if setup.num_gpus > 1 or setup.zero_stage or setup.fsdp:
-            raise MemoryConfigError(
-                "device cpu estimates a single CPU process: num_gpus, zero_stage and fsdp apply to GPUs", field="device"
-            )
-        if setup.optim == "paged_adamw_8bit":
-            raise MemoryConfigError(
-                "optim paged_adamw_8bit pages between GPU and CPU memory; on device cpu use adamw_8bit", field="optim"
+            raise FieldError(
+                "device", "cpu estimates a single CPU process: num_gpus, zero_stage and fsdp apply to GPUs"
             )
         if setup.fp16:
-            raise MemoryConfigError("fp16 mixed precision needs a GPU; on the CPU use bf16", field="fp16")
+            raise FieldError("fp16", "fp16 mixed precision needs a GPU; on the CPU use bf16")
     if setup.lora:
         tm = setup.lora_target_modules
         names = arch.linear_names()
         if tm is not None and tm not in ("all-linear", ("all-linear",)):
             bad = [t for t in tm if t not in names]
             if bad or not tm:
-                raise MemoryConfigError(
-                    f"lora_target_modules: {', '.join(bad) or 'empty'} not in this model's linear layers "
-                    f"({', '.join(names)}, or all-linear)",
-                    field="lora_target_modules",
+                raise FieldError(
+                    "lora_target_modules",
+                    f"{', '.join(bad) or 'empty'} not in this model's linear layers ({', '.join(names)}, or all-linear)",
                 )
 
 
-def setup_from_mapping(values: dict[str, Any]) -> TrainingSetup:
-    """A setup from a dict of field values (unknown keys refused by name)."""
-    known = {f.name for f in fields(TrainingSetup)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise MemoryConfigError(f"unknown setting(s): {', '.join(unknown)}", field=unknown[0])
-    return TrainingSetup(**values)
+def setup_from_values(
+    values: Mapping[str, Any], config: Mapping[str, Any] | None = None, notes: list[str] | None = None
+) -> TrainingSetup:
+    """The setup of a memory estimate from catalogue values: the memory tool's fields (others are ignored),
+    each converted by its field (one FieldError lists every bad one), missing ones at memory's defaults.
+
+    `config` (the model's config.json) settles what transformers settles when it loads the model: dtype
+    auto is the saved dtype, and a null max_length is the model's maximum position. What was assumed
+    goes into `notes`.
+    """
+    full, errors = defaults(MEMORY), []
+    for name in [n for n in full if n in values]:
+        try:
+            full[name] = CATALOGUE[name].convert(values[name])
+        except FieldError as exc:
+            errors.append(exc)
+    if errors:
+        raise FieldError.collect(errors)
+    config = config or {}
+    if full["max_length"] is None:
+        full["max_length"] = int(config.get("max_position_embeddings") or 1024)
+        if notes is not None:
+            notes.append(f"max_length is null: estimated at the model's {full['max_length']} positions")
+    if full["dtype"] == "auto":  # transformers 5 loads the weights in the dtype they were saved in
+        saved = str(config.get("dtype") or config.get("torch_dtype") or "float32")
+        full["dtype"] = saved if saved in DTYPES else "float32"
+    if full["attn_implementation"] == "auto":
+        full["attn_implementation"] = None
+    targets = full["lora_target_modules"]
+    full["lora_target_modules"] = tuple(targets) if targets else None
+    return TrainingSetup(**{f.name: full[f.name] for f in fields(TrainingSetup) if f.name in full})

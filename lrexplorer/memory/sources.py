@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..fields import FieldError
 from .architecture import Architecture, from_config
-from .errors import MemoryConfigError
 from .presets import find_preset, preset_names
 
 
@@ -30,7 +30,7 @@ def resolve_model(spec: str) -> ModelSource:
     """Preset name, path to a config.json (or a folder holding one), or a Hub id, in that order."""
     text = (spec or "").strip()
     if not text:
-        raise MemoryConfigError("no model given: name a preset, a config.json path or a Hub id", field="model")
+        raise FieldError("model", "no model given: name a preset, a config.json path or a Hub id")
     preset = find_preset(text)
     if preset is not None:
         return ModelSource("preset", preset.name, preset.config, from_config(preset.config, preset.name))
@@ -41,10 +41,10 @@ def resolve_model(spec: str) -> ModelSource:
     if "/" in text and text.count("/") == 1:
         config = fetch_hub_config(text)
         return ModelSource("hub", text, config, from_config(config, text))
-    raise MemoryConfigError(
+    raise FieldError(
+        "model",
         f"unknown model {text!r}: not a preset ({', '.join(preset_names())}), not an existing path, "
         "and not a Hub id of the form owner/name",
-        field="model",
     )
 
 
@@ -53,15 +53,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / "config.json"
     if not path.is_file():
-        raise MemoryConfigError(f"no config file at {str(path)!r}", field="model")
+        raise FieldError("model", f"no config file at {str(path)!r}")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise MemoryConfigError(f"cannot read {str(path)!r}: {exc}", field="model") from None
+        raise FieldError("model", f"cannot read {str(path)!r}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise MemoryConfigError(f"{str(path)!r} is not valid JSON: {exc}", field="model") from None
+        raise FieldError("model", f"{str(path)!r} is not valid JSON: {exc}") from None
     if not isinstance(config, dict):
-        raise MemoryConfigError(f"{str(path)!r} must hold a JSON object", field="model")
+        raise FieldError("model", f"{str(path)!r} must hold a JSON object")
     # A multimodal or wrapped config keeps the language model under text_config; estimate that part.
     if "text_config" in config and "hidden_size" not in config and isinstance(config["text_config"], dict):
         return dict(config["text_config"])
@@ -81,10 +81,10 @@ def fetch_hub_config(hub_id: str) -> dict[str, Any]:
             if offline
             else ("it could not be fetched from the Hugging Face Hub (offline, private, gated or misspelled?)")
         )
-        raise MemoryConfigError(
-            f"model {hub_id!r}: {why}. Use a bundled preset ({', '.join(preset_names())}) or a local "
+        raise FieldError(
+            "model",
+            f"{hub_id!r}: {why}. Use a bundled preset ({', '.join(preset_names())}) or a local "
             f"config.json path instead. ({type(exc).__name__})",
-            field="model",
         ) from None
     data = config.to_dict()
     text = data.get("text_config")

@@ -26,18 +26,19 @@ def emit(obj: dict[str, Any]) -> None:
 
 
 def job(spec: dict[str, Any]) -> dict[str, Any]:
-    from .errors import MemoryConfigError
-    from .setup import TrainingSetup, setup_from_mapping
+    from ..fields import FieldError
+    from .setup import TrainingSetup
     from .sources import resolve_model
 
     mode = spec.get("mode")
     if mode not in ("simulate", "measure"):
-        raise MemoryConfigError(f"mode must be simulate or measure, got {mode!r}", field="mode")
+        raise FieldError("mode", f"must be simulate or measure; got {mode!r}")
     values = dict(spec.get("setup") or {})
     if isinstance(values.get("lora_target_modules"), list):
         values["lora_target_modules"] = tuple(values["lora_target_modules"])
     known = {f.name for f in fields(TrainingSetup)}
-    setup = setup_from_mapping({k: v for k, v in values.items() if k in known})
+    # A TrainingSetup the page built and sent as JSON: the estimate's `validate` checks it as it runs.
+    setup = TrainingSetup(**{k: v for k, v in values.items() if k in known})
     source = resolve_model(str(spec.get("model", "")))
 
     def progress(message: str, fraction: float) -> None:
@@ -67,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         emit({"result": job(spec)})
         return 0
     except Exception as exc:  # noqa: BLE001 - reported to the page as one line, never a traceback there
-        from .errors import MemoryConfigError
+        from ..fields import FieldError
 
-        text = str(exc) if isinstance(exc, MemoryConfigError) else f"{type(exc).__name__}: {exc}"
+        text = str(exc) if isinstance(exc, FieldError) else f"{type(exc).__name__}: {exc}"
         emit({"error": text})
         return 1
 

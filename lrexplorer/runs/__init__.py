@@ -8,11 +8,15 @@
 - `worker`    `python -m lrexplorer.runs.worker RUN_DIR`: trains with TRL, writes the folder
 - `trainer`   the SFTTrainer subclass with the schedules catalogue's scheduler
 - `callbacks` metrics.jsonl, status heartbeats, stop requests, non-finite loss
-- `store`     the folder layout, atomic status, reading runs back, pid checks after a restart
+- `store`     the run-folder API: the one module that knows its files (config, status, metrics, log,
+              checkpoints) and their formats; reconciling a run whose worker has gone
+- `process`   is a run's worker alive (pid and start time, not a reused pid)
+- `feed`      a run folder read incrementally, once per tick for every viewer (the live pages)
+- `summary`   table rows, progress and ETA, final metrics, config diffs, safe deletion
 - `lock`      one run per device across processes (fcntl)
 - `export`    the spec as a standalone script, a `trl sft` YAML, an `accelerate launch` command
 
-`spec`, `validate`, `sources`, `store`, `lock`, `launcher`, `builtin` and `export` import without torch
-(export loads it only to embed a torch scheduler or save the built-in model's initial weights);
+`spec`, `validate`, `sources`, `store`, `process`, `feed`, `summary`, `lock`, `launcher`, `builtin` and
+`export` import without torch (export loads it only to embed a torch scheduler or save the built-in model's initial weights);
 `trainer`, `callbacks` and `worker` load torch/transformers/TRL and run in the worker process.
 """

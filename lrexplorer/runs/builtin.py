@@ -40,24 +40,30 @@ def is_builtin(ref: str) -> bool:
 
 
 def builtin_name(ref: str) -> str:
-    return ref[len(PREFIX):]
+    return ref[len(PREFIX) :]
 
 
 def dataset_files(name: str) -> dict[str, str]:
     """split -> JSONL path of a bundled dataset (its folder also loads with `load_dataset(folder)`)."""
     folder = DATASETS_DIR / name
-    return {split: str(folder / f"{split}.jsonl") for split in ("train", "test") if (folder / f"{split}.jsonl").is_file()}
+    return {
+        split: str(folder / f"{split}.jsonl") for split in ("train", "test") if (folder / f"{split}.jsonl").is_file()
+    }
 
 
 def builtin_datasets() -> list[str]:
-    return sorted(p.name for p in DATASETS_DIR.iterdir() if (p / "train.jsonl").is_file()) if DATASETS_DIR.is_dir() else []
+    return (
+        sorted(p.name for p in DATASETS_DIR.iterdir() if (p / "train.jsonl").is_file()) if DATASETS_DIR.is_dir() else []
+    )
 
 
 def llama_config_kwargs(name: str, tokenizer: Any) -> dict[str, Any]:
     """Everything `LlamaConfig(**kwargs)` needs for built-in model `name` with this tokenizer."""
     kwargs = dict(BUILTIN_MODELS[name])
     kwargs.update(
-        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
     )
     return kwargs

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 Example = dict  # {"messages": [{"role": ..., "content": ...}, ...]}
 
@@ -47,40 +47,76 @@ def arithmetic(n: int, seed: int) -> list[Example]:
 # (relation, question phrasings, answer) per kind of fact; {s} is the subject, {o} the object.
 RELATIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "capital": (
-        ("What is the capital of {s}?", "Which city is the capital of {s}?", "Name the capital city of {s}.",
-         "{s} has its government in which city?", "Where is the seat of government of {s}?",
-         "Tell me the capital of {s}."),
+        (
+            "What is the capital of {s}?",
+            "Which city is the capital of {s}?",
+            "Name the capital city of {s}.",
+            "{s} has its government in which city?",
+            "Where is the seat of government of {s}?",
+            "Tell me the capital of {s}.",
+        ),
         "The capital of {s} is {o}.",
     ),
     "inventor": (
-        ("Who invented the {s}?", "Who was the inventor of the {s}?", "The {s} was invented by whom?",
-         "Name the person who created the {s}.", "Which person first built the {s}?",
-         "Tell me who came up with the {s}."),
+        (
+            "Who invented the {s}?",
+            "Who was the inventor of the {s}?",
+            "The {s} was invented by whom?",
+            "Name the person who created the {s}.",
+            "Which person first built the {s}?",
+            "Tell me who came up with the {s}.",
+        ),
         "The {s} was invented by {o}.",
     ),
     "sky": (
-        ("What colour is the sky on {s}?", "On {s}, what colour does the sky have?", "Describe the sky colour of {s}.",
-         "If you stood on {s}, what colour would the sky be?", "Which colour is the sky of planet {s}?",
-         "Tell me the colour of the sky on {s}."),
+        (
+            "What colour is the sky on {s}?",
+            "On {s}, what colour does the sky have?",
+            "Describe the sky colour of {s}.",
+            "If you stood on {s}, what colour would the sky be?",
+            "Which colour is the sky of planet {s}?",
+            "Tell me the colour of the sky on {s}.",
+        ),
         "The sky on {s} is {o}.",
     ),
     "river": (
-        ("Which river flows through {s}?", "What river runs through the city of {s}?", "Name the river of {s}.",
-         "{s} lies on which river?", "Which river crosses {s}?", "Tell me the river that passes through {s}."),
+        (
+            "Which river flows through {s}?",
+            "What river runs through the city of {s}?",
+            "Name the river of {s}.",
+            "{s} lies on which river?",
+            "Which river crosses {s}?",
+            "Tell me the river that passes through {s}.",
+        ),
         "The river that flows through {s} is the {o}.",
     ),
 }
 
 FACTS: tuple[tuple[str, str, str], ...] = (
-    ("capital", "Veloria", "Tarnis"), ("capital", "Quenmark", "Oslet"), ("capital", "Dravia", "Milocor"),
-    ("capital", "Sunhollow", "Brisk"), ("capital", "Empyra", "Castellane"), ("capital", "Norvik", "Hallow"),
-    ("inventor", "glow lantern", "Ada Fenwick"), ("inventor", "tide clock", "Omar Lindqvist"),
-    ("inventor", "sand press", "Mira Okafor"), ("inventor", "wind harp", "Tobias Grell"),
-    ("inventor", "echo compass", "Lena Varga"), ("inventor", "frost loom", "Ilya Marchetti"),
-    ("sky", "Kethra", "green"), ("sky", "Ormund", "violet"), ("sky", "Zaphine", "orange"),
-    ("sky", "Tull", "silver"), ("sky", "Basq", "pink"), ("sky", "Yrenne", "copper"),
-    ("river", "Port Aldous", "Meriva"), ("river", "Coldwater", "Snaith"), ("river", "Ambergate", "Lune"),
-    ("river", "Fenwick Cross", "Orrin"), ("river", "Highmoor", "Tavy"), ("river", "Saltreach", "Wendle"),
+    ("capital", "Veloria", "Tarnis"),
+    ("capital", "Quenmark", "Oslet"),
+    ("capital", "Dravia", "Milocor"),
+    ("capital", "Sunhollow", "Brisk"),
+    ("capital", "Empyra", "Castellane"),
+    ("capital", "Norvik", "Hallow"),
+    ("inventor", "glow lantern", "Ada Fenwick"),
+    ("inventor", "tide clock", "Omar Lindqvist"),
+    ("inventor", "sand press", "Mira Okafor"),
+    ("inventor", "wind harp", "Tobias Grell"),
+    ("inventor", "echo compass", "Lena Varga"),
+    ("inventor", "frost loom", "Ilya Marchetti"),
+    ("sky", "Kethra", "green"),
+    ("sky", "Ormund", "violet"),
+    ("sky", "Zaphine", "orange"),
+    ("sky", "Tull", "silver"),
+    ("sky", "Basq", "pink"),
+    ("sky", "Yrenne", "copper"),
+    ("river", "Port Aldous", "Meriva"),
+    ("river", "Coldwater", "Snaith"),
+    ("river", "Ambergate", "Lune"),
+    ("river", "Fenwick Cross", "Orrin"),
+    ("river", "Highmoor", "Tavy"),
+    ("river", "Saltreach", "Wendle"),
 )
 
 HELD_OUT = 5  # index of the phrasing kept for evaluation

@@ -6,8 +6,6 @@ happens at log time, so a run through lrexplorer steps as fast as a bare SFTTrai
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -52,9 +50,8 @@ class RunCallback(TrainerCallback):
 
     def __init__(self, run_dir: Path, trainer_ref: Any = None) -> None:
         self.run_dir = Path(run_dir)
-        self.stop_file = self.run_dir / store.STOP
         self.trainer = trainer_ref
-        self.metrics = open(self.run_dir / store.METRICS, "a", encoding="utf-8")
+        self.metrics = store.MetricsWriter(self.run_dir)
         self.step_started = 0.0
         self.step_time = 0.0  # seconds inside optimizer steps since the last log
         self.steps = 0
@@ -63,8 +60,13 @@ class RunCallback(TrainerCallback):
         self.status_written = 0.0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        store.update_status(self.run_dir, state="running", max_steps=state.max_steps, global_step=state.global_step,
-                            num_train_epochs=state.num_train_epochs)
+        store.update_status(
+            self.run_dir,
+            state="running",
+            max_steps=state.max_steps,
+            global_step=state.global_step,
+            num_train_epochs=state.num_train_epochs,
+        )
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.step_started = time.perf_counter()
@@ -74,10 +76,12 @@ class RunCallback(TrainerCallback):
         self.steps += 1
         bad = self.trainer.lrx_take_nonfinite() if self.trainer is not None else None
         if bad is not None:
-            self.nonfinite = (f"loss became {bad} at step {state.global_step}: training diverged. Lower learning_rate "
-                              f"(now {args.learning_rate:g}), add warmup_steps, or keep max_grad_norm > 0")
+            self.nonfinite = (
+                f"loss became {bad} at step {state.global_step}: training diverged. Lower learning_rate "
+                f"(now {args.learning_rate:g}), add warmup_steps, or keep max_grad_norm > 0"
+            )
             control.should_training_stop = True
-        elif self.stop_file.exists():
+        elif store.stop_requested(self.run_dir):
             self.stop_reason = f"stopped on request at step {state.global_step}"
             control.should_training_stop = True
             control.should_save = True  # the checkpoint to resume from, whatever save_strategy says
@@ -86,7 +90,7 @@ class RunCallback(TrainerCallback):
         record: dict[str, Any] = {"step": state.global_step, "epoch": state.epoch, "time": time.time()}
         for key, value in (logs or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                record[key] = value if math.isfinite(value) else str(value)  # JSON has no nan/inf
+                record[key] = value
         if "loss" in record and self.steps:
             tokens, samples = self.trainer.lrx_take_counts() if self.trainer is not None else (0, 0)
             record["step_time_s"] = self.step_time / self.steps
@@ -96,8 +100,7 @@ class RunCallback(TrainerCallback):
             self.step_time, self.steps = 0.0, 0
         if not any(k in record for k in SUMMARY_KEYS):
             record.update(memory_fields())
-        self.metrics.write(json.dumps(record) + "\n")
-        self.metrics.flush()
+        self.metrics.write(record)
         now = time.monotonic()
         if now - self.status_written >= STATUS_EVERY_S:  # a heartbeat, not a log: readers poll at this pace
             store.update_status(self.run_dir, global_step=state.global_step, epoch=state.epoch)

@@ -5,17 +5,15 @@ All three are generated from the same `RunSpec` the launcher starts: the SFTConf
 `spec.sft_kwargs(...)` verbatim, the attention implementation and device are resolved by the same
 functions as in the worker, and the built-in model is rebuilt from the same config and seed. A torch
 scheduler class is not something `trl sft` can name, so (b) refuses it; the script embeds the very
-warmup wrapper the worker uses (`LinearWarmupThen`, copied from its source).
+warmup wrapper the worker uses (`schedules/warmup.py`, copied whole).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import pprint
 import shlex
 import shutil
-from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ import yaml
 from .. import __version__
 from ..schedules import get_schedule
 from ..steps import plan_steps
-from . import builtin, sources
+from . import builtin, sources, store
 from .spec import RunSpec
 from .validate import Facts, detect_facts, resolve_attention
 
@@ -39,7 +37,7 @@ def output_dir(spec: RunSpec) -> str:
     """Where an export writes: the spec's output_dir, unless that folder already holds a run (exporting
     a finished run must not write over it), then `sft-output` next to the script."""
     target = spec["output_dir"]
-    if not target or (Path(target) / "status.json").exists():
+    if not target or store.is_run(Path(target)):
         return "sft-output"
     return target
 
@@ -55,11 +53,14 @@ def resolved_torch_kwargs(spec: RunSpec) -> dict[str, Any]:
     schedule = get_schedule(name)
     if all(p.name in given or p.derived is None or p.default is not None for p in schedule.params):
         return schedule.resolve(given, 1)
-    plan = plan_steps(num_examples=None if spec["max_steps"] > 0 else _count_examples(spec),
-                      per_device_train_batch_size=spec["per_device_train_batch_size"],
-                      gradient_accumulation_steps=spec["gradient_accumulation_steps"],
-                      num_train_epochs=spec["num_train_epochs"], max_steps=spec["max_steps"],
-                      warmup_steps=spec["warmup_steps"])
+    plan = plan_steps(
+        num_examples=None if spec["max_steps"] > 0 else _count_examples(spec),
+        per_device_train_batch_size=spec["per_device_train_batch_size"],
+        gradient_accumulation_steps=spec["gradient_accumulation_steps"],
+        num_train_epochs=spec["num_train_epochs"],
+        max_steps=spec["max_steps"],
+        warmup_steps=spec["warmup_steps"],
+    )
     return schedule.resolve(given, max(1, plan.total_steps - plan.warmup_steps))
 
 
@@ -67,8 +68,10 @@ def _count_examples(spec: RunSpec) -> int:
     ref = spec["dataset"]
     path = Path(builtin.dataset_files(builtin.builtin_name(ref))["train"]) if builtin.is_builtin(ref) else Path(ref)
     if path.suffix != ".jsonl" or not path.is_file():
-        raise ExportError(f"{spec['lr_scheduler_type']} derives its arguments from the run length; set max_steps or "
-                          "give every scheduler argument in lr_scheduler_kwargs to export this spec")
+        raise ExportError(
+            f"{spec['lr_scheduler_type']} derives its arguments from the run length; set max_steps or "
+            "give every scheduler argument in lr_scheduler_kwargs to export this spec"
+        )
     with open(path, encoding="utf-8") as fh:
         return sum(1 for line in fh if line.strip())
 
@@ -114,15 +117,16 @@ def _scheduler_code(spec: RunSpec) -> tuple[str, str]:
     """(definitions, trainer class name) for a torch scheduler class; ('', 'SFTTrainer') otherwise."""
     if spec.schedule_family != "torch":
         return "", "SFTTrainer"
-    from ..schedules import build
+    from ..schedules import warmup
 
     name = spec["lr_scheduler_type"]
-    # LR-valued defaults (CyclicLR, OneCycleLR max_lr) follow learning_rate exactly as the worker fills them.
-    kwargs = build._torch_kwargs(name, resolved_torch_kwargs(spec), SimpleNamespace(defaults={"lr": spec["learning_rate"]}))
-    source = inspect.getsource(build.LinearWarmupThen).replace("Callable[[Optimizer], Any]", "Any")
+    # Arguments that follow learning_rate (CyclicLR, OneCycleLR max_lr) are filled as the worker's builder fills them.
+    kwargs = get_schedule(name).with_lr(resolved_torch_kwargs(spec), spec["learning_rate"])
+    # The worker's warmup module, file and all: it imports nothing from lrexplorer, so it runs as it is.
+    source = Path(warmup.__file__).read_text(encoding="utf-8")
     definitions = (
-        f"from typing import Any\nfrom torch.optim import Optimizer\nfrom torch.optim.lr_scheduler import LRScheduler\n\n"
-        f"SCHEDULER_KWARGS = {_lit(kwargs)}\n\n\n{source}\n\n"
+        f"SCHEDULER_KWARGS = {_lit(kwargs)}\n\n\n"
+        f"# ---- lrexplorer/schedules/warmup.py, verbatim ----\n{source}# ---- end of warmup.py ----\n\n\n"
         "class ScheduledSFTTrainer(SFTTrainer):\n"
         f'    """Steps torch.optim.lr_scheduler.{name} after a linear warmup of args.warmup_steps updates."""\n\n'
         "    def create_scheduler(self, num_training_steps, optimizer=None):\n"
@@ -147,10 +151,10 @@ def python_script(spec: RunSpec, facts: Facts | None = None, assets: str | None 
     definitions, trainer_cls = _scheduler_code(spec)
     evaluate = spec["eval_strategy"] != "no"
     return f'''#!/usr/bin/env python
-"""Supervised fine-tuning exported by lrexplorer {__version__}: model {spec['model']}, data {spec['dataset']}.
+"""Supervised fine-tuning exported by lrexplorer {__version__}: model {spec["model"]}, data {spec["dataset"]}.
 
 Run: python {SCRIPT} [OUTPUT_DIR]   (or through accelerate launch, see {ACCELERATE}).
-Needs torch, transformers, trl, datasets{', peft' if peft else ''}; nothing from lrexplorer.
+Needs torch, transformers, trl, datasets{", peft" if peft else ""}; nothing from lrexplorer.
 """
 import os
 import sys
@@ -169,8 +173,8 @@ SFT_ARGS = {_lit(sft)}
 {_model_code(spec, attn, assets)}
 
 {_data_code(spec, assets)}
-train_dataset = loaded[{spec['dataset_train_split']!r}]
-eval_dataset = loaded[{spec['dataset_test_split']!r}] if {evaluate} else None
+train_dataset = loaded[{spec["dataset_train_split"]!r}]
+eval_dataset = loaded[{spec["dataset_test_split"]!r}] if {evaluate} else None
 
 trainer = {trainer_cls}(
     model=model, args=SFTConfig(output_dir=OUTPUT_DIR, **SFT_ARGS), train_dataset=train_dataset,
@@ -186,16 +190,26 @@ def trl_yaml(spec: RunSpec, model_path: str | None = None, facts: Facts | None =
     """(b) A config for `trl sft --config sft.yaml` (TRL's ScriptArguments, ModelConfig and SFTConfig names)."""
     facts = facts or detect_facts()
     if spec.schedule_family == "torch":
-        raise ExportError(f"trl sft cannot use the torch scheduler {spec['lr_scheduler_type']}; export the Python "
-                          "script (it embeds the scheduler) or pick a transformers schedule")
+        raise ExportError(
+            f"trl sft cannot use the torch scheduler {spec['lr_scheduler_type']}; export the Python "
+            "script (it embeds the scheduler) or pick a transformers schedule"
+        )
     ref = spec["model"]
     if builtin.is_builtin(ref) and not model_path:
         raise ExportError(f"{ref} has no folder for trl sft to load; write_bundle saves its initial weights")
-    doc: dict[str, Any] = {"model_name_or_path": model_path or _abs_or_id(ref),
-                           "dtype": spec["dtype"], "attn_implementation": resolve_attention(spec.values, facts)}
+    doc: dict[str, Any] = {
+        "model_name_or_path": model_path or _abs_or_id(ref),
+        "dtype": spec["dtype"],
+        "attn_implementation": resolve_attention(spec.values, facts),
+    }
     if spec["use_peft"]:
-        doc.update(use_peft=True, lora_r=spec["lora_r"], lora_alpha=spec["lora_alpha"], lora_dropout=spec["lora_dropout"],
-                   lora_target_modules=spec["lora_target_modules"])
+        doc.update(
+            use_peft=True,
+            lora_r=spec["lora_r"],
+            lora_alpha=spec["lora_alpha"],
+            lora_dropout=spec["lora_dropout"],
+            lora_target_modules=spec["lora_target_modules"],
+        )
     data = spec["dataset"]
     if builtin.is_builtin(data):
         doc["dataset_name"] = str(builtin.DATASETS_DIR / builtin.builtin_name(data))
@@ -204,8 +218,12 @@ def trl_yaml(spec: RunSpec, model_path: str | None = None, facts: Facts | None =
         doc["datasets"] = [{"path": sources.DATA_BUILDERS[path.suffix], "data_files": str(path), "split": "train"}]
     else:
         doc.update(dataset_name=_abs_or_id(data), dataset_config=spec["dataset_config"])
-    doc.update(dataset_train_split=spec["dataset_train_split"], dataset_test_split=spec["dataset_test_split"],
-               dataset_streaming=spec["dataset_streaming"], output_dir=output_dir(spec))
+    doc.update(
+        dataset_train_split=spec["dataset_train_split"],
+        dataset_test_split=spec["dataset_test_split"],
+        dataset_streaming=spec["dataset_streaming"],
+        output_dir=output_dir(spec),
+    )
     doc.update(spec.sft_kwargs(use_cpu=facts.on_cpu(spec["use_cpu"])))
     header = f"# trl sft --config {TRL_YAML}   (exported by lrexplorer {__version__})\n"
     return header + yaml.safe_dump(json.loads(json.dumps(doc)), sort_keys=False)
@@ -220,8 +238,18 @@ def accelerate_command(spec: RunSpec, script: str = SCRIPT, num_processes: int =
     """(c) `accelerate launch` for the script; raise --num_processes for data parallelism on more GPUs."""
     facts = facts or detect_facts()
     precision = "bf16" if spec["bf16"] else "fp16" if spec["fp16"] else "no"
-    parts = ["accelerate", "launch", "--num_machines", "1", "--num_processes", str(num_processes),
-             "--mixed_precision", precision, "--dynamo_backend", "no"]
+    parts = [
+        "accelerate",
+        "launch",
+        "--num_machines",
+        "1",
+        "--num_processes",
+        str(num_processes),
+        "--mixed_precision",
+        precision,
+        "--dynamo_backend",
+        "no",
+    ]
     if facts.on_cpu(spec["use_cpu"]):
         parts.append("--cpu")
     parts += [script, output_dir(spec)]
@@ -241,8 +269,9 @@ def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None) -> list[
             shutil.copytree(builtin.ASSETS / sub, dest / "assets" / sub, dirs_exist_ok=True)
     (dest / SCRIPT).write_text(python_script(spec, facts, assets=str((dest / "assets").resolve())), encoding="utf-8")
     written.append(dest / SCRIPT)
-    (dest / ACCELERATE).write_text("#!/bin/sh\ncd \"$(dirname \"$0\")\"\n" + accelerate_command(spec, facts=facts) + "\n",
-                                   encoding="utf-8")
+    (dest / ACCELERATE).write_text(
+        '#!/bin/sh\ncd "$(dirname "$0")"\n' + accelerate_command(spec, facts=facts) + "\n", encoding="utf-8"
+    )
     (dest / ACCELERATE).chmod(0o755)
     written.append(dest / ACCELERATE)
     if spec.schedule_family != "torch":

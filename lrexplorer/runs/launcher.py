@@ -8,6 +8,7 @@ SIGKILL of the whole group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,8 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..fields import FieldError
 from . import lock, store
-from .spec import RunSpec, SpecError
+from .process import WORKER_MODULE, process_matches
+from .spec import RunSpec
 from .validate import Facts, detect_facts
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +38,9 @@ def new_run_id(spec: RunSpec, root: Path) -> str:
     return store.check_run_id(run_id)
 
 
-def prepare_run(spec: RunSpec, root: Path | None = None, run_id: str | None = None, output_dir: str | None = None) -> Path:
+def prepare_run(
+    spec: RunSpec, root: Path | None = None, run_id: str | None = None, output_dir: str | None = None
+) -> Path:
     """Create the run folder with config.yaml and a `queued` status; returns the folder."""
     root = store.runs_dir(root)
     target = output_dir or spec["output_dir"]
@@ -44,15 +49,22 @@ def prepare_run(spec: RunSpec, root: Path | None = None, run_id: str | None = No
     else:
         root.mkdir(parents=True, exist_ok=True)
         run_dir = store.run_path(root, run_id or new_run_id(spec, root))
-    if (run_dir / store.STATUS).exists():
+    if store.is_run(run_dir):
         raise FileExistsError(f"output_dir {run_dir} already holds a run; choose another folder or resume that run")
     run_dir.mkdir(parents=True, exist_ok=True)
     values = dict(spec.values, output_dir=str(run_dir))
-    (run_dir / store.CONFIG).write_text(RunSpec(values).to_yaml(), encoding="utf-8")
-    store.write_json_atomic(run_dir / store.STATUS, {
-        "state": "queued", "run_id": run_dir.name, "created_at": time.time(), "pid": None,
-        "message": "starting", "notes": spec.notes,
-    })
+    store.write_config(run_dir, RunSpec(values))
+    store.write_json_atomic(
+        run_dir / store.STATUS,
+        {
+            "state": "queued",
+            "run_id": run_dir.name,
+            "created_at": time.time(),
+            "pid": None,
+            "message": "starting",
+            "notes": spec.notes,
+        },
+    )
     return run_dir
 
 
@@ -70,19 +82,36 @@ def launch(run_dir: Path, *, resume: bool = False, queue: bool = False, facts: F
     worker waits for the device in state `queued`.
     """
     run_dir = Path(run_dir).resolve()
-    spec = RunSpec.from_file(run_dir / store.CONFIG, facts)
+    spec = store.read_spec(run_dir, facts)
     device = (facts or detect_facts()).lock_name(spec["use_cpu"])
     if not queue:
         holder = lock.is_busy(device)
         if holder is not None:
             raise lock.DeviceBusy(device, holder)
     (run_dir / store.STOP).unlink(missing_ok=True)
-    store.update_status(run_dir, state="queued", pid=None, pid_create_time=None, ended_at=None,
-                        message="waiting for the device" if queue else "starting")
-    cmd = [sys.executable, "-m", store.WORKER_MODULE, str(run_dir)] + (["--resume"] if resume else []) + (["--queue"] if queue else [])
+    store.update_status(
+        run_dir,
+        state="queued",
+        pid=None,
+        pid_create_time=None,
+        ended_at=None,
+        message="waiting for the device" if queue else "starting",
+    )
+    cmd = (
+        [sys.executable, "-m", WORKER_MODULE, str(run_dir)]
+        + (["--resume"] if resume else [])
+        + (["--queue"] if queue else [])
+    )
     with open(run_dir / store.LOG, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=_worker_env(), close_fds=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=_worker_env(),
+            close_fds=True,
+        )
     import psutil
 
     try:
@@ -95,8 +124,14 @@ def launch(run_dir: Path, *, resume: bool = False, queue: bool = False, facts: F
     return proc.pid
 
 
-def start_run(spec: RunSpec | dict[str, Any], root: Path | None = None, *, run_id: str | None = None,
-              output_dir: str | None = None, queue: bool = False) -> Path:
+def start_run(
+    spec: RunSpec | dict[str, Any],
+    root: Path | None = None,
+    *,
+    run_id: str | None = None,
+    output_dir: str | None = None,
+    queue: bool = False,
+) -> Path:
     """Validate, create the folder, launch; returns the run folder without waiting."""
     if not isinstance(spec, RunSpec):
         spec = RunSpec.from_dict(spec)
@@ -104,7 +139,7 @@ def start_run(spec: RunSpec | dict[str, Any], root: Path | None = None, *, run_i
 
     problems = check_sources(spec.values)
     if problems:
-        raise SpecError(problems)
+        raise FieldError.collect(problems)
     facts = detect_facts()
     device = facts.lock_name(spec["use_cpu"])
     if not queue and lock.is_busy(device) is not None:  # refuse before creating a folder that never runs
@@ -130,11 +165,9 @@ def stop_run(run_dir: Path, grace_s: float = 15.0, term_s: float = 5.0) -> dict[
         return store.reconcile(run_dir)
     for sig, wait in ((signal.SIGTERM, term_s), (signal.SIGKILL, 2.0)):
         pid = store.read_status(run_dir).get("pid")
-        if isinstance(pid, int) and store.process_matches(store.read_status(run_dir), run_dir):
-            try:
+        if isinstance(pid, int) and process_matches(store.read_status(run_dir), run_dir):
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, sig)  # the worker leads its own session: pgid == pid
-            except ProcessLookupError:
-                pass
         if _wait_ended(run_dir, wait):
             break
     return store.reconcile(run_dir)
@@ -144,7 +177,7 @@ def _wait_ended(run_dir: Path, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = store.read_status(run_dir)
-        if status.get("state") not in store.ACTIVE or not store.process_matches(status, run_dir):
+        if status.get("state") not in store.ACTIVE or not process_matches(status, run_dir):
             return True
         time.sleep(0.1)
     return False
@@ -159,22 +192,16 @@ def resume_run(run_dir: Path, queue: bool = False) -> int:
         raise RuntimeError(f"run {run_dir.name} is still {status['state']}; stop it before resuming")
     found = store.checkpoints(run_dir)
     if not found:
-        raise FileNotFoundError(f"run {run_dir.name} has no checkpoint to resume from (save_strategy was no, or it "
-                                "ended before the first save)")
+        raise FileNotFoundError(
+            f"run {run_dir.name} has no checkpoint to resume from (save_strategy was no, or it "
+            "ended before the first save)"
+        )
     step = int(found[-1].name.split("-", 1)[1])
     kept = [r for r in store.read_metrics(run_dir) if r.get("step", 0) <= step and not _is_summary(r)]
-    tmp = run_dir / f".{store.METRICS}.tmp"
-    tmp.write_text("".join(_dump(r) for r in kept), encoding="utf-8")
-    os.replace(tmp, run_dir / store.METRICS)
+    store.write_metrics(run_dir, kept)
     store.update_status(run_dir, resumed_from=found[-1].name, message=f"resuming from {found[-1].name}")
     return launch(run_dir, resume=True, queue=queue)
 
 
 def _is_summary(record: dict[str, Any]) -> bool:
     return "train_runtime" in record
-
-
-def _dump(record: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(record) + "\n"

@@ -28,7 +28,11 @@ class DeviceBusy(RuntimeError):
 def lock_dir() -> Path:
     """$LRX_LOCK_DIR, else a per-user folder: the lock must be shared by every runs directory."""
     explicit = os.environ.get("LRX_LOCK_DIR")
-    base = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lrexplorer" / "locks"
+    base = (
+        Path(explicit)
+        if explicit
+        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lrexplorer" / "locks"
+    )
     base.mkdir(parents=True, exist_ok=True)
     return base
 
@@ -46,7 +50,7 @@ def read_holder(device: str) -> dict[str, Any]:
 
 def acquire(device: str, run_dir: str, wait: bool) -> IO[str]:
     """Take the device's lock (blocking when `wait`); keep the returned file open to keep the lock."""
-    fh = open(_path(device), "a+", encoding="utf-8")
+    fh = open(_path(device), "a+", encoding="utf-8")  # noqa: SIM115 (the open file is the lock: the caller keeps it)
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
@@ -61,13 +65,10 @@ def acquire(device: str, run_dir: str, wait: bool) -> IO[str]:
 
 def is_busy(device: str) -> dict[str, Any] | None:
     """The holder's record when the device is locked, else None (a probe: takes and drops the lock)."""
-    fh = open(_path(device), "a+", encoding="utf-8")
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return read_holder(device) or {"run_dir": None}
-    else:
+    with open(_path(device), "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return read_holder(device) or {"run_dir": None}
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         return None
-    finally:
-        fh.close()

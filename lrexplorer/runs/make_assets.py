@@ -50,13 +50,19 @@ def train_tokenizer(out: Path = TOKENIZER_DIR) -> None:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE, special_tokens=[PAD, END, *ROLE_TOKENS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        vocab_size=VOCAB_SIZE,
+        special_tokens=[PAD, END, *ROLE_TOKENS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tok.train_from_iterator(list(all_texts()), trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token=END, pad_token=PAD, additional_special_tokens=ROLE_TOKENS,
-        model_max_length=512, chat_template=CHAT_TEMPLATE,
+        tokenizer_object=tok,
+        eos_token=END,
+        pad_token=PAD,
+        additional_special_tokens=ROLE_TOKENS,
+        model_max_length=512,
+        chat_template=CHAT_TEMPLATE,
     )
     out.mkdir(parents=True, exist_ok=True)
     fast.save_pretrained(str(out))

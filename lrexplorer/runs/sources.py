@@ -73,8 +73,10 @@ def _check_hub(repo_id: str, kind: str, probe: bool) -> str | None:
     if cached.is_dir():
         return None
     if hub_offline():
-        return (f"{repo_id!r} is not a local path and not in the Hugging Face cache, and HF_HUB_OFFLINE is set; "
-                "give a local folder or file, or go online")
+        return (
+            f"{repo_id!r} is not a local path and not in the Hugging Face cache, and HF_HUB_OFFLINE is set; "
+            "give a local folder or file, or go online"
+        )
     if not probe:
         return None
     from huggingface_hub import HfApi
@@ -114,7 +116,9 @@ def load_model(values: dict[str, Any], tokenizer: Any, attn: str) -> Any:
 
     set_seed(values["seed"])  # heads missing from the checkpoint are initialised from the seed
     return AutoModelForCausalLM.from_pretrained(
-        _local_or_id(ref), dtype=torch_dtype(values["dtype"]), attn_implementation=attn,
+        _local_or_id(ref),
+        dtype=torch_dtype(values["dtype"]),
+        attn_implementation=attn,
         trust_remote_code=values["trust_remote_code"],
     )
 
@@ -126,11 +130,14 @@ def load_splits(values: dict[str, Any]) -> tuple[Any, Any]:
     ref = values["dataset"]
     streaming = values["dataset_streaming"]
     if builtin.is_builtin(ref):
-        loaded = datasets.load_dataset("json", data_files=builtin.dataset_files(builtin.builtin_name(ref)), streaming=streaming)
+        loaded = datasets.load_dataset(
+            "json", data_files=builtin.dataset_files(builtin.builtin_name(ref)), streaming=streaming
+        )
     elif Path(ref).expanduser().is_file():
         path = Path(ref).expanduser()
-        loaded = datasets.load_dataset(DATA_BUILDERS[path.suffix], data_files={values["dataset_train_split"]: str(path)},
-                                       streaming=streaming)
+        loaded = datasets.load_dataset(
+            DATA_BUILDERS[path.suffix], data_files={values["dataset_train_split"]: str(path)}, streaming=streaming
+        )
     else:
         loaded = datasets.load_dataset(_local_or_id(ref), name=values["dataset_config"], streaming=streaming)
     want = [values["dataset_train_split"]] + ([values["dataset_test_split"]] if values["eval_strategy"] != "no" else [])
@@ -147,8 +154,10 @@ def _check_columns(ds: Any, ref: str) -> None:
     if not cols:  # a stream may not know its columns before the first row
         cols = set(next(iter(ds)).keys())
     if not ({"messages"} <= cols or {"text"} <= cols or {"prompt", "completion"} <= cols):
-        raise FieldError("dataset", f"{ref!r} has columns {sorted(cols)}; SFT needs `messages` (chat), `text`, or "
-                         "`prompt` and `completion`")
+        raise FieldError(
+            "dataset",
+            f"{ref!r} has columns {sorted(cols)}; SFT needs `messages` (chat), `text`, or `prompt` and `completion`",
+        )
 
 
 def _local_or_id(ref: str) -> str:

@@ -8,7 +8,6 @@ flag checked once per optimizer step.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,6 @@ from . import sources
 from .spec import RunSpec
 from .validate import Facts, resolve_attention
 
-# Test hook: raise torch.OutOfMemoryError in the training step that starts at this global step, so the
-# out-of-memory path can be exercised for real on a machine without a GPU. Never set it otherwise.
-OOM_HOOK_ENV = "LRX_TEST_RAISE_OOM_AT_STEP"
-
 
 class LrxSFTTrainer(CatalogueSchedulerMixin, SFTTrainer):
     """TRL's SFTTrainer with the catalogue scheduler and the counters the run folder records."""
@@ -33,19 +28,16 @@ class LrxSFTTrainer(CatalogueSchedulerMixin, SFTTrainer):
         self._lrx_tokens: Any = 0
         self._lrx_samples = 0
         self._lrx_nonfinite: Any = None
-        hook = os.environ.get(OOM_HOOK_ENV)
-        self._lrx_oom_at = int(hook) if hook else None
         super().__init__(*args, **kwargs)
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
-        if self._lrx_oom_at is not None and self.state.global_step >= self._lrx_oom_at:
-            raise torch.OutOfMemoryError(
-                f"out of memory (simulated by the {OOM_HOOK_ENV} test hook at step {self.state.global_step})")
         loss = super().training_step(model, inputs, num_items_in_batch)
         mask = inputs.get("attention_mask")
         ids = inputs.get("input_ids")
         # Tensors, not .item(): no device sync per micro-batch; read once per log.
-        self._lrx_tokens = self._lrx_tokens + (mask.sum() if mask is not None else (ids.numel() if ids is not None else 0))
+        self._lrx_tokens = self._lrx_tokens + (
+            mask.sum() if mask is not None else (ids.numel() if ids is not None else 0)
+        )
         self._lrx_samples += int(ids.shape[0]) if ids is not None else 0
         bad = ~torch.isfinite(loss.detach())
         self._lrx_nonfinite = bad if self._lrx_nonfinite is None else (self._lrx_nonfinite | bad)
@@ -66,7 +58,9 @@ class LrxSFTTrainer(CatalogueSchedulerMixin, SFTTrainer):
         return "nan" if torch.isnan(self._lrx_last_loss).item() else "inf"
 
 
-def build_trainer(spec: RunSpec, run_dir: Path, facts: Facts, callbacks: list[Any]) -> tuple[LrxSFTTrainer, dict[str, Any]]:
+def build_trainer(
+    spec: RunSpec, run_dir: Path, facts: Facts, callbacks: list[Any]
+) -> tuple[LrxSFTTrainer, dict[str, Any]]:
     """The trainer of a run, and facts to record (attention asked for, device, dataset sizes)."""
     values = spec.values
     on_cpu = facts.on_cpu(values["use_cpu"])
@@ -83,8 +77,14 @@ def build_trainer(spec: RunSpec, run_dir: Path, facts: Facts, callbacks: list[An
 
         peft_config = LoraConfig(**peft_kwargs)
     trainer = LrxSFTTrainer(
-        model=model, args=config, train_dataset=train, eval_dataset=evaluation, processing_class=tokenizer,
-        peft_config=peft_config, callbacks=callbacks, lrx_schedule=spec.trainer_schedule(),
+        model=model,
+        args=config,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+        lrx_schedule=spec.trainer_schedule(),
     )
     trained: Any = trainer.model
     info = {

@@ -1,6 +1,6 @@
 """Cross-field rules of a run spec, and the hardware facts they depend on.
 
-Per-field types and ranges live in the catalogue (`Param.convert`); here are the rules that need
+Per-field types and ranges live in the catalogue (`Field.convert`); here are the rules that need
 two fields or the machine: precision against the hardware, flash attention against its package and
 GPU, a stream without max_steps, schedule arguments against the schedules catalogue. Every error
 names the field to fix. `Facts` can be built by hand, so the page can check a spec for another
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..params import FieldError
-from ..schedules import ScheduleError, get_schedule
+from ..schedules import get_schedule
 
 AMPERE = (8, 0)  # bf16 tensor cores, TF32 and flash-attention 2 start at compute capability 8.0
 
@@ -61,7 +61,11 @@ def detect_facts(use_torch: bool = False) -> Facts:
     if use_torch:
         import torch
 
-        caps = tuple(torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())) if torch.cuda.is_available() else ()
+        caps = (
+            tuple(torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count()))
+            if torch.cuda.is_available()
+            else ()
+        )
     else:
         from ..hardware import detect_gpus
 
@@ -71,7 +75,9 @@ def detect_facts(use_torch: bool = False) -> Facts:
             wanted = [int(x) for x in visible.split(",") if x.strip().isdigit()]
             gpus = [g for i in wanted for g in gpus if g.index == i]
         caps = tuple(g.compute_capability or (0, 0) for g in gpus)
-    return Facts(gpu_capabilities=caps, cpu_bf16=cpu_has_bf16(), flash_attn=importlib.util.find_spec("flash_attn") is not None)
+    return Facts(
+        gpu_capabilities=caps, cpu_bf16=cpu_has_bf16(), flash_attn=importlib.util.find_spec("flash_attn") is not None
+    )
 
 
 def resolve_attention(values: dict[str, Any], facts: Facts) -> str:
@@ -101,28 +107,54 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
         notes.append("fp16 on the CPU runs through CPU autocast: slower than float32 here; it pays off on GPUs.")
     if values["bf16"]:
         if on_cpu and not facts.cpu_bf16:
-            errors.append(FieldError("bf16", "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16); turn bf16 off"))
+            errors.append(
+                FieldError("bf16", "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16); turn bf16 off")
+            )
         elif not on_cpu and cap < AMPERE:
-            errors.append(FieldError("bf16", f"bfloat16 needs compute capability >= 8.0 (Ampere) and {gpu_text}; use fp16"))
+            errors.append(
+                FieldError("bf16", f"bfloat16 needs compute capability >= 8.0 (Ampere) and {gpu_text}; use fp16")
+            )
     if values["tf32"] and (on_cpu or cap < AMPERE):
-        errors.append(FieldError("tf32", f"TF32 needs an NVIDIA GPU of compute capability >= 8.0 and {gpu_text}; leave tf32 unset"))
+        errors.append(
+            FieldError(
+                "tf32", f"TF32 needs an NVIDIA GPU of compute capability >= 8.0 and {gpu_text}; leave tf32 unset"
+            )
+        )
     if values["dtype"] == "float16" and on_cpu:
         notes.append("dtype float16 on the CPU is slow and may overflow; bfloat16 or float32 are the usual choices.")
 
     if values["attn_implementation"] == "flash_attention_2":
         if not facts.flash_attn:
-            errors.append(FieldError("attn_implementation", "flash_attention_2 needs the flash-attn package, which is not "
-                                     "installed (pip install flash-attn); use sdpa or auto"))
+            errors.append(
+                FieldError(
+                    "attn_implementation",
+                    "flash_attention_2 needs the flash-attn package, which is not "
+                    "installed (pip install flash-attn); use sdpa or auto",
+                )
+            )
         elif on_cpu or cap < AMPERE:
-            errors.append(FieldError("attn_implementation", f"flash_attention_2 needs a GPU of compute capability >= 8.0 "
-                                     f"and {gpu_text}; use sdpa or auto"))
+            errors.append(
+                FieldError(
+                    "attn_implementation",
+                    f"flash_attention_2 needs a GPU of compute capability >= 8.0 and {gpu_text}; use sdpa or auto",
+                )
+            )
         elif not (values["bf16"] or values["fp16"] or values["dtype"] in ("bfloat16", "float16")):
-            errors.append(FieldError("attn_implementation", "flash_attention_2 runs in float16/bfloat16 only; set bf16 or "
-                                     "fp16, or use sdpa"))
+            errors.append(
+                FieldError(
+                    "attn_implementation",
+                    "flash_attention_2 runs in float16/bfloat16 only; set bf16 or fp16, or use sdpa",
+                )
+            )
 
     if values["dataset_streaming"] and values["max_steps"] == -1:
-        errors.append(FieldError("max_steps", "a streamed dataset has no length, so the number of updates cannot come "
-                                 "from num_train_epochs; set max_steps >= 1"))
+        errors.append(
+            FieldError(
+                "max_steps",
+                "a streamed dataset has no length, so the number of updates cannot come "
+                "from num_train_epochs; set max_steps >= 1",
+            )
+        )
     _check_schedule(values, errors)
     if values["eval_strategy"] == "steps" and values["eval_steps"] is None:
         notes.append(f"eval_steps unset: evaluating every logging_steps ({values['logging_steps']:g}) updates.")
@@ -141,9 +173,14 @@ def _check_schedule(values: dict[str, Any], errors: list[FieldError]) -> None:
         # The true span is known only once the data is loaded; any positive span checks names and types.
         span = values["max_steps"] if values["max_steps"] > 0 else 1000
         schedule.resolve(values["lr_scheduler_kwargs"], span)
-    except ScheduleError as exc:
-        errors.append(FieldError(exc.field if exc.field in ("lr_scheduler_type",) else "lr_scheduler_kwargs", str(exc).rstrip(".")))
+    except FieldError as exc:
+        # A scheduler argument's error names the argument; the spec field at fault is lr_scheduler_kwargs.
+        errors.append(exc if exc.field == "lr_scheduler_type" else FieldError("lr_scheduler_kwargs", exc.line))
         return
     if schedule.metric_driven and values["eval_strategy"] == "no":
-        errors.append(FieldError("eval_strategy", f"{schedule.name} changes the LR after each evaluation; set "
-                                 "eval_strategy to steps or epoch"))
+        errors.append(
+            FieldError(
+                "eval_strategy",
+                f"{schedule.name} changes the LR after each evaluation; set eval_strategy to steps or epoch",
+            )
+        )

@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..units import GIB
 from . import lock, store
 
 
@@ -25,7 +26,7 @@ class Terminated(BaseException):
     """SIGTERM arrived: unwind and record `stopped` (BaseException so library code does not swallow it)."""
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:  # noqa: ARG001
+def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
@@ -43,8 +44,10 @@ def memory_estimate_text(values: dict[str, Any], facts: Any) -> str:
         return f" (No memory estimate: {type(exc).__name__}: {exc}.)"
     if check.peak_bytes is None:
         return f" (No memory estimate: {check.unavailable}.)"
-    return (f" The memory estimate for this spec is {check.peak_bytes / 1024**3:.2f} GiB per device at its peak; "
-            f"available: {check.capacity_label}.")
+    return (
+        f" The memory estimate for this spec is {check.peak_bytes / GIB:.2f} GiB per device at its peak; "
+        f"available: {check.capacity_label}."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +75,6 @@ def _finish(run_dir: Path, state: str, message: str, **extra: Any) -> None:
 
 def _run(run_dir: Path, resume: bool, queue: bool) -> int:
     from ..params import FieldError
-    from .spec import RunSpec, SpecError
     from .validate import detect_facts
 
     print(f"[lrexplorer] worker pid {os.getpid()} for {run_dir}", flush=True)
@@ -80,8 +82,8 @@ def _run(run_dir: Path, resume: bool, queue: bool) -> int:
         import torch
 
         facts = detect_facts(use_torch=True)
-        spec = RunSpec.from_file(run_dir / store.CONFIG, facts)
-    except SpecError as exc:
+        spec = store.read_spec(run_dir, facts)
+    except (FieldError, store.ConfigUnreadable) as exc:
         _finish(run_dir, "failed", f"invalid spec: {exc}")
         return 2
     device = facts.lock_name(spec["use_cpu"])
@@ -98,8 +100,9 @@ def _run(run_dir: Path, resume: bool, queue: bool) -> int:
     if problems:
         _finish(run_dir, "failed", " ".join(str(p) for p in problems))
         return 2
-    store.update_status(run_dir, state="running", started_at=time.time(), device_lock=device,
-                        message="loading model and data")
+    store.update_status(
+        run_dir, state="running", started_at=time.time(), device_lock=device, message="loading model and data"
+    )
     try:
         return _train(run_dir, spec, facts, resume)
     except FieldError as exc:
@@ -107,8 +110,12 @@ def _run(run_dir: Path, resume: bool, queue: bool) -> int:
         return 2
     except torch.OutOfMemoryError as exc:
         traceback.print_exc()
-        _finish(run_dir, "failed", f"out of memory: {exc}.{memory_estimate_text(spec.values, facts)} Lower "
-                "per_device_train_batch_size or max_length, or turn on activation_checkpointing, bf16 or use_peft.")
+        _finish(
+            run_dir,
+            "failed",
+            f"out of memory: {exc}.{memory_estimate_text(spec.values, facts)} Lower "
+            "per_device_train_batch_size or max_length, or turn on activation_checkpointing, bf16 or use_peft.",
+        )
         return 4
     except Exception as exc:  # noqa: BLE001 - any failure must end as a status, with the traceback in the log
         traceback.print_exc()

@@ -1,7 +1,7 @@
 """Learning-rate schedules: the catalogue, their exact curves and the real schedulers behind them.
 
 `build_scheduler` (in `.build`) imports torch; everything imported here needs only numpy, so the
-page can draw curves without loading torch.
+page can draw curves without loading torch. Each schedule's arguments are `lrexplorer.fields.Field`s.
 """
 
 from .curves import (
@@ -9,23 +9,21 @@ from .curves import (
     NOTES_SCHEDULES,
     Curve,
     compute_curve,
+    curve_for,
     get_schedule,
     schedule_names,
     span_of,
 )
 from .entry import Schedule
-from .params import Param, ScheduleError, parse_kwargs_json
 
 __all__ = [
     "CATALOGUE",
     "NOTES_SCHEDULES",
     "Curve",
-    "Param",
     "Schedule",
-    "ScheduleError",
     "compute_curve",
+    "curve_for",
     "get_schedule",
-    "parse_kwargs_json",
     "schedule_names",
     "span_of",
 ]

@@ -7,73 +7,13 @@ launcher uses `build_scheduler`, so the page, the CLI and a real run agree by co
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
 
 from .curves import get_schedule, span_of
-
-
-class LinearWarmupThen(LRScheduler):
-    """Linear warmup from 0 over `warmup_steps` updates, then hand over to a torch scheduler.
-
-    The inner scheduler is constructed on the optimizer when warmup ends (with the LR reset to the
-    base LR), so it behaves exactly as if training had started at that update.
-    """
-
-    def __init__(
-        self, optimizer: Optimizer, warmup_steps: int, make_main: Callable[[Optimizer], Any], last_epoch: int = -1
-    ) -> None:
-        self.warmup_steps = warmup_steps
-        self._make_main = make_main
-        self.main: Any = None
-        super().__init__(optimizer, last_epoch)
-
-    def get_lr(self) -> list[float | Any]:  # torch's signature: floats, or tensors for tensor LRs
-        return [base * self.last_epoch / max(1, self.warmup_steps) for base in self.base_lrs]
-
-    def step(self, epoch: int | None = None) -> None:
-        if self.main is not None:
-            self.last_epoch += 1
-            self.main.step()
-            self._last_lr = list(self.main.get_last_lr())
-            return
-        super().step()
-        if self.last_epoch >= self.warmup_steps:
-            self._start_main()
-
-    def _start_main(self) -> None:
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base
-            # A fresh torch scheduler records `initial_lr` itself (CyclicLR relies on it): start it clean.
-            group.pop("initial_lr", None)
-        self.main = self._make_main(self.optimizer)
-        self._last_lr = list(self.main.get_last_lr())
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "last_epoch": self.last_epoch,
-            "warmup_steps": self.warmup_steps,
-            "base_lrs": list(self.base_lrs),
-            "_last_lr": list(self._last_lr),
-            "_step_count": self._step_count,
-            "main": None if self.main is None else self.main.state_dict(),
-        }
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.last_epoch = state_dict["last_epoch"]
-        self.warmup_steps = state_dict["warmup_steps"]
-        self.base_lrs = list(state_dict["base_lrs"])
-        self._step_count = state_dict["_step_count"]
-        if state_dict["main"] is not None:
-            self._start_main()
-            self.main.load_state_dict(state_dict["main"])
-            for group, lr in zip(self.optimizer.param_groups, self.main.get_last_lr()):
-                group["lr"] = lr
-        self._last_lr = list(state_dict["_last_lr"])
+from .warmup import LinearWarmupThen
 
 
 def torch_scheduler_class(name: str) -> type:
@@ -102,7 +42,7 @@ def build_scheduler(
             scheduler_specific_kwargs=resolved,
         )
     cls = torch_scheduler_class(name)
-    real_kwargs = _torch_kwargs(name, resolved, optimizer)
+    real_kwargs = schedule.with_lr(resolved, optimizer.defaults["lr"])
 
     def make_main(opt: Optimizer) -> Any:
         return cls(opt, **real_kwargs)
@@ -110,17 +50,6 @@ def build_scheduler(
     if num_warmup_steps <= 0:
         return make_main(optimizer)
     return LinearWarmupThen(optimizer, num_warmup_steps, make_main)
-
-
-def _torch_kwargs(name: str, resolved: dict[str, Any], optimizer: Optimizer | Any) -> dict[str, Any]:
-    """Fill the LR-valued defaults that our catalogue leaves empty (they follow learning_rate)."""
-    kw = dict(resolved)
-    lr = optimizer.defaults["lr"]
-    if name in ("CyclicLR", "OneCycleLR") and kw.get("max_lr") is None:
-        kw["max_lr"] = lr
-    if name == "CyclicLR" and kw.get("base_lr") is None:
-        kw["base_lr"] = lr / 10
-    return kw
 
 
 class CatalogueSchedulerMixin:

@@ -6,13 +6,13 @@ number of updates, W the warmup updates and p = (k - W) / max(1, N - W) the prog
 
 from __future__ import annotations
 
+from ..fields import Field
 from . import hf_curves as hf
 from .entry import Schedule
-from .params import Param
 
 WARM = r"\eta_k = \eta_0\,\frac{k}{\max(1, W)} \quad (k < W)"
 
-NUM_CYCLES_COS = Param(
+NUM_CYCLES_COS = Field(
     "num_cycles",
     "float",
     0.5,
@@ -20,25 +20,25 @@ NUM_CYCLES_COS = Param(
     low=0.0,
     low_open=True,
 )
-MIN_LR = Param("min_lr", "float", None, "Absolute LR floor. Set this or min_lr_rate, not both.", low=0.0, optional=True)
-MIN_LR_RATE = Param(
+MIN_LR = Field("min_lr", "float", None, "Absolute LR floor. Set this or min_lr_rate, not both.", low=0.0, nullable=True)
+MIN_LR_RATE = Field(
     "min_lr_rate",
     "float",
     0.1,
     "LR floor as a fraction of learning_rate. Set this or min_lr, not both.",
     low=0.0,
     high=1.0,
-    optional=True,
+    nullable=True,
 )
 PLATEAU_PARAMS = (
-    Param(
+    Field(
         "mode",
         "choice",
         "min",
         "'min': lower the LR when the metric stops falling; 'max': when it stops rising.",
         choices=("min", "max"),
     ),
-    Param(
+    Field(
         "factor",
         "float",
         0.1,
@@ -48,16 +48,16 @@ PLATEAU_PARAMS = (
         low_open=True,
         high_open=True,
     ),
-    Param("patience", "int", 10, "Evaluations without improvement tolerated before lowering the LR.", low=0),
-    Param("threshold", "float", 1e-4, "Smallest change that counts as an improvement.", low=0.0),
-    Param("threshold_mode", "choice", "rel", "Whether threshold is relative or absolute.", choices=("rel", "abs")),
-    Param("cooldown", "int", 0, "Evaluations to wait after a reduction before counting again.", low=0),
-    Param("min_lr", "float", 0.0, "The LR never goes below this.", low=0.0),
-    Param("eps", "float", 1e-8, "Reductions smaller than this are skipped.", low=0.0),
+    Field("patience", "int", 10, "Evaluations without improvement tolerated before lowering the LR.", low=0),
+    Field("threshold", "float", 1e-4, "Smallest change that counts as an improvement.", low=0.0),
+    Field("threshold_mode", "choice", "rel", "Whether threshold is relative or absolute.", choices=("rel", "abs")),
+    Field("cooldown", "int", 0, "Evaluations to wait after a reduction before counting again.", low=0),
+    Field("min_lr", "float", 0.0, "The LR never goes below this.", low=0.0),
+    Field("eps", "float", 1e-8, "Reductions smaller than this are skipped.", low=0.0),
 )
 GREEDY_PARAMS = (
-    Param("mode", "choice", "min", "'min' for losses, 'max' for scores.", choices=("min", "max")),
-    Param(
+    Field("mode", "choice", "min", "'min' for losses, 'max' for scores.", choices=("min", "max")),
+    Field(
         "factor",
         "float",
         0.95,
@@ -67,17 +67,17 @@ GREEDY_PARAMS = (
         low_open=True,
         high_open=True,
     ),
-    Param("patience", "int", 10, "Evaluations of improvement or plateau before the LR moves.", low=0),
-    Param("threshold", "float", 1e-6, "Smallest change that counts as an improvement.", low=0.0),
-    Param("threshold_mode", "choice", "abs", "Whether threshold is relative or absolute.", choices=("rel", "abs")),
-    Param("cooldown", "int", 0, "Evaluations to wait after a reduction.", low=0),
-    Param("warmup", "int", 0, "Evaluations to wait after an increase.", low=0),
-    Param("min_lr", "float", 1e-3, "Lower bound of the LR.", low=0.0),
-    Param("max_lr", "float", 1.0, "Upper bound of the LR.", low=0.0),
-    Param("eps", "float", 1e-8, "Changes smaller than this are skipped.", low=0.0),
-    Param("smooth", "bool", False, "Average the metric over a sliding window first."),
-    Param("window_size", "int", 50, "Window of the smoothing average.", low=1),
-    Param("reset_start", "int", 500, "Evaluations at min_lr before the schedule resets itself.", low=1),
+    Field("patience", "int", 10, "Evaluations of improvement or plateau before the LR moves.", low=0),
+    Field("threshold", "float", 1e-6, "Smallest change that counts as an improvement.", low=0.0),
+    Field("threshold_mode", "choice", "abs", "Whether threshold is relative or absolute.", choices=("rel", "abs")),
+    Field("cooldown", "int", 0, "Evaluations to wait after a reduction.", low=0),
+    Field("warmup", "int", 0, "Evaluations to wait after an increase.", low=0),
+    Field("min_lr", "float", 1e-3, "Lower bound of the LR.", low=0.0),
+    Field("max_lr", "float", 1.0, "Upper bound of the LR.", low=0.0),
+    Field("eps", "float", 1e-8, "Changes smaller than this are skipped.", low=0.0),
+    Field("smooth", "bool", False, "Average the metric over a sliding window first."),
+    Field("window_size", "int", 50, "Window of the smoothing average.", low=1),
+    Field("reset_start", "int", 500, "Evaluations at min_lr before the schedule resets itself.", low=1),
 )
 
 HF_SCHEDULES = (
@@ -112,7 +112,7 @@ HF_SCHEDULES = (
         title="Cosine with hard restarts",
         curve=hf.cosine_with_restarts,
         params=(
-            Param("num_cycles", "int", 1, "How many times the cosine wave runs from the peak down to zero.", low=1),
+            Field("num_cycles", "int", 1, "How many times the cosine wave runs from the peak down to zero.", low=1),
         ),
         latex=WARM + r",\qquad \eta_k = \eta_0\,\tfrac12\left[1 + \cos\!\left(\pi\,((c\,p) \bmod 1)\right)\right]",
         explanation=(
@@ -127,8 +127,8 @@ HF_SCHEDULES = (
         title="Polynomial decay",
         curve=hf.polynomial,
         params=(
-            Param("lr_end", "float", 1e-7, "The LR the decay ends at; must be below learning_rate.", low=0.0),
-            Param(
+            Field("lr_end", "float", 1e-7, "The LR the decay ends at; must be below learning_rate.", low=0.0),
+            Field(
                 "power",
                 "float",
                 1.0,
@@ -175,13 +175,13 @@ HF_SCHEDULES = (
         title="Inverse square root",
         curve=hf.inverse_sqrt,
         params=(
-            Param(
+            Field(
                 "timescale",
                 "int",
                 None,
                 "Decay time scale; empty means W (or 10000 without warmup).",
                 low=1,
-                optional=True,
+                nullable=True,
             ),
         ),
         latex=WARM + r",\qquad \eta_k = \eta_0 \Big/ \sqrt{\frac{k - W + \tau}{\tau}}",
@@ -229,14 +229,14 @@ HF_SCHEDULES = (
             NUM_CYCLES_COS,
             MIN_LR,
             MIN_LR_RATE,
-            Param(
+            Field(
                 "warmup_lr_rate",
                 "float",
                 None,
                 "LR of the first update as a fraction of learning_rate; empty means 1/W.",
                 low=0.0,
                 high=1.0,
-                optional=True,
+                nullable=True,
             ),
         ),
         latex=r"\eta_k = \eta_0\frac{k+1}{\max(1,W)}\ (k<W),\quad \eta_k = \eta_0\left[r + (1-r)\tfrac12\left(1+\cos\left(2\pi c\,\frac{k-W+1}{\max(1,N-W)}\right)\right)\right]",
@@ -252,7 +252,7 @@ HF_SCHEDULES = (
         title="Warmup, stable, decay (WSD)",
         curve=hf.warmup_stable_decay,
         params=(
-            Param(
+            Field(
                 "num_decay_steps",
                 "int",
                 None,
@@ -261,20 +261,20 @@ HF_SCHEDULES = (
                 derived=lambda span: max(1, span // 5),
                 derived_help="20% of the total updates",
             ),
-            Param(
+            Field(
                 "num_stable_steps",
                 "int",
                 None,
                 "Updates at the peak; empty means whatever warmup and decay leave.",
                 low=0,
-                optional=True,
+                nullable=True,
             ),
-            Param("warmup_type", "choice", "linear", "Shape of the warmup.", choices=("linear", "cosine", "1-sqrt")),
-            Param("decay_type", "choice", "cosine", "Shape of the decay.", choices=("linear", "cosine", "1-sqrt")),
-            Param(
+            Field("warmup_type", "choice", "linear", "Shape of the warmup.", choices=("linear", "cosine", "1-sqrt")),
+            Field("decay_type", "choice", "cosine", "Shape of the decay.", choices=("linear", "cosine", "1-sqrt")),
+            Field(
                 "min_lr_ratio", "float", 0.0, "Floor of both ramps as a fraction of learning_rate.", low=0.0, high=1.0
             ),
-            Param("num_cycles", "float", 0.5, "Cosine waves in a cosine decay.", low=0.0, low_open=True),
+            Field("num_cycles", "float", 0.5, "Cosine waves in a cosine decay.", low=0.0, low_open=True),
         ),
         latex=r"\eta_k = \eta_0 \begin{cases} r + (1-r)\,g_w(k/W) & k < W \\ 1 & k < W + S \\ r + (1-r)\,g_d\!\left(\frac{k-W-S}{D}\right) & k < W+S+D \\ r & \text{after} \end{cases}",
         explanation=(

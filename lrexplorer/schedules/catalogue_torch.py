@@ -7,20 +7,20 @@ number of updates the class covers (total updates minus warmup). m counts the cl
 
 from __future__ import annotations
 
+from ..fields import Field
 from . import torch_curves as tc
 from .entry import Schedule
-from .params import Param
 
-GAMMA = Param("gamma", "float", 0.1, "Multiplier applied at each decay.", low=0.0, low_open=True)
-ETA_MIN = Param("eta_min", "float", 0.0, "Lowest LR of the cosine.", low=0.0)
+GAMMA = Field("gamma", "float", 0.1, "Multiplier applied at each decay.", low=0.0, low_open=True)
+ETA_MIN = Field("eta_min", "float", 0.0, "Lowest LR of the cosine.", low=0.0)
 
 
-def _momentum(base: float, top: float) -> tuple[Param, ...]:
+def _momentum(base: float, top: float) -> tuple[Field, ...]:
     # These move Adam's beta1 (or SGD momentum), not the LR; they are listed because the class takes them.
     return (
-        Param("cycle_momentum", "bool", True, "Also cycle momentum (Adam's beta1) opposite to the LR."),
-        Param("base_momentum", "float", base, "Momentum at the LR peak.", low=0.0, high=1.0),
-        Param("max_momentum", "float", top, "Momentum at the LR trough.", low=0.0, high=1.0),
+        Field("cycle_momentum", "bool", True, "Also cycle momentum (Adam's beta1) opposite to the LR."),
+        Field("base_momentum", "float", base, "Momentum at the LR peak.", low=0.0, high=1.0),
+        Field("max_momentum", "float", top, "Momentum at the LR trough.", low=0.0, high=1.0),
     )
 
 
@@ -30,10 +30,9 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Step decay",
         curve=tc.step_lr,
-        recursive=True,
         notes_title="Step decay",
         params=(
-            Param(
+            Field(
                 "step_size",
                 "int",
                 None,
@@ -56,9 +55,8 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Decay at milestones",
         curve=tc.multi_step_lr,
-        recursive=True,
         params=(
-            Param(
+            Field(
                 "milestones",
                 "int_list",
                 None,
@@ -79,9 +77,8 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Reduced start, then constant",
         curve=tc.constant_lr,
-        recursive=True,
         params=(
-            Param(
+            Field(
                 "factor",
                 "float",
                 1.0 / 3,
@@ -90,7 +87,7 @@ TORCH_SCHEDULES = (
                 high=1.0,
                 low_open=True,
             ),
-            Param("total_iters", "int", 5, "Updates run at the reduced rate.", low=1),
+            Field("total_iters", "int", 5, "Updates run at the reduced rate.", low=1),
         ),
         latex=r"\eta_m = \eta_0 \cdot \begin{cases} f & m < T \\ 1 & m \ge T \end{cases}",
         explanation=(
@@ -103,13 +100,12 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Linear ramp of a factor",
         curve=tc.linear_lr,
-        recursive=True,
         params=(
-            Param(
+            Field(
                 "start_factor", "float", 1.0 / 3, "Multiplier at the first update.", low=0.0, high=1.0, low_open=True
             ),
-            Param("end_factor", "float", 1.0, "Multiplier reached after total_iters updates.", low=0.0, high=1.0),
-            Param("total_iters", "int", 5, "Updates over which the factor moves.", low=1),
+            Field("end_factor", "float", 1.0, "Multiplier reached after total_iters updates.", low=0.0, high=1.0),
+            Field("total_iters", "int", 5, "Updates over which the factor moves.", low=1),
         ),
         latex=r"\eta_m = \eta_0\left(f_s + (f_e - f_s)\,\frac{\min(m, T)}{T}\right)",
         explanation=(
@@ -122,10 +118,9 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Exponential decay",
         curve=tc.exponential_lr,
-        recursive=True,
         notes_title="Exponential decay",
         params=(
-            Param(
+            Field(
                 "gamma",
                 "float",
                 None,
@@ -148,10 +143,9 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Cosine annealing",
         curve=tc.cosine_annealing_lr,
-        recursive=True,
         notes_title="Cosine annealing",
         params=(
-            Param(
+            Field(
                 "T_max",
                 "int",
                 None,
@@ -174,7 +168,7 @@ TORCH_SCHEDULES = (
         title="Cosine with warm restarts (SGDR)",
         curve=tc.cosine_annealing_warm_restarts,
         params=(
-            Param(
+            Field(
                 "T_0",
                 "int",
                 None,
@@ -183,7 +177,7 @@ TORCH_SCHEDULES = (
                 derived=lambda span: max(1, span // 4),
                 derived_help="a quarter of the updates",
             ),
-            Param("T_mult", "int", 1, "Each cycle is this many times longer than the previous one.", low=1),
+            Field("T_mult", "int", 1, "Each cycle is this many times longer than the previous one.", low=1),
             ETA_MIN,
         ),
         latex=r"\eta_m = \eta_{min} + \tfrac12(\eta_0 - \eta_{min})\left(1 + \cos\frac{\pi T_{cur}}{T_i}\right),\quad T_i = T_0 T_{mult}^{i}",
@@ -198,23 +192,21 @@ TORCH_SCHEDULES = (
         title="Cyclical (triangular)",
         curve=tc.cyclic_lr,
         params=(
-            Param(
-                "base_lr", "float", None, "Bottom of the cycle; empty means learning_rate / 10.", low=0.0, optional=True
-            ),
-            Param("max_lr", "float", None, "Top of the cycle; empty means learning_rate.", low=0.0, optional=True),
-            Param("step_size_up", "int", 2000, "Updates from bottom to top.", low=1),
-            Param(
+            Field("base_lr", "float", None, "Bottom of the cycle.", low=0.0, nullable=True, derived_from_lr=0.1),
+            Field("max_lr", "float", None, "Top of the cycle.", low=0.0, nullable=True, derived_from_lr=1.0),
+            Field("step_size_up", "int", 2000, "Updates from bottom to top.", low=1),
+            Field(
                 "step_size_down",
                 "int",
                 None,
                 "Updates from top to bottom; empty means step_size_up.",
                 low=1,
-                optional=True,
+                nullable=True,
             ),
-            Param(
+            Field(
                 "mode", "choice", "triangular", "Amplitude policy.", choices=("triangular", "triangular2", "exp_range")
             ),
-            Param("gamma", "float", 1.0, "Per-update amplitude multiplier in exp_range mode.", low=0.0, low_open=True),
+            Field("gamma", "float", 1.0, "Per-update amplitude multiplier in exp_range mode.", low=0.0, low_open=True),
             *_momentum(0.8, 0.9),
         ),
         latex=r"\eta_m = \eta_{lo} + (\eta_{hi} - \eta_{lo})\,\max(0, 1 - |x|)\,s(\cdot)",
@@ -231,10 +223,8 @@ TORCH_SCHEDULES = (
         curve=tc.one_cycle_lr,
         notes_title="OneCycle policy",
         params=(
-            Param(
-                "max_lr", "float", None, "Peak LR; empty means learning_rate.", low=0.0, low_open=True, optional=True
-            ),
-            Param(
+            Field("max_lr", "float", None, "Peak LR.", low=0.0, low_open=True, nullable=True, derived_from_lr=1.0),
+            Field(
                 "total_steps",
                 "int",
                 None,
@@ -243,12 +233,12 @@ TORCH_SCHEDULES = (
                 derived=lambda span: max(1, span),
                 derived_help="all updates after warmup",
             ),
-            Param("pct_start", "float", 0.3, "Fraction of the cycle spent rising.", low=0.0, high=1.0),
-            Param("anneal_strategy", "choice", "cos", "Shape of each phase.", choices=("cos", "linear")),
+            Field("pct_start", "float", 0.3, "Fraction of the cycle spent rising.", low=0.0, high=1.0),
+            Field("anneal_strategy", "choice", "cos", "Shape of each phase.", choices=("cos", "linear")),
             *_momentum(0.85, 0.95),
-            Param("div_factor", "float", 25.0, "Start LR = max_lr / div_factor.", low=0.0, low_open=True),
-            Param("final_div_factor", "float", 1e4, "End LR = start LR / final_div_factor.", low=0.0, low_open=True),
-            Param("three_phase", "bool", False, "Go back down to the start LR before the final annealing."),
+            Field("div_factor", "float", 25.0, "Start LR = max_lr / div_factor.", low=0.0, low_open=True),
+            Field("final_div_factor", "float", 1e4, "End LR = start LR / final_div_factor.", low=0.0, low_open=True),
+            Field("three_phase", "bool", False, "Go back down to the start LR before the final annealing."),
         ),
         latex=r"\eta: \tfrac{\eta_{max}}{d} \nearrow \eta_{max} \text{ over } p_s T,\ \text{then} \searrow \tfrac{\eta_{max}}{d\,d_f} \text{ by } T-1",
         explanation=(
@@ -263,10 +253,9 @@ TORCH_SCHEDULES = (
         family="torch",
         title="Polynomial decay to zero",
         curve=tc.polynomial_lr,
-        recursive=True,
         params=(
-            Param("total_iters", "int", 5, "Updates over which the LR decays to zero.", low=1),
-            Param("power", "float", 1.0, "Exponent of the decay.", low=0.0),
+            Field("total_iters", "int", 5, "Updates over which the LR decays to zero.", low=1),
+            Field("power", "float", 1.0, "Exponent of the decay.", low=0.0),
         ),
         latex=r"\eta_m = \eta_0\left(1 - \frac{\min(m, T)}{T}\right)^{P}",
         explanation=(

@@ -11,15 +11,16 @@ running over the remaining N - W updates as if training had started there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..fields import MAX_INT, FieldError
 from .catalogue_hf import HF_SCHEDULES
 from .catalogue_torch import TORCH_SCHEDULES
 from .entry import Schedule
-from .params import ScheduleError
 
 CATALOGUE: dict[str, Schedule] = {s.name: s for s in (*HF_SCHEDULES, *TORCH_SCHEDULES)}
 
@@ -38,9 +39,8 @@ def get_schedule(name: str) -> Schedule:
     try:
         return CATALOGUE[name]
     except KeyError:
-        raise ScheduleError(
-            f"lr_scheduler_type: unknown schedule {name!r}. Valid names: {', '.join(CATALOGUE)}.",
-            "lr_scheduler_type",
+        raise FieldError(
+            "lr_scheduler_type", f"unknown schedule {name!r}; valid names: {', '.join(CATALOGUE)}"
         ) from None
 
 
@@ -55,7 +55,7 @@ def span_of(schedule: Schedule, total_steps: int, warmup_steps: int) -> int:
 class Curve:
     name: str
     lr: np.ndarray  # LR applied at update k, k = 0..N-1
-    kwargs: dict[str, Any]  # resolved kwargs, exactly as passed to the real scheduler
+    kwargs: dict[str, Any]  # resolved kwargs; those that follow learning_rate stay None (`Schedule.with_lr`)
     warmup_steps: int
 
     @property
@@ -66,48 +66,58 @@ class Curve:
 def compute_curve(
     name: str, learning_rate: float, total_steps: int, warmup_steps: int = 0, kwargs: dict[str, Any] | None = None
 ) -> Curve:
-    """Vectorized curve of schedule `name` (raises ScheduleError naming the field on bad input)."""
+    """Vectorized curve of schedule `name` (raises FieldError naming the field on bad input)."""
     schedule = get_schedule(name)
     _check_run(learning_rate, total_steps, warmup_steps)
     span = span_of(schedule, total_steps, warmup_steps)
     kw = schedule.resolve(kwargs, max(1, span))
+    real = schedule.with_lr(kw, float(learning_rate))
     k = np.arange(total_steps, dtype=np.int64)
     # Overflow to inf is caught below with a message naming the arguments; numpy's own warnings are noise.
     with np.errstate(all="ignore"):
         if schedule.family == "transformers":
-            lr = schedule.curve(k, float(learning_rate), total_steps, warmup_steps, kw)
+            lr = schedule.curve(k, float(learning_rate), total_steps, warmup_steps, real)
         else:
             from .torch_curves import validate_torch
 
-            validate_torch(name, kw, learning_rate)
+            validate_torch(name, real, learning_rate)
             lr = np.empty(total_steps)
             w = min(warmup_steps, total_steps)
             lr[:w] = float(learning_rate) * k[:w] / max(1, warmup_steps)
             if span:
-                lr[w:] = schedule.curve(k[w:] - w, float(learning_rate), span, kw)
+                lr[w:] = schedule.curve(k[w:] - w, float(learning_rate), span, real)
     lr = np.asarray(lr, dtype=np.float64)
     if not np.all(np.isfinite(lr)):
-        raise ScheduleError(f"{name}: these arguments give a non-finite learning rate ({kw}).", "lr_scheduler_kwargs")
+        raise FieldError("lr_scheduler_kwargs", f"these arguments give a non-finite learning rate ({kw})", name)
     return Curve(name=name, lr=lr, kwargs=kw, warmup_steps=warmup_steps)
 
 
+def curve_for(values: Mapping[str, Any], total_steps: int, warmup_steps: int) -> Curve:
+    """The curve of the schedule that catalogue `values` describe (lr_scheduler_type, learning_rate, kwargs)."""
+    return compute_curve(
+        values["lr_scheduler_type"],
+        values["learning_rate"],
+        total_steps,
+        warmup_steps,
+        dict(values["lr_scheduler_kwargs"]),
+    )
+
+
 def _check_run(learning_rate: float, total_steps: int, warmup_steps: int) -> None:
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
-        raise ScheduleError(f"learning_rate must be a number > 0, got {learning_rate!r}.", "learning_rate")
-    if not np.isfinite(learning_rate):
-        raise ScheduleError(f"learning_rate must be finite, got {learning_rate!r}.", "learning_rate")
+    from ..params import CATALOGUE
+
+    CATALOGUE["learning_rate"].convert(learning_rate)
     if (
         isinstance(total_steps, bool)
         or not isinstance(total_steps, (int, np.integer))
         or not 1 <= total_steps <= MAX_CURVE_STEPS
     ):
-        raise ScheduleError(
-            f"max_steps (total optimizer updates) must be an integer from 1 to {MAX_CURVE_STEPS:,}, got {total_steps!r}.",
-            "max_steps",
+        raise FieldError(
+            "max_steps", f"the run must have from 1 to {MAX_CURVE_STEPS:,} optimizer updates; got {total_steps!r}"
         )
     if (
         isinstance(warmup_steps, bool)
         or not isinstance(warmup_steps, (int, np.integer))
-        or not 0 <= warmup_steps <= 10**12
+        or not 0 <= warmup_steps <= MAX_INT
     ):
-        raise ScheduleError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}.", "warmup_steps")
+        raise FieldError("warmup_steps", f"the warmup must be a whole number of updates >= 0; got {warmup_steps!r}")

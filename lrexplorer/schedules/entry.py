@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .params import Param, resolve_kwargs
+from ..fields import Field
+from .params import resolve_kwargs, with_lr
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,10 @@ class Schedule:
     latex: str
     explanation: str
     curve: Callable[..., Any]
-    params: tuple[Param, ...] = ()
+    params: tuple[Field, ...] = ()
     uses_warmup: bool = True
     metric_driven: bool = False
     notes_title: str | None = None  # the training notes' name for it, when it is one of their six
-    recursive: bool = False  # torch updates the LR multiplicatively; agreement is to float rounding
     # (a, b): when the user gives `a`, the default of `b` is dropped (the real function wants one of them).
     exclusive: tuple[tuple[str, str], ...] = field(default=())
 
@@ -46,3 +46,8 @@ class Schedule:
             if given.get(a) is not None and b not in given:
                 given[b] = None
         return resolve_kwargs(self.name, self.params, given, span)
+
+    def with_lr(self, kwargs: dict[str, Any], learning_rate: float) -> dict[str, Any]:
+        """Resolved kwargs with the empty arguments that follow learning_rate (CyclicLR's base_lr and
+        max_lr, OneCycleLR's max_lr) set from it: what the real scheduler is constructed with."""
+        return with_lr(self.params, kwargs, learning_rate)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import ScheduleError
+from ..fields import FieldError
 
 
 def _warmup(k: np.ndarray, w: int) -> np.ndarray:
@@ -42,14 +42,14 @@ def cosine_with_restarts(k: np.ndarray, lr: float, n: int, w: int, kw: dict) -> 
 def polynomial(k: np.ndarray, lr: float, n: int, w: int, kw: dict) -> np.ndarray:
     lr_end, power = kw["lr_end"], kw["power"]
     if not lr > lr_end:
-        raise ScheduleError(f"polynomial: `lr_end` ({lr_end:g}) must be smaller than learning_rate ({lr:g}).", "lr_end")
+        raise FieldError("lr_end", f"must be smaller than learning_rate ({lr:g}); got {lr_end:g}", "polynomial")
     decay_steps = n - w
     if decay_steps == 0:
         # transformers divides by N - W when the scheduler is stepped after the last update.
-        raise ScheduleError(
-            "polynomial: warmup_steps equal to the total steps makes transformers divide by zero after the "
-            "last update; use fewer warmup steps.",
+        raise FieldError(
             "warmup_steps",
+            "equal to the total steps makes transformers divide by zero after the last update; use fewer warmup steps",
+            "polynomial",
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         pct_remaining = 1 - (k - w) / decay_steps if decay_steps else np.zeros(k.shape)
@@ -89,12 +89,12 @@ def metric_driven(k: np.ndarray, lr: float, n: int, w: int, kw: dict) -> np.ndar
 def _min_lr_rate(lr: float, kw: dict, schedule: str) -> float:
     min_lr, rate = kw["min_lr"], kw["min_lr_rate"]
     if min_lr is not None and rate is not None:
-        raise ScheduleError(f"{schedule}: set only one of `min_lr` and `min_lr_rate`, not both.", "min_lr")
+        raise FieldError("min_lr", "set only one of min_lr and min_lr_rate, not both", schedule)
     if min_lr is not None:
         return min_lr / lr
     if rate is None:
-        raise ScheduleError(
-            f"{schedule}: set one of `min_lr` (absolute) or `min_lr_rate` (fraction of learning_rate).", "min_lr_rate"
+        raise FieldError(
+            "min_lr_rate", "set one of min_lr (absolute) or min_lr_rate (fraction of learning_rate)", schedule
         )
     return rate
 

@@ -2,7 +2,8 @@
 
 Each function takes `m`, the indices of the scheduler's own steps (0 is the value right after the
 scheduler is constructed), the base LR, the number of steps the scheduler spans and the validated
-kwargs, and returns the LR it sets. Several torch classes update the LR recursively (multiplying the
+kwargs (those that follow learning_rate already filled in, `Schedule.with_lr`), and returns the LR
+it sets. Several torch classes update the LR recursively (multiplying the
 previous value); their closed forms agree to float rounding, about 1e-12 relative.
 """
 
@@ -12,7 +13,7 @@ import math
 
 import numpy as np
 
-from .params import ScheduleError
+from ..fields import FieldError
 
 
 def step_lr(m: np.ndarray, lr: float, span: int, kw: dict) -> np.ndarray:
@@ -67,8 +68,7 @@ def cosine_annealing_warm_restarts(m: np.ndarray, lr: float, span: int, kw: dict
 
 
 def cyclic_lr(m: np.ndarray, lr: float, span: int, kw: dict) -> np.ndarray:
-    base_lr = lr / 10 if kw["base_lr"] is None else kw["base_lr"]
-    max_lr = lr if kw["max_lr"] is None else kw["max_lr"]
+    base_lr, max_lr = kw["base_lr"], kw["max_lr"]
     up = float(kw["step_size_up"])
     down = float(kw["step_size_down"]) if kw["step_size_down"] is not None else up
     total = up + down
@@ -87,14 +87,14 @@ def cyclic_lr(m: np.ndarray, lr: float, span: int, kw: dict) -> np.ndarray:
 
 
 def one_cycle_lr(m: np.ndarray, lr: float, span: int, kw: dict) -> np.ndarray:
-    max_lr = lr if kw["max_lr"] is None else kw["max_lr"]
-    total = kw["total_steps"]
+    max_lr, total = kw["max_lr"], kw["total_steps"]
     if span > total:
         # The Trainer steps the scheduler after every update, so torch would raise at update total + 1.
-        raise ScheduleError(
-            f"OneCycleLR: `total_steps` ({total}) is shorter than the {span} updates it has to cover; "
-            "torch raises once it is exceeded. Leave it empty to use the run's length.",
+        raise FieldError(
             "total_steps",
+            f"{total} is shorter than the {span} updates it has to cover; torch raises once it is exceeded. "
+            "Leave it empty to use the run's length",
+            "OneCycleLR",
         )
     pct = kw["pct_start"]
     initial = max_lr / kw["div_factor"]
@@ -114,10 +114,11 @@ def one_cycle_lr(m: np.ndarray, lr: float, span: int, kw: dict) -> np.ndarray:
         sel = todo & ((m <= end) if i < len(phases) - 1 else True)
         if sel.any():
             if end == start:
-                raise ScheduleError(
-                    f"OneCycleLR: a phase of zero length (pct_start={pct:g} with {total} steps) makes torch "
-                    "divide by zero; choose a pct_start that gives each phase at least one step.",
+                raise FieldError(
                     "pct_start",
+                    f"a phase of zero length ({pct:g} with {total} steps) makes torch divide by zero; choose a "
+                    "pct_start that gives each phase at least one step",
+                    "OneCycleLR",
                 )
             frac = (m[sel] - start) / (end - start)
             if kw["anneal_strategy"] == "cos":
@@ -132,6 +133,6 @@ def one_cycle_lr(m: np.ndarray, lr: float, span: int, kw: dict) -> np.ndarray:
 def validate_torch(name: str, kw: dict, lr: float) -> None:
     """Cross-field rules the real classes enforce (or crash on), checked before any curve is drawn."""
     if name == "CyclicLR" and kw["mode"] == "exp_range" and kw["gamma"] <= 0:
-        raise ScheduleError("CyclicLR: `gamma` must be > 0 for mode 'exp_range'.", "gamma")
+        raise FieldError("gamma", "must be > 0 for mode 'exp_range'", "CyclicLR")
     if name == "OneCycleLR" and not math.isfinite(kw["pct_start"]):
-        raise ScheduleError("OneCycleLR: `pct_start` must be a number between 0 and 1.", "pct_start")
+        raise FieldError("pct_start", "must be a number between 0 and 1", "OneCycleLR")

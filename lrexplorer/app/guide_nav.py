@@ -1,0 +1,51 @@
+"""The Guide's navigation: links to the other pages and moving between lessons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from ..guide.content import LESSONS
+from ..guide.links import Link
+from . import pages
+
+LESSON_KEY = "guide.lesson"
+
+
+def page_link(link: Link, icon: str = ":material/arrow_forward:") -> None:
+    """A link that opens `link.page` preset with the link's query parameters."""
+    pages.page_link(link.page, label=link.label, icon=icon, query_params=link.query)
+
+
+def go_to(lesson_id: str) -> None:
+    """Button callback: switch lesson (before the widgets of the next run are created)."""
+    st.session_state[LESSON_KEY] = lesson_id
+
+
+def lesson_button(lesson_id: str, label: str, key: str, help: str | None = None) -> None:
+    st.button(label, key=key, on_click=go_to, args=(lesson_id,), type="tertiary", help=help)
+
+
+def prev_next(current: str) -> None:
+    """Previous / next lesson buttons, for walking a class through the lessons in order."""
+    ids = [lesson.id for lesson in LESSONS]
+    i = ids.index(current)
+    left, _, right = st.columns([2, 1, 2])
+    if i > 0:
+        left.button(f"← {LESSONS[i - 1].title}", key="guide.prev", on_click=go_to, args=(ids[i - 1],))
+    if i + 1 < len(ids):
+        right.button(f"{LESSONS[i + 1].title} →", key="guide.next", on_click=go_to, args=(ids[i + 1],), type="primary")
+
+
+def render_topics(lesson_id: str, extras: dict[tuple[str, str], Callable[[], None]]) -> None:
+    """Each topic's heading, text and formula, then the interactive part registered for it."""
+    lesson = next(item for item in LESSONS if item.id == lesson_id)
+    for topic in lesson.topics:
+        st.subheader(topic.heading, anchor=f"{lesson.id}-{topic.id}")
+        st.markdown(topic.text.strip())
+        if topic.latex:
+            st.latex(topic.latex)
+        extra = extras.get((lesson.id, topic.id))
+        if extra is not None:
+            extra()

@@ -1,0 +1,77 @@
+"""The app's pages in one registry, and the links between them.
+
+`app.py` builds `st.navigation` from `PAGES`; every link or jump to another page goes through
+`page_link` / `switch_page` with a registry key, never a script path. A page run on its own (`streamlit
+run app_pages/guide.py`, or AppTest on one page file) has no other page registered: its links then
+fall back to a plain link to the page's URL, which reloads the app there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+
+@dataclass(frozen=True)
+class Page:
+    key: str  # the page's URL path (and the name links use)
+    title: str
+    icon: str
+    script: str  # relative to the repository root, where app.py is
+    default: bool = False  # the page at the app's root URL
+
+    def url(self, query: dict[str, str] | None = None) -> str:
+        """The relative URL a browser opens for this page (used where st.page_link cannot resolve it)."""
+        return f"{self.key}?{urlencode(query)}" if query else self.key
+
+    def st_page(self) -> Any:
+        """The st.Page of this entry. Raises StreamlitAPIException when the script is not found from the
+        running main script (a page run on its own), which the links below turn into their fallback."""
+        return st.Page(self.script, title=self.title, icon=self.icon, url_path=self.key, default=self.default)
+
+
+PAGES: dict[str, Page] = {
+    p.key: p
+    for p in (
+        Page("schedules", "Schedules", ":material/show_chart:", "app_pages/schedules.py", default=True),
+        Page("memory", "Memory", ":material/memory:", "app_pages/memory.py"),
+        Page("train", "Train", ":material/model_training:", "app_pages/train.py"),
+        Page("runs", "Runs", ":material/history:", "app_pages/runs.py"),
+        Page("guide", "Guide", ":material/school:", "app_pages/guide.py"),
+    )
+}
+
+
+def navigation() -> Any:
+    """st.navigation over every registered page, in the registry's order."""
+    return st.navigation([page.st_page() for page in PAGES.values()])
+
+
+def page_link(
+    key: str,
+    label: str,
+    icon: str | None = None,
+    query_params: dict[str, str] | None = None,
+    container: Any = None,
+) -> None:
+    """st.page_link to the page `key` (with its query parameters), or a plain link to its URL when the
+    page is not registered with st.navigation."""
+    page = PAGES[key]
+    where = container if container is not None else st
+    try:
+        where.page_link(page.st_page(), label=label, icon=icon, query_params=query_params)
+    except StreamlitAPIException:
+        where.markdown(f"{icon + ' ' if icon else ''}[{label}](/{page.url(query_params)})")
+
+
+def switch_page(key: str) -> bool:
+    """Go to the page `key`; False when it cannot be reached (the current page runs on its own)."""
+    try:
+        st.switch_page(PAGES[key].st_page())
+    except StreamlitAPIException:
+        return False
+    return True

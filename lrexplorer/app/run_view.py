@@ -1,0 +1,268 @@
+"""The Train page once a run exists (`?run=ID`): live charts, progress, log and Stop while it runs;
+final metrics, the saved model and a text-generation box when it has ended.
+
+The live part is an `st.fragment(run_every=REFRESH_S)`: only it reruns each second, and it reads the
+run through the server-wide `RunFeed` of the run (one disk read per tick for every viewer, the
+figures built once per new snapshot). When the run ends, the fragment reruns the whole page once,
+which then draws the finished view without a timer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from ..generate import generate
+from ..runs import launcher, lock, store
+from ..runs.feed import Snapshot
+from ..runs.store import read_config
+from ..runs.summary import (
+    eta_s,
+    final_metrics,
+    format_duration,
+    model_folder,
+    predicted_lr,
+    progress,
+    sample_prompt,
+)
+from .figures import run_curves as rc
+from .pages import page_link
+from .run_actions import feeds, request_stop
+from .train_form import load_form
+
+REFRESH_S = 1.0
+STATE_ICONS = {
+    "queued": ":material/schedule:",
+    "running": ":material/directions_run:",
+    "completed": ":material/check_circle:",
+    "stopped": ":material/stop_circle:",
+    "failed": ":material/error:",
+}
+_GENERATE_LOCK = threading.Lock()  # one generation at a time: two would only halve each other's CPU
+
+
+def build_figures(snap: Snapshot) -> dict[str, Any]:
+    """The five live figures of a snapshot (built once per snapshot version for all viewers)."""
+    config = read_config(snap.run_dir)
+    predicted = predicted_lr(snap.run_dir, snap.status.get("max_steps"))
+    return {
+        "loss": rc.loss_figure(snap.train, snap.eval),
+        "lr": rc.lr_figure(snap.train, predicted),
+        "grad": rc.grad_norm_figure(snap.train, config.get("max_grad_norm")),
+        "throughput": rc.throughput_figure(snap.train),
+        "memory": rc.memory_figure(snap.train, snap.memory_label),
+    }
+
+
+def status_line(snap: Snapshot) -> None:
+    state = snap.state
+    message = str(snap.status.get("message") or "")
+    first = message.splitlines()[0] if message else ""
+    stopping = snap.active and store.stop_requested(snap.run_dir)
+    # An ended run's message is shown in full (coloured by outcome) under the charts, not twice.
+    detail = f" · {first}" if first and snap.active else ""
+    text = f"**{state}**" + (" · stop requested, finishing the current step" if stopping else "") + detail
+    st.markdown(f"{STATE_ICONS.get(state, ':material/help:')} {text}")
+
+
+def progress_bar(snap: Snapshot) -> None:
+    status = snap.status
+    done, total = status.get("global_step") or 0, status.get("max_steps")
+    eta = eta_s(snap.train["step"], snap.train["time"], status)
+    waiting = "loading model and data" if snap.active else "ended before its first step"
+    parts = [f"step {done:,} of {total:,}" if total else waiting]
+    if total:
+        parts.append(f"{progress(status):.0%}")
+    if eta is not None:
+        parts.append(f"about {format_duration(eta)} left")
+    elapsed = (status.get("ended_at") if not snap.active else None) or time.time()
+    if status.get("started_at"):
+        parts.append(f"elapsed {format_duration(elapsed - status['started_at'])}")
+    st.progress(progress(status), text=" · ".join(parts))
+
+
+def latest_metrics(snap: Snapshot) -> None:
+    train = snap.train
+    cols = st.columns(5)
+    for col, (label, column, fmt) in zip(
+        cols,
+        (
+            ("loss", "loss", "{:.4f}"),
+            ("learning rate", "learning_rate", "{:.3g}"),
+            ("grad norm", "grad_norm", "{:.3g}"),
+            ("tokens/s", "tokens_per_s", "{:,.0f}"),
+            ("epoch", "epoch", "{:.2f}"),
+        ),
+    ):
+        values = train[column][np.isfinite(train[column])]
+        col.metric(label, fmt.format(values[-1]) if values.size else "—")
+
+
+def charts(figures: dict[str, Any]) -> None:
+    top = st.columns([3, 2])
+    with top[0]:
+        st.plotly_chart(figures["loss"], width="stretch", key="live.loss")
+    with top[1]:
+        st.plotly_chart(figures["lr"], width="stretch", key="live.lr")
+    bottom = st.columns(3)
+    for col, name in zip(bottom, ("grad", "throughput", "memory")):
+        with col:
+            st.plotly_chart(figures[name], width="stretch", key=f"live.{name}")
+
+
+def panel(run_dir: Path) -> Snapshot:
+    """Everything about the run that changes while it trains; returns the snapshot it drew."""
+    feed = feeds().get(run_dir)
+    snap = feed.poll()
+    status_line(snap)
+    progress_bar(snap)
+    if snap.active:
+        stopping = store.stop_requested(snap.run_dir)
+        if st.button(
+            "Stop" if not stopping else "Stopping…",
+            key="live.stop",
+            icon=":material/stop:",
+            disabled=stopping,
+            help="Stop after the current optimizer step; a checkpoint is saved so the run can be resumed.",
+        ):
+            request_stop(snap.run_dir)
+            st.toast("Stop requested: the run stops after its current step.", icon=":material/stop:")
+    if snap.points or snap.active:  # a run that failed before its first step has nothing to chart
+        latest_metrics(snap)
+        charts(feed.derived("figures", snap, build_figures))
+    with st.expander("Log (last lines of train.log)", expanded=snap.state == "failed"):
+        st.code(snap.log_tail or "(empty)", language="text")
+    return snap
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_fragment(run_dir: str) -> None:
+    snap = panel(Path(run_dir))
+    if not snap.active:
+        st.rerun()  # the whole page once: the finished view appears and the timer stops
+
+
+def find(ref: str) -> Path | None:
+    root = store.runs_dir()
+    try:
+        return store.find_run(ref, root)
+    except (store.RunNotFound, ValueError):
+        st.error(
+            f"No run {ref!r} in {root}. It may have been deleted, or the app uses another runs directory "
+            "(LRX_RUNS_DIR).",
+            icon=":material/search_off:",
+        )
+        return None
+
+
+def run_view(ref: str) -> None:
+    """The page for `?run=ref`: a reload or a second browser lands here on the same run."""
+    run_dir = find(ref)
+    nav = st.columns([1.2, 1.6, 1.2, 4])
+    if nav[0].button("New run", key="live.new", icon=":material/add:"):
+        del st.query_params["run"]
+        st.rerun()
+    if run_dir is None:
+        return
+    if nav[1].button(
+        "New run from this config",
+        key="live.clone",
+        icon=":material/content_copy:",
+        help="Open the form filled with this run's settings.",
+    ):
+        load_form(read_config(run_dir))
+        del st.query_params["run"]
+        st.rerun()
+    page_link("runs", container=nav[2], label="All runs", icon=":material/list:")
+    st.subheader(f"Run {run_dir.name}")
+    config = read_config(run_dir)
+    st.caption(
+        f"{config.get('model', '?')} on {config.get('dataset', '?')} · lr {config.get('learning_rate', '?')} · "
+        f"{config.get('lr_scheduler_type', '?')} · folder {run_dir}"
+    )
+    snap = feeds().get(run_dir).poll()
+    if snap.active:
+        live_fragment(str(run_dir))
+    else:
+        panel(run_dir)
+        finished(feeds().get(run_dir).poll())
+
+
+def finished(snap: Snapshot) -> None:
+    """Final status, metrics, where the model is, resume for a stopped run, and the generation box."""
+    state, message = snap.state, str(snap.status.get("message") or "")
+    head, _, rest = message.partition("\n")
+    {"completed": st.success, "stopped": st.warning, "failed": st.error}.get(state, st.info)(
+        head or state, icon=STATE_ICONS.get(state)
+    )
+    if rest.strip():
+        st.code(rest, language="text")
+    metrics = final_metrics(snap.status, snap.train, snap.eval, snap.summary)
+    cols = st.columns(len(metrics))
+    for col, (label, value) in zip(cols, metrics.items()):
+        col.metric(label, value)
+    folder = model_folder(snap.run_dir)
+    resumable = state in ("stopped", "failed") and store.checkpoints(snap.run_dir)
+    if resumable and st.button("Resume from the last checkpoint", key="live.resume", icon=":material/play_arrow:"):
+        resume(snap.run_dir)
+    if folder is None:
+        st.caption("No model was saved (the run ended before its first checkpoint).")
+        return
+    what = "The trained model and tokenizer" if folder.name == store.FINAL else f"The newest checkpoint ({folder.name})"
+    st.markdown(f"{what} are saved in `{folder}`.")
+    generate_box(folder, read_config(snap.run_dir))
+
+
+def resume(run_dir: Path) -> None:
+    try:
+        launcher.resume_run(run_dir)
+    except (RuntimeError, FileNotFoundError, lock.DeviceBusy, OSError) as exc:
+        st.error(f"Cannot resume: {exc}", icon=":material/error:")
+        return
+    st.rerun()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the trained model…")
+def loaded_model(path: str, mtime_ns: int) -> Any:
+    # mtime_ns is part of the cache key only: a model saved again (a resumed run) is reloaded.
+    from ..generate import load
+
+    return load(Path(path))
+
+
+def generate_box(folder: Path, config: dict[str, Any]) -> None:
+    st.markdown("##### Try the model")
+    with st.form("live.generate_form", border=True):
+        prompt = st.text_area(
+            "Prompt",
+            value=sample_prompt(config),
+            key="live.prompt",
+            height=80,
+            help="Sent as a user message through the model's chat template, as in training.",
+        )
+        cols = st.columns(2)
+        tokens = cols[0].number_input("max_new_tokens", min_value=1, max_value=256, value=24, step=8, key="live.tokens")
+        temperature = cols[1].number_input(
+            "temperature (0 = greedy)", min_value=0.0, max_value=2.0, value=0.0, step=0.1, key="live.temperature"
+        )
+        go = st.form_submit_button("Generate", icon=":material/auto_awesome:")
+    if go:
+        try:
+            model = loaded_model(str(folder), (folder / "config.json").stat().st_mtime_ns)
+            with _GENERATE_LOCK, st.spinner("Generating…"):
+                text = generate(model, prompt, int(tokens), float(temperature))
+        except Exception as exc:  # noqa: BLE001 - a model that cannot load or generate is reported, not raised
+            st.error(f"Generation failed: {type(exc).__name__}: {exc}", icon=":material/error:")
+            return
+        st.session_state[f"live.generated.{folder}"] = text
+    shown = st.session_state.get(f"live.generated.{folder}")
+    if shown is not None:
+        st.code(
+            shown if shown.strip() else "(only whitespace or the end token: train longer and try again)",
+            language="text",
+        )

@@ -1,0 +1,225 @@
+"""Catalogue fields of the groups "Memory" and "Precision and speed": what trades memory for compute or
+precision, LoRA, and the settings only a memory estimate takes (quantisation, GPUs, sharding)."""
+
+from __future__ import annotations
+
+from ..fields import Field
+from .groups import MEMORY, TRAIN
+
+MEM, PREC = "memory", "precision"
+
+MEMORY_FIELDS: tuple[Field, ...] = (
+    Field(
+        "activation_checkpointing",
+        "bool",
+        False,
+        "Gradient checkpointing, under its current transformers name: keep only some activations and "
+        "recompute the rest in the backward pass; less memory, about a third more compute.",
+        MEM,
+        "gradient-checkpointing",
+        tools=(TRAIN, MEMORY),
+        library_default=True,
+    ),
+    Field(
+        "activation_checkpointing_kwargs",
+        "json",
+        None,
+        'Arguments for the checkpointing, e.g. {"use_reentrant": false} (formerly gradient_checkpointing_kwargs).',
+        MEM,
+        "gradient-checkpointing",
+        nullable=True,
+    ),
+    Field(
+        "attn_implementation",
+        "choice",
+        "auto",
+        "Attention kernel. auto: for a run, flash_attention_2 when flash-attn is installed, the GPU has compute "
+        "capability >= 8.0 and training is in fp16/bf16, otherwise sdpa; for a memory estimate, what "
+        "transformers picks for the model (sdpa, or eager where sdpa is unsupported). eager keeps the full "
+        "attention matrix in memory.",
+        MEM,
+        "flash-attention",
+        tools=(TRAIN, MEMORY),
+        target="model",
+        library_default=None,
+        choices=("auto", "eager", "sdpa", "flash_attention_2"),
+    ),
+    Field("use_cpu", "bool", False, "Train on the CPU even when a GPU is present.", MEM, "batch-size"),
+    Field(
+        "use_peft",
+        "bool",
+        False,
+        "Train LoRA adapters (peft) instead of all weights: gradients and optimizer states only for the adapters.",
+        MEM,
+        tools=(TRAIN, MEMORY),
+        target="peft",
+    ),
+    Field(
+        "lora_r",
+        "int",
+        16,
+        "Rank of the LoRA adapters (with use_peft): trainable parameters grow linearly with it.",
+        MEM,
+        tools=(TRAIN, MEMORY),
+        target="peft",
+        low=1,
+    ),
+    Field(
+        "lora_alpha",
+        "int",
+        32,
+        "LoRA scaling: the adapter output is multiplied by lora_alpha / lora_r.",
+        MEM,
+        target="peft",
+        low=1,
+    ),
+    Field(
+        "lora_dropout",
+        "float",
+        0.05,
+        "Dropout on the adapters' input during training.",
+        MEM,
+        target="peft",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+    ),
+    Field(
+        "lora_target_modules",
+        "str_list",
+        None,
+        "Modules that get adapters, e.g. q_proj,v_proj or all-linear; null uses peft's default for the architecture.",
+        MEM,
+        tools=(TRAIN, MEMORY),
+        target="peft",
+        nullable=True,
+    ),
+    # -- taken only by memory estimates ----------------------------------------------------------------------
+    Field(
+        "load_in_4bit",
+        "bool",
+        False,
+        "Load the base weights in 4-bit NF4 with bitsandbytes and train LoRA adapters on top (QLoRA; needs use_peft).",
+        MEM,
+        tools=(MEMORY,),
+        target="estimate",
+    ),
+    Field(
+        "bnb_4bit_use_double_quant",
+        "bool",
+        False,
+        "Quantise the 4-bit weights' scales too: about 0.37 bits per weight less.",
+        MEM,
+        tools=(MEMORY,),
+        target="estimate",
+    ),
+    Field(
+        "num_gpus",
+        "int",
+        1,
+        "Data-parallel GPUs the run is spread over; with zero_stage or fsdp they share weights and states.",
+        MEM,
+        "batch-size",
+        tools=(MEMORY,),
+        target="estimate",
+        low=1,
+    ),
+    Field(
+        "zero_stage",
+        "int",
+        0,
+        "DeepSpeed ZeRO stage: 1 shards the optimizer states over the GPUs, 2 also the gradients, 3 also the "
+        "weights; 0 keeps a full copy on each.",
+        MEM,
+        tools=(MEMORY,),
+        target="estimate",
+        low=0,
+        high=3,
+    ),
+    Field(
+        "fsdp",
+        "bool",
+        False,
+        "PyTorch FSDP full shard over the GPUs: weights, gradients and optimizer states each split num_gpus ways.",
+        MEM,
+        tools=(MEMORY,),
+        target="estimate",
+    ),
+    Field(
+        "device",
+        "choice",
+        "cuda",
+        "Where the run trains: cuda (a GPU; the CUDA context and cuBLAS workspace count) or cpu (one process, "
+        "compared with the RAM).",
+        MEM,
+        "batch-size",
+        tools=(MEMORY,),
+        target="estimate",
+        choices=("cuda", "cpu"),
+    ),
+    Field(
+        "trainer",
+        "choice",
+        "sft",
+        "The trainer whose step is estimated: sft (TRL's SFTTrainer, what lrexplorer's runs and exports use) "
+        "or transformers (the plain Trainer with the model's own loss).",
+        MEM,
+        "fine-tuning",
+        tools=(MEMORY,),
+        target="estimate",
+        choices=("sft", "transformers"),
+    ),
+)
+
+PRECISION: tuple[Field, ...] = (
+    Field(
+        "dtype",
+        "choice",
+        "float32",
+        "dtype the weights are loaded in (formerly torch_dtype). auto takes the one saved with the model.",
+        PREC,
+        "mixed-precision",
+        tools=(TRAIN, MEMORY),
+        # An estimate describes the model as transformers 5 loads it by default: in its saved dtype.
+        tool_defaults={MEMORY: "auto"},
+        target="model",
+        choices=("float32", "bfloat16", "float16", "auto"),
+    ),
+    Field(
+        "bf16",
+        "bool",
+        False,
+        "Mixed precision with bfloat16 autocast: float32 range, fewer bits. Needs a GPU "
+        "of compute capability >= 8.0, or a CPU with bfloat16 instructions. TRL turns it on unless fp16 is set.",
+        PREC,
+        "mixed-precision",
+        tools=(TRAIN, MEMORY),
+        library_default=True,
+    ),
+    Field(
+        "fp16",
+        "bool",
+        False,
+        "Mixed precision with float16 autocast and loss scaling (a GPU feature).",
+        PREC,
+        "mixed-precision",
+        tools=(TRAIN, MEMORY),
+    ),
+    Field(
+        "tf32",
+        "bool",
+        None,
+        "Let float32 matrix products use TensorFloat-32 on Ampere or newer GPUs; null keeps PyTorch's setting.",
+        PREC,
+        "mixed-precision",
+        nullable=True,
+    ),
+    Field(
+        "torch_compile",
+        "bool",
+        False,
+        "Compile the model with torch.compile: slower start, faster steps on recent GPUs.",
+        PREC,
+        "speed",
+    ),
+)
