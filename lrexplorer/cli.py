@@ -13,10 +13,18 @@ import os
 import sys
 from types import ModuleType
 
-from . import __version__, cli_lr_find, cli_memory, cli_runs, cli_schedule, cli_sweep, cli_train
+from . import __version__, cli_knowledge, cli_lr_find, cli_memory, cli_runs, cli_schedule, cli_sweep, cli_train
 from .fields import FieldError
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (cli_schedule, cli_memory, cli_train, cli_lr_find, cli_sweep, cli_runs)
+SUBCOMMANDS: tuple[ModuleType, ...] = (
+    cli_schedule,
+    cli_memory,
+    cli_train,
+    cli_lr_find,
+    cli_sweep,
+    cli_runs,
+    cli_knowledge,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
