@@ -1,0 +1,35 @@
+"""The largest value each numeric field takes: far above anything a real fine-tune uses, far below what
+hangs, forks the machine to death or overflows. The page is open to anyone on a shared machine, so
+every number is bounded before anything starts."""
+
+from __future__ import annotations
+
+import os
+
+# numpy's legacy seeding (what transformers.set_seed calls) takes 0..2**32-1 and nothing else.
+MAX_SEED = 2**32 - 1
+# Each dataloader worker is a forked process holding a copy of the dataset: more than a few per core
+# only thrashes, and a million of them takes the machine down.
+MAX_WORKERS = (os.cpu_count() or 1) * 4
+# Optimizer updates of one run (and the steps between logs, saves, evaluations, warmup): ten million
+# is months of training; a schedule curve of that length is 80 MB.
+MAX_STEPS = 10_000_000
+MAX_EPOCHS = 10_000.0
+# Examples per micro-batch, and micro-batches per update.
+MAX_BATCH = 65_536
+MAX_ACCUMULATION = 65_536
+# Processes / GPUs sharing a run: the largest clusters have tens of thousands.
+MAX_DEVICES = 65_536
+MAX_EXAMPLES = 10**11
+# Tokens per example: two million is beyond every released context window.
+MAX_LENGTH = 2**21
+# LoRA rank and alpha: the widest hidden sizes are ~30k, a rank above 65536 is no adapter.
+MAX_LORA = 65_536
+# lr x weight_decay >= 1 wipes or flips every weight each update; 10 already needs lr < 0.1 to be usable.
+MAX_WEIGHT_DECAY = 10.0
+# Far past divergence for every optimizer (a run at 1000 blows up within a few steps, which is a lesson
+# worth showing); above it the numbers only test float overflow.
+MAX_LR = 1000.0
+MAX_GRAD_NORM = 1e6
+MAX_EPSILON = 1.0
+MAX_CHECKPOINTS = 10_000
