@@ -4,8 +4,8 @@ precision, LoRA, and the settings only a memory estimate takes (quantisation, GP
 from __future__ import annotations
 
 from ..fields import Field
-from .limits import MAX_DEVICES, MAX_LORA
 from .groups import MEMORY, TRAIN
+from .limits import MAX_DEVICES, MAX_LORA
 
 MEM, PREC = "memory", "precision"
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..fields import Field
-from .limits import MAX_LENGTH, MAX_SEED, MAX_WORKERS
 from .groups import MEMORY, TRAIN
+from .limits import MAX_LENGTH, MAX_SEED, MAX_WORKERS
 
 G = "model-data"
 
