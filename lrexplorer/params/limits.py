@@ -27,9 +27,10 @@ MAX_LENGTH = 2**21
 MAX_LORA = 65_536
 # lr x weight_decay >= 1 wipes or flips every weight each update; 10 already needs lr < 0.1 to be usable.
 MAX_WEIGHT_DECAY = 10.0
-# Far past divergence for every optimizer (a run at 1000 blows up within a few steps, which is a lesson
-# worth showing); above it the numbers only test float overflow.
-MAX_LR = 1000.0
+# Not a useful rate but a lesson: a run at 1e30 overflows float32 at its first update and the app shows and
+# diagnoses the divergence (at 1000 the tiny model merely collapses, its loss stays finite). Above float32's
+# range (3.4e38) a rate is only an inf in disguise.
+MAX_LR = 1e30
 MAX_GRAD_NORM = 1e6
 MAX_EPSILON = 1.0
 MAX_CHECKPOINTS = 10_000
