@@ -81,8 +81,10 @@ def build_spec(args: argparse.Namespace) -> Any:
 
         try:
             loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise FieldError("config", f"cannot read {args.config}: {exc.strerror}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            raise FieldError(
+                "config", f"cannot read {args.config[:200]!r}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         except yaml.YAMLError as exc:
             raise FieldError("config", f"{args.config} is not valid YAML: {exc}") from None
         if not isinstance(loaded, dict):

@@ -208,6 +208,8 @@ class Field:
             value = number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad(f"must be {self.allowed()}; got {value!r}")
+        if isinstance(value, int) and abs(value) > MAX_INT:  # also before isfinite, which overflows on it
+            raise bad(f"must be {self.allowed()}; got a {len(str(abs(value)))}-digit number")
         if not math.isfinite(value):
             raise bad(f"must be a finite number; got {value!r}")
         if self.kind == "int":

@@ -31,11 +31,15 @@ def classify(ref: str) -> str:
     """builtin, path (exists locally), missing_path (looks like a path but is not there) or hub."""
     if builtin.is_builtin(ref):
         return "builtin"
-    if Path(ref).expanduser().exists():
-        return "path"
+    try:
+        if Path(ref).expanduser().exists():
+            return "path"
+    except (OSError, ValueError):  # a name too long for the file system, or a NUL byte
+        return "missing_path"
     if ref.startswith((".", "/", "~")) or ref.count("/") > 1 or Path(ref).suffix in DATA_BUILDERS:
         return "missing_path"
-    return "hub" if HUB_ID.match(ref) else "missing_path"
+    # The Hub caps owner and repository names at 96 characters each.
+    return "hub" if HUB_ID.match(ref) and len(ref) <= 2 * 96 + 1 else "missing_path"
 
 
 def check_sources(values: dict[str, Any], probe_hub: bool = True) -> list[FieldError]:
@@ -70,7 +74,7 @@ def _check_ref(ref: str, kind: str, probe_hub: bool) -> str | None:
             return probe.data_file_problem(path)
         return None
     if how == "missing_path":
-        return f"no such file or folder: {ref!r}"
+        return f"no such file or folder: {ref[:200]!r}"
     return _check_hub(ref, kind, probe_hub)
 
 
