@@ -4,6 +4,7 @@ anything starts, with the field named."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -146,3 +147,29 @@ def test_memory_max_length_is_checked_against_the_models_positions(capsys):
     assert main([*base, "--max_length", str(positions + 1)]) == 2
     err = capsys.readouterr().err
     assert "--max_length" in err and str(positions) in err
+
+
+def test_train_max_length_is_checked_against_the_models_positions(tmp_path, capsys):
+    from lrexplorer.runs.builtin import TINY_CONFIG
+
+    positions = TINY_CONFIG["max_position_embeddings"]
+    assert main(["train", "--check", "--max_length", str(positions)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--check", "--max_length", str(positions + 1)]) == 2
+    err = capsys.readouterr().err
+    assert "--max_length" in err and str(positions) in err
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama", "max_position_embeddings": 64}))
+    assert main(["train", "--check", "--model", str(folder), "--max_length", "65"]) == 2
+    assert "--max_length" in capsys.readouterr().err
+
+
+def test_tokens_per_micro_batch_are_bounded_so_no_estimate_is_astronomical(capsys):
+    """Each of batch and length within its bound, their product is not: refused, naming the batch."""
+    argv = ["memory", "--model", "Llama-3.1-8B", "--per_device_train_batch_size", "65536", "--max_length", "131072"]
+    assert main(argv) == 2
+    assert "--per_device_train_batch_size" in capsys.readouterr().err
+    with pytest.raises(FieldError) as err:
+        RunSpec.from_dict({"per_device_train_batch_size": 65536, "max_length": 2**20}, CPU)
+    assert err.value.field == "per_device_train_batch_size"

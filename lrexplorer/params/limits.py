@@ -23,6 +23,9 @@ MAX_DEVICES = 65_536
 MAX_EXAMPLES = 10**11
 # Tokens per example: two million is beyond every released context window.
 MAX_LENGTH = 2**21
+# Tokens in one micro-batch (batch x length): 16M is far past any GPU; the product of two values each
+# within its bound must not make an estimate astronomical either.
+MAX_TOKENS = 2**24
 # LoRA rank and alpha: the widest hidden sizes are ~30k, a rank above 65536 is no adapter.
 MAX_LORA = 65_536
 # lr x weight_decay >= 1 wipes or flips every weight each update; 10 already needs lr < 0.1 to be usable.
@@ -34,3 +37,13 @@ MAX_LR = 1e30
 MAX_GRAD_NORM = 1e6
 MAX_EPSILON = 1.0
 MAX_CHECKPOINTS = 10_000
+
+
+def tokens_problem(batch: int, length: int | None) -> str | None:
+    """Why per_device_train_batch_size x max_length is too many tokens for one micro-batch, or None."""
+    if length is None or batch * length <= MAX_TOKENS:
+        return None
+    return (
+        f"{batch} x max_length {length} = {batch * length:,} tokens per micro-batch; at most {MAX_TOKENS:,} "
+        "(lower the batch and use gradient_accumulation_steps)"
+    )

@@ -8,6 +8,7 @@ cannot be reached within a few seconds. The loaders then use the real `from_pret
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -49,7 +50,28 @@ def check_sources(values: dict[str, Any], probe_hub: bool = True) -> list[FieldE
         problem = _check_ref(values[field], kind, probe_hub)
         if problem:
             errors.append(FieldError(field, problem))
+    positions = _positions(values["model"]) if not errors else None
+    if positions is not None and values["max_length"] is not None and values["max_length"] > positions:
+        errors.append(
+            FieldError(
+                "max_length",
+                f"must be at most the model's max_position_embeddings ({positions}); got {values['max_length']}",
+            )
+        )
     return errors
+
+
+def _positions(ref: str) -> int | None:
+    """max_position_embeddings of a built-in or local model, when its config says it."""
+    if builtin.is_builtin(ref):
+        config = builtin.BUILTIN_MODELS.get(builtin.builtin_name(ref), {})
+    else:
+        try:
+            config = json.loads((Path(ref).expanduser() / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # not a local folder (a Hub id), or already reported by the probe
+            return None
+    positions = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return positions if isinstance(positions, int) and not isinstance(positions, bool) else None
 
 
 def _check_ref(ref: str, kind: str, probe_hub: bool) -> str | None:

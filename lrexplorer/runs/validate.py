@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..params import FieldError
+from ..params.limits import tokens_problem
 from ..schedules import get_schedule
 
 AMPERE = (8, 0)  # bf16 tensor cores, TF32 and flash-attention 2 start at compute capability 8.0
@@ -155,6 +156,9 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
                 "from num_train_epochs; set max_steps >= 1",
             )
         )
+    too_many = tokens_problem(values["per_device_train_batch_size"], values["max_length"])
+    if too_many:
+        errors.append(FieldError("per_device_train_batch_size", too_many))
     if values["learning_rate"] * values["weight_decay"] >= 1:
         # Every optimizer here multiplies each weight by (1 - lr x weight_decay) per update.
         errors.append(
