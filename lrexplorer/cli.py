@@ -73,8 +73,17 @@ def _options(parser: argparse.ArgumentParser, command: str) -> set[str]:
 
 
 def flagged(exc: FieldError, options: set[str]) -> str:
-    """Every problem of `exc` on one line, a field that is a flag of the command written as the flag."""
-    return " ".join(("--" + e.line) if e.field in options else e.line for e in exc.errors)
+    """Every problem of `exc` on one line, a field that is a flag of the command written as the flag, and a
+    schedule's argument (an error with a scope) under the flag that carries it."""
+
+    def one(e: FieldError) -> str:
+        if e.field in options:
+            return "--" + e.line
+        if e.scope and "lr_scheduler_kwargs" in options:
+            return "--lr_scheduler_kwargs: " + e.line
+        return e.line
+
+    return " ".join(one(e) for e in exc.errors)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,8 @@ def _find(args: argparse.Namespace) -> Path:
         return store.find_run(args.run, store.runs_dir(args.runs_dir))
     except store.RunNotFound as exc:
         raise FieldError("run", str(exc)) from None
+    except (OSError, ValueError):  # too long for the file system, or a NUL byte: no run has that name
+        raise FieldError("run", f"no run {args.run[:80]!r}: not a run id nor a readable folder") from None
 
 
 def _bad_config(exc: FieldError) -> FieldError:

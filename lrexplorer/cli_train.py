@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli_fields import add_fields, given_fields
+from .cli_fields import add_fields, given_fields, show
 from .fields import FieldError
 from .params import TRAIN
 
@@ -26,6 +26,7 @@ examples:
   lrexplorer train --config run.yaml --learning_rate 3e-4
   lrexplorer train --model ./my-model --dataset data.jsonl --use_peft --lora_r 8 --max_steps 100
   lrexplorer train --config run.yaml --export exported/      # write train.py, sft.yaml, accelerate.sh; no training
+  lrexplorer train --config run.yaml --check                 # validate everything a launch checks; no training
 
 exit status: 0 completed (or started, with --detach); 1 failed; 3 stopped (Ctrl-C stops after the current
 step and saves a checkpoint; `lrexplorer runs resume RUN` continues); 2 invalid spec or flags; 4 device busy."""
@@ -53,6 +54,12 @@ def add_parser(subparsers: Any) -> None:
         "--export",
         metavar="DIR",
         help="write the run as train.py, sft.yaml (trl sft) and accelerate.sh into DIR; do not train",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the spec and the model and dataset (paths, files, first rows) as a launch would, print the "
+        "fields that differ from the defaults, and exit: 0 when the run could start, 2 naming what is wrong",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final status")
     add_fields(p, TRAIN)
@@ -95,8 +102,10 @@ def read_fields(args: argparse.Namespace) -> dict[str, Any]:
 
         try:
             loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise FieldError("config", f"cannot read {args.config}: {exc.strerror}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            raise FieldError(
+                "config", f"cannot read {args.config[:200]!r}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         except yaml.YAMLError as exc:
             raise FieldError("config", f"{args.config} is not valid YAML: {exc}") from None
         if not isinstance(loaded, dict):
@@ -112,6 +121,17 @@ def run(args: argparse.Namespace) -> int:
     spec = build_spec(args)
     for note in spec.notes:
         print(f"note: {note}", file=sys.stderr)
+    if args.check or args.export:
+        from .runs.sources import check_sources
+
+        problems = check_sources(spec.values, probe_hub=False)
+        if problems:
+            raise FieldError.collect(problems)
+    if args.check:
+        for name, value in spec.changed().items():
+            print(f"{name}: {show(value)}")
+        print("ok: the run can start", file=sys.stderr)
+        return 0
     if args.export:
         from .runs.export import write_bundle
 

@@ -153,11 +153,15 @@ class Field:
             text = "text"
         else:
             word = "an integer" if self.kind == "int" else "a number"
-            lo = "" if self.low is None else ("> " if self.low_open else ">= ") + f"{self.low:g}"
-            hi = "" if self.high is None else ("< " if self.high_open else "<= ") + f"{self.high:g}"
+            lo = "" if self.low is None else ("> " if self.low_open else ">= ") + self._show(self.low)
+            hi = "" if self.high is None else ("< " if self.high_open else "<= ") + self._show(self.high)
             text = " ".join(p for p in (word, " and ".join(x for x in (lo, hi) if x)) if p)
             text += "".join(f", or {v!r}" for v in self.also)
         return text + (" (or null)" if self.nullable else "")
+
+    def _show(self, bound: float) -> str:
+        # An integer field's bound in full (a seed's 4294967295, not 4.29497e+09).
+        return str(int(bound)) if self.kind == "int" else f"{bound:g}"
 
     def convert(self, value: Any, scope: str | None = None) -> Any:
         """`value` (typed, or text from a form, a flag or YAML) in this field's type, or FieldError naming
@@ -204,6 +208,8 @@ class Field:
             value = number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad(f"must be {self.allowed()}; got {value!r}")
+        if isinstance(value, int) and abs(value) > MAX_INT:  # also before isfinite, which overflows on it
+            raise bad(f"must be {self.allowed()}; got a {len(str(abs(value)))}-digit number")
         if not math.isfinite(value):
             raise bad(f"must be a finite number; got {value!r}")
         if self.kind == "int":

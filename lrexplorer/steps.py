@@ -15,6 +15,7 @@ from typing import Any
 
 from .fields import FieldError
 from .params import CATALOGUE, convert_each
+from .params.limits import MAX_STEPS
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,12 @@ def plan_steps(
             raise FieldError("max_steps", "give max_steps, or num_examples so that epochs can be counted")
         total, epoch_based = math.ceil(checked["num_train_epochs"] * upe), True
         epochs = math.ceil(checked["num_train_epochs"])
+        if total > MAX_STEPS:
+            raise FieldError(
+                "num_train_epochs",
+                f"{checked['num_train_epochs']:g} epochs of {upe} updates make {total:,} updates; "
+                f"a run takes at most {MAX_STEPS:,}",
+            )
     return StepPlan(
         total_steps=total,
         warmup_steps=warmup_steps_for(total, checked["warmup_steps"]),

@@ -121,8 +121,9 @@ def test_warnings_before_launch(runs):
     assert "The first update uses LR 0" in warnings
     assert "Warmup (300 updates) is as long as the run (250 updates)" in warnings
     assert "learning_rate 0.05 is high" in warnings
-    at.number_input(key="train.per_device_train_batch_size").set_value(4096)
-    at.number_input(key="train.max_length").set_value(4096)
+    # The built-in model has 512 positions: a longer max_length is refused before the memory check.
+    at.number_input(key="train.per_device_train_batch_size").set_value(16384)
+    at.number_input(key="train.max_length").set_value(512)
     run(at)
     assert any(e.startswith("Will not fit") for e in errors(at)), errors(at)
 

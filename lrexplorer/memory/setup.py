@@ -15,6 +15,7 @@ from typing import Any
 from .. import optimizers as optimizer_registry
 from ..fields import FieldError
 from ..params import CATALOGUE, MEMORY, defaults
+from ..params.limits import tokens_problem
 from .architecture import Architecture
 
 # name -> what it is, for the Memory page and the CLI's help (the registry holds the rest)
@@ -232,6 +233,16 @@ def setup_from_values(
         full["max_length"] = int(config.get("max_position_embeddings") or 1024)
         if notes is not None:
             notes.append(f"max_length is null: estimated at the model's {full['max_length']} positions")
+    too_many = tokens_problem(full["per_device_train_batch_size"], full["max_length"])
+    if too_many:
+        raise FieldError("per_device_train_batch_size", too_many)
+    positions = config.get("max_position_embeddings")
+    if isinstance(positions, int) and full["max_length"] > positions:
+        raise FieldError(
+            "max_length",
+            f"must be at most the model's max_position_embeddings ({positions}): it never sees longer sequences; "
+            f"got {full['max_length']}",
+        )
     if full["dtype"] == "auto":  # transformers 5 loads the weights in the dtype they were saved in
         saved = str(config.get("dtype") or config.get("torch_dtype") or "float32")
         full["dtype"] = saved if saved in DTYPES else "float32"

@@ -35,7 +35,11 @@ def resolve_model(spec: str) -> ModelSource:
     if preset is not None:
         return ModelSource("preset", preset.name, preset.config, from_config(preset.config, preset.name))
     path = Path(os.path.expanduser(text))
-    if path.exists() or text.endswith(".json") or text.startswith((".", "/", "~")):
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, or a NUL byte: not a path
+        exists = False
+    if exists or text.endswith(".json") or text.startswith((".", "/", "~")):
         config = read_config_file(path)
         return ModelSource("path", str(path), config, from_config(config, path.name))
     if "/" in text and text.count("/") == 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..fields import Field
+from .limits import MAX_BATCH, MAX_CHECKPOINTS, MAX_STEPS
 
 G = "logging-eval-saving"
 
@@ -54,6 +55,7 @@ LOGGING_SAVING: tuple[Field, ...] = (
         library_default=10,
         low=0.0,
         low_open=True,
+        high=MAX_STEPS,
     ),
     Field(
         "logging_nan_inf_filter",
@@ -84,6 +86,7 @@ LOGGING_SAVING: tuple[Field, ...] = (
         library_default=500,
         low=0.0,
         low_open=True,
+        high=MAX_STEPS,
     ),
     Field(
         "save_total_limit",
@@ -95,6 +98,7 @@ LOGGING_SAVING: tuple[Field, ...] = (
         library_default=None,
         low=1,
         nullable=True,
+        high=MAX_CHECKPOINTS,
     ),
     Field(
         "eval_strategy",
@@ -116,6 +120,7 @@ LOGGING_SAVING: tuple[Field, ...] = (
         low=0.0,
         low_open=True,
         nullable=True,
+        high=MAX_STEPS,
     ),
     Field(
         "per_device_eval_batch_size",
@@ -125,5 +130,6 @@ LOGGING_SAVING: tuple[Field, ...] = (
         G,
         "evaluation",
         low=1,
+        high=MAX_BATCH,
     ),
 )

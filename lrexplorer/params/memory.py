@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..fields import Field
 from .groups import MEMORY, TRAIN
+from .limits import MAX_DEVICES, MAX_LORA
 
 MEM, PREC = "memory", "precision"
 
@@ -63,6 +64,7 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         tools=(TRAIN, MEMORY),
         target="peft",
         low=1,
+        high=MAX_LORA,
     ),
     Field(
         "lora_alpha",
@@ -72,6 +74,7 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         MEM,
         target="peft",
         low=1,
+        high=MAX_LORA,
     ),
     Field(
         "lora_dropout",
@@ -123,6 +126,7 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         tools=(MEMORY,),
         target="estimate",
         low=1,
+        high=MAX_DEVICES,
     ),
     Field(
         "zero_stage",

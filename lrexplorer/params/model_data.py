@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..fields import Field
 from .groups import MEMORY, TRAIN
+from .limits import MAX_LENGTH, MAX_SEED, MAX_WORKERS
 
 G = "model-data"
 
@@ -77,6 +78,7 @@ MODEL_DATA: tuple[Field, ...] = (
         library_default=1024,
         low=1,
         nullable=True,
+        high=MAX_LENGTH,
     ),
     Field(
         "assistant_only_loss",
@@ -103,6 +105,7 @@ MODEL_DATA: tuple[Field, ...] = (
         G,
         "speed",
         low=0,
+        high=MAX_WORKERS,
     ),
     Field(
         "train_sampling_strategy",
@@ -122,5 +125,6 @@ MODEL_DATA: tuple[Field, ...] = (
         G,
         "tracking",
         low=0,
+        high=MAX_SEED,
     ),
 )

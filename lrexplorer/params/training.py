@@ -8,6 +8,18 @@ from collections.abc import Sequence
 from ..fields import Field
 from ..optimizers import TRAIN_FORM_CHOICES
 from .groups import MEMORY, SCHEDULE, TRAIN
+from .limits import (
+    MAX_ACCUMULATION,
+    MAX_BATCH,
+    MAX_DEVICES,
+    MAX_EPOCHS,
+    MAX_EPSILON,
+    MAX_EXAMPLES,
+    MAX_GRAD_NORM,
+    MAX_LR,
+    MAX_STEPS,
+    MAX_WEIGHT_DECAY,
+)
 
 OPT, SCHED = "optimisation", "schedule"
 
@@ -31,6 +43,7 @@ OPTIMISATION: tuple[Field, ...] = (
         library_default=2e-5,
         low=0.0,
         low_open=True,
+        high=MAX_LR,
     ),
     Field(
         "num_train_epochs",
@@ -44,7 +57,7 @@ OPTIMISATION: tuple[Field, ...] = (
         library_default=3.0,
         low=0.0,
         low_open=True,
-        high=1e9,
+        high=MAX_EPOCHS,
     ),
     Field(
         "max_steps",
@@ -57,6 +70,7 @@ OPTIMISATION: tuple[Field, ...] = (
         tools=(TRAIN, SCHEDULE),
         low=1,
         also=(-1,),
+        high=MAX_STEPS,
     ),
     Field(
         "num_examples",
@@ -70,6 +84,7 @@ OPTIMISATION: tuple[Field, ...] = (
         target="estimate",
         low=1,
         nullable=True,
+        high=MAX_EXAMPLES,
     ),
     Field(
         "per_device_train_batch_size",
@@ -80,6 +95,7 @@ OPTIMISATION: tuple[Field, ...] = (
         "batch-size",
         tools=(TRAIN, SCHEDULE, MEMORY),
         low=1,
+        high=MAX_BATCH,
     ),
     Field(
         "gradient_accumulation_steps",
@@ -91,6 +107,7 @@ OPTIMISATION: tuple[Field, ...] = (
         "gradient-accumulation",
         tools=(TRAIN, SCHEDULE, MEMORY),
         low=1,
+        high=MAX_ACCUMULATION,
     ),
     Field(
         "world_size",
@@ -102,6 +119,7 @@ OPTIMISATION: tuple[Field, ...] = (
         tools=(SCHEDULE,),
         target="estimate",
         low=1,
+        high=MAX_DEVICES,
     ),
     Field(
         "dataloader_drop_last",
@@ -135,6 +153,7 @@ OPTIMISATION: tuple[Field, ...] = (
         OPT,
         "weight-decay",
         low=0.0,
+        high=MAX_WEIGHT_DECAY,
     ),
     Field(
         "adam_beta1",
@@ -167,6 +186,7 @@ OPTIMISATION: tuple[Field, ...] = (
         "optimizer",
         low=0.0,
         low_open=True,
+        high=MAX_EPSILON,
     ),
     Field(
         "max_grad_norm",
@@ -177,6 +197,7 @@ OPTIMISATION: tuple[Field, ...] = (
         OPT,
         "max-grad-norm",
         low=0.0,
+        high=MAX_GRAD_NORM,
     ),
 )
 
@@ -212,5 +233,6 @@ SCHEDULE_FIELDS: tuple[Field, ...] = (
         "warmup",
         tools=(TRAIN, SCHEDULE),
         low=0.0,
+        high=MAX_STEPS,
     ),
 )

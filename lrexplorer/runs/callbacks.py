@@ -13,6 +13,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from . import store
+from .diverge import divergence_message
 
 # Trainer's end-of-training summary keys: kept in the record, but not confused with a step log.
 STATUS_EVERY_S = 1.0  # status.json progress at most this often; metrics.jsonl gets every log
@@ -76,10 +77,7 @@ class RunCallback(TrainerCallback):
         self.steps += 1
         bad = self.trainer.lrx_take_nonfinite() if self.trainer is not None else None
         if bad is not None:
-            self.nonfinite = (
-                f"loss became {bad} at step {state.global_step}: training diverged. Lower learning_rate "
-                f"(now {args.learning_rate:g}), add warmup_steps, or keep max_grad_norm > 0"
-            )
+            self.nonfinite = divergence_message(bad, state.global_step, args)
             control.should_training_stop = True
         elif store.stop_requested(self.run_dir):
             self.stop_reason = f"stopped on request at step {state.global_step}"

@@ -8,13 +8,16 @@ cannot be reached within a few seconds. The loaders then use the real `from_pret
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..params import FieldError
-from . import builtin
+from . import builtin, probe
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 DATA_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -29,11 +32,15 @@ def classify(ref: str) -> str:
     """builtin, path (exists locally), missing_path (looks like a path but is not there) or hub."""
     if builtin.is_builtin(ref):
         return "builtin"
-    if Path(ref).expanduser().exists():
-        return "path"
+    try:
+        if Path(ref).expanduser().exists():
+            return "path"
+    except (OSError, ValueError):  # a name too long for the file system, or a NUL byte
+        return "missing_path"
     if ref.startswith((".", "/", "~")) or ref.count("/") > 1 or Path(ref).suffix in DATA_BUILDERS:
         return "missing_path"
-    return "hub" if HUB_ID.match(ref) else "missing_path"
+    # The Hub caps owner and repository names at 96 characters each.
+    return "hub" if HUB_ID.match(ref) and len(ref) <= 2 * 96 + 1 else "missing_path"
 
 
 def check_sources(values: dict[str, Any], probe_hub: bool = True) -> list[FieldError]:
@@ -43,10 +50,33 @@ def check_sources(values: dict[str, Any], probe_hub: bool = True) -> list[FieldE
         problem = _check_ref(values[field], kind, probe_hub)
         if problem:
             errors.append(FieldError(field, problem))
+    positions = _positions(values["model"]) if not errors else None
+    if positions is not None and values["max_length"] is not None and values["max_length"] > positions:
+        errors.append(
+            FieldError(
+                "max_length",
+                f"must be at most the model's max_position_embeddings ({positions}); got {values['max_length']}",
+            )
+        )
     return errors
 
 
+def _positions(ref: str) -> int | None:
+    """max_position_embeddings of a built-in or local model, when its config says it."""
+    if builtin.is_builtin(ref):
+        config = builtin.BUILTIN_MODELS.get(builtin.builtin_name(ref), {})
+    else:
+        try:
+            config = json.loads((Path(ref).expanduser() / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # not a local folder (a Hub id), or already reported by the probe
+            return None
+    positions = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return positions if isinstance(positions, int) and not isinstance(positions, bool) else None
+
+
 def _check_ref(ref: str, kind: str, probe_hub: bool) -> str | None:
+    if not ref.strip():
+        return f"is empty; give builtin:NAME, a local {'folder' if kind == 'model' else 'file or folder'} or a Hub id"
     how = classify(ref)
     if how == "builtin":
         name = builtin.builtin_name(ref)
@@ -58,11 +88,15 @@ def _check_ref(ref: str, kind: str, probe_hub: bool) -> str | None:
         path = Path(ref).expanduser()
         if kind == "model" and path.is_dir() and not (path / "config.json").is_file():
             return f"{ref!r} is a folder without config.json, not a model saved with save_pretrained"
-        if kind == "dataset" and path.is_file() and path.suffix not in DATA_BUILDERS:
-            return f"{ref!r}: unsupported file type {path.suffix!r}; use JSONL, JSON, CSV or Parquet"
+        if kind == "model" and path.is_dir():
+            return probe.model_folder_problem(path)
+        if kind == "dataset" and path.is_file():
+            if path.suffix not in DATA_BUILDERS:
+                return f"{ref!r}: unsupported file type {path.suffix!r}; use JSONL, JSON, CSV or Parquet"
+            return probe.data_file_problem(path)
         return None
     if how == "missing_path":
-        return f"no such file or folder: {ref!r}"
+        return f"no such file or folder: {ref[:200]!r}"
     return _check_hub(ref, kind, probe_hub)
 
 
@@ -97,7 +131,10 @@ def load_tokenizer(values: dict[str, Any]) -> Any:
         return builtin.load_tokenizer()
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(_local_or_id(values["model"]), trust_remote_code=values["trust_remote_code"])
+    with _translated("model", values["model"]):
+        return AutoTokenizer.from_pretrained(
+            _local_or_id(values["model"]), trust_remote_code=values["trust_remote_code"]
+        )
 
 
 def torch_dtype(name: str) -> Any:
@@ -115,16 +152,31 @@ def load_model(values: dict[str, Any], tokenizer: Any, attn: str) -> Any:
     from transformers import AutoModelForCausalLM, set_seed
 
     set_seed(values["seed"])  # heads missing from the checkpoint are initialised from the seed
-    return AutoModelForCausalLM.from_pretrained(
-        _local_or_id(ref),
-        dtype=torch_dtype(values["dtype"]),
-        attn_implementation=attn,
-        trust_remote_code=values["trust_remote_code"],
-    )
+    with _translated("model", ref):
+        return AutoModelForCausalLM.from_pretrained(
+            _local_or_id(ref),
+            dtype=torch_dtype(values["dtype"]),
+            attn_implementation=attn,
+            trust_remote_code=values["trust_remote_code"],
+        )
 
 
 def load_splits(values: dict[str, Any]) -> tuple[Any, Any]:
     """(train, eval) datasets; eval is None unless eval_strategy asks for evaluation."""
+    ref = values["dataset"]
+    with _translated("dataset", ref):
+        loaded = _load_dataset(values)
+    want = [values["dataset_train_split"]] + ([values["dataset_test_split"]] if values["eval_strategy"] != "no" else [])
+    for field, split in zip(("dataset_train_split", "dataset_test_split"), want):
+        if split not in loaded:
+            raise FieldError(field, f"{ref!r} has no split {split!r}; it has {', '.join(loaded)}")
+    train = loaded[want[0]]
+    with _translated("dataset", ref):
+        _check_columns(train, ref)
+    return train, (loaded[want[1]] if len(want) > 1 else None)
+
+
+def _load_dataset(values: dict[str, Any]) -> Any:
     import datasets
 
     ref = values["dataset"]
@@ -140,24 +192,32 @@ def load_splits(values: dict[str, Any]) -> tuple[Any, Any]:
         )
     else:
         loaded = datasets.load_dataset(_local_or_id(ref), name=values["dataset_config"], streaming=streaming)
-    want = [values["dataset_train_split"]] + ([values["dataset_test_split"]] if values["eval_strategy"] != "no" else [])
-    for field, split in zip(("dataset_train_split", "dataset_test_split"), want):
-        if split not in loaded:
-            raise FieldError(field, f"{ref!r} has no split {split!r}; it has {', '.join(loaded)}")
-    train = loaded[want[0]]
-    _check_columns(train, ref)
-    return train, (loaded[want[1]] if len(want) > 1 else None)
+    return loaded
 
 
 def _check_columns(ds: Any, ref: str) -> None:
     cols = set(ds.column_names or [])
     if not cols:  # a stream may not know its columns before the first row
-        cols = set(next(iter(ds)).keys())
-    if not ({"messages"} <= cols or {"text"} <= cols or {"prompt", "completion"} <= cols):
-        raise FieldError(
-            "dataset",
-            f"{ref!r} has columns {sorted(cols)}; SFT needs `messages` (chat), `text`, or `prompt` and `completion`",
-        )
+        first = next(iter(ds), None)
+        cols = set(first.keys()) if first is not None else set()
+    if not cols or getattr(ds, "num_rows", None) == 0:
+        raise FieldError("dataset", f"{ref!r} holds no rows")
+    problem = probe.column_problem(cols, repr(ref))
+    if problem:
+        raise FieldError("dataset", problem)
+
+
+@contextmanager
+def _translated(field: str, ref: str) -> Iterator[None]:
+    """A loader's failure as a FieldError naming the field and the source, the library's words after it."""
+    try:
+        yield
+    except FieldError:
+        raise
+    except Exception as exc:  # datasets and transformers raise dozens of types for a bad source
+        words = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "no message"
+        what = "model or tokenizer" if field == "model" else "dataset"
+        raise FieldError(field, f"cannot load {ref!r} as a {what}: {type(exc).__name__}: {words}") from exc
 
 
 def _local_or_id(ref: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..params import FieldError
+from ..params.limits import tokens_problem
 from ..schedules import get_schedule
 
 AMPERE = (8, 0)  # bf16 tensor cores, TF32 and flash-attention 2 start at compute capability 8.0
@@ -155,6 +156,19 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
                 "from num_train_epochs; set max_steps >= 1",
             )
         )
+    too_many = tokens_problem(values["per_device_train_batch_size"], values["max_length"])
+    if too_many:
+        errors.append(FieldError("per_device_train_batch_size", too_many))
+    if values["learning_rate"] * values["weight_decay"] >= 1:
+        # Every optimizer here multiplies each weight by (1 - lr x weight_decay) per update.
+        errors.append(
+            FieldError(
+                "weight_decay",
+                f"learning_rate x weight_decay must be below 1 (each update scales the weights by 1 - their "
+                f"product, so {values['learning_rate']:g} x {values['weight_decay']:g} zeroes or flips them); "
+                "typical weight_decay: 0 to 0.1",
+            )
+        )
     _check_schedule(values, errors)
     if values["eval_strategy"] == "steps" and values["eval_steps"] is None:
         notes.append(f"eval_steps unset: evaluating every logging_steps ({values['logging_steps']:g}) updates.")
@@ -172,7 +186,7 @@ def _check_schedule(values: dict[str, Any], errors: list[FieldError]) -> None:
         schedule = get_schedule(values["lr_scheduler_type"])
         # The true span is known only once the data is loaded; any positive span checks names and types.
         span = values["max_steps"] if values["max_steps"] > 0 else 1000
-        schedule.resolve(values["lr_scheduler_kwargs"], span)
+        schedule.with_lr(schedule.resolve(values["lr_scheduler_kwargs"], span), values["learning_rate"])
     except FieldError as exc:
         # A scheduler argument's error names the argument; the spec field at fault is lr_scheduler_kwargs.
         errors.append(exc if exc.field == "lr_scheduler_type" else FieldError("lr_scheduler_kwargs", exc.line))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..fields import Field
-from .params import resolve_kwargs, with_lr
+from .params import check_floors, resolve_kwargs, with_lr
 
 
 @dataclass(frozen=True)
@@ -49,5 +49,8 @@ class Schedule:
 
     def with_lr(self, kwargs: dict[str, Any], learning_rate: float) -> dict[str, Any]:
         """Resolved kwargs with the empty arguments that follow learning_rate (CyclicLR's base_lr and
-        max_lr, OneCycleLR's max_lr) set from it: what the real scheduler is constructed with."""
-        return with_lr(self.params, kwargs, learning_rate)
+        max_lr, OneCycleLR's max_lr) set from it: what the real scheduler is constructed with.
+        Raises FieldError when a floor argument lies above the peak."""
+        real = with_lr(self.params, kwargs, learning_rate)
+        check_floors(self.name, real, learning_rate)
+        return real

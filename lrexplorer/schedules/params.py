@@ -10,6 +10,10 @@ from typing import Any
 
 from ..fields import Field, FieldError
 
+# Arguments that set the lowest LR a schedule reaches; none may lie above the schedule's peak, which is
+# max_lr where the schedule takes one (CyclicLR, OneCycleLR, greedy) and learning_rate otherwise.
+FLOORS = ("min_lr", "lr_end", "eta_min", "base_lr")
+
 
 def resolve_kwargs(schedule: str, params: tuple[Field, ...], given: dict[str, Any] | None, span: int) -> dict:
     """Fill defaults, convert and validate. Unknown keys are an error that lists the known ones.
@@ -36,3 +40,16 @@ def with_lr(params: tuple[Field, ...], kwargs: dict[str, Any], learning_rate: fl
         if p.derived_from_lr is not None and out.get(p.name) is None:
             out[p.name] = p.derived_from_lr * learning_rate
     return out
+
+
+def check_floors(schedule: str, kwargs: dict[str, Any], learning_rate: float) -> None:
+    """FieldError naming the first floor argument above the peak: such a schedule would climb, not decay."""
+    peak_name, peak = (
+        ("max_lr", kwargs["max_lr"]) if kwargs.get("max_lr") is not None else ("learning_rate", learning_rate)
+    )
+    for name in FLOORS:
+        floor = kwargs.get(name)
+        if floor is not None and floor > peak:
+            raise FieldError(
+                name, f"is the LR's floor and must not exceed {peak_name} ({peak:g}); got {floor:g}", schedule
+            )
