@@ -20,52 +20,102 @@ from typing import Any
 
 from ..fields import FieldError
 from . import lock, store
-from .process import WORKER_MODULE, process_matches
+from .process import WORKER_MODULE, is_worker, process_matches
 from .spec import RunSpec
 from .validate import Facts, detect_facts
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def new_run_id(spec: RunSpec, root: Path) -> str:
-    """A readable, unique id: time, then the dataset's short name."""
-    data = spec["dataset"].rstrip("/").split("/")[-1].split(":")[-1]
-    base = f"{datetime.now():%Y%m%d-%H%M%S}-" + "".join(c if c.isalnum() or c in "._-" else "-" for c in data)[:40]
+def new_run_id(spec: RunSpec, root: Path, base: str | None = None) -> str:
+    """A readable id unique in `root` and its registry: `base` when given and valid, else the time and
+    the dataset's short name."""
+    from . import registry
+
+    if base is None or not store.RUN_ID.match(base):
+        data = spec["dataset"].rstrip("/").split("/")[-1].split(":")[-1]
+        base = f"{datetime.now():%Y%m%d-%H%M%S}-" + "".join(c if c.isalnum() or c in "._-" else "-" for c in data)[:40]
+    taken = registry.entries(root)
     run_id, n = base, 1
-    while (root / run_id).exists():
+    while (root / run_id).exists() or run_id in taken:
         n += 1
-        run_id = f"{base}-{n}"
+        run_id = f"{base[:70]}-{n}"
     return store.check_run_id(run_id)
+
+
+def _claim(run_dir: Path) -> None:
+    """Create `run_dir`, or take it when it is an empty folder: anything already there would be the
+    Trainer's to rotate or overwrite, and lrexplorer deletes only what it wrote."""
+    if store.is_run(run_dir):
+        raise FieldError(
+            "output_dir", f"{run_dir} already holds a run; choose another folder or resume that run by its id"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if any(run_dir.iterdir()):
+            raise FieldError(
+                "output_dir", f"{run_dir} is not empty; choose a new or empty folder (lrexplorer never writes into one)"
+            )
+    except OSError as exc:
+        raise FieldError("output_dir", f"{run_dir} cannot be used: {exc.strerror or exc}") from None
 
 
 def prepare_run(
     spec: RunSpec, root: Path | None = None, run_id: str | None = None, output_dir: str | None = None
 ) -> Path:
-    """Create the run folder with config.yaml and a `queued` status; returns the folder."""
+    """Create the run folder with its marker, config.yaml and a `queued` status; returns the folder.
+
+    The folder is `root/run_id`, or a user-chosen output_dir (new or empty), registered in `root` so
+    the run stays reachable by id."""
+    from . import registry
+
     root = store.runs_dir(root)
     target = output_dir or spec["output_dir"]
+    if run_id is not None:
+        try:
+            store.check_run_id(run_id)
+        except ValueError as exc:
+            raise FieldError("run_id", str(exc)) from None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FieldError("runs_dir", f"{root} cannot be created: {exc.strerror or exc}") from None
     if target:
         run_dir = Path(target).expanduser().absolute()
+        if inside_root(run_dir, root):
+            try:
+                run_id = store.check_run_id(run_dir.name)
+            except ValueError as exc:
+                raise FieldError("output_dir", str(exc)) from None
+        else:
+            run_id = new_run_id(spec, root, run_id or run_dir.name)
     else:
-        root.mkdir(parents=True, exist_ok=True)
-        run_dir = store.run_path(root, run_id or new_run_id(spec, root))
-    if store.is_run(run_dir):
-        raise FileExistsError(f"output_dir {run_dir} already holds a run; choose another folder or resume that run")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    values = dict(spec.values, output_dir=str(run_dir))
-    store.write_config(run_dir, RunSpec(values))
-    store.write_json_atomic(
-        run_dir / store.STATUS,
-        {
-            "state": "queued",
-            "run_id": run_dir.name,
-            "created_at": time.time(),
-            "pid": None,
-            "message": "starting",
-            "notes": spec.notes,
-        },
-    )
+        run_id = run_id or new_run_id(spec, root)
+        run_dir = store.run_path(root, run_id)
+    _claim(run_dir)
+    try:
+        store.write_json_atomic(run_dir / store.MARKER, {"run_id": run_id, "created_at": time.time()})
+        store.write_config(run_dir, RunSpec(dict(spec.values, output_dir=str(run_dir))))
+        status = {"state": "queued", "run_id": run_id, "created_at": time.time(), "pid": None}
+        store.write_json_atomic(run_dir / store.STATUS, dict(status, message="starting", notes=spec.notes))
+        if not inside_root(run_dir, root):
+            registry.add(root, run_id, run_dir)
+    except OSError:
+        _unclaim(run_dir)  # a full or read-only disk: leave no half-made run behind
+        raise
     return run_dir
+
+
+def _unclaim(run_dir: Path) -> None:
+    for name in (store.STATUS, store.CONFIG, store.MARKER):
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink()
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()  # only when empty: never what someone else put there meanwhile
+
+
+def inside_root(run_dir: Path, root: Path) -> bool:
+    return Path(run_dir).resolve().parent == Path(root).resolve()
 
 
 def _worker_env() -> dict[str, str]:
@@ -164,10 +214,10 @@ def stop_run(run_dir: Path, grace_s: float = 15.0, term_s: float = 5.0) -> dict[
     if _wait_ended(run_dir, grace_s):
         return store.reconcile(run_dir)
     for sig, wait in ((signal.SIGTERM, term_s), (signal.SIGKILL, 2.0)):
-        pid = store.read_status(run_dir).get("pid")
-        if isinstance(pid, int) and process_matches(store.read_status(run_dir), run_dir):
+        status = store.read_status(run_dir)
+        if is_worker(status, run_dir, store.MARKER):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, sig)  # the worker leads its own session: pgid == pid
+                os.killpg(status["pid"], sig)  # the worker leads its own session: pgid == pid
         if _wait_ended(run_dir, wait):
             break
     return store.reconcile(run_dir)
