@@ -16,7 +16,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..fields import FieldError
 from . import lock, store
@@ -125,19 +125,32 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def launch(run_dir: Path, *, resume: bool = False, queue: bool = False, facts: Facts | None = None) -> int:
+def launch(
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    queue: bool = False,
+    facts: Facts | None = None,
+    held: IO[str] | None = None,
+) -> int:
     """Start the worker of a prepared run and return its pid at once.
 
-    Refuses with `lock.DeviceBusy` when the device is taken and `queue` is false; with `queue` the
+    Without `queue` the device lock is taken here (or `held`, taken by the caller) and handed to the
+    worker: `lock.DeviceBusy` when the device is taken, before anything is written. With `queue` the
     worker waits for the device in state `queued`.
     """
     run_dir = Path(run_dir).resolve()
-    spec = store.read_spec(run_dir, facts)
-    device = (facts or detect_facts()).lock_name(spec["use_cpu"])
-    if not queue:
-        holder = lock.is_busy(device)
-        if holder is not None:
-            raise lock.DeviceBusy(device, holder)
+    if held is None and not queue:
+        spec = store.read_spec(run_dir, facts)
+        held = lock.acquire((facts or detect_facts()).lock_name(spec["use_cpu"]), str(run_dir), wait=False)
+    try:
+        return _spawn(run_dir, resume, queue, held)
+    finally:
+        if held is not None:
+            held.close()  # the worker keeps its inherited copy, and with it the lock
+
+
+def _spawn(run_dir: Path, resume: bool, queue: bool, held: IO[str] | None) -> int:
     (run_dir / store.STOP).unlink(missing_ok=True)
     store.update_status(
         run_dir,
@@ -147,11 +160,9 @@ def launch(run_dir: Path, *, resume: bool = False, queue: bool = False, facts: F
         ended_at=None,
         message="waiting for the device" if queue else "starting",
     )
-    cmd = (
-        [sys.executable, "-m", WORKER_MODULE, str(run_dir)]
-        + (["--resume"] if resume else [])
-        + (["--queue"] if queue else [])
-    )
+    cmd = [sys.executable, "-m", WORKER_MODULE, str(run_dir)] + (["--resume"] if resume else [])
+    cmd += ["--queue"] if queue else []
+    cmd += ["--lock-fd", str(held.fileno())] if held is not None else []
     with open(run_dir / store.LOG, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -161,6 +172,7 @@ def launch(run_dir: Path, *, resume: bool = False, queue: bool = False, facts: F
             start_new_session=True,
             env=_worker_env(),
             close_fds=True,
+            pass_fds=(held.fileno(),) if held is not None else (),
         )
     import psutil
 
@@ -182,7 +194,8 @@ def start_run(
     output_dir: str | None = None,
     queue: bool = False,
 ) -> Path:
-    """Validate, create the folder, launch; returns the run folder without waiting."""
+    """Validate, take the device (unless queued), create the folder, launch; returns the run folder
+    without waiting."""
     if not isinstance(spec, RunSpec):
         spec = RunSpec.from_dict(spec)
     from .sources import check_sources
@@ -191,11 +204,16 @@ def start_run(
     if problems:
         raise FieldError.collect(problems)
     facts = detect_facts()
-    device = facts.lock_name(spec["use_cpu"])
-    if not queue and lock.is_busy(device) is not None:  # refuse before creating a folder that never runs
-        raise lock.DeviceBusy(device, lock.read_holder(device))
-    run_dir = prepare_run(spec, root, run_id, output_dir)
-    launch(run_dir, queue=queue, facts=facts)
+    # Taken before the folder exists: a refused start leaves nothing behind.
+    held = None if queue else lock.acquire(facts.lock_name(spec["use_cpu"]), "(a run being created)", wait=False)
+    try:
+        run_dir = prepare_run(spec, root, run_id, output_dir)
+        if held is not None:
+            lock.describe(held, str(run_dir))
+        launch(run_dir, queue=queue, facts=facts, held=held)
+    finally:
+        if held is not None:
+            held.close()
     return run_dir
 
 
@@ -234,24 +252,28 @@ def _wait_ended(run_dir: Path, timeout: float) -> bool:
 
 
 def resume_run(run_dir: Path, queue: bool = False) -> int:
-    """Relaunch an ended run from its newest checkpoint; metrics after that checkpoint are dropped
-    because the resumed run logs those steps again."""
+    """Relaunch a stopped or failed run from its newest checkpoint.
+
+    Everything that can refuse (an active or completed run, no checkpoint, a config the catalogue
+    refuses, a busy device) is checked before any file changes; the worker itself drops the metrics
+    after the checkpoint once it holds the device, because the resumed run logs those steps again."""
     run_dir = Path(run_dir).resolve()
+    problem = store.status_problem(run_dir)
+    if problem is not None:
+        raise RuntimeError(f"run {run_dir.name} is broken: {problem}")
     status = store.reconcile(run_dir)
     if status.get("state") in store.ACTIVE:
         raise RuntimeError(f"run {run_dir.name} is still {status['state']}; stop it before resuming")
-    found = store.checkpoints(run_dir)
-    if not found:
+    if status.get("state") == "completed":
+        raise RuntimeError(
+            f"run {run_dir.name} completed all its {status.get('global_step', '?')} steps; there is nothing to "
+            "resume (start a new run from its config to train longer)"
+        )
+    facts = detect_facts()
+    store.read_spec(run_dir, facts)  # ConfigUnreadable or FieldError: refused before anything is written
+    if not store.checkpoints(run_dir):
         raise FileNotFoundError(
             f"run {run_dir.name} has no checkpoint to resume from (save_strategy was no, or it "
             "ended before the first save)"
         )
-    step = int(found[-1].name.split("-", 1)[1])
-    kept = [r for r in store.read_metrics(run_dir) if r.get("step", 0) <= step and not _is_summary(r)]
-    store.write_metrics(run_dir, kept)
-    store.update_status(run_dir, resumed_from=found[-1].name, message=f"resuming from {found[-1].name}")
-    return launch(run_dir, resume=True, queue=queue)
-
-
-def _is_summary(record: dict[str, Any]) -> bool:
-    return "train_runtime" in record
+    return launch(run_dir, resume=True, queue=queue, facts=facts)

@@ -131,6 +131,8 @@ def load_config(run_dir: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigUnreadable(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigUnreadable(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)  # yaml's own text spans several lines: keep one
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -364,7 +366,9 @@ def final_model(run_dir: Path) -> Path | None:
 
 # -- runs whose worker has gone ------------------------------------------------------------------------
 def reconcile(run_dir: Path) -> dict[str, Any]:
-    """The run's status; an active run whose worker is gone is marked ended, with the log's tail."""
+    """The run's status; an active run whose worker is gone is marked ended, with the log's tail. The
+    ended status is returned even when it cannot be written (a full or read-only disk): the next read
+    reconciles again."""
     status = read_status(run_dir)
     if status.get("state") not in ACTIVE or status.get("pid") is None:
         return status
@@ -378,15 +382,33 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
         if stop_asked
         else "the training process ended without a final status (killed or crashed)"
     )
-    with status_lock(run_dir):
-        status = read_status(run_dir)
-        if status.get("state") not in ACTIVE or process_matches(status, run_dir):
-            return status  # the worker wrote its final status, or a relaunch took over, meanwhile
-        status.update(
-            state=state, ended_at=time.time(), updated_at=time.time(), message=f"{why}. Last lines of {LOG}:\n{tail}"
-        )
-        write_json_atomic(Path(run_dir) / STATUS, status)
+    full = disk_full(run_dir)
+    if full:
+        why += f"; disk full: {full}"
+    try:
+        with status_lock(run_dir):
+            status = read_status(run_dir)
+            if status.get("state") not in ACTIVE or process_matches(status, run_dir):
+                return status  # the worker wrote its final status, or a relaunch took over, meanwhile
+            status.update(state=state, ended_at=time.time(), message=f"{why}. Last lines of {LOG}:\n{tail}")
+            status["updated_at"] = time.time()
+            write_json_atomic(Path(run_dir) / STATUS, status)
+    except OSError:
+        status.update(state=state, ended_at=time.time(), message=f"{why} (status.json could not be updated)")
     return status
+
+
+FULL_BELOW = 1 << 20  # bytes free under which a dead worker is blamed on the disk
+
+
+def disk_full(run_dir: Path) -> str | None:
+    """'N KiB free on the disk of RUN' when that disk is (nearly) full, else None."""
+    try:
+        info = os.statvfs(run_dir)
+    except OSError:
+        return None
+    free = info.f_bavail * info.f_frsize
+    return f"{free // 1024} KiB free on the disk of {run_dir}" if free < FULL_BELOW else None
 
 
 TIMES = ("created_at", "started_at", "ended_at", "updated_at")
