@@ -13,7 +13,7 @@ import pytest
 from helpers.run_folders import append, make_run, record
 
 from lrexplorer.cli import main
-from lrexplorer.runs import lock, store
+from lrexplorer.runs import launcher, lock, store
 
 
 @pytest.fixture
@@ -185,3 +185,72 @@ def test_reconcile_says_disk_full_when_the_run_folders_disk_is(runs, monkeypatch
     monkeypatch.setattr(os, "statvfs", lambda path: os.statvfs_result((4096, 4096, 1000, 0, 0, 100, 0, 0, 0, 255)))
     status = store.reconcile(run_dir)
     assert status["state"] == "failed" and "disk full" in status["message"]
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_at_the_step_it_stops(runs):
+    import signal
+
+    from lrexplorer.runs.spec import RunSpec
+
+    run_dir = launcher.start_run(RunSpec.from_dict({"max_steps": 500, "save_steps": 1000}), runs, run_id="term")
+    _wait(lambda: len(store.read_metrics(run_dir)) >= 3)
+    os.killpg(store.read_status(run_dir)["pid"], signal.SIGTERM)
+    _wait(lambda: store.reconcile(run_dir).get("state") in store.FINAL_STATES)
+    status = store.read_status(run_dir)
+    step = status["global_step"]
+    assert status["state"] == "stopped" and "SIGTERM" in status["message"], status
+    assert store.checkpoints(run_dir)[-1].name == f"checkpoint-{step}"
+    assert max(r["step"] for r in store.read_metrics(run_dir)) == step
+
+
+@pytest.mark.slow
+def test_five_starts_at_once_one_runs_the_others_are_refused_or_queue(runs):
+    import subprocess
+    import sys
+
+    def start(run_id: str, queue: bool) -> subprocess.Popen:
+        argv = ["train", "--max_steps", "3", "--run_id", run_id, "--detach"] + (["--queue"] if queue else [])
+        return subprocess.Popen([sys.executable, "-m", "lrexplorer", *argv], stderr=subprocess.PIPE, text=True)
+
+    plain = {f"plain{i}": start(f"plain{i}", False) for i in range(3)}
+    queued = {f"queued{i}": start(f"queued{i}", True) for i in range(2)}
+    codes = {run_id: p.wait(timeout=300) for run_id, p in {**plain, **queued}.items()}
+    assert sorted(codes[r] for r in plain) == [0, 4, 4], {r: plain[r].stderr.read() for r in plain}
+    assert all(codes[r] == 0 for r in queued)
+    started = [r for r in plain if codes[r] == 0]
+    assert sorted(p.name for p in runs.iterdir() if store.is_run(p)) == sorted([*started, *queued])
+    ended = {}
+    for run_id in (*started, *queued):
+        _wait(lambda run_id=run_id: store.reconcile(runs / run_id).get("state") in store.FINAL_STATES)
+        ended[run_id] = store.read_status(runs / run_id)
+    assert all(s["state"] == "completed" for s in ended.values()), ended
+    spans = sorted((s["started_at"], s["ended_at"]) for s in ended.values())
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), "two runs held the CPU at once"
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_while_training_ends_failed_disk_full(runs, tmp_path):
+    import subprocess
+
+    from lrexplorer.runs.spec import RunSpec
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=False).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        spec = RunSpec.from_dict({"max_steps": 5000, "save_strategy": "no", "output_dir": str(disk / "run")})
+        run_dir = launcher.prepare_run(spec, runs)
+        config = (run_dir / store.CONFIG).read_bytes()
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(b"\0" * (free - 8 * 1024))
+        launcher.launch(run_dir)
+        _wait(lambda: store.reconcile(run_dir).get("state") in store.FINAL_STATES, timeout=400)
+        status = store.reconcile(run_dir)
+        assert status["state"] == "failed" and "disk full" in status["message"], status
+        assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+        assert (run_dir / store.CONFIG).read_bytes() == config
+        assert store.read_metrics(run_dir), "what fitted is kept"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
