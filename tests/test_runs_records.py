@@ -4,6 +4,7 @@ never a traceback. The fast checks use folders written by hand; the slow ones tr
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -226,7 +227,7 @@ def test_five_starts_at_once_one_runs_the_others_are_refused_or_queue(runs):
         ended[run_id] = store.read_status(runs / run_id)
     assert all(s["state"] == "completed" for s in ended.values()), ended
     spans = sorted((s["started_at"], s["ended_at"]) for s in ended.values())
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), "two runs held the CPU at once"
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), "two runs held the CPU at once"
 
 
 @pytest.mark.slow
