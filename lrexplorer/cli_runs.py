@@ -51,7 +51,14 @@ def add_parser(subparsers: Any) -> None:
     )
     q.set_defaults(handler=run_stop)
 
-    q = sub.add_parser("resume", help="continue an ended run from its newest checkpoint", allow_abbrev=False)
+    q = sub.add_parser(
+        "resume",
+        help="continue an ended run from its newest checkpoint",
+        allow_abbrev=False,
+        epilog="exit status: 0 resumed (the worker trains on; follow it with `runs show`); 1 the run folder cannot be "
+        "written; 2 no such run, a broken or completed run, no checkpoint, or a config.yaml the catalogue refuses "
+        "(nothing is changed); 4 device busy (nothing is changed; --queue waits instead).",
+    )
     common(q)
     q.add_argument("run")
     q.add_argument("--queue", action="store_true", help="wait for the device if it is busy")
@@ -95,7 +102,8 @@ def run_list(args: argparse.Namespace) -> int:
     for r in rows:
         step = f"{r.get('global_step', 0)}/{r.get('max_steps', '?')}"
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.get("created_at") or 0))
-        message = (r.get("message") or "").splitlines()[0][:60] if r.get("message") else ""
+        lines = str(r.get("problem") or r.get("message") or "").splitlines()
+        message = lines[0][:80] if lines else ""
         print(f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {message}")
     return 0
 
@@ -104,7 +112,7 @@ def run_show(args: argparse.Namespace) -> int:
     from .runs import store
 
     run_dir = _find(args)
-    status = store.reconcile(run_dir)
+    status = store.run_row(run_dir, store.run_id_of(run_dir))
     records = store.read_metrics(run_dir)[-args.metrics :] if args.metrics > 0 else []
     if args.format == "json":
         json.dump({"path": str(run_dir), "status": status, "metrics": records}, sys.stdout, indent=1, default=str)
@@ -113,7 +121,8 @@ def run_show(args: argparse.Namespace) -> int:
     from .cli_train import format_record
 
     print(f"run     {run_dir}")
-    for key in ("state", "global_step", "max_steps", "device", "attn_implementation", "last_checkpoint", "message"):
+    keys = ("state", "problem", "global_step", "max_steps", "device", "attn_implementation", "last_checkpoint")
+    for key in (*keys, "message"):
         if status.get(key) not in (None, ""):
             print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}")
     for record in records:
@@ -134,13 +143,16 @@ def run_resume(args: argparse.Namespace) -> int:
 
     try:
         pid = launcher.resume_run(_find(args), queue=args.queue)
+    except lock.DeviceBusy as exc:  # a RuntimeError too: caught first, it has its own exit status
+        print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
+        return 4
     except (RuntimeError, FileNotFoundError, store.ConfigUnreadable) as exc:
         raise FieldError("run", str(exc)) from None
     except FieldError as exc:
         raise _bad_config(exc) from None
-    except lock.DeviceBusy as exc:
-        print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
-        return 4
+    except OSError as exc:
+        print(f"lrexplorer runs resume: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"resumed (worker pid {pid})")
     return 0
 

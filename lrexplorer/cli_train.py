@@ -10,6 +10,7 @@ launches; this command only prints its progress. No torch import here: `--help` 
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import time
@@ -147,11 +148,20 @@ def run(args: argparse.Namespace) -> int:
         return 4
     except (FileExistsError, ValueError) as exc:
         raise FieldError("output_dir", str(exc)) from None
+    except OSError as exc:  # a full or read-only disk: nothing was left behind, say so in one line
+        print(f"lrexplorer train: {disk_message(exc)}", file=sys.stderr)
+        return 1
     print(f"run folder: {run_dir}", file=sys.stderr)
     if args.detach:
         print(run_dir)
         return 0
     return follow(run_dir, quiet=args.quiet)
+
+
+def disk_message(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full: {exc.strerror}{f' ({exc.filename})' if exc.filename else ''}; free some space and retry"
+    return f"cannot write the run folder: {exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}"
 
 
 def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:

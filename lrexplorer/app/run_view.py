@@ -197,6 +197,10 @@ def run_view(ref: str) -> None:
         st.rerun()
     page_link("runs", container=nav, label="All runs", icon=":material/list:")
     st.subheader(f"Run {run_dir.name}")
+    problem = store.run_problem(run_dir)
+    if problem is not None:
+        st.error(f"This run's folder is broken: {problem}", icon=":material/broken_image:")
+        return
     config = read_config(run_dir)
     st.caption(
         f"{config.get('model', '?')} on {config.get('dataset', '?')} · lr {config.get('learning_rate', '?')} · "

@@ -294,9 +294,8 @@ def start(pf: Preflight, queue: bool) -> None:
 
 
 def run_ref(run_dir: Path) -> str:
-    """The ?run= value of a run: its id inside the runs directory, else its folder's path."""
-    run_dir = Path(run_dir).resolve()
-    return run_dir.name if run_dir.parent == store.runs_dir().resolve() else str(run_dir)
+    """The ?run= value of a run: its id (a run outside the runs directory is registered under it)."""
+    return store.run_id_of(Path(run_dir))
 
 
 def form_view() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..fields import Field
 from .groups import MEMORY, TRAIN
-from .limits import MAX_DEVICES, MAX_LORA
+from .limits import MAX_DEVICES, MAX_LENGTH, MAX_LORA
 
 MEM, PREC = "memory", "precision"
 
@@ -221,6 +221,7 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         tools=(MEMORY,),
         target="estimate",
         low=1,
+        high=MAX_LENGTH,
         nullable=True,
     ),
 )

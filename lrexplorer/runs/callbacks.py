@@ -59,6 +59,7 @@ class RunCallback(TrainerCallback):
         self.stop_reason: str | None = None
         self.nonfinite: str | None = None
         self.status_written = 0.0
+        self.global_step = 0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         store.update_status(
@@ -75,12 +76,14 @@ class RunCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.step_time += time.perf_counter() - self.step_started
         self.steps += 1
+        self.global_step = state.global_step
         bad = self.trainer.lrx_take_nonfinite() if self.trainer is not None else None
         if bad is not None:
             self.nonfinite = divergence_message(bad, state.global_step, args)
             control.should_training_stop = True
-        elif store.stop_requested(self.run_dir):
-            self.stop_reason = f"stopped on request at step {state.global_step}"
+        elif self.stop_reason is not None or store.stop_requested(self.run_dir):
+            # A SIGTERM (see worker) sets stop_reason; a stop request leaves its file.
+            self.stop_reason = f"{self.stop_reason or 'stopped on request'} at step {state.global_step}"
             control.should_training_stop = True
             control.should_save = True  # the checkpoint to resume from, whatever save_strategy says
 

@@ -96,7 +96,7 @@ def _model_code(spec: RunSpec, attn: str, assets: str) -> str:
         dims = builtin.BUILTIN_MODELS[builtin.builtin_name(ref)]
         cast = "" if spec["dtype"] in ("auto", "float32") else f"\nmodel = model.to(torch.{spec['dtype']})"
         return (
-            f"# {ref}: a small Llama made from a config (no weights to download); the seed fixes its weights.\n"
+            f"# {ref!r}: a small Llama made from a config (no weights to download); the seed fixes its weights.\n"
             f"tokenizer = AutoTokenizer.from_pretrained({assets + '/tokenizer'!r})\n"
             f"config = LlamaConfig(**{_lit(dims)},\n    vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,\n"
             f"    eos_token_id=tokenizer.eos_token_id, bos_token_id=None)\n"
@@ -151,7 +151,7 @@ def python_script(spec: RunSpec, facts: Facts | None = None, assets: str | None 
     definitions, trainer_cls = _scheduler_code(spec)
     evaluate = spec["eval_strategy"] != "no"
     return f'''#!/usr/bin/env python
-"""Supervised fine-tuning exported by lrexplorer {__version__}: model {spec["model"]}, data {spec["dataset"]}.
+"""Supervised fine-tuning exported by lrexplorer {__version__} (model and data: MODEL and DATASET below).
 
 Run: python {SCRIPT} [OUTPUT_DIR]   (or through accelerate launch, see {ACCELERATE}).
 Needs torch, transformers, trl, datasets{", peft" if peft else ""}; nothing from lrexplorer.
@@ -164,6 +164,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, set_seed
 from trl import SFTConfig, SFTTrainer
 {"from peft import LoraConfig" if peft else ""}
+# Every user-given string below is a Python literal (repr), never code.
+MODEL = {spec["model"]!r}
+DATASET = {spec["dataset"]!r}
 OUTPUT_DIR = sys.argv[1] if len(sys.argv) > 1 else {output_dir(spec)!r}
 
 # Exactly the SFTConfig arguments lrexplorer passes (attention {attn!r} resolved for this machine).

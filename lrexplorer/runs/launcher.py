@@ -14,58 +14,109 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..fields import FieldError
 from . import lock, store
-from .process import WORKER_MODULE, process_matches
+from .process import WORKER_MODULE, is_worker, process_matches
 from .spec import RunSpec
 from .validate import Facts, detect_facts
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def new_run_id(spec: RunSpec, root: Path) -> str:
-    """A readable, unique id: time, then the dataset's short name."""
-    data = spec["dataset"].rstrip("/").split("/")[-1].split(":")[-1]
-    base = f"{datetime.now():%Y%m%d-%H%M%S}-" + "".join(c if c.isalnum() or c in "._-" else "-" for c in data)[:40]
+def new_run_id(spec: RunSpec, root: Path, base: str | None = None) -> str:
+    """A readable id unique in `root` and its registry: `base` when given and valid, else the time and
+    the dataset's short name."""
+    from . import registry
+
+    if base is None or not store.RUN_ID.match(base):
+        data = spec["dataset"].rstrip("/").split("/")[-1].split(":")[-1]
+        base = f"{datetime.now():%Y%m%d-%H%M%S}-" + "".join(c if c.isalnum() or c in "._-" else "-" for c in data)[:40]
+    taken = registry.entries(root)
     run_id, n = base, 1
-    while (root / run_id).exists():
+    while (root / run_id).exists() or run_id in taken:
         n += 1
-        run_id = f"{base}-{n}"
+        run_id = f"{base[:70]}-{n}"
     return store.check_run_id(run_id)
+
+
+def _claim(run_dir: Path) -> None:
+    """Create `run_dir`, or take it when it is an empty folder: anything already there would be the
+    Trainer's to rotate or overwrite, and lrexplorer deletes only what it wrote."""
+    if store.is_run(run_dir):
+        raise FieldError(
+            "output_dir", f"{run_dir} already holds a run; choose another folder or resume that run by its id"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if any(run_dir.iterdir()):
+            raise FieldError(
+                "output_dir", f"{run_dir} is not empty; choose a new or empty folder (lrexplorer never writes into one)"
+            )
+    except OSError as exc:
+        raise FieldError("output_dir", f"{run_dir} cannot be used: {exc.strerror or exc}") from None
 
 
 def prepare_run(
     spec: RunSpec, root: Path | None = None, run_id: str | None = None, output_dir: str | None = None
 ) -> Path:
-    """Create the run folder with config.yaml and a `queued` status; returns the folder."""
+    """Create the run folder with its marker, config.yaml and a `queued` status; returns the folder.
+
+    The folder is `root/run_id`, or a user-chosen output_dir (new or empty), registered in `root` so
+    the run stays reachable by id."""
+    from . import registry
+
     root = store.runs_dir(root)
     target = output_dir or spec["output_dir"]
+    if run_id is not None:
+        try:
+            store.check_run_id(run_id)
+        except ValueError as exc:
+            raise FieldError("run_id", str(exc)) from None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FieldError("runs_dir", f"{root} cannot be created: {exc.strerror or exc}") from None
     if target:
         run_dir = Path(target).expanduser().absolute()
+        if inside_root(run_dir, root):
+            try:
+                run_id = store.check_run_id(run_dir.name)
+            except ValueError as exc:
+                raise FieldError("output_dir", str(exc)) from None
+        else:
+            run_id = new_run_id(spec, root, run_id or run_dir.name)
     else:
-        root.mkdir(parents=True, exist_ok=True)
-        run_dir = store.run_path(root, run_id or new_run_id(spec, root))
-    if store.is_run(run_dir):
-        raise FileExistsError(f"output_dir {run_dir} already holds a run; choose another folder or resume that run")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    values = dict(spec.values, output_dir=str(run_dir))
-    store.write_config(run_dir, RunSpec(values))
-    store.write_json_atomic(
-        run_dir / store.STATUS,
-        {
-            "state": "queued",
-            "run_id": run_dir.name,
-            "created_at": time.time(),
-            "pid": None,
-            "message": "starting",
-            "notes": spec.notes,
-        },
-    )
+        run_id = run_id or new_run_id(spec, root)
+        run_dir = store.run_path(root, run_id)
+    _claim(run_dir)
+    try:
+        store.write_json_atomic(run_dir / store.MARKER, {"run_id": run_id, "created_at": time.time()})
+        store.write_config(run_dir, RunSpec(dict(spec.values, output_dir=str(run_dir))))
+        status = {"state": "queued", "run_id": run_id, "created_at": time.time(), "pid": None}
+        store.write_json_atomic(run_dir / store.STATUS, dict(status, message="starting", notes=spec.notes))
+        if not inside_root(run_dir, root):
+            registry.add(root, run_id, run_dir)
+    except OSError:
+        _unclaim(run_dir)  # a full or read-only disk: leave no half-made run behind
+        raise
     return run_dir
+
+
+def _unclaim(run_dir: Path) -> None:
+    for name in (store.STATUS, store.CONFIG, store.MARKER):
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink()
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()  # only when empty: never what someone else put there meanwhile
+
+
+def inside_root(run_dir: Path, root: Path) -> bool:
+    return Path(run_dir).resolve().parent == Path(root).resolve()
 
 
 def _worker_env() -> dict[str, str]:
@@ -75,33 +126,50 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def launch(run_dir: Path, *, resume: bool = False, queue: bool = False, facts: Facts | None = None) -> int:
+def launch(
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    queue: bool = False,
+    facts: Facts | None = None,
+    held: IO[str] | None = None,
+) -> int:
     """Start the worker of a prepared run and return its pid at once.
 
-    Refuses with `lock.DeviceBusy` when the device is taken and `queue` is false; with `queue` the
+    Without `queue` the device lock is taken here (or `held`, taken by the caller) and handed to the
+    worker: `lock.DeviceBusy` when the device is taken, before anything is written. With `queue` the
     worker waits for the device in state `queued`.
     """
     run_dir = Path(run_dir).resolve()
-    spec = store.read_spec(run_dir, facts)
-    device = (facts or detect_facts()).lock_name(spec["use_cpu"])
-    if not queue:
-        holder = lock.is_busy(device)
-        if holder is not None:
-            raise lock.DeviceBusy(device, holder)
+    if held is None and not queue:
+        spec = store.read_spec(run_dir, facts)
+        held = lock.acquire((facts or detect_facts()).lock_name(spec["use_cpu"]), str(run_dir), wait=False)
+    try:
+        return _spawn(run_dir, resume, queue, held)
+    finally:
+        if held is not None:
+            held.close()  # the worker keeps its inherited copy, and with it the lock
+
+
+def _spawn(run_dir: Path, resume: bool, queue: bool, held: IO[str] | None) -> int:
     (run_dir / store.STOP).unlink(missing_ok=True)
+    earlier: dict[str, float | None] = {}
+    if resume:  # the relaunch restarts the clock: keep the time the run trained before
+        from .summary import EARLIER, duration_s
+
+        earlier[EARLIER] = duration_s(store.read_status(run_dir))
     store.update_status(
         run_dir,
+        **earlier,
         state="queued",
         pid=None,
         pid_create_time=None,
         ended_at=None,
         message="waiting for the device" if queue else "starting",
     )
-    cmd = (
-        [sys.executable, "-m", WORKER_MODULE, str(run_dir)]
-        + (["--resume"] if resume else [])
-        + (["--queue"] if queue else [])
-    )
+    cmd = [sys.executable, "-m", WORKER_MODULE, str(run_dir)] + (["--resume"] if resume else [])
+    cmd += ["--queue"] if queue else []
+    cmd += ["--lock-fd", str(held.fileno())] if held is not None else []
     with open(run_dir / store.LOG, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -111,6 +179,7 @@ def launch(run_dir: Path, *, resume: bool = False, queue: bool = False, facts: F
             start_new_session=True,
             env=_worker_env(),
             close_fds=True,
+            pass_fds=(held.fileno(),) if held is not None else (),
         )
     import psutil
 
@@ -131,8 +200,10 @@ def start_run(
     run_id: str | None = None,
     output_dir: str | None = None,
     queue: bool = False,
+    before_launch: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Validate, create the folder, launch; returns the run folder without waiting."""
+    """Validate, take the device (unless queued), create the folder, launch; returns the run folder
+    without waiting. `before_launch` adds to the folder before its worker starts (a run kind's marker)."""
     if not isinstance(spec, RunSpec):
         spec = RunSpec.from_dict(spec)
     from .sources import check_sources
@@ -141,11 +212,18 @@ def start_run(
     if problems:
         raise FieldError.collect(problems)
     facts = detect_facts()
-    device = facts.lock_name(spec["use_cpu"])
-    if not queue and lock.is_busy(device) is not None:  # refuse before creating a folder that never runs
-        raise lock.DeviceBusy(device, lock.read_holder(device))
-    run_dir = prepare_run(spec, root, run_id, output_dir)
-    launch(run_dir, queue=queue, facts=facts)
+    # Taken before the folder exists: a refused start leaves nothing behind.
+    held = None if queue else lock.acquire(facts.lock_name(spec["use_cpu"]), "(a run being created)", wait=False)
+    try:
+        run_dir = prepare_run(spec, root, run_id, output_dir)
+        if held is not None:
+            lock.describe(held, str(run_dir))
+        if before_launch is not None:
+            before_launch(run_dir)
+        launch(run_dir, queue=queue, facts=facts, held=held)
+    finally:
+        if held is not None:
+            held.close()
     return run_dir
 
 
@@ -164,10 +242,10 @@ def stop_run(run_dir: Path, grace_s: float = 15.0, term_s: float = 5.0) -> dict[
     if _wait_ended(run_dir, grace_s):
         return store.reconcile(run_dir)
     for sig, wait in ((signal.SIGTERM, term_s), (signal.SIGKILL, 2.0)):
-        pid = store.read_status(run_dir).get("pid")
-        if isinstance(pid, int) and process_matches(store.read_status(run_dir), run_dir):
+        status = store.read_status(run_dir)
+        if is_worker(status, run_dir, store.MARKER):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, sig)  # the worker leads its own session: pgid == pid
+                os.killpg(status["pid"], sig)  # the worker leads its own session: pgid == pid
         if _wait_ended(run_dir, wait):
             break
     return store.reconcile(run_dir)
@@ -184,31 +262,28 @@ def _wait_ended(run_dir: Path, timeout: float) -> bool:
 
 
 def resume_run(run_dir: Path, queue: bool = False) -> int:
-    """Relaunch an ended run from its newest checkpoint; metrics after that checkpoint are dropped
-    because the resumed run logs those steps again."""
+    """Relaunch a stopped or failed run from its newest checkpoint.
+
+    Everything that can refuse (an active or completed run, no checkpoint, a config the catalogue
+    refuses, a busy device) is checked before any file changes; the worker itself drops the metrics
+    after the checkpoint once it holds the device, because the resumed run logs those steps again."""
     run_dir = Path(run_dir).resolve()
+    problem = store.status_problem(run_dir)
+    if problem is not None:
+        raise RuntimeError(f"run {run_dir.name} is broken: {problem}")
     status = store.reconcile(run_dir)
     if status.get("state") in store.ACTIVE:
         raise RuntimeError(f"run {run_dir.name} is still {status['state']}; stop it before resuming")
-    found = store.checkpoints(run_dir)
-    if not found:
+    if status.get("state") == "completed":
+        raise RuntimeError(
+            f"run {run_dir.name} completed all its {status.get('global_step', '?')} steps; there is nothing to "
+            "resume (start a new run from its config to train longer)"
+        )
+    facts = detect_facts()
+    store.read_spec(run_dir, facts)  # ConfigUnreadable or FieldError: refused before anything is written
+    if not store.checkpoints(run_dir):
         raise FileNotFoundError(
             f"run {run_dir.name} has no checkpoint to resume from (save_strategy was no, or it "
             "ended before the first save)"
         )
-    step = int(found[-1].name.split("-", 1)[1])
-    kept = [r for r in store.read_metrics(run_dir) if r.get("step", 0) <= step and not _is_summary(r)]
-    store.write_metrics(run_dir, kept)
-    from .summary import EARLIER, duration_s
-
-    store.update_status(
-        run_dir,
-        resumed_from=found[-1].name,
-        message=f"resuming from {found[-1].name}",
-        **{EARLIER: duration_s(status)},  # the relaunch restarts the clock: keep what came before
-    )
-    return launch(run_dir, resume=True, queue=queue)
-
-
-def _is_summary(record: dict[str, Any]) -> bool:
-    return "train_runtime" in record
+    return launch(run_dir, resume=True, queue=queue, facts=facts)

@@ -3,6 +3,11 @@
 The worker holds the lock for its whole life; the kernel releases it when the process ends, however
 it ends, so a killed run never leaves a stale lock. The holder writes its run folder and pid into
 the file, so a refused start can say which run is in the way.
+
+One protocol, no check-then-act: a start that must not wait takes the lock itself, before it creates
+the run folder, and hands the open lock file to the worker (an inherited descriptor keeps the same
+flock), so two starts at the same moment cannot both pass. A queued worker takes the lock itself,
+waiting for it.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 from typing import IO, Any
+
+PROBE_RETRIES = 10
 
 
 class DeviceBusy(RuntimeError):
@@ -51,15 +59,32 @@ def read_holder(device: str) -> dict[str, Any]:
 def acquire(device: str, run_dir: str, wait: bool) -> IO[str]:
     """Take the device's lock (blocking when `wait`); keep the returned file open to keep the lock."""
     fh = open(_path(device), "a+", encoding="utf-8")  # noqa: SIM115 (the open file is the lock: the caller keeps it)
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-    except BlockingIOError:
-        fh.close()
-        raise DeviceBusy(device, read_holder(device)) from None
+    for attempt in range(PROBE_RETRIES):
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            break
+        except BlockingIOError:
+            if attempt == PROBE_RETRIES - 1:
+                fh.close()
+                raise DeviceBusy(device, read_holder(device)) from None
+            time.sleep(0.02)  # an `is_busy` probe holds the lock for microseconds: not a run
+    describe(fh, run_dir)
+    return fh
+
+
+def describe(fh: IO[str], run_dir: str) -> None:
+    """Write the holder's run folder and pid into the held lock file."""
     fh.seek(0)
     fh.truncate()
     fh.write(json.dumps({"run_dir": run_dir, "pid": os.getpid()}))
     fh.flush()
+
+
+def adopt(fd: int, run_dir: str) -> IO[str]:
+    """The worker's side of the hand-over: the lock file its launcher took, inherited as descriptor `fd`."""
+    fh = open(fd, "a+", encoding="utf-8")  # noqa: SIM115 (the open file is the lock)
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # already ours: succeeds at once, else raises
+    describe(fh, run_dir)
     return fh
 
 

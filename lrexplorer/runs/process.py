@@ -38,3 +38,21 @@ def _reap(pid: int) -> None:
     # A worker launched by this very process stays a zombie until waited for.
     with suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def is_worker(status: dict[str, Any], run_dir: Path, marker: str) -> bool:
+    """Whether status.json's pid may be signalled: alive with the recorded start time, its command line
+    `python -m lrexplorer.runs.worker RUN_DIR`, and RUN_DIR carrying lrexplorer's marker. A crafted
+    status.json naming some other process fails at least one of these."""
+    import psutil
+
+    run_dir = Path(run_dir).resolve()
+    if status.get("pid_create_time") is None or not (run_dir / marker).is_file():
+        return False
+    if not process_matches(status, run_dir):
+        return False
+    try:
+        cmdline = psutil.Process(status["pid"]).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return cmdline[1:4] == ["-m", WORKER_MODULE, str(run_dir)]

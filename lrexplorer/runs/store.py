@@ -6,6 +6,7 @@
     RUN/train.log       the worker's stdout and stderr
     RUN/stop.request    present while a graceful stop is asked for
     RUN/checkpoint-N/   Trainer checkpoints;  RUN/final_model/  the trained model and tokenizer
+    RUN/.lrexplorer-run the marker: this folder was created by lrexplorer for run id N (JSON)
 
 Folders are read while a worker writes them and after it crashed, so the readers never raise for a
 missing or damaged file: a status or config that cannot be read is {}, a metrics line not yet
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 CONFIG, STATUS, METRICS, LOG, STOP = "config.yaml", "status.json", "metrics.jsonl", "train.log", "stop.request"
 FINAL = "final_model"
+MARKER = ".lrexplorer-run"
 ACTIVE = ("queued", "running")
 FINAL_STATES = ("completed", "failed", "stopped")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
@@ -83,18 +85,41 @@ def is_run(path: Path) -> bool:
 
 
 def find_run(ref: str, root: Path) -> Path:
-    """A run by id (inside `root`) or by the path of its folder (a run started with --output_dir)."""
-    if RUN_ID.match(ref) and (root / ref).is_dir():
-        return run_path(root, ref)
-    path = Path(ref).expanduser()
-    if is_run(path):
-        return path.resolve()
-    raise RunNotFound(f"no run {ref!r} in {root} (give a run id from `lrexplorer runs list` or a run folder)")
+    """A run by id: a folder of `root` (symlinks leading out refused), or a registered run started with an
+    output_dir elsewhere. Paths are never accepted: a page or a command reaches only lrexplorer's runs."""
+    from . import registry
+
+    try:
+        check_run_id(ref)
+        local = run_path(root, ref)
+    except ValueError as exc:
+        raise RunNotFound(str(exc)) from None
+    if is_run(local):
+        return local
+    found = registry.lookup(root, ref)
+    if found is not None and is_run(found):
+        return found
+    raise RunNotFound(f"no run {ref!r} in {root} (give a run id from `lrexplorer runs list`)")
+
+
+def marker_id(run_dir: Path) -> str | None:
+    """The run id in the folder's marker file, or None when there is no valid marker."""
+    try:
+        data = json.loads((Path(run_dir) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    run_id = data.get("run_id") if isinstance(data, dict) else None
+    return run_id if isinstance(run_id, str) and RUN_ID.match(run_id) else None
+
+
+def run_id_of(run_dir: Path) -> str:
+    """A run folder's id: its marker's, else (a run from before markers) its folder name."""
+    return marker_id(run_dir) or Path(run_dir).name
 
 
 # -- config.yaml ----------------------------------------------------------------------------------------
 def write_config(run_dir: Path, spec: RunSpec) -> None:
-    (Path(run_dir) / CONFIG).write_text(spec.to_yaml(), encoding="utf-8")
+    write_text_atomic(Path(run_dir) / CONFIG, spec.to_yaml())
 
 
 def load_config(run_dir: Path) -> dict[str, Any]:
@@ -106,6 +131,8 @@ def load_config(run_dir: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigUnreadable(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigUnreadable(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)  # yaml's own text spans several lines: keep one
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -142,11 +169,20 @@ def config_version(run_dir: Path) -> int | None:
 
 
 # -- status.json ----------------------------------------------------------------------------------------
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    # Readers (the page, `runs show`) must never see half a file: write aside, then rename over.
+def write_text_atomic(path: Path, text: str) -> None:
+    """Readers (the page, `runs show`) must never see half a file: write aside, then rename over. A failed
+    write (a full disk) leaves the old file as it was and no temporary behind."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(data, indent=1, default=str))
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
@@ -285,9 +321,7 @@ class MetricsWriter:
 
 def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     """Replace metrics.jsonl by `records` at once (a reader sees the old file or the new one, never a mix)."""
-    tmp = Path(run_dir) / f".{METRICS}.tmp"
-    tmp.write_text("".join(encode_record(r) for r in records), encoding="utf-8")
-    os.replace(tmp, Path(run_dir) / METRICS)
+    write_text_atomic(Path(run_dir) / METRICS, "".join(encode_record(r) for r in records))
 
 
 # -- train.log, the stop request, checkpoints, the trained model ----------------------------------------
@@ -332,7 +366,9 @@ def final_model(run_dir: Path) -> Path | None:
 
 # -- runs whose worker has gone ------------------------------------------------------------------------
 def reconcile(run_dir: Path) -> dict[str, Any]:
-    """The run's status; an active run whose worker is gone is marked ended, with the log's tail."""
+    """The run's status; an active run whose worker is gone is marked ended, with the log's tail. The
+    ended status is returned even when it cannot be written (a full or read-only disk): the next read
+    reconciles again."""
     status = read_status(run_dir)
     if status.get("state") not in ACTIVE or status.get("pid") is None:
         return status
@@ -346,27 +382,106 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
         if stop_asked
         else "the training process ended without a final status (killed or crashed)"
     )
-    with status_lock(run_dir):
-        status = read_status(run_dir)
-        if status.get("state") not in ACTIVE or process_matches(status, run_dir):
-            return status  # the worker wrote its final status, or a relaunch took over, meanwhile
-        status.update(
-            state=state, ended_at=time.time(), updated_at=time.time(), message=f"{why}. Last lines of {LOG}:\n{tail}"
-        )
-        write_json_atomic(Path(run_dir) / STATUS, status)
+    full = disk_full(run_dir)
+    if full:
+        why += f"; disk full: {full}"
+    try:
+        with status_lock(run_dir):
+            status = read_status(run_dir)
+            if status.get("state") not in ACTIVE or process_matches(status, run_dir):
+                return status  # the worker wrote its final status, or a relaunch took over, meanwhile
+            status.update(state=state, ended_at=time.time(), message=f"{why}. Last lines of {LOG}:\n{tail}")
+            status["updated_at"] = time.time()
+            write_json_atomic(Path(run_dir) / STATUS, status)
+    except OSError:
+        status.update(state=state, ended_at=time.time(), message=f"{why} (status.json could not be updated)")
     return status
 
 
+FULL_BELOW = 1 << 20  # bytes free under which a dead worker is blamed on the disk
+
+
+def disk_full(run_dir: Path) -> str | None:
+    """'N KiB free on the disk of RUN' when that disk is (nearly) full, else None."""
+    try:
+        info = os.statvfs(run_dir)
+    except OSError:
+        return None
+    free = info.f_bavail * info.f_frsize
+    return f"{free // 1024} KiB free on the disk of {run_dir}" if free < FULL_BELOW else None
+
+
+TIMES = ("created_at", "started_at", "ended_at", "updated_at")
+COUNTS = ("global_step", "max_steps", "pid")
+
+
+def status_problem(run_dir: Path) -> str | None:
+    """Why status.json cannot be used (not JSON, not an object, a field of the wrong type), or None."""
+    try:
+        data = json.loads((Path(run_dir) / STATUS).read_bytes())
+    except OSError as exc:
+        return f"{STATUS} cannot be read ({exc.strerror or exc})"
+    except ValueError:
+        return f"{STATUS} is not valid JSON"
+    if not isinstance(data, dict):
+        return f"{STATUS} holds a {type(data).__name__}, not an object"
+    for key in TIMES:
+        if data.get(key) is not None and not _is_number(data[key]):
+            return f"{STATUS}: {key} is {data[key]!r}, not a time"
+    for key in COUNTS:
+        if data.get(key) is not None and not (isinstance(data[key], int) and not isinstance(data[key], bool)):
+            return f"{STATUS}: {key} is {data[key]!r}, not a whole number"
+    if data.get("state") not in (*ACTIVE, *FINAL_STATES):
+        return f"{STATUS}: state is {data.get('state')!r}, not one of {', '.join((*ACTIVE, *FINAL_STATES))}"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def run_problem(run_dir: Path) -> str | None:
+    """Why this run folder is broken (its status or its config cannot be used), or None."""
+    problem = status_problem(run_dir)
+    if problem is None:
+        try:
+            load_config(run_dir)
+        except ConfigUnreadable as exc:
+            problem = str(exc)
+    return problem
+
+
+def run_row(run_dir: Path, run_id: str) -> dict[str, Any]:
+    """One run's reconciled status for a listing; a broken run is state `broken` with the reason in
+    `problem` (and `message`), and only fields a table can show safely."""
+    problem = status_problem(run_dir)
+    if problem is not None:
+        try:
+            created = os.stat(run_dir).st_mtime
+        except OSError:
+            created = 0.0
+        row: dict[str, Any] = {"state": "broken", "message": problem, "created_at": created}
+    else:
+        row = reconcile(run_dir)
+        problem = run_problem(run_dir)
+    row.update(run_id=run_id, path=str(run_dir), problem=problem)
+    return row
+
+
 def list_runs(root: Path) -> list[dict[str, Any]]:
-    """Every run folder under `root`, newest first, with its reconciled status and id."""
-    out: list[dict[str, Any]] = []
-    if not Path(root).is_dir():
-        return out
-    for child in Path(root).iterdir():
-        if child.is_dir() and is_run(child) and RUN_ID.match(child.name):
-            status = reconcile(child)
-            status["run_id"] = child.name
-            status["path"] = str(child)
-            out.append(status)
+    """Every run of `root` and of its registry, newest first; a broken one is listed as broken, never raises."""
+    from . import registry
+
+    root = Path(root)
+    found: dict[Path, str] = {}
+    if root.is_dir():
+        real = root.resolve()
+        for child in root.iterdir():
+            if RUN_ID.match(child.name) and child.resolve().parent == real and child.is_dir() and is_run(child):
+                found[child.resolve()] = child.name
+    for run_id, folder in registry.entries(root).items():
+        if is_run(folder):
+            found.setdefault(folder, run_id)
+    out = [run_row(path, run_id) for path, run_id in found.items()]
     out.sort(key=lambda s: s.get("created_at") or 0, reverse=True)
     return out

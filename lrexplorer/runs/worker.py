@@ -9,6 +9,8 @@ by `launcher.launch` in a new process group, with stdout and stderr going to RUN
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import gc
 import os
 import signal
@@ -26,7 +28,16 @@ class Terminated(BaseException):
     """SIGTERM arrived: unwind and record `stopped` (BaseException so library code does not swallow it)."""
 
 
+# While training, the first SIGTERM asks the callback to stop at the end of the step with a checkpoint,
+# as a stop request does; before training, or at a second SIGTERM, the worker unwinds at once.
+_TRAINING: list[Any] = []
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    callback = _TRAINING[0] if _TRAINING else None
+    if callback is not None and callback.stop_reason is None:
+        callback.stop_reason = "stopped by SIGTERM"
+        return
     raise Terminated()
 
 
@@ -55,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint-N")
     parser.add_argument("--queue", action="store_true", help="wait for the device instead of failing when it is busy")
+    parser.add_argument("--lock-fd", type=int, help="the device lock, taken by the launcher and inherited")
     args = parser.parse_args(argv)
     run_dir = Path(args.run_dir).resolve()
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -62,25 +74,41 @@ def main(argv: list[str] | None = None) -> int:
 
     store.update_status(run_dir, pid=os.getpid(), pid_create_time=psutil.Process().create_time())
     try:
-        return _run(run_dir, args.resume, args.queue)
+        return _run(run_dir, args.resume, args.queue, args.lock_fd)
     except Terminated:
-        _finish(run_dir, "stopped", "terminated by SIGTERM; resume continues from the last checkpoint, if any")
+        steps = {"global_step": _TRAINING[0].global_step} if _TRAINING else {}  # the heartbeat may lag behind
+        _finish(run_dir, "stopped", "terminated by SIGTERM; resume continues from the last checkpoint, if any", **steps)
         return 143
 
 
 def _finish(run_dir: Path, state: str, message: str, **extra: Any) -> None:
-    store.update_status(run_dir, state=state, ended_at=time.time(), message=message, **extra)
-    print(f"[lrexplorer] run {state}: {message}", flush=True)
+    """The final status; on a full disk it may not be written, and `store.reconcile` reports the end instead."""
+    try:
+        store.update_status(run_dir, state=state, ended_at=time.time(), message=message, **extra)
+        print(f"[lrexplorer] run {state}: {message}", flush=True)
+    except OSError:
+        pass
 
 
-def _run(run_dir: Path, resume: bool, queue: bool) -> int:
+def _drop_metrics_after(run_dir: Path, checkpoint: Path) -> None:
+    """A resume logs the steps after its checkpoint again: keep only the records up to it."""
+    step = int(checkpoint.name.split("-", 1)[1])
+    kept = [r for r in store.read_metrics(run_dir) if _step(r) <= step and "train_runtime" not in r]
+    store.write_metrics(run_dir, kept)
+    store.update_status(run_dir, resumed_from=checkpoint.name, message=f"resuming from {checkpoint.name}")
+
+
+def _step(record: dict[str, Any]) -> float:
+    step = record.get("step", 0)
+    return step if isinstance(step, (int, float)) else 0
+
+
+def _run(run_dir: Path, resume: bool, queue: bool, lock_fd: int | None) -> int:
     from ..params import FieldError
     from .validate import detect_facts
 
     print(f"[lrexplorer] worker pid {os.getpid()} for {run_dir}", flush=True)
     try:
-        import torch
-
         facts = detect_facts(use_torch=True)
         spec = store.read_spec(run_dir, facts)
     except (FieldError, store.ConfigUnreadable) as exc:
@@ -90,16 +118,29 @@ def _run(run_dir: Path, resume: bool, queue: bool) -> int:
     try:
         if queue:
             store.update_status(run_dir, state="queued", message=f"waiting for the {device}")
-        held = lock.acquire(device, str(run_dir), wait=queue)
+        held = lock.adopt(lock_fd, str(run_dir)) if lock_fd is not None else lock.acquire(device, str(run_dir), queue)
     except lock.DeviceBusy as exc:
         _finish(run_dir, "failed", f"not started: {exc}")
-        return 3
+        return 4
+    try:
+        return _run_holding(run_dir, spec, facts, resume, device)
+    finally:
+        held.close()
+
+
+def _run_holding(run_dir: Path, spec: Any, facts: Any, resume: bool, device: str) -> int:
+    import torch
+
+    from ..params import FieldError
     from .sources import check_sources
 
     problems = check_sources(spec.values)
     if problems:
         _finish(run_dir, "failed", " ".join(str(p) for p in problems))
         return 2
+    found = store.checkpoints(run_dir) if resume else []
+    if found:
+        _drop_metrics_after(run_dir, found[-1])
     store.update_status(
         run_dir, state="running", started_at=time.time(), device_lock=device, message="loading model and data"
     )
@@ -117,13 +158,21 @@ def _run(run_dir: Path, resume: bool, queue: bool) -> int:
             "per_device_train_batch_size or max_length, or turn on activation_checkpointing, bf16 or use_peft.",
         )
         return 4
-    except Exception as exc:  # noqa: BLE001 - any failure must end as a status, with the traceback in the log
-        traceback.print_exc()
-        tail = store.log_tail(run_dir, 12)
-        _finish(run_dir, "failed", f"{type(exc).__name__}: {exc}\nLast lines of {store.LOG}:\n{tail}")
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return _crashed(run_dir, exc)
+        _finish(run_dir, "failed", f"disk full: {exc.strerror} while writing {exc.filename or 'the run folder'}")
         return 1
-    finally:
-        held.close()
+    except Exception as exc:  # noqa: BLE001 - any failure must end as a status, with the traceback in the log
+        return _crashed(run_dir, exc)
+
+
+def _crashed(run_dir: Path, exc: BaseException) -> int:
+    with contextlib.suppress(OSError):
+        traceback.print_exc()
+    tail = store.log_tail(run_dir, 12)
+    _finish(run_dir, "failed", f"{type(exc).__name__}: {exc}\nLast lines of {store.LOG}:\n{tail}")
+    return 1
 
 
 def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
@@ -133,6 +182,7 @@ def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     callback = RunCallback(run_dir)
     trainer, info = build_trainer(spec, run_dir, facts, [callback])
     callback.trainer = trainer
+    _TRAINING.append(callback)
     from ..tuning.run_kinds import attach
 
     kind = attach(run_dir, trainer)  # a range test or a sweep trial adds its pieces; None for a plain run

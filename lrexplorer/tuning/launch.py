@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..fields import FieldError
 from .lr_range import RangeTest
 from .run_kinds import RANGE_TEST, mark
 
@@ -27,28 +26,20 @@ def start_kind_run(
 
     Raises FieldError (every field at fault) or `lock.DeviceBusy` before anything is created.
     """
-    from ..runs import launcher, lock, store
-    from ..runs.sources import check_sources
+    from ..runs import launcher, store
     from ..runs.spec import RunSpec
-    from ..runs.validate import detect_facts
 
     spec = RunSpec.from_dict(fields)
-    problems = check_sources(spec.values)
-    if problems:
-        raise FieldError.collect(problems)
-    facts = detect_facts()
-    device = facts.lock_name(spec["use_cpu"])
-    if not queue and lock.is_busy(device) is not None:
-        raise lock.DeviceBusy(device, lock.read_holder(device))
-    root_dir = store.runs_dir(root)
     if run_id is None and not spec["output_dir"]:
+        root_dir = store.runs_dir(root)
         root_dir.mkdir(parents=True, exist_ok=True)
         run_id = f"{kind.replace('_', '-')}-{launcher.new_run_id(spec, root_dir)}"
-    run_dir = launcher.prepare_run(spec, root_dir, run_id)
-    mark(run_dir, kind, settings)
-    store.update_status(run_dir, run_kind=kind)
-    launcher.launch(run_dir, queue=queue, facts=facts)
-    return run_dir
+
+    def marked(run_dir: Path) -> None:
+        mark(run_dir, kind, settings)
+        store.update_status(run_dir, run_kind=kind)
+
+    return launcher.start_run(spec, Path(root) if root else None, run_id=run_id, queue=queue, before_launch=marked)
 
 
 def range_test_fields(fields: dict[str, Any], test: RangeTest) -> dict[str, Any]:
