@@ -97,3 +97,14 @@ def test_a_negative_saving_names_the_component_that_grows() -> None:
     assert f"{(after[grown] - before[grown]) / GIB:.2f} GiB" in shard.note
     for s in report.more:  # every option changes something
         assert s.compared and s.setup != setup
+
+
+def test_every_negative_saving_says_why() -> None:
+    arch = resolve_model("Qwen2.5-0.5B").architecture
+    for batch in (1, 2, 8):
+        for peft in (False, True):
+            setup = TrainingSetup(per_device_train_batch_size=batch, max_length=300, dtype="bfloat16", use_peft=peft)
+            report = savings(arch, setup)
+            for s in [*report.chosen, *report.more]:
+                if s.estimate is not None and s.saved_bytes < 0:
+                    assert s.note.startswith("costs memory"), (batch, peft, s.trick.key, s.note)

@@ -30,6 +30,8 @@ SAVINGS_COLUMNS = {
     "peak GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves %": st.column_config.NumberColumn(format="%.0f%%"),
+    "note": st.column_config.TextColumn(width="large"),
+    "cost": st.column_config.TextColumn(width="large"),
 }
 
 
@@ -176,11 +178,11 @@ def savings_rows(items: Sequence[Saving], setup: TrainingSetup) -> pd.DataFrame:
         rows.append(
             {
                 "setting": s.trick.label + (" (transformers' default, not set by you)" if default else ""),
-                "compares": s.compared,
-                "note": s.note,
                 "peak GiB": peak,
                 "saves GiB": s.saved_bytes / GIB if s.estimate else None,
                 "saves %": 100 * s.saved_fraction if s.estimate else None,
+                "compares": s.compared,
+                "note": s.note,
                 "cost": s.trick.cost,
             }
         )

@@ -144,7 +144,7 @@ def compare_panel(folders: list[Path], config: dict[str, Any], sampling: dict[st
         prompt = st.text_input("Prompt", value=sample_prompt(config), key="chat.compare_prompt")
         if st.button("Compare", key="chat.compare", icon=":material/compare_arrows:") and prompt.strip():
             messages: list[Message] = [{"role": "user", "content": prompt}]
-            for column, folder in ((left, a), (right, b)):
+            for column, folder in zip(st.columns(2), (a, b), strict=True):
                 with column, st.chat_message("assistant"):
                     st.caption(folder_label(folder))
                     _answer(folder, messages, sampling)

@@ -208,11 +208,22 @@ def _why_no_saving(arch: Architecture, target: TrainingSetup, against: Estimate,
     SDPA's float32 fallback to the kernel that keeps the scores as eager does."""
     if target.attention(arch) != "eager" and make_dims(arch, target).attn == "eager":
         return "no saving: in float32 with grouped key/value heads SDPA falls back to its math kernel, which keeps the scores like eager"
+    if (
+        target.gradient_accumulation_steps > against.setup.gradient_accumulation_steps
+        and est.peak_bytes > against.peak_bytes
+    ):
+        return (
+            "costs memory: the gradients stay allocated while the next micro-batches run their forward and "
+            "backward, which outweighs the smaller activations"
+        )
     grown = {k: est.components[k] - against.components.get(k, 0) for k in est.components}
     name, more = max(grown.items(), key=lambda kv: kv[1])
     if est.peak_bytes > against.peak_bytes and more > 0:
         return f"costs memory: {SHORT_LABELS.get(name, name)} grow by {more / GIB:.2f} GiB"
-    return f"no change at the peak (the {est.peak_phase.replace('_', ' ')})"
+    phase = est.peak_phase.replace("_", " ")
+    if est.peak_bytes > against.peak_bytes:
+        return f"costs memory: more is live at once at the peak (the {phase})"
+    return f"no change at the peak (the {phase})"
 
 
 def savings(arch: Architecture, setup: TrainingSetup) -> SavingsReport:

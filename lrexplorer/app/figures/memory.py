@@ -176,13 +176,18 @@ def sequence_figure(
         "flash_attention_2": "flash_attention_2",
     }
     colours = {"eager": "#d62728", "sdpa": "#1f77b4", "flash_attention_2": "#2ca02c"}
-    for attn, values in series.items():
+    # The setup's own attention last, so it is drawn over a curve it shares (sdpa and flash often do).
+    for attn, values in sorted(series.items(), key=lambda item: item[0] == chosen):
         fig.add_scatter(
             x=list(lengths),
             y=values,
             mode="lines+markers",
             name=names.get(attn, attn) + (" (your setup)" if attn == chosen else ""),
-            line={"color": colours.get(attn), "width": 3 if attn == chosen else 2},
+            line={
+                "color": colours.get(attn),
+                "width": 3 if attn == chosen else 2,
+                "dash": "solid" if attn == chosen else "dot",
+            },
             hovertemplate="length %{x}: %{y:.2f} GiB<extra>" + attn + "</extra>",
         )
     # Everything as traces, not shapes: on a log axis a shape's coordinates are read as powers of ten,
@@ -211,7 +216,7 @@ def sequence_figure(
             y=[low, high],
             mode="lines+text",
             text=["", f"max_length {current}"],
-            textposition="top left",
+            textposition="top right",
             textfont={"size": 11, "color": "#777"},
             showlegend=False,
             line={"dash": "dot", "color": "#999", "width": 1},
