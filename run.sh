@@ -4,12 +4,13 @@
 #   ./run.sh dev    the same, reloading the app when its code is saved (file watching on)
 #   ./run.sh test   install (first time) and run the whole test suite
 #   ./run.sh lint   install (first time) and run ruff (lint and format check) and mypy
+#   ./run.sh cli    install (first time) and run the lrexplorer command: ./run.sh cli memory --help
 # Everything goes into .venv next to this file; nothing is installed system-wide except, for the
 # browser tests, Debian's chromium package (when running as root and it is missing).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { echo "usage: ./run.sh app|dev [streamlit options] | ./run.sh test [pytest options] | ./run.sh lint" >&2; exit 2; }
+usage() { echo "usage: ./run.sh app|dev [streamlit options] | ./run.sh test [pytest options] | ./run.sh lint | ./run.sh cli COMMAND [flags]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 mode=$1; shift
 
@@ -69,6 +70,10 @@ case "$mode" in
     "$VPY" -m ruff check .
     "$VPY" -m ruff format --check .
     "$VPY" -m mypy
+    ;;
+  cli)
+    install ""
+    exec .venv/bin/lrexplorer "$@"
     ;;
   *) usage ;;
 esac

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     from .memory.advisor import advise
     from .memory.estimate import estimate
-    from .memory.gpus import resolve_gpus
+    from .memory.gpus import Fit, resolve_gpus
     from .memory.report import advice_text, result_dict, text_table
     from .memory.setup import setup_from_values, validate
     from .memory.sources import resolve_model
@@ -149,6 +149,9 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     advice = advise(source.architecture, setup, target, args.margin) if target is not None else None
     if advice is not None:
         data.update(advice.to_dict())
+    # The advisor weighs memory only: a GPU that cannot run the setup (no bfloat16, no flash-attention)
+    # fails the check whatever its headroom.
+    cannot = Fit(target, 0).problems(setup, setup.attention(source.architecture)) if target is not None else []
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -156,7 +159,9 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
         print(text_table(data, note))
         if advice is not None:
             print("\n" + advice_text(advice))
-    return 1 if args.check and advice is not None and not advice.fits else 0
+        if cannot:
+            print(f"{target.name if target else ''} cannot run this setup, whatever its memory: {'; '.join(cannot)}")
+    return 1 if args.check and advice is not None and (not advice.fits or cannot) else 0
 
 
 def advisor_gpu(gpus: list[Any], note: str | None, device: str, check: bool) -> Any:

@@ -1,17 +1,30 @@
-"""Generate text with a trained run's model: the "try it" box under a finished run.
+"""Chat with a trained run's model: the panel under a finished run, and its side-by-side comparison.
 
-The model is loaded from the run's `final_model/` folder with transformers on the CPU (a few MB for the
-built-in model; a large model would rather be served elsewhere). A chat model gets the prompt as a
-user message through its chat template, exactly the format it was fine-tuned on.
+The model is loaded from the run's `final_model/` or one of its `checkpoint-N/` folders with transformers
+on the CPU (a few MB for the built-in model; a large model would rather be served elsewhere). A chat model
+gets the whole conversation through its chat template, exactly the format it was fine-tuned on. Tokens
+are streamed as they come: `model.generate` runs in a thread and feeds a `TextIteratorStreamer`.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 MAX_NEW_TOKENS = 256
+# The sampling controls, named and defaulted as in transformers' GenerationConfig (greedy by default).
+SAMPLING_DEFAULTS: dict[str, Any] = {
+    "max_new_tokens": 32,
+    "do_sample": False,
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "top_k": 50,
+    "repetition_penalty": 1.0,
+}
+Message = dict[str, str]
 
 
 @dataclass
@@ -36,31 +49,73 @@ def load(model_dir: Path) -> LoadedModel:
     return LoadedModel(model_dir, model, tokenizer)
 
 
-def generate(loaded: LoadedModel, prompt: str, max_new_tokens: int = 24, temperature: float = 0.0) -> str:
-    """The model's continuation of `prompt` (greedy when temperature is 0), special tokens removed.
+def model_folders(run_dir: Path) -> list[Path]:
+    """What a run can be chatted with: final_model/ (when saved), then its checkpoints, newest first."""
+    from .runs import store
+
+    final = store.final_model(run_dir)
+    return ([final] if final is not None else []) + list(reversed(store.checkpoints(run_dir)))
+
+
+def generation_config(loaded: LoadedModel, **sampling: Any) -> Any:
+    """A `GenerationConfig` from the sampling controls (names as in transformers), validated by transformers:
+    a value it refuses raises ValueError naming the field."""
+    from transformers import GenerationConfig
+
+    values = {**SAMPLING_DEFAULTS, **sampling}
+    values["max_new_tokens"] = max(1, min(int(values["max_new_tokens"]), MAX_NEW_TOKENS))
+    if not values["do_sample"]:  # greedy: the sampling knobs would only draw warnings
+        values.update(temperature=None, top_p=None, top_k=None)
+    tok = loaded.tokenizer
+    config = GenerationConfig(
+        **values,
+        pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    config.validate(strict=True)
+    return config
+
+
+def prompt_inputs(loaded: LoadedModel, messages: Sequence[Message]) -> Any:
+    """The conversation as model inputs: through the chat template (with the assistant's turn opened), or,
+    for a model without one, the last user message as plain text."""
+    tok = loaded.tokenizer
+    if loaded.chat:
+        text = tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+    else:
+        text = messages[-1]["content"]
+    return tok(text, return_tensors="pt", add_special_tokens=not loaded.chat)
+
+
+def stream_reply(loaded: LoadedModel, messages: Sequence[Message], **sampling: Any) -> Iterator[str]:
+    """The model's reply to the conversation, piece by piece as it is generated (special tokens removed).
 
     Whitespace is kept: a barely trained model often answers with newlines only, and the page says so
     rather than showing nothing."""
     import torch
+    from transformers import TextIteratorStreamer
 
-    tok = loaded.tokenizer
-    if loaded.chat:
-        text = tok.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-        )
-    else:
-        text = prompt
-    inputs = tok(text, return_tensors="pt", add_special_tokens=not loaded.chat)
-    sample = temperature > 0
-    with torch.no_grad():
-        out = loaded.model.generate(
-            **inputs,
-            max_new_tokens=max(1, min(int(max_new_tokens), MAX_NEW_TOKENS)),
-            do_sample=sample,
-            temperature=temperature if sample else None,
-            top_p=None,
-            top_k=None,
-            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
-            eos_token_id=tok.eos_token_id,
-        )
-    return tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    config = generation_config(loaded, **sampling)
+    inputs = prompt_inputs(loaded, messages)
+    streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300.0)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with torch.no_grad():
+                loaded.model.generate(**inputs, generation_config=config, streamer=streamer)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            failure.append(exc)
+            streamer.end()
+
+    worker = threading.Thread(target=run, daemon=True, name="generate")
+    worker.start()
+    yield from streamer
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
+def reply(loaded: LoadedModel, messages: Sequence[Message], **sampling: Any) -> str:
+    """The whole reply at once (the CLI, tests)."""
+    return "".join(stream_reply(loaded, messages, **sampling))

@@ -244,3 +244,26 @@ def test_lessons_without_a_torch_demo_load_neither_torch_nor_transformers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_introduction_says_what_the_notes_are():
+    at = guide()
+    intro = next(e for e in at.expander if "the notes" in e.label)
+    assert "training notes" in intro.markdown[0].value and "renamed" in intro.markdown[0].value
+
+
+def test_search_hits_show_their_text_and_open_the_lesson_at_the_matching_section():
+    from lrexplorer.guide.search import search
+
+    at = guide()
+    at.text_input(key="guide.search").set_value("gradient accumulation loss").run()
+    hits = search("gradient accumulation loss")
+    index, hit = next((i, h) for i, h in enumerate(hits) if h.anchor)
+    assert at.button(key=f"guide.hit.{index}").label == hit.label
+    assert any(c.value == hit.snippet for c in at.caption), "each hit's text is on the page, not in a tooltip"
+    at.button(key=f"guide.hit.{index}").click().run()
+    assert at.radio(key="guide.lesson").value == hit.lesson and not at.exception
+    scripts = [h.proto.body for h in at.get("html")]
+    assert any(f"getElementById('{hit.anchor}')" in s for s in scripts), scripts
+    at.run()  # scrolls once: the next run leaves the reader where they are
+    assert not any("scrollIntoView" in h.proto.body for h in at.get("html"))

@@ -66,7 +66,8 @@ def test_json_shape_and_bytes(capsys) -> None:
         assert set(g) >= {"name", "total_bytes", "fits", "headroom_bytes"}
         assert g["total_bytes"] == catalogue[g["name"]] * GIB
         assert g["headroom_bytes"] == g["total_bytes"] - data["peak_bytes"]
-        assert g["fits"] == (g["headroom_bytes"] >= 0)
+        assert g["fits"] == (g["headroom_bytes"] >= 0 and not g.get("unsupported"))
+    assert data["gpus"][1]["unsupported"] and data["gpus"][1]["fits"] is False  # a T4 has no bfloat16
     assert all(isinstance(v, int) for v in data["components"].values())
 
 
@@ -233,3 +234,18 @@ def test_old_names_read_as_the_catalogue_names_with_a_note(capsys) -> None:
     code, out, _ = run_cli(capsys, *base, "--max_length", "256")
     assert find_preset("Qwen2.5-0.5B").config["torch_dtype"] == "bfloat16"
     assert json.loads(out)["components"]["weights"] == 2 * transformers_params("Qwen2.5-0.5B")
+
+
+def test_a_gpu_without_bfloat16_does_not_fit_a_bfloat16_run(capsys) -> None:
+    # The V100's compute capability (7.0, from the bundled catalogue) has no bfloat16: plenty of memory
+    # for a 1 B model at batch 1, but the run cannot start there, so the check fails and the table says no.
+    args = ["--model", "Llama-3.2-1B", "--per_device_train_batch_size", "1", "--max_length", "256", "--gpu", "V100"]
+    code, out, _ = run_cli(capsys, *args, "--dtype", "bfloat16", "--check")
+    row = next(line for line in out.splitlines() if line.startswith("NVIDIA V100"))
+    assert code == 1 and row.split()[4] == "NO" and "no bfloat16" in row and "memory would fit" in row
+    code, out, _ = run_cli(capsys, *args, "--dtype", "bfloat16", "--json")
+    gpu = json.loads(out)["gpus"][0]
+    assert code == 0 and gpu["fits"] is False and gpu["fits_memory"] is True
+    code, out, _ = run_cli(capsys, *args, "--dtype", "float32", "--check")
+    row = next(line for line in out.splitlines() if line.startswith("NVIDIA V100"))
+    assert code == 0 and row.split()[4] == "yes"

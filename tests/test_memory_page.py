@@ -204,3 +204,9 @@ def test_simulate_button_compares_with_the_simulated_step() -> None:
     table = next(d.value for d in at.dataframe if "simulated GiB" in d.value.columns)
     peak = table[table["phase"] == "PEAK"].iloc[0]
     assert abs(peak["estimated GiB"] - peak["simulated GiB"]) / peak["simulated GiB"] <= 0.03
+    # Another setup: the result is marked as another setup's, with what changed, and no table is shown.
+    at.number_input(key="mem.per_device_train_batch_size").set_value(2).run()
+    assert not any("simulated GiB" in d.value.columns for d in at.dataframe)
+    assert any("per_device_train_batch_size 1 → 2" in i.value for i in at.info)
+    at.number_input(key="mem.per_device_train_batch_size").set_value(1).run()
+    assert any("simulated GiB" in d.value.columns for d in at.dataframe)

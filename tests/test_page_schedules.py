@@ -72,7 +72,7 @@ def test_default_page_draws_linear_and_cosine_exactly():
         assert np.array_equal(x, np.arange(1000))
         np.testing.assert_array_equal(y, expected)
     assert len(at.get("plotly_chart")) == 1  # no warmup, no close-up
-    assert metrics(at)["Total updates"] == "1,000"
+    assert metrics(at)["Updates"] == "1,000"
 
 
 def test_chart_equals_the_real_transformers_scheduler():
@@ -139,9 +139,9 @@ def test_dataset_mode_numbers_equal_plan_steps():
     )
     shown = {k: int(v.replace(",", "")) for k, v in metrics(at).items()}
     assert shown == {
-        "Total updates": plan.total_steps,
-        "Warmup updates": plan.warmup_steps,
-        "Updates per epoch": plan.updates_per_epoch,
+        "Updates": plan.total_steps,
+        "Warmup": plan.warmup_steps,
+        "Per epoch": plan.updates_per_epoch,
         "Global batch": plan.global_batch_size,
     }
     x, y = traces(at)["linear"]
@@ -168,8 +168,8 @@ def test_plan_errors_and_notes_name_the_field():
     at = at.run()
     assert not at.exception and not errors(at)
     assert any("warmup_ratio" in w.value for w in at.warning)
-    total = int(metrics(at)["Total updates"].replace(",", ""))
-    assert metrics(at)["Warmup updates"] == f"{math.ceil(0.1 * total):,}"
+    total = int(metrics(at)["Updates"].replace(",", ""))
+    assert metrics(at)["Warmup"] == f"{math.ceil(0.1 * total):,}"
 
 
 def test_a_million_updates_are_decimated_but_exact():
@@ -237,7 +237,7 @@ def test_query_params_preset_the_widgets():
     assert not at.exception and not any("link" in w.value for w in at.warning)
     assert at.multiselect(key="sched.names").value == ["cosine", "StepLR"]
     assert at.number_input(key="sched.learning_rate").value == 0.001
-    assert metrics(at)["Total updates"] == "2,500" and metrics(at)["Warmup updates"] == "250"
+    assert metrics(at)["Updates"] == "2,500" and metrics(at)["Warmup"] == "250"
     _, y = traces(at)["cosine"]
     assert y.max() == pytest.approx(0.001)
 
@@ -311,7 +311,7 @@ def test_old_names_in_a_link_are_read_under_the_current_name_with_a_note():
     assert not [w for w in at.warning if "Ignored in the link" in w.value]
     assert at.number_input(key="sched.warmup_steps").value == 0.1
     assert any("warmup_ratio read as warmup_steps" in i.value for i in at.info)
-    assert metrics(at)["Warmup updates"] == "20"  # a fraction of the 200 updates, as transformers 5 reads it
+    assert metrics(at)["Warmup"] == "20"  # a fraction of the 200 updates, as transformers 5 reads it
 
 
 def test_run_form_is_generated_from_the_catalogue_fields():
@@ -331,3 +331,12 @@ def test_run_form_is_generated_from_the_catalogue_fields():
     override.set_value(0).run()
     refusal = " ".join(errors(at))
     assert "max_steps" in refusal and CATALOGUE["max_steps"].allowed() in refusal
+
+
+def test_a_very_long_run_keeps_its_metrics_readable_and_the_warmup_error_is_said_once():
+    at = page(max_steps="6250000", warmup_steps="100")
+    shown = {m.label: m for m in at.metric}
+    assert shown["Updates"].value == "6.25 M" and "6,250,000" in shown["Updates"].help
+    at = page(max_steps="50", warmup_steps="80")
+    said = [e.value for e in [*at.error, *at.warning] if "whole run" in e.value or "than the run" in e.value]
+    assert len(said) == 1, said

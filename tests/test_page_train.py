@@ -195,7 +195,7 @@ def start_from_form(at: AppTest, **numbers) -> str:
 
 
 @pytest.mark.slow
-def test_real_run_from_start_to_generated_text(runs):
+def test_real_run_from_start_to_a_chat_with_the_model(runs):
     at = train_page()
     run_id = start_from_form(at, max_steps=6, save_steps=3.0, learning_rate=2e-3, warmup_steps=1.0)
     assert (runs / run_id / store.STATUS).is_file()
@@ -209,11 +209,10 @@ def test_real_run_from_start_to_generated_text(runs):
     _predicted_x, predicted_y = lr["predicted"]
     assert np.allclose(logged_y, predicted_y[logged_x.astype(int) - 1], rtol=1e-9), "logged LR = predicted curve"
     assert any("final_model" in m.value for m in at.markdown)
-    at.text_area(key="live.prompt").set_value("Who founded Zorvania?")
-    at.number_input(key="live.tokens").set_value(8)
-    at.button[[b.label for b in at.button].index("Generate")].click()
+    at.number_input(key="chat.max_new_tokens").set_value(8)
+    at.chat_input(key="chat.input").set_value("Who founded Zorvania?")
     run(at)
-    assert len(at.code) >= 2 and not errors(at), "the generated text is shown"
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] and not errors(at), "the reply is shown"
 
 
 @pytest.mark.slow

@@ -113,3 +113,11 @@ def test_notes_name_the_values_that_follow_the_learning_rate_as_the_real_schedul
     for arg, value in followed.items():
         assert f"{arg} = " in text and f"({value:g})" in text, arg
     assert "learning_rate / 10" not in text
+
+
+def test_the_onecycle_formula_symbols_are_defined_next_to_it():
+    schedule = CATALOGUE["OneCycleLR"]
+    assert "d_f" in schedule.latex and "p_s" in schedule.latex
+    for definition in ("d is div_factor", "d_f final_div_factor", "p_s pct_start", "T total_steps"):
+        assert definition in schedule.explanation
+    assert {p.name for p in schedule.params} >= {"final_div_factor", "pct_start", "div_factor"}

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ..guide.content import LESSONS
 from ..guide.links import Link
+from ..guide.search import topic_anchor
 from . import pages
 
 LESSON_KEY = "guide.lesson"
@@ -18,13 +19,41 @@ def page_link(link: Link, icon: str = ":material/arrow_forward:") -> None:
     pages.page_link(link.page, label=link.label, icon=icon, query_params=link.query)
 
 
-def go_to(lesson_id: str) -> None:
-    """Button callback: switch lesson (before the widgets of the next run are created)."""
+SCROLL_KEY = "guide.scroll_to"
+
+
+def go_to(lesson_id: str, anchor: str = "") -> None:
+    """Button callback: switch lesson (before the widgets of the next run are created), and remember the
+    section to scroll to once it is drawn."""
     st.session_state[LESSON_KEY] = lesson_id
+    st.session_state[SCROLL_KEY] = anchor
 
 
-def lesson_button(lesson_id: str, label: str, key: str, help: str | None = None) -> None:
-    st.button(label, key=key, on_click=go_to, args=(lesson_id,), type="tertiary", help=help)
+def lesson_button(lesson_id: str, label: str, key: str, help: str | None = None, anchor: str = "") -> None:
+    st.button(label, key=key, on_click=go_to, args=(lesson_id, anchor), type="tertiary", help=help)
+
+
+def scroll_to_section() -> None:
+    """Bring the section a search hit opened into view (once): its heading carries the anchor as its id.
+    The script retries for a moment, since the heading may reach the browser after the script."""
+    anchor = st.session_state.pop(SCROLL_KEY, "")
+    if not anchor or not anchor.replace("-", "").replace("_", "").isalnum():
+        return
+    st.html(
+        f"""<script>
+        (function () {{
+          let tries = 0;
+          const jump = () => {{
+            const el = document.getElementById({anchor!r});
+            if (el) {{ el.scrollIntoView({{behavior: "smooth", block: "start"}}); }}
+            else if (tries++ < 40) {{ setTimeout(jump, 100); }}
+          }};
+          jump();
+        }})();
+        </script>""",
+        unsafe_allow_javascript=True,
+        width="content",
+    )
 
 
 def prev_next(current: str) -> None:
@@ -42,7 +71,7 @@ def render_topics(lesson_id: str, extras: dict[tuple[str, str], Callable[[], Non
     """Each topic's heading, text and formula, then the interactive part registered for it."""
     lesson = next(item for item in LESSONS if item.id == lesson_id)
     for topic in lesson.topics:
-        st.subheader(topic.heading, anchor=f"{lesson.id}-{topic.id}")
+        st.subheader(topic.heading, anchor=topic_anchor(lesson.id, topic.id))
         st.markdown(topic.text.strip())
         if topic.latex:
             st.latex(topic.latex)

@@ -13,7 +13,7 @@ import streamlit as st
 from ..guide import LESSONS, Lesson, lesson_by_id
 from ..guide.search import search
 from . import guide_lessons, guide_memory, guide_reference
-from .guide_nav import LESSON_KEY, lesson_button, prev_next, render_topics
+from .guide_nav import LESSON_KEY, lesson_button, prev_next, render_topics, scroll_to_section
 
 EXTRAS = {**guide_lessons.EXTRAS, **guide_memory.EXTRAS, **guide_reference.EXTRAS}
 IDS = [lesson.id for lesson in LESSONS]
@@ -51,12 +51,31 @@ def search_box() -> None:
     if not hits:
         st.caption("Nothing found. Try a shorter word or an argument name.")
     for i, hit in enumerate(hits):
-        lesson_button(hit.lesson, hit.label, key=f"guide.hit.{i}", help=hit.snippet)
+        with st.container(border=True, gap="small"):
+            lesson_button(hit.lesson, hit.label, key=f"guide.hit.{i}", anchor=hit.anchor)
+            st.caption(hit.snippet)
+
+
+def introduction() -> None:
+    with st.expander('About this guide, and what "the notes" are', icon=":material/menu_book:"):
+        st.markdown(
+            "The lessons grew out of a set of **training notes**: a practitioner's write-up on fine-tuning "
+            "language models with Hugging Face's `Trainer` and TRL's `SFTTrainer` — when fine-tuning adds "
+            "knowledge and when it does not, the six learning-rate schedules, gradient accumulation, the tricks "
+            "that save memory, and the `TrainingArguments` that set all of it. When a lesson says *the notes*, "
+            "it means that write-up.\n\n"
+            "The notes were written against older library versions, so the guide checks them: where an argument "
+            "has since been renamed or removed (`warmup_ratio`, `evaluation_strategy`, ...) the lesson gives the "
+            "name that works today, and where the notes write a formula differently (counting epochs instead of "
+            "optimizer updates, say) the lesson shows both. Every curve and number on these pages is computed by "
+            "the real libraries, not copied from the notes."
+        )
 
 
 def render() -> None:
     st.title("Guide")
     st.caption("The concepts of fine-tuning, one lesson at a time, each with the tool that shows it.")
+    introduction()
     apply_url_lesson()
 
     toc, main = st.columns([1, 3.3], gap="large")
@@ -73,6 +92,7 @@ def render() -> None:
         render_topics(current.id, EXTRAS)
         st.divider()
         prev_next(current.id)
+        scroll_to_section()
     # The address bar names the lesson on screen, so it can be shared. Written last, and only when it
     # differs: the browser applies a page change to the address after the page's first messages, and a
     # query written before that was paired with the previous page's path (a stray history entry).

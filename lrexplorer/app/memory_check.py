@@ -25,7 +25,7 @@ import streamlit as st
 
 from ..memory.estimate import Estimate
 from ..memory.gpus import detected_gpus
-from ..memory.setup import TrainingSetup
+from ..memory.setup import TrainingSetup, setup_changes
 from ..memory.sources import ModelSource
 from ..units import GIB
 
@@ -154,11 +154,26 @@ def check_section(source: ModelSource, setup: TrainingSetup, est: Estimate) -> N
         local_or_hub = st.session_state.get("mem.path") or st.session_state.get("mem.hub")
         model = source.label if source.kind == "preset" else str(local_or_hub)
         outcome = run_worker("simulate" if simulate else "measure", model, setup)
-        st.session_state["mem.check"] = (outcome, est.phases, est.peak_bytes, "simulated" if simulate else "measured")
+        label = "simulated" if simulate else "measured"
+        st.session_state["mem.check"] = (outcome, est.phases, est.peak_bytes, label, (source.label, setup))
     check = st.session_state.get("mem.check")
     if check:
-        outcome, phases, peak, label = check
+        outcome, phases, peak, label, checked = check
+        if checked != (source.label, setup):
+            # A result next to another setup's estimate would read as a (false) agreement: say it is stale.
+            st.info(
+                f"The last {label} step was for another setup ({changes(checked, (source.label, setup))}); "
+                "run it again to check the one above.",
+                icon=":material/history:",
+            )
+            return
         show_check(outcome, phases, peak, label, est.components)
+
+
+def changes(old: tuple[str, TrainingSetup], new: tuple[str, TrainingSetup]) -> str:
+    """What differs between the checked (model, setup) and the current one, as `name old → new`."""
+    model = [f"model {old[0]} → {new[0]}"] if old[0] != new[0] else []
+    return ", ".join(model + setup_changes(old[1], new[1]))
 
 
 def show_check(
@@ -179,7 +194,13 @@ def show_check(
     ]
     truth = outcome["peak_bytes"]
     rows.append({"phase": "PEAK", f"{label} GiB": truth / GIB, "estimated GiB": (peak - overhead) / GIB})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="mem.check_table")
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        key="mem.check_table",
+        column_config={c: st.column_config.NumberColumn(format="%.3f") for c in (f"{label} GiB", "estimated GiB")},
+    )
     st.caption(
         f"Estimate {100 * ((peak - overhead) - truth) / truth:+.1f}% against the {label} step "
         f"({outcome['seconds']:.0f} s)."

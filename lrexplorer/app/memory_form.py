@@ -5,6 +5,7 @@ Everything numeric comes from `lrexplorer.memory`; this module only lays out wid
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
@@ -41,6 +42,16 @@ def seed_form() -> None:
     """The picker's first values, and each setup input at its field's default for a memory estimate."""
     widgets.seed_state(DEFAULTS)
     fw.seed(PREFIX, MEMORY, SETUP_FIELDS)
+    keep_values([*DEFAULTS, *(PREFIX + name for name in SETUP_FIELDS)])
+
+
+def keep_values(keys: Iterable[str]) -> None:
+    """Streamlit forgets a widget's value on a run that does not draw it (the setup form is not drawn while
+    the Hub id or the path is still empty, the preset box only for presets): re-assigning each value makes
+    it the page's own, so the preset, batch, length and accumulation survive a trip through another source."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def apply_query(query: dict[str, str]) -> tuple[list[str], list[str]]:

@@ -21,7 +21,7 @@ from ..memory.setup import TrainingSetup
 from ..units import GIB
 from . import memory_form as form
 from . import widgets
-from .figures.memory import phases_figure, sequence_figure, sequence_sweep
+from .figures.memory import per_device, phases_figure, sequence_figure, sequence_lengths, sequence_sweep
 from .memory_advisor import advisor_section, trainer_note
 from .memory_check import check_section
 
@@ -30,13 +30,15 @@ SAVINGS_COLUMNS = {
     "peak GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves %": st.column_config.NumberColumn(format="%.0f%%"),
+    "note": st.column_config.TextColumn(width="large"),
+    "cost": st.column_config.TextColumn(width="large"),
 }
 
 
 def render() -> None:
     st.title("Memory")
     st.caption(
-        "The memory one training step needs per device, component by component, checked against PyTorch's "
+        "The memory one training step needs on each GPU (or in the CPU process), component by component, checked against PyTorch's "
         "own count of every tensor. Instant figures come from the analytic engine; *Simulate exactly* runs "
         "the real step without allocating anything, *Measure* runs it for real."
     )
@@ -74,7 +76,7 @@ def headline(est: Estimate) -> None:
     c = est.components
     m = st.columns(4)
     m[0].metric(
-        "Peak per device",
+        "Peak per device" if est.setup.device == "cuda" else "Peak (CPU process)",
         f"{est.peak_bytes / GIB:.2f} GiB",
         help=f"During the {est.peak_phase.replace('_', ' ')}; "
         "the largest of the step's phases, not a sum of the components.",
@@ -148,7 +150,8 @@ def fit_gauges(gpus: list[Gpu], peak: int, setup: TrainingSetup, attention: str)
     for gpu in gpus:
         fit = Fit(gpu, peak)
         share = peak / gpu.total_bytes
-        verdict = "fits" if fit.fits else "does not fit"
+        problems = fit.problems(setup, attention)
+        verdict = "does not fit" if not fit.fits else "cannot run it" if problems else "fits"
         head = (
             f"{fit.headroom_bytes / GIB:+.2f} GiB headroom"
             if fit.fits
@@ -158,25 +161,28 @@ def fit_gauges(gpus: list[Gpu], peak: int, setup: TrainingSetup, attention: str)
             min(1.0, share),
             text=f"**{gpu.name}** ({gpu.total_bytes / GIB:.0f} GiB): {verdict}, {100 * share:.0f}% used, {head}",
         )
-        for problem in fit.problems(setup, attention):
+        for problem in problems:
             st.caption(f":material/warning: {gpu.name}: {problem}")
-        if fit.fits and share > 0.9:
+        if fit.fits and not problems and share > 0.9:
             st.caption(
                 f":material/warning: {gpu.name}: over 90% used; the allocator's fragmentation can still "
                 "run out of memory."
             )
 
 
-def savings_rows(items: Sequence[Saving]) -> pd.DataFrame:
+def savings_rows(items: Sequence[Saving], setup: TrainingSetup) -> pd.DataFrame:
     rows = []
     for s in items:
         peak = s.estimate.peak_bytes / GIB if s.estimate else None
+        default = s.trick.key == "attn_implementation" and setup.attn_implementation is None
         rows.append(
             {
-                "setting": s.trick.label + (f" ({s.note})" if s.note else ""),
+                "setting": s.trick.label + (" (transformers' default, not set by you)" if default else ""),
                 "peak GiB": peak,
                 "saves GiB": s.saved_bytes / GIB if s.estimate else None,
                 "saves %": 100 * s.saved_fraction if s.estimate else None,
+                "compares": s.compared,
+                "note": s.note,
                 "cost": s.trick.cost,
             }
         )
@@ -187,24 +193,33 @@ def savings_tables(arch: Architecture, setup: TrainingSetup, est: Estimate) -> N
     """What each chosen setting saves against the all-off baseline, then what each other one would save."""
     report = savings(arch, setup)
     st.caption(
-        f"Baseline: the same tokens per update with every setting off (float32 weights, eager attention, AdamW, "
-        f"no checkpointing, no accumulation, full fine-tuning, one GPU): {report.baseline.peak_bytes / GIB:.2f} GiB."
+        f"Your setup's settings (chosen, or transformers' defaults), each alone against a baseline: the same tokens "
+        f"per update with every setting off (float32 weights, eager attention, AdamW, no checkpointing, no "
+        f"accumulation, full fine-tuning, one device): {report.baseline.peak_bytes / GIB:.2f} GiB. The *compares* "
+        "column names what changes; a negative saving means the setting needs more memory, and *note* says why."
     )
-    chosen = savings_rows([*report.chosen, report.combined])
+    chosen = savings_rows([*report.chosen, report.combined], setup)
     st.dataframe(chosen, hide_index=True, width="stretch", column_config=SAVINGS_COLUMNS, key="mem.savings")
     if report.more:
-        st.caption(f"Not chosen yet, each on top of your setup ({est.peak_bytes / GIB:.2f} GiB):")
+        st.caption(
+            f"Not in your setup yet, each on top of it ({est.peak_bytes / GIB:.2f} GiB); sharding compares per GPU "
+            "with the GPU count it names:"
+        )
         st.dataframe(
-            savings_rows(report.more), hide_index=True, width="stretch", column_config=SAVINGS_COLUMNS, key="mem.more"
+            savings_rows(report.more, setup),
+            hide_index=True,
+            width="stretch",
+            column_config=SAVINGS_COLUMNS,
+            key="mem.more",
         )
 
 
 def sequence_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -> None:
     st.markdown("#### Memory against sequence length")
-    top = max(setup.max_length, 8192)
-    lengths = [2**k for k in range(8, 18) if 2**k <= max(top, 256)]
+    lengths = sequence_lengths(setup.max_length)
     series = sequence_sweep(arch, setup, lengths)
-    st.plotly_chart(sequence_figure(lengths, series, gpus, setup.max_length), width="stretch", key="mem.sequence")
+    fig = sequence_figure(lengths, series, gpus, setup.max_length, chosen=setup.attention(arch), per=per_device(setup))
+    st.plotly_chart(fig, width="stretch", key="mem.sequence")
     st.caption(
         "Eager attention keeps batch × heads × length² scores (a float32 softmax among them), so its memory "
         "grows with the square of the length; SDPA's kernels and flash-attention keep a few numbers per token "

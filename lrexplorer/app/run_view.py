@@ -1,5 +1,5 @@
 """The Train page once a run exists (`?run=ID`): live charts, progress, log and Stop while it runs;
-final metrics, the saved model and a text-generation box when it has ended.
+final metrics, the saved model and a chat with it (`run_chat`) when it has ended.
 
 The page is drawn by full script runs only, and only when the run changed: a small fragment
 (`follow`, no visible output) polls the run's server-wide `RunFeed` and reruns the page when the
@@ -11,14 +11,12 @@ viewers, whatever the run's length.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from ..generate import generate
 from ..runs import launcher, lock, store
 from ..runs.feed import Snapshot
 from ..runs.store import read_config
@@ -30,11 +28,11 @@ from ..runs.summary import (
     model_folder,
     predicted_lr,
     progress,
-    sample_prompt,
 )
 from .figures import run_curves as rc
 from .pages import page_link
 from .run_actions import feeds, request_stop
+from .run_chat import chat_panel
 from .train_form import load_form
 
 FASTEST_S = 1.0  # polling interval right after a change (a live run logs about once a second or faster)
@@ -47,7 +45,6 @@ STATE_ICONS = {
     "stopped": ":material/stop_circle:",
     "failed": ":material/error:",
 }
-_GENERATE_LOCK = threading.Lock()  # one generation at a time: two would only halve each other's CPU
 
 
 def build_figures(snap: Snapshot) -> dict[str, Any]:
@@ -214,7 +211,7 @@ def run_view(ref: str) -> None:
 
 
 def finished(snap: Snapshot) -> None:
-    """Final status, metrics, where the model is, resume for a stopped run, and the generation box."""
+    """Final status, metrics, where the model is, resume for a stopped run, and the chat."""
     state, message = snap.state, str(snap.status.get("message") or "")
     head, _, rest = message.partition("\n")
     {"completed": st.success, "stopped": st.warning, "failed": st.error}.get(state, st.info)(
@@ -235,7 +232,7 @@ def finished(snap: Snapshot) -> None:
         return
     what = "The trained model and tokenizer" if folder.name == store.FINAL else f"The newest checkpoint ({folder.name})"
     st.markdown(f"{what} are saved in `{folder}`.")
-    generate_box(folder, read_config(snap.run_dir))
+    chat_panel(snap.run_dir, read_config(snap.run_dir))
 
 
 def resume(run_dir: Path) -> None:
@@ -245,44 +242,3 @@ def resume(run_dir: Path) -> None:
         st.error(f"Cannot resume: {exc}", icon=":material/error:")
         return
     st.rerun()
-
-
-@st.cache_resource(max_entries=2, show_spinner="Loading the trained model…")
-def loaded_model(path: str, mtime_ns: int) -> Any:
-    # mtime_ns is part of the cache key only: a model saved again (a resumed run) is reloaded.
-    from ..generate import load
-
-    return load(Path(path))
-
-
-def generate_box(folder: Path, config: dict[str, Any]) -> None:
-    st.markdown("##### Try the model")
-    with st.form("live.generate_form", border=True):
-        prompt = st.text_area(
-            "Prompt",
-            value=sample_prompt(config),
-            key="live.prompt",
-            height=80,
-            help="Sent as a user message through the model's chat template, as in training.",
-        )
-        cols = st.columns(2)
-        tokens = cols[0].number_input("max_new_tokens", min_value=1, max_value=256, value=24, step=8, key="live.tokens")
-        temperature = cols[1].number_input(
-            "temperature (0 = greedy)", min_value=0.0, max_value=2.0, value=0.0, step=0.1, key="live.temperature"
-        )
-        go = st.form_submit_button("Generate", icon=":material/auto_awesome:")
-    if go:
-        try:
-            model = loaded_model(str(folder), (folder / "config.json").stat().st_mtime_ns)
-            with _GENERATE_LOCK, st.spinner("Generating…"):
-                text = generate(model, prompt, int(tokens), float(temperature))
-        except Exception as exc:  # noqa: BLE001 - a model that cannot load or generate is reported, not raised
-            st.error(f"Generation failed: {type(exc).__name__}: {exc}", icon=":material/error:")
-            return
-        st.session_state[f"live.generated.{folder}"] = text
-    shown = st.session_state.get(f"live.generated.{folder}")
-    if shown is not None:
-        st.code(
-            shown if shown.strip() else "(only whitespace or the end token: train longer and try again)",
-            language="text",
-        )

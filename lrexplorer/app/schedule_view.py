@@ -102,14 +102,6 @@ def trainer_notes(view: CurveView, learning_rate: float) -> list[tuple[str, str]
                 f"Ignores `warmup_steps`: there is no ramp, the LR is {learning_rate:g} from the first update on.",
             )
         )
-    elif w >= n:
-        out.append(
-            (
-                "warning",
-                f"`warmup_steps` ({w}) is not shorter than the run ({n} updates): the LR is still "
-                "ramping up when training ends and never reaches learning_rate.",
-            )
-        )
     if view.first == 0.0:
         out.append(
             (

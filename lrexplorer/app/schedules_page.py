@@ -134,16 +134,32 @@ def plan_is_drawable(plan: StepPlan | FieldError, errors: dict[str, FieldError],
     return True
 
 
+def count(n: int) -> str:
+    """A count short enough for a metric in a narrow column: 6.25 M rather than a cut-off 6,250,000."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.3g} M"
+    return f"{n / 1e3:.3g} k" if n >= 100_000 else f"{n:,}"
+
+
 def show_plan(plan: StepPlan) -> None:
     cols = st.columns(4)
     cols[0].metric(
-        "Total updates", f"{plan.total_steps:,}", help="optimizer.step() calls: the scheduler's num_training_steps."
+        "Updates",
+        count(plan.total_steps),
+        help=f"{plan.total_steps:,} optimizer.step() calls: the scheduler's num_training_steps.",
     )
-    cols[1].metric("Warmup updates", f"{plan.warmup_steps:,}", help="num_warmup_steps passed to the scheduler.")
-    cols[2].metric("Updates per epoch", "—" if plan.updates_per_epoch is None else f"{plan.updates_per_epoch:,}")
+    cols[1].metric(
+        "Warmup", count(plan.warmup_steps), help=f"{plan.warmup_steps:,} updates: num_warmup_steps of the scheduler."
+    )
+    per_epoch = plan.updates_per_epoch
+    cols[2].metric(
+        "Per epoch",
+        "—" if per_epoch is None else count(per_epoch),
+        help="Updates per epoch" + ("" if per_epoch is None else f": {per_epoch:,}") + ".",
+    )
     cols[3].metric(
         "Global batch",
-        "—" if plan.updates_per_epoch is None else f"{plan.global_batch_size:,}",
+        "—" if plan.updates_per_epoch is None else count(plan.global_batch_size),
         help="Examples per update: batch × accumulation × processes.",
     )
     if plan.batches_per_epoch is not None:

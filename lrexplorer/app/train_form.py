@@ -19,6 +19,8 @@ from ..hardware import Hardware
 from ..params import CATALOGUE, CATALOGUE_LIST, GROUPS, Field, FieldError, by_group, renamed_from
 from ..preflight import Preflight, preflight
 from ..runs import builtin, launcher, lock, store
+from ..runs.step_time import measured_step
+from ..runs.summary import format_duration
 from ..units import GIB
 from .figures.lr_curves import Line, lr_figure
 from .pages import page_link
@@ -255,6 +257,28 @@ def show_memory(pf: Preflight, hw: Hardware) -> None:
             st.caption(f"Assumes {note}.")
 
 
+def show_duration(pf: Preflight) -> None:
+    """The run's predicted training time: the updates it will make times the median seconds per update that
+    the newest ended run with the same model, batch shape and device took on this machine."""
+    if pf.plan is None or pf.spec is None:
+        return
+    step = measured_step(pf.spec.values)
+    if step is None:
+        st.caption(
+            ":material/timer: No ended run with this model, batch shape and device on this machine yet: the "
+            "duration is predicted once one has run (its seconds per update are measured)."
+        )
+        return
+    total = step.seconds * pf.plan.total_steps
+    st.metric(
+        "Predicted training time",
+        format_duration(total),
+        help=f"{pf.plan.total_steps:,} updates × {step.seconds:.3f} s per update, the median of {step.updates} "
+        f"updates of run {step.run_id} (same model, batch shape and device). Evaluation, loading and saving "
+        "come on top.",
+    )
+
+
 def show_hardware(hw: Hardware) -> None:
     if hw.gpus:
         for gpu in hw.gpus:
@@ -318,6 +342,7 @@ def form_view() -> None:
         if pf.spec is not None:
             show_plan(pf)
             show_memory(pf, hw)
+            show_duration(pf)
             show_warnings(pf.warnings)
         queue = st.checkbox(
             "Queue if the device is busy",

@@ -27,6 +27,7 @@ class Entry:
     names: str  # lower-case headings and identifiers
     keywords: str  # lower-case keywords
     text: str  # the running text, for matching and for the snippet
+    anchor: str = ""  # the section of the lesson it opens at (a topic's heading anchor), "" for the top
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Hit:
     label: str
     snippet: str
     score: int
+    anchor: str = ""
 
 
 def _norm(text: str) -> str:
@@ -42,8 +44,15 @@ def _norm(text: str) -> str:
     return re.sub(r"[_\-]+", " ", text.lower())
 
 
-def _entry(lesson: str, label: str, names: list[str], keywords: list[str] | tuple[str, ...], text: str) -> Entry:
-    return Entry(lesson, label, _norm(" | ".join(names)), _norm(" | ".join(keywords)), " ".join(text.split()))
+def _entry(
+    lesson: str, label: str, names: list[str], keywords: list[str] | tuple[str, ...], text: str, anchor: str = ""
+) -> Entry:
+    return Entry(lesson, label, _norm(" | ".join(names)), _norm(" | ".join(keywords)), " ".join(text.split()), anchor)
+
+
+def topic_anchor(lesson_id: str, topic_id: str) -> str:
+    """The HTML anchor of a topic's heading on the Guide page."""
+    return f"{lesson_id}-{topic_id}"
 
 
 @lru_cache(maxsize=1)
@@ -53,9 +62,9 @@ def entries() -> tuple[Entry, ...]:
     for lesson in LESSONS:
         out.append(_entry(lesson.id, lesson.title, [lesson.title, lesson.id], lesson.keywords, lesson.summary))
         for topic in lesson.topics:
-            out.append(
-                _entry(lesson.id, f"{lesson.title} › {topic.heading}", [topic.heading], topic.keywords, topic.text)
-            )
+            label = f"{lesson.title} › {topic.heading}"
+            anchor = topic_anchor(lesson.id, topic.id)
+            out.append(_entry(lesson.id, label, [topic.heading], topic.keywords, topic.text, anchor))
     for name in NOTES_SCHEDULES:
         s = SCHEDULES[name]
         out.append(
@@ -82,7 +91,7 @@ def entries() -> tuple[Entry, ...]:
     return tuple(out)
 
 
-def _snippet(text: str, words: list[str], width: int = 140) -> str:
+def _snippet(text: str, words: list[str], width: int = 240) -> str:
     low = _norm(text)
     positions = [low.find(w) for w in words if low.find(w) >= 0]
     if not positions:
@@ -110,7 +119,7 @@ def search(query: str, limit: int = 8) -> list[Hit]:
             else:
                 break
         else:
-            hits.append(Hit(e.lesson, e.label, _snippet(e.text, words), score))
+            hits.append(Hit(e.lesson, e.label, _snippet(e.text, words), score, e.anchor))
     hits.sort(key=lambda h: -h.score)  # stable: equal scores keep the lessons' order
     seen: set[str] = set()
     unique = []

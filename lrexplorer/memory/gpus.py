@@ -69,7 +69,8 @@ class Fit:
         if setup is not None:
             problems = self.problems(setup, attention)
             if problems:
-                out["unsupported"] = problems
+                # A GPU that cannot run the setup does not fit it, however much memory it has left.
+                out.update(fits=False, fits_memory=self.fits, unsupported=problems)
         return out
 
 

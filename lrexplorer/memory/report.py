@@ -101,7 +101,8 @@ def text_table(data: dict[str, Any], note: str | None = None) -> str:
     if data["gpus"]:
         lines += ["", f"{'GPU':32s} {'memory GiB':>10s} {'fits':>5s} {'headroom GiB':>13s}"]
         for g in data["gpus"]:
-            extra = f"  (cannot run: {'; '.join(g['unsupported'])})" if g.get("unsupported") else ""
+            memory = "the memory would fit, but " if g.get("fits_memory") else ""
+            extra = f"  ({memory}cannot run: {'; '.join(g['unsupported'])})" if g.get("unsupported") else ""
             lines.append(
                 f"{g['name']:32s} {g['total_bytes'] / GIB:10.1f} {'yes' if g['fits'] else 'NO':>5s} "
                 f"{g['headroom_bytes'] / GIB:13.2f}{extra}"

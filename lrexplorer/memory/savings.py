@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 
 from .. import optimizers as optimizer_registry
 from ..fields import FieldError
+from ..units import GIB
 from .architecture import Architecture
 from .dims import make_dims
 from .estimate import Estimate, estimate
 from .params import trainable_bytes_per_param
-from .setup import TrainingSetup
+from .report import SHORT_LABELS
+from .setup import TrainingSetup, setup_changes
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ class Saving:
     saved_bytes: int
     saved_fraction: float
     note: str = ""
+    compared: str = ""  # what changes against the setup it is measured on, `name old → new, ...`
 
 
 @dataclass(frozen=True)
@@ -173,8 +176,11 @@ def baseline_setup(setup: TrainingSetup) -> TrainingSetup:
     )
 
 
-def _measure(trick: Trick, target: TrainingSetup, against: Estimate, arch: Architecture) -> Saving:
+def _measure(
+    trick: Trick, target: TrainingSetup, against: Estimate, against_setup: TrainingSetup, arch: Architecture
+) -> Saving:
     est: Estimate | None
+    note = ""
     try:
         est = estimate(arch, target)
     except FieldError as exc:
@@ -185,12 +191,39 @@ def _measure(trick: Trick, target: TrainingSetup, against: Estimate, arch: Archi
         except FieldError:
             est = None
         if est is None or fixed is None:
-            return Saving(trick, target, None, 0, 0.0, f"not possible here: {exc}")
-        saved = against.peak_bytes - est.peak_bytes
-        return Saving(trick, fixed, est, saved, saved / against.peak_bytes, "with bfloat16 weights, which it needs")
-    assert est is not None
+            return Saving(trick, target, None, 0, 0.0, f"not possible here: {exc}", _compared(against_setup, target))
+        target, note = fixed, "with bfloat16 weights, which it needs"
     saved = against.peak_bytes - est.peak_bytes
-    return Saving(trick, target, est, saved, saved / against.peak_bytes)
+    why = _why_no_saving(arch, target, against, est) if saved <= 0 else ""
+    note = "; ".join(n for n in (note, why) if n)
+    return Saving(trick, target, est, saved, saved / against.peak_bytes, note, _compared(against_setup, target))
+
+
+def _compared(old: TrainingSetup, new: TrainingSetup) -> str:
+    return ", ".join(setup_changes(old, new))
+
+
+def _why_no_saving(arch: Architecture, target: TrainingSetup, against: Estimate, est: Estimate) -> str:
+    """Why a setting saves nothing at the peak, or costs memory: the component that grows the most, or
+    SDPA's float32 fallback to the kernel that keeps the scores as eager does."""
+    if target.attention(arch) != "eager" and make_dims(arch, target).attn == "eager":
+        return "no saving: in float32 with grouped key/value heads SDPA falls back to its math kernel, which keeps the scores like eager"
+    if (
+        target.gradient_accumulation_steps > against.setup.gradient_accumulation_steps
+        and est.peak_bytes > against.peak_bytes
+    ):
+        return (
+            "costs memory: the gradients stay allocated while the next micro-batches run their forward and "
+            "backward, which outweighs the smaller activations"
+        )
+    grown = {k: est.components[k] - against.components.get(k, 0) for k in est.components}
+    name, more = max(grown.items(), key=lambda kv: kv[1])
+    if est.peak_bytes > against.peak_bytes and more > 0:
+        return f"costs memory: {SHORT_LABELS.get(name, name)} grow by {more / GIB:.2f} GiB"
+    phase = est.peak_phase.replace("_", " ")
+    if est.peak_bytes > against.peak_bytes:
+        return f"costs memory: more is live at once at the peak (the {phase})"
+    return f"no change at the peak (the {phase})"
 
 
 def savings(arch: Architecture, setup: TrainingSetup) -> SavingsReport:
@@ -201,9 +234,9 @@ def savings(arch: Architecture, setup: TrainingSetup) -> SavingsReport:
     chosen, more = [], []
     for trick in TRICKS:
         if trick.chosen(setup, arch):
-            chosen.append(_measure(trick, trick.apply(base_setup, setup, arch), baseline, arch))
-        else:
-            more.append(_measure(trick, trick.apply(setup, setup, arch), chosen_est, arch))
+            chosen.append(_measure(trick, trick.apply(base_setup, setup, arch), baseline, base_setup, arch))
+        elif (target := trick.apply(setup, setup, arch)) != setup:  # one that changes nothing is no option
+            more.append(_measure(trick, target, chosen_est, setup, arch))
     saved = baseline.peak_bytes - chosen_est.peak_bytes
     combined = Saving(
         Trick("all", "all chosen settings together", "", lambda c, a: True, lambda t, c, a: t),
@@ -211,6 +244,7 @@ def savings(arch: Architecture, setup: TrainingSetup) -> SavingsReport:
         chosen_est,
         saved,
         saved / baseline.peak_bytes,
+        compared="the baseline → your setup",
     )
     more.sort(key=lambda s: -s.saved_bytes)
     return SavingsReport(baseline, chosen, combined, more)

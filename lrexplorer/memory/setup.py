@@ -251,3 +251,16 @@ def setup_from_values(
     targets = full["lora_target_modules"]
     full["lora_target_modules"] = tuple(targets) if targets else None
     return TrainingSetup(**{f.name: full[f.name] for f in fields(TrainingSetup) if f.name in full})
+
+
+def setup_changes(old: TrainingSetup, new: TrainingSetup) -> list[str]:
+    """Each field that differs between two setups, as `name old → new` (None reads as `auto`)."""
+
+    def show(value: Any) -> str:
+        return "auto" if value is None else str(value)
+
+    return [
+        f"{f.name} {show(getattr(old, f.name))} → {show(getattr(new, f.name))}"
+        for f in fields(TrainingSetup)
+        if getattr(old, f.name) != getattr(new, f.name)
+    ]

@@ -245,7 +245,8 @@ TORCH_SCHEDULES = (
             "Its own warmup and decay in one: the rate climbs from max_lr/div_factor to max_lr over the first "
             "pct_start of the cycle, then anneals far below the start. The high middle phase makes fast progress "
             "and the long tail lets the model settle. It ignores the optimizer's learning rate, and torch raises "
-            "an error if it is stepped past total_steps."
+            "an error if it is stepped past total_steps. In the formula, d is div_factor, d_f final_div_factor, "
+            "p_s pct_start and T total_steps."
         ),
     ),
     Schedule(

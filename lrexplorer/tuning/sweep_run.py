@@ -12,7 +12,6 @@ leaves the running trial stopped with a checkpoint; resuming the sweep resumes t
 from __future__ import annotations
 
 import itertools
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from ..runs import launcher, store
+from ..runs.step_time import measured_step_time
 from ..units import GIB
 from .launch import start_kind_run
 from .run_kinds import SWEEP_TRIAL
 from .study import Sweep, TrialHandle, TrialSkipped, run_trials
 
 POLL_S = 0.5
-BATCH_FIELDS = ("model", "max_length", "per_device_train_batch_size", "gradient_accumulation_steps", "use_peft")
 
 
 @dataclass
@@ -79,21 +78,6 @@ def planned_params(sweep: Sweep) -> list[dict[str, Any]]:
 
 def plan_sweep(sweep: Sweep, base: dict[str, Any], root: str | Path | None = None) -> list[TrialPlan]:
     return [plan_trial(base, params, root) for params in planned_params(sweep)]
-
-
-def measured_step_time(values: dict[str, Any], root: str | Path | None = None) -> float | None:
-    """Median seconds per optimizer update of the newest ended run on the same device with the same model
-    and batch shape (a range test counts); None when no such run has been measured."""
-    for status in store.list_runs(store.runs_dir(root)):
-        if status.get("state") not in store.FINAL_STATES:
-            continue
-        config = store.read_config(Path(status["path"]))
-        if any(config.get(k) != values.get(k) for k in (*BATCH_FIELDS, "use_cpu")):
-            continue
-        times = [r["step_time_s"] for r in store.read_metrics(Path(status["path"])) if "step_time_s" in r]
-        if times:
-            return float(statistics.median(times))
-    return None
 
 
 def run_sweep(
