@@ -1,7 +1,5 @@
 """Decimation keeps what a chart needs; figures carry the right traces and marks."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -60,17 +58,13 @@ def test_drawn_points_are_exact_values():
     assert np.array_equal(line.y, y[line.x])
 
 
-def test_a_million_points_in_a_few_milliseconds():
-    y = compute_curve("StepLR", 1e-3, 1_000_000, 1_000, {}).lr
-    decimate_indices(y)  # warm the allocator
-    best = min(_timed(lambda: decimate_indices(y)) for _ in range(5))
-    assert best < 0.03, f"decimation took {best * 1e3:.1f} ms"
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def test_a_million_points_keep_every_step_of_step_lr():
+    # Its speed (about 2 ms per curve) is measured by bench/page_rerun.py, not asserted here.
+    y = compute_curve("StepLR", 1e-3, 1_000_000, 0, {}).lr
+    idx = decimate_indices(y)
+    assert len(idx) <= 2000 and idx[0] == 0 and idx[-1] == len(y) - 1
+    jumps = np.flatnonzero(np.diff(y) != 0)  # each drop of StepLR is drawn as a drop: both ends kept
+    assert set(jumps) <= set(idx.tolist()) and set(jumps + 1) <= set(idx.tolist())
 
 
 def test_lr_figure_traces_and_marks():
