@@ -83,7 +83,7 @@ def controls() -> tuple[LabSettings | None, str | None, str]:
         f"{len(facts)} facts, {sum(len(f.questions) for f in facts)} test questions, up to {k} paraphrases each."
     )
     methods_default = [m for m in _preset("methods", ",".join(DEFAULTS.methods)).split(",") if m in METHODS]
-    cols = st.columns([3, 3, 1, 1, 2])
+    cols = st.columns([4, 3, 1, 1, 2])
     methods = cols[0].multiselect("methods", METHODS, methods_default, key=PREFIX + "methods")
     counts = range(1, k + 1)
     paraphrases = cols[1].multiselect(

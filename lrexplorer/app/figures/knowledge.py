@@ -43,19 +43,24 @@ def accuracy_figure(results: dict[str, Any]) -> go.Figure:
                 y=row["mean"],
                 line={"color": COLOURS[method], "dash": "dash"},
                 annotation_text=f"{method} {row['mean']:.3f}",
-                annotation_position="top left",
+                annotation_position="top right",
             )
     fig.add_hline(
         y=results["chance"],
         line={"color": "rgba(90, 90, 90, 0.6)", "dash": "dot"},
         annotation_text=f"chance {results['chance']:.2f}",
-        annotation_position="bottom right",
+        annotation_position="bottom left",
     )
     fig.update_layout(
         height=HEIGHT,
         margin={"l": 50, "r": 20, "t": 30, "b": 50},
         yaxis={"title": {"text": "accuracy (highest log-probability)"}, "range": [0, 1.02]},
-        xaxis={"title": {"text": "paraphrases per fact in the fine-tuning documents"}, "tickvals": counts or None},
+        xaxis={
+            "title": {"text": "paraphrases per fact in the fine-tuning documents"},
+            "tickvals": counts or None,
+            # half a count of margin each side, so the end points and their error bars are not on the frame
+            "range": [min(counts) - 0.5, max(counts) + 0.5] if counts else None,
+        },
         legend={"orientation": "h", "y": 1.12},
     )
     return fig
