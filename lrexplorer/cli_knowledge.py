@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        with cpu_lock(args.output_dir or "lrexplorer knowledge"):
+        with cpu_lock(args.output_dir or "lrexplorer knowledge", folder):
             result = run_lab(
                 settings,
                 facts,
@@ -180,14 +180,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def cpu_lock(holder: str) -> Iterator[None]:
-    """Hold the CPU's run lock while the lab trains: one training per device, as for every run."""
+def cpu_lock(holder: str, folder: Any = None) -> Iterator[None]:
+    """Hold the CPU's run lock while the lab trains: one training per device, as for every run. A lab
+    folder shows `queued` while the lock is taken by another run."""
     from .runs import lock
 
     busy = lock.is_busy("cpu")
     if busy is not None:
-        print(f"waiting for the cpu: busy with {busy.get('run_dir') or 'another run'}", file=sys.stderr, flush=True)
+        text = f"waiting for the cpu: busy with {busy.get('run_dir') or 'another run'}"
+        print(text, file=sys.stderr, flush=True)
+        if folder is not None:
+            folder.update(state="queued", message=text)
     held = lock.acquire("cpu", holder, wait=True)
+    if folder is not None:
+        folder.update(state="running", message="loading the model")
     try:
         yield
     finally:

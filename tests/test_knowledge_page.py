@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -94,7 +96,7 @@ def test_the_lab_command_carries_every_setting(tmp_path):
     assert args.output_dir == str(tmp_path) and args.facts == str(tmp_path / "facts.jsonl")
 
 
-def _wait(lab: LabFolder, done: callable, timeout: float = 240) -> None:
+def _wait(lab: LabFolder, done: Callable[[], Any], timeout: float = 240) -> None:
     end = time.monotonic() + timeout
     while not done() and time.monotonic() < end:
         time.sleep(0.5)
@@ -126,3 +128,21 @@ def test_a_lab_runs_is_stopped_and_is_shown_again_from_its_folder(tmp_path, monk
     assert table["accuracy"][0] == f"{rows['base', None]['mean']:.3f} ± 0.000"
     charts = again.get("plotly_chart")
     assert len(charts) == 2  # accuracy and the fine-tuning loss
+
+
+@pytest.mark.slow
+def test_a_lab_waits_for_the_cpu_held_by_a_run(tmp_path, monkeypatch):
+    from lrexplorer.runs import lock
+
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
+    held = lock.acquire("cpu", str(tmp_path / "some-run"), wait=False)
+    try:
+        lab = LabFolder(
+            start_lab({"methods": ["base"], "paraphrases": [1], "seeds": 1, "epochs": 1.0, "budget": "epochs"})
+        )
+        _wait(lab, lambda: lab.status().get("state") == "queued" and "waiting" in lab.status().get("message", ""))
+        assert "some-run" in lab.status()["message"] and lab.results() is None
+    finally:
+        held.close()
+    _wait(lab, lambda: lab.status().get("state") in FINAL_STATES)
+    assert lab.status()["state"] == "completed" and lab.results()["results"][0]["mean"] is not None
