@@ -12,10 +12,13 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .fields import Field, FieldError
+from .knowledge.progress import format_duration
 
 # The lab's numeric options, checked by the same field type as every other flag.
 EPOCHS = Field("epochs", "float", None, "passes over the fact documents", low=0.0, low_open=True, high=1000.0)
@@ -126,12 +129,12 @@ def run(args: argparse.Namespace) -> int:
     passive_openmp_wait()
     from .knowledge import assets
     from .knowledge.lab import run_lab
+    from .knowledge.lab_folder import LabFolder
     from .knowledge.results import table
 
-    out = Path(args.output_dir) if args.output_dir else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    log_file = open(out / "log.jsonl", "w", encoding="utf-8") if out is not None else None  # noqa: SIM115
+    folder = LabFolder(args.output_dir) if args.output_dir else None
+    if folder is not None:
+        folder.begin({**settings.to_json(), "facts": args.facts or "built-in"})
     stop = {"asked": False}
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -140,29 +143,61 @@ def run(args: argparse.Namespace) -> int:
         stop["asked"] = True
         print("\nstopping after the current step (Ctrl-C again to abort)...", file=sys.stderr)
 
-    def log(record: dict[str, Any]) -> None:
-        if log_file is not None:
-            log_file.write(json.dumps(record) + "\n")
+    def should_stop() -> bool:
+        return stop["asked"] or (folder is not None and folder.should_stop())
+
+    printer = None if args.quiet else ProgressPrinter()
+
+    def progress(fraction: float, message: str, eta_s: float | None) -> None:
+        if printer is not None:
+            printer(fraction, message, eta_s)
+        if folder is not None:
+            folder.progress(fraction, message, eta_s)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = run_lab(
-            settings,
-            facts,
-            model_dir=args.model or assets.MODEL_DIR,
-            progress=None if args.quiet else ProgressPrinter(),
-            should_stop=lambda: stop["asked"],
-            log=log,
-        )
+        with cpu_lock(args.output_dir or "lrexplorer knowledge", folder):
+            result = run_lab(
+                settings,
+                facts,
+                model_dir=args.model or assets.MODEL_DIR,
+                progress=progress,
+                should_stop=should_stop,
+                log=folder.log if folder is not None else lambda record: None,
+            )
+    except BaseException as exc:
+        if folder is not None:
+            folder.finish("failed", f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
-        if log_file is not None:
-            log_file.close()
     payload = result.to_json()
-    if out is not None:
-        (out / "results.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    if folder is not None:
+        state = "stopped" if result.stopped else "completed"
+        folder.finish(state, f"{state} in {format_duration(result.elapsed_s)}", payload)
     print(json.dumps(payload, indent=1) if args.json else table(result))
     return 3 if result.stopped else 0
+
+
+@contextmanager
+def cpu_lock(holder: str, folder: Any = None) -> Iterator[None]:
+    """Hold the CPU's run lock while the lab trains: one training per device, as for every run. A lab
+    folder shows `queued` while the lock is taken by another run."""
+    from .runs import lock
+
+    busy = lock.is_busy("cpu")
+    if busy is not None:
+        text = f"waiting for the cpu: busy with {busy.get('run_dir') or 'another run'}"
+        print(text, file=sys.stderr, flush=True)
+        if folder is not None:
+            folder.update(state="queued", message=text)
+    held = lock.acquire("cpu", holder, wait=True)
+    if folder is not None:
+        folder.update(state="running", message="loading the model")
+    try:
+        yield
+    finally:
+        held.close()
 
 
 class ProgressPrinter:
@@ -180,9 +215,3 @@ class ProgressPrinter:
         self.last_message, self.last_time = message, now
         eta = "" if eta_s is None else f", ETA {format_duration(eta_s)}"
         print(f"[{fraction * 100:3.0f}%] {message}{eta}", file=sys.stderr, flush=True)
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    minutes, secs = divmod(seconds, 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

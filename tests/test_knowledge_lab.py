@@ -76,16 +76,17 @@ def test_stop_returns_partial_results_and_hooks_see_every_step(few_facts):
 def test_the_finding_on_the_built_in_data():
     """What the toy shows (one fixed seed, two paraphrase counts, to stay within minutes).
 
-    Measured with the shipped base model: base 0.236, rag 0.424, ft 0.344 (1 paraphrase) and 0.736
-    (5 paraphrases). Retrieval beats the base model but not fine-tuning on 5 paraphrases, unlike the
-    paper: the shipped reader is an early snapshot that reads 53% of its exercises (bench/README.md).
+    Measured with the shipped base model (seed 0): base 0.251, rag 0.702, ft 0.396 (1 paraphrase) and
+    0.602 (5 paraphrases); over 3 seeds ft's spread is about 0.02 (bench/README.md). As in the paper,
+    retrieval beats fine-tuning, and fine-tuning gains from paraphrases.
     """
     result = run_lab(LabSettings(paraphrases=(1, 5), seeds=1))
     base, rag = result.row("base", None).mean, result.row("rag", None).mean
     ft1, ft5 = result.row("ft", 1).mean, result.row("ft", 5).mean
     assert abs(base - result.chance) <= 0.06  # the base model knows nothing about the lab's people
-    assert rag >= base + 0.1  # reading the retrieved fact answers questions the base model cannot
-    assert ft5 >= ft1 + 0.2  # fine-tuning learns far more from five paraphrases of each fact than from one
+    assert rag >= base + 0.3  # reading the retrieved fact answers questions the base model cannot
+    assert ft5 >= ft1 + 0.15  # fine-tuning learns far more from five paraphrases of each fact than from one
+    assert rag >= ft5 + 0.05  # and retrieval still beats fine-tuning on five paraphrases
 
 
 def test_eta_counts_training_setup_apart_from_steps(monkeypatch):

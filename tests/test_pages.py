@@ -16,6 +16,7 @@ TITLES = {
     "memory": "Memory",
     "train": "Train",
     "tune": "Tune",
+    "knowledge": "Knowledge lab",
     "runs": "Runs",
     "guide": "Guide",
 }

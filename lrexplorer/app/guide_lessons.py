@@ -18,6 +18,7 @@ from ..guide.links import (
     Link,
     SchedulePreset,
     default_preset,
+    knowledge_link,
     memory_link,
     notes_comparison_link,
     schedule_link,
@@ -111,6 +112,7 @@ def paraphrase_runs() -> None:
         "lower but leave the held-out loss higher, at the same number of updates."
     )
     show_finished_runs(rows)
+    page_link(knowledge_link(), icon=":material/lightbulb:")
 
 
 def train_buttons(experiments: list[paraphrases.Experiment]) -> None:

@@ -41,6 +41,7 @@ PAGES: dict[str, Page] = {
         Page("memory", "Memory", ":material/memory:", "app_pages/memory.py"),
         Page("train", "Train", ":material/model_training:", "app_pages/train.py"),
         Page("tune", "Tune", ":material/tune:", "app_pages/tune.py"),
+        Page("knowledge", "Knowledge lab", ":material/lightbulb:", "app_pages/knowledge.py"),
         Page("runs", "Runs", ":material/history:", "app_pages/runs.py"),
         Page("guide", "Guide", ":material/school:", "app_pages/guide.py"),
     )

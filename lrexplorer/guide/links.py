@@ -16,6 +16,7 @@ from ..schedules import CATALOGUE, NOTES_SCHEDULES
 SCHEDULES_PAGE = "schedules"
 MEMORY_PAGE = "memory"
 TRAIN_PAGE = "train"
+KNOWLEDGE_PAGE = "knowledge"
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,17 @@ MEMORY_PRESETS: dict[str, dict[str, str]] = {
 
 def memory_link(topic: str) -> Link:
     return Link(MEMORY_PAGE, "See it on the Memory page", dict(MEMORY_PRESETS[topic]))
+
+
+# The Knowledge lab page reads these (`lrexplorer.app.knowledge_page`): the paper's comparison, all four methods.
+KNOWLEDGE_PRESET = {
+    "methods": "base,ft,rag,ft+rag",
+    "paraphrases": "1,2,5",
+    "seeds": "3",
+    "epochs": "10",
+    "budget": "epochs",
+}
+
+
+def knowledge_link() -> Link:
+    return Link(KNOWLEDGE_PAGE, "Compare fine-tuning with retrieval in the Knowledge lab", dict(KNOWLEDGE_PRESET))

@@ -44,9 +44,14 @@ def load_facts(path: Path | str = FACTS_FILE) -> list[Fact]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FactFileError(f"cannot read fact file {path}: {exc.strerror}", "facts") from None
-    facts = [parse_line(line, number, path.name) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    return parse_text(text, path.name)
+
+
+def parse_text(text: str, name: str = "facts") -> list[Fact]:
+    """The facts of a fact file's text (`name` appears in the messages)."""
+    facts = [parse_line(line, number, name) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not facts:
-        raise FactFileError(f"{path.name}: no facts (expected one JSON object per line)", "facts")
+        raise FactFileError(f"{name}: no facts (expected one JSON object per line)", "facts")
     return facts
 
 

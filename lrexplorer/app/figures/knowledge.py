@@ -1,0 +1,120 @@
+"""Plotly figures of a knowledge lab: accuracy against paraphrases per method, and the fine-tuning losses.
+
+Both read the lab folder's files as they are (`results.json`'s rows, `log.jsonl`'s records), so a
+finished lab is drawn again from its folder after a reload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .lr_curves import PALETTE, vertical_line
+
+COLOURS = {"base": PALETTE[7], "ft": PALETTE[0], "rag": PALETTE[2], "ft+rag": PALETTE[3]}
+HEIGHT = 380
+EPOCH_LINE = "rgba(90, 90, 90, 0.55)"
+
+
+def accuracy_figure(results: dict[str, Any]) -> go.Figure:
+    """Trained methods as lines over the paraphrase counts with ±1 std error bars over seeds; methods that
+    do not train (base, rag) as dashed horizontal lines; chance as a dotted grey line."""
+    rows = [r for r in results["results"] if r["mean"] is not None]
+    counts = sorted({r["paraphrases"] for r in rows if r["paraphrases"] is not None})
+    fig = go.Figure()
+    for method in ("ft", "ft+rag"):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["paraphrases"])
+        if mine:
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["paraphrases"] for r in mine],
+                    y=[r["mean"] for r in mine],
+                    error_y={"type": "data", "array": [r["std"] for r in mine], "visible": True},
+                    mode="lines+markers",
+                    name=f"{method} (± 1 std over {len(mine[0]['accuracy'])} seeds)",
+                    line={"color": COLOURS[method]},
+                )
+            )
+    for method in ("base", "rag"):
+        row = next((r for r in rows if r["method"] == method), None)
+        if row is not None:
+            fig.add_hline(
+                y=row["mean"],
+                line={"color": COLOURS[method], "dash": "dash"},
+                annotation_text=f"{method} {row['mean']:.3f}",
+                annotation_position="top right",
+            )
+    fig.add_hline(
+        y=results["chance"],
+        line={"color": "rgba(90, 90, 90, 0.6)", "dash": "dot"},
+        annotation_text=f"chance {results['chance']:.2f}",
+        annotation_position="bottom left",
+    )
+    fig.update_layout(
+        height=HEIGHT,
+        margin={"l": 50, "r": 20, "t": 30, "b": 50},
+        yaxis={"title": {"text": "accuracy (highest log-probability)"}, "range": [0, 1.02]},
+        xaxis={
+            "title": {"text": "paraphrases per fact in the fine-tuning documents"},
+            "tickvals": counts or None,
+            # half a count of margin each side, so the end points and their error bars are not on the frame
+            "range": [min(counts) - 0.5, max(counts) + 0.5] if counts else None,
+        },
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return fig
+
+
+def curves_figure(records: list[dict[str, Any]]) -> go.Figure:
+    """Fine-tuning loss against epoch, one line per paraphrase count and seed (seeds share a colour); dotted
+    lines at epoch boundaries, where the model starts to see its documents again."""
+    runs: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in records:
+        if "loss" in r and "epoch" in r:
+            runs.setdefault((r["paraphrases"], r["seed"]), []).append(r)
+    counts = sorted({p for p, _ in runs})
+    fig = go.Figure()
+    for (p, seed), rows in sorted(runs.items()):
+        colour = PALETTE[counts.index(p) % len(PALETTE)]
+        first_seed = seed == min(s for q, s in runs if q == p)
+        fig.add_trace(
+            go.Scatter(
+                x=[r["epoch"] for r in rows],
+                y=[r["loss"] for r in rows],
+                mode="lines",
+                name=f"{p} paraphrase{'s' * (p > 1)}",
+                legendgroup=str(p),
+                showlegend=first_seed,
+                line={"color": colour, "width": 1.5 if first_seed else 1},
+                opacity=1.0 if first_seed else 0.5,
+                hovertemplate=f"{p}p seed {seed}<br>epoch %{{x:.2f}}<br>loss %{{y:.3f}}<extra></extra>",
+            )
+        )
+    last = max((r["epoch"] for rows in runs.values() for r in rows), default=0)
+    fig.update_layout(
+        height=HEIGHT,
+        margin={"l": 50, "r": 20, "t": 30, "b": 50},
+        shapes=[vertical_line(e, EPOCH_LINE, layer="below") for e in range(1, int(last) + 1)],
+        xaxis={"title": {"text": "epoch (dotted lines: the start of each pass over the documents)"}},
+        yaxis={"title": {"text": "training loss"}},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return fig
+
+
+def table_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The paper's layout: one row per method (and paraphrase count), accuracy as mean ± std over seeds."""
+    out = []
+    for r in results["results"]:
+        ran = r["mean"] is not None
+        out.append(
+            {
+                "method": r["method"],
+                "paraphrases": "-" if r["paraphrases"] is None else r["paraphrases"],
+                "accuracy": f"{r['mean']:.3f} ± {r['std']:.3f}" if ran else "not run",
+                "exact match": f"{r['exact_match_mean']:.3f}" if ran else "",
+                "per seed": ", ".join(f"{a:.3f}" for a in r["accuracy"]),
+            }
+        )
+    return out
