@@ -128,11 +128,13 @@ def _run(run_dir: Path, resume: bool, queue: bool) -> int:
 
 def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     from .callbacks import RunCallback
+    from .peak_callback import PeakCallback
     from .trainer import build_trainer
 
     callback = RunCallback(run_dir)
-    trainer, info = build_trainer(spec, run_dir, facts, [callback])
-    callback.trainer = trainer
+    peak = PeakCallback(run_dir, spec.values, facts)  # predicted against measured peak memory
+    trainer, info = build_trainer(spec, run_dir, facts, [callback, peak])
+    callback.trainer = peak.trainer = trainer
     from ..tuning.run_kinds import attach
 
     kind = attach(run_dir, trainer)  # a range test or a sweep trial adds its pieces; None for a plain run
