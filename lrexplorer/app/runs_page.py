@@ -60,6 +60,7 @@ ORDER = (
     "length",
     "steps",
     "duration",
+    "predicted / measured peak",
     "attention",
     "model",
     "dataset",

@@ -51,10 +51,11 @@ def excess(record: dict[str, Any]) -> float | None:
 def over_warning(record: dict[str, Any]) -> str | None:
     """The train.log warning when the run used more than OVER above its prediction."""
     over = excess(record)
-    if over is None or over <= OVER:
+    if over is None or round(over, 9) <= OVER:  # rounded: 110 / 100 - 1 is 0.10000000000000009
         return None
+    how = f", {record['measured_how']}" if record.get("measured_how") else ""
     return (
-        f"the measured peak ({size_text(record['measured_peak_bytes'])}, {record.get('measured_how', '')}) "
+        f"the measured peak ({size_text(record['measured_peak_bytes'])}{how}) "
         f"exceeds the predicted peak ({size_text(record['predicted_peak_bytes'])}) by {over:.0%}"
     )
 
@@ -64,14 +65,14 @@ def size_text(nbytes: float) -> str:
 
 
 def peak_text(record: dict[str, Any]) -> str:
-    """"predicted / measured peak" in one short cell: '41.2 MiB / 39.8 MiB (-3%)', with '—' for a missing side."""
+    """ "predicted / measured peak" in one short cell: '41.2 MiB / 39.8 MiB (-3%)', with '—' for a missing side."""
     if not record:
         return "—"
     predicted, measured = record.get("predicted_peak_bytes"), record.get("measured_peak_bytes")
     left = size_text(predicted) if isinstance(predicted, (int, float)) else "—"
     right = size_text(measured) if isinstance(measured, (int, float)) else "—"
     over = excess(record)
-    return f"{left} / {right}" + (f" ({over:+.0%})" if over is not None else "")
+    return f"{left} / {right}" + (f" ({over:+.1%})" if over is not None else "")
 
 
 def peak_details(record: dict[str, Any]) -> list[str]:

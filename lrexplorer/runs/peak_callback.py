@@ -19,9 +19,7 @@ from . import store
 from .peak import cpu_measure_off, over_warning, predicted_fields
 
 CUDA_HOW = "the CUDA allocator's max_memory_allocated over the whole run (evaluation included)"
-CPU_HOW = (
-    "torch's MemTracker over one steady-state step (the second this process ran), every tensor storage counted"
-)
+CPU_HOW = "torch's MemTracker over one steady-state step (the second this process ran), every tensor storage counted"
 
 
 class PeakCallback(TrainerCallback):
