@@ -111,3 +111,21 @@ def test_real_run_records_prediction_and_measurement_that_agree_and_the_run_view
     at = train_page("peak")
     shown = {m.label: m.value for m in at.metric}
     assert shown[COLUMN] == peak_text(record)
+
+
+def test_runs_page_compare_lists_each_runs_peaks(tmp_path, monkeypatch):
+    from test_page_runs import run, runs_page
+
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
+    for run_id, measured in (("a", 100), ("b", 120)):
+        run_dir = make_run(tmp_path, run_id)
+        store.write_memory_record(run_dir, predicted_peak_bytes=100 * 2**20, measured_peak_bytes=measured * 2**20)
+    at = runs_page()
+    at.multiselect(key="runs.compare").set_value(["a", "b"])
+    run(at)
+    table, peaks = (d.value.to_dict("records") for d in at.dataframe if COLUMN in d.value.columns)
+    assert {r["run"]: r[COLUMN] for r in table} == {"a": "100.0 MiB / 100.0 MiB (+0.0%)", "b": peaks[1][COLUMN]}
+    assert peaks == [
+        {"run": "a", COLUMN: "100.0 MiB / 100.0 MiB (+0.0%)"},
+        {"run": "b", COLUMN: "100.0 MiB / 120.0 MiB (+20.0%)"},
+    ]
