@@ -58,6 +58,7 @@ class Preflight:
     plan_error: str | None = None  # why the length or the curve is unknown (a spec can still start)
     num_examples: int | None = None
     memory: MemoryCheck | None = None
+    lengths: Any = None  # DatasetLengths of the training rows, or why they are unknown (str)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (error|warning|info, text)
 
     @property
@@ -358,6 +359,9 @@ def preflight(given: dict[str, Any], facts: Facts, hw: Hardware | None = None) -
             result.plan_error = str(exc)
     except OSError as exc:
         result.plan_error = f"cannot read the dataset to count its examples: {exc}"
+    from .runs.lengths import dataset_lengths
+
+    result.lengths = dataset_lengths(values)  # cached: memory_check pads to its longest
     result.memory = memory_check(values, facts, hw)
     result.warnings = run_warnings(values, facts, result.plan, result.curve, result.memory)
     result.warnings += [("info", note) for note in spec.notes]

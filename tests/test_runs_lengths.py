@@ -62,3 +62,20 @@ def test_preflight_pads_to_the_longest_example_and_says_which_it_uses():
     full, padded = estimate(arch, setup), estimate(arch, setup.with_(longest_example=longest))
     assert longest < 256 and padded.peak_bytes < full.peak_bytes and mem.peak_bytes == padded.peak_bytes
     assert any(f"{longest} tokens long" in a and "longest example in the dataset" in a for a in mem.assumptions)
+
+
+def test_train_page_draws_the_length_histogram_of_the_chosen_dataset(tmp_path, monkeypatch):
+    from test_page_train import chart, run, train_page
+
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
+    at = train_page()
+    with open(dataset_files("arithmetic")["train"], encoding="utf-8") as fh:
+        counts = sorted(row_tokens(json.loads(line), load_tokenizer()) for line in fh if line.strip())
+    assert sorted(chart(at, "Example lengths")["examples"][0]) == counts
+    assert any(f"longest example in the dataset ({counts[-1]} tokens, every row)" in c.value for c in at.caption)
+    at.selectbox(key="train.dataset").set_value("builtin:facts")
+    run(at)
+    assert (
+        max(chart(at, "Example lengths")["examples"][0])
+        == dataset_lengths({"dataset": "builtin:facts", "model": "builtin:tiny"}).longest
+    )
