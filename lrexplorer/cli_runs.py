@@ -91,6 +91,8 @@ def run_list(args: argparse.Namespace) -> int:
     from .runs import store
 
     rows = store.list_runs(store.runs_dir(args.runs_dir))
+    for row in rows:
+        row["memory"] = store.read_memory_record(Path(row["path"]))
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=1, default=str)
         print()
@@ -98,13 +100,16 @@ def run_list(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no runs in {store.runs_dir(args.runs_dir)}")
         return 0
-    print(f"{'run':<40} {'state':<10} {'step':>11}  {'started':<19}  message")
+    from .runs.peak import peak_text
+
+    print(f"{'run':<40} {'state':<10} {'step':>11}  {'started':<19}  {'predicted / measured peak':<32} message")
     for r in rows:
         step = f"{r.get('global_step', 0)}/{r.get('max_steps', '?')}"
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.get("created_at") or 0))
         lines = str(r.get("problem") or r.get("message") or "").splitlines()
-        message = lines[0][:80] if lines else ""
-        print(f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {message}")
+        message = lines[0][:60] if lines else ""
+        peak = peak_text(store.read_memory_record(Path(r["path"])))
+        print(f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {peak:<32} {message}")
     return 0
 
 

@@ -58,6 +58,7 @@ class Preflight:
     plan_error: str | None = None  # why the length or the curve is unknown (a spec can still start)
     num_examples: int | None = None
     memory: MemoryCheck | None = None
+    lengths: Any = None  # DatasetLengths of the training rows, or why they are unknown (str)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (error|warning|info, text)
 
     @property
@@ -127,13 +128,27 @@ def _architecture(ref: str) -> tuple[Any, dict[str, Any]]:
 def _setup(values: dict[str, Any], facts: Facts, config: dict[str, Any], device: str) -> tuple[Any, tuple[str, ...]]:
     """The run's memory setup: its own values, with the attention and device the run will really use."""
     from .memory.setup import setup_from_values
+    from .runs.lengths import dataset_lengths
 
     notes: list[str] = []
     run = {**values, "attn_implementation": resolve_attention(values, facts), "device": device}
     setup = setup_from_values(run, config, notes)
-    notes.append(
-        f"every sequence {setup.max_length} tokens long (the worst case; batches are padded to their longest example)"
-    )
+    lengths = dataset_lengths(values)
+    if isinstance(lengths, str):
+        notes.append(
+            f"every sequence {setup.max_length} tokens long, the worst case: batches are padded to their longest "
+            f"example and the dataset's lengths are unknown ({lengths})"
+        )
+        return setup, tuple(notes)
+    setup = setup.with_(longest_example=lengths.longest)
+    if setup.packing:
+        notes.append(f"every row {setup.max_length:,} tokens long: packing fills each row to max_length")
+    else:
+        cut = " (cut to max_length)" if setup.example_length < lengths.longest else ""
+        notes.append(
+            f"every sequence {setup.example_length:,} tokens long{cut}: batches are padded to their longest "
+            f"example, and that is {lengths.describe()}"
+        )
     return setup, tuple(notes)
 
 
@@ -344,6 +359,9 @@ def preflight(given: dict[str, Any], facts: Facts, hw: Hardware | None = None) -
             result.plan_error = str(exc)
     except OSError as exc:
         result.plan_error = f"cannot read the dataset to count its examples: {exc}"
+    from .runs.lengths import dataset_lengths
+
+    result.lengths = dataset_lengths(values)  # cached: memory_check pads to its longest
     result.memory = memory_check(values, facts, hw)
     result.warnings = run_warnings(values, facts, result.plan, result.curve, result.memory)
     result.warnings += [("info", note) for note in spec.notes]

@@ -53,6 +53,7 @@ def test_memory_check_is_the_memory_engines_estimate():
     from lrexplorer.memory.estimate import estimate
     from lrexplorer.memory.setup import TrainingSetup
     from lrexplorer.runs.builtin import TINY_CONFIG
+    from lrexplorer.runs.lengths import dataset_lengths
     from lrexplorer.runs.spec import RunSpec
 
     values = RunSpec.from_dict(
@@ -72,6 +73,7 @@ def test_memory_check_is_the_memory_engines_estimate():
             bf16=True,
             attn_implementation="sdpa",
             device="cuda",
+            longest_example=dataset_lengths(values).longest,
         ),
     )
     assert mem.peak_bytes == expected.peak_bytes and mem.device == "cuda" and mem.capacity_bytes == 24 * 2**30

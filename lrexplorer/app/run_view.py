@@ -19,6 +19,7 @@ import streamlit as st
 
 from ..runs import launcher, lock, store
 from ..runs.feed import Snapshot
+from ..runs.peak import peak_details, peak_text
 from ..runs.store import read_config
 from ..runs.summary import (
     duration_s,
@@ -223,6 +224,7 @@ def finished(snap: Snapshot) -> None:
     cols = st.columns(len(metrics))
     for col, (label, value) in zip(cols, metrics.items()):
         col.metric(label, value)
+    peak_memory(snap.run_dir)
     folder = model_folder(snap.run_dir)
     resumable = state in ("stopped", "failed") and store.checkpoints(snap.run_dir)
     if resumable and st.button("Resume from the last checkpoint", key="live.resume", icon=":material/play_arrow:"):
@@ -233,6 +235,15 @@ def finished(snap: Snapshot) -> None:
     what = "The trained model and tokenizer" if folder.name == store.FINAL else f"The newest checkpoint ({folder.name})"
     st.markdown(f"{what} are saved in `{folder}`.")
     chat_panel(snap.run_dir, read_config(snap.run_dir))
+
+
+def peak_memory(run_dir: Path) -> None:
+    """The pre-flight's predicted peak beside the peak the run really used, and what each figure is."""
+    record = store.read_memory_record(run_dir)
+    if record:
+        st.metric("predicted / measured peak", peak_text(record), help=" ".join(peak_details(record)))
+        if record.get("warning"):
+            st.warning(f"Memory: {record['warning']}.", icon=":material/memory:")
 
 
 def resume(run_dir: Path) -> None:

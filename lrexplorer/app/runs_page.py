@@ -29,6 +29,7 @@ from ..runs.export import (
     trl_yaml,
     write_bundle,
 )
+from ..runs.peak import peak_text
 from ..runs.spec import RunSpec
 from ..runs.store import read_config
 from ..runs.summary import config_diff, delete_run, folder_size, table_row
@@ -60,6 +61,7 @@ ORDER = (
     "length",
     "steps",
     "duration",
+    "predicted / measured peak",
     "attention",
     "model",
     "dataset",
@@ -136,6 +138,9 @@ def compare(runs: list[dict[str, Any]]) -> None:
             st.dataframe(diff, hide_index=True, width="stretch", key="runs.diff")
         else:
             st.caption("None: these runs have the same configuration.")
+    st.markdown("**Peak memory per device**", help="The pre-flight's estimate, then what the run really used.")
+    peaks = [{"run": i, "predicted / measured peak": peak_text(store.read_memory_record(paths[i]))} for i in chosen]
+    st.dataframe(peaks, hide_index=True, width="stretch", key="runs.peaks")
 
 
 def label(run_id: str, run_dir: Path) -> str:

@@ -279,6 +279,35 @@ def show_duration(pf: Preflight) -> None:
     )
 
 
+def show_lengths(pf: Preflight) -> None:
+    """Histogram of the training rows' token counts with the run's tokenizer (what the estimate pads to)."""
+    lengths, max_length = pf.lengths, pf.spec["max_length"] if pf.spec is not None else None
+    if isinstance(lengths, str) or lengths is None:
+        st.caption(f"Example lengths unknown: {lengths}; the estimate assumes rows of max_length.")
+        return
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Histogram(x=list(lengths.tokens), name="examples", marker_color="#4c78a8"))
+    if max_length is not None and max_length <= lengths.longest * 1.5:
+        fig.add_vline(x=max_length, line_dash="dash", annotation_text="max_length")
+    fig.update_layout(
+        title={"text": "Example lengths (tokens)", "x": 0, "font": {"size": 14}},
+        height=220,
+        margin={"t": 40, "b": 30},
+        xaxis_title="tokens per example",
+        yaxis_title="examples",
+        bargap=0.05,
+    )
+    st.plotly_chart(fig, width="stretch", key="train.lengths", config={"displayModeBar": False})
+    if pf.spec is not None and pf.spec.values.get("packing"):
+        st.caption(
+            "Counted with the run's tokenizer. Packing fills every row to max_length, so the estimate uses that."
+        )
+        return
+    cut = f", cut to max_length ({max_length:,})" if max_length is not None and lengths.longest > max_length else ""
+    st.caption(f"Counted with the run's tokenizer. The memory estimate pads each batch to {lengths.describe()}{cut}.")
+
+
 def show_hardware(hw: Hardware) -> None:
     if hw.gpus:
         for gpu in hw.gpus:
@@ -343,6 +372,7 @@ def form_view() -> None:
             show_plan(pf)
             show_memory(pf, hw)
             show_duration(pf)
+            show_lengths(pf)
             show_warnings(pf.warnings)
         queue = st.checkbox(
             "Queue if the device is busy",

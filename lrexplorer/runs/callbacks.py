@@ -29,6 +29,7 @@ def memory_fields() -> dict[str, int]:
             "gpu_allocated_bytes": int(torch.cuda.memory_allocated()),
             "gpu_reserved_bytes": int(torch.cuda.memory_reserved()),
             "gpu_peak_allocated_bytes": int(torch.cuda.max_memory_allocated()),
+            "gpu_peak_reserved_bytes": int(torch.cuda.max_memory_reserved()),
         }
         torch.cuda.reset_peak_memory_stats()
         return out

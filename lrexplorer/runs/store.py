@@ -5,6 +5,7 @@
     RUN/metrics.jsonl   one JSON object per Trainer log, appended a whole line at a time
     RUN/train.log       the worker's stdout and stderr
     RUN/stop.request    present while a graceful stop is asked for
+    RUN/memory.json     the predicted peak memory of a step and the peak the run really used
     RUN/checkpoint-N/   Trainer checkpoints;  RUN/final_model/  the trained model and tokenizer
     RUN/.lrexplorer-run the marker: this folder was created by lrexplorer for run id N (JSON)
 
@@ -227,6 +228,26 @@ def update_status(run_dir: Path, **fields: Any) -> dict[str, Any]:
 def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     """Replace metrics.jsonl by `records` at once (a reader sees the old file or the new one, never a mix)."""
     write_text_atomic(Path(run_dir) / METRICS, "".join(encode_record(r) for r in records))
+
+
+# -- memory.json ----------------------------------------------------------------------------------------
+MEMORY = "memory.json"
+
+
+def write_memory_record(run_dir: Path, **fields: Any) -> dict[str, Any]:
+    """Merge `fields` into the run's memory record (predicted and measured peak; see runs/peak.py)."""
+    record = {**read_memory_record(run_dir), **fields}
+    write_json_atomic(Path(run_dir) / MEMORY, record)
+    return record
+
+
+def read_memory_record(run_dir: Path) -> dict[str, Any]:
+    """The run's memory record, {} when there is none (a run from before it existed, or not yet begun)."""
+    try:
+        data = json.loads((Path(run_dir) / MEMORY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # -- train.log, the stop request, checkpoints, the trained model ----------------------------------------

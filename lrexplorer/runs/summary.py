@@ -19,6 +19,7 @@ import numpy as np
 
 from ..params import CATALOGUE
 from . import store
+from .peak import peak_text
 
 # Fields that differ between any two runs by construction: left out of config diffs.
 ALWAYS_DIFFERENT = ("output_dir",)
@@ -90,6 +91,7 @@ def table_row(status: dict[str, Any], now: float | None = None) -> dict[str, Any
         "final loss": last_value(records, "loss"),
         "eval loss": last_value(records, "eval_loss"),
         "duration": format_duration(duration_s(status, now)),
+        "predicted / measured peak": peak_text(store.read_memory_record(run_dir)),
         "attention": status.get("attn_implementation") or config.get("attn_implementation", "?"),
         "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(status.get("created_at") or 0)),
     }

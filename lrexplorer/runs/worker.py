@@ -177,11 +177,13 @@ def _crashed(run_dir: Path, exc: BaseException) -> int:
 
 def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     from .callbacks import RunCallback
+    from .peak_callback import PeakCallback
     from .trainer import build_trainer
 
     callback = RunCallback(run_dir)
-    trainer, info = build_trainer(spec, run_dir, facts, [callback])
-    callback.trainer = trainer
+    peak = PeakCallback(run_dir, spec.values, facts)  # predicted against measured peak memory
+    trainer, info = build_trainer(spec, run_dir, facts, [callback, peak])
+    callback.trainer = peak.trainer = trainer
     _TRAINING.append(callback)
     from ..tuning.run_kinds import attach
 

@@ -1,0 +1,244 @@
+"""Real training steps on a CUDA GPU beside the memory estimate, for models built from the presets' configs.
+
+For each preset (random weights from its config, nothing downloaded) and each trainer (TRL's
+SFTTrainer, the plain transformers Trainer), a real trainer runs three steps on random token ids;
+step 2 (optimizer state alive, gradients set to None by step 1) is measured from `on_step_begin` to
+`on_step_end`: `torch.cuda.max_memory_allocated` and `max_memory_reserved` after a peak reset, beside
+the card's total as NVML reports it and our estimate of the same setup. A preset whose estimate does
+not fit in 85 % of the card is built with fewer layers (halved until it fits; the row says how many).
+
+`--device cpu` runs the same path on the built-in tiny config on the CPU, where torch's MemTracker
+(every tensor storage) takes the allocator's place; there is no reserved figure and no NVML total.
+
+    python bench/gpu_check.py                         # every preset, both trainers, on GPU 0
+    python bench/gpu_check.py --only Qwen2.5-0.5B --max_length 1024 --batch 2
+    python bench/gpu_check.py --device cpu            # the tiny config on the CPU (about a minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from lrexplorer.memory.architecture import Architecture, from_config
+from lrexplorer.memory.estimate import estimate
+from lrexplorer.memory.setup import TrainingSetup
+from lrexplorer.units import MIB
+
+FIT_SHARE = 0.85  # of the card's total: room for the CUDA context and the allocator's slack
+TRAINERS = ("sft", "transformers")
+
+
+class StepPeak:
+    """A TrainerCallback (built lazily: transformers is imported inside) measuring step 2's peak."""
+
+    def __new__(cls, device: str) -> Any:
+        import torch
+        from transformers import TrainerCallback
+
+        from lrexplorer.memory.measure import _mem_tracker
+
+        class Callback(TrainerCallback):
+            def __init__(self) -> None:
+                self.allocated: int | None = None
+                self.reserved: int | None = None
+                self.tracker: Any = None
+
+            def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+                if state.global_step != 1:
+                    return
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                else:
+                    self.tracker = _mem_tracker()
+                    self.tracker.track_external(kwargs["model"], getattr(kwargs["optimizer"], "optimizer", None))
+                    self.tracker.__enter__()
+
+            def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+                if state.global_step != 2:
+                    return
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                    self.allocated = int(torch.cuda.max_memory_allocated())
+                    self.reserved = int(torch.cuda.max_memory_reserved())
+                else:
+                    self.tracker.__exit__(None, None, None)
+                    peak = self.tracker.get_tracker_snapshot("peak")
+                    self.allocated = sum(dev.get("Total", 0) for dev in peak.values())
+
+        return Callback()
+
+
+def trainer_step(config: dict[str, Any], arch: Architecture, setup: TrainingSetup) -> tuple[int, int | None]:
+    """(peak allocated, peak reserved or None) of step 2 of a real SFTTrainer or Trainer run of `setup`."""
+    import torch
+    from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
+
+    from lrexplorer.memory.measure_sft import _quiet_datasets, sft_config, sft_dataset
+    from lrexplorer.memory.realmodel import build_model
+    from lrexplorer.runs.builtin import load_tokenizer
+
+    torch.manual_seed(0)
+    if setup.device == "cuda":
+        torch.set_default_device("cuda")
+    try:
+        model = build_model(config, arch, setup)
+    finally:
+        torch.set_default_device(None)
+    peak = StepPeak(setup.device)
+    with tempfile.TemporaryDirectory(prefix="lrexplorer-gpu-check-") as out, _quiet_datasets():
+        data = sft_dataset(arch, setup)
+        args = sft_config(setup, out)
+        args.max_steps = 3
+        if setup.trainer == "sft":
+            from trl import SFTTrainer
+
+            trainer: Any = SFTTrainer(
+                model=model, args=args, train_dataset=data, processing_class=load_tokenizer(), callbacks=[peak]
+            )
+        else:
+            data = data.map(lambda row: {"labels": row["input_ids"]})
+            plain = TrainingArguments(
+                output_dir=out,
+                max_steps=3,
+                per_device_train_batch_size=setup.per_device_train_batch_size,
+                optim=setup.optim,
+                bf16=setup.bf16,
+                use_cpu=setup.device == "cpu",
+                report_to=[],
+                logging_strategy="no",
+                save_strategy="no",
+                disable_tqdm=True,
+            )
+            trainer = Trainer(
+                model=model, args=plain, train_dataset=data, data_collator=default_data_collator, callbacks=[peak]
+            )
+        trainer.remove_callback(PrinterCallback)
+        trainer.train()
+    if peak.allocated is None:
+        raise RuntimeError("the run ended before its second step")
+    return peak.allocated, peak.reserved
+
+
+def fitting_config(config: dict[str, Any], arch: Architecture, setup: TrainingSetup, total: int | None) -> dict:
+    """The config with its layers halved until the estimate fits in FIT_SHARE of `total` (None: as it is)."""
+    config = dict(config)
+    while total and config["num_hidden_layers"] > 1:
+        if estimate(from_config(config), setup).peak_bytes <= FIT_SHARE * total:
+            break
+        config["num_hidden_layers"] = max(1, config["num_hidden_layers"] // 2)
+        if isinstance(config.get("layer_types"), list):
+            config["layer_types"] = config["layer_types"][: config["num_hidden_layers"]]
+    return config
+
+
+def check(name: str, config: dict[str, Any], setup: TrainingSetup, total: int | None) -> dict[str, Any]:
+    """One row: the real step's figures beside the estimate, or the error that stopped it."""
+    arch = from_config(config, name)
+    config = fitting_config(config, arch, setup, total)
+    arch = from_config(config, name)
+    row: dict[str, Any] = {
+        "model": name,
+        "layers": config["num_hidden_layers"],
+        "trainer": setup.trainer,
+        "estimate": estimate(arch, setup).peak_bytes,
+        "nvml_total": total,
+    }
+    try:
+        row["allocated"], row["reserved"] = trainer_step(config, arch, setup)
+        row["error"] = row["estimate"] / row["allocated"] - 1
+    except Exception as exc:  # noqa: BLE001 - one row's failure (an OOM) is a result, the table goes on
+        row["failure"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+    finally:
+        _free_cuda()
+    return row
+
+
+def _free_cuda() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def cases(device: str, only: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    if device == "cpu":
+        from lrexplorer.preflight import builtin_vocab_size
+        from lrexplorer.runs.builtin import TINY_CONFIG
+
+        return [("builtin:tiny", {"model_type": "llama", **TINY_CONFIG, "vocab_size": builtin_vocab_size()})]
+    from lrexplorer.memory.presets import load_presets
+
+    return [(p.name, p.config) for p in load_presets().values() if not only or p.name in only]
+
+
+def run(device: str, only: set[str], max_length: int, batch: int) -> list[dict[str, Any]]:
+    total = None
+    if device == "cuda":
+        from lrexplorer.hardware import detect_gpus
+
+        gpus = detect_gpus()
+        total = gpus[0].total_bytes if gpus else None
+    rows = []
+    for name, config in cases(device, only):
+        for trainer in TRAINERS:
+            setup = TrainingSetup(
+                per_device_train_batch_size=batch,
+                max_length=max_length,
+                dtype="bfloat16" if device == "cuda" else "float32",
+                optim="adamw_torch",
+                attn_implementation="sdpa",
+                device=device,
+                trainer=trainer,
+            )
+            rows.append(check(name, config, setup, total))
+            print_row(rows[-1])
+    return rows
+
+
+def mib(value: int | None) -> str:
+    return "—" if value is None else f"{value / MIB:,.1f}"
+
+
+def print_row(r: dict[str, Any]) -> None:
+    measured = r.get("failure") or f"{mib(r['allocated'])} | {mib(r['reserved'])} | {100 * r['error']:+.2f}%"
+    print(
+        f"| {r['model']} | {r['layers']} | {r['trainer']} | {mib(r['nvml_total'])} | {mib(r['estimate'])} | {measured} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    parser.add_argument("--only", default="", help="comma-separated preset names (default: all)")
+    parser.add_argument("--max_length", type=int, default=512)
+    parser.add_argument("--batch", type=int, default=1, help="per_device_train_batch_size")
+    args = parser.parse_args(argv)
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.exit(2, "gpu_check.py: no CUDA GPU here; --device cpu runs the tiny config on the CPU\n")
+    where = "on the CPU: the allocated column is MemTracker's peak" if args.device == "cpu" else "on GPU 0"
+    print(f"Step 2 of real runs, batch {args.batch}, max_length {args.max_length}, {where}.")
+    print(
+        "| model | layers | trainer | NVML total MiB | estimate MiB | max allocated MiB | max reserved MiB | est. error |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    return run(args.device, only, args.max_length, args.batch)
+
+
+if __name__ == "__main__":
+    main()
