@@ -5,7 +5,8 @@
     RUN/metrics.jsonl   one JSON object per Trainer log, appended a whole line at a time
     RUN/train.log       the worker's stdout and stderr
     RUN/stop.request    present while a graceful stop is asked for
-    RUN/checkpoint-N/   Trainer checkpoints;  RUN/final_model/  the trained model and tokenizer
+    RUN/checkpoint-N/   Trainer checkpoints;  RUN/final_model/  the trained model (or LoRA adapter) and tokenizer
+    RUN/base_model/     a LoRA run of a built-in model: the base weights its adapter_config.json names
 
 Folders are read while a worker writes them and after it crashed, so the readers never raise for a
 missing or damaged file: a status or config that cannot be read is {}, a metrics line not yet
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 CONFIG, STATUS, METRICS, LOG, STOP = "config.yaml", "status.json", "metrics.jsonl", "train.log", "stop.request"
 FINAL = "final_model"
+BASE = "base_model"  # a built-in model's initial weights, saved for its LoRA adapters
 ACTIVE = ("queued", "running")
 FINAL_STATES = ("completed", "failed", "stopped")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
