@@ -4,6 +4,7 @@ build them, the rules that refuse what a real run would fail on, and merging an 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from helpers.runs import assert_lr_matches_curve, count_lines, run_cli
 from lrexplorer.cli import main
 from lrexplorer.params import FieldError
 from lrexplorer.runs import builtin, store
+from lrexplorer.runs.export import ACCELERATE, SCRIPT, TRL_YAML, write_bundle
 from lrexplorer.runs.sources import check_sources
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.validate import Facts
@@ -173,3 +175,21 @@ def test_qlora_run_trains_saves_the_adapter_and_merges_into_a_model_that_loads_a
     with torch.no_grad():
         adapted = model(tokenizer("What is 2 + 3?", return_tensors="pt").input_ids).logits
     assert torch.allclose(torch.load(tmp_path / "logits.pt"), adapted, atol=1e-4)
+
+    # The run exported and rerun through accelerate launch, with transformers, TRL, peft and bitsandbytes only.
+    bundle = tmp_path / "bundle"
+    written = {p.name for p in write_bundle(store.read_spec(run_dir), bundle)}
+    assert {SCRIPT, ACCELERATE, TRL_YAML} <= written
+    assert "load_in_4bit: true" in (bundle / TRL_YAML).read_text()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    result = subprocess.run(
+        ["sh", str(bundle / ACCELERATE)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads((bundle / "sft-output" / "trainer_state.json").read_text())
+    history = [h for h in state["log_history"] if "loss" in h]
+    assert [h["step"] for h in history] == [r["step"] for r in logs]
+    for theirs, mine in zip(history, logs):
+        assert theirs["learning_rate"] == pytest.approx(mine["learning_rate"], rel=1e-9, abs=1e-15)
+        assert theirs["loss"] == pytest.approx(mine["loss"], rel=1e-4), theirs["step"]
