@@ -269,7 +269,9 @@ def generate_box(folder: Path, config: dict[str, Any]) -> None:
         go = st.form_submit_button("Generate", icon=":material/auto_awesome:")
     if go:
         try:
-            model = loaded_model(str(folder), (folder / "config.json").stat().st_mtime_ns)
+            # A full model has config.json; a LoRA run's folder has adapter_config.json instead.
+            saved = folder / "config.json" if (folder / "config.json").is_file() else folder / "adapter_config.json"
+            model = loaded_model(str(folder), saved.stat().st_mtime_ns)
             with _GENERATE_LOCK, st.spinner("Generating…"):
                 text = generate(model, prompt, int(tokens), float(temperature))
         except Exception as exc:  # noqa: BLE001 - a model that cannot load or generate is reported, not raised
