@@ -1,4 +1,4 @@
-"""`lrexplorer runs list|show|stop|resume|export`: the run folders, read back from disk.
+"""`lrexplorer runs list|show|stop|resume|export|merge`: the run folders, read back from disk.
 
 Listing reconciles every active run with its process (a run whose worker has gone is marked ended
 with its log's tail), so the output is right after a crash or a restart. No torch import here.
@@ -19,7 +19,7 @@ from .fields import FieldError
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "runs",
-        help="list, show, stop, resume or export training runs",
+        help="list, show, stop, resume, export or merge training runs",
         description="Inspect and control the runs under the runs directory.",
         allow_abbrev=False,
     )
@@ -69,6 +69,17 @@ def add_parser(subparsers: Any) -> None:
     q.add_argument("run")
     q.add_argument("dest", help="folder to write into")
     q.set_defaults(handler=run_export)
+
+    q = sub.add_parser(
+        "merge",
+        help="write a LoRA/QLoRA run's base with its adapter merged in, as a plain transformers model",
+        allow_abbrev=False,
+    )
+    common(q)
+    q.add_argument("run")
+    q.add_argument("dest", help="new or empty folder to write the merged model into")
+    q.add_argument("--dtype", default="float32", metavar="NAME", help="float32, bfloat16 or float16 (default: float32)")
+    q.set_defaults(handler=run_merge)
 
 
 def _find(args: argparse.Namespace) -> Path:
@@ -174,4 +185,16 @@ def run_export(args: argparse.Namespace) -> int:
         raise _bad_config(exc) from None
     for path in write_bundle(spec, Path(args.dest)):
         print(path)
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from .runs import store
+    from .runs.merge import merge_run
+
+    try:
+        dest = merge_run(_find(args), Path(args.dest), args.dtype)
+    except store.ConfigUnreadable as exc:
+        raise FieldError("run", str(exc)) from None
+    print(dest)
     return 0

@@ -40,12 +40,10 @@ class LoadedModel:
 
 def load(model_dir: Path) -> LoadedModel:
     """Model and tokenizer saved by the run (imports torch and transformers here, not at page start)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from .runs.merge import load_for_generation
 
     model_dir = Path(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype="auto")
-    model.eval()
+    model, tokenizer = load_for_generation(model_dir)  # a LoRA run's adapter gets its base
     return LoadedModel(model_dir, model, tokenizer)
 
 

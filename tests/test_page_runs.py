@@ -167,3 +167,33 @@ def test_name_column_only_when_a_run_has_a_name(runs):
     at = runs_page()
     assert "name" in list(at.dataframe[0].proto.column_order)
     assert {r["run"]: r["name"] for r in table(at)}["delta"] == "warmup-sweep-1"
+
+
+def test_merge_panel_writes_a_merged_model_for_an_adapter_run(runs):
+    """A finished LoRA run (a real peft adapter over the built-in base) gets a Merge button; a full
+    fine-tune does not."""
+    from peft import LoraConfig, get_peft_model
+
+    from lrexplorer.runs import builtin, sources
+
+    run_dir = make_run(runs, "delta", config={"use_peft": True, "lora_r": 4}, global_step=1, max_steps=1)
+    values = store.read_spec(run_dir).values
+    tokenizer = builtin.load_tokenizer()
+    base = sources.load_model(values, tokenizer, "sdpa", run_dir / store.BASE)
+    get_peft_model(base, LoraConfig(r=4, task_type="CAUSAL_LM")).save_pretrained(str(run_dir / store.FINAL))
+    tokenizer.save_pretrained(str(run_dir / store.FINAL))
+
+    at = runs_page()
+    at.selectbox(key="runs.selected").set_value("alpha")
+    run(at)
+    assert not [b for b in at.button if b.key == "runs.merge"]  # a full fine-tune has nothing to merge
+    at.selectbox(key="runs.selected").set_value("delta")
+    run(at)
+    at.selectbox(key="runs.merge_dtype").set_value("bfloat16")
+    run(at)
+    at.button(key="runs.merge").click()
+    run(at)
+    merged = run_dir / "merged-bfloat16"
+    assert (merged / "model.safetensors").is_file() and (merged / "tokenizer.json").is_file()
+    assert json.loads((merged / "config.json").read_text())["dtype"] == "bfloat16"
+    assert any(str(merged) in s.value for s in at.success)

@@ -261,3 +261,22 @@ def test_form_points_to_the_active_run(runs):
     links = [e for e in at.get("page_link") if "run=live" in str(e.proto)]
     assert links, "a link opens the active run's live view"
     assert start_button(at) is not None, "the form is still there for the next run"
+
+
+@pytest.mark.slow
+def test_qlora_run_from_the_page_saves_an_adapter_that_generates(runs):
+    at = train_page()
+    at.checkbox(key="train.use_peft").check()
+    at.checkbox(key="train.load_in_4bit").check()
+    run(at)
+    assert any(m.label.startswith("Estimated peak") for m in at.metric), "the memory pre-flight of the 4-bit run"
+    run_id = start_from_form(at, max_steps=4, learning_rate=2e-3)
+    wait_page(at, lambda a: state_of(a) == "completed", timeout=500, what="completion")
+    final = runs / run_id / store.FINAL
+    assert (final / "adapter_model.safetensors").is_file() and not (final / "model.safetensors").exists()
+    assert store.read_status(runs / run_id)["quantization"].startswith("4-bit nf4")
+    at.text_area(key="live.prompt").set_value("Who founded Zorvania?")
+    at.number_input(key="live.tokens").set_value(6)
+    at.button[[b.label for b in at.button].index("Generate")].click()
+    run(at)
+    assert len(at.code) >= 2 and not errors(at), "the adapter run generates text"

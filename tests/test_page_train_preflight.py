@@ -130,3 +130,17 @@ def test_field_errors_come_from_the_spec():
 @pytest.mark.parametrize("bad", [{"logging_strategy": "no"}, {"logging_steps": 500.0}])
 def test_empty_charts_are_announced(bad):
     assert "charts stay empty" in texts(preflight(bad, CPU, hardware()), "warning")
+
+
+def test_qlora_preflight_estimates_the_4bit_base_that_loads():
+    """The pre-flight of a QLoRA run counts the base weights in 4 bits: the estimate's weights are close to
+    the footprint of the 4-bit model bitsandbytes really loads, and well under the LoRA run's."""
+    from lrexplorer.runs import builtin, sources
+    from lrexplorer.runs.spec import RunSpec
+
+    lora = memory_check(RunSpec.from_dict({"use_peft": True}, CPU).values, CPU, hardware())
+    values = RunSpec.from_dict({"use_peft": True, "load_in_4bit": True, "bnb_4bit_use_double_quant": True}, CPU).values
+    qlora = memory_check(values, CPU, hardware())
+    assert qlora.peak_bytes is not None and qlora.components["weights"] < lora.components["weights"] / 3
+    real = sources.load_model(values, builtin.load_tokenizer(), "sdpa").get_memory_footprint()
+    assert qlora.components["weights"] == pytest.approx(real, rel=0.15)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 
 import pytest
 
@@ -82,6 +83,10 @@ NOTES_OLD_NAMES = (
 )
 
 
+# BitsAndBytesConfig arguments that `trl sft` cannot name (it takes the compute dtype from dtype).
+BNB_ONLY = ("bnb_4bit_compute_dtype",)
+
+
 def trl_dataclasses():
     from trl import ModelConfig, ScriptArguments, SFTConfig
 
@@ -109,6 +114,8 @@ def test_catalogue_covers_the_notes_arguments():
 
 
 def test_every_name_is_a_real_trl_or_transformers_field():
+    from transformers import BitsAndBytesConfig
+
     SFTConfig, ModelConfig, ScriptArguments = trl_dataclasses()
     sft = {f.name for f in dataclasses.fields(SFTConfig)}
     cli = (
@@ -117,15 +124,23 @@ def test_every_name_is_a_real_trl_or_transformers_field():
     for p in CATALOGUE_LIST:
         if p.target == "sft":
             assert p.name in sft, p.name
-        if p.target != "estimate":  # the estimates' own fields (num_gpus, zero_stage, ...) reach no library
+        if p.name in BNB_ONLY:
+            assert p.name in inspect.signature(BitsAndBytesConfig).parameters, p.name
+        elif p.target != "estimate":  # the estimates' own fields (num_gpus, zero_stage, ...) reach no library
             assert p.yaml_name in cli, f"{p.name}: `trl sft --config` has no field {p.yaml_name}"
     assert all(p.target != "estimate" for p in fields_for(TRAIN))  # a run passes every field it takes
 
 
 def test_library_defaults_are_what_the_libraries_use():
     real = effective_library_defaults()
+    from transformers import BitsAndBytesConfig
+
     for p in CATALOGUE_LIST:
         if p.target == "estimate":
+            continue
+        if p.name in BNB_ONLY:
+            value = getattr(BitsAndBytesConfig(load_in_4bit=True), p.name)
+            assert p.hf_default == str(value).removeprefix("torch."), p.name
             continue
         expected = real[p.yaml_name]
         if p.name == "output_dir":
@@ -207,7 +222,12 @@ def test_every_field_is_documented_and_grouped():
         "lora_dropout",
         "lora_target_modules",
         "trust_remote_code",
+        "use_rslora",
+        "use_dora",
         "load_in_4bit",
+        "load_in_8bit",
+        "bnb_4bit_quant_type",
+        "bnb_4bit_compute_dtype",
         "bnb_4bit_use_double_quant",
         "zero_stage",
         "fsdp",

@@ -38,6 +38,16 @@ def parse_with_trl(path):
             "activation_checkpointing_kwargs": {"use_reentrant": False},
             "train_sampling_strategy": "group_by_length",
         },
+        {
+            "use_peft": True,
+            "lora_r": 8,
+            "lora_target_modules": "q_proj,v_proj",
+            "load_in_4bit": True,
+            "bnb_4bit_quant_type": "fp4",
+            "bnb_4bit_use_double_quant": True,
+            "use_rslora": True,
+            "use_dora": True,
+        },
     ],
 )
 def test_trl_yaml_parses_with_trl_into_the_same_config(tmp_path, extra):
@@ -57,8 +67,26 @@ def test_trl_yaml_parses_with_trl_into_the_same_config(tmp_path, extra):
     assert model_args.use_peft == spec["use_peft"]
     if spec["use_peft"]:
         assert model_args.lora_r == 8 and list(model_args.lora_target_modules) == ["q_proj", "v_proj"]
+    # trl sft builds the same BitsAndBytesConfig and LoraConfig from the YAML as the run does.
+    from peft import LoraConfig
+    from transformers import BitsAndBytesConfig
+    from trl import get_peft_config, get_quantization_config
+
+    quant = spec.quantization_kwargs()
+    trl_quant = get_quantization_config(model_args)
+    assert (trl_quant is None) == (quant is None)
+    assert quant is None or trl_quant.to_dict() == BitsAndBytesConfig(**quant).to_dict()
+    peft = spec.peft_kwargs()
+    assert peft is None or get_peft_config(model_args).to_dict() == LoraConfig(**peft).to_dict()
     if builtin.is_builtin(spec["dataset"]):
         assert script_args.dataset_name.endswith("datasets/arithmetic") and script_args.dataset_test_split == "test"
+
+
+def test_yaml_refuses_a_4bit_compute_dtype_trl_sft_cannot_express():
+    spec = RunSpec.from_dict({"use_peft": True, "load_in_4bit": True, "bnb_4bit_compute_dtype": "bfloat16"}, CPU)
+    with pytest.raises(ExportError, match="bnb_4bit_compute_dtype"):
+        trl_yaml(spec, model_path="/m", facts=CPU)
+    compile(python_script(spec, CPU), "train.py", "exec")
 
 
 def test_yaml_refuses_what_trl_sft_cannot_express():

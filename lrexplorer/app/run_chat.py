@@ -31,7 +31,10 @@ def loaded_model(path: str, mtime_ns: int) -> LoadedModel:
 
 
 def _load(folder: Path) -> LoadedModel:
-    return loaded_model(str(folder), (folder / "config.json").stat().st_mtime_ns)
+    saved = store.model_file(folder)
+    if saved is None:
+        raise FileNotFoundError(f"{folder} holds no saved model (no config.json or adapter_config.json)")
+    return loaded_model(str(folder), saved.stat().st_mtime_ns)
 
 
 def folder_label(folder: Path) -> str:

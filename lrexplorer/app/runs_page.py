@@ -36,6 +36,7 @@ from ..runs.summary import config_diff, delete_run, folder_size, table_row
 from .figures import run_curves as rc
 from .pages import page_link
 from .run_actions import feeds, request_stop
+from .run_merge import merge_panel
 from .widgets import cached_facts
 
 COMPARE, SELECTED, CONFIRM = "runs.compare", "runs.selected", "runs.confirm_delete"
@@ -186,6 +187,8 @@ def manage(runs: list[dict[str, Any]]) -> None:
         st.session_state[CONFIRM] = run_id
     if st.session_state.get(CONFIRM) == run_id:
         confirm_delete(run_dir)
+    if state == "completed":
+        merge_panel(run_dir)
     export(run_dir)
 
 

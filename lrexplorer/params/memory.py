@@ -97,15 +97,53 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         target="peft",
         nullable=True,
     ),
-    # -- taken only by memory estimates ----------------------------------------------------------------------
+    Field(
+        "use_rslora",
+        "bool",
+        False,
+        "Rank-stabilised LoRA: scale the adapters by lora_alpha / sqrt(lora_r) instead of lora_alpha / lora_r, "
+        "so higher ranks keep learning.",
+        MEM,
+        target="peft",
+    ),
+    Field(
+        "use_dora",
+        "bool",
+        False,
+        "DoRA: split each adapted weight into a magnitude (trained) and a direction (trained through LoRA); "
+        "a little more memory and compute than LoRA.",
+        MEM,
+        target="peft",
+    ),
+    # -- quantised base weights (bitsandbytes), as BitsAndBytesConfig / TRL's ModelConfig name them --------------
     Field(
         "load_in_4bit",
         "bool",
         False,
-        "Load the base weights in 4-bit NF4 with bitsandbytes and train LoRA adapters on top (QLoRA; needs use_peft).",
+        "Load the base weights in 4 bits with bitsandbytes and train LoRA adapters on top (QLoRA; needs use_peft).",
         MEM,
-        tools=(MEMORY,),
-        target="estimate",
+        tools=(TRAIN, MEMORY),
+        target="model",
+    ),
+    Field(
+        "bnb_4bit_quant_type",
+        "choice",
+        "nf4",
+        "4-bit number format: nf4 (NormalFloat, spaced for normally distributed weights, what QLoRA uses) or "
+        "fp4 (a plain 4-bit float).",
+        MEM,
+        target="model",
+        choices=("nf4", "fp4"),
+    ),
+    Field(
+        "bnb_4bit_compute_dtype",
+        "choice",
+        "float32",
+        "dtype the 4-bit weights are unpacked to for each matrix product. TRL's trl sft uses dtype for it; "
+        "bfloat16 halves the traffic on GPUs of compute capability >= 8.0.",
+        MEM,
+        target="model",
+        choices=("float32", "bfloat16", "float16"),
     ),
     Field(
         "bnb_4bit_use_double_quant",
@@ -113,9 +151,20 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         False,
         "Quantise the 4-bit weights' scales too: about 0.37 bits per weight less.",
         MEM,
-        tools=(MEMORY,),
-        target="estimate",
+        tools=(TRAIN, MEMORY),
+        target="model",
+        trl_name="use_bnb_nested_quant",
     ),
+    Field(
+        "load_in_8bit",
+        "bool",
+        False,
+        "Load the base weights in 8 bits (LLM.int8 of bitsandbytes) and train LoRA adapters on top (needs use_peft; "
+        "not with load_in_4bit).",
+        MEM,
+        target="model",
+    ),
+    # -- taken only by memory estimates ----------------------------------------------------------------------
     Field(
         "num_gpus",
         "int",

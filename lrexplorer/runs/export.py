@@ -92,24 +92,54 @@ def _data_code(spec: RunSpec, assets: str) -> str:
 
 def _model_code(spec: RunSpec, attn: str, assets: str) -> str:
     ref, seed = spec["model"], spec["seed"]
+    dtype = "'auto'" if spec["dtype"] == "auto" else f"torch.{spec['dtype']}"
+    quantized = spec.quantization_kwargs() is not None
+    quant = ", quantization_config=BitsAndBytesConfig(**QUANT_ARGS), device_map=DEVICE_MAP" if quantized else ""
     if builtin.is_builtin(ref):
         dims = builtin.BUILTIN_MODELS[builtin.builtin_name(ref)]
         cast = "" if spec["dtype"] in ("auto", "float32") else f"\nmodel = model.to(torch.{spec['dtype']})"
-        return (
+        code = (
             f"# {ref!r}: a small Llama made from a config (no weights to download); the seed fixes its weights.\n"
             f"tokenizer = AutoTokenizer.from_pretrained({assets + '/tokenizer'!r})\n"
             f"config = LlamaConfig(**{_lit(dims)},\n    vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,\n"
             f"    eos_token_id=tokenizer.eos_token_id, bos_token_id=None)\n"
             f"config._attn_implementation = {attn!r}\nset_seed({seed})\nmodel = LlamaForCausalLM(config){cast}"
         )
-    path = Path(ref).expanduser()
-    target = str(path.resolve()) if path.exists() else ref
-    dtype = "'auto'" if spec["dtype"] == "auto" else f"torch.{spec['dtype']}"
-    trust = spec["trust_remote_code"]
+        if quantized:
+            code += (
+                "\n# bitsandbytes quantizes while loading, so the initial weights go through a folder, as in the run.\n"
+                "model.save_pretrained(os.path.join(OUTPUT_DIR, 'base_model'))\n"
+                f"model = AutoModelForCausalLM.from_pretrained(os.path.join(OUTPUT_DIR, 'base_model'), dtype={dtype}, "
+                f"attn_implementation={attn!r}{quant})"
+            )
+    else:
+        path = Path(ref).expanduser()
+        target = str(path.resolve()) if path.exists() else ref
+        trust = spec["trust_remote_code"]
+        code = (
+            f"tokenizer = AutoTokenizer.from_pretrained({target!r}, trust_remote_code={trust})\nset_seed({seed})\n"
+            f"model = AutoModelForCausalLM.from_pretrained({target!r}, dtype={dtype}, attn_implementation={attn!r}, "
+            f"trust_remote_code={trust}{quant})"
+        )
+    if quantized:
+        code += (
+            "\nmodel = prepare_model_for_kbit_training(model, "
+            f"use_gradient_checkpointing={spec['activation_checkpointing']}, "
+            f"gradient_checkpointing_kwargs={spec['activation_checkpointing_kwargs']!r})"
+        )
+    return code
+
+
+def _quant_code(spec: RunSpec) -> str:
+    """The BitsAndBytesConfig arguments and device map of a quantized base, as the worker builds them."""
+    quant = spec.quantization_kwargs()
+    if quant is None:
+        return ""
     return (
-        f"tokenizer = AutoTokenizer.from_pretrained({target!r}, trust_remote_code={trust})\nset_seed({seed})\n"
-        f"model = AutoModelForCausalLM.from_pretrained({target!r}, dtype={dtype}, attn_implementation={attn!r}, "
-        f"trust_remote_code={trust})"
+        f"QUANT_ARGS = {_lit(quant)}\n"
+        "# One device per process, as TRL's get_kbit_device_map: bitsandbytes quantizes onto it while loading.\n"
+        "DEVICE_MAP = {'': PartialState().local_process_index} if torch.cuda.is_available() "
+        "and not SFT_ARGS['use_cpu'] else 'cpu'\n"
     )
 
 
@@ -154,7 +184,7 @@ def python_script(spec: RunSpec, facts: Facts | None = None, assets: str | None 
 """Supervised fine-tuning exported by lrexplorer {__version__} (model and data: MODEL and DATASET below).
 
 Run: python {SCRIPT} [OUTPUT_DIR]   (or through accelerate launch, see {ACCELERATE}).
-Needs torch, transformers, trl, datasets{", peft" if peft else ""}; nothing from lrexplorer.
+Needs torch, transformers, trl, datasets{", peft" if peft else ""}{", bitsandbytes" if spec.quantization_kwargs() else ""}; nothing from lrexplorer.
 """
 import os
 import sys
@@ -163,7 +193,7 @@ import datasets
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, set_seed
 from trl import SFTConfig, SFTTrainer
-{"from peft import LoraConfig" if peft else ""}
+{"from peft import LoraConfig" if peft else ""}{_quant_imports(spec)}
 # Every user-given string below is a Python literal (repr), never code.
 MODEL = {spec["model"]!r}
 DATASET = {spec["dataset"]!r}
@@ -172,7 +202,7 @@ OUTPUT_DIR = sys.argv[1] if len(sys.argv) > 1 else {output_dir(spec)!r}
 # Exactly the SFTConfig arguments lrexplorer passes (attention {attn!r} resolved for this machine).
 SFT_ARGS = {_lit(sft)}
 {f"PEFT_ARGS = {_lit(peft)}" if peft else ""}
-{definitions}
+{_quant_code(spec)}{definitions}
 {_model_code(spec, attn, assets)}
 
 {_data_code(spec, assets)}
@@ -189,14 +219,36 @@ trainer.save_model(os.path.join(OUTPUT_DIR, "final_model"))
 '''
 
 
-def trl_yaml(spec: RunSpec, model_path: str | None = None, facts: Facts | None = None) -> str:
-    """(b) A config for `trl sft --config sft.yaml` (TRL's ScriptArguments, ModelConfig and SFTConfig names)."""
-    facts = facts or detect_facts()
+def _quant_imports(spec: RunSpec) -> str:
+    if spec.quantization_kwargs() is None:
+        return ""
+    return (
+        "\nfrom accelerate import PartialState\nfrom peft import prepare_model_for_kbit_training\n"
+        "from transformers import BitsAndBytesConfig"
+    )
+
+
+def trl_yaml_problem(spec: RunSpec) -> str | None:
+    """Why `trl sft` cannot run this spec as it is, or None."""
     if spec.schedule_family == "torch":
-        raise ExportError(
+        return (
             f"trl sft cannot use the torch scheduler {spec['lr_scheduler_type']}; export the Python "
             "script (it embeds the scheduler) or pick a transformers schedule"
         )
+    if spec["load_in_4bit"] and spec["bnb_4bit_compute_dtype"] != spec["dtype"]:
+        return (
+            f"trl sft computes 4-bit layers in dtype ({spec['dtype']}), not in bnb_4bit_compute_dtype "
+            f"({spec['bnb_4bit_compute_dtype']}); export the Python script or make the two equal"
+        )
+    return None
+
+
+def trl_yaml(spec: RunSpec, model_path: str | None = None, facts: Facts | None = None) -> str:
+    """(b) A config for `trl sft --config sft.yaml` (TRL's ScriptArguments, ModelConfig and SFTConfig names)."""
+    facts = facts or detect_facts()
+    problem = trl_yaml_problem(spec)
+    if problem:
+        raise ExportError(problem)
     ref = spec["model"]
     if builtin.is_builtin(ref) and not model_path:
         raise ExportError(f"{ref} has no folder for trl sft to load; write_bundle saves its initial weights")
@@ -212,6 +264,15 @@ def trl_yaml(spec: RunSpec, model_path: str | None = None, facts: Facts | None =
             lora_alpha=spec["lora_alpha"],
             lora_dropout=spec["lora_dropout"],
             lora_target_modules=spec["lora_target_modules"],
+            use_rslora=spec["use_rslora"],
+            use_dora=spec["use_dora"],
+        )
+    if spec["load_in_4bit"] or spec["load_in_8bit"]:
+        doc.update(
+            load_in_4bit=spec["load_in_4bit"],
+            load_in_8bit=spec["load_in_8bit"],
+            bnb_4bit_quant_type=spec["bnb_4bit_quant_type"],
+            use_bnb_nested_quant=spec["bnb_4bit_use_double_quant"],
         )
     data = spec["dataset"]
     if builtin.is_builtin(data):
@@ -277,7 +338,7 @@ def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None) -> list[
     )
     (dest / ACCELERATE).chmod(0o755)
     written.append(dest / ACCELERATE)
-    if spec.schedule_family != "torch":
+    if trl_yaml_problem(spec) is None:
         model_path = None
         if builtin.is_builtin(spec["model"]):
             model_path = str((dest / "initial_model").resolve())

@@ -58,6 +58,16 @@ def check_sources(values: dict[str, Any], probe_hub: bool = True) -> list[FieldE
                 f"must be at most the model's max_position_embeddings ({positions}); got {values['max_length']}",
             )
         )
+    wanted = "load_in_4bit" if values["load_in_4bit"] else "load_in_8bit" if values["load_in_8bit"] else None
+    saved = saved_quantization(values) if wanted and not errors else None
+    if wanted and saved:
+        errors.append(
+            FieldError(
+                wanted,
+                f"{values['model']!r} is saved already quantized ({saved}), so bitsandbytes cannot quantize it "
+                "again; turn it off (the model loads in its saved format) or pick an unquantized model",
+            )
+        )
     return errors
 
 
@@ -143,22 +153,79 @@ def torch_dtype(name: str) -> Any:
     return "auto" if name == "auto" else getattr(torch, name)
 
 
-def load_model(values: dict[str, Any], tokenizer: Any, attn: str) -> Any:
-    """The model to fine-tune, loaded with attention implementation `attn`."""
+def load_model(values: dict[str, Any], tokenizer: Any, attn: str, base_dir: Path | None = None) -> Any:
+    """The model to fine-tune, loaded with attention implementation `attn` (quantized by bitsandbytes when
+    load_in_4bit / load_in_8bit ask for it). A built-in model is created from its config; with `base_dir`
+    (or when it must be quantized, which only `from_pretrained` does) its initial weights are saved there
+    first and loaded back, so a LoRA run's adapter_config.json names a base model that exists on disk."""
+    import tempfile
+
+    from .spec import quantization_kwargs
+
     ref = values["model"]
+    quant = quantization_kwargs(values)
     if builtin.is_builtin(ref):
         dtype = None if values["dtype"] in ("auto", "float32") else torch_dtype(values["dtype"])
-        return builtin.make_model(builtin.builtin_name(ref), tokenizer, values["seed"], attn, dtype)
-    from transformers import AutoModelForCausalLM, set_seed
+        model = builtin.make_model(builtin.builtin_name(ref), tokenizer, values["seed"], attn, dtype)
+        if quant is None and base_dir is None:
+            return model
+        if base_dir is None:
+            with tempfile.TemporaryDirectory(prefix="lrx-base-") as tmp:
+                model.save_pretrained(tmp)
+                return _from_pretrained(tmp, values, attn, quant)
+        if not (base_dir / "config.json").is_file():  # a resumed run keeps the base it started from
+            model.save_pretrained(str(base_dir))
+            tokenizer.save_pretrained(str(base_dir))
+        return _from_pretrained(str(base_dir), values, attn, quant)
+    return _from_pretrained(_local_or_id(ref), values, attn, quant)
 
+
+def _from_pretrained(path: str, values: dict[str, Any], attn: str, quant: dict[str, Any] | None) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig, set_seed
+
+    extra: dict[str, Any] = {}
+    if quant is not None:
+        on_gpu = torch.cuda.is_available() and not values["use_cpu"]
+        # bitsandbytes quantizes while loading onto the device; one process, one device, as TRL's kbit map.
+        extra = {
+            "quantization_config": BitsAndBytesConfig(**quant),
+            "device_map": {"": torch.cuda.current_device()} if on_gpu else "cpu",
+        }
     set_seed(values["seed"])  # heads missing from the checkpoint are initialised from the seed
-    with _translated("model", ref):
+    with _translated("model", values["model"]):
         return AutoModelForCausalLM.from_pretrained(
-            _local_or_id(ref),
+            path,
             dtype=torch_dtype(values["dtype"]),
             attn_implementation=attn,
             trust_remote_code=values["trust_remote_code"],
+            **extra,
         )
+
+
+def saved_quantization(values: dict[str, Any]) -> str | None:
+    """The quant_method of a local or cached model whose saved weights are already quantized, else None."""
+    import json
+
+    ref = values["model"]
+    how = classify(ref)
+    if how == "path":
+        configs = [Path(ref).expanduser() / "config.json"]
+    elif how == "hub":
+        from huggingface_hub import constants
+
+        snapshots = Path(constants.HF_HUB_CACHE) / f"models--{ref.replace('/', '--')}" / "snapshots"
+        configs = sorted(snapshots.glob("*/config.json")) if snapshots.is_dir() else []
+    else:
+        return None
+    for path in configs:
+        try:
+            quant = json.loads(path.read_text(encoding="utf-8")).get("quantization_config")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if quant:
+            return str(quant.get("quant_method", "quantized") if isinstance(quant, dict) else "quantized")
+    return None
 
 
 def load_splits(values: dict[str, Any]) -> tuple[Any, Any]:

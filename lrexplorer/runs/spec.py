@@ -101,5 +101,26 @@ class RunSpec:
             "lora_alpha": self.values["lora_alpha"],
             "lora_dropout": self.values["lora_dropout"],
             "target_modules": self.values["lora_target_modules"],
+            "use_rslora": self.values["use_rslora"],
+            "use_dora": self.values["use_dora"],
+            "bias": "none",
             "task_type": "CAUSAL_LM",
         }
+
+    def quantization_kwargs(self) -> dict[str, Any] | None:
+        return quantization_kwargs(self.values)
+
+
+def quantization_kwargs(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`transformers.BitsAndBytesConfig` arguments (as TRL's `get_quantization_config` builds them, with the
+    compute dtype from bnb_4bit_compute_dtype), or None when the base weights are not quantized."""
+    if values["load_in_4bit"]:
+        return {
+            "load_in_4bit": True,
+            "bnb_4bit_quant_type": values["bnb_4bit_quant_type"],
+            "bnb_4bit_compute_dtype": values["bnb_4bit_compute_dtype"],
+            "bnb_4bit_use_double_quant": values["bnb_4bit_use_double_quant"],
+        }
+    if values["load_in_8bit"]:
+        return {"load_in_8bit": True}
+    return None

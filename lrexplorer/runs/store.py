@@ -6,7 +6,8 @@
     RUN/train.log       the worker's stdout and stderr
     RUN/stop.request    present while a graceful stop is asked for
     RUN/memory.json     the predicted peak memory of a step and the peak the run really used
-    RUN/checkpoint-N/   Trainer checkpoints;  RUN/final_model/  the trained model and tokenizer
+    RUN/checkpoint-N/   Trainer checkpoints;  RUN/final_model/  the trained model (or LoRA adapter) and tokenizer
+    RUN/base_model/     a LoRA run of a built-in model: the base weights its adapter_config.json names
     RUN/.lrexplorer-run the marker: this folder was created by lrexplorer for run id N (JSON)
 
 Folders are read while a worker writes them and after it crashed, so the readers never raise for a
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 CONFIG, STATUS, LOG, STOP = "config.yaml", "status.json", "train.log", "stop.request"
 FINAL = "final_model"
 MARKER = ".lrexplorer-run"
+BASE = "base_model"  # a built-in model's initial weights, saved for its LoRA adapters
 ACTIVE = ("queued", "running")
 FINAL_STATES = ("completed", "failed", "stopped")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
@@ -284,10 +286,18 @@ def checkpoints(run_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def model_file(folder: Path) -> Path | None:
+    """The file that makes `folder` a saved model: config.json, or a LoRA adapter's adapter_config.json."""
+    for name in ("config.json", "adapter_config.json"):
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return None
+
+
 def final_model(run_dir: Path) -> Path | None:
-    """final_model/ once the worker has saved it (config.json is there), else None."""
+    """final_model/ once the worker has saved it (a model or a LoRA adapter is there), else None."""
     final = Path(run_dir) / FINAL
-    return final if (final / "config.json").is_file() else None
+    return final if model_file(final) is not None else None
 
 
 # -- runs whose worker has gone ------------------------------------------------------------------------

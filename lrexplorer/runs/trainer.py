@@ -16,7 +16,7 @@ from trl import SFTConfig, SFTTrainer
 
 from ..schedules.build import CatalogueSchedulerMixin
 from ..tuning.range_trainer import RangeTestSchedulerMixin
-from . import sources
+from . import builtin, sources, store
 from .spec import RunSpec
 from .validate import Facts, resolve_attention
 
@@ -68,7 +68,18 @@ def build_trainer(
     on_cpu = facts.on_cpu(values["use_cpu"])
     attn = resolve_attention(values, facts)
     tokenizer = sources.load_tokenizer(values)
-    model = sources.load_model(values, tokenizer, attn)
+    # A built-in model's base is kept in the run folder for a LoRA run, so its adapter loads with plain peft.
+    base_dir = run_dir / store.BASE if values["use_peft"] and builtin.is_builtin(values["model"]) else None
+    model = sources.load_model(values, tokenizer, attn, base_dir)
+    if spec.quantization_kwargs() is not None:
+        from peft import prepare_model_for_kbit_training
+
+        # Freezes the quantized weights, keeps norms in float32 and lets checkpointing reach the inputs.
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=values["activation_checkpointing"],
+            gradient_checkpointing_kwargs=values["activation_checkpointing_kwargs"],
+        )
     train, evaluation = sources.load_splits(values)
     kwargs = spec.sft_kwargs(use_cpu=on_cpu)
     config = SFTConfig(output_dir=str(run_dir), disable_tqdm=True, **kwargs)
@@ -97,5 +108,16 @@ def build_trainer(
         "eval_examples": len(evaluation) if evaluation is not None and hasattr(evaluation, "__len__") else None,
         "parameters": sum(p.numel() for p in trained.parameters()),
         "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad),
+        "quantization": _quantization_label(spec),
     }
     return trainer, info
+
+
+def _quantization_label(spec: RunSpec) -> str | None:
+    quant = spec.quantization_kwargs()
+    if quant is None:
+        return None
+    if not quant.get("load_in_4bit"):
+        return "8-bit (LLM.int8)"
+    double = " + double quant" if quant["bnb_4bit_use_double_quant"] else ""
+    return f"4-bit {quant['bnb_4bit_quant_type']}{double}, compute {quant['bnb_4bit_compute_dtype']}"

@@ -15,7 +15,7 @@ import platform
 from dataclasses import dataclass
 from typing import Any
 
-from ..params import FieldError
+from ..params import CATALOGUE, FieldError
 from ..params.limits import tokens_problem
 from ..schedules import get_schedule
 
@@ -170,12 +170,17 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
             )
         )
     _check_schedule(values, errors)
+    _check_quantization(values, facts, errors, notes)
     if values["eval_strategy"] == "steps" and values["eval_steps"] is None:
         notes.append(f"eval_steps unset: evaluating every logging_steps ({values['logging_steps']:g}) updates.")
     if values["save_strategy"] == "no":
         notes.append("save_strategy is no: a stopped run cannot be resumed (no checkpoint).")
-    if not values["use_peft"] and values["lora_target_modules"] is not None:
-        notes.append("lora_target_modules is ignored because use_peft is off.")
+    if not values["use_peft"]:
+        ignored = [n for n in ("lora_target_modules", "use_rslora", "use_dora") if values[n]]
+        if ignored:
+            notes.append(
+                f"{', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored because use_peft is off."
+            )
     if values["activation_checkpointing_kwargs"] and not values["activation_checkpointing"]:
         notes.append("activation_checkpointing_kwargs is ignored because activation_checkpointing is off.")
     return errors, notes
@@ -198,3 +203,46 @@ def _check_schedule(values: dict[str, Any], errors: list[FieldError]) -> None:
                 f"{schedule.name} changes the LR after each evaluation; set eval_strategy to steps or epoch",
             )
         )
+
+
+def _check_quantization(values: dict[str, Any], facts: Facts, errors: list[FieldError], notes: list[str]) -> None:
+    """bitsandbytes-quantized base weights: LoRA on top, one format, a compute dtype the device has."""
+    four, eight = values["load_in_4bit"], values["load_in_8bit"]
+    if not (four or eight):
+        changed = [n for n in BNB_4BIT if values[n] != CATALOGUE[n].default]
+        if changed:
+            notes.append(f"{', '.join(changed)}: used only with load_in_4bit, which is off.")
+        return
+    name = "load_in_4bit" if four else "load_in_8bit"
+    if four and eight:
+        errors.append(FieldError("load_in_8bit", "cannot be combined with load_in_4bit; choose one of them"))
+    if not values["use_peft"]:
+        errors.append(
+            FieldError(name, "needs use_peft: quantized weights are frozen, only LoRA adapters on top of them train")
+        )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        errors.append(FieldError(name, "needs the bitsandbytes package (pip install bitsandbytes)"))
+    if not four:
+        return
+    on_cpu = facts.on_cpu(values["use_cpu"])
+    cap = facts.first_capability or (0, 0)
+    compute = values["bnb_4bit_compute_dtype"]
+    if compute == "bfloat16" and on_cpu and not facts.cpu_bf16:
+        errors.append(
+            FieldError(
+                "bnb_4bit_compute_dtype",
+                "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16); use float32",
+            )
+        )
+    elif compute == "bfloat16" and not on_cpu and cap < AMPERE:
+        errors.append(
+            FieldError(
+                "bnb_4bit_compute_dtype",
+                f"bfloat16 needs compute capability >= 8.0 (Ampere) and the GPU has {cap[0]}.{cap[1]}; use float16",
+            )
+        )
+    elif compute == "float16" and on_cpu:
+        notes.append("bnb_4bit_compute_dtype float16 on the CPU is slow; float32 (or bfloat16) suits the CPU better.")
+
+
+BNB_4BIT = ("bnb_4bit_quant_type", "bnb_4bit_compute_dtype", "bnb_4bit_use_double_quant")
