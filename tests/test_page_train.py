@@ -275,8 +275,7 @@ def test_qlora_run_from_the_page_saves_an_adapter_that_generates(runs):
     final = runs / run_id / store.FINAL
     assert (final / "adapter_model.safetensors").is_file() and not (final / "model.safetensors").exists()
     assert store.read_status(runs / run_id)["quantization"].startswith("4-bit nf4")
-    at.text_area(key="live.prompt").set_value("Who founded Zorvania?")
-    at.number_input(key="live.tokens").set_value(6)
-    at.button[[b.label for b in at.button].index("Generate")].click()
+    at.number_input(key="chat.max_new_tokens").set_value(6)
+    at.chat_input(key="chat.input").set_value("Who founded Zorvania?")
     run(at)
-    assert len(at.code) >= 2 and not errors(at), "the adapter run generates text"
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] and not errors(at), "the adapter run chats"
