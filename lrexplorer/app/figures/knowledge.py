@@ -111,7 +111,9 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "method": r["method"],
-                "paraphrases": "-" if r["paraphrases"] is None else r["paraphrases"],
+                "paraphrases": "-"
+                if r["paraphrases"] is None
+                else str(r["paraphrases"]),  # one type per column (Arrow)
                 "accuracy": f"{r['mean']:.3f} ± {r['std']:.3f}" if ran else "not run",
                 "exact match": f"{r['exact_match_mean']:.3f}" if ran else "",
                 "per seed": ", ".join(f"{a:.3f}" for a in r["accuracy"]),
