@@ -197,3 +197,10 @@ def cases(draw, name: str):
 def test_randomized_grid_matches_real(name: str, data) -> None:
     lr, n, w, kwargs = data.draw(cases(name))
     check(name, lr, n, w, kwargs)
+
+
+@pytest.mark.parametrize("n", [2046, 2047, 2048, 2500])
+def test_triangular2_past_1024_cycles_is_refused_exactly_where_torch_overflows(n: int) -> None:
+    # torch's CyclicLR computes 2.0 ** (cycle - 1) in Python floats; around n = 2048 updates of 2-update
+    # cycles it overflows at the scheduler step after the last update. `check` fails both ways.
+    check("CyclicLR", 1e-3, n, 0, {"step_size_up": 1, "step_size_down": None, "mode": "triangular2", "gamma": 1.0})

@@ -82,6 +82,16 @@ def cyclic_lr(m: np.ndarray, lr: float, span: int, kw: dict) -> np.ndarray:
     if mode == "triangular":
         return base_lr + height * 1.0
     if mode == "triangular2":
+        # torch computes 1 / 2.0 ** (cycle - 1) in Python floats: OverflowError from cycle 1025 on, also at
+        # the scheduler step after the last update (m = span), which the Trainer takes too.
+        last_cycle = math.floor(1 + span / total)
+        if last_cycle - 1 >= 1024:
+            raise FieldError(
+                "step_size_up",
+                f"triangular2 halves the amplitude every cycle and torch's CyclicLR overflows after 1,024 cycles; "
+                f"this run needs {last_cycle:,} cycles of {int(total)} updates. Use a longer cycle "
+                "(step_size_up / step_size_down) or mode triangular",
+            )
         return base_lr + height * (1 / np.power(2.0, cycle - 1))
     return base_lr + height * np.power(kw["gamma"], m.astype(np.float64))
 
