@@ -245,7 +245,8 @@ def test_a_disk_that_fills_while_training_ends_failed_disk_full(runs, tmp_path):
         run_dir = launcher.prepare_run(spec, runs)
         config = (run_dir / store.CONFIG).read_bytes()
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
-        (disk / "filler").write_bytes(b"\0" * (free - 8 * 1024))
+        # Room for the status, the memory record and the first metrics lines, not for 5,000 steps of them.
+        (disk / "filler").write_bytes(b"\0" * (free - 64 * 1024))
         launcher.launch(run_dir)
         _wait(lambda: store.reconcile(run_dir).get("state") in store.FINAL_STATES, timeout=400)
         status = store.reconcile(run_dir)
