@@ -99,7 +99,7 @@ STEP_CASES = [(name, "bfloat16") for name in OPTIMIZERS] + [
 def test_state_and_step_temporaries_equal_a_real_step(name: str, dtype: str) -> None:
     from lrexplorer.memory.measure import measure_step
 
-    setup = cpu_setup(optim=name, dtype=dtype)
+    setup = cpu_setup(optim=name, dtype=dtype)  # trainer sft: a real SFTTrainer step
     real = measure_step(CONFIG, ARCH, setup)
     est = estimate(ARCH, setup)
     assert est.components["optimizer_states"] == real.optimizer_states
@@ -115,7 +115,8 @@ def test_simulated_step_counts_the_same_optimizer_memory(name: str) -> None:
     from lrexplorer.memory.measure import measure_step
     from lrexplorer.memory.simulate import simulate_step
 
-    setup = cpu_setup(optim=name, dtype="bfloat16")
+    # The plain Trainer's step replayed both ways: the same code with real and with fake tensors.
+    setup = cpu_setup(optim=name, dtype="bfloat16", trainer="transformers")
     real = measure_step(CONFIG, ARCH, setup)
     fake = simulate_step(CONFIG, ARCH, setup)
     assert fake.optimizer_states == real.optimizer_states
