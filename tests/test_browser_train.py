@@ -131,6 +131,16 @@ def wait_points(page, at_least: int, timeout_s: float) -> int:
     raise AssertionError(f"the loss chart did not reach {at_least} points (has {points(page)})")
 
 
+def wait_terminal(run: Path, timeout_s: float) -> dict:
+    """The run's status once it has ended (or the last one read, when it has not within the time)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = store.read_status(run)
+        if status.get("state") in store.FINAL_STATES or time.monotonic() > deadline:
+            return status
+        time.sleep(1.0)
+
+
 def shot(page, name: str) -> None:
     folder = os.environ.get("LRX_SCREENSHOTS")
     if folder:
@@ -184,8 +194,10 @@ def test_start_watch_stop_reload(app):
             page.get_by_role("button", name="Resume from the last checkpoint").click()
             page.get_by_role("button", name="Stop").wait_for(timeout=60_000)
             shot(page, "train-resumed")
-            page.locator('[data-testid="stAlert"]', has_text="model and tokenizer in").wait_for(timeout=300_000)
-            assert store.read_status(runs / run_id)["state"] == "completed"
+            # The run first (its own pace on a loaded machine), then the page, which must follow it.
+            status = wait_terminal(runs / run_id, timeout_s=600)
+            assert status["state"] == "completed", status
+            page.locator('[data-testid="stAlert"]', has_text="model and tokenizer in").wait_for(timeout=60_000)
             assert page.get_by_role("button", name="Resume from the last checkpoint").count() == 0
             no_traceback(page)
             shot(page, "train-finished")
