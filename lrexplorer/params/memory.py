@@ -34,16 +34,16 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         "attn_implementation",
         "choice",
         "auto",
-        "Attention kernel. auto: for a run, flash_attention_2 when flash-attn is installed, the GPU has compute "
-        "capability >= 8.0 and training is in fp16/bf16, otherwise sdpa; for a memory estimate, what "
-        "transformers picks for the model (sdpa, or eager where sdpa is unsupported). eager keeps the full "
-        "attention matrix in memory.",
+        "Attention kernel. auto: for a run, the newest flash kernel that can run here (flash_attention_4, 3, "
+        "then 2: each needs its package, an NVIDIA GPU and fp16/bf16), otherwise sdpa; for a memory estimate, "
+        "what transformers picks for the model (sdpa, or eager where sdpa is unsupported). eager keeps the full "
+        "attention matrix in memory; sdpa and the flash kernels do not.",
         MEM,
         "flash-attention",
         tools=(TRAIN, MEMORY),
         target="model",
         library_default=None,
-        choices=("auto", "eager", "sdpa", "flash_attention_2"),
+        choices=("auto", "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flash_attention_4"),
     ),
     Field("use_cpu", "bool", False, "Train on the CPU even when a GPU is present.", MEM, "batch-size"),
     Field(

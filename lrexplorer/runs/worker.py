@@ -176,13 +176,14 @@ def _crashed(run_dir: Path, exc: BaseException) -> int:
 
 
 def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
+    from .attention_probe import AttentionProbe
     from .callbacks import RunCallback
     from .peak_callback import PeakCallback
     from .trainer import build_trainer
 
     callback = RunCallback(run_dir)
     peak = PeakCallback(run_dir, spec.values, facts)  # predicted against measured peak memory
-    trainer, info = build_trainer(spec, run_dir, facts, [callback, peak])
+    trainer, info = build_trainer(spec, run_dir, facts, [callback, peak, AttentionProbe(run_dir)])
     callback.trainer = peak.trainer = trainer
     _TRAINING.append(callback)
     from ..tuning.run_kinds import attach
