@@ -165,3 +165,29 @@ def test_the_memory_engine_takes_every_flash_kernel_and_refuses_it_on_the_cpu():
     assert len(set(peaks.values())) == 1
     with pytest.raises(FieldError, match="flash_attention_4 needs a CUDA GPU"):
         estimate(arch, TrainingSetup(device="cpu", attn_implementation="flash_attention_4"))
+
+
+def test_padding_free_with_a_max_length_is_refused_as_trl_refuses_it():
+    from lrexplorer.fields import FieldError
+
+    with pytest.raises(FieldError) as caught:
+        RunSpec.from_dict({"padding_free": True, "max_length": 128}, CPU)
+    assert "max_length to null" in {e.field: e.problem for e in caught.value.errors}["padding_free"]
+    RunSpec.from_dict({"padding_free": True, "max_length": None}, CPU)
+
+
+@pytest.mark.slow
+def test_a_padding_free_run_trains_on_one_row_per_batch(tmp_path, monkeypatch):
+    from helpers.runs import isolate_env, step_logs, wait_ended
+
+    from lrexplorer.runs import launcher
+
+    runs = isolate_env(monkeypatch, tmp_path)
+    given = {"padding_free": True, "max_length": None, "max_steps": 2, "logging_steps": 1}
+    spec = RunSpec.from_dict({**given, "per_device_train_batch_size": 4}, CPU)
+    status = wait_ended(launcher.start_run(spec, runs, run_id="pf"))
+    assert status["state"] == "completed", status
+    assert status["attention"]["implementation"] == "sdpa"
+    # Four examples per update although the batch is one flattened row (counted from its sequence bounds).
+    logs = step_logs(runs / "pf")
+    assert [r["samples_per_s"] * r["step_time_s"] for r in logs] == pytest.approx([4.0, 4.0], rel=1e-6)

@@ -237,12 +237,13 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         "padding_free",
         "bool",
         False,
-        "SFTConfig's padding_free, for the estimate: the batch's examples go in one row without padding or "
-        "attention mask; needs trainer sft.",
+        "SFTConfig's padding_free: the batch's examples go in one row without padding or attention mask (the "
+        "position ids mark where each starts), so no compute is spent on padding and the flash kernels run "
+        "without a mask; needs trainer sft.",
         MEM,
         "batch-size",
-        tools=(MEMORY,),
-        target="estimate",
+        tools=(TRAIN, MEMORY),
+        target="sft",
     ),
     Field(
         "masked_label_fraction",

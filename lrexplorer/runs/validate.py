@@ -163,6 +163,15 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
         if problem:
             errors.append(FieldError("attn_implementation", f"{problem}; use sdpa or auto"))
 
+    if values["padding_free"] and values["max_length"] is not None:
+        # TRL cuts examples to max_length only when it packs them, so it refuses the pair.
+        errors.append(
+            FieldError(
+                "padding_free",
+                "TRL does not cut examples to max_length without packing; set max_length to null "
+                "(every example keeps its full length) or turn padding_free off",
+            )
+        )
     if values["dataset_streaming"] and values["max_steps"] == -1:
         errors.append(
             FieldError(
