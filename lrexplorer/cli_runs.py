@@ -175,7 +175,7 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from .runs import store
-    from .runs.export import write_bundle
+    from .runs.bundle import write_bundle
 
     try:
         spec = store.read_spec(_find(args))

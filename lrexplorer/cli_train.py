@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         print("ok: the run can start", file=sys.stderr)
         return 0
     if args.export:
-        from .runs.export import write_bundle
+        from .runs.bundle import write_bundle
 
         for path in write_bundle(spec, Path(args.export)):
             print(path)
