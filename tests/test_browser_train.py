@@ -206,24 +206,39 @@ def test_start_watch_stop_reload(app):
             browser.close()
 
 
+EXPECTED = {"Runs": "/runs", "Guide": "/guide?lesson=", "Train": "/train", "Schedules": "/", "Memory": "/memory"}
+
+
+def on_page(page, name: str) -> None:
+    """Wait for page `name` on screen and its address (the Guide's with its lesson); no late rewrite."""
+    want = EXPECTED[name]
+    page.wait_for_function(
+        "(want) => want.endsWith('=') ? (location.pathname + location.search).startsWith(want) "
+        ": location.pathname + location.search === want",
+        arg=want,
+        timeout=60_000,
+    )
+    page.get_by_role("heading", name=name if name != "Schedules" else "Learning-rate schedules").first.wait_for(
+        timeout=60_000
+    )
+    page.wait_for_timeout(1000)  # a late rewrite of the address would land here
+    now = address(page)
+    assert now.startswith(want) if want.endswith("=") else now == want, (name, now)
+    no_traceback(page)
+
+
 def walk_the_sidebar(page) -> None:
-    """Each sidebar click leaves the address naming the page on screen (the Guide with its lesson)."""
-    expected = {"Runs": "/runs", "Guide": "/guide?lesson=", "Train": "/train", "Schedules": "/", "Memory": "/memory"}
+    """Each sidebar click leaves the address naming the page on screen (the Guide with its lesson), and
+    opening the Guide adds one history entry: Back returns to the page before it, Forward to the Guide."""
+    previous = None
     for name in ("Runs", "Guide", "Train", "Schedules", "Guide", "Memory", "Runs"):
         page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
-        want = expected[name]
-        page.wait_for_function(
-            "(want) => want.endsWith('=') ? (location.pathname + location.search).startsWith(want) "
-            ": location.pathname + location.search === want",
-            arg=want,
-            timeout=60_000,
-        )
-        page.get_by_role("heading", name=name if name != "Schedules" else "Learning-rate schedules").first.wait_for(
-            timeout=60_000
-        )
-        page.wait_for_timeout(1000)  # a late rewrite of the address would land here
-        now = address(page)
-        assert now.startswith(want) if want.endswith("=") else now == want, (name, now)
-        no_traceback(page)
+        on_page(page, name)
+        if name == "Guide" and previous is not None:
+            page.go_back()
+            on_page(page, previous)
+            page.go_forward()
+            on_page(page, name)
         if name == "Runs":
             shot(page, "runs")
+        previous = name
