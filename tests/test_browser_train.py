@@ -45,6 +45,16 @@ CHART_POINTS = """(title) => {
 }"""
 
 
+# Where the chart titled `title` begins, in pixels from the window's top (negative: scrolled above it).
+CHART_TOP = """(title) => {
+  for (const div of document.querySelectorAll('.js-plotly-plot')) {
+    const t = div.layout && div.layout.title && div.layout.title.text;
+    if (t && t.replace(/<[^>]+>/g, '') === title) return div.getBoundingClientRect().top;
+  }
+  return null;
+}"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -189,6 +199,8 @@ def test_start_watch_stop_reload(app):
             assert wait_points(page, shown, timeout_s=30) >= shown, "after a reload the same run shows its chart"
             stopped.wait_for(timeout=30_000)
             no_traceback(page)
+            page.wait_for_timeout(2000)  # a page that sticks to its bottom scrolls there after drawing
+            assert page.evaluate(CHART_TOP, "Loss") >= 0, "the ended run opens at its top, the loss chart whole"
             shot(page, "train-stopped")
             # Resume: with no reload, the page must follow the run through running to its end.
             page.get_by_role("button", name="Resume from the last checkpoint").click()
