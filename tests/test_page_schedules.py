@@ -281,6 +281,16 @@ def test_summary_writes_small_learning_rates_in_scientific_notation():
     assert not [c for c in cells if c.startswith("0.0")], cells
 
 
+@pytest.mark.parametrize(
+    "lr,text",
+    [(5.000000000000001e-08, "5e-08"), (2e-5, "2e-05"), (1.5e-4, "1.5e-04"), (1.37e-10, "1.37e-10"), (0.0, "0")],
+)
+def test_learning_rates_are_written_as_in_a_config(lr, text):
+    from lrexplorer.app.schedule_view import lr_text
+
+    assert lr_text(lr) == text
+
+
 def test_app_entry_point_lists_the_page_and_the_hardware():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert not at.exception

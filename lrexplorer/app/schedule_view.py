@@ -72,7 +72,10 @@ def stacked_formula(latex: str) -> str:
 def lr_text(lr: float) -> str:
     """A learning rate as it is written in configs: 2e-05, 1.5e-04, 2.02e-08; 0 as 0. A fixed-point format
     would show 2e-05 as 0.0000 in a narrow column."""
-    return "0" if lr == 0 else str(np.format_float_scientific(lr, precision=2, trim="-", exp_digits=2))
+    if lr == 0:
+        return "0"
+    mantissa, exponent = f"{lr:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
 
 
 def summary_row(view: CurveView) -> dict[str, Any]:
