@@ -20,6 +20,7 @@
 - `bundle`    the three exports in one folder (or zip) that runs anywhere, with a README and the built-in files
 
 `spec`, `validate`, `sources`, `store`, `metrics`, `registry`, `process`, `feed`, `summary`, `lock`, `launcher`, `builtin`,
-`export` and `bundle` import without torch (bundle loads it only to save the built-in model's initial weights);
+`export` and `bundle` import without torch (export loads it only to embed a torch scheduler, bundle to save the
+built-in model's initial weights);
 `trainer`, `callbacks` and `worker` load torch/transformers/TRL and run in the worker process.
 """
