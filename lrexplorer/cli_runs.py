@@ -64,10 +64,15 @@ def add_parser(subparsers: Any) -> None:
     q.add_argument("--queue", action="store_true", help="wait for the device if it is busy")
     q.set_defaults(handler=run_resume)
 
-    q = sub.add_parser("export", help="write a run's spec as train.py, sft.yaml and accelerate.sh", allow_abbrev=False)
+    q = sub.add_parser(
+        "export",
+        help="write a run as a folder that runs anywhere: train.py, sft.yaml, accelerate.sh, a README and the "
+        "built-in model, tokenizer and data it uses (the Runs page's complete bundle, unzipped)",
+        allow_abbrev=False,
+    )
     common(q)
     q.add_argument("run")
-    q.add_argument("dest", help="folder to write into")
+    q.add_argument("dest", help="folder to write into (created if needed)")
     q.set_defaults(handler=run_export)
 
     q = sub.add_parser(
@@ -175,7 +180,7 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from .runs import store
-    from .runs.export import write_bundle
+    from .runs.bundle import write_bundle
 
     try:
         spec = store.read_spec(_find(args))

@@ -54,7 +54,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--export",
         metavar="DIR",
-        help="write the run as train.py, sft.yaml (trl sft) and accelerate.sh into DIR; do not train",
+        help="write the run into DIR as a folder that runs anywhere (train.py, sft.yaml for trl sft, accelerate.sh, "
+        "a README and the built-in files they use); do not train",
     )
     p.add_argument(
         "--check",
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         print("ok: the run can start", file=sys.stderr)
         return 0
     if args.export:
-        from .runs.export import write_bundle
+        from .runs.bundle import write_bundle
 
         for path in write_bundle(spec, Path(args.export)):
             print(path)

@@ -45,6 +45,16 @@ CHART_POINTS = """(title) => {
 }"""
 
 
+# Where the chart titled `title` begins, in pixels from the window's top (negative: scrolled above it).
+CHART_TOP = """(title) => {
+  for (const div of document.querySelectorAll('.js-plotly-plot')) {
+    const t = div.layout && div.layout.title && div.layout.title.text;
+    if (t && t.replace(/<[^>]+>/g, '') === title) return div.getBoundingClientRect().top;
+  }
+  return null;
+}"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -189,6 +199,8 @@ def test_start_watch_stop_reload(app):
             assert wait_points(page, shown, timeout_s=30) >= shown, "after a reload the same run shows its chart"
             stopped.wait_for(timeout=30_000)
             no_traceback(page)
+            page.wait_for_timeout(2000)  # a page that sticks to its bottom scrolls there after drawing
+            assert page.evaluate(CHART_TOP, "Loss") >= 0, "the ended run opens at its top, the loss chart whole"
             shot(page, "train-stopped")
             # Resume: with no reload, the page must follow the run through running to its end.
             page.get_by_role("button", name="Resume from the last checkpoint").click()
@@ -206,27 +218,42 @@ def test_start_watch_stop_reload(app):
             browser.close()
 
 
+EXPECTED = {"Runs": "/runs", "Guide": "/guide?lesson=", "Train": "/train", "Schedules": "/", "Memory": "/memory"}
+
+
+def on_page(page, name: str) -> None:
+    """Wait for page `name` on screen and its address (the Guide's with its lesson); no late rewrite."""
+    want = EXPECTED[name]
+    page.wait_for_function(
+        "(want) => want.endsWith('=') ? (location.pathname + location.search).startsWith(want) "
+        ": location.pathname + location.search === want",
+        arg=want,
+        timeout=60_000,
+    )
+    page.get_by_role("heading", name=name if name != "Schedules" else "Learning-rate schedules").first.wait_for(
+        timeout=60_000
+    )
+    page.wait_for_timeout(1000)  # a late rewrite of the address would land here
+    now = address(page)
+    assert now.startswith(want) if want.endswith("=") else now == want, (name, now)
+    no_traceback(page)
+
+
 def walk_the_sidebar(page) -> None:
-    """Each sidebar click leaves the address naming the page on screen (the Guide with its lesson)."""
-    expected = {"Runs": "/runs", "Guide": "/guide?lesson=", "Train": "/train", "Schedules": "/", "Memory": "/memory"}
+    """Each sidebar click leaves the address naming the page on screen (the Guide with its lesson), and
+    opening the Guide adds one history entry: Back returns to the page before it, Forward to the Guide."""
+    previous = None
     for name in ("Runs", "Guide", "Train", "Schedules", "Guide", "Memory", "Runs"):
         page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
-        want = expected[name]
-        page.wait_for_function(
-            "(want) => want.endsWith('=') ? (location.pathname + location.search).startsWith(want) "
-            ": location.pathname + location.search === want",
-            arg=want,
-            timeout=60_000,
-        )
-        page.get_by_role("heading", name=name if name != "Schedules" else "Learning-rate schedules").first.wait_for(
-            timeout=60_000
-        )
-        page.wait_for_timeout(1000)  # a late rewrite of the address would land here
-        now = address(page)
-        assert now.startswith(want) if want.endswith("=") else now == want, (name, now)
-        no_traceback(page)
+        on_page(page, name)
+        if name == "Guide" and previous is not None:
+            page.go_back()
+            on_page(page, previous)
+            page.go_forward()
+            on_page(page, name)
         if name == "Runs":
             shot(page, "runs")
+        previous = name
 
 
 def test_use_this_lr_opens_train_with_the_suggestion(app):

@@ -104,3 +104,42 @@ def test_warmup_figure_full_resolution_with_markers():
     assert np.array_equal(trace.y, y[:90])
     assert "markers" in trace.mode
     assert warmup_window(2) == 20
+
+
+def _loss_trace(snap):
+    from lrexplorer.app.run_view import build_figures
+
+    figure = build_figures(snap)["loss"]
+    trace = next(t for t in figure.data if t.name == "loss")
+    return figure, np.asarray(trace.x), np.asarray(trace.y)
+
+
+@pytest.mark.parametrize("steps", [40, 5000])
+def test_finished_loss_chart_starts_at_the_first_logged_step(tmp_path, steps):
+    """The Train page's finished view (its figures built from the run's feed, as the page builds them)
+    draws the loss from the first logged step on, after a resume too; no axis range hides the start."""
+    from helpers.run_folders import make_run
+
+    from lrexplorer.runs import store
+    from lrexplorer.runs.feed import RunFeed
+
+    run_dir = make_run(tmp_path, "r", config={"max_steps": steps, "logging_steps": 5})
+    rng = np.random.default_rng(steps)
+    records = [
+        {"step": s, "epoch": s / steps, "loss": 7.0 / (1 + s / 50) + 0.05 * rng.random(), "learning_rate": 1e-3}
+        for s in range(5, steps + 1, 5)
+    ]
+    half = len(records) // 2
+    store.write_metrics(run_dir, records[:half])
+    feed = RunFeed(run_dir)
+    feed.poll(max_age=0)
+    # A resume rewrites the file with the records up to its checkpoint, then the worker appends.
+    store.write_metrics(run_dir, records[: half // 2])
+    with open(run_dir / store.METRICS, "a", encoding="utf-8") as fh:
+        fh.writelines(store.encode_record(r) for r in [*records[half // 2 :], {"train_runtime": 1.0, "step": steps}])
+    snap = feed.poll(max_age=0)
+    assert not snap.active and snap.points == len(records)
+    figure, x, y = _loss_trace(snap)
+    assert x[0] == 5 and y[0] == records[0]["loss"] and x[-1] == steps
+    assert figure.layout.xaxis.range is None and figure.layout.yaxis.range is None  # autorange: every point
+    assert figure.layout.xaxis.rangemode == "tozero"

@@ -256,13 +256,39 @@ def test_summary_and_notes():
     assert not at.exception and not errors(at)
     rows = at.dataframe[0].value
     assert list(rows["schedule"]) == ["linear", "constant", "reduce_lr_on_plateau", "OneCycleLR"]
-    assert rows.loc[0, "first LR"] == 0.0 and rows.loc[1, "warmup"] == "ignored"
+    assert rows.loc[0, "first LR"] == "0" and rows.loc[1, "warmup"] == "ignored"
     notes = " ".join(w.value for w in [*at.warning, *at.info])
     assert "first update uses LR 0" in notes
     assert "Ignores `warmup_steps`" in notes
     assert "evaluation loss" in notes
     assert "OneCycleLR" in notes and "max_lr" in notes
     assert len(at.get("download_button")) == 1
+
+
+def test_summary_writes_small_learning_rates_in_scientific_notation():
+    """A 2e-5 run reads 2e-05, not 0.0000 (a fixed-point format in a narrow column); the values are those
+    of the real transformers schedulers."""
+    from helpers.real_schedulers import hf_reference
+
+    at = set_run(page(schedule="linear,cosine", warmup="10"), lr=2e-5, steps=1000)
+    assert not at.exception and not errors(at)
+    rows = at.dataframe[0].value
+    assert list(rows["max LR"]) == ["2e-05", "2e-05"] and list(rows["first LR"]) == ["0", "0"]
+    for i, name in enumerate(("linear", "cosine")):
+        real = hf_reference(name, 2e-5, 1000, 10, {})
+        assert float(rows.loc[i, "last LR"]) == pytest.approx(real[-1], rel=5e-3), name
+    cells = [str(v) for column in rows.columns if "LR" in column for v in rows[column]]
+    assert not [c for c in cells if c.startswith("0.0")], cells
+
+
+@pytest.mark.parametrize(
+    "lr,text",
+    [(5.000000000000001e-08, "5e-08"), (2e-5, "2e-05"), (1.5e-4, "1.5e-04"), (1.37e-10, "1.37e-10"), (0.0, "0")],
+)
+def test_learning_rates_are_written_as_in_a_config(lr, text):
+    from lrexplorer.app.schedule_view import lr_text
+
+    assert lr_text(lr) == text
 
 
 def test_app_entry_point_lists_the_page_and_the_hardware():

@@ -144,7 +144,8 @@ def test_exported_script_steps_a_torch_scheduler_after_warmup_as_torch_does(tmp_
 
     from helpers.real_schedulers import rtol_for, torch_reference
 
-    from lrexplorer.runs.export import SCRIPT, write_bundle
+    from lrexplorer.runs.bundle import write_bundle
+    from lrexplorer.runs.export import SCRIPT
 
     kwargs = {"step_size": 2, "gamma": 0.5}
     spec = RunSpec.from_dict(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lrexplorer.runs import bundle as bundles
 from lrexplorer.runs import export
 from lrexplorer.runs.spec import RunSpec
 
@@ -30,7 +31,7 @@ def bundle(tmp_path_factory) -> Path:
     # Built around the catalogue's checks: the exporter must hold even for strings a later version lets in.
     spec = RunSpec(dict(RunSpec.from_dict({}).values, **HOSTILE))
     dest = tmp_path_factory.mktemp("hostile")
-    export.write_bundle(spec, dest)
+    bundles.write_bundle(spec, dest)
     return dest
 
 

@@ -15,7 +15,8 @@ from helpers.runs import assert_lr_matches_curve, count_lines, run_cli
 from lrexplorer.cli import main
 from lrexplorer.params import FieldError
 from lrexplorer.runs import builtin, store
-from lrexplorer.runs.export import ACCELERATE, SCRIPT, TRL_YAML, write_bundle
+from lrexplorer.runs.bundle import write_bundle
+from lrexplorer.runs.export import ACCELERATE, SCRIPT, TRL_YAML
 from lrexplorer.runs.sources import check_sources
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.validate import Facts

@@ -289,7 +289,8 @@ def test_exported_script_reproduces_the_run_through_accelerate_launch(main_run, 
     losses and learning rates as the worker did (same seed, data order, initial weights, schedule)."""
     import subprocess
 
-    from lrexplorer.runs.export import ACCELERATE, SCRIPT, TRL_YAML, write_bundle
+    from lrexplorer.runs.bundle import write_bundle
+    from lrexplorer.runs.export import ACCELERATE, SCRIPT, TRL_YAML
 
     run_dir, _, _ = main_run
     spec = RunSpec.from_file(run_dir / store.CONFIG)  # the run's own record, as `lrexplorer runs export` reads it

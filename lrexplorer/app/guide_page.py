@@ -13,7 +13,7 @@ import streamlit as st
 from ..guide import LESSONS, Lesson, lesson_by_id
 from ..guide.search import search
 from . import guide_lessons, guide_memory, guide_reference
-from .guide_nav import LESSON_KEY, lesson_button, prev_next, render_topics, scroll_to_section
+from .guide_nav import LESSON_KEY, lesson_button, lesson_in_address, prev_next, render_topics, scroll_to_section
 
 EXTRAS = {**guide_lessons.EXTRAS, **guide_memory.EXTRAS, **guide_reference.EXTRAS}
 IDS = [lesson.id for lesson in LESSONS]
@@ -93,8 +93,6 @@ def render() -> None:
         st.divider()
         prev_next(current.id)
         scroll_to_section()
-    # The address bar names the lesson on screen, so it can be shared. Written last, and only when it
-    # differs: the browser applies a page change to the address after the page's first messages, and a
-    # query written before that was paired with the previous page's path (a stray history entry).
-    if st.query_params.get("lesson") != current.id:
-        st.query_params["lesson"] = current.id
+    # Written last: the browser applies a page change to the address after the page's first messages, and
+    # a query written before that was paired with the previous page's path.
+    lesson_in_address(current.id)

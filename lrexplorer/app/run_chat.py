@@ -111,7 +111,10 @@ def chat_panel(run_dir: Path, config: dict[str, Any]) -> None:
         with st.chat_message(message["role"]):
             st.markdown(message["content"] if message["content"].strip() else f"*{EMPTY_REPLY}*")
     hint = sample_prompt(config)
-    prompt = st.chat_input(f"Ask the model, e.g. {hint}" if hint else "Ask the model", key="chat.input")
+    # In a container, the input sits here in the page instead of pinned to the window's bottom: a pinned
+    # input makes the page open scrolled to its end, with the charts above cut off at the window's top.
+    with st.container():
+        prompt = st.chat_input(f"Ask the model, e.g. {hint}" if hint else "Ask the model", key="chat.input")
     if prompt:
         history.append({"role": "user", "content": prompt})
         with st.chat_message("user"):

@@ -9,9 +9,6 @@ what the launcher runs.
 
 from __future__ import annotations
 
-import io
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import streamlit as st
 
 from ..fields import FieldError
 from ..runs import builtin, launcher, lock, store
+from ..runs.bundle import INITIAL_MODEL, zip_bundle
 from ..runs.export import (
     ACCELERATE,
     SCRIPT,
@@ -27,7 +25,7 @@ from ..runs.export import (
     accelerate_command,
     python_script,
     trl_yaml,
-    write_bundle,
+    uses_assets,
 )
 from ..runs.peak import peak_text
 from ..runs.spec import RunSpec
@@ -237,6 +235,11 @@ def export(run_dir: Path) -> None:
     tabs = st.tabs(["Python script", "YAML (trl sft)", "accelerate launch"])
     with tabs[0]:
         script = python_script(spec, cached_facts())
+        if uses_assets(spec):
+            st.caption(
+                "The built-in model and data are files in the bundle's `assets/` folder: this script needs that "
+                "folder next to it, so download the complete bundle below to run it elsewhere."
+            )
         st.download_button(
             "Download train.py",
             script,
@@ -250,9 +253,9 @@ def export(run_dir: Path) -> None:
         model_path = None
         if builtin.is_builtin(spec["model"]):
             # trl sft needs a folder to load: the bundle below saves the built-in model's initial weights there.
-            model_path = "initial_model"
+            model_path = INITIAL_MODEL
             st.caption(
-                f"{spec['model']} has no Hub id: `initial_model/` (its initial weights, the same seed) comes with "
+                f"{spec['model']} has no Hub id: `{INITIAL_MODEL}/` (its initial weights, the same seed) comes with "
                 "the bundle below; run `trl sft --config sft.yaml` inside the unzipped folder."
             )
         try:
@@ -285,19 +288,21 @@ def export(run_dir: Path) -> None:
 
 
 def bundle(spec: RunSpec, run_dir: Path) -> None:
-    """A zip of train.py, accelerate.sh, sft.yaml and the assets they use (built on request: it saves
-    the built-in model's initial weights, which takes a few seconds)."""
+    """A zip of train.py, accelerate.sh, sft.yaml, a README and the built-in files they use (built on
+    request: it saves the built-in model's initial weights, which takes a few seconds)."""
     key = f"runs.bundle.{run_dir}"
     if st.button("Prepare a complete bundle (.zip)", key="runs.bundle", icon=":material/folder_zip:"):
-        with st.spinner("Writing the bundle…"), tempfile.TemporaryDirectory() as tmp:
+        with st.spinner("Writing the bundle…"):
             try:
-                written = write_bundle(spec, Path(tmp) / run_dir.name, cached_facts())
+                st.session_state[key] = zip_bundle(spec, run_dir.name, cached_facts())
             except (ExportError, OSError) as exc:
                 st.error(f"Bundle failed: {exc}", icon=":material/error:")
                 return
-            st.session_state[key] = zip_folder(Path(tmp))
-            st.caption(", ".join(p.name for p in written))
     if key in st.session_state:
+        st.caption(
+            "Everything the run needs, by paths relative to the folder: unzip it anywhere and follow its README "
+            f"(`python {SCRIPT}`, `sh {ACCELERATE}`, or `trl sft --config {TRL_YAML}` inside the folder)."
+        )
         st.download_button(
             "Download the bundle",
             st.session_state[key],
@@ -306,12 +311,3 @@ def bundle(spec: RunSpec, run_dir: Path) -> None:
             key="runs.dl_zip",
             icon=":material/download:",
         )
-
-
-def zip_folder(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                zf.write(path, path.relative_to(folder))
-    return buffer.getvalue()

@@ -17,7 +17,6 @@ from ..schedules import CATALOGUE, Schedule, compute_curve, span_of
 from .figures.lr_curves import Line, warmup_window
 
 MAX_TOTAL_STEPS = 10_000_000  # a curve of 10M float64 values is 80 MB; more would stall the page
-LR_COLUMNS = ("first LR", "last LR", "min LR", "max LR")  # the summary columns holding learning rates
 
 
 @dataclass(frozen=True)
@@ -70,8 +69,17 @@ def stacked_formula(latex: str) -> str:
     return r"\begin{gathered}" + r" \\ ".join(parts) + r"\end{gathered}"
 
 
+def lr_text(lr: float) -> str:
+    """A learning rate as it is written in configs: 2e-05, 1.5e-04, 2.02e-08; 0 as 0. A fixed-point format
+    would show 2e-05 as 0.0000 in a narrow column."""
+    if lr == 0:
+        return "0"
+    mantissa, exponent = f"{lr:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
+
+
 def summary_row(view: CurveView) -> dict[str, Any]:
-    """One row of the 'what the trainer will do' table."""
+    """One row of the 'what the trainer will do' table; learning rates as text, formatted here."""
     schedule = CATALOGUE[view.name]
     # Text in both cases: one column of one type (Arrow, behind st.dataframe, refuses mixed columns).
     warm = f"{view.warmup_steps:,}" if schedule.uses_warmup else "ignored"
@@ -79,10 +87,10 @@ def summary_row(view: CurveView) -> dict[str, Any]:
         "schedule": view.name,
         "updates": view.total_steps,
         "warmup": warm,
-        "first LR": view.first,
-        "last LR": view.last,
-        "min LR": view.lowest,
-        "max LR": view.highest,
+        "first LR": lr_text(view.first),
+        "last LR": lr_text(view.last),
+        "min LR": lr_text(view.lowest),
+        "max LR": lr_text(view.highest),
     }
 
 

@@ -17,7 +17,6 @@ from ..steps import StepPlan
 from . import widgets
 from .figures.lr_curves import lr_figure, warmup_figure, warmup_window
 from .schedule_view import (
-    LR_COLUMNS,
     MAX_TOTAL_STEPS,
     CurveView,
     curves_csv,
@@ -65,8 +64,8 @@ def render() -> None:
             return
         assert isinstance(plan, StepPlan)
         draw_curves(plan, views)
-        if views:
-            trainer_table(views, learning_rate, plan, kwargs_by_name)
+    if views:  # below both columns, at full width: seven columns do not fit beside the controls
+        trainer_table(views, learning_rate, plan, kwargs_by_name)
 
 
 def schedule_block(
@@ -214,10 +213,7 @@ def trainer_table(
         [summary_row(v) for v in views],
         hide_index=True,
         width="stretch",
-        column_config={
-            "updates": st.column_config.NumberColumn(format="localized"),
-            **{c: st.column_config.NumberColumn(format="%.4g") for c in LR_COLUMNS},
-        },
+        column_config={"updates": st.column_config.NumberColumn(format="localized")},
     )
     grouped: dict[tuple[str, str], list[str]] = {}
     for v in views:

@@ -17,8 +17,10 @@
 - `summary`   table rows, progress and ETA, final metrics, config diffs, safe deletion
 - `lock`      one run per device across processes (fcntl)
 - `export`    the spec as a standalone script, a `trl sft` YAML, an `accelerate launch` command
+- `bundle`    the three exports in one folder (or zip) that runs anywhere, with a README and the built-in files
 
-`spec`, `validate`, `sources`, `store`, `metrics`, `registry`, `process`, `feed`, `summary`, `lock`, `launcher`, `builtin` and
-`export` import without torch (export loads it only to embed a torch scheduler or save the built-in model's initial weights);
+`spec`, `validate`, `sources`, `store`, `metrics`, `registry`, `process`, `feed`, `summary`, `lock`, `launcher`, `builtin`,
+`export` and `bundle` import without torch (export loads it only to embed a torch scheduler, bundle to save the
+built-in model's initial weights);
 `trainer`, `callbacks` and `worker` load torch/transformers/TRL and run in the worker process.
 """

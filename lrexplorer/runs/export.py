@@ -5,7 +5,8 @@ All three are generated from the same `RunSpec` the launcher starts: the SFTConf
 `spec.sft_kwargs(...)` verbatim, the attention implementation and device are resolved by the same
 functions as in the worker, and the built-in model is rebuilt from the same config and seed. A torch
 scheduler class is not something `trl sft` can name, so (b) refuses it; the script embeds the very
-warmup wrapper the worker uses (`schedules/warmup.py`, copied whole).
+warmup wrapper the worker uses (`schedules/warmup.py`, copied whole). `bundle.write_bundle` puts the
+three in one folder with the files they need.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import pprint
 import shlex
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +76,12 @@ def _count_examples(spec: RunSpec) -> int:
         return sum(1 for line in fh if line.strip())
 
 
-def _data_code(spec: RunSpec, assets: str) -> str:
+def _data_code(spec: RunSpec) -> str:
     ref, streaming = spec["dataset"], spec["dataset_streaming"]
     if builtin.is_builtin(ref):
-        files = {s: f"{assets}/datasets/{builtin.builtin_name(ref)}/{s}.jsonl" for s in ("train", "test")}
-        return f"loaded = datasets.load_dataset('json', data_files={files!r}, streaming={streaming})"
+        name = builtin.builtin_name(ref)
+        bundled = ", ".join(f"{s!r}: str(ASSETS / 'datasets' / {name!r} / '{s}.jsonl')" for s in ("train", "test"))
+        return f"loaded = datasets.load_dataset('json', data_files={{{bundled}}}, streaming={streaming})"
     path = Path(ref).expanduser()
     if path.is_file():
         builder = sources.DATA_BUILDERS[path.suffix]
@@ -90,7 +91,7 @@ def _data_code(spec: RunSpec, assets: str) -> str:
     return f"loaded = datasets.load_dataset({target!r}, name={spec['dataset_config']!r}, streaming={streaming})"
 
 
-def _model_code(spec: RunSpec, attn: str, assets: str) -> str:
+def _model_code(spec: RunSpec, attn: str) -> str:
     ref, seed = spec["model"], spec["seed"]
     dtype = "'auto'" if spec["dtype"] == "auto" else f"torch.{spec['dtype']}"
     quantized = spec.quantization_kwargs() is not None
@@ -100,7 +101,7 @@ def _model_code(spec: RunSpec, attn: str, assets: str) -> str:
         cast = "" if spec["dtype"] in ("auto", "float32") else f"\nmodel = model.to(torch.{spec['dtype']})"
         code = (
             f"# {ref!r}: a small Llama made from a config (no weights to download); the seed fixes its weights.\n"
-            f"tokenizer = AutoTokenizer.from_pretrained({assets + '/tokenizer'!r})\n"
+            "tokenizer = AutoTokenizer.from_pretrained(str(ASSETS / 'tokenizer'))\n"
             f"config = LlamaConfig(**{_lit(dims)},\n    vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,\n"
             f"    eos_token_id=tokenizer.eos_token_id, bos_token_id=None)\n"
             f"config._attn_implementation = {attn!r}\nset_seed({seed})\nmodel = LlamaForCausalLM(config){cast}"
@@ -171,10 +172,28 @@ def _scheduler_code(spec: RunSpec) -> tuple[str, str]:
     return definitions, "ScheduledSFTTrainer"
 
 
-def python_script(spec: RunSpec, facts: Facts | None = None, assets: str | None = None) -> str:
-    """(a) A script that reruns this spec with transformers + TRL only: `python train.py [OUTPUT_DIR]`."""
+def uses_assets(spec: RunSpec) -> bool:
+    """Whether the spec's model or data are built in, so the script needs the bundle's assets/ folder."""
+    return builtin.is_builtin(spec["model"]) or builtin.is_builtin(spec["dataset"])
+
+
+def _assets_code(spec: RunSpec) -> str:
+    if not uses_assets(spec):
+        return ""
+    return (
+        "# The built-in tokenizer and data ship in the bundle's assets/ folder, next to this script.\n"
+        "ASSETS = HERE / 'assets'\n"
+        "if not ASSETS.is_dir():\n"
+        "    sys.exit(f'{ASSETS} is missing: this script needs the assets/ folder of the complete bundle '\n"
+        "             '(lrexplorer runs export, or the Runs page); keep it next to the script')\n"
+    )
+
+
+def python_script(spec: RunSpec, facts: Facts | None = None) -> str:
+    """(a) A script that reruns this spec with transformers + TRL only: `python train.py [OUTPUT_DIR]`.
+    Its own files (the built-in assets, the default output folder) are found next to the script, so it
+    runs from any working directory; a model or data path the user gave stays as given."""
     facts = facts or detect_facts()
-    assets = assets or str(builtin.ASSETS)
     attn = resolve_attention(spec.values, facts)
     sft = spec.sft_kwargs(use_cpu=facts.on_cpu(spec["use_cpu"]))
     peft = spec.peft_kwargs()
@@ -183,11 +202,12 @@ def python_script(spec: RunSpec, facts: Facts | None = None, assets: str | None 
     return f'''#!/usr/bin/env python
 """Supervised fine-tuning exported by lrexplorer {__version__} (model and data: MODEL and DATASET below).
 
-Run: python {SCRIPT} [OUTPUT_DIR]   (or through accelerate launch, see {ACCELERATE}).
+Run: python {SCRIPT} [OUTPUT_DIR]   (or through accelerate launch, see {ACCELERATE}).{_needs_bundle(spec)}
 Needs torch, transformers, trl, datasets{", peft" if peft else ""}{", bitsandbytes" if spec.quantization_kwargs() else ""}; nothing from lrexplorer.
 """
 import os
 import sys
+from pathlib import Path
 
 import datasets
 import torch
@@ -197,15 +217,17 @@ from trl import SFTConfig, SFTTrainer
 # Every user-given string below is a Python literal (repr), never code.
 MODEL = {spec["model"]!r}
 DATASET = {spec["dataset"]!r}
-OUTPUT_DIR = sys.argv[1] if len(sys.argv) > 1 else {output_dir(spec)!r}
-
+HERE = Path(__file__).resolve().parent
+# An OUTPUT_DIR argument is relative to where you run from; the default lives next to this script.
+OUTPUT_DIR = sys.argv[1] if len(sys.argv) > 1 else str(HERE / {output_dir(spec)!r})
+{_assets_code(spec)}
 # Exactly the SFTConfig arguments lrexplorer passes (attention {attn!r} resolved for this machine).
 SFT_ARGS = {_lit(sft)}
 {f"PEFT_ARGS = {_lit(peft)}" if peft else ""}
 {_quant_code(spec)}{definitions}
-{_model_code(spec, attn, assets)}
+{_model_code(spec, attn)}
 
-{_data_code(spec, assets)}
+{_data_code(spec)}
 train_dataset = loaded[{spec["dataset_train_split"]!r}]
 eval_dataset = loaded[{spec["dataset_test_split"]!r}] if {evaluate} else None
 
@@ -217,6 +239,12 @@ trainer.train()
 trainer.save_state()  # trainer_state.json: every logged loss and learning rate
 trainer.save_model(os.path.join(OUTPUT_DIR, "final_model"))
 '''
+
+
+def _needs_bundle(spec: RunSpec) -> str:
+    if not uses_assets(spec):
+        return ""
+    return "\nThe built-in model and data come from the assets/ folder of the complete bundle, next to this script."
 
 
 def _quant_imports(spec: RunSpec) -> str:
@@ -276,7 +304,8 @@ def trl_yaml(spec: RunSpec, model_path: str | None = None, facts: Facts | None =
         )
     data = spec["dataset"]
     if builtin.is_builtin(data):
-        doc["dataset_name"] = str(builtin.DATASETS_DIR / builtin.builtin_name(data))
+        # Relative to the bundle folder, where `trl sft` runs; a bare "NAME" would be read as a Hub id.
+        doc["dataset_name"] = f"assets/datasets/{builtin.builtin_name(data)}"
     elif Path(data).expanduser().is_file():
         path = Path(data).expanduser().resolve()
         doc["datasets"] = [{"path": sources.DATA_BUILDERS[path.suffix], "data_files": str(path), "split": "train"}]
@@ -318,39 +347,3 @@ def accelerate_command(spec: RunSpec, script: str = SCRIPT, num_processes: int =
         parts.append("--cpu")
     parts += [script, output_dir(spec)]
     return shlex.join(parts)
-
-
-def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None) -> list[Path]:
-    """Write train.py, accelerate.sh and (when trl sft can express the spec) sft.yaml into `dest`, with
-    the bundled assets the spec uses, so the folder runs anywhere."""
-    facts = facts or detect_facts()
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    uses_assets = builtin.is_builtin(spec["model"]) or builtin.is_builtin(spec["dataset"])
-    if uses_assets:
-        for sub in ("tokenizer", "datasets"):
-            shutil.copytree(builtin.ASSETS / sub, dest / "assets" / sub, dirs_exist_ok=True)
-    (dest / SCRIPT).write_text(python_script(spec, facts, assets=str((dest / "assets").resolve())), encoding="utf-8")
-    written.append(dest / SCRIPT)
-    (dest / ACCELERATE).write_text(
-        '#!/bin/sh\ncd "$(dirname "$0")"\n' + accelerate_command(spec, facts=facts) + "\n", encoding="utf-8"
-    )
-    (dest / ACCELERATE).chmod(0o755)
-    written.append(dest / ACCELERATE)
-    if trl_yaml_problem(spec) is None:
-        model_path = None
-        if builtin.is_builtin(spec["model"]):
-            model_path = str((dest / "initial_model").resolve())
-            _save_initial_model(spec, Path(model_path), facts)
-            written.append(Path(model_path))
-        (dest / TRL_YAML).write_text(trl_yaml(spec, model_path, facts), encoding="utf-8")
-        written.append(dest / TRL_YAML)
-    return written
-
-
-def _save_initial_model(spec: RunSpec, path: Path, facts: Facts) -> None:
-    tokenizer = builtin.load_tokenizer()
-    model = sources.load_model(spec.values, tokenizer, resolve_attention(spec.values, facts))
-    model.save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
