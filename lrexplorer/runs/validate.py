@@ -12,12 +12,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..params import CATALOGUE, FieldError
 from ..params.limits import tokens_problem
 from ..schedules import get_schedule
+from .distributed import check_distributed
 
 AMPERE = (8, 0)  # bf16 tensor cores, TF32 and flash-attention 2 start at compute capability 8.0
 
@@ -29,6 +30,8 @@ class Facts:
     gpu_capabilities: tuple[tuple[int, int], ...]  # one per visible CUDA GPU, in torch's order
     cpu_bf16: bool  # the CPU has bfloat16 instructions (avx512_bf16 / amx_bf16 / arm bf16)
     flash_attn: bool  # the flash_attn package is importable
+    deepspeed: bool = False  # the deepspeed package is importable
+    cpu_cores: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     def on_cpu(self, use_cpu: bool) -> bool:
         return use_cpu or not self.gpu_capabilities
@@ -38,11 +41,17 @@ class Facts:
         return self.gpu_capabilities[0] if self.gpu_capabilities else None
 
     def lock_name(self, use_cpu: bool) -> str:
-        """One run per device: `cpu`, or the first visible GPU (lrexplorer launches one-GPU runs)."""
+        """One run per device: `cpu`, or the first visible GPU (the first of the run's GPUs)."""
+        return self.lock_names(use_cpu, 1)[0]
+
+    def lock_names(self, use_cpu: bool, num_processes: int) -> list[str]:
+        """The devices a run of `num_processes` holds: `cpu` (all CPU processes share it), else one GPU
+        per process, the first visible ones."""
         if self.on_cpu(use_cpu):
-            return "cpu"
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
-        return f"gpu{visible or '0'}"
+            return ["cpu"]
+        visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+        ids = visible or [str(i) for i in range(max(num_processes, 1))]
+        return [f"gpu{i}" for i in ids[: max(num_processes, 1)]]
 
 
 def cpu_has_bf16() -> bool:
@@ -77,7 +86,10 @@ def detect_facts(use_torch: bool = False) -> Facts:
             gpus = [g for i in wanted for g in gpus if g.index == i]
         caps = tuple(g.compute_capability or (0, 0) for g in gpus)
     return Facts(
-        gpu_capabilities=caps, cpu_bf16=cpu_has_bf16(), flash_attn=importlib.util.find_spec("flash_attn") is not None
+        gpu_capabilities=caps,
+        cpu_bf16=cpu_has_bf16(),
+        flash_attn=importlib.util.find_spec("flash_attn") is not None,
+        deepspeed=importlib.util.find_spec("deepspeed") is not None,
     )
 
 
@@ -171,6 +183,7 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
         )
     _check_schedule(values, errors)
     _check_quantization(values, facts, errors, notes)
+    check_distributed(values, facts, errors, notes)
     if values["eval_strategy"] == "steps" and values["eval_steps"] is None:
         notes.append(f"eval_steps unset: evaluating every logging_steps ({values['logging_steps']:g}) updates.")
     if values["save_strategy"] == "no":
