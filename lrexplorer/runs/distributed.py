@@ -135,8 +135,8 @@ def launch_command(values: dict[str, Any], run_dir: Path, resume: bool, port: in
     return cmd + (["--resume"] if resume else [])
 
 
-def rank_error_path(run_dir: Path, rank: int) -> Path:
-    return Path(run_dir) / RANKS_DIR / f"rank-{rank}.error.json"
+def rank_end_path(run_dir: Path, rank: int, failed: bool) -> Path:
+    return Path(run_dir) / RANKS_DIR / f"rank-{rank}.{'error' if failed else 'end'}.json"
 
 
 def rank_log_path(run_dir: Path, rank: int) -> Path:
