@@ -55,7 +55,17 @@ def check_distributed(values: dict[str, Any], facts: Facts, errors: list[FieldEr
             errors.append(FieldError("fsdp_config", problem))
         elif not fsdp:
             notes.append("fsdp_config is ignored because fsdp is off.")
-    if fsdp and n == 1:
+    if fsdp and on_cpu:
+        # accelerate turns FSDP on only for GPU-like process groups (AcceleratorState: MULTI_GPU, ...); its CPU
+        # processes (MULTI_CPU over gloo) ignore the FSDP plugin and train plain DDP, sharding nothing.
+        errors.append(
+            FieldError(
+                "fsdp",
+                "accelerate shards with FSDP on GPUs only: CPU processes (gloo) ignore it and train plain data "
+                "parallel, so nothing would be sharded; turn fsdp off on the CPU (num_processes alone runs DDP)",
+            )
+        )
+    elif fsdp and n == 1:
         notes.append("fsdp on one process shards nothing: every weight stays whole on that process.")
     if ds:
         if not facts.deepspeed:

@@ -1,0 +1,107 @@
+"""The distributed fields of a run spec: each refusal names its field, the legacy fsdp string reads as
+transformers itself reads it, the ZeRO presets leave to transformers only keys it fills in, and the CLI
+refuses what the spec refuses."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+from lrexplorer.fields import FieldError
+from lrexplorer.runs.distributed import zero_config
+from lrexplorer.runs.spec import RunSpec
+from lrexplorer.runs.validate import Facts
+
+CPU2 = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False, cpu_cores=2)
+TWO_GPUS = Facts(gpu_capabilities=((8, 0), (8, 0)), cpu_bf16=True, flash_attn=False, deepspeed=True)
+NO_DEEPSPEED = Facts(gpu_capabilities=((8, 0), (8, 0)), cpu_bf16=True, flash_attn=False, deepspeed=False)
+QLORA = {"use_peft": True, "load_in_4bit": True}
+
+
+def refused(values: dict, facts: Facts) -> dict[str, str]:
+    with pytest.raises(FieldError) as info:
+        RunSpec.from_dict(values, facts)
+    out: dict[str, str] = {}
+    for e in info.value.errors:
+        out[e.field] = f"{out.get(e.field, '')} {e.problem}".strip()
+    return out
+
+
+def test_num_processes_is_bounded_by_the_cores_or_the_gpus():
+    assert RunSpec.from_dict({"num_processes": 2}, CPU2)["num_processes"] == 2
+    assert "2 cores here" in refused({"num_processes": 3}, CPU2)["num_processes"]
+    assert RunSpec.from_dict({"num_processes": 2}, TWO_GPUS)["num_processes"] == 2
+    assert "2 GPUs" in refused({"num_processes": 3}, TWO_GPUS)["num_processes"]
+    # use_cpu on a GPU machine: CPU processes, bounded by the cores.
+    assert "cores" in refused({"num_processes": 64, "use_cpu": True}, TWO_GPUS)["num_processes"]
+    assert ">= 1" in refused({"num_processes": 0}, CPU2)["num_processes"]
+
+
+def test_sharding_refusals_name_the_field_and_the_reason():
+    assert "GPUs only" in refused({"num_processes": 2, "fsdp": True}, CPU2)["fsdp"]
+    assert "quantized" in refused({"num_processes": 2, "fsdp": True, **QLORA}, TWO_GPUS)["fsdp"]
+    assert "not both" in refused({"fsdp": True, "deepspeed": "zero2"}, TWO_GPUS)["deepspeed"]
+    assert "4-bit" in refused({"deepspeed": "zero3_offload", **QLORA}, TWO_GPUS)["deepspeed"]
+    assert "not installed" in refused({"num_processes": 2, "deepspeed": "zero2"}, NO_DEEPSPEED)["deepspeed"]
+    cpu = refused({"deepspeed": "zero1"}, CPU2)["deepspeed"]
+    assert "CUDA" in cpu and "not installed" in cpu
+    assert "zero1, zero2, zero3" in refused({"deepspeed": "zero4"}, TWO_GPUS)["deepspeed"]
+    assert "version must be 2" in refused({"fsdp": True, "fsdp_config": {"version": 1}}, TWO_GPUS)["fsdp_config"]
+    assert "allowed keys" in refused({"fsdp": True, "fsdp_config": {"sharding": 1}}, TWO_GPUS)["fsdp_config"]
+    assert "words among" in refused({"fsdp": "hybrid_shard"}, TWO_GPUS)["fsdp"]
+    ok = RunSpec.from_dict({"num_processes": 2, "deepspeed": "zero3", "bf16": True}, TWO_GPUS)
+    assert ok.sft_kwargs(use_cpu=False)["deepspeed"]["zero_optimization"]["stage"] == 3
+
+
+@pytest.mark.parametrize("legacy", ["full_shard auto_wrap", "shard_grad_op auto_wrap offload", "full_shard offload"])
+def test_the_legacy_fsdp_string_reads_as_transformers_reads_it(legacy, tmp_path):
+    from transformers import TrainingArguments
+
+    spec = RunSpec.from_dict({"num_processes": 2, "fsdp": legacy}, TWO_GPUS)
+    assert spec["fsdp"] is True and any("fsdp=true" in n for n in spec.notes)
+    ours = spec.sharding_kwargs()
+    translated = TrainingArguments(str(tmp_path), fsdp=ours["fsdp"], fsdp_config=ours["fsdp_config"])
+    original = TrainingArguments(str(tmp_path), fsdp=legacy)
+    assert translated.fsdp_plugin_args == original.fsdp_plugin_args
+    assert translated.fsdp_plugin_args["fsdp_version"] == 2
+
+
+def test_zero_presets_leave_auto_only_where_transformers_fills_it_in():
+    from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
+
+    filled = inspect.getsource(HfTrainerDeepSpeedConfig)
+
+    def autos(node: dict, prefix: str = "") -> list[str]:
+        out = []
+        for k, v in node.items():
+            path = f"{prefix}{k}"
+            out += autos(v, path + ".") if isinstance(v, dict) else [path] if v == "auto" else []
+        return out
+
+    for preset in ("zero1", "zero2", "zero3", "zero2_offload", "zero3_offload"):
+        config = zero_config(preset)
+        assert config["zero_optimization"]["stage"] == int(preset[4])
+        assert ("offload_optimizer" in config["zero_optimization"]) == preset.endswith("_offload")
+        for path in autos(config):
+            assert f'"{path}"' in filled, (preset, path)
+
+
+def test_memory_estimates_keep_fsdp_as_a_switch():
+    from lrexplorer.params import MEMORY, resolve
+
+    values, notes = resolve({"fsdp": "full_shard auto_wrap", "num_gpus": 4}, MEMORY)
+    assert values["fsdp"] is True and "fsdp_config" not in values and notes
+
+
+def test_cli_refuses_deepspeed_here_in_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "lrexplorer", "train", "--deepspeed", "zero3", "--check", "--output_dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "deepspeed:" in done.stderr and "Traceback" not in done.stderr
