@@ -346,8 +346,8 @@ def preflight(given: dict[str, Any], facts: Facts, hw: Hardware | None = None) -
     values = spec.values
     try:
         result.num_examples = count_examples(values)
-        # The Trainer's step counts on one device (lrexplorer launches one-device runs).
-        result.plan = plan_for(values, num_examples=result.num_examples)
+        # The Trainer's step counts: each of the num_processes ranks takes its share of the batches.
+        result.plan = plan_for(values, num_examples=result.num_examples, world_size=values["num_processes"])
         result.curve = curve_for(values, result.plan.total_steps, result.plan.warmup_steps)
     except FieldError as exc:
         if result.plan is None and values["max_steps"] < 1 and result.num_examples is None:

@@ -24,6 +24,7 @@ from ..runs.summary import format_duration
 from ..units import GIB
 from .figures.lr_curves import Line, lr_figure
 from .pages import page_link
+from .train_dist import distributed_section
 from .widgets import cached_facts, cached_hardware
 
 PREFIX = "train."
@@ -114,9 +115,9 @@ def _source_options(p: Field) -> list[str]:
     return [builtin.PREFIX + name for name in builtin.builtin_datasets()]
 
 
-def widget(p: Field) -> Any:
+def widget(p: Field, disabled: bool = False) -> Any:
     """One input for one catalogue field; returns its widget value."""
-    k, tip = key(p.name), help_for(p)
+    k, tip, off = key(p.name), help_for(p), {"disabled": disabled}
     if p.name in ("model", "dataset"):
         options = _source_options(p)
         current = st.session_state.get(k)
@@ -132,14 +133,15 @@ def widget(p: Field) -> Any:
             key=k,
             help=tip,
             format_func=lambda v: NULL_LABEL if v is None else str(v).lower(),
+            **off,
         )
     if p.kind == "bool":
-        return st.checkbox(p.name, key=k, help=tip)
+        return st.checkbox(p.name, key=k, help=tip, **off)
     if p.kind == "choice":
-        return st.selectbox(p.name, list(p.choice_values()), key=k, help=tip)
+        return st.selectbox(p.name, list(p.choice_values()), key=k, help=tip, format_func=lambda v: v or "(off)", **off)
     if p.kind == "int":
         return st.number_input(
-            p.name, step=1, format="%d", key=k, help=tip, placeholder=NULL_LABEL if p.nullable else None
+            p.name, step=1, format="%d", key=k, help=tip, placeholder=NULL_LABEL if p.nullable else None, **off
         )
     if p.kind == "float":
         return st.number_input(
@@ -149,11 +151,14 @@ def widget(p: Field) -> Any:
             key=k,
             help=tip,
             placeholder=NULL_LABEL if p.nullable else None,
+            **off,
         )
     placeholder = {"json": "{}" if not p.nullable else "null", "str_list": "null (peft's default)"}.get(
         p.kind, NULL_LABEL
     )
-    return st.text_input(p.name, key=k, help=tip, placeholder=placeholder if p.nullable or p.kind == "json" else None)
+    return st.text_input(
+        p.name, key=k, help=tip, placeholder=placeholder if p.nullable or p.kind == "json" else None, **off
+    )
 
 
 def form() -> dict[str, Any]:
@@ -165,6 +170,9 @@ def form() -> dict[str, Any]:
         with st.expander(title, expanded=group in OPEN_GROUPS):
             if group == "model-data":
                 st.caption(dataset_caption())
+            if group == "distributed":
+                raw.update(distributed_section(groups[group], cached_facts(), cached_hardware()))
+                continue
             cols = st.columns(2)
             for i, p in enumerate(groups[group]):
                 with cols[i % 2]:

@@ -32,6 +32,20 @@ def max_processes(values: dict[str, Any], facts: Facts) -> tuple[int, str]:
     return count, f"one process per GPU and this machine has {count} GPU{'s' if count != 1 else ''}"
 
 
+def unavailable(facts: Facts, use_cpu: bool) -> dict[str, str]:
+    """The distributed fields this machine cannot use, each with the reason (the Train form disables them)."""
+    out: dict[str, str] = {}
+    if facts.on_cpu(use_cpu):
+        out["fsdp"] = out["fsdp_config"] = (
+            "FSDP needs GPUs: accelerate's CPU processes train plain data parallel (num_processes alone)"
+        )
+    if not facts.deepspeed:
+        out["deepspeed"] = "deepspeed is not installed (pip install deepspeed)"
+    elif facts.on_cpu(use_cpu):
+        out["deepspeed"] = "DeepSpeed ZeRO needs CUDA GPUs"
+    return out
+
+
 def check_distributed(values: dict[str, Any], facts: Facts, errors: list[FieldError], notes: list[str]) -> None:
     """The rules of num_processes, fsdp, fsdp_config and deepspeed against each other and the machine."""
     n, fsdp, ds = values["num_processes"], values["fsdp"], values["deepspeed"]

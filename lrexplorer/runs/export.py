@@ -60,6 +60,7 @@ def resolved_torch_kwargs(spec: RunSpec) -> dict[str, Any]:
         num_train_epochs=spec["num_train_epochs"],
         max_steps=spec["max_steps"],
         warmup_steps=spec["warmup_steps"],
+        world_size=spec["num_processes"],
     )
     return schedule.resolve(given, max(1, plan.total_steps - plan.warmup_steps))
 
