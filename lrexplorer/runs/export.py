@@ -23,6 +23,7 @@ from .. import __version__
 from ..schedules import get_schedule
 from ..steps import plan_steps
 from . import builtin, sources, store
+from .export_cluster import Cluster, launch_flags, write_cluster_files
 from .spec import RunSpec
 from .validate import Facts, detect_facts, resolve_attention
 
@@ -299,29 +300,20 @@ def _abs_or_id(ref: str) -> str:
     return str(path.resolve()) if path.exists() else ref
 
 
-def accelerate_command(spec: RunSpec, script: str = SCRIPT, num_processes: int = 1, facts: Facts | None = None) -> str:
-    """(c) `accelerate launch` for the script; raise --num_processes for data parallelism on more GPUs."""
+def accelerate_command(
+    spec: RunSpec, script: str = SCRIPT, facts: Facts | None = None, cluster: Cluster | None = None
+) -> str:
+    """(c) `accelerate launch` for the script, with the spec's num_processes (per machine) and, for several
+    machines, their rank and meeting point (`cluster`; FieldError names a missing one)."""
     facts = facts or detect_facts()
     precision = "bf16" if spec["bf16"] else "fp16" if spec["fp16"] else "no"
-    parts = [
-        "accelerate",
-        "launch",
-        "--num_machines",
-        "1",
-        "--num_processes",
-        str(num_processes),
-        "--mixed_precision",
-        precision,
-        "--dynamo_backend",
-        "no",
-    ]
-    if facts.on_cpu(spec["use_cpu"]):
-        parts.append("--cpu")
+    parts = ["accelerate", "launch", *launch_flags(spec, facts, (cluster or Cluster()).checked())]
+    parts += ["--mixed_precision", precision, "--dynamo_backend", "no"]
     parts += [script, output_dir(spec)]
     return shlex.join(parts)
 
 
-def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None) -> list[Path]:
+def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None, cluster: Cluster | None = None) -> list[Path]:
     """Write train.py, accelerate.sh and (when trl sft can express the spec) sft.yaml into `dest`, with
     the bundled assets the spec uses, so the folder runs anywhere."""
     facts = facts or detect_facts()
@@ -335,10 +327,12 @@ def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None) -> list[
     (dest / SCRIPT).write_text(python_script(spec, facts, assets=str((dest / "assets").resolve())), encoding="utf-8")
     written.append(dest / SCRIPT)
     (dest / ACCELERATE).write_text(
-        '#!/bin/sh\ncd "$(dirname "$0")"\n' + accelerate_command(spec, facts=facts) + "\n", encoding="utf-8"
+        '#!/bin/sh\ncd "$(dirname "$0")"\n' + accelerate_command(spec, facts=facts, cluster=cluster) + "\n",
+        encoding="utf-8",
     )
     (dest / ACCELERATE).chmod(0o755)
     written.append(dest / ACCELERATE)
+    written += write_cluster_files(spec, dest, facts, cluster or Cluster(), SCRIPT, output_dir(spec))
     if trl_yaml_problem(spec) is None:
         model_path = None
         if builtin.is_builtin(spec["model"]):
