@@ -1,12 +1,14 @@
 """A real run on two CPU processes (DDP over gloo) through the `lrexplorer` CLI: its learning rates are
 the Schedules engine's at the step count `lrexplorer schedule --world_size 2` gives, it stops mid-way
-with a checkpoint and resumes to the end; only rank 0 writes the run folder, rank 1 keeps its own log."""
+with a checkpoint, resumes, survives a kill of its process group (no rank left behind) and resumes to
+the end; only rank 0 writes the run folder, rank 1 keeps its own log."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 
@@ -48,6 +50,24 @@ def schedule(world_size: int) -> list[float]:
     return [float(x) for x in rows]
 
 
+def ranks_of(run_dir) -> list:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if "--rank-process" in line and str(run_dir) in line and "accelerate.commands.launch" not in line:
+            found.append(proc)
+    return found
+
+
+def wait_gone(procs: list, timeout: float = 30.0) -> list:
+    import psutil
+
+    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    return alive
+
+
 def test_two_cpu_processes_train_stop_and_resume_on_the_schedule(tmp_path, monkeypatch):
     isolate_env(monkeypatch, tmp_path)
     run_dir = tmp_path / "ddp"
@@ -58,6 +78,19 @@ def test_two_cpu_processes_train_stop_and_resume_on_the_schedule(tmp_path, monke
     stopped = wait_ended(run_dir)
     assert stopped["state"] == "stopped", stopped
     assert 2 <= stopped["global_step"] < 20 and store.checkpoints(run_dir), stopped
+
+    cli("runs", "resume", "ddp")
+    # The supervising worker killed mid-way (as the OOM killer would): accelerate's launcher and the ranks,
+    # which torchrun starts in sessions of their own, die with it instead of training on.
+    resumed = wait_for(
+        run_dir, lambda s, m: s.get("global_step", 0) >= stopped["global_step"] + 2, what="two resumed steps"
+    )
+    training = ranks_of(run_dir)
+    assert len(training) == 2
+    os.kill(resumed["pid"], signal.SIGKILL)
+    killed = wait_ended(run_dir)
+    assert killed["state"] == "failed" and "killed or crashed" in killed["message"], killed
+    assert not wait_gone(training), "a rank outlived its killed launcher"
 
     cli("runs", "resume", "ddp")
     status = wait_ended(run_dir)

@@ -105,3 +105,31 @@ def test_cli_refuses_deepspeed_here_in_one_line(tmp_path):
     )
     assert done.returncode == 2, done.stderr
     assert "deepspeed:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_failing_rank_reaches_the_status_with_its_rank(tmp_path, monkeypatch):
+    from lrexplorer.runs import ranks, store, worker
+
+    def ended(records: list[tuple[int, str, str]], code: int = 1, terminated: bool = False) -> dict:
+        run_dir = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        (run_dir / "ranks").mkdir(parents=True)
+        store.write_json_atomic(run_dir / store.STATUS, {"state": "running", "run_id": run_dir.name})
+        for rank, state, message in records:  # what each rank's worker records as it ends
+            monkeypatch.setattr(worker, "_RANK", [rank])
+            worker._finish(run_dir, state, message, global_step=7)
+        monkeypatch.setattr(worker, "_RANK", [])
+        assert store.read_status(run_dir)["state"] == "running", "no rank writes the run's end itself"
+        ranks.settle(run_dir, 2, code, terminated, worker._finish)
+        return store.read_status(run_dir)
+
+    status = ended([(1, "failed", "ValueError: a bad row"), (0, "failed", "RuntimeError: connection closed")])
+    assert status["state"] == "failed" and status["global_step"] == 7
+    assert status["message"].splitlines() == [
+        "rank 1: ValueError: a bad row",
+        "rank 0: RuntimeError: connection closed",
+    ]
+    status = ended([(1, "stopped", "stopped"), (0, "stopped", "stopped on request at step 7")], code=0)
+    assert (status["state"], status["message"]) == ("stopped", "stopped on request at step 7")
+    status = ended([], code=-9)
+    assert status["state"] == "failed" and "exit code -9" in status["message"]
+    assert ended([], terminated=True)["state"] == "stopped"

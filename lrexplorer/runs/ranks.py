@@ -27,6 +27,27 @@ from . import store
 from .distributed import RANKS_DIR, free_port, launch_command, rank_end_path, rank_log_path
 
 
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies (Linux). torchrun starts each rank in a
+    session of its own, out of reach of a signal to the run's process group: without this, a killed
+    supervisor would leave its launcher, and a killed launcher its ranks, training on."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def adopt_rank(run_dir: Path, rank: int) -> None:
+    """What a rank does first: die with the launcher, and (ranks above 0) write into its own log."""
+    die_with_parent()
+    if os.getppid() == 1:  # the launcher died before the line above took effect
+        os._exit(1)
+    if rank != 0:
+        redirect_output(run_dir, rank)
+
+
 def redirect_output(run_dir: Path, rank: int) -> None:
     """Send this rank's stdout and stderr to its own log (rank 0 keeps train.log)."""
     path = rank_log_path(run_dir, rank)
@@ -80,7 +101,8 @@ def supervise(
 ) -> int:
     """Run the ranks to their end and leave the run's final status; returns the launcher's exit code."""
     terminated: list[int] = []
-    # A SIGTERM to the group reaches every rank, which checkpoints and stops; this process waits for them.
+    # A SIGTERM to the group reaches accelerate's launcher, which passes it to every rank: they checkpoint
+    # and stop, and this process waits for them.
     signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
     folder = Path(run_dir) / RANKS_DIR
     folder.mkdir(exist_ok=True)
@@ -88,12 +110,19 @@ def supervise(
         old.unlink(missing_ok=True)
     cmd = launch_command(values, Path(run_dir), resume, free_port())
     print(f"[lrexplorer] {values['num_processes']} processes: {shlex.join(cmd)}", flush=True)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent)  # noqa: PLW1509
     code = proc.wait()
+    settle(run_dir, values["num_processes"], code, bool(terminated), finish)
+    return code
+
+
+def settle(run_dir: Path, processes: int, code: int, terminated: bool, finish: Callable[..., None]) -> None:
+    """The run's end once its ranks have exited, from what they recorded and the launcher's exit code."""
     errors = rank_errors(run_dir)
     end = _read_json(rank_end_path(run_dir, 0, False))
     if errors:
-        steps = {"global_step": end["extra"]["global_step"]} if end and "global_step" in end["extra"] else {}
+        known = [r["extra"]["global_step"] for r in [*errors, end] if r and "global_step" in r.get("extra", {})]
+        steps = {"global_step": known[0]} if known else {}
         finish(run_dir, "failed", "\n".join(f"rank {e['rank']}: {e['message']}" for e in errors), **steps)
     elif end is not None:
         finish(run_dir, end["state"], end["message"], **end["extra"])
@@ -103,7 +132,6 @@ def supervise(
         finish(
             run_dir,
             "failed",
-            f"the {values['num_processes']} processes ended (exit code {code}) before rank 0 recorded an end; "
+            f"the {processes} processes ended (exit code {code}) before rank 0 recorded an end; "
             f"last lines of {store.LOG}:\n{store.log_tail(run_dir, 12)}",
         )
-    return code

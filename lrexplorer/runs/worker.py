@@ -89,11 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run_dir).resolve()
     signal.signal(signal.SIGTERM, _on_sigterm)
     if args.rank_process:
-        _RANK.append(int(os.environ.get("RANK", "0")))
-        if _RANK[0] != 0:
-            from .ranks import redirect_output
+        from .ranks import adopt_rank
 
-            redirect_output(run_dir, _RANK[0])
+        _RANK.append(int(os.environ.get("RANK", "0")))
+        adopt_rank(run_dir, _RANK[0])
     else:
         import psutil
 
