@@ -117,7 +117,7 @@ def _source_options(p: Field) -> list[str]:
 
 def widget(p: Field, disabled: bool = False) -> Any:
     """One input for one catalogue field; returns its widget value."""
-    k, tip, off = key(p.name), help_for(p), {"disabled": disabled}
+    k, tip = key(p.name), help_for(p)
     if p.name in ("model", "dataset"):
         options = _source_options(p)
         current = st.session_state.get(k)
@@ -133,15 +133,23 @@ def widget(p: Field, disabled: bool = False) -> Any:
             key=k,
             help=tip,
             format_func=lambda v: NULL_LABEL if v is None else str(v).lower(),
-            **off,
+            disabled=disabled,
         )
     if p.kind == "bool":
-        return st.checkbox(p.name, key=k, help=tip, **off)
+        return st.checkbox(p.name, key=k, help=tip, disabled=disabled)
     if p.kind == "choice":
-        return st.selectbox(p.name, list(p.choice_values()), key=k, help=tip, format_func=lambda v: v or "(off)", **off)
+        return st.selectbox(
+            p.name, list(p.choice_values()), key=k, help=tip, format_func=lambda v: v or "(off)", disabled=disabled
+        )
     if p.kind == "int":
         return st.number_input(
-            p.name, step=1, format="%d", key=k, help=tip, placeholder=NULL_LABEL if p.nullable else None, **off
+            p.name,
+            step=1,
+            format="%d",
+            key=k,
+            help=tip,
+            placeholder=NULL_LABEL if p.nullable else None,
+            disabled=disabled,
         )
     if p.kind == "float":
         return st.number_input(
@@ -151,13 +159,13 @@ def widget(p: Field, disabled: bool = False) -> Any:
             key=k,
             help=tip,
             placeholder=NULL_LABEL if p.nullable else None,
-            **off,
+            disabled=disabled,
         )
     placeholder = {"json": "{}" if not p.nullable else "null", "str_list": "null (peft's default)"}.get(
         p.kind, NULL_LABEL
     )
     return st.text_input(
-        p.name, key=k, help=tip, placeholder=placeholder if p.nullable or p.kind == "json" else None, **off
+        p.name, key=k, help=tip, placeholder=placeholder if p.nullable or p.kind == "json" else None, disabled=disabled
     )
 
 
