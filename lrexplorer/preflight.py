@@ -132,6 +132,11 @@ def _setup(values: dict[str, Any], facts: Facts, config: dict[str, Any], device:
 
     notes: list[str] = []
     run = {**values, "attn_implementation": resolve_attention(values, facts), "device": device}
+    processes, preset = values["num_processes"], values["deepspeed"]
+    if device == "cuda":  # one process per GPU, sharded by FSDP (the shared fsdp field) or a ZeRO stage
+        run.update(num_gpus=processes, zero_stage=int(preset[4]) if preset else 0)
+    elif processes > 1:
+        notes.append(f"one of the {processes} CPU processes: each holds a whole copy, {processes} times this in all")
     setup = setup_from_values(run, config, notes)
     lengths = dataset_lengths(values)
     if isinstance(lengths, str):

@@ -133,3 +133,20 @@ def test_a_failing_rank_reaches_the_status_with_its_rank(tmp_path, monkeypatch):
     status = ended([], code=-9)
     assert status["state"] == "failed" and "exit code -9" in status["message"]
     assert ended([], terminated=True)["state"] == "stopped"
+
+
+def test_preflight_estimates_one_rank_of_the_sharded_run():
+    from lrexplorer.preflight import preflight
+
+    def peak(**given) -> int:
+        pf = preflight({"num_processes": 4, **given}, GPUS4, None)
+        assert pf.memory is not None and pf.memory.peak_bytes is not None, pf.memory
+        return pf.memory.peak_bytes
+
+    ddp = peak()
+    assert peak(fsdp=True) < ddp and peak(deepspeed="zero3") < peak(deepspeed="zero1") <= ddp
+    cpu = preflight({"num_processes": 2}, CPU2, None).memory
+    assert cpu is not None and any("2 CPU processes" in note for note in cpu.assumptions)
+
+
+GPUS4 = Facts(gpu_capabilities=((8, 0),) * 4, cpu_bf16=True, flash_attn=False, deepspeed=True)

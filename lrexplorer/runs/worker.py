@@ -198,7 +198,13 @@ def _run_holding(run_dir: Path, spec: Any, facts: Any, resume: bool, device: str
         run_dir, state="running", started_at=time.time(), device_lock=device, message="loading model and data"
     )
     if spec["num_processes"] > 1:
+        from ..tuning.run_kinds import read_kind
         from .ranks import supervise
+
+        kind = read_kind(run_dir)[0]
+        if kind is not None:  # its scheduler, pruning and result file are written for one process
+            _finish(run_dir, "failed", f"num_processes: a {kind.replace('_', ' ')} runs on one process; set it to 1")
+            return 2
 
         return supervise(run_dir, spec.values, resume, _finish)
     return _train_guarded(run_dir, spec, facts, resume)
