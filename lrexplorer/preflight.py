@@ -20,7 +20,7 @@ from .hardware import Hardware
 from .params import FieldError
 from .runs import builtin
 from .runs.spec import RunSpec
-from .runs.validate import AMPERE, Facts, resolve_attention
+from .runs.validate import AMPERE, Facts, attention_note, resolve_attention
 from .schedules import Curve, curve_for
 from .steps import StepPlan, plan_for
 from .units import GIB
@@ -285,23 +285,7 @@ def run_warnings(
             )
         )
     half = values["bf16"] or values["fp16"] or values["dtype"] in ("bfloat16", "float16")
-    if (
-        values["attn_implementation"] in ("auto", "flash_attention_2")
-        and not on_cpu
-        and cap is not None
-        and cap >= AMPERE
-        and half
-        and not facts.flash_attn
-    ):
-        out.append(
-            (
-                "info",
-                (
-                    "Flash attention is unavailable: the flash-attn package is not installed, so auto uses "
-                    "sdpa (pip install flash-attn to use it)."
-                ),
-            )
-        )
+    out.append(("info", attention_note(values, facts)))
     if values["attn_implementation"] == "eager":
         out.append(
             (

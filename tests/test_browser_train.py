@@ -227,3 +227,25 @@ def walk_the_sidebar(page) -> None:
         no_traceback(page)
         if name == "Runs":
             shot(page, "runs")
+
+
+def test_use_this_lr_opens_train_with_the_suggestion(app):
+    from helpers.run_folders import finished_range_test
+    from playwright.sync_api import sync_playwright
+
+    url, runs = app
+    result = finished_range_test(runs)
+    valley = result["suggestions"]["valley"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url + "/tune?lrfind=lr-range-test-1")
+            page.get_by_role("button", name="Use this LR").first.click()
+            page.wait_for_url("**/train", timeout=30_000)
+            field = page.get_by_role("spinbutton", name="learning_rate")
+            field.wait_for(timeout=30_000)
+            assert float(field.input_value()) == pytest.approx(valley, rel=1e-6)
+            no_traceback(page)
+        finally:
+            browser.close()

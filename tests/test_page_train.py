@@ -140,7 +140,8 @@ def test_reset_and_unknown_run(runs):
 
 
 def test_run_view_of_a_finished_run_from_its_folder(runs):
-    run_dir = make_run(runs, "done", global_step=30, max_steps=30, message="trained 30 steps")
+    kernel = {"implementation": "sdpa", "kernel": "SDPA flash kernel (CPU)", "how": "the profiler"}
+    run_dir = make_run(runs, "done", global_step=30, max_steps=30, message="trained 30 steps", attention=kernel)
     append(
         run_dir,
         *(record(s) for s in range(1, 31)),
@@ -149,6 +150,7 @@ def test_run_view_of_a_finished_run_from_its_folder(runs):
     )
     at = train_page("done")
     assert at.query_params["run"] == ["done"] or at.query_params["run"] == "done"
+    assert any("kernel that ran: SDPA flash kernel (CPU)" in c.value for c in at.caption), "the attention that ran"
     assert len(chart(at, "Loss")["loss"][0]) == 30 and list(chart(at, "Loss")["eval loss"][1]) == [4.2]
     labels = [m.label for m in at.metric]
     assert {"last loss", "mean train loss", "last eval loss"} <= set(labels)

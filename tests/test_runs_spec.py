@@ -137,10 +137,13 @@ def test_auto_attention(facts, given, expected):
     assert resolve_attention(spec.values, facts) == expected
 
 
-def test_flash_attn_detection_matches_importability():
-    import importlib.util
+def test_flash_attn_detection_matches_transformers():
+    from transformers.modeling_flash_attention_utils import FLASH_ATTENTION_COMPATIBILITY_MATRIX as MATRIX
 
-    assert detect_facts().flash_attn == (importlib.util.find_spec("flash_attn") is not None)
+    facts = detect_facts()
+    assert facts.flash_attn == MATRIX[2]["pkg_availability_check"]()
+    for version in (3, 4):
+        assert (f"flash_attention_{version}" in facts.flash_kernels) == MATRIX[version]["pkg_availability_check"]()
 
 
 def test_stream_needs_max_steps():

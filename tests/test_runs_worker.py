@@ -79,6 +79,9 @@ def test_run_completes_and_records_its_folder(main_run):
     run_dir, spec, status = main_run
     assert status["state"] == "completed", status
     assert status["attn_implementation"] == "sdpa" and status["device"] == "cpu"
+    # The kernel that really ran, from the first step's operators: torch's flash kernel for the CPU.
+    assert status["attention"]["implementation"] == "sdpa"
+    assert status["attention"]["kernel"] == "SDPA flash kernel (CPU)", status["attention"]
     assert status["started_at"] <= status["ended_at"] and isinstance(status["pid"], int)
     plan, _ = expected_curve(spec.values, count_lines(dataset_files("facts")["train"]))
     assert status["max_steps"] == plan.total_steps == status["global_step"] == 20

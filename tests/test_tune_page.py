@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
-from helpers.run_folders import make_run
+import pytest
+from helpers.run_folders import finished_range_test
 from streamlit.testing.v1 import AppTest
-
-from lrexplorer.tuning.lr_range import RangeTest, range_result
-from lrexplorer.tuning.run_kinds import RANGE_TEST, RESULT_FILE, mark
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_finished_range_test_shows_its_suggestions_with_use_this_lr(tmp_path, monkeypatch):
     monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
-    test = RangeTest(start_lr=1e-6, end_lr=1.0, num_steps=60)
-    lrs = test.lrs()
-    # A loss that falls between 1e-4 and 1e-2 and runs away above: the suggestions land in the fall.
-    losses = [3.0 - 2.0 / (1 + math.exp(-3 * (math.log10(lr) + 3))) + (50 * lr) ** 2 for lr in lrs]
-    result = range_result(lrs, losses, test)
-    run_dir = make_run(tmp_path, "lr-range-test-1", run_kind=RANGE_TEST)
-    mark(run_dir, RANGE_TEST, test.settings())
-    (run_dir / RESULT_FILE).write_text(json.dumps(result))
-
+    result = finished_range_test(tmp_path)
     at = AppTest.from_file(str(ROOT / "app_pages" / "tune.py"), default_timeout=120)
     at.query_params["lrfind"] = "lr-range-test-1"
     at.run()
@@ -34,3 +22,64 @@ def test_a_finished_range_test_shows_its_suggestions_with_use_this_lr(tmp_path, 
     valley = result["suggestions"]["valley"]
     assert f"`{valley:.2e}`" in shown and "**valley**" in shown
     assert at.button(key="tune.use.valley") is not None and at.button(key="tune.use.steep") is not None
+
+
+def test_use_this_lr_fills_the_train_form_at_the_first_click(tmp_path, monkeypatch):
+    from lrexplorer.app.train_form import SAVED, key
+
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
+    result = finished_range_test(tmp_path)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "tune.py"), default_timeout=120)
+    at.query_params["lrfind"] = "lr-range-test-1"
+    at.run()
+    at.button(key="tune.use.steep").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    steep = result["suggestions"]["steep"]
+    assert float(at.session_state[SAVED][key("learning_rate")]) == pytest.approx(steep, rel=1e-12)
+    # Run on its own (no navigation), the page cannot switch to Train and says what it set instead.
+    assert any(f"{steep:.3g}" in s.value for s in at.success), [s.value for s in at.success]
+
+
+@pytest.mark.slow
+def test_a_range_test_then_a_sweep_started_from_the_page(tmp_path, monkeypatch):
+    import time
+
+    from lrexplorer.tuning.run_kinds import read_result
+    from lrexplorer.tuning.study import open_sweep
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("LRX_RUNS_DIR", str(runs))
+    at = AppTest.from_file(str(ROOT / "app_pages" / "tune.py"), default_timeout=120)
+    at.run()
+    at.number_input(key="train.max_steps").set_value(2)  # the sweep's trials: the Train form's run, shortened
+    at.text_input(key="tune.num_steps").set_value("10")
+    at.button(key="tune.start_range").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    ref = at.query_params["lrfind"]
+    run_dir = runs / (ref[0] if isinstance(ref, list) else ref)
+    deadline = time.monotonic() + 300
+    while read_result(run_dir) is None and time.monotonic() < deadline:
+        time.sleep(1)
+    at.run()
+    shown = " ".join(m.value for m in at.markdown)
+    assert "**valley**" in shown, shown
+
+    at.text_area(key="tune.space").set_value("learning_rate: {values: [1.0e-3, 3.0e-3]}\n")
+    at.selectbox(key="tune.sampler").set_value("grid")
+    at.number_input(key="tune.n_trials").set_value(2)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="tune.start_sweep").click()
+    at.run()
+    sweep_ref = at.query_params["sweep"]
+    folder = runs / "sweeps" / (sweep_ref[0] if isinstance(sweep_ref, list) else sweep_ref)
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and not ((folder / "study.db").exists() and open_sweep(folder).done() == 2):
+        time.sleep(2)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    best = [s.value for s in at.success]
+    assert any(s.startswith("Best: trial") for s in best), (best, (folder / "sweep.log").read_text())
+    assert at.button(key="tune.open.0") is not None and at.button(key="tune.open.1") is not None

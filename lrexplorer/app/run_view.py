@@ -205,6 +205,12 @@ def run_view(ref: str) -> None:
         f"{config.get('lr_scheduler_type', '?')} · folder {run_dir}"
     )
     snap = feeds().get(run_dir).poll()
+    attention = snap.status.get("attention")
+    if isinstance(attention, dict):
+        st.caption(
+            f"Attention: `{attention.get('implementation')}`, kernel that ran: {attention.get('kernel')} "
+            f"(from {attention.get('how')})."
+        )
     panel(snap)
     if not snap.active:
         finished(snap)

@@ -87,22 +87,34 @@ def _start_range(raw: dict[str, Any], test: RangeTest | None) -> None:
     st.rerun()
 
 
-@st.fragment(run_every=2.0)
 def range_view(ref: str) -> None:
+    """A finished test is drawn once, outside any fragment, so its buttons act at the first click; a test
+    still running is followed by a polling fragment that redraws the page when the result appears."""
     try:
         run_dir = store.find_run(ref, store.runs_dir())
     except (store.RunNotFound, ValueError) as exc:
         st.error(str(exc))
         return
-    status = store.reconcile(run_dir)
     result = read_result(run_dir)
     if result is None:
-        st.info(
-            f"Range test {run_dir.name}: {status.get('state')}, update {status.get('global_step', 0)} "
-            f"of {status.get('max_steps', '?')} ({status.get('message', '')})"
-        )
-        page_link("train", "Watch it live on the Train page", ":material/monitoring:", {"run": run_dir.name})
-        return
+        range_progress(run_dir)
+    else:
+        range_result_view(result)
+
+
+@st.fragment(run_every=2.0)
+def range_progress(run_dir: Path) -> None:
+    status = store.reconcile(run_dir)
+    if read_result(run_dir) is not None:
+        st.rerun(scope="app")
+    st.info(
+        f"Range test {run_dir.name}: {status.get('state')}, update {status.get('global_step', 0)} "
+        f"of {status.get('max_steps', '?')} ({status.get('message', '')})"
+    )
+    page_link("train", "Watch it live on the Train page", ":material/monitoring:", {"run": run_dir.name})
+
+
+def range_result_view(result: dict[str, Any]) -> None:
     from ..tuning.figures import range_figure
 
     st.plotly_chart(range_figure(result), width="stretch", key="tune.range_chart")
@@ -169,6 +181,20 @@ def sweep_section(raw: dict[str, Any]) -> None:
 
 
 def plan_table(space: Any, settings: Any, raw: dict[str, Any]) -> None:
+    rows, total, unknown = planned_rows(space, settings, raw)
+    label = "Trials planned" if settings.sampler == "grid" else "Corners of the space (they bound every trial)"
+    st.markdown(f"**{label}**")
+    st.dataframe(rows, hide_index=True)
+    if unknown:
+        st.caption("Predicted time unknown for some trials: run a range test or a run of this model and batch first.")
+    else:
+        st.caption(f"Total predicted training time: about {total:.0f} s (measured seconds per update x updates).")
+
+
+# Each trial's pre-flight builds a memory estimate: cached, so that typing elsewhere on the page (or the
+# range test's polling) does not redo them. A minute: new measured step times get in soon enough.
+@st.cache_data(show_spinner="Planning the trials (schedule and memory of each)...", ttl=60, max_entries=32)
+def planned_rows(space: Any, settings: Any, raw: dict[str, Any]) -> tuple[list[dict[str, Any]], float, bool]:
     from ..tuning.study import Sweep
     from ..tuning.sweep_run import plan_trial, planned_params
 
@@ -190,13 +216,7 @@ def plan_table(space: Any, settings: Any, raw: dict[str, Any]) -> None:
         if not plan.skip_reason:
             total += plan.seconds or 0.0
             unknown = unknown or plan.seconds is None
-    label = "Trials planned" if settings.sampler == "grid" else "Corners of the space (they bound every trial)"
-    st.markdown(f"**{label}**")
-    st.dataframe(rows, hide_index=True)
-    if unknown:
-        st.caption("Predicted time unknown for some trials: run a range test or a run of this model and batch first.")
-    else:
-        st.caption(f"Total predicted training time: about {total:.0f} s (measured seconds per update x updates).")
+    return rows, total, unknown
 
 
 def sweep_results(folder: Path, open_sweep: Any) -> None:

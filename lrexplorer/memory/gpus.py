@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fields import FieldError
+from ..kernels import KERNELS, is_flash
 from ..units import GIB
 from .setup import TrainingSetup
 
@@ -55,8 +56,10 @@ class Fit:
         out = []
         if self.gpu.bf16 is False and (setup.bf16 or setup.dtype == "bfloat16"):
             out.append("no bfloat16 (compute capability below 8.0)")
-        if self.gpu.flash_attention is False and attention == "flash_attention_2":
-            out.append("no flash-attention 2 (compute capability below 8.0)")
+        need = KERNELS[attention].min_capability if is_flash(attention) else None
+        cap = self.gpu.compute_capability
+        if need is not None and cap is not None and tuple(cap) < need:
+            out.append(f"no {attention} (compute capability below {need[0]}.{need[1]})")
         return out
 
     def to_dict(self, setup: TrainingSetup | None = None, attention: str = "") -> dict[str, Any]:

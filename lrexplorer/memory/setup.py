@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import optimizers as optimizer_registry
 from ..fields import FieldError
+from ..kernels import is_flash
 from ..params import CATALOGUE, MEMORY, defaults
 from ..params.limits import tokens_problem
 from .architecture import Architecture
@@ -173,13 +174,13 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
             "attn_implementation",
             f"{arch.model_type} does not support sdpa (its attention soft-capping needs eager or flash_attention_2)",
         )
-    if attn == "flash_attention_2":
+    if is_flash(attn):
         if setup.device == "cpu":
-            raise FieldError("attn_implementation", "flash_attention_2 needs a CUDA GPU; use sdpa or eager on the CPU")
+            raise FieldError("attn_implementation", f"{attn} needs a CUDA GPU; use sdpa or eager on the CPU")
         if setup.compute_dtype == "float32":
             raise FieldError(
                 "attn_implementation",
-                "flash_attention_2 runs only in bfloat16 or float16: set dtype to bfloat16/float16 or turn on bf16/fp16",
+                f"{attn} runs only in bfloat16 or float16: set dtype to bfloat16/float16 or turn on bf16/fp16",
             )
     if setup.load_in_4bit and not setup.lora:
         raise FieldError("load_in_4bit", "needs LoRA (use_peft): 4-bit weights cannot be trained directly")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..kernels import is_flash
 from .architecture import Architecture
 from .results import Progress, StepMemory
 from .setup import TrainingSetup, validate
@@ -34,7 +35,7 @@ def simulate_step(
     from .measure import run_tracked_step
 
     cpu_setup = setup.with_(device="cpu")
-    if setup.attention(arch) == "flash_attention_2":
+    if is_flash(setup.attention(arch)):
         # flash-attn kernels exist only on CUDA; SDPA's flash kernel saves the same tensors.
         cpu_setup = cpu_setup.with_(attn_implementation="sdpa")
     if setup.fp16:

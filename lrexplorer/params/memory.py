@@ -34,16 +34,16 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         "attn_implementation",
         "choice",
         "auto",
-        "Attention kernel. auto: for a run, flash_attention_2 when flash-attn is installed, the GPU has compute "
-        "capability >= 8.0 and training is in fp16/bf16, otherwise sdpa; for a memory estimate, what "
-        "transformers picks for the model (sdpa, or eager where sdpa is unsupported). eager keeps the full "
-        "attention matrix in memory.",
+        "Attention kernel. auto: for a run, the newest flash kernel that can run here (flash_attention_4, 3, "
+        "then 2: each needs its package, an NVIDIA GPU and fp16/bf16), otherwise sdpa; for a memory estimate, "
+        "what transformers picks for the model (sdpa, or eager where sdpa is unsupported). eager keeps the full "
+        "attention matrix in memory; sdpa and the flash kernels do not.",
         MEM,
         "flash-attention",
         tools=(TRAIN, MEMORY),
         target="model",
         library_default=None,
-        choices=("auto", "eager", "sdpa", "flash_attention_2"),
+        choices=("auto", "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flash_attention_4"),
     ),
     Field("use_cpu", "bool", False, "Train on the CPU even when a GPU is present.", MEM, "batch-size"),
     Field(
@@ -239,12 +239,13 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         "padding_free",
         "bool",
         False,
-        "SFTConfig's padding_free, for the estimate: the batch's examples go in one row without padding or "
-        "attention mask; needs trainer sft.",
+        "SFTConfig's padding_free: the batch's examples go in one row without padding or attention mask (the "
+        "position ids mark where each starts), so no compute is spent on padding and the flash kernels run "
+        "without a mask; needs trainer sft.",
         MEM,
         "batch-size",
-        tools=(MEMORY,),
-        target="estimate",
+        tools=(TRAIN, MEMORY),
+        target="sft",
     ),
     Field(
         "masked_label_fraction",

@@ -40,7 +40,10 @@ class LrxSFTTrainer(RangeTestSchedulerMixin, CatalogueSchedulerMixin, SFTTrainer
         self._lrx_tokens = self._lrx_tokens + (
             mask.sum() if mask is not None else (ids.numel() if ids is not None else 0)
         )
-        self._lrx_samples += int(ids.shape[0]) if ids is not None else 0
+        bounds = inputs.get("cu_seq_lens_q")  # padding_free: one row holds every example, these mark them
+        self._lrx_samples += (
+            int(bounds.numel()) - 1 if bounds is not None else (int(ids.shape[0]) if ids is not None else 0)
+        )
         bad = ~torch.isfinite(loss.detach())
         self._lrx_nonfinite = bad if self._lrx_nonfinite is None else (self._lrx_nonfinite | bad)
         self._lrx_last_loss = loss

@@ -15,6 +15,7 @@ import platform
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..kernels import FLASH, best_flash, installed_flash_kernels, is_flash, kernel_problem, sdpa_backend
 from ..params import CATALOGUE, FieldError
 from ..params.limits import tokens_problem
 from ..schedules import get_schedule
@@ -29,9 +30,14 @@ class Facts:
 
     gpu_capabilities: tuple[tuple[int, int], ...]  # one per visible CUDA GPU, in torch's order
     cpu_bf16: bool  # the CPU has bfloat16 instructions (avx512_bf16 / amx_bf16 / arm bf16)
-    flash_attn: bool  # the flash_attn package is importable
+    flash_attn: bool  # the flash-attn (2) package is installed
+    flash_kernels: frozenset[str] = frozenset()  # flash_attention_3 / _4 whose packages are installed
     deepspeed: bool = False  # the deepspeed package is importable
     cpu_cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    @property
+    def installed_kernels(self) -> frozenset[str]:
+        return self.flash_kernels | ({"flash_attention_2"} if self.flash_attn else set())
 
     def on_cpu(self, use_cpu: bool) -> bool:
         return use_cpu or not self.gpu_capabilities
@@ -85,24 +91,48 @@ def detect_facts(use_torch: bool = False) -> Facts:
             wanted = [int(x) for x in visible.split(",") if x.strip().isdigit()]
             gpus = [g for i in wanted for g in gpus if g.index == i]
         caps = tuple(g.compute_capability or (0, 0) for g in gpus)
+    kernels = installed_flash_kernels()
     return Facts(
         gpu_capabilities=caps,
         cpu_bf16=cpu_has_bf16(),
-        flash_attn=importlib.util.find_spec("flash_attn") is not None,
+        flash_attn="flash_attention_2" in kernels,
+        flash_kernels=kernels - {"flash_attention_2"},
         deepspeed=importlib.util.find_spec("deepspeed") is not None,
     )
 
 
+def _half(values: dict[str, Any]) -> bool:
+    return bool(values["bf16"] or values["fp16"] or values["dtype"] in ("bfloat16", "float16"))
+
+
+def _capability(values: dict[str, Any], facts: Facts) -> tuple[int, int] | None:
+    return None if facts.on_cpu(values["use_cpu"]) else facts.first_capability
+
+
 def resolve_attention(values: dict[str, Any], facts: Facts) -> str:
-    """The attention implementation to load the model with (`auto` decided here, once)."""
+    """The attention implementation to load the model with (`auto` decided here, once): the newest flash
+    kernel that can run, else sdpa."""
     wanted = values["attn_implementation"]
     if wanted != "auto":
         return wanted
-    cap = facts.first_capability
-    half = values["bf16"] or values["fp16"] or values["dtype"] in ("bfloat16", "float16")
-    if facts.flash_attn and not facts.on_cpu(values["use_cpu"]) and cap is not None and cap >= AMPERE and half:
-        return "flash_attention_2"
-    return "sdpa"
+    return best_flash(facts.installed_kernels, _capability(values, facts), _half(values)) or "sdpa"
+
+
+def attention_note(values: dict[str, Any], facts: Facts) -> str:
+    """What the run's attention will be, the SDPA backend when it is sdpa, and the kernels that cannot run."""
+    cap, half = _capability(values, facts), _half(values)
+    chosen = resolve_attention(values, facts)
+    asked = values["attn_implementation"]
+    text = f"Attention: {chosen}" + (" (auto)" if asked == "auto" else "")
+    if chosen == "sdpa":
+        padded = not values.get("padding_free") and not values.get("packing")
+        text += f", SDPA backend {sdpa_backend(cap, half, padded)}"
+    where = "this machine trains on the CPU" if cap is None else f"the GPU has compute capability {cap[0]}.{cap[1]}"
+    blocked = [kernel_problem(n, facts.installed_kernels, cap, half, where) for n in FLASH]
+    unavailable = [b for b in blocked if b]
+    if unavailable:
+        text += ". Not available here: " + "; ".join(unavailable)
+    return text + "."
 
 
 def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], list[str]]:
@@ -136,30 +166,22 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
     if values["dtype"] == "float16" and on_cpu:
         notes.append("dtype float16 on the CPU is slow and may overflow; bfloat16 or float32 are the usual choices.")
 
-    if values["attn_implementation"] == "flash_attention_2":
-        if not facts.flash_attn:
-            errors.append(
-                FieldError(
-                    "attn_implementation",
-                    "flash_attention_2 needs the flash-attn package, which is not "
-                    "installed (pip install flash-attn); use sdpa or auto",
-                )
-            )
-        elif on_cpu or cap < AMPERE:
-            errors.append(
-                FieldError(
-                    "attn_implementation",
-                    f"flash_attention_2 needs a GPU of compute capability >= 8.0 and {gpu_text}; use sdpa or auto",
-                )
-            )
-        elif not (values["bf16"] or values["fp16"] or values["dtype"] in ("bfloat16", "float16")):
-            errors.append(
-                FieldError(
-                    "attn_implementation",
-                    "flash_attention_2 runs in float16/bfloat16 only; set bf16 or fp16, or use sdpa",
-                )
-            )
+    if is_flash(values["attn_implementation"]):
+        problem = kernel_problem(
+            values["attn_implementation"], facts.installed_kernels, None if on_cpu else cap, _half(values), gpu_text
+        )
+        if problem:
+            errors.append(FieldError("attn_implementation", f"{problem}; use sdpa or auto"))
 
+    if values["padding_free"] and values["max_length"] is not None:
+        # TRL cuts examples to max_length only when it packs them, so it refuses the pair.
+        errors.append(
+            FieldError(
+                "padding_free",
+                "TRL does not cut examples to max_length without packing; set max_length to null "
+                "(every example keeps its full length) or turn padding_free off",
+            )
+        )
     if values["dataset_streaming"] and values["max_steps"] == -1:
         errors.append(
             FieldError(

@@ -251,14 +251,16 @@ def _crashed(run_dir: Path, exc: BaseException) -> int:
 
 
 def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
+    from .attention_probe import AttentionProbe
     from .callbacks import RunCallback
     from .peak_callback import PeakCallback
     from .trainer import build_trainer
 
     callback = RunCallback(run_dir, writes=_writes(), world_size=spec["num_processes"])
-    # Predicted against measured peak memory: rank 0's, the one memory.json records.
+    # Rank 0's measured peak memory (memory.json) and attention kernel (status) are the run's.
     peak = PeakCallback(run_dir, spec.values, facts) if _writes() else None
-    trainer, info = build_trainer(spec, run_dir, facts, [callback] + ([peak] if peak is not None else []))
+    extra = [peak, AttentionProbe(run_dir)] if peak is not None else []
+    trainer, info = build_trainer(spec, run_dir, facts, [callback, *extra])
     callback.trainer = trainer
     if peak is not None:
         peak.trainer = trainer

@@ -58,3 +58,22 @@ def record(step: int, **extra) -> dict:
 def append(run_dir: Path, *records: dict, raw: str = "") -> None:
     with open(run_dir / store.METRICS, "a", encoding="utf-8") as fh:
         fh.write("".join(json.dumps(r) + "\n" for r in records) + raw)
+
+
+def finished_range_test(runs: Path) -> dict:
+    """A finished LR range test run `lr-range-test-1` under `runs` (a made-up loss curve); returns its result."""
+    import json
+    import math
+
+    from lrexplorer.tuning.lr_range import RangeTest, range_result
+    from lrexplorer.tuning.run_kinds import RANGE_TEST, RESULT_FILE, mark
+
+    test = RangeTest(start_lr=1e-6, end_lr=1.0, num_steps=60)
+    lrs = test.lrs()
+    # A loss that falls between 1e-4 and 1e-2 and runs away above: the suggestions land in the fall.
+    losses = [3.0 - 2.0 / (1 + math.exp(-3 * (math.log10(lr) + 3))) + (50 * lr) ** 2 for lr in lrs]
+    result = range_result(lrs, losses, test)
+    run_dir = make_run(runs, "lr-range-test-1", run_kind=RANGE_TEST)
+    mark(run_dir, RANGE_TEST, test.settings())
+    (run_dir / RESULT_FILE).write_text(json.dumps(result))
+    return result

@@ -1,0 +1,110 @@
+"""Each attention kernel in a short real run of the built-in model: tokens/s, peak memory, the kernel that ran.
+
+Every kernel transformers offers is tried (eager, sdpa, flash_attention_2/3/4); one that cannot run on
+this machine is listed with the reason and not started. Each run is a normal lrexplorer run (the same
+worker, callbacks and records as the Train page), with padded batches and, for sdpa and the flash
+kernels, padding_free batches (one row, no mask). Throughput is the mean `tokens_per_s` of the steps
+after the first two (start-up and the profiled step excluded); peak memory is the run's measured peak
+(the CUDA allocator's over the run on a GPU, MemTracker's step on the CPU).
+
+    python bench/attention_kernels.py                  # on GPU 0 in bf16, every kernel, 30 updates each
+    python bench/attention_kernels.py --device cpu --only sdpa --steps 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from lrexplorer.kernels import KERNELS, kernel_problem
+from lrexplorer.runs import launcher, store
+from lrexplorer.runs.spec import RunSpec
+from lrexplorer.runs.validate import detect_facts
+from lrexplorer.units import MIB
+
+SKIPPED_STEPS = 2  # the first update pays start-up, and the kernel probe profiles it
+
+
+def row_for(kernel: str, padding_free: bool, device: str, steps: int, root: Path) -> dict[str, Any]:
+    facts = detect_facts()
+    cap = None if device == "cpu" else facts.first_capability
+    row: dict[str, Any] = {"kernel": kernel, "batches": "padding_free" if padding_free else "padded"}
+    where = "this machine trains on the CPU" if cap is None else f"the GPU has compute capability {cap[0]}.{cap[1]}"
+    problem = kernel_problem(kernel, facts.installed_kernels, cap, device == "cuda", where)
+    if problem:
+        return {**row, "skipped": problem}
+    given = {
+        "attn_implementation": kernel,
+        "padding_free": padding_free,
+        "max_length": None if padding_free else 256,
+        "max_steps": steps,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "use_cpu": device == "cpu",
+        "bf16": device == "cuda",
+        "per_device_train_batch_size": 8,
+    }
+    run_dir = launcher.start_run(RunSpec.from_dict(given, facts), root, run_id=f"{kernel}-{row['batches']}")
+    deadline = time.monotonic() + 900
+    while store.read_status(run_dir).get("state") not in store.FINAL_STATES and time.monotonic() < deadline:
+        time.sleep(1)
+    status = store.read_status(run_dir)
+    if status.get("state") != "completed":
+        return {**row, "skipped": f"run {status.get('state')}: {str(status.get('message', ''))[:200]}"}
+    logs = [r for r in store.read_metrics(run_dir) if "tokens_per_s" in r]
+    rates = [r["tokens_per_s"] for r in logs[SKIPPED_STEPS:]] or [r["tokens_per_s"] for r in logs]
+    memory = store.read_memory_record(run_dir) or {}
+    return {
+        **row,
+        "ran": status.get("attention", {}).get("kernel"),
+        "tokens_per_s": sum(rates) / len(rates),
+        "peak_bytes": memory.get("measured_peak_bytes"),
+    }
+
+
+def print_row(r: dict[str, Any]) -> None:
+    if "skipped" in r:
+        print(f"| {r['kernel']} | {r['batches']} | not run: {r['skipped']} | | |")
+        return
+    peak = "—" if r["peak_bytes"] is None else f"{r['peak_bytes'] / MIB:,.1f}"
+    print(f"| {r['kernel']} | {r['batches']} | {r['ran']} | {r['tokens_per_s']:,.0f} | {peak} |")
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    parser.add_argument("--only", default="", help="comma-separated kernels (default: all)")
+    parser.add_argument("--steps", type=int, default=30, help="optimizer updates per run")
+    parser.add_argument("--batches", default="padded,padding_free", help="padded, padding_free or both")
+    args = parser.parse_args(argv)
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.exit(2, "attention_kernels.py: no CUDA GPU here; --device cpu runs the CPU path\n")
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    print(f"Built-in model, batch 8, {args.steps} updates per run on the {args.device.upper()}.")
+    print("| attn_implementation | batches | kernel that ran | tokens/s | peak MiB |")
+    print("|---|---|---|---:|---:|")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lrx-kernels-") as tmp:
+        os.environ["LRX_LOCK_DIR"] = os.environ.get("LRX_LOCK_DIR", str(Path(tmp) / "locks"))
+        for kernel in KERNELS:
+            if only and kernel not in only:
+                continue
+            kinds = [k.strip() == "padding_free" for k in args.batches.split(",") if k.strip()]
+            for padding_free in kinds if kernel != "eager" else [False]:
+                rows.append(row_for(kernel, padding_free, args.device, args.steps, Path(tmp)))
+                print_row(rows[-1])
+    return rows
+
+
+if __name__ == "__main__":
+    main()
