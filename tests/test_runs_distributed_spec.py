@@ -150,3 +150,22 @@ def test_preflight_estimates_one_rank_of_the_sharded_run():
 
 
 GPUS4 = Facts(gpu_capabilities=((8, 0),) * 4, cpu_bf16=True, flash_attn=False, deepspeed=True)
+
+
+def test_a_run_on_several_gpus_holds_each_of_their_locks(tmp_path, monkeypatch):
+    from lrexplorer.runs import lock
+
+    monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert GPUS4.lock_names(False, 2) == ["gpu0", "gpu1"] and GPUS4.lock_names(True, 2) == ["cpu"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert GPUS4.lock_names(False, 2) == ["gpu3", "gpu5"] and GPUS4.lock_name(False) == "gpu3"
+    other = lock.acquire("gpu5", "another run", wait=False)
+    with pytest.raises(lock.DeviceBusy):
+        lock.acquire_all(["gpu3", "gpu5"], "this run", wait=False)
+    assert lock.is_busy("gpu3") is None, "a refused start keeps none of the locks"
+    other.close()
+    held = lock.acquire_all(["gpu3", "gpu5"], "this run", wait=False)
+    assert lock.is_busy("gpu3") and lock.is_busy("gpu5")
+    for fh in held:
+        fh.close()
