@@ -1,7 +1,7 @@
 """Catalogue fields of the group "Processes and sharding": how many processes train one run and how
 they share the model (FSDP or DeepSpeed ZeRO), under the names accelerate and `TrainingArguments` use.
 
-`fsdp` itself is a memory field too (params/memory.py). transformers 5 takes `fsdp` as a switch and
+`fsdp` is a memory-estimate field too (num_gpus sharing the weights). transformers 5 takes `fsdp` as a switch and
 every FSDP detail in `fsdp_config`; the older string form (`"full_shard auto_wrap offload"`) is still
 accepted and translated here, as `TrainingArguments._apply_legacy_fsdp_to_config` translates it.
 """
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..fields import FALSE_WORDS, TRUE_WORDS, Field, FieldError
+from .groups import MEMORY, TRAIN
 from .limits import MAX_DEVICES
 
 DIST = "distributed"
@@ -49,6 +50,17 @@ DISTRIBUTED: tuple[Field, ...] = (
         high=MAX_DEVICES,
     ),
     Field(
+        "fsdp",
+        "bool",
+        False,
+        "PyTorch FSDP (FSDP2) full shard over the GPUs or processes: weights, gradients and optimizer states "
+        "each split num_gpus (for a run: num_processes) ways; the details go in fsdp_config. The older string "
+        'form ("full_shard auto_wrap", "shard_grad_op offload") is translated.',
+        DIST,
+        tools=(TRAIN, MEMORY),
+        library_default=None,
+    ),
+    Field(
         "fsdp_config",
         "json",
         {},
@@ -70,6 +82,8 @@ DISTRIBUTED: tuple[Field, ...] = (
         choices=DEEPSPEED_CHOICES,
     ),
 )
+
+FSDP_CONFIG = next(f for f in DISTRIBUTED if f.name == "fsdp_config")
 
 
 def fsdp_config_problem(config: Mapping[str, Any]) -> str | None:
@@ -108,7 +122,7 @@ def legacy_fsdp(given: Mapping[str, Any], takes_config: bool) -> tuple[dict[str,
     if not takes_config:
         return out, [f"fsdp {value!r} read as fsdp=true."], []
     try:
-        config = DISTRIBUTED[1].convert(out.get("fsdp_config") or {})
+        config = FSDP_CONFIG.convert(out.get("fsdp_config") or {})
     except FieldError as exc:
         out.pop("fsdp_config")
         return out, [], [exc]

@@ -190,17 +190,6 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         high=3,
     ),
     Field(
-        "fsdp",
-        "bool",
-        False,
-        "PyTorch FSDP (FSDP2) full shard over the GPUs or processes: weights, gradients and optimizer states "
-        "each split num_gpus (for a run: num_processes) ways; the details go in fsdp_config. The older string "
-        'form ("full_shard auto_wrap", "shard_grad_op offload") is translated.',
-        "distributed",
-        tools=(TRAIN, MEMORY),
-        library_default=None,
-    ),
-    Field(
         "device",
         "choice",
         "cuda",
