@@ -64,7 +64,24 @@ def add_parser(subparsers: Any) -> None:
         "fields that differ from the defaults, and exit: 0 when the run could start, 2 naming what is wrong",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final status")
+    cluster = p.add_argument_group(
+        "several machines (with --export: accelerate_config.yaml, slurm.sbatch and accelerate.sh for a cluster)"
+    )
+    cluster.add_argument("--num_machines", type=int, default=1, metavar="N", help="machines (default: 1)")
+    cluster.add_argument("--machine_rank", type=int, default=0, metavar="N", help="this machine's rank (default: 0)")
+    cluster.add_argument(
+        "--main_process_ip", metavar="HOST", help="address of the machine of rank 0 (several machines)"
+    )
+    cluster.add_argument(
+        "--main_process_port", type=int, default=29500, metavar="PORT", help="its port (default: 29500)"
+    )
     add_fields(p, TRAIN)
+
+
+def _cluster(args: argparse.Namespace) -> Any:
+    from .runs.export_cluster import Cluster
+
+    return Cluster(args.num_machines, args.machine_rank, args.main_process_ip, args.main_process_port).checked()
 
 
 def add_command(subparsers: Any, name: str, summary: str, description: str, epilog: str) -> argparse.ArgumentParser:
@@ -134,12 +151,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: {show(value)}")
         print("ok: the run can start", file=sys.stderr)
         return 0
+    cluster = _cluster(args)
     if args.export:
         from .runs.bundle import write_bundle
 
-        for path in write_bundle(spec, Path(args.export)):
+        for path in write_bundle(spec, Path(args.export), cluster=cluster):
             print(path)
         return 0
+    if cluster.num_machines > 1:
+        raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
     try:
         run_dir = launcher.start_run(spec, args.runs_dir, run_id=args.run_id, queue=args.queue)
     except FieldError:

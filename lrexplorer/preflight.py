@@ -132,6 +132,11 @@ def _setup(values: dict[str, Any], facts: Facts, config: dict[str, Any], device:
 
     notes: list[str] = []
     run = {**values, "attn_implementation": resolve_attention(values, facts), "device": device}
+    processes, preset = values["num_processes"], values["deepspeed"]
+    if device == "cuda":  # one process per GPU, sharded by FSDP (the shared fsdp field) or a ZeRO stage
+        run.update(num_gpus=processes, zero_stage=int(preset[4]) if preset else 0)
+    elif processes > 1:
+        notes.append(f"one of the {processes} CPU processes: each holds a whole copy, {processes} times this in all")
     setup = setup_from_values(run, config, notes)
     lengths = dataset_lengths(values)
     if isinstance(lengths, str):
@@ -330,8 +335,8 @@ def preflight(given: dict[str, Any], facts: Facts, hw: Hardware | None = None) -
     values = spec.values
     try:
         result.num_examples = count_examples(values)
-        # The Trainer's step counts on one device (lrexplorer launches one-device runs).
-        result.plan = plan_for(values, num_examples=result.num_examples)
+        # The Trainer's step counts: each of the num_processes ranks takes its share of the batches.
+        result.plan = plan_for(values, num_examples=result.num_examples, world_size=values["num_processes"])
         result.curve = curve_for(values, result.plan.total_steps, result.plan.warmup_steps)
     except FieldError as exc:
         if result.plan is None and values["max_steps"] < 1 and result.num_examples is None:

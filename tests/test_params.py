@@ -107,6 +107,13 @@ def effective_library_defaults() -> dict:
     return out
 
 
+def accelerate_launch_options() -> dict[str, object]:
+    """`accelerate launch`'s options, by name, with their defaults."""
+    from accelerate.commands.launch import launch_command_parser
+
+    return {a.dest: a.default for a in launch_command_parser()._actions}
+
+
 def test_catalogue_covers_the_notes_arguments():
     missing = [n for n in NOTES_ARGUMENTS if n not in CATALOGUE]
     assert not missing
@@ -126,6 +133,8 @@ def test_every_name_is_a_real_trl_or_transformers_field():
             assert p.name in sft, p.name
         if p.name in BNB_ONLY:
             assert p.name in inspect.signature(BitsAndBytesConfig).parameters, p.name
+        elif p.target == "launch":  # what `accelerate launch` takes (num_processes)
+            assert p.name in accelerate_launch_options(), p.name
         elif p.target != "estimate":  # the estimates' own fields (num_gpus, zero_stage, ...) reach no library
             assert p.yaml_name in cli, f"{p.name}: `trl sft --config` has no field {p.yaml_name}"
     assert all(p.target != "estimate" for p in fields_for(TRAIN))  # a run passes every field it takes
@@ -135,8 +144,13 @@ def test_library_defaults_are_what_the_libraries_use():
     real = effective_library_defaults()
     from transformers import BitsAndBytesConfig
 
+    launch = accelerate_launch_options()
     for p in CATALOGUE_LIST:
         if p.target == "estimate":
+            continue
+        if p.target == "launch":
+            # accelerate launch leaves num_processes unset and starts one process without a config file
+            assert launch[p.name] is None and p.default == 1, p.name
             continue
         if p.name in BNB_ONLY:
             value = getattr(BitsAndBytesConfig(load_in_4bit=True), p.name)
@@ -231,6 +245,8 @@ def test_every_field_is_documented_and_grouped():
         "bnb_4bit_use_double_quant",
         "zero_stage",
         "fsdp",
+        "fsdp_config",
+        "deepspeed",
     }
 
 

@@ -283,7 +283,10 @@ def export(run_dir: Path) -> None:
             icon=":material/download:",
         )
         st.code(command, language="bash")
-        st.caption(f"Runs {SCRIPT} (the Python script) through accelerate; raise --num_processes for more GPUs.")
+        st.caption(
+            f"Runs {SCRIPT} (the Python script) through accelerate on the run's num_processes; the bundle adds "
+            "accelerate_config.yaml and slurm.sbatch for a cluster (`lrexplorer train --export` takes --num_machines)."
+        )
     bundle(spec, run_dir)
 
 

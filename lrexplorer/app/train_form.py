@@ -24,6 +24,7 @@ from ..runs.summary import format_duration
 from ..units import GIB
 from .figures.lr_curves import Line, lr_figure
 from .pages import page_link
+from .train_dist import distributed_section
 from .widgets import cached_facts, cached_hardware
 
 PREFIX = "train."
@@ -114,7 +115,7 @@ def _source_options(p: Field) -> list[str]:
     return [builtin.PREFIX + name for name in builtin.builtin_datasets()]
 
 
-def widget(p: Field) -> Any:
+def widget(p: Field, disabled: bool = False) -> Any:
     """One input for one catalogue field; returns its widget value."""
     k, tip = key(p.name), help_for(p)
     if p.name in ("model", "dataset"):
@@ -132,14 +133,23 @@ def widget(p: Field) -> Any:
             key=k,
             help=tip,
             format_func=lambda v: NULL_LABEL if v is None else str(v).lower(),
+            disabled=disabled,
         )
     if p.kind == "bool":
-        return st.checkbox(p.name, key=k, help=tip)
+        return st.checkbox(p.name, key=k, help=tip, disabled=disabled)
     if p.kind == "choice":
-        return st.selectbox(p.name, list(p.choice_values()), key=k, help=tip)
+        return st.selectbox(
+            p.name, list(p.choice_values()), key=k, help=tip, format_func=lambda v: v or "(off)", disabled=disabled
+        )
     if p.kind == "int":
         return st.number_input(
-            p.name, step=1, format="%d", key=k, help=tip, placeholder=NULL_LABEL if p.nullable else None
+            p.name,
+            step=1,
+            format="%d",
+            key=k,
+            help=tip,
+            placeholder=NULL_LABEL if p.nullable else None,
+            disabled=disabled,
         )
     if p.kind == "float":
         return st.number_input(
@@ -149,11 +159,14 @@ def widget(p: Field) -> Any:
             key=k,
             help=tip,
             placeholder=NULL_LABEL if p.nullable else None,
+            disabled=disabled,
         )
     placeholder = {"json": "{}" if not p.nullable else "null", "str_list": "null (peft's default)"}.get(
         p.kind, NULL_LABEL
     )
-    return st.text_input(p.name, key=k, help=tip, placeholder=placeholder if p.nullable or p.kind == "json" else None)
+    return st.text_input(
+        p.name, key=k, help=tip, placeholder=placeholder if p.nullable or p.kind == "json" else None, disabled=disabled
+    )
 
 
 def form() -> dict[str, Any]:
@@ -165,6 +178,9 @@ def form() -> dict[str, Any]:
         with st.expander(title, expanded=group in OPEN_GROUPS):
             if group == "model-data":
                 st.caption(dataset_caption())
+            if group == "distributed":
+                raw.update(distributed_section(groups[group], cached_facts(), cached_hardware()))
+                continue
             cols = st.columns(2)
             for i, p in enumerate(groups[group]):
                 with cols[i % 2]:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..fields import SAME, Field, FieldError
+from .distributed import DISTRIBUTED, legacy_fsdp
 from .groups import CONCEPTS, GROUPS, MEMORY, SCHEDULE, TOOLS, TRAIN
 from .logging_saving import LOGGING_SAVING
 from .memory import MEMORY_FIELDS, PRECISION
@@ -30,6 +31,7 @@ CATALOGUE_LIST: tuple[Field, ...] = (
     *SCHEDULE_FIELDS,
     *MEMORY_FIELDS,
     *PRECISION,
+    *DISTRIBUTED,
     *LOGGING_SAVING,
 )
 CATALOGUE: dict[str, Field] = {p.name: p for p in CATALOGUE_LIST}
@@ -103,7 +105,9 @@ def renamed_for(tool: str) -> list[Renamed]:
 def resolve(given: Mapping[str, Any], tool: str = TRAIN) -> tuple[dict[str, Any], list[str]]:
     """(every field of `tool`, notes): the given values, old names translated and each converted by its
     field, over the tool's defaults. Raises one FieldError listing every problem found."""
-    translated, notes, errors = translate(given, CATALOGUE)
+    legacy, notes, errors = legacy_fsdp(given, tool == TRAIN)
+    translated, renamed_notes, renamed_errors = translate(legacy, CATALOGUE)
+    notes, errors = notes + renamed_notes, errors + renamed_errors
     values = defaults(tool)
     for name, value in translated.items():
         field = CATALOGUE[name]

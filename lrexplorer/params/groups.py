@@ -9,6 +9,7 @@ GROUPS = {
     "schedule": "Learning-rate schedule",
     "memory": "Memory",
     "precision": "Precision and speed",
+    "distributed": "Processes and sharding",
     "logging-eval-saving": "Logging, evaluation and saving",
 }
 

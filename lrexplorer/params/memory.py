@@ -190,15 +190,6 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         high=3,
     ),
     Field(
-        "fsdp",
-        "bool",
-        False,
-        "PyTorch FSDP full shard over the GPUs: weights, gradients and optimizer states each split num_gpus ways.",
-        MEM,
-        tools=(MEMORY,),
-        target="estimate",
-    ),
-    Field(
         "device",
         "choice",
         "cuda",

@@ -29,6 +29,7 @@ from .export import (
     trl_yaml,
     trl_yaml_problem,
 )
+from .export_cluster import Cluster, write_cluster_files
 from .spec import RunSpec
 from .validate import Facts, detect_facts, resolve_attention
 
@@ -37,8 +38,9 @@ INITIAL_MODEL = "initial_model"
 PACKAGES = ("torch", "transformers", "trl", "datasets", "accelerate")
 
 
-def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None) -> list[Path]:
-    """Write the bundle into `dest` (created if needed); returns the top-level entries written."""
+def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None, cluster: Cluster | None = None) -> list[Path]:
+    """Write the bundle into `dest` (created if needed); returns the top-level entries written. With a
+    `cluster` of several machines, accelerate.sh, accelerate_config.yaml and slurm.sbatch launch on all."""
     facts = facts or detect_facts()
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -46,10 +48,12 @@ def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None) -> list[
     (dest / SCRIPT).write_text(python_script(spec, facts), encoding="utf-8")
     # cd first: the script argument and the default output folder are relative to the bundle.
     (dest / ACCELERATE).write_text(
-        '#!/bin/sh\ncd "$(dirname "$0")"\n' + accelerate_command(spec, facts=facts) + "\n", encoding="utf-8"
+        '#!/bin/sh\ncd "$(dirname "$0")"\n' + accelerate_command(spec, facts=facts, cluster=cluster) + "\n",
+        encoding="utf-8",
     )
     (dest / ACCELERATE).chmod(0o755)
     written += [dest / SCRIPT, dest / ACCELERATE]
+    written += write_cluster_files(spec, dest, facts, cluster or Cluster(), SCRIPT, output_dir(spec))
     if trl_yaml_problem(spec) is None:
         model_path = None
         if builtin.is_builtin(spec["model"]):

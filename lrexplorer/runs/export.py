@@ -23,6 +23,7 @@ from .. import __version__
 from ..schedules import get_schedule
 from ..steps import plan_steps
 from . import builtin, sources, store
+from .export_cluster import Cluster, launch_flags
 from .spec import RunSpec
 from .validate import Facts, detect_facts, resolve_attention
 
@@ -60,6 +61,7 @@ def resolved_torch_kwargs(spec: RunSpec) -> dict[str, Any]:
         num_train_epochs=spec["num_train_epochs"],
         max_steps=spec["max_steps"],
         warmup_steps=spec["warmup_steps"],
+        world_size=spec["num_processes"],
     )
     return schedule.resolve(given, max(1, plan.total_steps - plan.warmup_steps))
 
@@ -327,23 +329,14 @@ def _abs_or_id(ref: str) -> str:
     return str(path.resolve()) if path.exists() else ref
 
 
-def accelerate_command(spec: RunSpec, script: str = SCRIPT, num_processes: int = 1, facts: Facts | None = None) -> str:
-    """(c) `accelerate launch` for the script; raise --num_processes for data parallelism on more GPUs."""
+def accelerate_command(
+    spec: RunSpec, script: str = SCRIPT, facts: Facts | None = None, cluster: Cluster | None = None
+) -> str:
+    """(c) `accelerate launch` for the script, with the spec's num_processes (per machine) and, for several
+    machines, their rank and meeting point (`cluster`; FieldError names a missing one)."""
     facts = facts or detect_facts()
     precision = "bf16" if spec["bf16"] else "fp16" if spec["fp16"] else "no"
-    parts = [
-        "accelerate",
-        "launch",
-        "--num_machines",
-        "1",
-        "--num_processes",
-        str(num_processes),
-        "--mixed_precision",
-        precision,
-        "--dynamo_backend",
-        "no",
-    ]
-    if facts.on_cpu(spec["use_cpu"]):
-        parts.append("--cpu")
+    parts = ["accelerate", "launch", *launch_flags(spec, facts, (cluster or Cluster()).checked())]
+    parts += ["--mixed_precision", precision, "--dynamo_backend", "no"]
     parts += [script, output_dir(spec)]
     return shlex.join(parts)

@@ -132,26 +132,30 @@ def launch(
     resume: bool = False,
     queue: bool = False,
     facts: Facts | None = None,
-    held: IO[str] | None = None,
+    held: list[IO[str]] | None = None,
 ) -> int:
     """Start the worker of a prepared run and return its pid at once.
 
-    Without `queue` the device lock is taken here (or `held`, taken by the caller) and handed to the
-    worker: `lock.DeviceBusy` when the device is taken, before anything is written. With `queue` the
-    worker waits for the device in state `queued`.
+    Without `queue` the device locks (the CPU, or each GPU of the run) are taken here (or `held`, taken
+    by the caller) and handed to the worker: `lock.DeviceBusy` when a device is taken, before anything is
+    written. With `queue` the worker waits for the devices in state `queued`.
     """
     run_dir = Path(run_dir).resolve()
     if held is None and not queue:
         spec = store.read_spec(run_dir, facts)
-        held = lock.acquire((facts or detect_facts()).lock_name(spec["use_cpu"]), str(run_dir), wait=False)
+        held = lock.acquire_all(_devices(spec, facts or detect_facts()), str(run_dir), wait=False)
     try:
-        return _spawn(run_dir, resume, queue, held)
+        return _spawn(run_dir, resume, queue, held or [])
     finally:
-        if held is not None:
-            held.close()  # the worker keeps its inherited copy, and with it the lock
+        for fh in held or []:
+            fh.close()  # the worker keeps its inherited copies, and with them the locks
 
 
-def _spawn(run_dir: Path, resume: bool, queue: bool, held: IO[str] | None) -> int:
+def _devices(spec: RunSpec, facts: Facts) -> list[str]:
+    return facts.lock_names(spec["use_cpu"], spec["num_processes"])
+
+
+def _spawn(run_dir: Path, resume: bool, queue: bool, held: list[IO[str]]) -> int:
     (run_dir / store.STOP).unlink(missing_ok=True)
     earlier: dict[str, float | None] = {}
     if resume:  # the relaunch restarts the clock: keep the time the run trained before
@@ -169,7 +173,7 @@ def _spawn(run_dir: Path, resume: bool, queue: bool, held: IO[str] | None) -> in
     )
     cmd = [sys.executable, "-m", WORKER_MODULE, str(run_dir)] + (["--resume"] if resume else [])
     cmd += ["--queue"] if queue else []
-    cmd += ["--lock-fd", str(held.fileno())] if held is not None else []
+    cmd += [arg for fh in held for arg in ("--lock-fd", str(fh.fileno()))]
     with open(run_dir / store.LOG, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -179,7 +183,7 @@ def _spawn(run_dir: Path, resume: bool, queue: bool, held: IO[str] | None) -> in
             start_new_session=True,
             env=_worker_env(),
             close_fds=True,
-            pass_fds=(held.fileno(),) if held is not None else (),
+            pass_fds=tuple(fh.fileno() for fh in held),
         )
     import psutil
 
@@ -213,17 +217,17 @@ def start_run(
         raise FieldError.collect(problems)
     facts = detect_facts()
     # Taken before the folder exists: a refused start leaves nothing behind.
-    held = None if queue else lock.acquire(facts.lock_name(spec["use_cpu"]), "(a run being created)", wait=False)
+    held = None if queue else lock.acquire_all(_devices(spec, facts), "(a run being created)", wait=False)
     try:
         run_dir = prepare_run(spec, root, run_id, output_dir)
-        if held is not None:
-            lock.describe(held, str(run_dir))
+        for fh in held or []:
+            lock.describe(fh, str(run_dir))
         if before_launch is not None:
             before_launch(run_dir)
         launch(run_dir, queue=queue, facts=facts, held=held)
     finally:
-        if held is not None:
-            held.close()
+        for fh in held or []:
+            fh.close()
     return run_dir
 
 

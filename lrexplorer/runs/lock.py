@@ -72,6 +72,19 @@ def acquire(device: str, run_dir: str, wait: bool) -> IO[str]:
     return fh
 
 
+def acquire_all(devices: list[str], run_dir: str, wait: bool) -> list[IO[str]]:
+    """Take every lock of a run on several devices, in order; none is kept when one is busy."""
+    held: list[IO[str]] = []
+    try:
+        for device in devices:
+            held.append(acquire(device, run_dir, wait))
+    except BaseException:
+        for fh in held:
+            fh.close()
+        raise
+    return held
+
+
 def describe(fh: IO[str], run_dir: str) -> None:
     """Write the holder's run folder and pid into the held lock file."""
     fh.seek(0)

@@ -84,7 +84,22 @@ class RunSpec:
         if kw["run_name"] is None:
             kw.pop("run_name")
         kw.update(FIXED_SFT)
+        kw.update(self.sharding_kwargs())
         return kw
+
+    def sharding_kwargs(self) -> dict[str, Any]:
+        """fsdp / fsdp_config / deepspeed as transformers 5 takes them: fsdp a switch with FSDP2's settings
+        in fsdp_config, deepspeed the config dict of the chosen ZeRO preset (None where off)."""
+        from .distributed import zero_config
+
+        fsdp = self.values["fsdp"]
+        config = {k.removeprefix("fsdp_"): v for k, v in self.values["fsdp_config"].items()}
+        preset = self.values["deepspeed"]
+        return {
+            "fsdp": True if fsdp else None,
+            "fsdp_config": {"version": 2, **config} if fsdp else None,
+            "deepspeed": zero_config(preset) if preset else None,
+        }
 
     def trainer_schedule(self) -> tuple[str, dict[str, Any]] | None:
         """(name, kwargs) for `CatalogueSchedulerMixin.lrx_schedule`; None lets SFTConfig's type stand."""

@@ -112,6 +112,9 @@ def build_trainer(
         "parameters": sum(p.numel() for p in trained.parameters()),
         "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad),
         "quantization": _quantization_label(spec),
+        # What accelerate set up from the spec: NO / MULTI_CPU / MULTI_GPU (DDP), FSDP or DEEPSPEED.
+        "distributed_type": str(trainer.accelerator.distributed_type.value),
+        "num_processes": trainer.accelerator.num_processes,
     }
     return trainer, info
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..kernels import FLASH, best_flash, installed_flash_kernels, is_flash, kernel_problem, sdpa_backend
 from ..params import CATALOGUE, FieldError
 from ..params.limits import tokens_problem
 from ..schedules import get_schedule
+from .distributed import check_distributed
 
 AMPERE = (8, 0)  # bf16 tensor cores, TF32 and flash-attention 2 start at compute capability 8.0
 
@@ -31,6 +32,8 @@ class Facts:
     cpu_bf16: bool  # the CPU has bfloat16 instructions (avx512_bf16 / amx_bf16 / arm bf16)
     flash_attn: bool  # the flash-attn (2) package is installed
     flash_kernels: frozenset[str] = frozenset()  # flash_attention_3 / _4 whose packages are installed
+    deepspeed: bool = False  # the deepspeed package is importable
+    cpu_cores: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
     def installed_kernels(self) -> frozenset[str]:
@@ -44,11 +47,17 @@ class Facts:
         return self.gpu_capabilities[0] if self.gpu_capabilities else None
 
     def lock_name(self, use_cpu: bool) -> str:
-        """One run per device: `cpu`, or the first visible GPU (lrexplorer launches one-GPU runs)."""
+        """One run per device: `cpu`, or the first visible GPU (the first of the run's GPUs)."""
+        return self.lock_names(use_cpu, 1)[0]
+
+    def lock_names(self, use_cpu: bool, num_processes: int) -> list[str]:
+        """The devices a run of `num_processes` holds: `cpu` (all CPU processes share it), else one GPU
+        per process, the first visible ones."""
         if self.on_cpu(use_cpu):
-            return "cpu"
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
-        return f"gpu{visible or '0'}"
+            return ["cpu"]
+        visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+        ids = visible or [str(i) for i in range(max(num_processes, 1))]
+        return [f"gpu{i}" for i in ids[: max(num_processes, 1)]]
 
 
 def cpu_has_bf16() -> bool:
@@ -88,6 +97,7 @@ def detect_facts(use_torch: bool = False) -> Facts:
         cpu_bf16=cpu_has_bf16(),
         flash_attn="flash_attention_2" in kernels,
         flash_kernels=kernels - {"flash_attention_2"},
+        deepspeed=importlib.util.find_spec("deepspeed") is not None,
     )
 
 
@@ -195,6 +205,7 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
         )
     _check_schedule(values, errors)
     _check_quantization(values, facts, errors, notes)
+    check_distributed(values, facts, errors, notes)
     if values["eval_strategy"] == "steps" and values["eval_steps"] is None:
         notes.append(f"eval_steps unset: evaluating every logging_steps ({values['logging_steps']:g}) updates.")
     if values["save_strategy"] == "no":

@@ -1,5 +1,8 @@
 """The training process of one run: `python -m lrexplorer.runs.worker RUN_DIR [--resume] [--queue]`.
 
+With num_processes > 1 this process supervises (runs/ranks.py) and each rank runs this module again
+with `--rank-process`: the same training code, where only rank 0 writes the run folder.
+
 Reads RUN_DIR/config.yaml, takes the device lock, trains with TRL and leaves a final status:
 completed, stopped (stop request, or SIGTERM), or failed (invalid spec, missing model or data,
 non-finite loss, out of memory, any exception, with the traceback in train.log). It is always started
@@ -29,16 +32,28 @@ class Terminated(BaseException):
 
 
 # While training, the first SIGTERM asks the callback to stop at the end of the step with a checkpoint,
-# as a stop request does; before training, or at a second SIGTERM, the worker unwinds at once.
+# as a stop request does; before training, or at a second SIGTERM, the worker unwinds at once. A rank
+# ignores the second one (accelerate's launcher repeats the first): the ranks must stop together.
 _TRAINING: list[Any] = []
+_RANK: list[int] = []  # this process's rank in a multi-process run; empty for a single-process run
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     callback = _TRAINING[0] if _TRAINING else None
-    if callback is not None and callback.stop_reason is None:
-        callback.stop_reason = "stopped by SIGTERM"
+    if callback is not None and (callback.stop_reason is None or _RANK):
+        callback.stop_reason = callback.stop_reason or "stopped by SIGTERM"
         return
     raise Terminated()
+
+
+def _writes() -> bool:
+    """Whether this process writes the run folder: a single-process worker, or rank 0."""
+    return not _RANK or _RANK[0] == 0
+
+
+def _status(run_dir: Path, **fields: Any) -> None:
+    if _writes():
+        store.update_status(run_dir, **fields)
 
 
 def memory_estimate_text(values: dict[str, Any], facts: Any) -> str:
@@ -66,15 +81,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint-N")
     parser.add_argument("--queue", action="store_true", help="wait for the device instead of failing when it is busy")
-    parser.add_argument("--lock-fd", type=int, help="the device lock, taken by the launcher and inherited")
+    parser.add_argument(
+        "--lock-fd", type=int, action="append", help="a device lock, taken by the launcher and inherited"
+    )
+    parser.add_argument("--rank-process", action="store_true", help="one rank of a multi-process run (internal)")
     args = parser.parse_args(argv)
     run_dir = Path(args.run_dir).resolve()
     signal.signal(signal.SIGTERM, _on_sigterm)
-    import psutil
+    if args.rank_process:
+        from .ranks import adopt_rank
 
-    store.update_status(run_dir, pid=os.getpid(), pid_create_time=psutil.Process().create_time())
+        _RANK.append(int(os.environ.get("RANK", "0")))
+        adopt_rank(run_dir, _RANK[0])
+    else:
+        import psutil
+
+        store.update_status(run_dir, pid=os.getpid(), pid_create_time=psutil.Process().create_time())
     try:
-        return _run(run_dir, args.resume, args.queue, args.lock_fd)
+        return (
+            _rank(run_dir, args.resume) if args.rank_process else _run(run_dir, args.resume, args.queue, args.lock_fd)
+        )
     except Terminated:
         steps = {"global_step": _TRAINING[0].global_step} if _TRAINING else {}  # the heartbeat may lag behind
         _finish(run_dir, "stopped", "terminated by SIGTERM; resume continues from the last checkpoint, if any", **steps)
@@ -82,7 +108,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _finish(run_dir: Path, state: str, message: str, **extra: Any) -> None:
-    """The final status; on a full disk it may not be written, and `store.reconcile` reports the end instead."""
+    """The final status; on a full disk it may not be written, and `store.reconcile` reports the end instead.
+    A rank records its failure for the supervisor; only rank 0 writes the status."""
+    if _RANK:  # the supervisor writes the run's end once every rank has exited (and the devices are free)
+        from .ranks import record_end
+
+        record_end(run_dir, _RANK[0], state, message, extra)
+        print(f"[lrexplorer] rank {_RANK[0]} {state}: {message}", flush=True)
+        return
     try:
         store.update_status(run_dir, state=state, ended_at=time.time(), message=message, **extra)
         print(f"[lrexplorer] run {state}: {message}", flush=True)
@@ -103,35 +136,55 @@ def _step(record: dict[str, Any]) -> float:
     return step if isinstance(step, (int, float)) else 0
 
 
-def _run(run_dir: Path, resume: bool, queue: bool, lock_fd: int | None) -> int:
+def _read(run_dir: Path) -> tuple[Any, Any] | None:
     from ..params import FieldError
     from .validate import detect_facts
 
-    print(f"[lrexplorer] worker pid {os.getpid()} for {run_dir}", flush=True)
     try:
         facts = detect_facts(use_torch=True)
-        spec = store.read_spec(run_dir, facts)
+        return facts, store.read_spec(run_dir, facts)
     except (FieldError, store.ConfigUnreadable) as exc:
         _finish(run_dir, "failed", f"invalid spec: {exc}")
+        return None
+
+
+def _run(run_dir: Path, resume: bool, queue: bool, lock_fds: list[int] | None) -> int:
+    print(f"[lrexplorer] worker pid {os.getpid()} for {run_dir}", flush=True)
+    read = _read(run_dir)
+    if read is None:
         return 2
-    device = facts.lock_name(spec["use_cpu"])
+    facts, spec = read
+    devices = facts.lock_names(spec["use_cpu"], spec["num_processes"])
+    device = ",".join(devices)
     try:
         if queue:
             store.update_status(run_dir, state="queued", message=f"waiting for the {device}")
-        held = lock.adopt(lock_fd, str(run_dir)) if lock_fd is not None else lock.acquire(device, str(run_dir), queue)
+        held = (
+            [lock.adopt(fd, str(run_dir)) for fd in lock_fds]
+            if lock_fds
+            else lock.acquire_all(devices, str(run_dir), queue)
+        )
     except lock.DeviceBusy as exc:
         _finish(run_dir, "failed", f"not started: {exc}")
         return 4
     try:
         return _run_holding(run_dir, spec, facts, resume, device)
     finally:
-        held.close()
+        for fh in held:
+            fh.close()
+
+
+def _rank(run_dir: Path, resume: bool) -> int:
+    """One rank of a multi-process run: the supervisor checked the sources and trimmed the metrics."""
+    print(f"[lrexplorer] rank {_RANK[0]} pid {os.getpid()} for {run_dir}", flush=True)
+    read = _read(run_dir)
+    if read is None:
+        return 2
+    facts, spec = read
+    return _train_guarded(run_dir, spec, facts, resume)
 
 
 def _run_holding(run_dir: Path, spec: Any, facts: Any, resume: bool, device: str) -> int:
-    import torch
-
-    from ..params import FieldError
     from .sources import check_sources
 
     problems = check_sources(spec.values)
@@ -144,6 +197,25 @@ def _run_holding(run_dir: Path, spec: Any, facts: Any, resume: bool, device: str
     store.update_status(
         run_dir, state="running", started_at=time.time(), device_lock=device, message="loading model and data"
     )
+    if spec["num_processes"] > 1:
+        from ..tuning.run_kinds import read_kind
+        from .ranks import supervise
+
+        kind = read_kind(run_dir)[0]
+        if kind is not None:  # its scheduler, pruning and result file are written for one process
+            _finish(run_dir, "failed", f"num_processes: a {kind.replace('_', ' ')} runs on one process; set it to 1")
+            return 2
+
+        return supervise(run_dir, spec.values, resume, _finish)
+    return _train_guarded(run_dir, spec, facts, resume)
+
+
+def _train_guarded(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
+    """Train, turning every failure into a final status (the traceback in the log)."""
+    import torch
+
+    from ..params import FieldError
+
     try:
         return _train(run_dir, spec, facts, resume)
     except FieldError as exc:
@@ -170,8 +242,11 @@ def _run_holding(run_dir: Path, spec: Any, facts: Any, resume: bool, device: str
 def _crashed(run_dir: Path, exc: BaseException) -> int:
     with contextlib.suppress(OSError):
         traceback.print_exc()
-    tail = store.log_tail(run_dir, 12)
-    _finish(run_dir, "failed", f"{type(exc).__name__}: {exc}\nLast lines of {store.LOG}:\n{tail}")
+    from .ranks import rank_log_tail
+
+    rank = _RANK[0] if _RANK else 0
+    log = store.LOG if rank == 0 else f"ranks/rank-{rank}.log"
+    _finish(run_dir, "failed", f"{type(exc).__name__}: {exc}\nLast lines of {log}:\n{rank_log_tail(run_dir, rank)}")
     return 1
 
 
@@ -181,15 +256,19 @@ def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     from .peak_callback import PeakCallback
     from .trainer import build_trainer
 
-    callback = RunCallback(run_dir)
-    peak = PeakCallback(run_dir, spec.values, facts)  # predicted against measured peak memory
-    trainer, info = build_trainer(spec, run_dir, facts, [callback, peak, AttentionProbe(run_dir)])
-    callback.trainer = peak.trainer = trainer
+    callback = RunCallback(run_dir, writes=_writes(), world_size=spec["num_processes"])
+    # Rank 0's measured peak memory (memory.json) and attention kernel (status) are the run's.
+    peak = PeakCallback(run_dir, spec.values, facts) if _writes() else None
+    extra = [peak, AttentionProbe(run_dir)] if peak is not None else []
+    trainer, info = build_trainer(spec, run_dir, facts, [callback, *extra])
+    callback.trainer = trainer
+    if peak is not None:
+        peak.trainer = trainer
     _TRAINING.append(callback)
     from ..tuning.run_kinds import attach
 
     kind = attach(run_dir, trainer)  # a range test or a sweep trial adds its pieces; None for a plain run
-    store.update_status(run_dir, message="training", **info)
+    _status(run_dir, message="training", **info)
     print(f"[lrexplorer] {info}", flush=True)
     checkpoint = None
     if resume:

@@ -1,0 +1,132 @@
+"""Catalogue fields of the group "Processes and sharding": how many processes train one run and how
+they share the model (FSDP or DeepSpeed ZeRO), under the names accelerate and `TrainingArguments` use.
+
+`fsdp` is a memory-estimate field too (num_gpus sharing the weights). transformers 5 takes `fsdp` as a switch and
+every FSDP detail in `fsdp_config`; the older string form (`"full_shard auto_wrap offload"`) is still
+accepted and translated here, as `TrainingArguments._apply_legacy_fsdp_to_config` translates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..fields import FALSE_WORDS, TRUE_WORDS, Field, FieldError
+from .groups import MEMORY, TRAIN
+from .limits import MAX_DEVICES
+
+DIST = "distributed"
+
+# accelerate's launcher: the ZeRO presets lrexplorer writes a DeepSpeed config for ("" = off).
+DEEPSPEED_CHOICES = ("", "zero1", "zero2", "zero3", "zero2_offload", "zero3_offload")
+# The keys `TrainingArguments._process_fsdp_args` reads for FSDP2 (accelerate's `fsdp_` prefix allowed).
+FSDP_CONFIG_KEYS = (
+    "version",
+    "reshard_after_forward",
+    "cpu_offload",
+    "activation_checkpointing",
+    "cpu_ram_efficient_loading",
+    "state_dict_type",
+    "auto_wrap_policy",
+    "transformer_layer_cls_to_wrap",
+    "min_num_params",
+)
+# The words of the legacy string form that FSDP2 understands (FSDPOption values).
+FSDP_WORDS = {"full_shard": ("reshard_after_forward", True), "shard_grad_op": ("reshard_after_forward", False)}
+FSDP_FLAGS = {"offload": ("cpu_offload", True), "auto_wrap": None}
+
+DISTRIBUTED: tuple[Field, ...] = (
+    Field(
+        "num_processes",
+        "int",
+        1,
+        "Processes that train the run together (accelerate launch --num_processes): one per GPU, or several "
+        "CPU processes talking through gloo. Each takes its share of every batch; the effective batch grows "
+        "with them.",
+        DIST,
+        "batch-size",
+        target="launch",
+        low=1,
+        high=MAX_DEVICES,
+    ),
+    Field(
+        "fsdp",
+        "bool",
+        False,
+        "PyTorch FSDP (FSDP2) full shard over the GPUs or processes: weights, gradients and optimizer states "
+        "each split num_gpus (for a run: num_processes) ways; the details go in fsdp_config. The older string "
+        'form ("full_shard auto_wrap", "shard_grad_op offload") is translated.',
+        DIST,
+        tools=(TRAIN, MEMORY),
+        library_default=None,
+    ),
+    Field(
+        "fsdp_config",
+        "json",
+        {},
+        "FSDP settings (with fsdp on), as transformers reads them: version (2, FSDP2), reshard_after_forward "
+        "(true: full shard, false: shard_grad_op), cpu_offload, activation_checkpointing, state_dict_type, "
+        "auto_wrap_policy, transformer_layer_cls_to_wrap, min_num_params.",
+        DIST,
+        library_default=None,
+    ),
+    Field(
+        "deepspeed",
+        "choice",
+        "",
+        "DeepSpeed ZeRO: zero1 shards the optimizer states over the processes, zero2 also the gradients, zero3 "
+        "also the weights; _offload keeps the sharded states in CPU RAM. lrexplorer writes the DeepSpeed "
+        "config; empty: off. Needs the deepspeed package and GPUs.",
+        DIST,
+        library_default=None,
+        choices=DEEPSPEED_CHOICES,
+    ),
+)
+
+FSDP_CONFIG = next(f for f in DISTRIBUTED if f.name == "fsdp_config")
+
+
+def fsdp_config_problem(config: Mapping[str, Any]) -> str | None:
+    """Why an fsdp_config cannot be used by lrexplorer's FSDP2 runs, or None."""
+    keys = [k[5:] if k.startswith("fsdp_") else k for k in config]
+    unknown = [k for k in keys if k not in FSDP_CONFIG_KEYS]
+    if unknown:
+        return f"unknown key {unknown[0]!r}; allowed keys: {', '.join(FSDP_CONFIG_KEYS)}"
+    version = config.get("version", config.get("fsdp_version", 2))
+    if str(version) != "2":
+        return f"version must be 2 (FSDP2; transformers deprecates FSDP1); got {version!r}"
+    return None
+
+
+def legacy_fsdp(given: Mapping[str, Any], takes_config: bool) -> tuple[dict[str, Any], list[str], list[FieldError]]:
+    """(given with fsdp as true/false, notes, errors): the legacy string form of `fsdp` ("full_shard
+    auto_wrap", "shard_grad_op offload", "" for off) translated into fsdp + fsdp_config entries."""
+    value = given.get("fsdp")
+    if not isinstance(value, str) or value.strip().lower() in (*TRUE_WORDS, *FALSE_WORDS, "none", "null"):
+        return dict(given), [], []
+    out = dict(given)
+    words = value.replace(",", " ").split()
+    if not words:
+        out["fsdp"] = False
+        return out, ['fsdp "" read as fsdp=false (off).'], []
+    settings: dict[str, Any] = {}
+    for word in words:
+        found = FSDP_WORDS.get(word.lower(), FSDP_FLAGS.get(word.lower(), "?"))
+        if found == "?":
+            allowed = ", ".join([*FSDP_WORDS, *FSDP_FLAGS])
+            out.pop("fsdp")
+            return out, [], [FieldError("fsdp", f"must be true, false, or words among {allowed}; got {word!r}")]
+        if found is not None:
+            settings[found[0]] = found[1]
+    out["fsdp"] = True
+    if not takes_config:
+        return out, [f"fsdp {value!r} read as fsdp=true."], []
+    try:
+        config = FSDP_CONFIG.convert(out.get("fsdp_config") or {})
+    except FieldError as exc:
+        out.pop("fsdp_config")
+        return out, [], [exc]
+    for k, v in settings.items():
+        config.setdefault(k, v)
+    out["fsdp_config"] = config
+    return out, [f"fsdp {value!r} read as fsdp=true with fsdp_config {config} (transformers 5's form)."], []
