@@ -48,6 +48,7 @@ class RankStep:
     gradients: int
     optimizer_states: int
     at_peak: dict[str, int]
+    phase_kinds: dict[str, dict[str, int]]  # the GPU's bytes by kind at each phase's peak
     host_bytes: int
     n_params: int
     seconds: float

@@ -160,6 +160,7 @@ def simulate_parallel_step(
     with (
         fake_process_group(setup.num_gpus) as mesh,
         fake_step_patches(setup),
+        _own_propagation_mode(),
         FakeTensorMode(allow_non_fake_inputs=True),
     ):
         say("building and sharding the model", 0.05)
@@ -204,10 +205,27 @@ def simulate_parallel_step(
         gradients=0 if setup.fsdp_offload_params else grads.get("bytes", 0),
         optimizer_states=0 if setup.fsdp_offload_params else states,
         at_peak={k: v for k, v in snap.items() if k != "Total"},
+        phase_kinds={p: {k: v for k, v in s.items() if v and k != "Total"} for p, s in tracker.phase_snap.items()},
         host_bytes=max(host, tracker.host_peak),
         n_params=arch.n_params,
         seconds=time.perf_counter() - start,
     )
+
+
+def _own_propagation_mode() -> Any:
+    """Give DTensor's sharding propagation a fake mode of its own.
+
+    To learn an output's global shape, DTensor runs each operation on full-size fake tensors in the
+    ambient fake mode; under ours the tracker would count those as allocations (a whole model's worth
+    in the gradient clipping and the optimizer step). In a mode of its own it is not counted, as on a
+    real GPU, where it allocates nothing."""
+    from unittest import mock
+
+    import torch.distributed.tensor._sharding_prop as propagation
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    own = FakeTensorMode(allow_non_fake_inputs=True)
+    return mock.patch.object(propagation, "detect_fake_mode", lambda *args: own)
 
 
 def _local(t: Any) -> Any:
