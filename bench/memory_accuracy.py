@@ -165,17 +165,22 @@ def run_fsdp(only: set[str]) -> list[float]:
 
     fixed = CUDA_CONTEXT + CUBLAS_WORKSPACE
     print()
-    print("| FSDP2 case | GPUs | simulated MiB | ours MiB | error | simulated phase | ours phase | CPU RAM/rank MiB | s |")
+    print(
+        "| FSDP2 case | GPUs | simulated MiB | ours MiB | error | simulated phase | ours phase | CPU RAM/rank MiB | s |"
+    )
     print("|---|---:|---:|---:|---:|---|---|---:|---:|")
     errs = []
     for case in FSDP_PRESET_CASES:
         if only and case.name not in only:
             continue
-        config, arch, setup = case.build()
+        _, arch, setup = case.build()
         for n in FSDP_WORLD_SIZES:
             spec = {"mode": "simulate", "model": case.preset, "setup": {**asdict(setup), "num_gpus": n}}
             out = subprocess.run(
-                [sys.executable, "-m", "lrexplorer.memory.worker", json.dumps(spec)], capture_output=True, text=True
+                [sys.executable, "-m", "lrexplorer.memory.worker", json.dumps(spec)],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             last = json.loads(out.stdout.strip().splitlines()[-1])
             if "result" not in last:

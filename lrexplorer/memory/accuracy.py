@@ -210,12 +210,22 @@ def _fsdp(preset: str, name: str, **setup: Any) -> Case:
 FSDP_PRESET_CASES: tuple[Case, ...] = (
     _fsdp("Qwen2.5-0.5B", "b2 s2048", per_device_train_batch_size=2, max_length=2048),
     _fsdp("Llama-3.2-1B", "s4096", max_length=4096),
-    _fsdp("Qwen2.5-1.5B", "checkpointing b4 s2048", activation_checkpointing=True, per_device_train_batch_size=4,
-          max_length=2048),
+    _fsdp(
+        "Qwen2.5-1.5B",
+        "checkpointing b4 s2048",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
     _fsdp("Llama-3.2-3B", "shard-grad-op s2048", fsdp_reshard_after_forward=False, max_length=2048),
     _fsdp("Llama-3.1-8B", "s2048", max_length=2048),
-    _fsdp("Llama-3.1-8B", "checkpointing b4 s2048", activation_checkpointing=True, per_device_train_batch_size=4,
-          max_length=2048),
+    _fsdp(
+        "Llama-3.1-8B",
+        "checkpointing b4 s2048",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
     _fsdp("Mistral-7B-v0.3", "CPU offload s2048", fsdp_offload_params=True, max_length=2048),
 )
 

@@ -18,8 +18,8 @@ from .. import optimizers as optimizer_registry
 from ..units import MIB
 from .architecture import Architecture
 from .dims import Dims, make_dims
-from .fused_head import notes
 from .fsdp import gathered, rank_state
+from .fused_head import notes
 from .parallel import scheme, shard
 from .params import (
     trainable_bytes_per_param,
@@ -53,6 +53,7 @@ class Estimate:
     engine: str = "analytic"
     loss: str = "logits"  # how the loss was modelled: "logits", "fused" or "fused_triton" (see dims.py)
     notes: tuple[str, ...] = ()  # caveats a reader must see (a fallback, an unverified path)
+    host_bytes: int = 0  # CPU RAM per rank for what FSDP offloads (not in the GPU's components)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class Estimate:
             "phases": dict(self.phases),
             "peak_phase": self.peak_phase,
             "peak_bytes": self.peak_bytes,
+            "host_bytes": self.host_bytes,
         }
 
 
@@ -194,7 +196,9 @@ def _fsdp_estimate(
     phases = {
         "forward": base + early + max(parts["stack_forward"], parts["head_forward"]),
         "backward": base
-        + max(early + parts["head_backward"], rank.gradients + max(parts["stack_backward"], parts["embedding_backward"])),
+        + max(
+            early + parts["head_backward"], rank.gradients + max(parts["stack_backward"], parts["embedding_backward"])
+        ),
         "optimizer_step": base + rank.gradients + rank.step_buffers,
     }
     peak_phase = max(PHASES, key=lambda p: phases[p])
@@ -214,7 +218,6 @@ def _fsdp_estimate(
         "cuda_context": CUDA_CONTEXT if cuda else 0,
         "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0,
         "batch": batch,
-        "cpu_offload": rank.host,
     }
     return Estimate(
         model=arch.name,
@@ -228,6 +231,7 @@ def _fsdp_estimate(
         setup=setup,
         loss=D.head,
         notes=notes(arch, setup),
+        host_bytes=rank.host,
     )
 
 

@@ -51,6 +51,7 @@ class RankStep:
     phase_kinds: dict[str, dict[str, int]]  # the GPU's bytes by kind at each phase's peak
     host_bytes: int
     n_params: int
+    trainable_params: int
     seconds: float
     notes: list[str] = field(default_factory=list)
 

@@ -50,6 +50,7 @@ class TrainingSetup:
     num_gpus: int = 1
     zero_stage: int = 0
     fsdp: bool = False
+    # Read only with fsdp on (other schemes ignore them, as accelerate does).
     fsdp_reshard_after_forward: bool = True  # False: SHARD_GRAD_OP, layers stay gathered until their backward
     fsdp_offload_params: bool = False  # CPUOffloadPolicy: shards, gradients and optimizer live in CPU RAM
     device: str = "cuda"
@@ -167,9 +168,6 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
         raise FieldError(name, "is an SFTConfig setting: it needs trainer sft")
     if setup.bf16 and setup.fp16:
         raise FieldError("fp16", "bf16 and fp16 are exclusive: choose one mixed-precision mode")
-    for name in ("fsdp_reshard_after_forward", "fsdp_offload_params"):
-        if getattr(setup, name) != getattr(TrainingSetup, name) and not setup.fsdp:
-            raise FieldError(name, "is an FSDP setting: it needs fsdp on")
     if setup.fsdp and setup.zero_stage:
         raise FieldError("fsdp", "fsdp and zero_stage are exclusive: FSDP full shard or DeepSpeed ZeRO, not both")
     attn = setup.attention(arch)

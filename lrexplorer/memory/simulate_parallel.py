@@ -86,7 +86,7 @@ def shard_model(model: torch.nn.Module, setup: TrainingSetup, mesh: Any) -> torc
         parallelism_config=SimpleNamespace(fsdp_dim_names=("dp_shard",)),
         is_main_process=False,  # keeps its upcast notice quiet
     )
-    return fsdp2_prepare_model(accelerator, model)  # type: ignore[arg-type]
+    return fsdp2_prepare_model(accelerator, model)
 
 
 def _rank_tracker(model: torch.nn.Module, optimizer: torch.optim.Optimizer, offload: bool) -> Any:
@@ -187,6 +187,7 @@ def simulate_parallel_step(
         finally:
             hook.remove()
         weights = _nbytes(_local(p) for p in model.parameters())
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         states = _nbytes(_local(t) for t in optimizer_state_tensors(optimizer))
     say("done", 1.0)
     extra = CUDA_CONTEXT + CUBLAS_WORKSPACE if setup.device == "cuda" else 0
@@ -208,6 +209,7 @@ def simulate_parallel_step(
         phase_kinds={p: {k: v for k, v in s.items() if v and k != "Total"} for p, s in tracker.phase_snap.items()},
         host_bytes=max(host, tracker.host_peak),
         n_params=arch.n_params,
+        trainable_params=trainable,
         seconds=time.perf_counter() - start,
     )
 
