@@ -231,6 +231,8 @@ def test_every_field_is_documented_and_grouped():
         "bnb_4bit_use_double_quant",
         "zero_stage",
         "fsdp",
+        "fsdp_reshard_after_forward",
+        "fsdp_offload_params",
     }
 
 

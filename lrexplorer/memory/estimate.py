@@ -18,7 +18,7 @@ from .. import optimizers as optimizer_registry
 from ..units import MIB
 from .architecture import Architecture
 from .dims import Dims, make_dims
-from .fsdp import gathered, rank_state
+from .fsdp import gathered, gradient_shards, master_bytes, rank_state, stack_backward_with_gradients
 from .fused_head import notes
 from .parallel import scheme, shard
 from .params import (
@@ -191,14 +191,19 @@ def _fsdp_estimate(
     fixed = (CUDA_CONTEXT + CUBLAS_WORKSPACE) if cuda else 0
     batch = batch_bytes(D, setup)
     base = rank.weights + rank.optimizer_states + batch + fixed
-    # The float32 gradient shards fill in as the layers' backward ends; from the second micro-batch on they exist.
+    # The float32 gradient shards fill in as each group's backward ends; from the second micro-batch on
+    # (gradient accumulation) they all exist from the start.
     early = rank.gradients if setup.gradient_accumulation_steps > 1 else 0
+    per_layer, tail, all_but_last = gradient_shards(arch, setup, master_bytes(setup, e_train))
+    if early or n_train != arch.n_params:
+        per_layer, tail, all_but_last = 0, 0, rank.gradients - early  # adapters' shards are small: counted whole
+    parts["stack_backward"] = extra["stack_backward"] + stack_backward_with_gradients(
+        first, arch.num_layers, per_layer, tail
+    )
+    parts["embedding_backward"] += all_but_last
     phases = {
         "forward": base + early + max(parts["stack_forward"], parts["head_forward"]),
-        "backward": base
-        + max(
-            early + parts["head_backward"], rank.gradients + max(parts["stack_backward"], parts["embedding_backward"])
-        ),
+        "backward": base + early + max(parts["head_backward"], parts["stack_backward"], parts["embedding_backward"]),
         "optimizer_step": base + rank.gradients + rank.step_buffers,
     }
     peak_phase = max(PHASES, key=lambda p: phases[p])

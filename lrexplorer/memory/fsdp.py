@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from .architecture import Architecture
 from .setup import DTYPE_BYTES, TrainingSetup
+from .step import MicroBatch
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def rank_state(
     n = setup.num_gpus
     mixed = setup.bf16 or setup.fp16
     load = DTYPE_BYTES[setup.dtype]
-    master = 4 if mixed else e_train  # accelerate upcasts trainable weights to float32 under mixed precision
+    master = master_bytes(setup, e_train)
     weights = _per_rank((n_params - n_train) * load + n_train * master, n)
     grads = _per_rank(n_train * master, n)
     opt = _per_rank(states_fp32 if mixed else states, n)
@@ -73,3 +74,29 @@ def gathered(arch: Architecture, setup: TrainingSetup) -> dict[str, int]:
         "stack_backward": tail + (4 * layer if full else kept + 2 * layer),
         "embedding_backward": tail + 2 * embed,
     }
+
+
+def master_bytes(setup: TrainingSetup, e_train: int) -> int:
+    """Bytes per trainable element of the shards: accelerate upcasts them to float32 under mixed precision."""
+    return 4 if (setup.bf16 or setup.fp16) else e_train
+
+
+def gradient_shards(arch: Architecture, setup: TrainingSetup, master: int) -> tuple[int, int, int]:
+    """(per layer, tail before the stack's backward, all but the last group) of a rank's float32 gradient
+    shards: each group's shard appears when its backward ends, the untied [final norm, lm_head] tail's
+    before the decoder stack's, the embedding's group (the tail, when tied) last."""
+    n = setup.num_gpus
+    h, V = arch.hidden_size, arch.vocab_size
+    layer = _per_rank(arch.layer_params * master, n)
+    tail = 0 if arch.tie_word_embeddings else _per_rank((V * h + h) * master, n)
+    last = _per_rank((V * h + (h if arch.tie_word_embeddings else 0)) * master, n)
+    return layer, tail, _per_rank(arch.n_params * master, n) - last
+
+
+def stack_backward_with_gradients(mb: MicroBatch, layers: int, per_layer: int, before: int) -> int:
+    """The decoder stack's backward peak with each layer's gradient shard added as its backward ends.
+
+    The replay's closed form puts the peak at the first or last layer: the same holds with a per-layer
+    net change that includes the shard."""
+    at_first = mb.stack_backward_peak - max(0, (layers - 1) * mb.layer_backward_net)
+    return at_first + before + max(0, (layers - 1) * (mb.layer_backward_net + per_layer))

@@ -37,6 +37,7 @@ class MicroBatch:
     head_backward_peak: int = 0
     stack_backward_peak: int = 0
     embedding_backward_peak: int = 0
+    layer_backward_net: int = 0  # what each decoder layer's backward changes the live bytes by
 
 
 def _layer_forward(D: Dims, grads: WeightGrads, first: bool = False) -> tuple[LayerReplay, Ledger, int, int]:
@@ -170,6 +171,7 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
         head_backward_peak=head_backward_peak,
         stack_backward_peak=stack_backward_peak,
         embedding_backward_peak=L.peak,
+        layer_backward_net=b_net,
     )
 
 
