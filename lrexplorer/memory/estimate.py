@@ -175,6 +175,10 @@ def _fsdp_estimate(
 ) -> Estimate:
     """Per rank under FSDP2 (see fsdp.py): each part of the step with the weights gathered then."""
     n_train, e_train, _, O, O32, step_temp = figures
+    if master_bytes(setup, e_train) != e_train:  # the optimizer steps the float32 shards
+        step_temp = optimizer_registry.get(setup.optim).step_temporary_bytes(
+            trainable_tensors(arch, setup), 4, setup.device
+        )
     rank = rank_state(setup, arch.n_params, n_train, e_train, O, O32, step_temp)
     # Each layer's gradients are reduce-scattered and freed as its backward ends: nothing is kept.
     first = replay_micro_batch(D, accumulate=True)

@@ -170,6 +170,8 @@ def simulate_parallel_step(
             add_sft_head(model)  # SFTTrainer patches the head when it is built, before accelerate wraps
         model = shard_model(model, cpu_setup, mesh)
         optimizer = build_optimizer(model, cpu_setup)  # the Trainer delays it until the model is wrapped
+        if setup.device == "cuda":
+            _foreach_as_on_cuda(optimizer)
         fetched = setup.gradient_accumulation_steps if setup.trainer == "sft" else 1
         batches = [make_batch(arch, setup, with_attention_mask=False) for _ in range(fetched)]
         say("allocating the optimizer state", 0.3)
@@ -212,6 +214,14 @@ def simulate_parallel_step(
         trainable_params=trainable,
         seconds=time.perf_counter() - start,
     )
+
+
+def _foreach_as_on_cuda(optimizer: torch.optim.Optimizer) -> None:
+    """Take the update path torch takes on a GPU: left to its default (foreach None), a torch optimizer
+    runs its foreach kernels on CUDA tensors and a loop over the tensors on the CPU, with other temporaries."""
+    for group in optimizer.param_groups:
+        if "foreach" in group and group["foreach"] is None and not group.get("fused"):
+            group["foreach"] = True
 
 
 def _own_propagation_mode() -> Any:
