@@ -17,6 +17,11 @@ from .architecture import Architecture
 from .results import Progress, StepMemory
 from .setup import TrainingSetup, validate
 
+TRITON_FALLBACK_NOTE = (
+    "the fused LM head ran TRL's torch fallback (the CPU's path); on a CUDA GPU its Triton kernels "
+    "work in place and score only labelled positions, so the real step needs less"
+)
+
 
 def simulate_step(
     config: dict[str, Any], arch: Architecture, setup: TrainingSetup, progress: Progress | None = None
@@ -39,10 +44,7 @@ def simulate_step(
         result = run_tracked_step(config, arch, cpu_twin(setup, arch), engine="simulated", progress=progress)
     result.device = setup.device
     if head_kind(arch, setup) == "fused_triton":
-        result.notes.append(
-            "the fused LM head ran TRL's torch fallback (the CPU's path); on a CUDA GPU its Triton kernels "
-            "work in place and score only labelled positions, so the real step needs less"
-        )
+        result.notes.append(TRITON_FALLBACK_NOTE)
     if setup.device == "cuda":
         extra = CUDA_CONTEXT + CUBLAS_WORKSPACE
         result.phase_peaks = {k: v + extra for k, v in result.phase_peaks.items()}

@@ -152,7 +152,7 @@ def simulate_parallel_step(
     from .fused_head import head_kind
     from .measure import _nbytes, init_optimizer_state, optimizer_state_tensors, training_step
     from .realmodel import add_sft_head, build_model, build_optimizer, make_batch
-    from .simulate import cpu_twin, fake_step_patches
+    from .simulate import TRITON_FALLBACK_NOTE, cpu_twin, fake_step_patches
 
     say = progress or (lambda msg, frac: None)
     start = time.perf_counter()
@@ -197,6 +197,7 @@ def simulate_parallel_step(
     peak_phase = max(phases, key=lambda k: phases[k])
     snap = tracker.phase_snap[peak_phase]
     host = weights + grads.get("bytes", 0) + states if setup.fsdp_offload_params else 0
+    notes = [TRITON_FALLBACK_NOTE] if head_kind(arch, setup) == "fused_triton" else []
     return RankStep(
         engine="simulated",
         scheme="fsdp",
@@ -213,6 +214,7 @@ def simulate_parallel_step(
         n_params=arch.n_params,
         trainable_params=trainable,
         seconds=time.perf_counter() - start,
+        notes=notes,
     )
 
 
