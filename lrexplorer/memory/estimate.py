@@ -201,6 +201,8 @@ def _fsdp_estimate(
     per_layer, tail, all_but_last = gradient_shards(arch, setup, master_bytes(setup, e_train))
     if early or n_train != arch.n_params:
         per_layer, tail, all_but_last = 0, 0, rank.gradients - early  # adapters' shards are small: counted whole
+    if setup.fsdp_offload_params:  # the shards go to CPU RAM as they are reduced
+        per_layer, tail, all_but_last = 0, 0, 0
     parts["stack_backward"] = extra["stack_backward"] + stack_backward_with_gradients(
         first, arch.num_layers, per_layer, tail
     )
