@@ -217,7 +217,8 @@ def _fsdp_estimate(
         "forward": max(("stack_forward", "head_forward"), key=lambda k: parts[k]),
         "backward": max(("head_backward", "stack_backward", "embedding_backward"), key=lambda k: parts[k]),
     }
-    comm = extra[at_peak[peak_phase]] if peak_phase in at_peak else 0
+    # FSDP's buffers where the peak is (the backward's when the optimizer step is: it gathers nothing).
+    comm = extra[at_peak.get(peak_phase, at_peak["backward"])]
     components = {
         "weights": rank.weights,
         "gradients": rank.gradients,
