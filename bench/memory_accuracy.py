@@ -15,6 +15,10 @@ Transformer-Math 101 bytes per parameter plus Korthikanti et al.'s activation fo
     python bench/memory_accuracy.py --trainer sft    # only the SFTTrainer matrix
     python bench/memory_accuracy.py --presets        # + simulated real-size presets (tens of minutes)
     python bench/memory_accuracy.py --only base,tied # a few cases
+    python bench/memory_accuracy.py --fsdp           # only FSDP2 per rank: real-size presets at 2, 8, 64 GPUs
+
+--fsdp compares the analytic per-rank peak with one rank of an FSDP2 step simulated on a fake process
+group (`lrexplorer.memory.simulate_parallel`), each case in its own process (the process group is global).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ warnings.filterwarnings("ignore")
 
 from lrexplorer.memory.accuracy import (
     CPU_MATRIX,
+    FSDP_PRESET_CASES,
+    FSDP_WORLD_SIZES,
     PRESET_CASES,
     SFT_MATRIX,
     SFT_PRESET_CASES,
@@ -149,6 +155,53 @@ def run_presets(cases: tuple[Case, ...], only: set[str], sft: bool) -> list:
     return sim_errs
 
 
+def run_fsdp(only: set[str]) -> list[float]:
+    """Analytic vs simulated per-rank peak (CUDA constants left out of both), each case in a worker process."""
+    import json
+    import subprocess
+    from dataclasses import asdict
+
+    from lrexplorer.memory.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT
+
+    fixed = CUDA_CONTEXT + CUBLAS_WORKSPACE
+    print()
+    print(
+        "| FSDP2 case | GPUs | simulated MiB | ours MiB | error | simulated phase | ours phase | CPU RAM/rank MiB | s |"
+    )
+    print("|---|---:|---:|---:|---:|---|---|---:|---:|")
+    errs = []
+    for case in FSDP_PRESET_CASES:
+        if only and case.name not in only:
+            continue
+        _, arch, setup = case.build()
+        for n in FSDP_WORLD_SIZES:
+            spec = {"mode": "simulate", "model": case.preset, "setup": {**asdict(setup), "num_gpus": n}}
+            out = subprocess.run(
+                [sys.executable, "-m", "lrexplorer.memory.worker", json.dumps(spec)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            last = json.loads(out.stdout.strip().splitlines()[-1])
+            if "result" not in last:
+                print(f"| {case.name} | {n} | failed: {last.get('error')} |")
+                continue
+            sim = last["result"]
+            est = estimate(arch, setup.with_(num_gpus=n))
+            truth, ours = sim["peak_bytes"] - fixed, est.peak_bytes - fixed
+            e = error(ours, truth)
+            errs.append(e)
+            print(
+                f"| {case.name} | {n} | {truth / MIB:,.0f} | {ours / MIB:,.0f} | {100 * e:+.2f}% | {sim['peak_phase']} "
+                f"| {est.peak_phase} | {sim['host_bytes'] / MIB:,.0f} | {sim['seconds']:.0f} |",
+                flush=True,
+            )
+    if errs:
+        med, worst = summary(errs)
+        print(f"\nFSDP2 per rank ({len(errs)} cases): median |error| {100 * med:.2f}%, worst {100 * worst:.2f}%")
+    return errs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="comma-separated case names")
@@ -157,6 +210,7 @@ def main() -> int:
     )
     parser.add_argument("--presets", action="store_true", help="also simulate the real-size presets")
     parser.add_argument("--gpu", action="store_true", help="also measure the CPU matrix on the first CUDA GPU")
+    parser.add_argument("--fsdp", action="store_true", help="only the FSDP2 per-rank presets (simulated)")
     args = parser.parse_args()
     only = {n.strip() for n in args.only.split(",") if n.strip()}
 
@@ -171,6 +225,10 @@ def main() -> int:
         f"trl {trl.__version__}"
     )
     start = time.perf_counter()
+    if args.fsdp:
+        run_fsdp(only)
+        print(f"\n{time.perf_counter() - start:.0f} s in all")
+        return 0
     trainers = ("transformers", "sft") if args.trainer == "both" else (args.trainer,)
     labels = {"transformers": "CPU matrix, plain Trainer, measured", "sft": "CPU matrix, SFTTrainer, measured"}
     for trainer in trainers:

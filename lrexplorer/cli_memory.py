@@ -138,11 +138,15 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     result: Any
     if args.simulate:
         from .memory.simulate import simulate_step
+        from .memory.simulate_parallel import simulate_parallel_step
 
         def progress(message: str, fraction: float) -> None:
             print(f"simulating: {message} ({100 * fraction:.0f}%)", file=sys.stderr, flush=True)
 
-        result = simulate_step(source.config, source.architecture, setup, progress=progress)
+        if setup.fsdp and setup.num_gpus > 1:  # one rank, on a fake process group this one-shot process owns
+            result = simulate_parallel_step(source.config, source.architecture, setup, progress=progress)
+        else:
+            result = simulate_step(source.config, source.architecture, setup, progress=progress)
     else:
         result = estimate(source.architecture, setup)
     data = result_dict(result, setup, gpus, source.label)

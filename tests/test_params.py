@@ -247,6 +247,8 @@ def test_every_field_is_documented_and_grouped():
         "fsdp",
         "fsdp_config",
         "deepspeed",
+        "fsdp_reshard_after_forward",
+        "fsdp_offload_params",
     }
 
 

@@ -139,7 +139,8 @@ def check_section(source: ModelSource, setup: TrainingSetup, est: Estimate) -> N
         icon=":material/memory:",
         key="mem.simulate",
         help="The real transformers step (model, optimizer, backward) under FakeTensorMode: every tensor "
-        "counted by PyTorch's MemTracker, nothing allocated. Seconds to a minute.",
+        "counted by PyTorch's MemTracker, nothing allocated. Seconds to a minute. With fsdp over several GPUs: "
+        "one rank of the FSDP2 step on a fake process group, counted by PyTorch's FSDPMemTracker.",
     )
     measure = b.button(
         "Measure",

@@ -30,6 +30,7 @@ ROWS: tuple[tuple[str, ...], ...] = (
     ("optim", "trainer", "activation_checkpointing", "use_peft"),
     ("lora_r", "lora_target_modules", "load_in_4bit", "bnb_4bit_use_double_quant"),
     ("num_gpus", "zero_stage", "fsdp"),
+    ("fsdp_reshard_after_forward", "fsdp_offload_params"),
     ("packing", "padding_free", "masked_label_fraction", "longest_example"),
 )
 SETUP_FIELDS = tuple(name for row in ROWS for name in row)

@@ -24,6 +24,7 @@ from . import widgets
 from .figures.memory import per_device, phases_figure, sequence_figure, sequence_lengths, sequence_sweep
 from .memory_advisor import advisor_section, trainer_note
 from .memory_check import check_section
+from .memory_ranks import rank_section
 
 DEFAULT_TARGETS = ("NVIDIA H100 80GB", "NVIDIA A100 40GB", "NVIDIA L4", "NVIDIA GeForce RTX 4090")
 SAVINGS_COLUMNS = {
@@ -64,6 +65,7 @@ def render() -> None:
     st.divider()
     headline(est)
     trainer_note(est)
+    rank_section(est)
     gpus = where_it_goes(est, setup, setup.attention(arch))
     advisor_section(arch, setup, gpus)
     st.markdown("#### What each setting saves")
@@ -76,7 +78,9 @@ def headline(est: Estimate) -> None:
     c = est.components
     m = st.columns(4)
     m[0].metric(
-        "Peak per device" if est.setup.device == "cuda" else "Peak (CPU process)",
+        ("Peak per GPU (rank)" if est.setup.num_gpus > 1 else "Peak per device")
+        if est.setup.device == "cuda"
+        else "Peak (CPU process)",
         f"{est.peak_bytes / GIB:.2f} GiB",
         help=f"During the {est.peak_phase.replace('_', ' ')}; "
         "the largest of the step's phases, not a sum of the components.",

@@ -196,6 +196,39 @@ PRESET_CASES: tuple[Case, ...] = (
     _p("Llama-3.2-1B", "lion 8-bit s512", optim="lion_8bit", max_length=512),
 )
 
+# Real-size presets under FSDP2, one rank simulated on a fake process group (simulate_parallel.py) at each
+# of FSDP_WORLD_SIZES; mixed precision as accelerate runs it. Compared without the CUDA constants, which
+# both sides add alike.
+FSDP_WORLD_SIZES = (2, 8, 64)
+
+
+def _fsdp(preset: str, name: str, **setup: Any) -> Case:
+    base = {"dtype": "bfloat16", "bf16": True, "trainer": "transformers", "fsdp": True, "device": "cuda"}
+    return Case(f"{preset} {name}", {}, {**base, **setup}, preset)
+
+
+FSDP_PRESET_CASES: tuple[Case, ...] = (
+    _fsdp("Qwen2.5-0.5B", "b2 s2048", per_device_train_batch_size=2, max_length=2048),
+    _fsdp("Llama-3.2-1B", "s4096", max_length=4096),
+    _fsdp(
+        "Qwen2.5-1.5B",
+        "checkpointing b4 s2048",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
+    _fsdp("Llama-3.2-3B", "shard-grad-op s2048", fsdp_reshard_after_forward=False, max_length=2048),
+    _fsdp("Llama-3.1-8B", "s2048", max_length=2048),
+    _fsdp(
+        "Llama-3.1-8B",
+        "checkpointing b4 s2048",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
+    _fsdp("Mistral-7B-v0.3", "CPU offload s2048", fsdp_offload_params=True, max_length=2048),
+)
+
 # A handful of cases for the tests: one per mechanism that most often goes wrong.
 TEST_SUBSET = ("base", "eager", "checkpointing", "vocab 65536 tied", "bf16 adamw 8-bit", "accumulation 4")
 

@@ -18,6 +18,7 @@ from .. import optimizers as optimizer_registry
 from ..units import MIB
 from .architecture import Architecture
 from .dims import Dims, make_dims
+from .fsdp import gathered, gradient_shards, master_bytes, rank_state, stack_backward_with_gradients
 from .fused_head import notes
 from .parallel import scheme, shard
 from .params import (
@@ -52,6 +53,7 @@ class Estimate:
     engine: str = "analytic"
     loss: str = "logits"  # how the loss was modelled: "logits", "fused" or "fused_triton" (see dims.py)
     notes: tuple[str, ...] = ()  # caveats a reader must see (a fallback, an unverified path)
+    host_bytes: int = 0  # CPU RAM per rank for what FSDP offloads (not in the GPU's components)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class Estimate:
             "phases": dict(self.phases),
             "peak_phase": self.peak_phase,
             "peak_bytes": self.peak_bytes,
+            "host_bytes": self.host_bytes,
         }
 
 
@@ -104,6 +107,8 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         num_gpus=1,
         zero_stage=0,
         fsdp=False,
+        fsdp_reshard_after_forward=True,
+        fsdp_offload_params=False,
         trainer="transformers",
         packing=False,
         padding_free=False,
@@ -117,6 +122,8 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
     if sh.pure_compute_dtype and setup.dtype != setup.compute_dtype:
         # DeepSpeed / FSDP mixed precision computes with 16-bit weights: no autocast copies.
         D = make_dims(arch, replace(setup, dtype=setup.compute_dtype, bf16=False, fp16=False))
+    if kind == "fsdp":
+        return _fsdp_estimate(arch, setup, D, (n_train, e_train, W, O, O32, step_temp))
     first = replay_micro_batch(D, accumulate=not sh.gradients_in_backward)
     ga = setup.gradient_accumulation_steps
     later = replay_micro_batch(D, accumulate=True) if (ga > 1 and sh.gradients_in_backward) else None
@@ -160,6 +167,83 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         setup=setup,
         loss=D.head,
         notes=notes(arch, setup),
+    )
+
+
+def _fsdp_estimate(
+    arch: Architecture, setup: TrainingSetup, D: Dims, figures: tuple[int, int, int, int, int, int]
+) -> Estimate:
+    """Per rank under FSDP2 (see fsdp.py): each part of the step with the weights gathered then."""
+    n_train, e_train, _, O, O32, step_temp = figures
+    if master_bytes(setup, e_train) != e_train:  # the optimizer steps the float32 shards
+        step_temp = optimizer_registry.get(setup.optim).step_temporary_bytes(
+            trainable_tensors(arch, setup), 4, setup.device
+        )
+    rank = rank_state(setup, arch.n_params, n_train, e_train, O, O32, step_temp)
+    # Each layer's gradients are reduce-scattered and freed as its backward ends: nothing is kept.
+    first = replay_micro_batch(D, accumulate=True)
+    extra = gathered(arch, setup)
+    parts = {
+        "stack_forward": first.stack_forward_peak,
+        "head_forward": first.head_forward_peak,
+        "head_backward": first.head_backward_peak,
+        "stack_backward": first.stack_backward_peak,
+        "embedding_backward": first.embedding_backward_peak,
+    }
+    parts = {k: v + extra[k] for k, v in parts.items()}
+    cuda = setup.device == "cuda"
+    fixed = (CUDA_CONTEXT + CUBLAS_WORKSPACE) if cuda else 0
+    batch = batch_bytes(D, setup)
+    base = rank.weights + rank.optimizer_states + batch + fixed
+    # The float32 gradient shards fill in as each group's backward ends; from the second micro-batch on
+    # (gradient accumulation) they all exist from the start.
+    early = rank.gradients if setup.gradient_accumulation_steps > 1 else 0
+    per_layer, tail, all_but_last = gradient_shards(arch, setup, master_bytes(setup, e_train))
+    if early or n_train != arch.n_params:
+        per_layer, tail, all_but_last = 0, 0, rank.gradients - early  # adapters' shards are small: counted whole
+    if setup.fsdp_offload_params:  # the shards go to CPU RAM as they are reduced
+        per_layer, tail, all_but_last = 0, 0, 0
+    parts["stack_backward"] = extra["stack_backward"] + stack_backward_with_gradients(
+        first, arch.num_layers, per_layer, tail
+    )
+    parts["embedding_backward"] += all_but_last
+    phases = {
+        "forward": base + early + max(parts["stack_forward"], parts["head_forward"]),
+        "backward": base + early + max(parts["head_backward"], parts["stack_backward"], parts["embedding_backward"]),
+        "optimizer_step": base + rank.gradients + rank.step_buffers,
+    }
+    peak_phase = max(PHASES, key=lambda p: phases[p])
+    at_peak = {
+        "forward": max(("stack_forward", "head_forward"), key=lambda k: parts[k]),
+        "backward": max(("head_backward", "stack_backward", "embedding_backward"), key=lambda k: parts[k]),
+    }
+    # FSDP's buffers where the peak is (the backward's when the optimizer step is: it gathers nothing).
+    comm = extra[at_peak.get(peak_phase, at_peak["backward"])]
+    components = {
+        "weights": rank.weights,
+        "gradients": rank.gradients,
+        "optimizer_states": rank.optimizer_states,
+        "activations": first.saved,
+        "loss_buffers": first.loss_extra,
+        "optimizer_step_buffers": rank.step_buffers,
+        "communication_buffers": comm,
+        "cuda_context": CUDA_CONTEXT if cuda else 0,
+        "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0,
+        "batch": batch,
+    }
+    return Estimate(
+        model=arch.name,
+        device=setup.device,
+        n_params=arch.n_params,
+        trainable_params=n_train,
+        components=components,
+        phases=phases,
+        peak_bytes=phases[peak_phase],
+        peak_phase=peak_phase,
+        setup=setup,
+        loss=D.head,
+        notes=notes(arch, setup),
+        host_bytes=rank.host,
     )
 
 

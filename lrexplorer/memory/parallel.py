@@ -1,9 +1,15 @@
-"""Several GPUs: what each one holds under DDP, DeepSpeed ZeRO 1/2/3 and FSDP full shard.
+"""Several GPUs: what each one holds under DDP and DeepSpeed ZeRO 1/2/3 (FSDP2 has its own model: fsdp.py).
 
-With N GPUs and Ψ parameters (ZeRO paper, mixed-precision Adam, K = 12 bytes of fp32 master weights
-and moments per parameter): stage 1 keeps 16-bit weights and gradients whole and shards K; stage 2
-also shards the gradients; stage 3 and FSDP full shard shard everything and gather one layer's
-weights at a time. Activations are never sharded: each GPU runs its own micro-batch.
+With N GPUs and Ψ parameters under DeepSpeed's mixed precision (Adam), DeepSpeed's own estimators
+(`estimate_zero2_model_states_mem_needs` in deepspeed/runtime/zero/stage_1_and_2.py and
+`estimate_zero3_model_states_mem_needs` in deepspeed/runtime/zero/stage3.py, DeepSpeed 0.19) count per GPU:
+- stage 1/2: 2Ψ (16-bit weights, whole) + 18Ψ/N: 2 (16-bit gradients) + 4 (the float32 gradient partition
+  the step reads) + 4 (float32 master weights) + 8 (Adam's two moments); stage 1 keeps the 16-bit
+  gradients whole (2Ψ), stage 2 reduces them into partitions as they are produced;
+- stage 3: 18Ψ/N + 4 x the largest layer's parameters (its 16-bit weights and gradients, gathered); the
+  16-bit weight partition (2Ψ/N) is added here, which DeepSpeed's estimator leaves out.
+Activations are never sharded: each GPU runs its own micro-batch. DDP cannot run on fake tensors (its C++
+Reducer reads tensor data), so its figure is analytic only.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ class Sharded:
     optimizer_states: int
     buffers: int  # communication buckets and gathered (unsharded) layers, per GPU
     gradients_in_backward: bool  # False: gradients are reduced and sharded as they are produced
-    pure_compute_dtype: bool  # DeepSpeed / FSDP run the layers in the 16-bit dtype, no autocast copies
+    pure_compute_dtype: bool  # DeepSpeed runs the layers in the 16-bit dtype, no autocast copies
 
 
 def scheme(setup: TrainingSetup) -> str:
@@ -32,35 +38,52 @@ def scheme(setup: TrainingSetup) -> str:
     return "ddp" if setup.num_gpus > 1 else "single"
 
 
+def deepspeed_auto_buckets(arch: Architecture) -> dict[str, int]:
+    """The bucket sizes (elements) transformers fills in for a DeepSpeed config's "auto" values.
+
+    transformers/integrations/deepspeed.py (`HfTrainerDeepSpeedConfig.trainer_config_finalize`):
+    reduce_bucket_size = hidden², stage3_prefetch_bucket_size = 0.9 hidden², and
+    stage3_param_persistence_threshold = 10 hidden (smaller tensors stay whole on every GPU).
+    DeepSpeed's own defaults (deepspeed/runtime/zero/config.py) are 5e8, 5e7 and 1e5."""
+    h = arch.hidden_size
+    return {
+        "reduce_bucket_size": h * h,
+        "stage3_prefetch_bucket_size": int(0.9 * h * h),
+        "stage3_param_persistence_threshold": 10 * h,
+    }
+
+
 def shard(
     arch: Architecture, setup: TrainingSetup, weights: int, grads: int, states: int, trainable: int, states_fp32: int
 ) -> Sharded:
-    """Per-GPU bytes. `weights`/`grads`/`states` are the single-GPU figures; `states_fp32` the
-    optimizer state for float32 master weights (what DeepSpeed's mixed precision keeps)."""
+    """Per-GPU bytes under DDP or ZeRO. `weights`/`grads`/`states` are the single-GPU figures; `states_fp32`
+    the optimizer state for float32 master weights (what DeepSpeed's mixed precision keeps)."""
     n = setup.num_gpus
     kind = scheme(setup)
     mixed = setup.bf16 or setup.fp16
-    if kind == "single":
+    if kind in ("single", "fsdp"):
         return Sharded(weights, grads, states, 0, True, False)
     if kind == "ddp":
-        # DDP copies gradients into flat buckets of the same total size (gradient_as_bucket_view off).
+        # torch DDP copies the gradients into flat buckets (bucket_cap_mb=25, the first one 1 MiB; the cap
+        # sets how many buckets, not their total) unless gradient_as_bucket_view, which the Trainer leaves
+        # off (TrainingArguments.ddp_bucket_cap_mb None: DDP's default): one more copy of the gradients.
         return Sharded(weights, grads, states, grads, True, False)
-    # One layer's parameters (and the vocabulary matrix, the largest single tensor) in 16 bits.
-    layer = max(arch.layer_params, arch.vocab_size * arch.hidden_size)
-    bucket = 2 * arch.hidden_size * arch.hidden_size * 2  # HF "auto": reduce/prefetch buckets of hidden^2
-    if kind.startswith("zero"):
-        if mixed and not setup.lora:
-            # DeepSpeed converts the model to 16 bits and keeps float32 master weights in the optimizer.
-            w16 = arch.n_params * 2
-            g16 = trainable * 2
-            k = states_fp32 + trainable * 4
-        else:
-            w16, g16, k = weights, grads, states
-        if kind == "zero1":
-            return Sharded(w16, g16, k // n, bucket, True, mixed)
-        if kind == "zero2":
-            return Sharded(w16, g16 // n, k // n, bucket + bucket, False, mixed)
-        return Sharded(w16 // n, g16 // n, k // n, bucket + 2 * layer * 2, False, mixed)
-    # FSDP full shard: shards stay in their dtype; with mixed precision one layer is gathered in 16 bits.
-    gathered = 2 * layer * (2 if mixed else max(1, weights // max(1, arch.n_params)))
-    return Sharded(weights // n, grads // n, states // n, gathered + bucket, False, mixed)
+    # The 16-bit reduce bucket (and, in stage 3, the prefetch bucket) at transformers' "auto" sizes.
+    buckets = deepspeed_auto_buckets(arch)
+    reduce_bucket = buckets["reduce_bucket_size"] * 2
+    if mixed and not setup.lora:
+        # DeepSpeed converts the model to 16 bits; float32 master weights and the float32 gradient
+        # partition live with the optimizer.
+        w16, g16 = arch.n_params * 2, trainable * 2
+        g32, k = trainable * 4, states_fp32 + trainable * 4
+    else:
+        w16, g16, g32, k = weights, grads, 0, states
+    if kind == "zero1":
+        return Sharded(w16, g16 + g32 // n, k // n, reduce_bucket, True, mixed)
+    if kind == "zero2":
+        return Sharded(w16, (g16 + g32) // n, k // n, reduce_bucket, False, mixed)
+    # Stage 3: the largest layer gathered with its gradients (DeepSpeed's 4 bytes x largest layer), the
+    # vocabulary matrix being the largest single module, plus the prefetch bucket.
+    largest = max(arch.layer_params, arch.vocab_size * arch.hidden_size)
+    gathered = 4 * largest + buckets["stage3_prefetch_bucket_size"] * 2
+    return Sharded(w16 // n, (g16 + g32) // n, k // n, reduce_bucket + gathered, False, mixed)

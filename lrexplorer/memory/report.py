@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from ..units import GIB
 from .estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, Estimate
 from .gpus import Fit, Gpu
-from .results import StepMemory
+from .parallel import scheme
+from .results import RankStep, StepMemory
 from .setup import TRAINERS, TrainingSetup
 
 if TYPE_CHECKING:
@@ -25,6 +26,15 @@ SHORT_LABELS = {
     "cuda_workspace": "cuBLAS workspace",
     "batch": "input batch",
 }
+SCHEMES = {
+    "ddp": "DDP (a full replica on each GPU)",
+    "zero1": "DeepSpeed ZeRO-1",
+    "zero2": "DeepSpeed ZeRO-2",
+    "zero3": "DeepSpeed ZeRO-3",
+    "fsdp": "FSDP2",
+}
+# The kinds of FSDPMemTracker that are FSDP's own buffers: gathered weights, their gradients, collectives.
+COMMUNICATION_KINDS = ("Unsharded Param", "Unsharded Grad", "All Gather", "Reduce Scatter")
 COMPONENT_LABELS = {
     "weights": "weights",
     "gradients": "gradients",
@@ -32,21 +42,56 @@ COMPONENT_LABELS = {
     "activations": "activations (saved for backward, logits and loss included)",
     "loss_buffers": "loss buffers (logits copies while the loss is computed)",
     "optimizer_step_buffers": "optimizer step buffers",
-    "communication_buffers": "communication buffers",
+    "communication_buffers": "communication buffers (buckets, gathered layers, collectives)",
     "cuda_context": "CUDA context",
     "cuda_workspace": "cuBLAS workspace",
     "batch": "input batch",
 }
 
 
-def result_dict(result: Estimate | StepMemory, setup: TrainingSetup, gpus: list[Gpu], model: str) -> dict[str, Any]:
+def parallel_label(setup: TrainingSetup) -> str:
+    """How the GPUs share the run, in words ('' for one GPU)."""
+    kind = scheme(setup)
+    if kind == "single":
+        return ""
+    name = SCHEMES[kind]
+    if kind == "fsdp":
+        name += " full shard" if setup.fsdp_reshard_after_forward else " shard-grad-op"
+        if setup.fsdp_offload_params:
+            name += ", CPU offload"
+    return f"per GPU (rank) of {setup.num_gpus}, {name}"
+
+
+def _rank_components(result: RankStep, cuda: bool) -> dict[str, int]:
+    kinds = result.at_peak
+    return {
+        "weights": result.weights,
+        "gradients": result.gradients,
+        "optimizer_states": result.optimizer_states,
+        "activations": kinds.get("Activation", 0) + kinds.get("Temp", 0),
+        "communication_buffers": sum(kinds.get(k, 0) for k in COMMUNICATION_KINDS),
+        "batch": kinds.get("Inputs", 0),
+        "cuda_context": CUDA_CONTEXT if cuda else 0,
+        "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0,
+    }
+
+
+def result_dict(
+    result: Estimate | StepMemory | RankStep, setup: TrainingSetup, gpus: list[Gpu], model: str
+) -> dict[str, Any]:
     """`{"n_params", "trainable_params", "components", "peak_bytes", "gpus", ...}` with byte counts."""
     if isinstance(result, Estimate):
         components = dict(result.components)
         phases, engine = dict(result.phases), "analytic"
         peak_phase: str | None = result.peak_phase
         notes = list(result.notes)
+        host = result.host_bytes
+    elif isinstance(result, RankStep):
+        components = _rank_components(result, setup.device == "cuda")
+        phases, engine, peak_phase = dict(result.phase_peaks), result.engine, result.peak_phase
+        notes, host = list(result.notes), result.host_bytes
     else:
+        host = 0
         cuda = setup.device == "cuda"
         components = {
             "weights": result.weights,
@@ -69,6 +114,9 @@ def result_dict(result: Estimate | StepMemory, setup: TrainingSetup, gpus: list[
         "notes": notes,
         "n_params": result.n_params,
         "trainable_params": result.trainable_params,
+        "num_gpus": setup.num_gpus,
+        "parallel": parallel_label(setup),
+        "cpu_ram_per_rank_bytes": host,
         "components": components,
         "phases": phases,
         "peak_phase": peak_phase,
@@ -86,9 +134,10 @@ def text_table(data: dict[str, Any], note: str | None = None) -> str:
         ),
         f"engine: {data['engine']}, device: {data['device']}",
         f"trainer: {data['trainer']}: {TRAINERS[data['trainer']]}",
+        *([f"figures {data['parallel']}"] if data.get("parallel") else []),
         *(f"WARNING: {n}" for n in data["notes"]),
         "",
-        f"{'component':62s} {'GiB':>9s}",
+        f"{'component' + (' (per GPU, rank)' if data.get('parallel') else ''):62s} {'GiB':>9s}",
     ]
     for key, value in data["components"].items():
         if value:
@@ -97,7 +146,11 @@ def text_table(data: dict[str, Any], note: str | None = None) -> str:
     for phase, value in data["phases"].items():
         mark = "  <- peak" if phase == data["peak_phase"] else ""
         lines.append(f"{'peak during ' + phase.replace('_', ' '):62s} {value / GIB:9.3f}{mark}")
-    lines.append(f"{'PEAK (the largest phase, per device)':62s} {data['peak_bytes'] / GIB:9.3f}")
+    where = f"per GPU (rank) of {data['num_gpus']}" if data.get("parallel") else "per device"
+    lines.append(f"{'PEAK (the largest phase, ' + where + ')':62s} {data['peak_bytes'] / GIB:9.3f}")
+    if data.get("cpu_ram_per_rank_bytes"):
+        label = "CPU RAM per rank (offloaded shards, gradients, optimizer)"
+        lines.append(f"{label:62s} {data['cpu_ram_per_rank_bytes'] / GIB:9.3f}")
     if data["gpus"]:
         lines += ["", f"{'GPU':32s} {'memory GiB':>10s} {'fits':>5s} {'headroom GiB':>13s}"]
         for g in data["gpus"]:

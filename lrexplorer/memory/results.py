@@ -28,3 +28,32 @@ class StepMemory:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class RankStep:
+    """Bytes one rank (GPU) of a data-parallel step holds, as simulated or estimated.
+
+    `weights`, `gradients` and `optimizer_states` are what the rank keeps on its GPU (zero when offloaded);
+    `at_peak` the GPU's bytes by kind at the peak (FSDPMemTracker's kinds); `host_bytes` the CPU RAM the
+    rank needs for what is offloaded (0 without offload)."""
+
+    engine: str
+    scheme: str  # "fsdp", "ddp", "zero1", "zero2", "zero3"
+    world_size: int
+    peak_bytes: int
+    peak_phase: str
+    phase_peaks: dict[str, int]
+    weights: int
+    gradients: int
+    optimizer_states: int
+    at_peak: dict[str, int]
+    phase_kinds: dict[str, dict[str, int]]  # the GPU's bytes by kind at each phase's peak
+    host_bytes: int
+    n_params: int
+    trainable_params: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -51,6 +51,9 @@ class TrainingSetup:
     num_gpus: int = 1
     zero_stage: int = 0
     fsdp: bool = False
+    # Read only with fsdp on (other schemes ignore them, as accelerate does).
+    fsdp_reshard_after_forward: bool = True  # False: SHARD_GRAD_OP, layers stay gathered until their backward
+    fsdp_offload_params: bool = False  # CPUOffloadPolicy: shards, gradients and optimizer live in CPU RAM
     device: str = "cuda"
     trainer: str = "sft"
     # SFTConfig's batch shape: packing (TRL's default "bfd" strategy) fills rows of max_length and turns

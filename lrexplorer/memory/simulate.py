@@ -8,13 +8,20 @@ which no tensor represents, are added from the analytic engine's constants for d
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from ..kernels import is_flash
 from .architecture import Architecture
 from .results import Progress, StepMemory
 from .setup import TrainingSetup, validate
+
+TRITON_FALLBACK_NOTE = (
+    "the fused LM head ran TRL's torch fallback (the CPU's path); on a CUDA GPU its Triton kernels "
+    "work in place and score only labelled positions, so the real step needs less"
+)
 
 
 def simulate_step(
@@ -34,42 +41,52 @@ def simulate_step(
     from .fused_head import head_kind
     from .measure import run_tracked_step
 
-    cpu_setup = setup.with_(device="cpu")
-    if is_flash(setup.attention(arch)):
-        # flash-attn kernels exist only on CUDA; SDPA's flash kernel saves the same tensors.
-        cpu_setup = cpu_setup.with_(attn_implementation="sdpa")
-    if setup.fp16:
-        cpu_setup = cpu_setup.with_(fp16=False, bf16=True)  # same bytes; CPU autocast has no fp16 grad scaler
-    from unittest import mock
-
-    import transformers.masking_utils as masking
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    # A fake tensor has no values, so transformers cannot read from the position ids whether a row
-    # holds packed sequences: say so (one document per row, or several under padding_free/packing),
-    # so that it builds the masks the real run builds.
-    # PEFT moves each new adapter (and its wrapped layer) to the base layer's device and dtype with
-    # Module.to, which cannot swap fake parameters. Everything is on the CPU already, so skipping the
-    # moves leaves the adapters in float32: where PEFT's default (autocast_adapter_dtype) puts them.
-    with (
-        mock.patch.object(masking, "find_packed_sequence_indices", lambda ids: _packed(ids, setup)),
-        mock.patch.object(BaseTunerLayer, "_move_adapter_to_device_of_base_layer", lambda *a, **k: None),
-        _no_module_moves(setup),
-        _real_bnb_quantisation_maps(setup),
-        FakeTensorMode(allow_non_fake_inputs=True),
-    ):
-        result = run_tracked_step(config, arch, cpu_setup, engine="simulated", progress=progress)
+    with fake_step_patches(setup), FakeTensorMode(allow_non_fake_inputs=True):
+        result = run_tracked_step(config, arch, cpu_twin(setup, arch), engine="simulated", progress=progress)
     result.device = setup.device
     if head_kind(arch, setup) == "fused_triton":
-        result.notes.append(
-            "the fused LM head ran TRL's torch fallback (the CPU's path); on a CUDA GPU its Triton kernels "
-            "work in place and score only labelled positions, so the real step needs less"
-        )
+        result.notes.append(TRITON_FALLBACK_NOTE)
     if setup.device == "cuda":
         extra = CUDA_CONTEXT + CUBLAS_WORKSPACE
         result.phase_peaks = {k: v + extra for k, v in result.phase_peaks.items()}
         result.peak_bytes += extra
     return result
+
+
+def cpu_twin(setup: TrainingSetup, arch: Architecture) -> TrainingSetup:
+    """The setup the CPU runs in place of `setup`: the same bytes, with kernels the CPU has."""
+    twin = setup.with_(device="cpu")
+    if is_flash(setup.attention(arch)):
+        # flash-attn kernels exist only on CUDA; SDPA's flash kernel saves the same tensors.
+        twin = twin.with_(attn_implementation="sdpa")
+    if setup.fp16:
+        twin = twin.with_(fp16=False, bf16=True)  # same bytes; CPU autocast has no fp16 grad scaler
+    return twin
+
+
+@contextlib.contextmanager
+def fake_step_patches(setup: TrainingSetup) -> Iterator[None]:
+    """What a step on fake tensors needs patched (entered before FakeTensorMode).
+
+    A fake tensor has no values, so transformers cannot read from the position ids whether a row
+    holds packed sequences: say so (one document per row, or several under padding_free/packing),
+    so that it builds the masks the real run builds.
+    PEFT moves each new adapter (and its wrapped layer) to the base layer's device and dtype with
+    Module.to, which cannot swap fake parameters. Everything is on the CPU already, so skipping the
+    moves leaves the adapters in float32: where PEFT's default (autocast_adapter_dtype) puts them.
+    """
+    from unittest import mock
+
+    import transformers.masking_utils as masking
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    with (
+        mock.patch.object(masking, "find_packed_sequence_indices", lambda ids: _packed(ids, setup)),
+        mock.patch.object(BaseTunerLayer, "_move_adapter_to_device_of_base_layer", lambda *a, **k: None),
+        _no_module_moves(setup),
+        _real_bnb_quantisation_maps(setup),
+    ):
+        yield
 
 
 def _packed(position_ids: Any, setup: TrainingSetup) -> Any:

@@ -30,6 +30,14 @@ class MicroBatch:
     saved: int  # what autograd holds at the end of the forward: activations, logits and loss included
     loss_extra: int  # logits buffers alive beyond `saved` at the worst moment of the forward's loss
     grads_kept: int  # weight gradients created (zero when accumulating into existing .grad)
+    # Where the peaks sit (FSDP gathers different weights in each part): the decoder stack's forward,
+    # the head's forward (final norm, lm_head, loss); the head's backward, the stack's, the embedding's.
+    stack_forward_peak: int = 0
+    head_forward_peak: int = 0
+    head_backward_peak: int = 0
+    stack_backward_peak: int = 0
+    embedding_backward_peak: int = 0
+    layer_backward_net: int = 0  # what each decoder layer's backward changes the live bytes by
 
 
 def _layer_forward(D: Dims, grads: WeightGrads, first: bool = False) -> tuple[LayerReplay, Ledger, int, int]:
@@ -114,6 +122,7 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
     saved = L.live
     loss_extra = L.peak - L.live
     forward_peak = max(stack_peak, L.peak)
+    head_forward_peak = L.peak
     # ---------------------------------------------------------------- backward: loss and head
     L.peak = L.live
     # A tied lm_head/embedding weight is used twice, so autograd holds the lm_head's gradient in the
@@ -126,15 +135,18 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
         gn = head_backward(L, D, fused, head.e["nf"], head_grads)
     gx = head.norm_backward(L, gn, D.eh, "nf")
     L.free(gn)
+    head_backward_peak = L.peak
     # ---------------------------------------------------------------- decoder stack backward
     b_peak, b_net, b_kept = _layer_backward(D, accumulate)
-    L.bump(max(0, (D.layers - 1) * b_net) + b_peak)
+    stack_backward_peak = L.live + max(0, (D.layers - 1) * b_net) + b_peak
+    L.bump(stack_backward_peak - L.live)
     L.forget(gx)  # consumed by the last layer: inside b_net
     L.live += D.layers * b_net
     g0 = L.adopt("g.x0", T * h * D.eh)
     if L.has("mask"):
         L.free("mask")
     grads_kept = grads.kept + D.layers * b_kept
+    backward_peak, L.peak = L.peak, L.live
     # ---------------------------------------------------------------- embedding backward
     if not D.lora:
         if arch.embed_scale:
@@ -149,7 +161,17 @@ def replay_micro_batch(D: Dims, accumulate: bool) -> MicroBatch:
             grads_kept += V * h * D.ew  # it becomes .grad
     L.free(g0)
     return MicroBatch(
-        forward_peak=forward_peak, backward_peak=L.peak, saved=saved, loss_extra=loss_extra, grads_kept=grads_kept
+        forward_peak=forward_peak,
+        backward_peak=max(backward_peak, L.peak),
+        saved=saved,
+        loss_extra=loss_extra,
+        grads_kept=grads_kept,
+        stack_forward_peak=stack_peak,
+        head_forward_peak=head_forward_peak,
+        head_backward_peak=head_backward_peak,
+        stack_backward_peak=stack_backward_peak,
+        embedding_backward_peak=L.peak,
+        layer_backward_net=b_net,
     )
 
 

@@ -46,7 +46,13 @@ def job(spec: dict[str, Any]) -> dict[str, Any]:
 
     emit({"progress": 0.01, "message": "loading torch and transformers"})
     started = time.perf_counter()
-    if mode == "simulate":
+    result: Any
+    if mode == "simulate" and setup.fsdp and setup.num_gpus > 1:
+        # One rank of the FSDP2 step, on a fake process group that lives and dies with this process.
+        from .simulate_parallel import simulate_parallel_step
+
+        result = simulate_parallel_step(source.config, source.architecture, setup, progress=progress)
+    elif mode == "simulate":
         from .simulate import simulate_step
 
         result = simulate_step(source.config, source.architecture, setup, progress=progress)

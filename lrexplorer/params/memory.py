@@ -190,6 +190,26 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         high=3,
     ),
     Field(
+        "fsdp_reshard_after_forward",
+        "bool",
+        True,
+        "With fsdp: free each layer's gathered weights after its forward and gather them again for its backward "
+        "(full shard); off keeps them from forward to backward (shard-grad-op), more memory, one gather less.",
+        MEM,
+        tools=(MEMORY,),
+        target="estimate",
+    ),
+    Field(
+        "fsdp_offload_params",
+        "bool",
+        False,
+        "With fsdp: keep the weight shards, gradients and optimizer states in CPU RAM (CPUOffloadPolicy); the "
+        "optimizer steps on the CPU and each GPU holds only the gathered layers and the activations.",
+        MEM,
+        tools=(MEMORY,),
+        target="estimate",
+    ),
+    Field(
         "device",
         "choice",
         "cuda",
