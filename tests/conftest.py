@@ -10,6 +10,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+# The suite runs one pytest worker per core (-n 2), and each starts training processes of its own: one
+# torch thread per process keeps the cores from being oversubscribed, where OpenMP's spinning threads
+# made a 0.04 s step of the built-in model take 10 s. Set before anything imports torch.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture
