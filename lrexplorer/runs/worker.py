@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -250,12 +251,30 @@ def _crashed(run_dir: Path, exc: BaseException) -> int:
     return 1
 
 
+def cpu_threads(on_cpu: bool, environ: Mapping[str, str]) -> int | None:
+    """Torch threads for a one-process CPU run: every physical core but one, so that the app and the
+    browser showing the run keep a core. With all cores taken, OpenMP's waiting threads stall the run
+    whenever anything else needs the CPU (bench/viewers_train.py: one viewer cut the built-in run on 2
+    cores from 12.7 to 5.1 updates/s; on one thread, 10.5 to 8.6). None: leave torch's choice (a GPU
+    run, a rank of a multi-process run, or OMP_NUM_THREADS set by the user)."""
+    if not on_cpu or "OMP_NUM_THREADS" in environ:
+        return None
+    import psutil
+
+    return max(1, (psutil.cpu_count(logical=False) or 1) - 1)
+
+
 def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     from .attention_probe import AttentionProbe
     from .callbacks import RunCallback
     from .peak_callback import PeakCallback
     from .trainer import build_trainer
 
+    threads = cpu_threads(facts.on_cpu(spec["use_cpu"]) and not _RANK, os.environ)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     callback = RunCallback(run_dir, writes=_writes(), world_size=spec["num_processes"])
     # Rank 0's measured peak memory (memory.json) and attention kernel (status) are the run's.
     peak = PeakCallback(run_dir, spec.values, facts) if _writes() else None
@@ -268,6 +287,8 @@ def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     from ..tuning.run_kinds import attach
 
     kind = attach(run_dir, trainer)  # a range test or a sweep trial adds its pieces; None for a plain run
+    if threads is not None:
+        info["torch_threads"] = threads
     _status(run_dir, message="training", **info)
     print(f"[lrexplorer] {info}", flush=True)
     checkpoint = None
