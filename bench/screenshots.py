@@ -27,7 +27,7 @@ PAGES = [
     ("schedules", "/", "Learning rate"),
     ("memory", "/memory", "Peak"),
     ("train", "/train?run=demo", "model and tokenizer in"),
-    ("runs", "/runs", "demo"),
+    ("runs", "/runs", "Manage a run"),
     ("tune", "/tune?lrfind={range}", "valley"),
     ("knowledge", "/knowledge", "Knowledge"),
     ("guide", "/guide", "Guide"),
