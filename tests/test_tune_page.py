@@ -42,7 +42,7 @@ def test_use_this_lr_fills_the_train_form_at_the_first_click(tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_a_range_test_then_a_sweep_started_from_the_page(tmp_path, monkeypatch):
+def test_a_range_test_then_a_three_trial_sweep_started_from_the_page(tmp_path, monkeypatch):
     import time
 
     from lrexplorer.tuning.run_kinds import read_result
@@ -66,9 +66,9 @@ def test_a_range_test_then_a_sweep_started_from_the_page(tmp_path, monkeypatch):
     shown = " ".join(m.value for m in at.markdown)
     assert "**valley**" in shown, shown
 
-    at.text_area(key="tune.space").set_value("learning_rate: {values: [1.0e-3, 3.0e-3]}\n")
+    at.text_area(key="tune.space").set_value("learning_rate: {values: [1.0e-3, 2.0e-3, 3.0e-3]}\n")
     at.selectbox(key="tune.sampler").set_value("grid")
-    at.number_input(key="tune.n_trials").set_value(2)
+    at.number_input(key="tune.n_trials").set_value(3)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     at.button(key="tune.start_sweep").click()
@@ -76,10 +76,10 @@ def test_a_range_test_then_a_sweep_started_from_the_page(tmp_path, monkeypatch):
     sweep_ref = at.query_params["sweep"]
     folder = runs / "sweeps" / (sweep_ref[0] if isinstance(sweep_ref, list) else sweep_ref)
     deadline = time.monotonic() + 400
-    while time.monotonic() < deadline and not ((folder / "study.db").exists() and open_sweep(folder).done() == 2):
+    while time.monotonic() < deadline and not ((folder / "study.db").exists() and open_sweep(folder).done() == 3):
         time.sleep(2)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     best = [s.value for s in at.success]
     assert any(s.startswith("Best: trial") for s in best), (best, (folder / "sweep.log").read_text())
-    assert at.button(key="tune.open.0") is not None and at.button(key="tune.open.1") is not None
+    assert all(at.button(key=f"tune.open.{n}") is not None for n in range(3)), "every trial opens in Train"
