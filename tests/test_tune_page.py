@@ -11,12 +11,18 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_a_finished_range_test_shows_its_suggestions_with_use_this_lr(tmp_path, monkeypatch):
-    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
-    result = finished_range_test(tmp_path)
+def open_finished_range_test(runs: Path, monkeypatch) -> tuple[AppTest, dict]:
+    """The Tune page on a finished range test (made up) in `runs`; returns the page and the test's result."""
+    monkeypatch.setenv("LRX_RUNS_DIR", str(runs))
+    result = finished_range_test(runs)
     at = AppTest.from_file(str(ROOT / "app_pages" / "tune.py"), default_timeout=120)
     at.query_params["lrfind"] = "lr-range-test-1"
     at.run()
+    return at, result
+
+
+def test_a_finished_range_test_shows_its_suggestions_with_use_this_lr(tmp_path, monkeypatch):
+    at, result = open_finished_range_test(tmp_path, monkeypatch)
     assert not at.exception, [e.value for e in at.exception]
     shown = " ".join(m.value for m in at.markdown)
     valley = result["suggestions"]["valley"]
@@ -27,11 +33,7 @@ def test_a_finished_range_test_shows_its_suggestions_with_use_this_lr(tmp_path, 
 def test_use_this_lr_fills_the_train_form_at_the_first_click(tmp_path, monkeypatch):
     from lrexplorer.app.train_form import SAVED, key
 
-    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
-    result = finished_range_test(tmp_path)
-    at = AppTest.from_file(str(ROOT / "app_pages" / "tune.py"), default_timeout=120)
-    at.query_params["lrfind"] = "lr-range-test-1"
-    at.run()
+    at, result = open_finished_range_test(tmp_path, monkeypatch)
     at.button(key="tune.use.steep").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]

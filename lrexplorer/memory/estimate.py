@@ -142,7 +142,6 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         step_temp //= setup.num_gpus
     opt = sh.weights + sh.gradients + sh.optimizer_states + fixed + sh.buffers + batch + step_temp
     phases = {"forward": fwd, "backward": bwd, "optimizer_step": opt}
-    peak_phase = max(PHASES, key=lambda p: phases[p])
     components = {
         "weights": sh.weights,
         "gradients": sh.gradients,
@@ -155,19 +154,7 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0,
         "batch": batch,
     }
-    return Estimate(
-        model=arch.name,
-        device=setup.device,
-        n_params=arch.n_params,
-        trainable_params=n_train,
-        components=components,
-        phases=phases,
-        peak_bytes=phases[peak_phase],
-        peak_phase=peak_phase,
-        setup=setup,
-        loss=D.head,
-        notes=notes(arch, setup),
-    )
+    return _result(arch, setup, D, n_train, components, phases)
 
 
 def _fsdp_estimate(
@@ -231,6 +218,20 @@ def _fsdp_estimate(
         "cuda_workspace": CUBLAS_WORKSPACE if cuda else 0,
         "batch": batch,
     }
+    return _result(arch, setup, D, n_train, components, phases, host_bytes=rank.host)
+
+
+def _result(
+    arch: Architecture,
+    setup: TrainingSetup,
+    D: Dims,
+    n_train: int,
+    components: dict[str, int],
+    phases: dict[str, int],
+    host_bytes: int = 0,
+) -> Estimate:
+    """The estimate of a step whose phases and components are known; its peak is the largest phase."""
+    peak_phase = max(PHASES, key=lambda p: phases[p])
     return Estimate(
         model=arch.name,
         device=setup.device,
@@ -243,7 +244,7 @@ def _fsdp_estimate(
         setup=setup,
         loss=D.head,
         notes=notes(arch, setup),
-        host_bytes=rank.host,
+        host_bytes=host_bytes,
     )
 
 
