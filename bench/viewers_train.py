@@ -72,7 +72,22 @@ def steps_per_s(run_dir: Path) -> tuple[float, int]:
     return (logged[-1]["step"] - logged[0]["step"]) / span, logged[-1]["step"]
 
 
-def one_run(browser, url: str, runs: Path, viewers: int, max_steps: int, server: psutil.Process) -> tuple[float, float]:
+def browser_cpu() -> float:
+    """CPU seconds (user + system) used so far by the Chromium processes this benchmark started."""
+    total = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in p.name().lower():
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def one_run(
+    browser, url: str, runs: Path, viewers: int, max_steps: int, server: psutil.Process
+) -> tuple[float, float, float]:
     from lrexplorer.runs import launcher, store
     from lrexplorer.runs.spec import RunSpec
 
@@ -83,21 +98,22 @@ def one_run(browser, url: str, runs: Path, viewers: int, max_steps: int, server:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.new_page().goto(f"{url}/train?run={run_dir.name}")
         contexts.append(context)
-    cpu0, t0 = server_cpu(server), time.monotonic()
+    cpu0, browser0, t0 = server_cpu(server), browser_cpu(), time.monotonic()
     while store.reconcile(run_dir).get("state") in store.ACTIVE:
         # Keep Playwright's event loop turning (the pages' websockets), not only sleeping.
         if contexts:
             contexts[0].pages[0].wait_for_timeout(500)
         else:
             time.sleep(0.5)
-    share = (server_cpu(server) - cpu0) / (time.monotonic() - t0)
+    span = time.monotonic() - t0
+    share, drawing = (server_cpu(server) - cpu0) / span, (browser_cpu() - browser0) / span
     for context in contexts:
         context.close()
     state = store.read_status(run_dir).get("state")
     if state != "completed":
         raise RuntimeError(f"run ended {state}: {store.log_tail(run_dir, 20)}")
     rate, _ = steps_per_s(run_dir)
-    return rate, share
+    return rate, share, drawing
 
 
 def main() -> None:
@@ -114,7 +130,7 @@ def main() -> None:
     locks = runs / ".locks"
     proc, url = start_app(runs, locks, runs / "server.log")
     os.environ.update(LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
-    results: dict[int, list[tuple[float, float]]] = {n: [] for n in counts}
+    results: dict[int, list[tuple[float, float, float]]] = {n: [] for n in counts}
     try:
         server = psutil.Process(proc.pid)
         with sync_playwright() as pw:
@@ -125,10 +141,12 @@ def main() -> None:
             warm.close()
             for _ in range(args.repeat):
                 for n in counts:
-                    rate, share = one_run(browser, url, runs, n, args.max_steps, server)
-                    results[n].append((rate, share))
+                    rate, share, drawing = one_run(browser, url, runs, n, args.max_steps, server)
+                    results[n].append((rate, share, drawing))
                     print(
-                        f"  {n} viewer(s): {rate:6.2f} steps/s, server CPU {share * 100:5.1f}% of one core", flush=True
+                        f"  {n} viewer(s): {rate:6.2f} steps/s, CPU in % of one core: server {share * 100:5.1f}, "
+                        f"Chromium {drawing * 100:5.1f}",
+                        flush=True,
                     )
             browser.close()
         watcher_lines = (runs / "server.log").read_text(errors="replace").count("Inotify queue overflowed")
@@ -136,13 +154,17 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=30)
         shutil.rmtree(runs, ignore_errors=True)
-    base = sorted(r for r, _ in results[counts[0]])[len(results[counts[0]]) // 2]
+
+    def median(n: int, column: int) -> float:
+        return sorted(row[column] for row in results[n])[len(results[n]) // 2]
+
+    base = median(counts[0], 0)
     print(f"Built-in run, {args.repeat} run(s) per count, median; the server as shipped (config.toml):")
     for n in counts:
-        rate = sorted(r for r, _ in results[n])[len(results[n]) // 2]
-        share = sorted(s for _, s in results[n])[len(results[n]) // 2]
+        rate = median(n, 0)
         print(
-            f"  {n} viewer(s): {rate:6.2f} steps/s  ratio {rate / base:4.2f}  server CPU {share * 100:5.1f}% of one core"
+            f"  {n} viewer(s): {rate:6.2f} steps/s  ratio {rate / base:4.2f}  CPU in % of one core: "
+            f"server {median(n, 1) * 100:5.1f}, Chromium {median(n, 2) * 100:5.1f}"
         )
     print(f"  'Inotify queue overflowed' lines in the server log: {watcher_lines}")
 

@@ -7,9 +7,10 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from helpers.runs import isolate_env
 from streamlit.testing.v1 import AppTest
 
-from lrexplorer.runs import launcher, lock
+from lrexplorer.runs import launcher, lock, store
 from lrexplorer.runs.validate import detect_facts
 from lrexplorer.steps import plan_steps
 
@@ -30,6 +31,10 @@ def ran(at: AppTest) -> AppTest:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def logged_steps(run_dir: Path) -> int:
+    return sum(1 for r in store.read_metrics(run_dir) if "loss" in r)
 
 
 def test_processes_and_sharding_section(page, monkeypatch):
@@ -73,3 +78,33 @@ def test_too_many_processes_are_refused_naming_the_field(page):
     ran(page)
     assert any("**num_processes**" in e.value and "between 1 and" in e.value for e in page.error)
     assert page.button(key="train.start").disabled
+
+
+@pytest.mark.slow
+def test_two_process_run_from_the_page_stops_resumes_and_completes(tmp_path, monkeypatch):
+    """Start, Stop and Resume are the page's own buttons; the run is real (two CPU processes over gloo)."""
+    from test_page_train import start_from_form, state_of, train_page, wait_page
+
+    runs = isolate_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = train_page()
+    at.number_input(key="train.num_processes").set_value(2)
+    run_id = start_from_form(at, max_steps=120, save_steps=1000.0, logging_steps=1.0)
+    run_dir = runs / run_id
+    assert store.read_config(run_dir)["num_processes"] == 2
+    assert any("2 processes (DDP; the charts show rank 0)" in c.value for c in at.caption)
+    wait_page(at, lambda a: logged_steps(run_dir) >= 2, what="two logged steps")
+    at.button(key="live.stop").click()
+    ran(at)
+    wait_page(at, lambda a: state_of(a) == "stopped", timeout=180, what="the stop")
+    stopped = store.read_status(run_dir)
+    assert 2 <= stopped["global_step"] < 120 and store.checkpoints(run_dir), stopped
+    assert (run_dir / "ranks" / "rank-1.log").is_file(), "rank 1 keeps its own log"
+    at.button(key="live.resume").click()
+    ran(at)
+    wait_page(at, lambda a: state_of(a) == "completed", timeout=400, what="the resumed run's end")
+    done = store.read_status(run_dir)
+    assert done["global_step"] == 120, done
+    steps = [r["step"] for r in store.read_metrics(run_dir) if "loss" in r]
+    assert steps[-1] == 120 and max(steps) == 120 and stopped["global_step"] + 1 in steps, "resumed after the stop"
+    assert not at.error, [e.value for e in at.error]

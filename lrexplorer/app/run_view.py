@@ -202,7 +202,7 @@ def run_view(ref: str) -> None:
     config = read_config(run_dir)
     st.caption(
         f"{config.get('model', '?')} on {config.get('dataset', '?')} · lr {config.get('learning_rate', '?')} · "
-        f"{config.get('lr_scheduler_type', '?')} · folder {run_dir}"
+        f"{config.get('lr_scheduler_type', '?')}{processes_text(config)} · folder {run_dir}"
     )
     snap = feeds().get(run_dir).poll()
     attention = snap.status.get("attention")
@@ -215,6 +215,15 @@ def run_view(ref: str) -> None:
     if not snap.active:
         finished(snap)
     follow(run_dir, snap.version)
+
+
+def processes_text(config: dict) -> str:
+    """How many processes train the run and how they share it; empty for one process."""
+    count = int(config.get("num_processes") or 1)
+    if count <= 1:
+        return ""
+    how = "FSDP2" if config.get("fsdp") else f"DeepSpeed {config['deepspeed']}" if config.get("deepspeed") else "DDP"
+    return f" · {count} processes ({how}; the charts show rank 0)"
 
 
 def finished(snap: Snapshot) -> None:
