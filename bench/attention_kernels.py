@@ -14,16 +14,19 @@ after the first two (start-up and the profiled step excluded); peak memory is th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from lrexplorer.fields import FieldError
 from lrexplorer.kernels import KERNELS, kernel_problem
 from lrexplorer.runs import launcher, store
 from lrexplorer.runs.spec import RunSpec
@@ -52,21 +55,38 @@ def row_for(kernel: str, padding_free: bool, device: str, steps: int, root: Path
         "bf16": device == "cuda",
         "per_device_train_batch_size": 8,
     }
-    run_dir = launcher.start_run(RunSpec.from_dict(given, facts), root, run_id=f"{kernel}-{row['batches']}")
+    figures = measured_run(given, root, f"{kernel}-{row['batches']}")
+    if "skipped" in figures:
+        return {**row, **figures}
+    return {
+        **row,
+        "ran": figures["status"].get("attention", {}).get("kernel"),
+        "tokens_per_s": figures["tokens_per_s"],
+        "peak_bytes": figures["memory"].get("measured_peak_bytes"),
+    }
+
+
+def measured_run(given: dict[str, Any], root: Path, run_id: str) -> dict[str, Any]:
+    """A real lrexplorer run of the spec `given`, waited for: {"skipped": why} when it was refused or did
+    not complete, else its folder, final status, mean tokens/s (SKIPPED_STEPS left out) and memory record."""
+    try:
+        spec = RunSpec.from_dict(given, detect_facts())
+    except FieldError as exc:
+        return {"skipped": f"refused: {exc}"}
+    run_dir = launcher.start_run(spec, root, run_id=run_id)
     deadline = time.monotonic() + 900
     while store.read_status(run_dir).get("state") not in store.FINAL_STATES and time.monotonic() < deadline:
         time.sleep(1)
     status = store.read_status(run_dir)
     if status.get("state") != "completed":
-        return {**row, "skipped": f"run {status.get('state')}: {str(status.get('message', ''))[:200]}"}
+        return {"skipped": f"run {status.get('state')}: {str(status.get('message', ''))[:200]}"}
     logs = [r for r in store.read_metrics(run_dir) if "tokens_per_s" in r]
     rates = [r["tokens_per_s"] for r in logs[SKIPPED_STEPS:]] or [r["tokens_per_s"] for r in logs]
-    memory = store.read_memory_record(run_dir) or {}
     return {
-        **row,
-        "ran": status.get("attention", {}).get("kernel"),
+        "run_dir": run_dir,
+        "status": status,
         "tokens_per_s": sum(rates) / len(rates),
-        "peak_bytes": memory.get("measured_peak_bytes"),
+        "memory": store.read_memory_record(run_dir),
     }
 
 
@@ -90,19 +110,34 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.exit(2, "attention_kernels.py: no CUDA GPU here; --device cpu runs the CPU path\n")
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    print(f"Built-in model, batch 8, {args.steps} updates per run on the {args.device.upper()}.")
+    kinds = [k.strip() == "padding_free" for k in args.batches.split(",") if k.strip()]
+    with runs_root("lrx-kernels-") as root:
+        return kernel_rows(args.device, args.steps, root, only, kinds)
+
+
+@contextlib.contextmanager
+def runs_root(prefix: str) -> Iterator[Path]:
+    """A temporary folder for the bench's runs; their device locks go there too unless LRX_LOCK_DIR is set."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        os.environ.setdefault("LRX_LOCK_DIR", str(Path(tmp) / "locks"))
+        yield Path(tmp)
+
+
+def kernel_rows(
+    device: str, steps: int, root: Path, only: set[str] | None = None, kinds: list[bool] | None = None
+) -> list[dict[str, Any]]:
+    """row_for every kernel (or those in `only`) with padded and/or padding_free batches (`kinds`: the
+    padding_free flags; eager takes padded batches only), printed as a table as they come."""
+    print(f"Built-in model, batch 8, {steps} updates per run on the {device.upper()}.")
     print("| attn_implementation | batches | kernel that ran | tokens/s | peak MiB |")
     print("|---|---|---|---:|---:|")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="lrx-kernels-") as tmp:
-        os.environ["LRX_LOCK_DIR"] = os.environ.get("LRX_LOCK_DIR", str(Path(tmp) / "locks"))
-        for kernel in KERNELS:
-            if only and kernel not in only:
-                continue
-            kinds = [k.strip() == "padding_free" for k in args.batches.split(",") if k.strip()]
-            for padding_free in kinds if kernel != "eager" else [False]:
-                rows.append(row_for(kernel, padding_free, args.device, args.steps, Path(tmp)))
-                print_row(rows[-1])
+    for kernel in KERNELS:
+        if only and kernel not in only:
+            continue
+        for padding_free in [False] if kernel == "eager" else (kinds or [False, True]):
+            rows.append(row_for(kernel, padding_free, device, steps, root))
+            print_row(rows[-1])
     return rows
 
 

@@ -1,4 +1,13 @@
-"""Real training steps on a CUDA GPU beside the memory estimate, for models built from the presets' configs.
+"""Real training on a CUDA GPU: memory of real steps beside the estimate, each attention kernel, two processes.
+
+Three parts, chosen with `--part` (default all of them):
+
+memory: real steps of models built from the presets' configs beside the memory estimate (below).
+attention: the built-in model in a short real run with each attention kernel, padded and padding_free
+  batches, tokens/s and peak memory side by side (bench/attention_kernels.py's rows; bf16 on the GPU).
+processes: the built-in model trained by two processes, FSDP2 full shard and plain DDP, tokens/s and rank
+  0's measured peak beside the per-rank estimate (bench/gpu_processes.py); it needs two GPUs and says so
+  when there are fewer. On the CPU two processes train DDP over gloo (FSDP is GPU-only: the row says so).
 
 For each preset (random weights from its config, nothing downloaded) and each trainer (TRL's
 SFTTrainer, the plain transformers Trainer), a real trainer runs three steps on random token ids;
@@ -10,9 +19,11 @@ not fit in 85 % of the card is built with fewer layers (halved until it fits; th
 `--device cpu` runs the same path on the built-in tiny config on the CPU, where torch's MemTracker
 (every tensor storage) takes the allocator's place; there is no reserved figure and no NVML total.
 
-    python bench/gpu_check.py                         # every preset, both trainers, on GPU 0
+    python bench/gpu_check.py                         # all three parts, on GPU 0 (and 1)
+    python bench/gpu_check.py --part memory           # every preset, both trainers, on GPU 0
     python bench/gpu_check.py --only Qwen2.5-0.5B --max_length 1024 --batch 2
-    python bench/gpu_check.py --device cpu            # the tiny config on the CPU (about a minute)
+    python bench/gpu_check.py --device cpu --part memory   # the tiny config on the CPU (about a minute)
+    python bench/gpu_check.py --device cpu --part processes --steps 6   # 2 CPU processes over gloo
 """
 
 from __future__ import annotations
@@ -24,9 +35,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from attention_kernels import kernel_rows, runs_root
+from gpu_processes import process_rows
 
 from lrexplorer.memory.architecture import Architecture, from_config
 from lrexplorer.memory.estimate import estimate
@@ -35,6 +49,7 @@ from lrexplorer.units import MIB
 
 FIT_SHARE = 0.85  # of the card's total: room for the CUDA context and the allocator's slack
 TRAINERS = ("sft", "transformers")
+PARTS = ("memory", "attention", "processes")
 
 
 class StepPeak:
@@ -220,24 +235,44 @@ def print_row(r: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every row of the parts asked for, in order (each part's rows as its own table prints them)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
-    parser.add_argument("--only", default="", help="comma-separated preset names (default: all)")
-    parser.add_argument("--max_length", type=int, default=512)
-    parser.add_argument("--batch", type=int, default=1, help="per_device_train_batch_size")
+    parser.add_argument("--part", default=",".join(PARTS), help=f"comma-separated among {', '.join(PARTS)}")
+    parser.add_argument("--only", default="", help="memory: comma-separated preset names (default: all)")
+    parser.add_argument("--max_length", type=int, default=512, help="memory")
+    parser.add_argument("--batch", type=int, default=1, help="memory: per_device_train_batch_size")
+    parser.add_argument("--steps", type=int, default=30, help="attention and processes: updates per run")
     args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.part.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or not parts:
+        parser.exit(2, f"gpu_check.py: --part takes {', '.join(PARTS)} (comma-separated); got {args.part!r}\n")
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
-        parser.exit(2, "gpu_check.py: no CUDA GPU here; --device cpu runs the tiny config on the CPU\n")
-    where = "on the CPU: the allocated column is MemTracker's peak" if args.device == "cpu" else "on GPU 0"
-    print(f"Step 2 of real runs, batch {args.batch}, max_length {args.max_length}, {where}.")
+        parser.exit(2, "gpu_check.py: no CUDA GPU here; --device cpu runs the CPU path\n")
+    rows = []
+    if "memory" in parts:
+        rows += memory_part(args.device, args.only, args.max_length, args.batch)
+    with runs_root("lrx-gpu-check-") as root:
+        if "attention" in parts:
+            print()
+            rows += kernel_rows(args.device, args.steps, root)
+        if "processes" in parts:
+            print()
+            rows += process_rows(args.device, args.steps, root)
+    return rows
+
+
+def memory_part(device: str, only: str, max_length: int, batch: int) -> list[dict[str, Any]]:
+    where = "on the CPU: the allocated column is MemTracker's peak" if device == "cpu" else "on GPU 0"
+    print(f"Step 2 of real runs, batch {batch}, max_length {max_length}, {where}.")
     print(
         "| model | layers | trainer | NVML total MiB | estimate MiB | max allocated MiB | max reserved MiB | est. error |"
     )
     print("|---|---:|---|---:|---:|---:|---:|---:|")
-    only = {s.strip() for s in args.only.split(",") if s.strip()}
-    return run(args.device, only, args.max_length, args.batch)
+    return run(device, {s.strip() for s in only.split(",") if s.strip()}, max_length, batch)
 
 
 if __name__ == "__main__":

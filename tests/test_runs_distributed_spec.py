@@ -145,6 +145,12 @@ def test_preflight_estimates_one_rank_of_the_sharded_run():
 
     ddp = peak()
     assert peak(fsdp=True) < ddp and peak(deepspeed="zero3") < peak(deepspeed="zero1") <= ddp
+    # fsdp_config's settings reach the estimate: shard_grad_op keeps each layer gathered until its backward,
+    # cpu_offload moves the shards, gradients and optimizer states to CPU RAM.
+    full = peak(fsdp=True)
+    assert peak(fsdp=True, fsdp_config={"reshard_after_forward": True}) == full
+    assert peak(fsdp=True, fsdp_config={"fsdp_reshard_after_forward": False}) > full
+    assert peak(fsdp=True, fsdp_config={"cpu_offload": True}) < full
     cpu = preflight({"num_processes": 2}, CPU2, None).memory
     assert cpu is not None and any("2 CPU processes" in note for note in cpu.assumptions)
 
