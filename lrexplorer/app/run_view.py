@@ -5,7 +5,7 @@ The page is drawn by full script runs only, and only when the run changed: a sma
 (`follow`, no visible output) polls the run's server-wide `RunFeed` and reruns the page when the
 snapshot's version differs from the one drawn. Every view polls, so a stopped run that is resumed
 elsewhere, or a live run that ends, switches view by itself. While nothing changes the fragment's
-interval doubles, from `FASTEST_S` to `SLOWEST_S`; each poll costs a few file stats, shared by all
+interval doubles, from `FASTEST_S` (2 s) to `SLOWEST_S` (5 s); each poll costs a few file stats, shared by all
 viewers, whatever the run's length.
 """
 
@@ -36,7 +36,10 @@ from .run_actions import feeds, request_stop
 from .run_chat import chat_panel
 from .train_form import load_form
 
-FASTEST_S = 1.0  # polling interval right after a change (a live run logs about once a second or faster)
+# Polling interval right after a change. Redrawing the page with its five live charts once a second costs the
+# viewer's browser about half a core (bench/viewers_train.py), which a CPU run next door feels;
+# every two seconds halves that and still reads as live.
+FASTEST_S = 2.0
 SLOWEST_S = 5.0  # the longest interval while nothing changes: a stopped run resumed elsewhere shows within it
 IDLE_POLLS = 3  # polls without a change before the interval doubles
 STATE_ICONS = {
