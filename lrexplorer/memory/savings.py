@@ -281,7 +281,7 @@ def fsdp_savings(arch: Architecture, setup: TrainingSetup) -> list[Saving]:
         return []
     out = []
     for trick in FSDP_OPTIONS:
-        off = replace(setup, **{trick.key: False})
+        off = setup.with_(**{trick.key: False})
         on = trick.apply(setup, setup, arch)
         saving = _measure(trick, on, estimate(arch, off), off, arch)
         if trick.key == "fsdp_offload_params" and saving.estimate is not None:
