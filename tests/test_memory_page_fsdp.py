@@ -77,6 +77,7 @@ def test_with_fsdp_on_its_options_change_the_per_rank_figures_and_have_their_sav
     assert list(table["compares"]) == ["fsdp_reshard_after_forward False → True", "fsdp_offload_params False → True"]
     assert table["setting"].str.contains("yours: on").iloc[0] and table["setting"].str.contains("yours: off").iloc[1]
     assert (table["saves GiB"] > 0).all()
+    assert table["CPU RAM GiB per rank"].iloc[0] == 0 < table["CPU RAM GiB per rank"].iloc[1]
 
     flipped_metrics, flipped = figures(flip_options(at))
     assert flipped_metrics != metrics and flipped != ranks

@@ -31,6 +31,7 @@ SAVINGS_COLUMNS = {
     "peak GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves %": st.column_config.NumberColumn(format="%.0f%%"),
+    "CPU RAM GiB per rank": st.column_config.NumberColumn(format="%.2f"),
     "note": st.column_config.TextColumn(width="large"),
     "cost": st.column_config.TextColumn(width="large"),
 }
@@ -234,6 +235,7 @@ def fsdp_options_table(items: Sequence[Saving], setup: TrainingSetup) -> None:
     )
     rows = savings_rows(items, setup)
     rows["setting"] = [f"{s.trick.label} (yours: {'on' if getattr(setup, s.trick.key) else 'off'})" for s in items]
+    rows.insert(4, "CPU RAM GiB per rank", [s.estimate.host_bytes / GIB if s.estimate else None for s in items])
     st.dataframe(rows, hide_index=True, width="stretch", column_config=SAVINGS_COLUMNS, key="mem.fsdp_savings")
 
 

@@ -143,14 +143,14 @@ TRICKS: tuple[Trick, ...] = (
 FSDP_OPTIONS: tuple[Trick, ...] = (
     Trick(
         "fsdp_reshard_after_forward",
-        "FSDP full shard (reshard after forward), against shard-grad-op",
+        "FSDP full shard (reshard after forward)",
         "gathers each layer's weights twice per micro-batch (forward and again for the backward) instead of once",
         lambda c, a: c.fsdp_reshard_after_forward,
         lambda t, c, a: replace(t, fsdp_reshard_after_forward=True),
     ),
     Trick(
         "fsdp_offload_params",
-        "FSDP CPU offload of parameters (CPUOffloadPolicy)",
+        "FSDP CPU offload (CPUOffloadPolicy)",
         "the optimizer steps on the CPU and the shards cross PCIe every step (much slower); needs CPU RAM per rank",
         lambda c, a: c.fsdp_offload_params,
         lambda t, c, a: replace(t, fsdp_offload_params=True),
