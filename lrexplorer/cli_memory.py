@@ -15,6 +15,7 @@ from typing import Any
 from .cli_fields import add_fields, field_values, given_fields
 from .fields import FieldError
 from .memory.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
+from .memory.setup import FSDP_ONLY
 from .params import MEMORY, renamed_from
 from .units import GIB
 
@@ -116,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
     values, notes = field_values(args, MEMORY)
     if "lora_r" in given and not values["use_peft"]:
         raise FieldError("lora_r", "sets the rank of LoRA adapters, which are off: add --use_peft to estimate LoRA")
+    stray = [n for n in FSDP_ONLY if n in given]
+    if stray and not values["fsdp"]:
+        raise FieldError(stray[0], "is an FSDP2 option and applies only with fsdp: add --fsdp (with --num_gpus)")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return _run(args, values)

@@ -128,19 +128,16 @@ def _architecture(ref: str) -> tuple[Any, dict[str, Any]]:
 def _setup(values: dict[str, Any], facts: Facts, config: dict[str, Any], device: str) -> tuple[Any, tuple[str, ...]]:
     """The run's memory setup: its own values, with the attention and device the run will really use."""
     from .memory.setup import setup_from_values
+    from .params.distributed import fsdp_memory_options
     from .runs.lengths import dataset_lengths
 
     notes: list[str] = []
     run = {**values, "attn_implementation": resolve_attention(values, facts), "device": device}
     processes, preset = values["num_processes"], values["deepspeed"]
-    if device == "cuda":  # one process per GPU, sharded by FSDP (the shared fsdp field) or a ZeRO stage
-        run.update(num_gpus=processes, zero_stage=int(preset[4]) if preset else 0)
-        if values["fsdp"]:  # the FSDP2 settings the estimate models, from fsdp_config under its memory names
-            given = {k.removeprefix("fsdp_"): v for k, v in values["fsdp_config"].items()}
-            run.update(
-                fsdp_reshard_after_forward=given.get("reshard_after_forward", True),
-                fsdp_offload_params=given.get("cpu_offload", False),
-            )
+    if device == "cuda":  # one process per GPU, sharded by FSDP (with its fsdp_config options) or a ZeRO stage
+        run.update(num_gpus=processes, zero_stage=int(preset[4]) if preset else 0, fsdp=values["fsdp"])
+        if values["fsdp"]:
+            run.update(fsdp_memory_options(values["fsdp_config"] or {}))
     elif processes > 1:
         notes.append(f"one of the {processes} CPU processes: each holds a whole copy, {processes} times this in all")
     setup = setup_from_values(run, config, notes)

@@ -152,6 +152,11 @@ def test_lora_target_modules_and_flags_reach_the_setup(capsys) -> None:
         (["--model", "SmolLM2-135M", "--bf16", "--fp16"], "bf16 and fp16 are exclusive"),
         (["--model", "SmolLM2-135M", "--zero_stage", "2", "--fsdp", "--num_gpus", "4"], "fsdp and zero_stage"),
         (["--model", "Mixtral"], "unknown model"),
+        (["--model", "SmolLM2-135M", "--fsdp_offload_params"], "applies only with fsdp: add --fsdp"),
+        (
+            ["--model", "SmolLM2-135M", "--num_gpus", "4", "--fsdp_reshard_after_forward", "false"],
+            "--fsdp_reshard_after_forward: is an FSDP2 option and applies only with fsdp",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(capsys, args: list[str], words: str) -> None:
@@ -249,3 +254,17 @@ def test_a_gpu_without_bfloat16_does_not_fit_a_bfloat16_run(capsys) -> None:
     code, out, _ = run_cli(capsys, *args, "--dtype", "float32", "--check")
     row = next(line for line in out.splitlines() if line.startswith("NVIDIA V100"))
     assert code == 0 and row.split()[4] == "yes"
+
+
+def test_fsdp_options_act_with_fsdp(capsys) -> None:
+    common = ("--model", "SmolLM2-135M", "--per_device_train_batch_size", "1", "--max_length", "128", "--json")
+    sharded = ("--fsdp", "--num_gpus", "4")
+    code, out, _ = run_cli(capsys, *common, *sharded)
+    default = json.loads(out)
+    code2, out2, _ = run_cli(
+        capsys, *common, *sharded, "--fsdp_offload_params", "--fsdp_reshard_after_forward", "false"
+    )
+    flipped = json.loads(out2)
+    assert code == code2 == 0
+    assert "shard-grad-op, CPU offload" in flipped["parallel"] and "full shard" in default["parallel"]
+    assert flipped["cpu_ram_per_rank_bytes"] > 0 == default["cpu_ram_per_rank_bytes"]

@@ -79,6 +79,57 @@ def test_memory_check_is_the_memory_engines_estimate():
     assert mem.peak_bytes == expected.peak_bytes and mem.device == "cuda" and mem.capacity_bytes == 24 * 2**30
 
 
+TWO_AMPERES = Facts(gpu_capabilities=((8, 0), (8, 0)), cpu_bf16=True, flash_attn=False)
+
+
+@pytest.mark.parametrize(
+    "fsdp_config",
+    [{"reshard_after_forward": False, "cpu_offload": True}, {"fsdp_reshard_after_forward": False}],
+    ids=["plain-keys", "accelerate-prefix"],
+)
+def test_fsdp_options_of_the_run_reach_the_memory_estimate(fsdp_config):
+    """fsdp and its fsdp_config options give the per-rank estimate of the equivalent memory setup."""
+    from lrexplorer.memory.architecture import from_config
+    from lrexplorer.memory.estimate import estimate
+    from lrexplorer.memory.setup import TrainingSetup
+    from lrexplorer.runs.builtin import TINY_CONFIG
+    from lrexplorer.runs.lengths import dataset_lengths
+    from lrexplorer.runs.spec import RunSpec
+
+    run = {"num_processes": 2, "bf16": True, "per_device_train_batch_size": 4, "optim": "adamw_torch"}
+
+    def check(config: dict) -> int:
+        values = RunSpec.from_dict({**run, "fsdp": True, "fsdp_config": config}, TWO_AMPERES).values
+        peak = memory_check(values, TWO_AMPERES, hardware(24)).peak_bytes
+        assert peak is not None
+        return peak
+
+    values = RunSpec.from_dict(run, TWO_AMPERES).values
+    arch = from_config({"model_type": "llama", **TINY_CONFIG, "vocab_size": builtin_vocab_size()})
+    setup = TrainingSetup(
+        per_device_train_batch_size=4,
+        max_length=128,
+        optim="adamw_torch",
+        dtype="float32",
+        bf16=True,
+        attn_implementation="sdpa",
+        device="cuda",
+        longest_example=dataset_lengths(values).longest,
+        num_gpus=2,
+        fsdp=True,
+        fsdp_reshard_after_forward=False,
+        fsdp_offload_params=bool(fsdp_config.get("cpu_offload")),
+    )
+    assert check(fsdp_config) == estimate(arch, setup).peak_bytes
+    defaults = check({})
+    assert (
+        defaults == estimate(arch, setup.with_(fsdp_reshard_after_forward=True, fsdp_offload_params=False)).peak_bytes
+    )
+    assert check(fsdp_config) != defaults
+    ddp = memory_check(values, TWO_AMPERES, None)
+    assert ddp.peak_bytes == estimate(arch, setup.with_(fsdp=False)).peak_bytes != defaults
+
+
 def test_memory_estimate_unavailable_says_why_and_never_raises():
     from lrexplorer.runs.spec import RunSpec
 

@@ -13,7 +13,7 @@ import streamlit as st
 from ..fields import FieldError
 from ..memory.architecture import Architecture
 from ..memory.presets import load_presets
-from ..memory.setup import TrainingSetup, setup_from_values
+from ..memory.setup import FSDP_ONLY, TrainingSetup, setup_from_values
 from ..memory.sources import ModelSource, resolve_model
 from ..params import CATALOGUE, MEMORY
 from . import field_widgets as fw
@@ -30,7 +30,7 @@ ROWS: tuple[tuple[str, ...], ...] = (
     ("optim", "trainer", "activation_checkpointing", "use_peft"),
     ("lora_r", "lora_target_modules", "load_in_4bit", "bnb_4bit_use_double_quant"),
     ("num_gpus", "zero_stage", "fsdp"),
-    ("fsdp_reshard_after_forward", "fsdp_offload_params"),
+    FSDP_ONLY,
     ("packing", "padding_free", "masked_label_fraction", "longest_example"),
 )
 SETUP_FIELDS = tuple(name for row in ROWS for name in row)
@@ -130,12 +130,15 @@ def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
     bitsandbytes; raises FieldError naming every field whose value is refused."""
     raw: dict[str, Any] = {}
     for row in ROWS:
-        for col, name in zip(st.columns(4, vertical_alignment="bottom"), row, strict=False):
-            # A LoRA-only setting means nothing without use_peft: its input is greyed out and not passed on.
+        cols = st.columns(4, vertical_alignment="bottom")
+        for col, name in zip(cols, row, strict=False):
+            # A setting that means nothing here (LoRA's without use_peft, FSDP's without fsdp) is greyed out
+            # and not passed on: the estimate takes its default.
             off = (
                 (name in LORA_ONLY and not raw["use_peft"])
                 or (name == "bnb_4bit_use_double_quant" and not raw["load_in_4bit"])
                 or (name in SFT_ONLY and raw["trainer"] != "sft")
+                or (name in FSDP_ONLY and not raw["fsdp"])
             )
             value = fw.field_input(
                 CATALOGUE[name],
@@ -146,6 +149,8 @@ def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
                 disabled=off,
             )
             raw[name] = CATALOGUE[name].default_for(MEMORY) if off else value
+        if row == FSDP_ONLY and not raw["fsdp"]:
+            cols[len(row)].caption(":material/block: FSDP's options: they apply only with fsdp on, ignored now.")
     if not raw["lora_target_modules"]:
         raw["lora_target_modules"] = None  # nothing picked: PEFT's default for the architecture
     notes: list[str] = []

@@ -31,6 +31,7 @@ SAVINGS_COLUMNS = {
     "peak GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves %": st.column_config.NumberColumn(format="%.0f%%"),
+    "CPU RAM GiB per rank": st.column_config.NumberColumn(format="%.2f"),
     "note": st.column_config.TextColumn(width="large"),
     "cost": st.column_config.TextColumn(width="large"),
 }
@@ -216,6 +217,26 @@ def savings_tables(arch: Architecture, setup: TrainingSetup, est: Estimate) -> N
             column_config=SAVINGS_COLUMNS,
             key="mem.more",
         )
+    fsdp_options_table(report.fsdp, setup)
+
+
+def fsdp_options_table(items: Sequence[Saving], setup: TrainingSetup) -> None:
+    """What each FSDP option saves per GPU on the chosen setup (with fsdp on), or why there is no such table."""
+    if not items:
+        if setup.device == "cuda":
+            st.caption(
+                "FSDP's options (fsdp_reshard_after_forward, fsdp_offload_params) act only with fsdp on: turn it on "
+                "to see what each saves per GPU."
+            )
+        return
+    st.caption(
+        f"FSDP's own options on your setup, per GPU (rank) of {setup.num_gpus}: each off against on, the other "
+        "as you set it. Offloading moves memory to the CPU's RAM, it does not remove it:"
+    )
+    rows = savings_rows(items, setup)
+    rows["setting"] = [f"{s.trick.label} (yours: {'on' if getattr(setup, s.trick.key) else 'off'})" for s in items]
+    rows.insert(4, "CPU RAM GiB per rank", [s.estimate.host_bytes / GIB if s.estimate else None for s in items])
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=SAVINGS_COLUMNS, key="mem.fsdp_savings")
 
 
 def sequence_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -> None:

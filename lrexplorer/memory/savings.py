@@ -1,5 +1,5 @@
-"""What each memory-saving setting buys: alone against a plain baseline, all together, and the ones
-not chosen yet applied on top of the chosen setup.
+"""What each memory-saving setting buys: alone against a plain baseline, all together, the ones
+not chosen yet applied on top of the chosen setup, and (with fsdp on) each FSDP option on the chosen setup.
 
 The baseline is the chosen run with every trick off and the same tokens per update: float32
 weights, eager attention, AdamW (fused), no checkpointing, no accumulation (its micro-batches merged
@@ -19,7 +19,7 @@ from .dims import make_dims
 from .estimate import Estimate, estimate
 from .params import trainable_bytes_per_param
 from .report import SHORT_LABELS
-from .setup import TrainingSetup, setup_changes
+from .setup import FSDP_ONLY, TrainingSetup, setup_changes
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def _qlora(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup
 
 def _shard(t: TrainingSetup, c: TrainingSetup, a: Architecture) -> TrainingSetup:
     if c.zero_stage or c.fsdp:
-        return replace(t, num_gpus=c.num_gpus, zero_stage=c.zero_stage, fsdp=c.fsdp)
+        fsdp_options = {name: getattr(c, name) for name in FSDP_ONLY} if c.fsdp else {}
+        return replace(t, num_gpus=c.num_gpus, zero_stage=c.zero_stage, fsdp=c.fsdp, **fsdp_options)
     return replace(t, num_gpus=max(2, c.num_gpus), zero_stage=3)
 
 
@@ -137,6 +138,26 @@ TRICKS: tuple[Trick, ...] = (
 )
 
 
+# FSDP's own options: each measured on the chosen FSDP setup, off against on (alone on the one-GPU
+# baseline they would mean nothing). `chosen` says whether the chosen setup has the option on.
+FSDP_OPTIONS: tuple[Trick, ...] = (
+    Trick(
+        "fsdp_reshard_after_forward",
+        "FSDP full shard (reshard after forward)",
+        "gathers each layer's weights twice per micro-batch (forward and again for the backward) instead of once",
+        lambda c, a: c.fsdp_reshard_after_forward,
+        lambda t, c, a: replace(t, fsdp_reshard_after_forward=True),
+    ),
+    Trick(
+        "fsdp_offload_params",
+        "FSDP CPU offload (CPUOffloadPolicy)",
+        "the optimizer steps on the CPU and the shards cross PCIe every step (much slower); needs CPU RAM per rank",
+        lambda c, a: c.fsdp_offload_params,
+        lambda t, c, a: replace(t, fsdp_offload_params=True),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Saving:
     trick: Trick
@@ -154,6 +175,7 @@ class SavingsReport:
     chosen: list[Saving]  # each chosen trick alone on the baseline
     combined: Saving  # the chosen setup against the baseline
     more: list[Saving]  # each trick not chosen, on top of the chosen setup
+    fsdp: list[Saving]  # with fsdp on: each FSDP option on the chosen setup, off against on (else empty)
 
 
 def baseline_setup(setup: TrainingSetup) -> TrainingSetup:
@@ -173,6 +195,8 @@ def baseline_setup(setup: TrainingSetup) -> TrainingSetup:
         num_gpus=1,
         zero_stage=0,
         fsdp=False,
+        fsdp_reshard_after_forward=True,
+        fsdp_offload_params=False,
     )
 
 
@@ -247,4 +271,21 @@ def savings(arch: Architecture, setup: TrainingSetup) -> SavingsReport:
         compared="the baseline → your setup",
     )
     more.sort(key=lambda s: -s.saved_bytes)
-    return SavingsReport(baseline, chosen, combined, more)
+    return SavingsReport(baseline, chosen, combined, more, fsdp_savings(arch, setup))
+
+
+def fsdp_savings(arch: Architecture, setup: TrainingSetup) -> list[Saving]:
+    """What each FSDP option saves per GPU (rank) on the chosen setup: the estimate with it off against
+    the estimate with it on, the other option as chosen. Empty when fsdp is off (the options do nothing)."""
+    if not setup.fsdp:
+        return []
+    out = []
+    for trick in FSDP_OPTIONS:
+        off = setup.with_(**{trick.key: False})
+        on = trick.apply(setup, setup, arch)
+        saving = _measure(trick, on, estimate(arch, off), off, arch)
+        if trick.key == "fsdp_offload_params" and saving.estimate is not None:
+            host = f"needs {saving.estimate.host_bytes / GIB:.2f} GiB of CPU RAM per rank"
+            saving = replace(saving, note="; ".join(n for n in (saving.note, host) if n))
+        out.append(saving)
+    return out

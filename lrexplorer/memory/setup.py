@@ -31,6 +31,9 @@ TRAINERS: dict[str, str] = {
     "transformers": "the plain transformers Trainer: the model's own loss over the full logits",
 }
 
+# FSDP2's options: read only with fsdp on (DDP and ZeRO ignore them, as accelerate does).
+FSDP_ONLY = ("fsdp_reshard_after_forward", "fsdp_offload_params")
+
 
 @dataclass(frozen=True)
 class TrainingSetup:

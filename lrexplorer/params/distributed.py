@@ -86,16 +86,42 @@ DISTRIBUTED: tuple[Field, ...] = (
 FSDP_CONFIG = next(f for f in DISTRIBUTED if f.name == "fsdp_config")
 
 
+# Truth words of transformers' `str_to_bool`, which reads fsdp_config's reshard_after_forward.
+TRUTH = {"y": True, "yes": True, "t": True, "true": True, "on": True, "1": True}
+TRUTH |= {"n": False, "no": False, "f": False, "false": False, "off": False, "0": False}
+
+
+def _unprefixed(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with accelerate's `fsdp_` prefix dropped, as `TrainingArguments._process_fsdp_args` does."""
+    return {k[5:] if k.startswith("fsdp_") else k: v for k, v in config.items()}
+
+
 def fsdp_config_problem(config: Mapping[str, Any]) -> str | None:
     """Why an fsdp_config cannot be used by lrexplorer's FSDP2 runs, or None."""
-    keys = [k[5:] if k.startswith("fsdp_") else k for k in config]
-    unknown = [k for k in keys if k not in FSDP_CONFIG_KEYS]
+    plain = _unprefixed(config)
+    unknown = [k for k in plain if k not in FSDP_CONFIG_KEYS]
     if unknown:
         return f"unknown key {unknown[0]!r}; allowed keys: {', '.join(FSDP_CONFIG_KEYS)}"
-    version = config.get("version", config.get("fsdp_version", 2))
+    version = plain.get("version", 2)
     if str(version) != "2":
         return f"version must be 2 (FSDP2; transformers deprecates FSDP1); got {version!r}"
+    if str(plain.get("reshard_after_forward", True)).lower() not in TRUTH:
+        return f"reshard_after_forward must be true or false; got {plain['reshard_after_forward']!r}"
+    # transformers turns offload on for any truthy value, so the string "false" would offload: only booleans.
+    if not isinstance(plain.get("cpu_offload", False), bool):
+        return f"cpu_offload must be true or false (a JSON boolean); got {plain['cpu_offload']!r}"
     return None
+
+
+def fsdp_memory_options(config: Mapping[str, Any]) -> dict[str, bool]:
+    """The memory setup's FSDP options from a run's fsdp_config, read as transformers reads them
+    (`_process_fsdp_args`): reshard_after_forward (default true: full shard) and cpu_offload (default false),
+    either with accelerate's `fsdp_` prefix."""
+    plain = _unprefixed(config)
+    return {
+        "fsdp_reshard_after_forward": TRUTH[str(plain.get("reshard_after_forward", True)).lower()],
+        "fsdp_offload_params": bool(plain.get("cpu_offload", False)),
+    }
 
 
 def legacy_fsdp(given: Mapping[str, Any], takes_config: bool) -> tuple[dict[str, Any], list[str], list[FieldError]]:
