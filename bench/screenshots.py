@@ -22,6 +22,14 @@ from live_latency import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server
 from lrexplorer.runs import launcher, store
 from lrexplorer.runs.spec import RunSpec
 
+# Streamlit scrolls its main section, not the document, so a "full page" screenshot would stop at the
+# window's bottom: the window is made as tall as that section's content instead.
+CONTENT_HEIGHT = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  return main ? main.scrollHeight : document.body.scrollHeight;
+}"""
+MAX_HEIGHT = 3600  # px: taller pages (the Guide's lessons) are cut there, or the README shows a thin strip
+
 # (file name, address, text that shows the page has drawn its main content)
 PAGES = [
     ("schedules", "/", "Learning rate"),
@@ -64,11 +72,15 @@ def shoot(url: str, out: Path, range_id: str) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name, address, marker in PAGES:
+            page.set_viewport_size({"width": 1400, "height": 1000})
             page.goto(url + address.format(range=range_id))
             page.get_by_text(marker).first.wait_for(timeout=120_000)
             page.wait_for_timeout(2500)  # charts finish their first draw
+            height = min(MAX_HEIGHT, max(1000, int(page.evaluate(CONTENT_HEIGHT))))
+            page.set_viewport_size({"width": 1400, "height": height})
+            page.wait_for_timeout(1500)  # charts follow the new window size
             path = out / f"screenshot-{name}.png"
-            page.screenshot(path=str(path), full_page=True)
+            page.screenshot(path=str(path))
             print(f"wrote {path}", flush=True)
         browser.close()
 

@@ -56,15 +56,19 @@ def render() -> None:
         return
     arch = source.architecture
     form.architecture_caption(arch)
+    # The headline figures sit above the form, filled once the form is read: every change shows at once,
+    # without scrolling past the inputs.
+    top = st.container()
     try:
         setup = form.setup_form(arch, source.config)
         est = estimate(arch, setup)
     except FieldError as exc:
         st.error(f"{exc}", icon=":material/error:")
         return
+    with top:
+        headline(est)
 
     st.divider()
-    headline(est)
     trainer_note(est)
     rank_section(est)
     gpus = where_it_goes(est, setup, setup.attention(arch))
