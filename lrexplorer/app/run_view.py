@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ..runs import launcher, lock, store
+from ..runs import health, launcher, lock, store
 from ..runs.feed import Snapshot
 from ..runs.peak import peak_details, peak_text
 from ..runs.store import read_config
@@ -198,7 +198,7 @@ def run_view(ref: str) -> None:
         st.rerun()
     page_link("runs", container=nav, label="All runs", icon=":material/list:")
     st.subheader(f"Run {run_dir.name}")
-    problem = store.run_problem(run_dir)
+    problem = health.run_problem(run_dir)
     if problem is not None:
         st.error(f"This run's folder is broken: {problem}", icon=":material/broken_image:")
         return

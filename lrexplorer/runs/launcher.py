@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..fields import FieldError
-from . import lock, store
+from . import health, lock, store
 from .process import WORKER_MODULE, is_worker, process_matches
 from .spec import RunSpec
 from .validate import Facts, detect_facts
@@ -272,7 +272,7 @@ def resume_run(run_dir: Path, queue: bool = False) -> int:
     refuses, a busy device) is checked before any file changes; the worker itself drops the metrics
     after the checkpoint once it holds the device, because the resumed run logs those steps again."""
     run_dir = Path(run_dir).resolve()
-    problem = store.status_problem(run_dir)
+    problem = health.status_problem(run_dir)
     if problem is not None:
         raise RuntimeError(f"run {run_dir.name} is broken: {problem}")
     status = store.reconcile(run_dir)
