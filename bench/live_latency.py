@@ -108,6 +108,8 @@ def free_port() -> int:
 
 
 def start_server(runs: Path, locks: Path, log: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` headless on a free port, configured as the app ships (.streamlit/config.toml)
+    plus `extra` flags; returns the process and its address once it answers its health check."""
     port = free_port()
     env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
     with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
@@ -122,10 +124,6 @@ def start_server(runs: Path, locks: Path, log: Path, extra: list[str] | None = N
                 "true",
                 "--server.port",
                 str(port),
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
                 *(extra or []),
             ],
             cwd=ROOT,

@@ -17,49 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
-from live_latency import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
+from live_latency import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server
 from viewers import server_cpu
-
-
-def start_app(runs: Path, locks: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise TimeoutError("streamlit did not start")
 
 
 def steps_per_s(run_dir: Path) -> tuple[float, int]:
@@ -128,7 +91,7 @@ def main() -> None:
     runs = ROOT / "runs" / f"bench-viewers-{os.getpid()}"
     runs.mkdir(parents=True)
     locks = runs / ".locks"
-    proc, url = start_app(runs, locks, runs / "server.log")
+    proc, url = start_server(runs, locks, runs / "server.log")
     os.environ.update(LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
     results: dict[int, list[tuple[float, float, float]]] = {n: [] for n in counts}
     try:

@@ -7,11 +7,9 @@ to finished by itself; walk the sidebar and check the address names the page on 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,14 +19,9 @@ from lrexplorer.runs import launcher, store
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT / "bench"))
+from live_latency import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402 - bench/ is not a package
+
 # Points of the first trace of the chart titled `title` (Plotly keeps `data` and `layout` on the graph's div).
 CHART_POINTS = """(title) => {
   for (const div of document.querySelectorAll('.js-plotly-plot')) {
@@ -55,26 +48,6 @@ CHART_TOP = """(title) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError("streamlit did not become healthy")
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """A Streamlit server of this checkout with its own runs and lock folders; yields (url, runs dir)."""
@@ -82,33 +55,8 @@ def app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
         pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
     tmp = tmp_path_factory.mktemp("browser")
     runs = tmp / "runs"
-    env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(tmp / "locks"), HF_HUB_OFFLINE="1")
-    port = free_port()
-    with open(tmp / "server.log", "wb") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(runs, tmp / "locks", tmp / "server.log")
     try:
-        wait_healthy(url, proc)
         yield url, runs
     finally:
         for run_dir in runs.glob("*"):
