@@ -34,6 +34,7 @@ def distributed_section(fields: list[Field], facts: Facts, hw: Hardware) -> dict
     st.caption(machine_line(facts, hw, use_cpu))
     off = unavailable(facts, use_cpu)
     raw: dict[str, Any] = {}
+    said: dict[str, str] = {}  # reason -> the field it was first shown under (fsdp_config shares fsdp's)
     cols = st.columns(2)
     for i, p in enumerate(fields):
         reason = off.get(p.name)
@@ -42,5 +43,6 @@ def distributed_section(fields: list[Field], facts: Facts, hw: Hardware) -> dict
         with cols[i % 2]:
             raw[p.name] = from_widget(p, widget(p, disabled=reason is not None))
             if reason is not None:
-                st.caption(f":material/block: {reason}")
+                first = said.setdefault(reason, p.name)
+                st.caption(f":material/block: {reason}" if first == p.name else f":material/block: as for {first}")
     return raw
