@@ -139,7 +139,11 @@ class _StepWatch:
         trainer.training_step = training_step
 
     def begin(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        inner = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper holds the torch optimizer
+        # accelerate's wrapper holds the torch optimizer; under DeepSpeed ZeRO it holds DeepSpeed's optimizer,
+        # which holds the torch optimizer of this rank's float32 partitions.
+        inner: Any = optimizer
+        while hasattr(inner, "optimizer"):
+            inner = inner.optimizer
         self.figures["weights"] = _nbytes(model.parameters())
         self.figures["optimizer_states"] = _nbytes(optimizer_state_tensors(inner))
         tensors = [v for batch in self.batches for v in batch.values() if isinstance(v, torch.Tensor)]
