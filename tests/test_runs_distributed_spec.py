@@ -11,11 +11,12 @@ import sys
 import pytest
 
 from lrexplorer.fields import FieldError
-from lrexplorer.runs.distributed import zero_config
+from lrexplorer.runs.distributed import unavailable, zero_config
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.validate import Facts
 
 CPU2 = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False, cpu_cores=2)
+CPU2_DS = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False, cpu_cores=2, deepspeed=True)
 TWO_GPUS = Facts(gpu_capabilities=((8, 0), (8, 0)), cpu_bf16=True, flash_attn=False, deepspeed=True)
 NO_DEEPSPEED = Facts(gpu_capabilities=((8, 0), (8, 0)), cpu_bf16=True, flash_attn=False, deepspeed=False)
 QLORA = {"use_peft": True, "load_in_4bit": True}
@@ -46,8 +47,14 @@ def test_sharding_refusals_name_the_field_and_the_reason():
     assert "not both" in refused({"fsdp": True, "deepspeed": "zero2"}, TWO_GPUS)["deepspeed"]
     assert "4-bit" in refused({"deepspeed": "zero3_offload", **QLORA}, TWO_GPUS)["deepspeed"]
     assert "not installed" in refused({"num_processes": 2, "deepspeed": "zero2"}, NO_DEEPSPEED)["deepspeed"]
-    cpu = refused({"deepspeed": "zero1"}, CPU2)["deepspeed"]
-    assert "CUDA" in cpu and "not installed" in cpu
+    assert "not installed" in refused({"deepspeed": "zero1"}, CPU2)["deepspeed"]
+    # On CPU processes zero1/zero2 run (test_runs_deepspeed.py); zero3 fails in TRL's fused LM head.
+    assert "'ds_status'" in refused({"num_processes": 2, "deepspeed": "zero3"}, CPU2_DS)["deepspeed"]
+    assert "'ds_status'" in refused({"num_processes": 2, "deepspeed": "zero3_offload"}, CPU2_DS)["deepspeed"]
+    offload = RunSpec.from_dict({"num_processes": 2, "deepspeed": "zero2_offload"}, CPU2_DS)
+    assert any("compiles its CPU Adam" in note for note in offload.notes)
+    assert set(unavailable(CPU2_DS, use_cpu=False)) == {"fsdp", "fsdp_config"}  # the Train page offers deepspeed
+    assert "not installed" in unavailable(CPU2, use_cpu=False)["deepspeed"]
     assert "zero1, zero2, zero3" in refused({"deepspeed": "zero4"}, TWO_GPUS)["deepspeed"]
     assert "version must be 2" in refused({"fsdp": True, "fsdp_config": {"version": 1}}, TWO_GPUS)["fsdp_config"]
     assert "allowed keys" in refused({"fsdp": True, "fsdp_config": {"sharding": 1}}, TWO_GPUS)["fsdp_config"]
