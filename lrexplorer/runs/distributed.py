@@ -155,7 +155,7 @@ def skip_shm_build() -> None:
     import importlib
 
     # By name: `import deepspeed.comm.torch as m` binds deepspeed.comm's attribute `torch`, which is PyTorch.
-    importlib.import_module("deepspeed.comm.torch").build_shm_op = lambda: None
+    setattr(importlib.import_module("deepspeed.comm.torch"), "build_shm_op", lambda: None)  # noqa: B010
 
 
 def free_port() -> int:
