@@ -160,6 +160,10 @@ def test_preflight_estimates_one_rank_of_the_sharded_run():
     assert peak(fsdp=True, fsdp_config={"cpu_offload": True}) < full
     cpu = preflight({"num_processes": 2}, CPU2, None).memory
     assert cpu is not None and any("2 CPU processes" in note for note in cpu.assumptions)
+    # ZeRO shards CPU processes too: one rank holds its share of the gradients and optimizer states.
+    zero = preflight({"num_processes": 2, "deepspeed": "zero1"}, CPU2_DS, None).memory
+    assert zero is not None and zero.peak_bytes is not None and cpu.peak_bytes is not None
+    assert zero.peak_bytes < cpu.peak_bytes and any("DeepSpeed zero1" in note for note in zero.assumptions)
 
 
 GPUS4 = Facts(gpu_capabilities=((8, 0),) * 4, cpu_bf16=True, flash_attn=False, deepspeed=True)

@@ -142,7 +142,7 @@ class _StepWatch:
         # accelerate's wrapper holds the torch optimizer; under DeepSpeed ZeRO it holds DeepSpeed's optimizer,
         # which holds the torch optimizer of this rank's float32 partitions.
         inner: Any = optimizer
-        while hasattr(inner, "optimizer"):
+        while not hasattr(inner, "_optimizer_step_pre_hooks") and hasattr(inner, "optimizer"):  # not yet torch's
             inner = inner.optimizer
         self.figures["weights"] = _nbytes(model.parameters())
         self.figures["optimizer_states"] = _nbytes(optimizer_state_tensors(inner))
