@@ -101,9 +101,12 @@ def _quiet_datasets() -> Iterator[None]:
 class _StepWatch:
     """Tracks the trainer's second optimizer step: MemTracker in, phases marked, components gathered."""
 
-    def __init__(self, trainer: Any, setup: TrainingSetup) -> None:
+    def __init__(self, trainer: Any, setup: TrainingSetup, count_saved: bool = True) -> None:
         self.trainer = trainer
         self.setup = setup
+        # Counting what autograd saves needs saved-tensor hooks, under which a Function gets its saved
+        # parameters back as plain tensors (DeepSpeed ZeRO-3 then no longer recognises TRL's LM-head weight).
+        self.count_saved = count_saved
         self.batches: list[Any] = []
         self.tracker: _PhaseTracker | None = None
         self.counter: SavedTensorCounter | None = None
@@ -120,7 +123,8 @@ class _StepWatch:
             return out
 
         def compute_loss(*args: Any, **kwargs: Any) -> Any:
-            saving = self.counter.context() if (self.first_forward and self.counter) else contextlib.nullcontext()
+            counting = self.first_forward and self.counter and self.count_saved
+            saving = self.counter.context() if counting and self.counter else contextlib.nullcontext()
             self.first_forward = False
             with saving:
                 result = loss(*args, **kwargs)

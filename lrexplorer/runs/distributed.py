@@ -20,11 +20,6 @@ if TYPE_CHECKING:
     from .validate import Facts
 
 # What DeepSpeed 0.19 does on CPU processes (gloo), found by running the built-in model (bench/README.md).
-CPU_ZERO3 = (
-    "zero3 fails on CPU processes: its first backward stops in TRL's fused LM head, which hands DeepSpeed the "
-    "head's weight as a plain tensor (AttributeError: 'Tensor' object has no attribute 'ds_status'); "
-    "use zero2 or zero1, which shard the gradients and optimizer states"
-)
 CPU_ADAM_BUILD = (
     "DeepSpeed compiles its CPU Adam (C++, with the compiler torch uses) the first time an _offload preset runs "
     "on this machine: about two minutes on two cores, then cached in ~/.cache/torch_extensions."
@@ -97,8 +92,6 @@ def check_distributed(values: dict[str, Any], facts: Facts, errors: list[FieldEr
                     "needs the deepspeed package, which is not installed (pip install deepspeed); leave it empty",
                 )
             )
-        if on_cpu and ds.startswith("zero3"):
-            errors.append(FieldError("deepspeed", CPU_ZERO3))
         if ds.startswith("zero3") and values["load_in_4bit"]:
             errors.append(
                 FieldError("deepspeed", "zero3 cannot shard 4-bit weights (load_in_4bit); use zero2 or zero1")
@@ -146,12 +139,12 @@ def zero_config(preset: str) -> dict[str, Any]:
     return config
 
 
-def skip_shm_build() -> None:
-    """Keep DeepSpeed from compiling its shared-memory all-reduce when its communication starts on the CPU.
+def prepare_deepspeed_rank() -> None:
+    """What a rank of a DeepSpeed run sets before DeepSpeed starts its communication.
 
-    DeepSpeed's CPU backend JIT-compiles that C++ op (about a minute on two cores, once per machine) for
-    `inference_all_reduce` alone, the collective of tensor-parallel inference; training's collectives
-    (all_reduce, reduce_scatter, all_gather) go through torch.distributed over gloo either way."""
+    DeepSpeed's CPU backend JIT-compiles a shared-memory all-reduce (about a minute on two cores, once per
+    machine) for `inference_all_reduce` alone, the collective of tensor-parallel inference; training's
+    collectives go through torch.distributed over gloo either way, so the build is skipped."""
     import importlib
 
     # By name: `import deepspeed.comm.torch as m` binds deepspeed.comm's attribute `torch`, which is PyTorch.

@@ -183,9 +183,9 @@ def _rank(run_dir: Path, resume: bool) -> int:
         return 2
     facts, spec = read
     if spec["deepspeed"]:
-        from .distributed import skip_shm_build
+        from .distributed import prepare_deepspeed_rank
 
-        skip_shm_build()
+        prepare_deepspeed_rank()
     return _train_guarded(run_dir, spec, facts, resume)
 
 
