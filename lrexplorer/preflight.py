@@ -134,10 +134,14 @@ def _setup(values: dict[str, Any], facts: Facts, config: dict[str, Any], device:
     notes: list[str] = []
     run = {**values, "attn_implementation": resolve_attention(values, facts), "device": device}
     processes, preset = values["num_processes"], values["deepspeed"]
-    if device == "cuda":  # one process per GPU, sharded by FSDP (with its fsdp_config options) or a ZeRO stage
+    # One process per GPU, sharded by FSDP (with its fsdp_config options) or a ZeRO stage; DeepSpeed shards
+    # CPU processes too.
+    if device == "cuda" or preset:
         run.update(num_gpus=processes, zero_stage=int(preset[4]) if preset else 0, fsdp=values["fsdp"])
         if values["fsdp"]:
             run.update(fsdp_memory_options(values["fsdp_config"] or {}))
+        if device == "cpu":
+            notes.append(f"one of the {processes} CPU processes, DeepSpeed {preset} sharding the states among them")
     elif processes > 1:
         notes.append(f"one of the {processes} CPU processes: each holds a whole copy, {processes} times this in all")
     setup = setup_from_values(run, config, notes)

@@ -12,6 +12,7 @@ import pytest
 from lrexplorer.memory.accuracy import BASE_CONFIG, error
 from lrexplorer.memory.architecture import from_config
 from lrexplorer.memory.estimate import estimate
+from lrexplorer.memory.parallel import largest_module_params
 from lrexplorer.memory.setup import TrainingSetup
 
 # A small Llama (~7M parameters, untied) trained in bf16 mixed precision as accelerate runs FSDP2.
@@ -132,6 +133,6 @@ def test_zero_model_states_follow_deepspeed_s_estimators(n: int) -> None:
     assert states(2) == pytest.approx(2 * psi + 18 * psi / n, rel=1e-4)
     assert states(1) == pytest.approx(2 * psi + 2 * psi + 16 * psi / n, rel=1e-4)
     assert states(3) == pytest.approx(18 * psi / n + 2 * psi / n, rel=1e-4)
-    largest = max(arch.layer_params, arch.vocab_size * arch.hidden_size)
+    largest = largest_module_params(arch)
     zero3 = estimate(arch, mixed.with_(zero_stage=3)).components
     assert zero3["communication_buffers"] >= 4 * largest

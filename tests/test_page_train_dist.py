@@ -1,5 +1,6 @@
 """The Train form's "Processes and sharding" section through AppTest: the fields are there, what this
-machine cannot run is disabled with the reason, and Start hands the launcher a spec of two processes."""
+machine cannot run is disabled with the reason, DeepSpeed's ZeRO is offered on CPU processes, and Start
+hands the launcher a spec of two processes."""
 
 from __future__ import annotations
 
@@ -71,6 +72,28 @@ def test_processes_and_sharding_section(page, monkeypatch):
     page.button(key="train.start").click()
     ran(page)
     assert started and started[0]["num_processes"] == 2 and started[0]["fsdp"] is False
+
+
+def test_zero_presets_are_offered_on_cpu_processes(page, monkeypatch):
+    pytest.importorskip("deepspeed")
+    if detect_facts().gpu_capabilities:
+        pytest.skip("checks what CPU processes are offered")
+    assert not page.selectbox(key="train.deepspeed").disabled
+    page.number_input(key="train.num_processes").set_value(2)
+    page.selectbox(key="train.deepspeed").set_value("zero3")
+    ran(page)
+    assert not page.error, [e.value for e in page.error]
+
+    started = []
+
+    def refuse(spec, *args, **kwargs):
+        started.append(spec)
+        raise lock.DeviceBusy("cpu", {"run_dir": "another run"})
+
+    monkeypatch.setattr(launcher, "start_run", refuse)
+    page.button(key="train.start").click()
+    ran(page)
+    assert started and started[0]["deepspeed"] == "zero3" and started[0]["num_processes"] == 2
 
 
 def test_too_many_processes_are_refused_naming_the_field(page):

@@ -5,15 +5,12 @@ the end; only rank 0 writes the run folder, rank 1 keeps its own log."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
-from helpers.runs import isolate_env, step_logs, wait_ended, wait_for
+from helpers.runs import cli, cli_schedule, isolate_env, step_logs, wait_ended, wait_for
 
 from lrexplorer.runs import store
 from lrexplorer.schedules import compute_curve
@@ -33,21 +30,8 @@ FLAGS = {
 }
 
 
-def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "lrexplorer", *args], capture_output=True, text=True, env=dict(os.environ), timeout=600
-    )
-    assert not check or done.returncode == 0, done.stderr + done.stdout
-    return done
-
-
 def schedule(world_size: int) -> list[float]:
-    """The learning rate of each update as `lrexplorer schedule` prints it for this spec."""
-    flags = [f"--{k}={v}" for k, v in FLAGS.items() if k not in ("dataset", "logging_steps", "save_steps")]
-    out = cli("schedule", "--num_examples=120", f"--world_size={world_size}", "--format=json", *flags).stdout
-    data = json.loads(out)
-    rows = data["lr"] if isinstance(data, dict) else [row["lr"] for row in data]
-    return [float(x) for x in rows]
+    return cli_schedule(FLAGS, 120, world_size)
 
 
 def ranks_of(run_dir) -> list:

@@ -11,11 +11,12 @@ import sys
 import pytest
 
 from lrexplorer.fields import FieldError
-from lrexplorer.runs.distributed import zero_config
+from lrexplorer.runs.distributed import unavailable, zero_config
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.validate import Facts
 
 CPU2 = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False, cpu_cores=2)
+CPU2_DS = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False, cpu_cores=2, deepspeed=True)
 TWO_GPUS = Facts(gpu_capabilities=((8, 0), (8, 0)), cpu_bf16=True, flash_attn=False, deepspeed=True)
 NO_DEEPSPEED = Facts(gpu_capabilities=((8, 0), (8, 0)), cpu_bf16=True, flash_attn=False, deepspeed=False)
 QLORA = {"use_peft": True, "load_in_4bit": True}
@@ -46,8 +47,14 @@ def test_sharding_refusals_name_the_field_and_the_reason():
     assert "not both" in refused({"fsdp": True, "deepspeed": "zero2"}, TWO_GPUS)["deepspeed"]
     assert "4-bit" in refused({"deepspeed": "zero3_offload", **QLORA}, TWO_GPUS)["deepspeed"]
     assert "not installed" in refused({"num_processes": 2, "deepspeed": "zero2"}, NO_DEEPSPEED)["deepspeed"]
-    cpu = refused({"deepspeed": "zero1"}, CPU2)["deepspeed"]
-    assert "CUDA" in cpu and "not installed" in cpu
+    assert "not installed" in refused({"deepspeed": "zero1"}, CPU2)["deepspeed"]
+    # Every preset runs on CPU processes (test_runs_deepspeed.py); the offload ones compile DeepSpeed's CPU Adam.
+    for preset in ("zero1", "zero2", "zero3"):
+        assert RunSpec.from_dict({"num_processes": 2, "deepspeed": preset}, CPU2_DS)["deepspeed"] == preset
+    offload = RunSpec.from_dict({"num_processes": 2, "deepspeed": "zero3_offload"}, CPU2_DS)
+    assert any("compiles its CPU Adam" in note for note in offload.notes)
+    assert set(unavailable(CPU2_DS, use_cpu=False)) == {"fsdp", "fsdp_config"}  # the Train page offers deepspeed
+    assert "not installed" in unavailable(CPU2, use_cpu=False)["deepspeed"]
     assert "zero1, zero2, zero3" in refused({"deepspeed": "zero4"}, TWO_GPUS)["deepspeed"]
     assert "version must be 2" in refused({"fsdp": True, "fsdp_config": {"version": 1}}, TWO_GPUS)["fsdp_config"]
     assert "allowed keys" in refused({"fsdp": True, "fsdp_config": {"sharding": 1}}, TWO_GPUS)["fsdp_config"]
@@ -96,9 +103,20 @@ def test_memory_estimates_keep_fsdp_as_a_switch():
     assert values["fsdp"] is True and "fsdp_config" not in values and notes
 
 
-def test_cli_refuses_deepspeed_here_in_one_line(tmp_path):
+def test_cli_refuses_deepspeed_with_fsdp_in_one_line(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "lrexplorer", "train", "--deepspeed", "zero3", "--check", "--output_dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "lrexplorer",
+            "train",
+            "--deepspeed",
+            "zero3",
+            "--fsdp",
+            "--check",
+            "--output_dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -153,6 +171,10 @@ def test_preflight_estimates_one_rank_of_the_sharded_run():
     assert peak(fsdp=True, fsdp_config={"cpu_offload": True}) < full
     cpu = preflight({"num_processes": 2}, CPU2, None).memory
     assert cpu is not None and any("2 CPU processes" in note for note in cpu.assumptions)
+    # ZeRO shards CPU processes too: one rank holds its share of the gradients and optimizer states.
+    zero = preflight({"num_processes": 2, "deepspeed": "zero1"}, CPU2_DS, None).memory
+    assert zero is not None and zero.peak_bytes is not None and cpu.peak_bytes is not None
+    assert zero.peak_bytes < cpu.peak_bytes and any("DeepSpeed zero1" in note for note in zero.assumptions)
 
 
 GPUS4 = Facts(gpu_capabilities=((8, 0),) * 4, cpu_bf16=True, flash_attn=False, deepspeed=True)

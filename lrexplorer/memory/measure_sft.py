@@ -101,9 +101,12 @@ def _quiet_datasets() -> Iterator[None]:
 class _StepWatch:
     """Tracks the trainer's second optimizer step: MemTracker in, phases marked, components gathered."""
 
-    def __init__(self, trainer: Any, setup: TrainingSetup) -> None:
+    def __init__(self, trainer: Any, setup: TrainingSetup, count_saved: bool = True) -> None:
         self.trainer = trainer
         self.setup = setup
+        # Counting what autograd saves needs saved-tensor hooks, under which a Function gets its saved
+        # parameters back as plain tensors (DeepSpeed ZeRO-3 then no longer recognises TRL's LM-head weight).
+        self.count_saved = count_saved
         self.batches: list[Any] = []
         self.tracker: _PhaseTracker | None = None
         self.counter: SavedTensorCounter | None = None
@@ -120,7 +123,8 @@ class _StepWatch:
             return out
 
         def compute_loss(*args: Any, **kwargs: Any) -> Any:
-            saving = self.counter.context() if (self.first_forward and self.counter) else contextlib.nullcontext()
+            counting = self.first_forward and self.counter and self.count_saved
+            saving = self.counter.context() if counting and self.counter else contextlib.nullcontext()
             self.first_forward = False
             with saving:
                 result = loss(*args, **kwargs)
@@ -139,7 +143,11 @@ class _StepWatch:
         trainer.training_step = training_step
 
     def begin(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        inner = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper holds the torch optimizer
+        # accelerate's wrapper holds the torch optimizer; under DeepSpeed ZeRO it holds DeepSpeed's optimizer,
+        # which holds the torch optimizer of this rank's float32 partitions.
+        inner: Any = optimizer
+        while not hasattr(inner, "_optimizer_step_pre_hooks") and hasattr(inner, "optimizer"):  # not yet torch's
+            inner = inner.optimizer
         self.figures["weights"] = _nbytes(model.parameters())
         self.figures["optimizer_states"] = _nbytes(optimizer_state_tensors(inner))
         tensors = [v for batch in self.batches for v in batch.values() if isinstance(v, torch.Tensor)]

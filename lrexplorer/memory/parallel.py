@@ -6,8 +6,10 @@ With N GPUs and Ψ parameters under DeepSpeed's mixed precision (Adam), DeepSpee
 - stage 1/2: 2Ψ (16-bit weights, whole) + 18Ψ/N: 2 (16-bit gradients) + 4 (the float32 gradient partition
   the step reads) + 4 (float32 master weights) + 8 (Adam's two moments); stage 1 keeps the 16-bit
   gradients whole (2Ψ), stage 2 reduces them into partitions as they are produced;
-- stage 3: 18Ψ/N + 4 x the largest layer's parameters (its 16-bit weights and gradients, gathered); the
-  16-bit weight partition (2Ψ/N) is added here, which DeepSpeed's estimator leaves out.
+- stage 3: 18Ψ/N + 4 x the largest layer's parameters (its 16-bit weights and gradients, gathered), a
+  "layer" being one module's own parameters (`model_to_params` in stage3.py); the 16-bit weight partition
+  (2Ψ/N) is added here, which DeepSpeed's estimator leaves out.
+tests/test_memory_zero_deepspeed.py holds these figures to DeepSpeed's functions themselves.
 Activations are never sharded: each GPU runs its own micro-batch. DDP cannot run on fake tensors (its C++
 Reducer reads tensor data), so its figure is analytic only.
 """
@@ -53,6 +55,13 @@ def deepspeed_auto_buckets(arch: Architecture) -> dict[str, int]:
     }
 
 
+def largest_module_params(arch: Architecture) -> int:
+    """The parameters of the largest single module, as DeepSpeed's `model_to_params` (stage3.py) counts them
+    (each module's own parameters, not its children's): the vocabulary matrix or a layer's widest Linear."""
+    widest = max(lin.d_in * lin.d_out + (lin.d_out if lin.bias else 0) for lin in arch.linears)
+    return max(arch.vocab_size * arch.hidden_size, widest)
+
+
 def shard(
     arch: Architecture, setup: TrainingSetup, weights: int, grads: int, states: int, trainable: int, states_fp32: int
 ) -> Sharded:
@@ -82,8 +91,7 @@ def shard(
         return Sharded(w16, g16 + g32 // n, k // n, reduce_bucket, True, mixed)
     if kind == "zero2":
         return Sharded(w16, (g16 + g32) // n, k // n, reduce_bucket, False, mixed)
-    # Stage 3: the largest layer gathered with its gradients (DeepSpeed's 4 bytes x largest layer), the
-    # vocabulary matrix being the largest single module, plus the prefetch bucket.
-    largest = max(arch.layer_params, arch.vocab_size * arch.hidden_size)
-    gathered = 4 * largest + buckets["stage3_prefetch_bucket_size"] * 2
+    # Stage 3: the largest module gathered with its gradients (DeepSpeed's 4 bytes x largest layer), plus the
+    # prefetch bucket.
+    gathered = 4 * largest_module_params(arch) + buckets["stage3_prefetch_bucket_size"] * 2
     return Sharded(w16 // n, (g16 + g32) // n, k // n, reduce_bucket + gathered, False, mixed)

@@ -199,9 +199,12 @@ def validate(setup: TrainingSetup, arch: Architecture) -> None:
             "load float32 weights or use LoRA",
         )
     if setup.device == "cpu":
-        if setup.num_gpus > 1 or setup.zero_stage or setup.fsdp:
+        # DeepSpeed ZeRO shards CPU processes (gloo) as it shards GPUs; DDP and FSDP are modelled on GPUs only.
+        if setup.fsdp or (setup.num_gpus > 1 and not setup.zero_stage):
             raise FieldError(
-                "device", "cpu estimates a single CPU process: num_gpus, zero_stage and fsdp apply to GPUs"
+                "device",
+                "cpu estimates one CPU process, alone or one of num_gpus processes under a zero_stage: "
+                "fsdp and plain data parallel (num_gpus without zero_stage) apply to GPUs",
             )
         if setup.fp16:
             raise FieldError("fp16", "fp16 mixed precision needs a GPU; on the CPU use bf16")

@@ -76,7 +76,7 @@ DISTRIBUTED: tuple[Field, ...] = (
         "",
         "DeepSpeed ZeRO: zero1 shards the optimizer states over the processes, zero2 also the gradients, zero3 "
         "also the weights; _offload keeps the sharded states in CPU RAM. lrexplorer writes the DeepSpeed "
-        "config; empty: off. Needs the deepspeed package and GPUs.",
+        "config; empty: off. Needs the deepspeed package; runs on GPUs and on CPU processes (gloo).",
         DIST,
         library_default=None,
         choices=DEEPSPEED_CHOICES,

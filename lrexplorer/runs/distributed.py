@@ -19,6 +19,11 @@ from ..params.distributed import fsdp_config_problem
 if TYPE_CHECKING:
     from .validate import Facts
 
+# What DeepSpeed 0.19 does on CPU processes (gloo), found by running the built-in model (bench/README.md).
+CPU_ADAM_BUILD = (
+    "DeepSpeed compiles its CPU Adam (C++, with the compiler torch uses) the first time an _offload preset runs "
+    "on this machine: about two minutes on two cores, then cached in ~/.cache/torch_extensions."
+)
 MAX_CPU_PROCESSES = 8  # gloo processes on one machine: more than a handful only share the same cores
 RANKS_DIR = "ranks"  # per-rank logs and error records inside the run folder
 
@@ -41,8 +46,6 @@ def unavailable(facts: Facts, use_cpu: bool) -> dict[str, str]:
         )
     if not facts.deepspeed:
         out["deepspeed"] = "deepspeed is not installed (pip install deepspeed)"
-    elif facts.on_cpu(use_cpu):
-        out["deepspeed"] = "DeepSpeed ZeRO needs CUDA GPUs"
     return out
 
 
@@ -89,14 +92,14 @@ def check_distributed(values: dict[str, Any], facts: Facts, errors: list[FieldEr
                     "needs the deepspeed package, which is not installed (pip install deepspeed); leave it empty",
                 )
             )
-        if on_cpu:
-            errors.append(FieldError("deepspeed", "DeepSpeed ZeRO runs on CUDA GPUs; leave it empty on the CPU"))
         if ds.startswith("zero3") and values["load_in_4bit"]:
             errors.append(
                 FieldError("deepspeed", "zero3 cannot shard 4-bit weights (load_in_4bit); use zero2 or zero1")
             )
         if ds.endswith("_offload"):
             notes.append(f"{ds}: DeepSpeed's CPU Adam replaces optim (the optimizer states live in CPU RAM).")
+            if on_cpu:
+                notes.append(CPU_ADAM_BUILD)
 
 
 def zero_config(preset: str) -> dict[str, Any]:
@@ -134,6 +137,18 @@ def zero_config(preset: str) -> dict[str, Any]:
             "params": {"lr": "auto", "betas": "auto", "eps": "auto", "weight_decay": "auto"},
         }
     return config
+
+
+def prepare_deepspeed_rank() -> None:
+    """What a rank of a DeepSpeed run sets before DeepSpeed starts its communication.
+
+    DeepSpeed's CPU backend JIT-compiles a shared-memory all-reduce (about a minute on two cores, once per
+    machine) for `inference_all_reduce` alone, the collective of tensor-parallel inference; training's
+    collectives go through torch.distributed over gloo either way, so the build is skipped."""
+    import importlib
+
+    # By name: `import deepspeed.comm.torch as m` binds deepspeed.comm's attribute `torch`, which is PyTorch.
+    setattr(importlib.import_module("deepspeed.comm.torch"), "build_shm_op", lambda: None)  # noqa: B010
 
 
 def free_port() -> int:

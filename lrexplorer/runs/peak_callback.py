@@ -49,7 +49,8 @@ class PeakCallback(TrainerCallback):
                 from ..memory.setup import TrainingSetup
 
                 setup = TrainingSetup(device="cpu", activation_checkpointing=self.values["activation_checkpointing"])
-                self.watch = _StepWatch(self.trainer, setup)
+                # The run records the peak alone: no saved-tensor count, whose hooks would break ZeRO-3.
+                self.watch = _StepWatch(self.trainer, setup, count_saved=False)
                 record["measured_how"] = CPU_HOW
             else:
                 record["measured_off"] = off or "not measured: the callback was given no trainer"

@@ -30,9 +30,15 @@ class LrxSFTTrainer(RangeTestSchedulerMixin, CatalogueSchedulerMixin, SFTTrainer
         self._lrx_tokens: Any = 0
         self._lrx_samples = 0
         self._lrx_nonfinite: Any = None
+        self._lrx_lr: float | None = None
         super().__init__(*args, **kwargs)
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+        if self.is_deepspeed_enabled:
+            # A scheduler DeepSpeed's engine owns (the _offload presets, whose optimizer DeepSpeed builds) steps
+            # inside the update's last backward, before the Trainer reads the LR it logs: read it here, while it
+            # is still the LR this update uses.
+            self._lrx_lr = super()._get_learning_rate()
         loss = super().training_step(model, inputs, num_items_in_batch)
         mask = inputs.get("attention_mask")
         ids = inputs.get("input_ids")
@@ -48,6 +54,9 @@ class LrxSFTTrainer(RangeTestSchedulerMixin, CatalogueSchedulerMixin, SFTTrainer
         self._lrx_nonfinite = bad if self._lrx_nonfinite is None else (self._lrx_nonfinite | bad)
         self._lrx_last_loss = loss
         return loss
+
+    def _get_learning_rate(self) -> float:
+        return self._lrx_lr if self._lrx_lr is not None else super()._get_learning_rate()
 
     def lrx_take_counts(self) -> tuple[int, int]:
         tokens = int(self._lrx_tokens.item() if torch.is_tensor(self._lrx_tokens) else self._lrx_tokens)

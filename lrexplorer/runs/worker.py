@@ -182,6 +182,10 @@ def _rank(run_dir: Path, resume: bool) -> int:
     if read is None:
         return 2
     facts, spec = read
+    if spec["deepspeed"]:
+        from .distributed import prepare_deepspeed_rank
+
+        prepare_deepspeed_rank()
     return _train_guarded(run_dir, spec, facts, resume)
 
 

@@ -139,3 +139,26 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 240) -> subprocess.Comp
         timeout=timeout,
         env=dict(os.environ),
     )
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m lrexplorer ARGS` in this environment; with `check`, it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "lrexplorer", *args], capture_output=True, text=True, env=dict(os.environ), timeout=600
+    )
+    assert not check or done.returncode == 0, done.stderr + done.stdout
+    return done
+
+
+RUN_ONLY_FLAGS = ("dataset", "logging_steps", "save_steps")  # train flags `lrexplorer schedule` does not take
+
+
+def cli_schedule(flags: dict[str, str], num_examples: int, world_size: int) -> list[float]:
+    """The learning rate of each update as `lrexplorer schedule` prints it for these train flags."""
+    given = [f"--{k}={v}" for k, v in flags.items() if k not in RUN_ONLY_FLAGS]
+    out = cli(
+        "schedule", f"--num_examples={num_examples}", f"--world_size={world_size}", "--format=json", *given
+    ).stdout
+    data = json.loads(out)
+    rows = data["lr"] if isinstance(data, dict) else [row["lr"] for row in data]
+    return [float(x) for x in rows]
