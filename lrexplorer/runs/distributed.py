@@ -146,7 +146,15 @@ def prepare_deepspeed_rank() -> None:
     machine) for `inference_all_reduce` alone, the collective of tensor-parallel inference; training's
     collectives go through torch.distributed over gloo either way, so the build is skipped."""
     import importlib
+    import warnings
 
+    # ZeRO-3 calls these two collectives, deprecated in torch 2.13, several times per layer: the warning came back
+    # on every call (something resets the warnings registry each step) and filled train.log. Ignored, not "once".
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`torch\.distributed\.(all_gather_into_tensor|reduce_scatter_tensor)` is deprecated",
+        category=FutureWarning,
+    )
     # By name: `import deepspeed.comm.torch as m` binds deepspeed.comm's attribute `torch`, which is PyTorch.
     setattr(importlib.import_module("deepspeed.comm.torch"), "build_shm_op", lambda: None)  # noqa: B010
 
