@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .architecture import Architecture
+from .optimizers import Tensor
 from .params import lora_params
 from .setup import DTYPE_BYTES, TrainingSetup
 from .step import MicroBatch
@@ -60,6 +61,12 @@ def rank_state(
     if setup.fsdp_offload_params:
         return RankState(0, 0, 0, 0, weights + grads + opt + temp)
     return RankState(weights, grads, opt, temp, 0)
+
+
+def padded_trainable(tensors: list[Tensor], n: int) -> int:
+    """Trainable elements over all ranks as if each held rank 0's shard: FSDP2 cuts every tensor's first
+    dimension into n equal, padded chunks, so a LoRA lora_A (r rows) is mostly padding once n > r."""
+    return n * sum(-(-t.rows // n) * t.cols for t in tensors)
 
 
 def gathered(arch: Architecture, setup: TrainingSetup) -> dict[str, int]:
