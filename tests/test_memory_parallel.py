@@ -11,7 +11,7 @@ import pytest
 
 from lrexplorer.memory.accuracy import BASE_CONFIG, error
 from lrexplorer.memory.architecture import from_config
-from lrexplorer.memory.estimate import estimate
+from lrexplorer.memory.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, estimate
 from lrexplorer.memory.parallel import largest_module_params
 from lrexplorer.memory.setup import TrainingSetup
 
@@ -55,6 +55,24 @@ def test_simulated_state_per_rank_shrinks_with_more_gpus(simulated: dict[int, An
         assert getattr(eight, name) < getattr(two, name) / 3, name
     # Mixed precision under accelerate: float32 shards, gathered in bf16 for the compute.
     assert two.weights == pytest.approx(ARCH.n_params * 4 / 2, rel=0.01)
+
+
+def test_analytic_per_rank_matches_the_simulated_fsdp2_step_with_lora() -> None:
+    """Frozen weights get no gradients; the float32 adapters are gathered, and run, in bf16."""
+    from lrexplorer.memory.simulate_parallel import simulate_parallel_step
+
+    setup = SETUP.with_(num_gpus=2, use_peft=True, lora_target_modules="all-linear")
+    sim = simulate_parallel_step(BASE_CONFIG, ARCH, setup)
+    est = estimate(ARCH, setup)
+    assert sim.trainable_params == est.trainable_params < ARCH.n_params / 10
+    fixed = CUDA_CONTEXT + CUBLAS_WORKSPACE  # both sides add them: left out, the comparison is sharper
+    for phase, value in sim.phase_peaks.items():
+        assert abs(error(est.phases[phase] - fixed, value - fixed)) <= TOLERANCE, (phase, est.phases, sim.phase_peaks)
+    # The bf16 frozen shards plus the float32 adapter shards, on top of them.
+    assert est.components["weights"] == pytest.approx(sim.weights, rel=0.001)
+    assert sim.weights == pytest.approx((ARCH.n_params * 2 + sim.trainable_params * 4) / 2, rel=0.001)
+    assert est.components["gradients"] == pytest.approx(sim.gradients, rel=0.01)
+    assert sim.gradients == pytest.approx(sim.trainable_params * 4 / 2, rel=0.01)
 
 
 @pytest.mark.parametrize("kind", [{"fsdp": True}, {"zero_stage": 3}])

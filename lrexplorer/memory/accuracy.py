@@ -227,6 +227,17 @@ FSDP_PRESET_CASES: tuple[Case, ...] = (
         max_length=2048,
     ),
     _fsdp("Mistral-7B-v0.3", "CPU offload s2048", fsdp_offload_params=True, max_length=2048),
+    _fsdp("Llama-3.1-8B", "LoRA r16 s2048", use_peft=True, lora_r=16, max_length=2048),
+    _fsdp(
+        "Qwen2.5-1.5B",
+        "LoRA r16 all-linear checkpointing b4 s2048",
+        use_peft=True,
+        lora_r=16,
+        lora_target_modules="all-linear",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
 )
 
 # A handful of cases for the tests: one per mechanism that most often goes wrong.

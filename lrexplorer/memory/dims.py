@@ -47,6 +47,9 @@ class Dims:
     scored: int = 0  # positions the fused head projects: every shifted position, or (Triton) the labelled ones
     packed: bool = False  # one row of several documents (padding_free / packing)
     head_fp32: bool = False  # TRL's cast_lm_head_to_fp32 (GRPO's option; SFTTrainer leaves it off)
+    # Bytes of the LoRA adapters' weights as the forward sees them: float32 (PEFT's upcast), bfloat16 under
+    # QLoRA, and the 16-bit param_dtype FSDP2's mixed precision gathers them in (its shards stay float32).
+    e_adapter: int = 4
 
     @property
     def lora(self) -> bool:
@@ -105,4 +108,5 @@ def make_dims(arch: Architecture, setup: TrainingSetup) -> Dims:
         head=head,
         scored=scored,
         packed=setup.one_row,
+        e_adapter=2 if setup.load_in_4bit or (setup.fsdp and (setup.bf16 or setup.fp16)) else 4,
     )

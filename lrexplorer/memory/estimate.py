@@ -18,7 +18,14 @@ from .. import optimizers as optimizer_registry
 from ..units import MIB
 from .architecture import Architecture
 from .dims import Dims, make_dims
-from .fsdp import gathered, gradient_shards, master_bytes, rank_state, stack_backward_with_gradients
+from .fsdp import (
+    gathered,
+    gradient_shards,
+    master_bytes,
+    padded_trainable,
+    rank_state,
+    stack_backward_with_gradients,
+)
 from .fused_head import notes
 from .parallel import scheme, shard
 from .params import (
@@ -166,7 +173,11 @@ def _fsdp_estimate(
         step_temp = optimizer_registry.get(setup.optim).step_temporary_bytes(
             trainable_tensors(arch, setup), 4, setup.device
         )
-    rank = rank_state(setup, arch.n_params, n_train, e_train, O, O32, step_temp)
+    sharded = n_train
+    if setup.lora:  # rank 0's padded shards of the adapters (r rows split over the ranks)
+        sharded = padded_trainable(trainable_tensors(arch, setup), setup.num_gpus)
+        O, O32, step_temp = (x * sharded // n_train for x in (O, O32, step_temp))
+    rank = rank_state(setup, arch.n_params, sharded, e_train, O, O32, step_temp)
     # Each layer's gradients are reduce-scattered and freed as its backward ends: nothing is kept.
     first = replay_micro_batch(D, accumulate=True)
     extra = gathered(arch, setup)

@@ -12,7 +12,12 @@ against the simulated step (`simulate_parallel.py`, FSDPMemTracker on a fake pro
   (fsdp_reshard_after_forward off) keeps every layer gathered until its backward;
 - in the backward a layer is gathered while the next is prefetched (FSDP2's default), and its 16-bit
   gradients live until reduce-scattered into the float32 shard;
-- CPUOffloadPolicy moves the shards, gradients and optimizer (state and step) to CPU RAM.
+- FSDP2 holds each all-gather's output until the next group's is copied out, so one more group's worth
+  sits beside the gathered weights (at the head: the tail's when untied, the last layer's when tied);
+- CPUOffloadPolicy moves the shards, gradients and optimizer (state and step) to CPU RAM;
+- LoRA (peft): the frozen weights keep their load dtype and get no gradient (nor reduce-scatter); the
+  adapters, in their layer's group, are float32 shards gathered in the 16-bit param_dtype, so they run
+  in 16 bits (no float32 copy of their input, unlike a single GPU); a frozen embedding has no backward.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .architecture import Architecture
+from .optimizers import Tensor
+from .params import lora_params
 from .setup import DTYPE_BYTES, TrainingSetup
 from .step import MicroBatch
 
@@ -45,13 +52,21 @@ def rank_state(
     mixed = setup.bf16 or setup.fp16
     load = DTYPE_BYTES[setup.dtype]
     master = master_bytes(setup, e_train)
-    weights = _per_rank((n_params - n_train) * load + n_train * master, n)
+    # LoRA's adapters come on top of the frozen model; full fine-tuning trains every weight.
+    frozen = n_params if setup.lora else n_params - n_train
+    weights = _per_rank(frozen * load + n_train * master, n)
     grads = _per_rank(n_train * master, n)
     opt = _per_rank(states_fp32 if mixed else states, n)
     temp = _per_rank(step_temp, n)
     if setup.fsdp_offload_params:
         return RankState(0, 0, 0, 0, weights + grads + opt + temp)
     return RankState(weights, grads, opt, temp, 0)
+
+
+def padded_trainable(tensors: list[Tensor], n: int) -> int:
+    """Trainable elements over all ranks as if each held rank 0's shard: FSDP2 cuts every tensor's first
+    dimension into n equal, padded chunks, so a LoRA lora_A (r rows) is mostly padding once n > r."""
+    return n * sum(-(-t.rows // n) * t.cols for t in tensors)
 
 
 def gathered(arch: Architecture, setup: TrainingSetup) -> dict[str, int]:
@@ -61,18 +76,25 @@ def gathered(arch: Architecture, setup: TrainingSetup) -> dict[str, int]:
     h, V, L = arch.hidden_size, arch.vocab_size, arch.num_layers
     tail = (V * h + h) * p  # [final norm, lm_head] (the shared embedding when tied)
     embed = 0 if tied else V * h * p
-    layer = arch.layer_params * p
+    # LoRA's adapters sit in their layer's group; only they get gradients (frozen weights get none).
+    adapters = lora_params(arch, setup) // L * p if setup.lora else 0
+    layer = arch.layer_params * p + adapters
+    grads = adapters if setup.lora else layer
     full = setup.fsdp_reshard_after_forward
-    # After the stack's forward: full shard keeps one layer's all-gather output, shard-grad-op every layer.
-    kept = layer if full else L * layer
+    # Shard-grad-op keeps every layer (and the untied embedding) gathered until its backward.
+    kept = 0 if full else L * layer + embed
     before_tail = tail if tied else 0
+    # FSDP2 keeps the latest all-gather's output until the next one is copied out: at the head that is
+    # the tail's own when untied (it is gathered last), the last layer's when tied (gathered first).
+    last_gather = layer if tied else tail
     return {
         "stack_forward": max(embed, before_tail + (2 * layer if full else kept + layer)),
-        "head_forward": tail + kept,
-        "head_backward": tail + (0 if full else kept),
+        "head_forward": tail + kept + last_gather,
+        "head_backward": tail + kept,
         # the layer in backward, the prefetched one, its 16-bit gradients and the reduce-scatter input
-        "stack_backward": tail + (4 * layer if full else kept + 2 * layer),
-        "embedding_backward": tail + 2 * embed,
+        "stack_backward": tail + (2 * layer if full else kept) + 2 * grads,
+        # a frozen embedding has no backward: no gradient, and no gather beyond the one shard-grad-op keeps
+        "embedding_backward": tail + ((0 if full else embed) if setup.lora else 2 * embed),
     }
 
 

@@ -6,7 +6,8 @@ What autograd keeps, from the PyTorch and PEFT sources:
   saved for the input gradient (it is a new storage, so it counts as activation memory).
 - A LoRA layer (PEFT) adds lora_B(lora_A(x)) * scaling in the adapters' dtype (float32 by PEFT's
   default for a 16-bit base; bfloat16 under QLoRA as TRL sets it), which promotes the sum before it
-  is cast back, and lora_A saves its (cast) input.
+  is cast back, and lora_A saves its (cast) input. Under FSDP2's mixed precision the adapters are
+  gathered in the 16-bit dtype, so none of these casts happen.
 - A 4-bit layer (bitsandbytes) dequantizes the weight into a temporary in the forward and again in
   the backward; it saves no input.
 """
@@ -33,10 +34,6 @@ class LinearRecord:
     e_lora: int = 4
 
 
-def adapter_bytes(D: Dims) -> int:
-    return 2 if D.qlora else 4
-
-
 def linear_forward(
     L: Ledger, D: Dims, x: str, e_in: int, name: str, d_in: int, d_out: int, tag: str, trainable: bool
 ) -> tuple[str, LinearRecord]:
@@ -59,7 +56,7 @@ def linear_forward(
     if xin is not x:
         L.free(xin)  # the cast copy lives on only if saved
     if D.lora and name in D.targets:
-        rec.lora, rec.e_lora = True, adapter_bytes(D)
+        rec.lora, rec.e_lora = True, D.e_adapter
         ea = rec.e_lora
         xl = x
         if e_in != ea:

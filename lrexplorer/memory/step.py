@@ -179,7 +179,6 @@ def _logits_forward(L: Ledger, D: Dims, nf: str, e_nf: int) -> LinearRecord:
     """The model's own head and loss: lm_head over every position, then cross-entropy on the full logits."""
     arch, T, h, V, el = D.arch, D.T, D.h, D.V, D.el
     logits, rec = linear_forward(L, D, nf, e_nf, "lm_head", h, V, "lm_head", trainable=not D.lora)
-    L.free(nf)
     if arch.final_logit_softcap:  # Gemma-2: logits / cap, tanh (saved), * cap
         L.new("l.div", T * V * el)
         L.free(logits)
@@ -190,6 +189,8 @@ def _logits_forward(L: Ledger, D: Dims, nf: str, e_nf: int) -> LinearRecord:
     L.new("lsm", T * V * 4)  # log_softmax output, saved for the NLL backward
     L.new("labels", 2 * 8 * T)  # padded and shifted labels
     L.free(lf, "labels")
+    # The model's forward holds the backbone's output (a frozen lm_head saves nothing) until it returns.
+    L.free(nf)
     L.free(logits)  # the Trainer keeps only the loss
     return rec
 
