@@ -35,17 +35,23 @@ def steps_per_s(run_dir: Path) -> tuple[float, int]:
     return (logged[-1]["step"] - logged[0]["step"]) / span, logged[-1]["step"]
 
 
-def browser_cpu() -> float:
-    """CPU seconds (user + system) used so far by the Chromium processes this benchmark started."""
-    total = 0.0
+def browser_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each Chromium process this benchmark started, by pid."""
+    seen = {}
     for p in psutil.Process().children(recursive=True):
         try:
             if "chrom" in p.name().lower():
                 t = p.cpu_times()
-                total += t.user + t.system
+                seen[p.pid] = t.user + t.system
         except psutil.NoSuchProcess:
             pass
-    return total
+    return seen
+
+
+def browser_cpu_since(before: dict[int, float]) -> float:
+    """Chromium's CPU seconds since `before`, per process: one that exited meanwhile (a closed page) is left
+    out instead of making the total drop."""
+    return sum(now - before.get(pid, 0.0) for pid, now in browser_cpu().items())
 
 
 def one_run(
@@ -69,7 +75,7 @@ def one_run(
         else:
             time.sleep(0.5)
     span = time.monotonic() - t0
-    share, drawing = (server_cpu(server) - cpu0) / span, (browser_cpu() - browser0) / span
+    share, drawing = (server_cpu(server) - cpu0) / span, browser_cpu_since(browser0) / span
     for context in contexts:
         context.close()
     state = store.read_status(run_dir).get("state")
