@@ -71,6 +71,7 @@ def test_with_fsdp_on_its_options_change_the_per_rank_figures_and_have_their_sav
     at = page(num_gpus="4", fsdp="true")
     assert not at.toggle(key=RESHARD).disabled and not at.toggle(key=OFFLOAD).disabled
     assert not any("apply only with fsdp on" in c.value for c in at.caption)
+    assert not any("CPU offload:" in c.value for c in at.caption), "nothing offloaded yet"
     metrics, ranks = figures(at)
     table = fsdp_table(at)
     assert table is not None and len(table) == 2
@@ -87,5 +88,7 @@ def test_with_fsdp_on_its_options_change_the_per_rank_figures_and_have_their_sav
     assert flipped_metrics[0] == f"{expected.peak_bytes / GIB:.2f} GiB"
     offload_row = next(k for k in flipped if k.startswith("CPU RAM"))
     assert abs(flipped[offload_row] - expected.host_bytes / GIB) < 1e-9
+    said = f"each rank keeps {expected.host_bytes / GIB:.2f} GiB in the CPU's RAM"
+    assert any(said in c.value for c in at.caption), "the headline says where the offloaded memory went"
     table = fsdp_table(at)
     assert table is not None and table["setting"].str.contains("yours: off").iloc[0]

@@ -101,6 +101,11 @@ def headline(est: Estimate) -> None:
         f"{c['activations'] / GIB:.2f} GiB",
         help="What autograd keeps for the backward of one micro-batch, logits and loss included.",
     )
+    if est.host_bytes:
+        st.caption(
+            f":material/swap_horiz: CPU offload: each rank keeps {est.host_bytes / GIB:.2f} GiB in the CPU's RAM "
+            "(its shards of the weights, gradients and optimizer states), which is why they read near zero here."
+        )
 
 
 def where_it_goes(est: Estimate, setup: TrainingSetup, attention: str) -> list[Gpu]:
