@@ -123,8 +123,7 @@ class _StepWatch:
             return out
 
         def compute_loss(*args: Any, **kwargs: Any) -> Any:
-            counting = self.first_forward and self.counter and self.count_saved
-            saving = self.counter.context() if counting and self.counter else contextlib.nullcontext()
+            saving = self.counter.context() if (self.first_forward and self.counter) else contextlib.nullcontext()
             self.first_forward = False
             with saving:
                 result = loss(*args, **kwargs)
@@ -151,9 +150,10 @@ class _StepWatch:
         self.figures["weights"] = _nbytes(model.parameters())
         self.figures["optimizer_states"] = _nbytes(optimizer_state_tensors(inner))
         tensors = [v for batch in self.batches for v in batch.values() if isinstance(v, torch.Tensor)]
-        self.counter = SavedTensorCounter(model)
-        if self.setup.activation_checkpointing:
-            self.hooks = self.counter.watch_checkpoints(model)
+        if self.count_saved:
+            self.counter = SavedTensorCounter(model)
+            if self.setup.activation_checkpointing:
+                self.hooks = self.counter.watch_checkpoints(model)
 
         def grab_grads(*_: Any) -> None:
             self.figures["gradients"] = _nbytes(p.grad for p in model.parameters() if p.grad is not None)
