@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from test_memory_parallel import ARCH as SMALL_ARCH
+from test_memory_parallel import SETUP
 
 from lrexplorer.memory.accuracy import BASE_CONFIG
-from lrexplorer.memory.architecture import from_config
 from lrexplorer.memory.estimate import estimate
 from lrexplorer.memory.savings import savings
 from lrexplorer.memory.setup import TrainingSetup
@@ -17,17 +18,7 @@ from lrexplorer.memory.sources import resolve_model
 from lrexplorer.params.distributed import fsdp_config_problem, fsdp_memory_options
 
 BIG = TrainingSetup(per_device_train_batch_size=4, max_length=2048, bf16=True, dtype="float32", num_gpus=8, fsdp=True)
-SMALL = TrainingSetup(
-    dtype="bfloat16",
-    bf16=True,
-    attn_implementation="sdpa",
-    per_device_train_batch_size=2,
-    max_length=256,
-    trainer="transformers",
-    fsdp=True,
-    num_gpus=2,
-)
-SMALL_ARCH = from_config(BASE_CONFIG, "small llama")
+SMALL = SETUP.with_(num_gpus=2)  # the small Llama of the FSDP2 simulation tests, on two GPUs
 
 
 def by_key(items: list[Any]) -> dict[str, Any]:

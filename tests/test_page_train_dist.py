@@ -34,6 +34,20 @@ def ran(at: AppTest) -> AppTest:
     return at
 
 
+def specs_started(page: AppTest, monkeypatch) -> list:
+    """Press Start with the launcher replaced by one that records the spec and reports a busy device."""
+    started = []
+
+    def refuse(spec, *args, **kwargs):
+        started.append(spec)
+        raise lock.DeviceBusy("cpu", {"run_dir": "another run"})
+
+    monkeypatch.setattr(launcher, "start_run", refuse)
+    page.button(key="train.start").click()
+    ran(page)
+    return started
+
+
 def logged_steps(run_dir: Path) -> int:
     return sum(1 for r in store.read_metrics(run_dir) if "loss" in r)
 
@@ -61,16 +75,7 @@ def test_processes_and_sharding_section(page, monkeypatch):
         num_examples=2000, per_device_train_batch_size=8, num_train_epochs=1, world_size=2
     ).total_steps
     assert labels["Updates"] == f"{expected:,}" and expected == 125
-
-    started = []
-
-    def refuse(spec, *args, **kwargs):
-        started.append(spec)
-        raise lock.DeviceBusy("cpu", {"run_dir": "another run"})
-
-    monkeypatch.setattr(launcher, "start_run", refuse)
-    page.button(key="train.start").click()
-    ran(page)
+    started = specs_started(page, monkeypatch)
     assert started and started[0]["num_processes"] == 2 and started[0]["fsdp"] is False
 
 
@@ -83,16 +88,7 @@ def test_zero_presets_are_offered_on_cpu_processes(page, monkeypatch):
     page.selectbox(key="train.deepspeed").set_value("zero3")
     ran(page)
     assert not page.error, [e.value for e in page.error]
-
-    started = []
-
-    def refuse(spec, *args, **kwargs):
-        started.append(spec)
-        raise lock.DeviceBusy("cpu", {"run_dir": "another run"})
-
-    monkeypatch.setattr(launcher, "start_run", refuse)
-    page.button(key="train.start").click()
-    ran(page)
+    started = specs_started(page, monkeypatch)
     assert started and started[0]["deepspeed"] == "zero3" and started[0]["num_processes"] == 2
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,27 @@ def texts(pf, level: str | None = None) -> str:
     return " ".join(t for lv, t in pf.warnings if level is None or lv == level)
 
 
+def builtin_on_cuda(values: dict, **fields: Any) -> tuple[Any, Any]:
+    """(architecture, memory setup) of the built-in model on one CUDA GPU in bf16 mixed precision, as the
+    run with these values pads its batches (their longest example), with `fields` on top."""
+    from lrexplorer.memory.architecture import from_config
+    from lrexplorer.memory.setup import TrainingSetup
+    from lrexplorer.runs.builtin import TINY_CONFIG
+    from lrexplorer.runs.lengths import dataset_lengths
+
+    arch = from_config({"model_type": "llama", **TINY_CONFIG, "vocab_size": builtin_vocab_size()})
+    setup = TrainingSetup(
+        max_length=128,
+        dtype="float32",
+        bf16=True,
+        attn_implementation="sdpa",
+        device="cuda",
+        longest_example=dataset_lengths(values).longest,
+        **fields,
+    )
+    return arch, setup
+
+
 def test_defaults_plan_the_builtin_run():
     pf = preflight({}, CPU, hardware())
     assert pf.ok and pf.num_examples == 2000
@@ -49,11 +71,7 @@ def test_builtin_vocab_size_is_the_tokenizers_length():
 
 
 def test_memory_check_is_the_memory_engines_estimate():
-    from lrexplorer.memory.architecture import from_config
     from lrexplorer.memory.estimate import estimate
-    from lrexplorer.memory.setup import TrainingSetup
-    from lrexplorer.runs.builtin import TINY_CONFIG
-    from lrexplorer.runs.lengths import dataset_lengths
     from lrexplorer.runs.spec import RunSpec
 
     values = RunSpec.from_dict(
@@ -61,20 +79,8 @@ def test_memory_check_is_the_memory_engines_estimate():
         AMPERE,
     ).values
     mem = memory_check(values, AMPERE, hardware(24))
-    arch = from_config({"model_type": "llama", **TINY_CONFIG, "vocab_size": builtin_vocab_size()})
     expected = estimate(
-        arch,
-        TrainingSetup(
-            per_device_train_batch_size=4,
-            max_length=128,
-            activation_checkpointing=True,
-            optim="adamw_8bit",
-            dtype="float32",
-            bf16=True,
-            attn_implementation="sdpa",
-            device="cuda",
-            longest_example=dataset_lengths(values).longest,
-        ),
+        *builtin_on_cuda(values, per_device_train_batch_size=4, activation_checkpointing=True, optim="adamw_8bit")
     )
     assert mem.peak_bytes == expected.peak_bytes and mem.device == "cuda" and mem.capacity_bytes == 24 * 2**30
 
@@ -89,11 +95,7 @@ TWO_AMPERES = Facts(gpu_capabilities=((8, 0), (8, 0)), cpu_bf16=True, flash_attn
 )
 def test_fsdp_options_of_the_run_reach_the_memory_estimate(fsdp_config):
     """fsdp and its fsdp_config options give the per-rank estimate of the equivalent memory setup."""
-    from lrexplorer.memory.architecture import from_config
     from lrexplorer.memory.estimate import estimate
-    from lrexplorer.memory.setup import TrainingSetup
-    from lrexplorer.runs.builtin import TINY_CONFIG
-    from lrexplorer.runs.lengths import dataset_lengths
     from lrexplorer.runs.spec import RunSpec
 
     run = {"num_processes": 2, "bf16": True, "per_device_train_batch_size": 4, "optim": "adamw_torch"}
@@ -105,16 +107,10 @@ def test_fsdp_options_of_the_run_reach_the_memory_estimate(fsdp_config):
         return peak
 
     values = RunSpec.from_dict(run, TWO_AMPERES).values
-    arch = from_config({"model_type": "llama", **TINY_CONFIG, "vocab_size": builtin_vocab_size()})
-    setup = TrainingSetup(
+    arch, setup = builtin_on_cuda(
+        values,
         per_device_train_batch_size=4,
-        max_length=128,
         optim="adamw_torch",
-        dtype="float32",
-        bf16=True,
-        attn_implementation="sdpa",
-        device="cuda",
-        longest_example=dataset_lengths(values).longest,
         num_gpus=2,
         fsdp=True,
         fsdp_reshard_after_forward=False,
