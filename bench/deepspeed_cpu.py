@@ -8,7 +8,6 @@ loss, and rank 0's predicted against measured peak (RUN/memory.json).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -16,7 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-MIB = 2**20
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lrexplorer.runs import store
+from lrexplorer.units import MIB
 
 
 def run(preset: str, steps: int, root: Path) -> dict:
@@ -28,10 +30,10 @@ def run(preset: str, steps: int, root: Path) -> dict:
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{preset} failed:\n{done.stderr[-2000:]}")
-    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    metrics = store.read_metrics(run_dir)
     times = [r["step_time_s"] for r in metrics if "step_time_s" in r and r.get("step", 0) >= 3]
     losses = [r["loss"] for r in metrics if "loss" in r]
-    memory = json.loads((run_dir / "memory.json").read_text())
+    memory = store.read_memory_record(run_dir)
     return {
         "preset": preset,
         "wall_s": wall,
