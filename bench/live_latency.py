@@ -2,7 +2,7 @@
 
     python bench/live_latency.py [--records 30] [--points 50]
 
-Starts `streamlit run app.py` on a free port with a temporary runs folder holding one *running* run
+Starts `lrexplorer app` on a free port with a temporary runs folder holding one *running* run
 (its "worker" is a sleeping process, so the page treats it as live), opens its Train page in
 headless Chromium, then appends one record at a time, at random moments relative to the page's
 1-second refresh, and waits for the loss chart to hold it. Latency = the browser's clock when the
@@ -108,7 +108,7 @@ def free_port() -> int:
 
 
 def start_server(runs: Path, locks: Path, log: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` headless on a free port, configured as the app ships (.streamlit/config.toml)
+    """`lrexplorer app` headless on a free port, with the settings the app ships with (cli_app.SETTINGS)
     plus `extra` flags; returns the process and its address once it answers its health check."""
     port = free_port()
     env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
@@ -117,13 +117,12 @@ def start_server(runs: Path, locks: Path, log: Path, extra: list[str] | None = N
             [
                 sys.executable,
                 "-m",
-                "streamlit",
-                "run",
-                "app.py",
+                "lrexplorer",
+                "app",
+                "--port",
+                str(port),
                 "--server.headless",
                 "true",
-                "--server.port",
-                str(port),
                 *(extra or []),
             ],
             cwd=ROOT,

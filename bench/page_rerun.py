@@ -2,7 +2,7 @@
 
     python bench/page_rerun.py [--runs 20] [--steps 1000000]
 
-Drives app_pages/schedules.py with Streamlit's AppTest (no browser): three schedules (linear, cosine,
+Drives lrexplorer/app/page_scripts/schedules.py with Streamlit's AppTest (no browser): three schedules (linear, cosine,
 OneCycleLR), 2,000 warmup updates, then times `.run()` after each change. Three cases:
 - learning_rate changes to a new value every time: all three curves are recomputed (worst case);
 - one schedule's argument changes: that curve is recomputed, the other two come from the cache;
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "schedules.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "lrexplorer" / "app" / "page_scripts" / "schedules.py")
 SCHEDULES = "linear,cosine,OneCycleLR"
 
 

@@ -106,9 +106,9 @@ def main() -> None:
 
         live = make_run(tmp / "runs", "live", args.points, "running", pid=sleeper.pid)
         make_run(tmp / "runs", "done", args.points, "completed")
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=120)
         at.query_params["run"] = "live"
-        at.switch_page("app_pages/train.py")
+        at.switch_page("page_scripts/train.py")
         timed(at, 3)  # warm-up: imports, first read of the metrics file
         assert len(at.get("plotly_chart")) == 5
         results = [("Train ?run=, nothing new logged", timed(at, args.reruns))]
@@ -121,8 +121,8 @@ def main() -> None:
             time.sleep(0.55)  # older than the feed's max_age: the rerun reads the disk
 
         results.append(("Train ?run=, one new record per rerun", timed(at, args.reruns, append)))
-        runs_at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        runs_at.switch_page("app_pages/runs.py")
+        runs_at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=120)
+        runs_at.switch_page("page_scripts/runs.py")
         runs_at.run()
         runs_at.multiselect(key="runs.compare").set_value(["live", "done"])
         timed(runs_at, 3)

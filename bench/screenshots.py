@@ -87,7 +87,7 @@ def shoot(url: str, out: Path, range_id: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "assets"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args(argv)
     out = Path(args.out)

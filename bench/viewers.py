@@ -2,7 +2,7 @@
 
     python bench/viewers.py [--viewers 1,2,5,10] [--seconds 20] [--points 2000]
 
-Starts `streamlit run app.py` with one *running* run (a writer appends a record every 0.5 s, like a
+Starts `lrexplorer app` with one *running* run (a writer appends a record every 0.5 s, like a
 run logging twice a second), opens N sessions on its Train page (each its own Chromium context, so
 its own Streamlit session, refreshing every second), and measures the server process's CPU time
 (user + system, psutil) over `--seconds`. Chromium runs on the same machine, so only the server's

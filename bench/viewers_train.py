@@ -2,7 +2,7 @@
 
     python bench/viewers_train.py [--viewers 0,1,5] [--repeat 1] [--max-steps 250]
 
-Starts `streamlit run app.py` headless as the app ships (its .streamlit/config.toml decides file
+Starts `lrexplorer app` headless as the app ships (its settings in lrexplorer/cli_app.py decide file
 watching), with the runs folder inside the checkout (`runs/bench-viewers-*`, removed afterwards) as a
 user's `./runs` is. For each N it starts the Train form's default run (builtin:tiny on
 builtin:arithmetic), opens N Chromium sessions on its page (each its own browser context, so its own
@@ -128,7 +128,7 @@ def main() -> None:
         return sorted(row[column] for row in results[n])[len(results[n]) // 2]
 
     base = median(counts[0], 0)
-    print(f"Built-in run, {args.repeat} run(s) per count, median; the server as shipped (config.toml):")
+    print(f"Built-in run, {args.repeat} run(s) per count, median; the server as shipped (cli_app.SETTINGS):")
     for n in counts:
         rate = median(n, 0)
         print(

@@ -13,10 +13,11 @@ import os
 import sys
 from types import ModuleType
 
-from . import __version__, cli_knowledge, cli_lr_find, cli_memory, cli_runs, cli_schedule, cli_sweep, cli_train
+from . import __version__, cli_app, cli_knowledge, cli_lr_find, cli_memory, cli_runs, cli_schedule, cli_sweep, cli_train
 from .fields import FieldError
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (
+    cli_app,
     cli_schedule,
     cli_memory,
     cli_train,
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for a user error) instead of exiting."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown and not getattr(args, "passes_unknown", False):
+            parser.error("unrecognized arguments: " + " ".join(unknown))
+        args.unknown = unknown  # `app` hands the options it does not know to Streamlit
     except SystemExit as exc:  # argparse exits on --help and on bad flags; callers want a status
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if getattr(args, "handler", None) is None:

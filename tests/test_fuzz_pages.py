@@ -19,7 +19,9 @@ TEXTS = ("", "\x00{", "9" * 400, '{"min_lr": 1e30}')
 
 
 def _page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=120).run()
+    return AppTest.from_file(
+        str(ROOT / "lrexplorer" / "app" / "page_scripts" / f"{name}.py"), default_timeout=120
+    ).run()
 
 
 def _shown(at: AppTest) -> str:

@@ -11,14 +11,14 @@ from streamlit.testing.v1 import AppTest
 from lrexplorer.app.pages import PAGES
 from lrexplorer.guide.links import MEMORY_PRESETS, memory_link
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "lrexplorer" / "app" / "main.py")
 INTS = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length")
 
 
 @pytest.mark.parametrize("topic", list(MEMORY_PRESETS))
 def test_memory_link_presets_the_memory_page(topic):
     link = memory_link(topic)
-    assert PAGES[link.page].script == "app_pages/memory.py"
+    assert PAGES[link.page].script == "page_scripts/memory.py"
     at = AppTest.from_file(APP, default_timeout=60).run()
     for key, value in link.query.items():
         at.query_params[key] = value
@@ -43,7 +43,7 @@ def test_memory_link_presets_the_memory_page(topic):
 def test_guide_renders_the_memory_links_in_the_app():
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.query_params["lesson"] = "accumulation"
-    at.switch_page("app_pages/guide.py").run()
+    at.switch_page("page_scripts/guide.py").run()
     assert not at.exception
     links = [parse_qs(e.proto.query_string) for e in at.get("page_link") if e.proto.page == "memory"]
     assert links and links[0]["gradient_accumulation_steps"] == [

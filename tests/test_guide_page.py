@@ -17,8 +17,8 @@ from lrexplorer.schedules import NOTES_SCHEDULES, compute_curve
 from lrexplorer.steps import plan_steps
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "app_pages" / "guide.py")
-APP = str(ROOT / "app.py")
+PAGE = str(ROOT / "lrexplorer" / "app" / "page_scripts" / "guide.py")
+APP = str(ROOT / "lrexplorer" / "app" / "main.py")
 
 
 def guide(lesson: str | None = None) -> AppTest:
@@ -31,7 +31,7 @@ def guide(lesson: str | None = None) -> AppTest:
 def in_app(lesson: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.query_params["lesson"] = lesson
-    at.switch_page("app_pages/guide.py")
+    at.switch_page("page_scripts/guide.py")
     return at.run()
 
 
@@ -112,7 +112,7 @@ def test_each_schedule_link_opens_the_schedules_page_preset_to_the_plotted_curve
         target = AppTest.from_file(APP, default_timeout=60).run()
         for key, values in query.items():
             target.query_params[key] = values[0]
-        target.switch_page("app_pages/schedules.py")
+        target.switch_page("page_scripts/schedules.py")
         target.run()
         assert not target.exception
         state = target.session_state
@@ -185,9 +185,9 @@ def test_arguments_lesson_checks_names_against_the_installed_libraries():
 
 def test_returning_from_another_page_reopens_the_same_lesson():
     at = in_app("grad-norm")
-    at.switch_page("app_pages/schedules.py").run()
+    at.switch_page("page_scripts/schedules.py").run()
     del at.query_params["lesson"]
-    at.switch_page("app_pages/guide.py").run()
+    at.switch_page("page_scripts/guide.py").run()
     assert not at.exception and at.header[0].value == "Max gradient norm (clipping)"
 
 

@@ -18,7 +18,7 @@ from lrexplorer.knowledge.assets import FACTS_FILE
 from lrexplorer.knowledge.facts import FactFileError
 from lrexplorer.knowledge.lab_folder import FINAL_STATES, LabFolder, lab_command, start_lab
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "lrexplorer" / "app" / "main.py")
 PAGE = PAGES["knowledge"].script
 
 
@@ -36,7 +36,7 @@ def test_the_guide_links_to_the_lab_preset(tmp_path, monkeypatch):
     monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
     guide = AppTest.from_file(APP, default_timeout=60).run()
     guide.query_params["lesson"] = "knowledge"
-    guide.switch_page("app_pages/guide.py").run()
+    guide.switch_page("page_scripts/guide.py").run()
     links = [e.proto for e in guide.get("page_link") if e.proto.page == "knowledge"]
     assert len(links) == 1
     query = {k: v[0] for k, v in parse_qs(links[0].query_string).items()}

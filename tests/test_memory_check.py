@@ -86,7 +86,7 @@ def test_errors_and_silent_exits_are_one_line():
 def test_the_page_reports_a_hung_simulation_and_stays_usable(monkeypatch):
     monkeypatch.setattr(memory_check, "worker_command", lambda payload: python(HANGS))
     monkeypatch.setattr(memory_check, "WORKER_TIMEOUT_S", 2.0)
-    at = AppTest.from_file(str(ROOT / "app_pages" / "memory.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "page_scripts" / "memory.py"), default_timeout=120).run()
     at.button(key="mem.simulate").click().run()
     assert not at.exception
     errors = [e.value for e in at.error]

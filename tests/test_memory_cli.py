@@ -59,7 +59,7 @@ def test_json_shape_and_bytes(capsys) -> None:
     assert data["peak_bytes"] == max(data["phases"].values())
     catalogue = {
         g["name"]: g["memory_gib"]
-        for g in json.loads((Path(__file__).parents[1] / "assets" / "gpus.json").read_text())["gpus"]
+        for g in json.loads((Path(__file__).parents[1] / "lrexplorer" / "assets" / "gpus.json").read_text())["gpus"]
     }
     assert [g["name"] for g in data["gpus"]] == ["NVIDIA A100 80GB", "NVIDIA T4"]
     for g in data["gpus"]:

@@ -17,7 +17,7 @@ from lrexplorer.guide.links import MEMORY_PRESETS
 from lrexplorer.params import CATALOGUE, MEMORY, fields_for
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "app_pages" / "memory.py")
+PAGE = str(ROOT / "lrexplorer" / "app" / "page_scripts" / "memory.py")
 
 
 def page(**query: str) -> AppTest:
@@ -185,8 +185,8 @@ def test_measure_button_compares_with_a_real_step() -> None:
 
 
 def test_the_app_lists_the_memory_page() -> None:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.switch_page("app_pages/memory.py")
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=120).run()
+    at.switch_page("page_scripts/memory.py")
     at.run()
     assert not at.exception
     assert any(m.label == "Peak per device" for m in at.metric)

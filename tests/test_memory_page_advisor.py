@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "memory.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "lrexplorer" / "app" / "page_scripts" / "memory.py")
 
 
 def _page(**query: str) -> AppTest:

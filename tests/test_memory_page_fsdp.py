@@ -13,7 +13,7 @@ from lrexplorer.memory.setup import TrainingSetup
 from lrexplorer.memory.sources import resolve_model
 from lrexplorer.units import GIB
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "memory.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "lrexplorer" / "app" / "page_scripts" / "memory.py")
 RUN = {"model": "Llama-3.1-8B", "per_device_train_batch_size": "1", "max_length": "2048", "bf16": "true"}
 RESHARD, OFFLOAD = "mem.fsdp_reshard_after_forward", "mem.fsdp_offload_params"
 

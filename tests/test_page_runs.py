@@ -45,8 +45,8 @@ def run(at: AppTest) -> AppTest:
 
 
 def runs_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("app_pages/runs.py")
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=60)
+    at.switch_page("page_scripts/runs.py")
     return run(at)
 
 

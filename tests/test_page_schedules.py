@@ -17,7 +17,7 @@ from lrexplorer.schedules import compute_curve
 from lrexplorer.steps import plan_steps
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "app_pages" / "schedules.py")
+PAGE = str(ROOT / "lrexplorer" / "app" / "page_scripts" / "schedules.py")
 LR = CATALOGUE["learning_rate"].default_for(SCHEDULE)  # where the page starts
 
 
@@ -292,7 +292,7 @@ def test_learning_rates_are_written_as_in_a_config(lr, text):
 
 
 def test_app_entry_point_lists_the_page_and_the_hardware():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=30).run()
     assert not at.exception
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     if not detect_gpus():
@@ -304,7 +304,7 @@ def test_app_entry_point_lists_the_page_and_the_hardware():
 def test_app_start_and_schedules_page_import_neither_torch_nor_transformers():
     code = (
         "import sys; from streamlit.testing.v1 import AppTest; "
-        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=30).run(); "
+        f"at = AppTest.from_file({str(ROOT / 'lrexplorer' / 'app' / 'main.py')!r}, default_timeout=30).run(); "
         "assert not at.exception; "
         "heavy = [m for m in ('torch', 'transformers') if m in sys.modules]; "
         "assert not heavy, heavy"

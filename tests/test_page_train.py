@@ -43,10 +43,10 @@ def run(at: AppTest) -> AppTest:
 
 
 def train_page(run_id: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=120)
     if run_id:
         at.query_params["run"] = run_id
-    at.switch_page("app_pages/train.py")
+    at.switch_page("page_scripts/train.py")
     return run(at)
 
 

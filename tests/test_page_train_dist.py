@@ -23,8 +23,8 @@ def page(tmp_path, monkeypatch) -> AppTest:
     monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page("app_pages/train.py")
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=120)
+    at.switch_page("page_scripts/train.py")
     return ran(at)
 
 

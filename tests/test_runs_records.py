@@ -146,16 +146,16 @@ def test_the_runs_page_lists_a_broken_run_and_the_train_page_shows_why(broken):
     from streamlit.testing.v1 import AppTest
 
     root = Path(__file__).resolve().parents[1]
-    at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
-    at.switch_page("app_pages/runs.py")
+    at = AppTest.from_file(str(root / "lrexplorer" / "app" / "main.py"), default_timeout=60)
+    at.switch_page("page_scripts/runs.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     rows = {r["run"]: r for r in at.dataframe[0].value.to_dict("records")}
     assert set(rows) == {"healthy", *BROKEN}
     assert rows["status-list"]["status"] == "broken"
     for run_id in ("status-list", "config-bytes"):
-        at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
-        at.switch_page("app_pages/train.py")
+        at = AppTest.from_file(str(root / "lrexplorer" / "app" / "main.py"), default_timeout=60)
+        at.switch_page("page_scripts/train.py")
         at.query_params["run"] = run_id
         at.run()
         assert not at.exception, [e.message for e in at.exception]

@@ -15,7 +15,7 @@ def open_finished_range_test(runs: Path, monkeypatch) -> tuple[AppTest, dict]:
     """The Tune page on a finished range test (made up) in `runs`; returns the page and the test's result."""
     monkeypatch.setenv("LRX_RUNS_DIR", str(runs))
     result = finished_range_test(runs)
-    at = AppTest.from_file(str(ROOT / "app_pages" / "tune.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "page_scripts" / "tune.py"), default_timeout=120)
     at.query_params["lrfind"] = "lr-range-test-1"
     at.run()
     return at, result
@@ -52,7 +52,7 @@ def test_a_range_test_then_a_three_trial_sweep_started_from_the_page(tmp_path, m
 
     runs = tmp_path / "runs"
     monkeypatch.setenv("LRX_RUNS_DIR", str(runs))
-    at = AppTest.from_file(str(ROOT / "app_pages" / "tune.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "page_scripts" / "tune.py"), default_timeout=120)
     at.run()
     at.number_input(key="train.max_steps").set_value(2)  # the sweep's trials: the Train form's run, shortened
     at.text_input(key="tune.num_steps").set_value("10")

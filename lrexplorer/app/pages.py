@@ -1,8 +1,8 @@
 """The app's pages in one registry, and the links between them.
 
-`app.py` builds `st.navigation` from `PAGES`; every link or jump to another page goes through
+The app's main script (`main.py`, started by `lrexplorer app`) builds `st.navigation` from `PAGES`; every link or jump to another page goes through
 `page_link` / `switch_page` with a registry key, never a script path. A page run on its own (`streamlit
-run app_pages/guide.py`, or AppTest on one page file) has no other page registered: its links then
+run lrexplorer/app/page_scripts/guide.py`, or AppTest on one page file) has no other page registered: its links then
 fall back to a plain link to the page's URL, which reloads the app there.
 """
 
@@ -21,7 +21,7 @@ class Page:
     key: str  # the page's URL path (and the name links use)
     title: str
     icon: str
-    script: str  # relative to the repository root, where app.py is
+    script: str  # relative to the main script's folder (lrexplorer/app/)
     default: bool = False  # the page at the app's root URL
 
     def url(self, query: dict[str, str] | None = None) -> str:
@@ -37,13 +37,13 @@ class Page:
 PAGES: dict[str, Page] = {
     p.key: p
     for p in (
-        Page("schedules", "Schedules", ":material/show_chart:", "app_pages/schedules.py", default=True),
-        Page("memory", "Memory", ":material/memory:", "app_pages/memory.py"),
-        Page("train", "Train", ":material/model_training:", "app_pages/train.py"),
-        Page("tune", "Tune", ":material/tune:", "app_pages/tune.py"),
-        Page("knowledge", "Knowledge lab", ":material/lightbulb:", "app_pages/knowledge.py"),
-        Page("runs", "Runs", ":material/history:", "app_pages/runs.py"),
-        Page("guide", "Guide", ":material/school:", "app_pages/guide.py"),
+        Page("schedules", "Schedules", ":material/show_chart:", "page_scripts/schedules.py", default=True),
+        Page("memory", "Memory", ":material/memory:", "page_scripts/memory.py"),
+        Page("train", "Train", ":material/model_training:", "page_scripts/train.py"),
+        Page("tune", "Tune", ":material/tune:", "page_scripts/tune.py"),
+        Page("knowledge", "Knowledge lab", ":material/lightbulb:", "page_scripts/knowledge.py"),
+        Page("runs", "Runs", ":material/history:", "page_scripts/runs.py"),
+        Page("guide", "Guide", ":material/school:", "page_scripts/guide.py"),
     )
 }
 

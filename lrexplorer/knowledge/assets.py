@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "assets" / "knowledge"
+from ..resources import ASSETS
+
+KNOWLEDGE_DIR = ASSETS / "knowledge"
 FACTS_FILE = KNOWLEDGE_DIR / "facts.jsonl"
 MODEL_DIR = KNOWLEDGE_DIR / "reader"
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from ..fields import FieldError
 from ..kernels import KERNELS, is_flash
+from ..resources import ASSETS
 from ..units import GIB
 from .setup import TrainingSetup
 
-CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "assets" / "gpus.json"
+CATALOGUE_PATH = ASSETS / "gpus.json"
 AMPERE = (8, 0)  # bfloat16 and flash-attention 2 need compute capability 8.0 or newer
 
 

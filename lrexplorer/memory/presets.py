@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "assets" / "presets"
+from ..resources import ASSETS
+
+PRESET_DIR = ASSETS / "presets"
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ the datasets ship in `assets/`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+from ..resources import ASSETS
+
 TOKENIZER_DIR = ASSETS / "tokenizer"
 DATASETS_DIR = ASSETS / "datasets"
 PREFIX = "builtin:"

@@ -1,7 +1,7 @@
-"""lrexplorer's entry point: `streamlit run app.py`.
+"""lrexplorer's Streamlit entry script, started by `lrexplorer app` (lrexplorer/cli_app.py).
 
-Navigation over the pages of the registry (`lrexplorer.app.pages.PAGES`, scripts in app_pages/) and
-the detected hardware in the sidebar. The folder is deliberately not called pages/: with a pages/
+Navigation over the pages of the registry (`lrexplorer.app.pages.PAGES`, scripts in page_scripts/) and
+the detected hardware in the sidebar. The scripts' folder is deliberately not called pages/: with a pages/
 folder beside the main script, Streamlit 1.6x runs a deep link (e.g. /train?run=ID) on a freshly
 started server as a legacy page, without this file. Nothing heavy is imported here, so the app
 starts in about a second.
