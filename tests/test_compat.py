@@ -4,7 +4,11 @@ and every package the code refuses has an upper bound to refuse beyond."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -16,6 +20,22 @@ from lrexplorer import compat
 from lrexplorer.compat import UnsupportedVersion
 
 ROOT = Path(__file__).resolve().parents[1]
+CLI_FSDP = [
+    "memory",
+    "--model",
+    "SmolLM2-135M",
+    "--per_device_train_batch_size",
+    "1",
+    "--max_length",
+    "1024",
+    "--bf16",
+    "--num_gpus",
+    "8",
+    "--fsdp",
+    "--trainer",
+    "transformers",
+    "--simulate",
+]
 ACCELERATE_REFUSED = "accelerate 1.17.0 is installed, but the FSDP2 simulation supports accelerate >=1.15,<1.17"
 
 
@@ -99,3 +119,52 @@ def test_an_error_inside_the_library_call_names_the_package_and_the_range() -> N
     assert isinstance(err.value.__cause__, AttributeError)
     with pytest.raises(ValueError), compat.uses_internals("accelerate", "x", "y"):  # other errors pass through
         raise ValueError("ours")
+
+
+def shadowed_version(tmp_path: Path, package: str, version: str) -> dict[str, str]:
+    """An environment in which `package`'s metadata reports `version` (its code stays the installed one)."""
+    info = tmp_path / f"{package}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n", encoding="utf-8")
+    return cli_env(tmp_path)
+
+
+def cli_env(*first: Path) -> dict[str, str]:
+    """The environment of a CLI subprocess: this checkout (after `first`) ahead of the caller's PYTHONPATH."""
+    path = [*map(str, first), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), "HF_HUB_OFFLINE": "1"}
+
+
+def test_the_cli_refuses_an_unsupported_accelerate_in_one_line(tmp_path: Path) -> None:
+    env = shadowed_version(tmp_path, "accelerate", "1.17.0")
+    done = subprocess.run(
+        [sys.executable, "-m", "lrexplorer", *CLI_FSDP], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("lrexplorer memory: error:")]
+    assert len(errors) == 1, done.stderr
+    assert ACCELERATE_REFUSED in errors[0] and "pip install 'accelerate>=1.15,<1.17'" in errors[0]
+    assert done.stdout == ""
+
+
+def test_the_memory_worker_reports_the_refusal_as_its_message(monkeypatch, capsys) -> None:
+    """The Memory page shows the worker's error line as it is, under "The simulated step failed"."""
+    from lrexplorer.memory import worker
+
+    versions(monkeypatch, accelerate="1.17.0")
+    spec = {"mode": "simulate", "model": "SmolLM2-135M", "setup": {"fsdp": True, "num_gpus": 8, "max_length": 64}}
+    assert worker.main([json.dumps(spec)]) == 1
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["error"].startswith(ACCELERATE_REFUSED), last
+
+
+@pytest.mark.slow
+def test_the_cli_simulates_fsdp2_on_the_installed_accelerate() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lrexplorer", *CLI_FSDP], capture_output=True, text=True, env=cli_env(), timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert "engine: simulated" in done.stdout and "per GPU (rank) of 8" in done.stdout, done.stdout
+    peak = re.search(r"^PEAK .* (\d+\.\d+)$", done.stdout, re.MULTILINE)
+    assert peak is not None and 0 < float(peak.group(1)) < 4, done.stdout
