@@ -4,6 +4,7 @@ and every package the code refuses has an upper bound to refuse beyond."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -121,6 +122,33 @@ def test_an_error_inside_the_library_call_names_the_package_and_the_range() -> N
         raise ValueError("ours")
 
 
+def required_packages() -> dict[str, list[str]]:
+    """Each package the code passes to compat.require / compat.uses_internals, with where."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "lrexplorer").rglob("*.py")):
+        if path.name == "compat.py":  # its own calls pass the package on
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in ("require", "uses_internals") and node.args:
+                first = node.args[0]
+                assert isinstance(first, ast.Constant), f"{path}:{node.lineno}: name the package literally"
+                found.setdefault(str(first.value), []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_package_the_code_refuses_has_an_upper_bound_in_pyproject() -> None:
+    used = required_packages()
+    assert {"accelerate", "torch", "transformers", "trl", "deepspeed"} <= used.keys(), used
+    declared = pyproject_requirements()
+    for package, where in used.items():
+        assert canonicalize_name(package) in declared, (package, where)
+        operators = {s.operator for s in declared[canonicalize_name(package)].specifier}
+        assert operators & {"<", "<=", "==", "~=", "==="}, f"{package} has no upper bound in pyproject.toml ({where})"
+
+
 def shadowed_version(tmp_path: Path, package: str, version: str) -> dict[str, str]:
     """An environment in which `package`'s metadata reports `version` (its code stays the installed one)."""
     info = tmp_path / f"{package}-{version}.dist-info"
@@ -157,6 +185,14 @@ def test_the_memory_worker_reports_the_refusal_as_its_message(monkeypatch, capsy
     assert worker.main([json.dumps(spec)]) == 1
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["error"].startswith(ACCELERATE_REFUSED), last
+
+
+def test_a_deepspeed_rank_refuses_an_unsupported_deepspeed(monkeypatch) -> None:
+    from lrexplorer.runs.distributed import prepare_deepspeed_rank
+
+    versions(monkeypatch, deepspeed="0.20.1")
+    with pytest.raises(UnsupportedVersion, match=r"deepspeed 0\.20\.1 is installed, but a DeepSpeed run supports "):
+        prepare_deepspeed_rank()
 
 
 @pytest.mark.slow
