@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import Any, Self
 
 import torch
-from typing_extensions import Self
 
 from .architecture import Architecture
 from .results import Progress, StepMemory
