@@ -14,6 +14,7 @@ import sys
 from types import ModuleType
 
 from . import __version__, cli_app, cli_knowledge, cli_lr_find, cli_memory, cli_runs, cli_schedule, cli_sweep, cli_train
+from .compat import UnsupportedVersion
 from .fields import FieldError
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     except FieldError as exc:
         # A user's mistake: one line naming each field at fault (as its flag), never a traceback.
         print(f"lrexplorer {args.command}: error: {flagged(exc, _options(parser, args.command))}", file=sys.stderr)
+        return 2
+    except UnsupportedVersion as exc:
+        # An installed library the command cannot use: the message names it, the range and the pip command.
+        print(f"lrexplorer {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # `lrexplorer schedule ... | head`: the reader left; silence the flush at interpreter exit.

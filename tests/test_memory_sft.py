@@ -85,7 +85,7 @@ def test_another_trl_falls_back_to_the_plain_loss_with_a_note(monkeypatch, versi
     est = estimate(arch, setup)
     plain = estimate(arch, setup.with_(trainer="transformers"))
     assert est.loss == "logits" and est.peak_bytes == plain.peak_bytes
-    assert len(est.notes) == 1 and fused_head.TRL_RANGE_TEXT in est.notes[0]
+    assert len(est.notes) == 1 and fused_head.trl_range_text() in est.notes[0]
     assert (version or "not installed") in est.notes[0]
 
 

@@ -26,7 +26,7 @@ def trainer_note(est: Estimate) -> None:
     trl = fused_head.installed_trl() or "not installed"
     st.caption(
         f"Modelled trainer: **{est.setup.trainer}**: {TRAINERS[est.setup.trainer]}. "
-        f"TRL installed: {trl}; the SFTTrainer model covers TRL {fused_head.TRL_RANGE_TEXT}."
+        f"TRL installed: {trl}; the SFTTrainer model covers TRL {fused_head.trl_range_text()}."
     )
     for note in est.notes:
         # An unverified path is a caveat to read; a fallback changes what the figures mean.

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ..compat import in_range, installed_version, range_text, supported_range
 from .ledger import Ledger
 
 if TYPE_CHECKING:
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
 
 TOKEN_CHUNK = 4096  # trl.kernels.chunked_logprob.TOKEN_CHUNK_SIZE
 VOCAB_CHUNK = 32768  # trl.trainer.utils._CHUNKED_LOGPROB_CHUNK_SIZE
-# The TRL releases whose SFTTrainer loss this module follows (>= first, < second).
-TRL_RANGE = ((1, 16), (1, 17))
-TRL_RANGE_TEXT = ">=1.16,<1.17"
 # Families whose causal-LM class returns its lm_head from `get_output_embeddings()`, which the fused
 # head multiplies by directly (every family the estimator knows today).
 FUSED_HEAD_FAMILIES = ("llama", "mistral", "qwen2", "gemma2", "phi3")
@@ -46,20 +44,13 @@ TRITON_NOTE = "TRL's Triton path (CUDA) is modelled from TRL's code and has not 
 @lru_cache(maxsize=1)
 def installed_trl() -> str | None:
     """The installed TRL's version, read from its metadata (TRL itself is not imported)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("trl")
-    except PackageNotFoundError:
-        return None
+    return installed_version("trl")
 
 
-def _release(text: str) -> tuple[int, int] | None:
-    parts = text.split(".")
-    if len(parts) < 2 or not parts[0].isdigit():
-        return None
-    minor = "".join(ch for ch in parts[1] if ch.isdigit()) or "0"
-    return int(parts[0]), int(minor)
+def trl_range_text() -> str:
+    """The TRL releases whose SFTTrainer loss this module follows: lrexplorer's supported range of TRL
+    (pyproject.toml), since realmodel.add_sft_head refuses any other."""
+    return range_text(supported_range("trl"))
 
 
 def unsupported_reason(arch: Architecture, trl_version: str | None = None) -> str | None:
@@ -67,11 +58,10 @@ def unsupported_reason(arch: Architecture, trl_version: str | None = None) -> st
     found = trl_version if trl_version is not None else installed_trl()
     if found is None:
         return (
-            f"TRL is not installed, so its SFTTrainer loss cannot be modelled (the model covers TRL {TRL_RANGE_TEXT})"
+            f"TRL is not installed, so its SFTTrainer loss cannot be modelled (the model covers TRL {trl_range_text()})"
         )
-    release = _release(found)
-    if release is None or not TRL_RANGE[0] <= release < TRL_RANGE[1]:
-        return f"TRL {found} is installed; the fused LM head is modelled for TRL {TRL_RANGE_TEXT}"
+    if not in_range(found, supported_range("trl")):
+        return f"TRL {found} is installed; the fused LM head is modelled for TRL {trl_range_text()}"
     if arch.model_type not in FUSED_HEAD_FAMILIES:
         return f"{arch.model_type} has no output embeddings for TRL's fused LM head"
     return None

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from ..compat import uses_internals
 from .architecture import Architecture
 from .setup import TrainingSetup
 
@@ -64,19 +65,47 @@ def trainer_args(setup: TrainingSetup, output_dir: str = "/tmp/lrexplorer-memory
     )
 
 
+OPTIMIZER_PURPOSE = "the simulated or measured memory step"
+OPTIMIZER_USES = "it runs Trainer.create_optimizer on a view of the Trainer"
+
+
+@dataclass
+class OptimizerTrainerView:
+    """What `Trainer.create_optimizer` (and the Trainer methods it calls on itself) reads and writes of the
+    Trainer, and nothing else: a real Trainer would need a dataset and set up an accelerator and a device.
+    Each attribute is one the installed transformers reads (a test holds this list to its source), so a
+    release that reads more fails there, not in a user's simulation."""
+
+    args: Any  # transformers.TrainingArguments
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer | None = None  # create_optimizer builds it only when None, and sets it
+    optimizer_cls_and_kwargs: tuple[Any, Any] | None = None  # the Trainer's `optimizer_cls_and_kwargs=` (unset)
+
+    def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:
+        from transformers import Trainer
+
+        return Trainer.get_decay_parameter_names(self, model)  # type: ignore[arg-type]
+
+    @staticmethod
+    def get_optimizer_cls_and_kwargs(args: Any, model: torch.nn.Module | None = None) -> tuple[Any, Any]:
+        from transformers import Trainer
+
+        return Trainer.get_optimizer_cls_and_kwargs(args, model)  # type: ignore[arg-type]
+
+
 def build_optimizer(model: torch.nn.Module, setup: TrainingSetup) -> torch.optim.Optimizer:
     """The optimizer `Trainer.create_optimizer` builds: its param groups, class, kwargs and bnb overrides.
 
-    Runs the Trainer's own method on a stand-in object so no Trainer (and no dataloader, accelerator
-    or device move) is needed.
+    Runs the Trainer's own method on a view of the Trainer so no Trainer (and no dataloader, accelerator
+    or device move) is needed; `UnsupportedVersion` for a transformers outside the supported range, or one
+    whose method reads what the view lacks.
     """
-    from transformers import Trainer
-
     forget_bnb_overrides()
-    stand_in = SimpleNamespace(optimizer=None, optimizer_cls_and_kwargs=None, args=trainer_args(setup))
-    stand_in.get_decay_parameter_names = lambda m: Trainer.get_decay_parameter_names(stand_in, m)  # type: ignore[arg-type]
-    stand_in.get_optimizer_cls_and_kwargs = Trainer.get_optimizer_cls_and_kwargs
-    return Trainer.create_optimizer(stand_in, model)  # type: ignore[arg-type]
+    view = OptimizerTrainerView(args=trainer_args(setup), model=model)
+    with uses_internals("transformers", OPTIMIZER_PURPOSE, OPTIMIZER_USES):
+        from transformers import Trainer
+
+        return Trainer.create_optimizer(view, model)  # type: ignore[arg-type]
 
 
 def forget_bnb_overrides() -> None:
@@ -157,7 +186,8 @@ SFT_HEAD_OUTPUTS = ("log_probs", "entropy", "is_top1")  # what SFTTrainer asks o
 
 def add_sft_head(model: torch.nn.Module) -> None:
     """Patch the model with TRL's fused LM head, as SFTTrainer does (on the base model under PEFT)."""
-    from trl.trainer.utils import add_fused_lm_head
-
     base: Any = model.get_base_model() if hasattr(model, "get_base_model") else model  # type: ignore[operator]
-    add_fused_lm_head(base, outputs=SFT_HEAD_OUTPUTS)
+    with uses_internals("trl", "the SFTTrainer memory model", "it patches the model with TRL's add_fused_lm_head"):
+        from trl.trainer.utils import add_fused_lm_head
+
+        add_fused_lm_head(base, outputs=SFT_HEAD_OUTPUTS)

@@ -18,11 +18,12 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
-from types import SimpleNamespace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from ..compat import require, uses_internals
 from ..fields import FieldError
 from .architecture import Architecture
 from .results import Progress, RankStep
@@ -75,18 +76,56 @@ def _mixed(setup: TrainingSetup) -> str | None:
     return "bf16" if setup.bf16 else ("fp16" if setup.fp16 else None)
 
 
-def shard_model(model: torch.nn.Module, setup: TrainingSetup, mesh: Any) -> torch.nn.Module:
-    """Wrap `model` with accelerate's `fsdp2_prepare_model`, on a stand-in for the Accelerator."""
-    from accelerate.utils.fsdp_utils import fsdp2_prepare_model
+FSDP2_PURPOSE = "the FSDP2 simulation"
+FSDP2_USES = "it calls accelerate's fsdp2_prepare_model"
+TORCH_USES = "it runs PyTorch's FSDPMemTracker and fake process group"
 
-    accelerator = SimpleNamespace(
-        state=SimpleNamespace(fsdp_plugin=fsdp_plugin(setup)),
-        mixed_precision=_mixed(setup) or "no",
-        torch_device_mesh=mesh,
-        parallelism_config=SimpleNamespace(fsdp_dim_names=("dp_shard",)),
-        is_main_process=False,  # keeps its upcast notice quiet
-    )
-    return fsdp2_prepare_model(accelerator, model)
+
+@dataclass(frozen=True)
+class FsdpPluginState:
+    """`Accelerator.state` as far as `fsdp2_prepare_model` reads it."""
+
+    fsdp_plugin: Any  # accelerate.utils.FullyShardedDataParallelPlugin
+
+
+@dataclass(frozen=True)
+class FsdpDimNames:
+    """`Accelerator.parallelism_config` as far as `fsdp2_prepare_model` reads it: the mesh dimensions FSDP
+    shards over."""
+
+    fsdp_dim_names: tuple[str, ...] = ("dp_shard",)
+
+
+@dataclass(frozen=True)
+class FsdpAcceleratorView:
+    """What accelerate's `fsdp2_prepare_model` (and `fsdp2_load_full_state_dict`, which it passes the
+    accelerator to) reads of the Accelerator, and nothing else: a real Accelerator would set up a process
+    group and a device of its own. Each attribute is one the installed accelerate reads (a test holds this
+    list to accelerate's source), so a release that reads more fails there, not in a user's simulation."""
+
+    state: FsdpPluginState
+    mixed_precision: str  # "no", "bf16" or "fp16"
+    torch_device_mesh: Any  # torch.distributed.device_mesh.DeviceMesh
+    parallelism_config: FsdpDimNames = field(default_factory=FsdpDimNames)
+    # Where accelerate puts ignored modules (and, with cpu_ram_efficient_loading, buffers): the CPU, where
+    # the fake mesh lives; the simulation ignores no module and loads no state dict, so it moves nothing.
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    # Rank 0 would log the fp32 upcast of every parameter name; the simulation wants no such notice.
+    is_main_process: bool = False
+
+
+def shard_model(model: torch.nn.Module, setup: TrainingSetup, mesh: Any) -> torch.nn.Module:
+    """Wrap `model` with accelerate's `fsdp2_prepare_model`, on a view of the Accelerator
+    (`UnsupportedVersion` for an accelerate outside the supported range, or one whose preparation changed)."""
+    with uses_internals("accelerate", FSDP2_PURPOSE, FSDP2_USES):
+        from accelerate.utils.fsdp_utils import fsdp2_prepare_model
+
+        view = FsdpAcceleratorView(
+            state=FsdpPluginState(fsdp_plugin=fsdp_plugin(setup)),  # the plugin's arguments are accelerate's too
+            mixed_precision=_mixed(setup) or "no",
+            torch_device_mesh=mesh,
+        )
+        return fsdp2_prepare_model(view, model)
 
 
 def _rank_tracker(model: torch.nn.Module, optimizer: torch.optim.Optimizer, offload: bool) -> Any:
@@ -145,6 +184,9 @@ def simulate_parallel_step(
         raise FieldError(
             "fsdp", "the distributed simulation runs FSDP2 over num_gpus >= 2; DDP and ZeRO figures are analytic"
         )
+    # Refused before the model is built: a minute of building would end in the same refusal.
+    require("accelerate", FSDP2_PURPOSE, FSDP2_USES)
+    require("torch", FSDP2_PURPOSE, TORCH_USES)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from torch._subclasses.fake_tensor import FakeTensorMode
 

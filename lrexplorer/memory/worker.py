@@ -74,9 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         emit({"result": job(spec)})
         return 0
     except Exception as exc:  # noqa: BLE001 - reported to the page as one line, never a traceback there
+        from ..compat import UnsupportedVersion
         from ..fields import FieldError
 
-        text = str(exc) if isinstance(exc, FieldError) else f"{type(exc).__name__}: {exc}"
+        # These messages are written to be read as they are; anything else is named by its type.
+        text = str(exc) if isinstance(exc, (FieldError, UnsupportedVersion)) else f"{type(exc).__name__}: {exc}"
         emit({"error": text})
         return 1
 

@@ -148,6 +148,8 @@ def prepare_deepspeed_rank() -> None:
     import importlib
     import warnings
 
+    from ..compat import uses_internals
+
     # ZeRO-3 calls these two collectives, deprecated in torch 2.13, several times per layer: the warning came back
     # on every call (something resets the warnings registry each step) and filled train.log. Ignored, not "once".
     warnings.filterwarnings(
@@ -155,8 +157,13 @@ def prepare_deepspeed_rank() -> None:
         message=r"`torch\.distributed\.(all_gather_into_tensor|reduce_scatter_tensor)` is deprecated",
         category=FutureWarning,
     )
-    # By name: `import deepspeed.comm.torch as m` binds deepspeed.comm's attribute `torch`, which is PyTorch.
-    setattr(importlib.import_module("deepspeed.comm.torch"), "build_shm_op", lambda: None)  # noqa: B010
+    with uses_internals("deepspeed", "a DeepSpeed run", "it skips the build of deepspeed.comm's shared-memory op"):
+        # By name: `import deepspeed.comm.torch as m` binds deepspeed.comm's attribute `torch`, which is PyTorch.
+        comm = importlib.import_module("deepspeed.comm.torch")
+        # setattr makes any name; a release without the function would build the op anyway, unnoticed.
+        if not callable(getattr(comm, "build_shm_op", None)):
+            raise AttributeError("deepspeed.comm.torch has no build_shm_op to skip")
+        setattr(comm, "build_shm_op", lambda: None)  # noqa: B010
 
 
 def free_port() -> int:

@@ -183,9 +183,14 @@ def _rank(run_dir: Path, resume: bool) -> int:
         return 2
     facts, spec = read
     if spec["deepspeed"]:
+        from ..compat import UnsupportedVersion
         from .distributed import prepare_deepspeed_rank
 
-        prepare_deepspeed_rank()
+        try:
+            prepare_deepspeed_rank()
+        except UnsupportedVersion as exc:  # the rank's end says which package and range, without a traceback
+            _finish(run_dir, "failed", str(exc))
+            return 2
     return _train_guarded(run_dir, spec, facts, resume)
 
 
