@@ -22,6 +22,7 @@ from lrexplorer.guide.links import (
     schedule_link,
 )
 from lrexplorer.guide.search import search
+from lrexplorer.resources import APP_SCRIPT
 from lrexplorer.runs import store
 from lrexplorer.schedule_form import preset_from_query
 from lrexplorer.schedules import NOTES_SCHEDULES
@@ -62,7 +63,7 @@ def test_importing_the_guide_loads_neither_torch_nor_transformers():
 def test_schedule_link_presets_the_schedules_page(name):
     preset = SchedulePreset(learning_rate=3e-4, max_steps=750, warmup_steps=40.0)
     link = schedule_link(name, preset)
-    assert link.page == SCHEDULES_PAGE and (ROOT / PAGES[link.page].script).is_file()
+    assert link.page == SCHEDULES_PAGE and (APP_SCRIPT.parent / PAGES[link.page].script).is_file()
     read = preset_from_query(link.query)
     assert not read.problems
     assert (read.schedules, read.learning_rate, read.max_steps, read.warmup_steps) == ([name], 3e-4, 750, 40.0)
