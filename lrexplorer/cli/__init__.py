@@ -6,7 +6,8 @@ is one new module and one entry in `SUBCOMMANDS`. Subcommand modules import only
 the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` must start fast.
 
 Commands: `app`, `schedule`, `memory`, `train`, `lr_find` (lr-find), `sweep`, `runs`, `knowledge`; `options`
-holds the flags generated from the catalogue and the helpers the commands share.
+holds the flags generated from the catalogue and the helpers the commands share; `__main__` runs the command
+line as `python -m lrexplorer.cli`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,3 @@ def flagged(exc: FieldError, options: set[str]) -> str:
 
     return " ".join(one(e) for e in exc.errors)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

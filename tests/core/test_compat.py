@@ -178,11 +178,11 @@ def test_the_cli_refuses_an_unsupported_accelerate_in_one_line(tmp_path: Path) -
 
 def test_the_memory_worker_reports_the_refusal_as_its_message(monkeypatch, capsys) -> None:
     """The Memory page shows the worker's error line as it is, under "The simulated step failed"."""
-    from lrexplorer.memory.pytorch import worker
+    from lrexplorer.memory.pytorch import engine_process
 
     versions(monkeypatch, accelerate="1.17.0")
     spec = {"mode": "simulate", "model": "SmolLM2-135M", "setup": {"fsdp": True, "num_gpus": 8, "max_length": 64}}
-    assert worker.main([json.dumps(spec)]) == 1
+    assert engine_process.main([json.dumps(spec)]) == 1
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["error"].startswith(ACCELERATE_REFUSED), last
 
