@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lrexplorer.runs import store
-from lrexplorer.units import MIB
+from lrexplorer.core.units import MIB
+from lrexplorer.runs.folder import store
 
 
 def run(preset: str, steps: int, root: Path) -> dict:

@@ -42,10 +42,10 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 from attention_kernels import kernel_rows, runs_root
 from gpu_processes import process_rows
 
-from lrexplorer.memory.architecture import Architecture, from_config
-from lrexplorer.memory.estimate import estimate
+from lrexplorer.catalogues.architecture import Architecture, from_config
+from lrexplorer.core.units import MIB
+from lrexplorer.memory.analytic.estimate import estimate
 from lrexplorer.memory.setup import TrainingSetup
-from lrexplorer.units import MIB
 
 FIT_SHARE = 0.85  # of the card's total: room for the CUDA context and the allocator's slack
 TRAINERS = ("sft", "transformers")
@@ -59,7 +59,7 @@ class StepPeak:
         import torch
         from transformers import TrainerCallback
 
-        from lrexplorer.memory.measure import _mem_tracker
+        from lrexplorer.memory.pytorch.counting import mem_tracker
 
         class Callback(TrainerCallback):
             def __init__(self) -> None:
@@ -74,7 +74,7 @@ class StepPeak:
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
                 else:
-                    self.tracker = _mem_tracker()
+                    self.tracker = mem_tracker()
                     self.tracker.track_external(kwargs["model"], getattr(kwargs["optimizer"], "optimizer", None))
                     self.tracker.__enter__()
 
@@ -98,9 +98,9 @@ def trainer_step(config: dict[str, Any], arch: Architecture, setup: TrainingSetu
     import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
 
-    from lrexplorer.memory.measure_sft import _quiet_datasets, sft_config, sft_dataset
-    from lrexplorer.memory.realmodel import build_model
-    from lrexplorer.runs.builtin import load_tokenizer
+    from lrexplorer.catalogues.builtin import load_tokenizer
+    from lrexplorer.memory.pytorch.measure_sft import _quiet_datasets, sft_config, sft_dataset
+    from lrexplorer.memory.pytorch.realmodel import build_model
 
     torch.manual_seed(0)
     if setup.device == "cuda":
@@ -190,11 +190,11 @@ def _free_cuda() -> None:
 
 def cases(device: str, only: set[str]) -> list[tuple[str, dict[str, Any]]]:
     if device == "cpu":
-        from lrexplorer.preflight import builtin_vocab_size
-        from lrexplorer.runs.builtin import TINY_CONFIG
+        from lrexplorer.catalogues.builtin import TINY_CONFIG
+        from lrexplorer.runs.estimates import builtin_vocab_size
 
         return [("builtin:tiny", {"model_type": "llama", **TINY_CONFIG, "vocab_size": builtin_vocab_size()})]
-    from lrexplorer.memory.presets import load_presets
+    from lrexplorer.catalogues.presets import load_presets
 
     return [(p.name, p.config) for p in load_presets().values() if not only or p.name in only]
 
@@ -202,7 +202,7 @@ def cases(device: str, only: set[str]) -> list[tuple[str, dict[str, Any]]]:
 def run(device: str, only: set[str], max_length: int, batch: int) -> list[dict[str, Any]]:
     total = None
     if device == "cuda":
-        from lrexplorer.hardware import detect_gpus
+        from lrexplorer.core.hardware import detect_gpus
 
         gpus = detect_gpus()
         total = gpus[0].total_bytes if gpus else None

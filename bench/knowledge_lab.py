@@ -29,7 +29,7 @@ def main() -> None:
     from lrexplorer.knowledge.cpu import passive_openmp_wait
 
     passive_openmp_wait()
-    from lrexplorer.cli_knowledge import ProgressPrinter
+    from lrexplorer.cli.knowledge import ProgressPrinter
     from lrexplorer.knowledge.lab import LabSettings, run_lab
     from lrexplorer.knowledge.results import table
 

@@ -68,7 +68,7 @@ def make_live_run(root: Path, run_id: str, points: int, pid: int) -> Path:
     """A run folder in state `running` whose pid is `pid` (alive), with `points` logged steps."""
     import psutil
 
-    from lrexplorer.runs import store
+    from lrexplorer.runs.folder import store
     from lrexplorer.runs.spec import RunSpec
 
     run_dir = root / run_id

@@ -27,8 +27,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 def one(num_steps: int) -> str:
     from trl import SFTConfig, SFTTrainer
 
-    from lrexplorer.runs import sources
     from lrexplorer.runs.spec import RunSpec
+    from lrexplorer.runs.training import sources
     from lrexplorer.tuning.lr_range import RangeTest
     from lrexplorer.tuning.range_trainer import RangeTestCallback, RangeTestSchedulerMixin
 

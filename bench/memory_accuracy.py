@@ -2,10 +2,10 @@
 
 Truth, CPU matrix: a real training step of small Llama-style models built from configs, with real
 tensors, the way the Trainer runs it; its peak as torch's MemTracker counts every tensor storage
-(`lrexplorer.memory.measure`). Truth, SFT matrix: step 2 of a real TRL SFTTrainer run of such models
-(`lrexplorer.memory.measure_sft`), counted the same way; its extra column is the error the plain
+(`lrexplorer.memory.pytorch.measure`). Truth, SFT matrix: step 2 of a real TRL SFTTrainer run of such models
+(`lrexplorer.memory.pytorch.measure_sft`), counted the same way; its extra column is the error the plain
 Trainer's figure would make on it. Truth, presets (--presets): the same steps of the real-size models
-under FakeTensorMode (`lrexplorer.memory.simulate`), where nothing is allocated. On a machine with a
+under FakeTensorMode (`lrexplorer.memory.pytorch.simulate`), where nothing is allocated. On a machine with a
 CUDA GPU, --gpu adds the peak `torch.cuda.max_memory_allocated` reports.
 
 Rules of thumb: "4 x model size" (accelerate's estimate-memory for Adam training) and the
@@ -18,7 +18,7 @@ Transformer-Math 101 bytes per parameter plus Korthikanti et al.'s activation fo
     python bench/memory_accuracy.py --fsdp           # only FSDP2 per rank: real-size presets at 2, 8, 64 GPUs
 
 --fsdp compares the analytic per-rank peak with one rank of an FSDP2 step simulated on a fake process
-group (`lrexplorer.memory.simulate_parallel`), each case in its own process (the process group is global).
+group (`lrexplorer.memory.pytorch.simulate_parallel`), each case in its own process (the process group is global).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ import warnings
 
 warnings.filterwarnings("ignore")
 
-from lrexplorer.memory.accuracy import (
+from lrexplorer.core.units import MIB
+from lrexplorer.memory.advice.accuracy import (
     CPU_MATRIX,
     FSDP_PRESET_CASES,
     FSDP_WORLD_SIZES,
@@ -52,8 +53,7 @@ from lrexplorer.memory.accuracy import (
     rule_transformer_math,
     summary,
 )
-from lrexplorer.memory.estimate import estimate
-from lrexplorer.units import MIB
+from lrexplorer.memory.analytic.estimate import estimate
 
 
 def row(
@@ -91,7 +91,7 @@ def plain_figure(case_setup: Any, arch: Any) -> int:
 def run_matrix(cases: tuple[Case, ...], only: set[str], gpu: bool, sft: bool) -> tuple[list, list]:
     import torch
 
-    from lrexplorer.memory.measure import measure_step
+    from lrexplorer.memory.pytorch.measure import measure_step
 
     print()
     if sft:
@@ -132,7 +132,7 @@ def run_matrix(cases: tuple[Case, ...], only: set[str], gpu: bool, sft: bool) ->
 
 
 def run_presets(cases: tuple[Case, ...], only: set[str], sft: bool) -> list:
-    from lrexplorer.memory.simulate import simulate_step
+    from lrexplorer.memory.pytorch.simulate import simulate_step
 
     print()
     if sft:
@@ -161,7 +161,7 @@ def run_fsdp(only: set[str]) -> list[float]:
     import subprocess
     from dataclasses import asdict
 
-    from lrexplorer.memory.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT
+    from lrexplorer.memory.analytic.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT
 
     fixed = CUDA_CONTEXT + CUBLAS_WORKSPACE
     print()
@@ -177,7 +177,7 @@ def run_fsdp(only: set[str]) -> list[float]:
         for n in FSDP_WORLD_SIZES:
             spec = {"mode": "simulate", "model": case.preset, "setup": {**asdict(setup), "num_gpus": n}}
             out = subprocess.run(
-                [sys.executable, "-m", "lrexplorer.memory.worker", json.dumps(spec)],
+                [sys.executable, "-m", "lrexplorer.memory.pytorch.engine_process", json.dumps(spec)],
                 capture_output=True,
                 text=True,
                 check=False,

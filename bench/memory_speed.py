@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lrexplorer.memory import estimate as estimate_module
-from lrexplorer.memory.estimate import estimate
-from lrexplorer.memory.presets import preset_names
+from lrexplorer.catalogues.presets import preset_names
+from lrexplorer.memory.analytic import estimate as estimate_module
+from lrexplorer.memory.analytic.estimate import estimate
+from lrexplorer.memory.model_source import resolve_model
 from lrexplorer.memory.setup import TrainingSetup
-from lrexplorer.memory.sources import resolve_model
 
 
 def main() -> int:

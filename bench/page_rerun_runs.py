@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 def make_run(root: Path, run_id: str, points: int, state: str, pid: int | None = None) -> Path:
     import psutil
 
-    from lrexplorer.runs import store
+    from lrexplorer.runs.folder import store
     from lrexplorer.runs.spec import RunSpec
 
     run_dir = root / run_id

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from live_latency import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server
 
-from lrexplorer.runs import launcher, store
+from lrexplorer.runs import launcher
+from lrexplorer.runs.folder import store
 from lrexplorer.runs.spec import RunSpec
 
 # Streamlit scrolls its main section, not the document, so a "full page" screenshot would stop at the
@@ -52,7 +53,7 @@ def wait_ended(run_dir: Path, timeout: float = 1800) -> dict:
 
 
 def train(runs: Path, steps: int) -> str:
-    from lrexplorer.tuning.launch import start_range_test
+    from lrexplorer.frontend.tuning_launch import start_range_test
     from lrexplorer.tuning.lr_range import RangeTest
 
     print(f"training the demo run ({steps} updates) ...", flush=True)

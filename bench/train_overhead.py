@@ -45,7 +45,7 @@ def bare_child(steps: int, out: str) -> None:
     import datasets
     from trl import SFTConfig, SFTTrainer
 
-    from lrexplorer.runs import builtin
+    from lrexplorer.catalogues import builtin
     from lrexplorer.runs.validate import detect_facts, resolve_attention
 
     spec = spec_for(steps)
@@ -72,7 +72,8 @@ def run_bare(steps: int) -> float:
 
 
 def run_lrexplorer(steps: int) -> float:
-    from lrexplorer.runs import launcher, store
+    from lrexplorer.runs import launcher
+    from lrexplorer.runs.folder import store
 
     with tempfile.TemporaryDirectory() as root:
         os.environ["LRX_LOCK_DIR"] = os.path.join(root, "locks")

@@ -26,7 +26,8 @@ TARGET_S = 10.0
 
 
 def one_run() -> dict[str, float]:
-    from lrexplorer.runs import launcher, store
+    from lrexplorer.runs import launcher
+    from lrexplorer.runs.folder import store
     from lrexplorer.runs.spec import RunSpec
 
     with tempfile.TemporaryDirectory() as root:

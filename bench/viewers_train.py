@@ -2,7 +2,7 @@
 
     python bench/viewers_train.py [--viewers 0,1,5] [--repeat 1] [--max-steps 250]
 
-Starts `lrexplorer app` headless as the app ships (its settings in lrexplorer/cli_app.py decide file
+Starts `lrexplorer app` headless as the app ships (its settings in lrexplorer/cli/app.py decide file
 watching), with the runs folder inside the checkout (`runs/bench-viewers-*`, removed afterwards) as a
 user's `./runs` is. For each N it starts the Train form's default run (builtin:tiny on
 builtin:arithmetic), opens N Chromium sessions on its page (each its own browser context, so its own
@@ -26,7 +26,7 @@ from viewers import server_cpu
 
 
 def steps_per_s(run_dir: Path) -> tuple[float, int]:
-    from lrexplorer.runs import store
+    from lrexplorer.runs.folder import store
 
     logged = [r for r in store.read_metrics(run_dir) if "loss" in r and "time" in r]
     if len(logged) < 2:
@@ -57,7 +57,8 @@ def browser_cpu_since(before: dict[int, float]) -> float:
 def one_run(
     browser, url: str, runs: Path, viewers: int, max_steps: int, server: psutil.Process
 ) -> tuple[float, float, float]:
-    from lrexplorer.runs import launcher, store
+    from lrexplorer.runs import launcher
+    from lrexplorer.runs.folder import store
     from lrexplorer.runs.spec import RunSpec
 
     spec = RunSpec.from_dict({"max_steps": max_steps} if max_steps > 0 else {})

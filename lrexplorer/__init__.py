@@ -1,23 +1,19 @@
-"""lrexplorer: see and check the hyperparameters of language-model fine-tuning."""
+"""lrexplorer: see and check the hyperparameters of language-model fine-tuning.
 
+The package is built in layers, each a folder, that import only downwards (tests/package/test_streamlit_free.py):
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+- `core`: fields and their one error, units, the machine (hardware, attention kernels), shipped files,
+  supported library versions;
+- `schedules`: the schedule catalogue, its exact curves and the real schedulers;
+- `catalogues`: every argument (`params`), optimizer, model shape and preset, the built-in model and data;
+- `memory`: the memory engines (analytic, PyTorch-counted) and the advice built on them;
+- `tuning`: the LR range test and sweep algorithms;
+- `runs`: a run as a folder, the training worker, run kinds and exports;
+- `knowledge`, `guide`: the knowledge lab and the Guide's lessons;
+- `frontend`: what the command line and the app share (the pre-flight, the chat, launching tuning runs);
+- `cli` and `app`: the two front ends; `__main__` runs the command line (`python -m lrexplorer`).
+"""
 
-    try:
-        return version("lrexplorer")
-    except PackageNotFoundError:
-        pass
-    # A source checkout used without installing it (PYTHONPATH=.): the version its pyproject.toml declares.
-    import re
-    from pathlib import Path
+from lrexplorer.core.version import __version__
 
-    try:
-        text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
-    except OSError:
-        return "0+unknown"
-    found = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
-    return found.group(1) if found else "0+unknown"
-
-
-__version__ = _version()
+__all__ = ["__version__"]

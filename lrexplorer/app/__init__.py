@@ -1,12 +1,13 @@
-"""The Streamlit UI of lrexplorer: every widget of the app lives in this package.
+"""The Streamlit app: every widget of lrexplorer lives in this package.
 
-- `pages`: the registry of the app's pages (title, icon, script, URL) and the links between them.
-- `*_page.py`: one module per page, each with a `render()` that its `page_scripts/*.py` file calls.
-- `main.py`: the app's entry script (`lrexplorer app` runs it with Streamlit).
-- `widgets`, `sidebar`: helpers the pages share; `*_form.py`, `run_view`, `memory_check`,
-  `guide_*.py`: the parts of one page.
-- `figures/`: the Plotly figure builders. They import no streamlit, so tests and benchmarks build
-  figures without a server.
+- `main`: the entry script `lrexplorer app` serves: navigation over the page registry, the hardware sidebar.
+- `pages`: the registry of the pages (title, icon, script, URL) and the links between them.
+- `page_scripts/`: one thin script per page, calling its page's `render()`.
+- One subpackage per page, each importing the shared parts and no other page: `schedules/`, `memory/`,
+  `train/`, `tune/`, `knowledge/`, `runs/`, `guide/`.
+- `common/`: what several pages share (the run form, schedule inputs and views, run feeds and chat, widgets).
+- `figures/`: the Plotly figure builders; they import no streamlit, so tests and benchmarks build figures
+  without a server.
 
 This file imports nothing: `lrexplorer.app.figures` must load where streamlit is missing.
 """

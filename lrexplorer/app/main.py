@@ -1,4 +1,4 @@
-"""lrexplorer's Streamlit entry script, started by `lrexplorer app` (lrexplorer/cli_app.py).
+"""lrexplorer's Streamlit entry script, started by `lrexplorer app` (lrexplorer/cli/app.py).
 
 Navigation over the pages of the registry (`lrexplorer.app.pages.PAGES`, scripts in page_scripts/) and
 the detected hardware in the sidebar. The scripts' folder is deliberately not called pages/: with a pages/
@@ -9,7 +9,8 @@ starts in about a second.
 
 import streamlit as st
 
-from lrexplorer.app import pages, sidebar, widgets
+from lrexplorer.app import pages
+from lrexplorer.app.common import sidebar, widgets
 
 st.set_page_config(page_title="lrexplorer", page_icon=":material/show_chart:", layout="wide")
 

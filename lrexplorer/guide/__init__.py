@@ -12,7 +12,7 @@ Nothing here imports streamlit: the Guide page, its widgets and its figures are 
 (`lrexplorer.app.guide_*`, `lrexplorer.app.figures.guide`).
 """
 
-from .content import LESSONS, lesson_by_id
-from .lesson import Lesson, Topic
+from lrexplorer.guide.content import LESSONS, lesson_by_id
+from lrexplorer.guide.lesson import Lesson, Topic
 
 __all__ = ["LESSONS", "Lesson", "Topic", "lesson_by_id"]

@@ -3,7 +3,7 @@
 The notes name each argument as an older transformers release did. `resolve` maps a notes name to
 the catalogue entry under its current name (via `params.RENAMED`), or says it was removed, or that
 the catalogue does not hold it. Nothing about an argument is written here: help texts, defaults and
-renames all come from `lrexplorer.params`.
+renames all come from `lrexplorer.catalogues.params`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .. import params
-from .content import LESSONS
+from lrexplorer.catalogues import params
+from lrexplorer.guide.content import LESSONS
 
 # Every argument the notes explain or set, spelled and ordered as in the notes (their list of
 # arguments, then the fields only their example sets). This is a fact about the notes, not a copy

@@ -8,8 +8,8 @@ Formulas that the app computes (schedules) are not repeated here: they come from
 
 from __future__ import annotations
 
-from .content_tricks import TRICK_LESSONS
-from .lesson import Lesson, Topic
+from lrexplorer.guide.content_tricks import TRICK_LESSONS
+from lrexplorer.guide.lesson import Lesson, Topic
 
 KNOWLEDGE = Lesson(
     id="knowledge",

@@ -4,7 +4,7 @@ the reference lessons (every argument, the corrected example). Data only; see `c
 
 from __future__ import annotations
 
-from .lesson import Lesson, Topic
+from lrexplorer.guide.lesson import Lesson, Topic
 
 WEIGHT_DECAY = Lesson(
     id="weight-decay",

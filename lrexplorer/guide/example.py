@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import params
-from ..schedules import CATALOGUE as SCHEDULES
+from lrexplorer.catalogues import params
+from lrexplorer.schedules import CATALOGUE as SCHEDULES
 
 
 @dataclass(frozen=True)

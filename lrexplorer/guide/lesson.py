@@ -23,7 +23,7 @@ class Lesson:
     icon: str  # a Material Symbols name, as Streamlit writes it
     summary: str
     topics: tuple[Topic, ...]
-    concepts: tuple[str, ...] = ()  # ids of lrexplorer.params.CONCEPTS this lesson teaches
+    concepts: tuple[str, ...] = ()  # ids of lrexplorer.catalogues.params.CONCEPTS this lesson teaches
     keywords: tuple[str, ...] = ()
 
     def topic(self, topic_id: str) -> Topic:

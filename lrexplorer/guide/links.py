@@ -2,7 +2,7 @@
 
 Each link names the target page by its key in the app's page registry (`lrexplorer.app.pages.PAGES`,
 which is also its URL path) and the query parameters that page reads. The Schedules page reads `schedule`, `lr`, `steps`, `warmup`
-(`lrexplorer.schedule_form.preset_from_query`); a test opens it with these parameters and checks its
+(`lrexplorer.app.common.schedule_inputs.preset_from_query`); a test opens it with these parameters and checks its
 widgets. No streamlit here: the Guide's UI turns a Link into `st.page_link`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..schedules import CATALOGUE, NOTES_SCHEDULES
+from lrexplorer.schedules import CATALOGUE, NOTES_SCHEDULES
 
 # Keys of the app's page registry.
 SCHEDULES_PAGE = "schedules"
@@ -74,7 +74,7 @@ def notes_comparison_link(preset: SchedulePreset) -> Link:
 
 
 # What each Memory-page link should preset, named like lrexplorer.memory.setup.TrainingSetup (and
-# the catalogue); the Memory page reads them (`lrexplorer.app.memory_form.apply_query`).
+# the catalogue); the Memory page reads them (`lrexplorer.app.memory.form.apply_query`).
 MEMORY_PRESETS: dict[str, dict[str, str]] = {
     "accumulation": {
         "model": "Llama-3.2-1B",
@@ -102,7 +102,7 @@ def memory_link(topic: str) -> Link:
     return Link(MEMORY_PAGE, "See it on the Memory page", dict(MEMORY_PRESETS[topic]))
 
 
-# The Knowledge lab page reads these (`lrexplorer.app.knowledge_page`): the paper's comparison, all four methods.
+# The Knowledge lab page reads these (`lrexplorer.app.knowledge.page`): the paper's comparison, all four methods.
 KNOWLEDGE_PRESET = {
     "methods": "base,ft,rag,ft+rag",
     "paraphrases": "1,2,5",

@@ -1,6 +1,6 @@
 """Peak training memory against sequence length, with and without checkpointing and flash attention.
 
-The numbers come from the Memory page's engine (`lrexplorer.memory.estimate`, pure Python, checked
+The numbers come from the Memory page's engine (`lrexplorer.memory.analytic.estimate`, pure Python, checked
 against measured steps there), for a bundled model preset: the Guide draws them, it does not model
 memory itself.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..memory.architecture import from_config
-from ..memory.estimate import estimate
-from ..memory.presets import load_presets
-from ..memory.setup import TrainingSetup
-from ..units import GIB
+from lrexplorer.catalogues.architecture import from_config
+from lrexplorer.catalogues.presets import load_presets
+from lrexplorer.core.units import GIB
+from lrexplorer.memory.analytic.estimate import estimate
+from lrexplorer.memory.setup import TrainingSetup
 
 SEQ_LENGTHS = (512, 1024, 2048, 4096, 8192, 16384)
 DEFAULT_MODEL = "Llama-3.2-1B"

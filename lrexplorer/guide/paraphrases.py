@@ -7,7 +7,7 @@ optimizer updates: fewer phrasings then means more epochs over the same sentence
 
     python -m lrexplorer.guide.paraphrases --phrasings 2 --out runs/guide-data/facts-2
 
-The rows come from `lrexplorer.runs.builtin_data`, so they are the built-in dataset's own sentences.
+The rows come from `lrexplorer.catalogues.builtin_data`, so they are the built-in dataset's own sentences.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..runs import builtin_data, store
+from lrexplorer.catalogues import builtin_data
+from lrexplorer.runs.folder import index, store
 
 MAX_PHRASINGS = len(next(iter(builtin_data.RELATIONS.values()))[0]) - 1  # one phrasing is held out
 BATCH = 8  # the catalogue's default per_device_train_batch_size, which the commands below leave alone
@@ -104,7 +105,7 @@ def matches(config: dict, e: Experiment) -> bool:
 def newest_runs(experiments: list[Experiment], root: Path) -> dict[str, tuple[Path, Experiment]]:
     """label -> (run folder, experiment): the newest run in `root` of each experiment that has one."""
     found: dict[str, tuple[Path, Experiment]] = {}
-    for status in store.list_runs(root):  # newest first
+    for status in index.list_runs(root):  # newest first
         path = Path(status["path"])
         config = store.read_config(path)
         for e in experiments:

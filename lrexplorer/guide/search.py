@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .. import params
-from ..schedules import CATALOGUE as SCHEDULES
-from ..schedules import NOTES_SCHEDULES
-from .arguments import lesson_for
-from .content import LESSONS
+from lrexplorer.catalogues import params
+from lrexplorer.guide.arguments import lesson_for
+from lrexplorer.guide.content import LESSONS
+from lrexplorer.schedules import CATALOGUE as SCHEDULES
+from lrexplorer.schedules import NOTES_SCHEDULES
 
 NAME_WEIGHT, KEYWORD_WEIGHT, TEXT_WEIGHT = 10, 4, 1
 

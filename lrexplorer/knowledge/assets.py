@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..resources import ASSETS
+from lrexplorer.core.resources import ASSETS
 
 KNOWLEDGE_DIR = ASSETS / "knowledge"
 FACTS_FILE = KNOWLEDGE_DIR / "facts.jsonl"

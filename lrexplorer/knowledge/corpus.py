@@ -23,8 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .prompts import answer_text, qa_prompt
-from .world import FIRST_SYLLABLES, RELATIONS, SECOND_SYLLABLES, SURNAME_HEADS, SURNAME_TAILS, Relation
+from lrexplorer.knowledge.prompts import answer_text, qa_prompt
+from lrexplorer.knowledge.world import (
+    FIRST_SYLLABLES,
+    RELATIONS,
+    SECOND_SYLLABLES,
+    SURNAME_HEADS,
+    SURNAME_TAILS,
+    Relation,
+)
 
 LAB_PEOPLE = 30
 LAB_QUESTIONS = 3  # test phrasings per fact
@@ -203,7 +210,7 @@ def iter_jsonl(rows: list[dict]) -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .assets import FACTS_FILE
+    from lrexplorer.knowledge.assets import FACTS_FILE
 
     parser = argparse.ArgumentParser(description="Write the knowledge lab's fact set.")
     parser.add_argument("--out", type=Path, default=FACTS_FILE)

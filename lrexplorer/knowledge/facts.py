@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .assets import FACTS_FILE
+from lrexplorer.knowledge.assets import FACTS_FILE
 
 REQUIRED = ("fact", "paraphrases", "questions", "answer", "candidates")
 OPTIONAL = ("entity", "relation")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .pretrain import tokenized
+from lrexplorer.knowledge.pretrain import tokenized
 
 
 @dataclass(frozen=True)

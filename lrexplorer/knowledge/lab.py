@@ -24,14 +24,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import assets
-from .facts import Fact, load_facts, max_paraphrases
-from .finetune import FinetuneSettings, Hooks, finetune, planned_steps, updates_per_epoch
-from .progress import Progress
-from .prompts import qa_prompt
-from .results import METHODS, TRAINED, LabResult, MethodResult
-from .retrieve import Retriever
-from .score import Question, choice_accuracy, exact_match, score_questions
+from lrexplorer.knowledge import assets
+from lrexplorer.knowledge.facts import Fact, load_facts, max_paraphrases
+from lrexplorer.knowledge.finetune import FinetuneSettings, Hooks, finetune, planned_steps, updates_per_epoch
+from lrexplorer.knowledge.progress import Progress
+from lrexplorer.knowledge.prompts import qa_prompt
+from lrexplorer.knowledge.results import METHODS, TRAINED, LabResult, MethodResult
+from lrexplorer.knowledge.retrieve import Retriever
+from lrexplorer.knowledge.score import Question, choice_accuracy, exact_match, score_questions
 
 BUDGETS = ("epochs", "updates")
 

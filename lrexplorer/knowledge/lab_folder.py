@@ -25,9 +25,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..runs import store
-from ..runs.process import process_matches
-from .facts import parse_text
+from lrexplorer.knowledge.facts import parse_text
+from lrexplorer.runs.folder import store
+from lrexplorer.runs.folder.process import process_matches
 
 SETTINGS, STATUS, LOG, RESULTS, OUTPUT, FACTS, STOP = (
     "settings.json",
@@ -191,11 +191,3 @@ def list_labs(root: str | Path | None = None) -> list[Path]:
         return []
     found = [p for p in parent.iterdir() if p.is_dir() and (p / SETTINGS).exists()]
     return sorted(found, key=lambda p: p.name, reverse=True)  # names are start times
-
-
-def find_lab(name: str, root: str | Path | None = None) -> Path | None:
-    """The lab folder called `name` (a plain folder name: no path leaves the labs directory)."""
-    if not store.RUN_ID.match(name):
-        return None
-    path = labs_dir(root) / name
-    return path if (path / SETTINGS).exists() else None

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .assets import MODEL_DIR
-from .corpus import PretrainCorpus
-from .cpu import passive_openmp_wait
-from .score import Question, choice_accuracy, score_questions
+from lrexplorer.knowledge.assets import MODEL_DIR
+from lrexplorer.knowledge.corpus import PretrainCorpus
+from lrexplorer.knowledge.cpu import passive_openmp_wait
+from lrexplorer.knowledge.score import Question, choice_accuracy, score_questions
 
 SEED = 0
 STEPS = 500

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .prompts import answer_text
+from lrexplorer.knowledge.prompts import answer_text
 
 BATCH = 64  # questions per forward pass
 MAX_NEW_TOKENS = 6  # greedy answer length; every built-in answer is shorter

@@ -1,18 +1,12 @@
 """The Memory explorer: how much memory a fine-tuning step needs per GPU, and what each setting saves.
 
-- `sources.resolve_model` / `presets`: a model's architecture from a preset, a config.json or the Hub.
-- `setup.TrainingSetup`: the run's settings (TrainingArguments / SFTConfig / PEFT / bitsandbytes names),
-  including which trainer runs the step: TRL's SFTTrainer (the default) or the plain Trainer.
-- `estimate.estimate`: the analytic engine (pure Python, well under a millisecond); SFTTrainer's loss,
-  TRL's fused LM head, is replayed by `fused_head`.
-- `simulate.simulate_step`: the real step under FakeTensorMode, counted by torch's MemTracker.
-- `simulate_parallel.simulate_parallel_step`: one rank of an FSDP2 step (accelerate's wrapping) on a fake
-  process group, counted by torch's FSDPMemTracker; `fsdp` is the analytic FSDP2 model checked against it,
-  `parallel` the DDP and DeepSpeed ZeRO figures (DeepSpeed's own estimators and bucket defaults).
-- `measure.measure_step`: the real step with real tensors (CPU, or a CUDA GPU); for SFTTrainer, step 2
-  of a real SFTTrainer run (`measure_sft`).
-- `savings.savings`, `gpus`: what each trick buys, and the fit per GPU.
+The package's base, which the three engine folders share:
+- `setup`: `TrainingSetup`, the settings the estimate models (TrainingArguments / SFTConfig / PEFT /
+  bitsandbytes names, and which trainer runs the step), with the checks that refuse impossible setups.
+- `model_source`: a model's architecture from a bundled preset, a local config.json or the Hub.
+- `results`: the result of a measured or simulated step (no torch); `gpus`: target GPUs and whether a peak fits.
 
-Only `simulate`, `simulate_parallel`, `measure`, `measure_sft` and `realmodel` import torch; importing this
-package does not.
+Then, lowest first: `analytic/` (the estimate, pure Python, well under a millisecond), `pytorch/` (the real
+step counted by PyTorch: simulated under FakeTensorMode, or measured; the only part that imports torch) and
+`advice/` (the fit advisor, the savings of each trick, the reports, the accuracy matrix).
 """

@@ -1,6 +1,6 @@
 """Target GPUs: the ones NVML detects, or picks from the bundled catalogue, and whether a peak fits.
 
-Detection is `lrexplorer.hardware` (NVML, no torch, no CUDA context). Without an NVIDIA GPU the
+Detection is `lrexplorer.core.hardware` (NVML, no torch, no CUDA context). Without an NVIDIA GPU the
 user picks targets from `assets/gpus.json`.
 """
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..fields import FieldError
-from ..kernels import KERNELS, is_flash
-from ..resources import ASSETS
-from ..units import GIB
-from .setup import TrainingSetup
+from lrexplorer.core.fields import FieldError
+from lrexplorer.core.kernels import KERNELS, is_flash
+from lrexplorer.core.resources import ASSETS
+from lrexplorer.core.units import GIB
+from lrexplorer.memory.setup import TrainingSetup
 
 CATALOGUE_PATH = ASSETS / "gpus.json"
 AMPERE = (8, 0)  # bfloat16 and flash-attention 2 need compute capability 8.0 or newer
@@ -32,10 +32,6 @@ class Gpu:
     @property
     def bf16(self) -> bool | None:
         return None if self.compute_capability is None else self.compute_capability >= AMPERE
-
-    @property
-    def flash_attention(self) -> bool | None:
-        return self.bf16  # flash-attn 2 supports Ampere and newer, like bfloat16
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ def find_gpu(text: str) -> Gpu:
 def detected_gpus() -> list[Gpu]:
     """The NVIDIA GPUs of this machine ([] without any or without the driver)."""
     try:
-        from ..hardware import detect_gpus
+        from lrexplorer.core.hardware import detect_gpus
     except ImportError:  # pragma: no cover - hardware.py is part of the package
         return []
     return [

@@ -2,7 +2,7 @@
 
 Field names are the transformers `TrainingArguments` / PEFT / bitsandbytes names, so a setup reads
 like the arguments of the run it describes; `setup_from_values` builds one from catalogue values
-(`lrexplorer.params`). `validate` checks each value with its catalogue field and the combinations
+(`lrexplorer.catalogues.params`). `validate` checks each value with its catalogue field and the combinations
 a real run refuses, raising FieldError naming the field.
 """
 
@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .. import optimizers as optimizer_registry
-from ..fields import FieldError
-from ..kernels import is_flash
-from ..params import CATALOGUE, MEMORY, defaults
-from ..params.limits import tokens_problem
-from .architecture import Architecture
+from lrexplorer.catalogues import optimizers as optimizer_registry
+from lrexplorer.catalogues.architecture import Architecture
+from lrexplorer.catalogues.params import CATALOGUE, MEMORY, defaults
+from lrexplorer.core.fields import FieldError
+from lrexplorer.core.kernels import is_flash
+from lrexplorer.core.limits import tokens_problem
 
 # name -> what it is, for the Memory page and the CLI's help (the registry holds the rest)
 OPTIMIZERS: dict[str, str] = {o.name: o.description for o in optimizer_registry.OPTIMIZERS.values()}

@@ -1,6 +1,6 @@
 """Start, stop and resume runs without ever blocking the caller (the page, the CLI, a notebook).
 
-A run starts as `python -m lrexplorer.runs.worker RUN_DIR` in a new session (its own process
+A run starts as `python -m lrexplorer.runs.training.worker RUN_DIR` in a new session (its own process
 group), so stopping it reaches the dataloader workers too. Stopping is graceful first (a stop-request
 file the worker checks after every optimizer step: checkpoint, then `stopped`), then SIGTERM, then
 SIGKILL of the whole group.
@@ -19,19 +19,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from ..fields import FieldError
-from . import health, lock, store
-from .process import WORKER_MODULE, is_worker, process_matches
-from .spec import RunSpec
-from .validate import Facts, detect_facts
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+from lrexplorer.core.fields import FieldError
+from lrexplorer.core.resources import SOURCE_ROOT
+from lrexplorer.runs.folder import health, lock, store
+from lrexplorer.runs.folder.process import WORKER_MODULE, is_worker, process_matches
+from lrexplorer.runs.spec import RunSpec
+from lrexplorer.runs.validate import Facts, detect_facts
 
 
 def new_run_id(spec: RunSpec, root: Path, base: str | None = None) -> str:
     """A readable id unique in `root` and its registry: `base` when given and valid, else the time and
     the dataset's short name."""
-    from . import registry
+    from lrexplorer.runs.folder import registry
 
     if base is None or not store.RUN_ID.match(base):
         data = spec["dataset"].rstrip("/").split("/")[-1].split(":")[-1]
@@ -68,7 +67,7 @@ def prepare_run(
 
     The folder is `root/run_id`, or a user-chosen output_dir (new or empty), registered in `root` so
     the run stays reachable by id."""
-    from . import registry
+    from lrexplorer.runs.folder import registry
 
     root = store.runs_dir(root)
     target = output_dir or spec["output_dir"]
@@ -122,7 +121,7 @@ def inside_root(run_dir: Path, root: Path) -> bool:
 def _worker_env() -> dict[str, str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     # Works from a source checkout that is not pip-installed: the worker must import this package.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SOURCE_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 
@@ -159,7 +158,7 @@ def _spawn(run_dir: Path, resume: bool, queue: bool, held: list[IO[str]]) -> int
     (run_dir / store.STOP).unlink(missing_ok=True)
     earlier: dict[str, float | None] = {}
     if resume:  # the relaunch restarts the clock: keep the time the run trained before
-        from .summary import EARLIER, duration_s
+        from lrexplorer.runs.folder.summary import EARLIER, duration_s
 
         earlier[EARLIER] = duration_s(store.read_status(run_dir))
     store.update_status(
@@ -210,7 +209,7 @@ def start_run(
     without waiting. `before_launch` adds to the folder before its worker starts (a run kind's marker)."""
     if not isinstance(spec, RunSpec):
         spec = RunSpec.from_dict(spec)
-    from .sources import check_sources
+    from lrexplorer.runs.training.sources import check_sources
 
     problems = check_sources(spec.values)
     if problems:

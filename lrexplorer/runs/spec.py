@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from ..params import TRAIN, FieldError, defaults, fields_for, resolve
-from ..schedules import get_schedule
-from .validate import Facts, detect_facts, validate
+from lrexplorer.catalogues.params import TRAIN, FieldError, defaults, fields_for, resolve
+from lrexplorer.runs.validate import Facts, detect_facts, validate
+from lrexplorer.schedules import get_schedule
 
 # SFTConfig fields lrexplorer always sets, whatever the spec: the run folder is the record, so
 # trainer-side extras stay off. They are written into exports too, so a script behaves the same.
@@ -90,7 +90,7 @@ class RunSpec:
     def sharding_kwargs(self) -> dict[str, Any]:
         """fsdp / fsdp_config / deepspeed as transformers 5 takes them: fsdp a switch with FSDP2's settings
         in fsdp_config, deepspeed the config dict of the chosen ZeRO preset (None where off)."""
-        from .distributed import zero_config
+        from lrexplorer.runs.training.distributed import zero_config
 
         fsdp = self.values["fsdp"]
         config = {k.removeprefix("fsdp_"): v for k, v in self.values["fsdp_config"].items()}

@@ -15,11 +15,11 @@ import platform
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..kernels import FLASH, best_flash, installed_flash_kernels, is_flash, kernel_problem, sdpa_backend
-from ..params import CATALOGUE, FieldError
-from ..params.limits import tokens_problem
-from ..schedules import get_schedule
-from .distributed import check_distributed
+from lrexplorer.catalogues.params import CATALOGUE, FieldError
+from lrexplorer.core.kernels import FLASH, best_flash, installed_flash_kernels, is_flash, kernel_problem, sdpa_backend
+from lrexplorer.core.limits import tokens_problem
+from lrexplorer.runs.training.distributed import check_distributed
+from lrexplorer.schedules import get_schedule
 
 AMPERE = (8, 0)  # bf16 tensor cores, TF32 and flash-attention 2 start at compute capability 8.0
 
@@ -83,7 +83,7 @@ def detect_facts(use_torch: bool = False) -> Facts:
             else ()
         )
     else:
-        from ..hardware import detect_gpus
+        from lrexplorer.core.hardware import detect_gpus
 
         gpus = detect_gpus()
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")

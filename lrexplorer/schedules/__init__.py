@@ -1,10 +1,15 @@
 """Learning-rate schedules: the catalogue, their exact curves and the real schedulers behind them.
 
-`build_scheduler` (in `.build`) imports torch; everything imported here needs only numpy, so the
-page can draw curves without loading torch. Each schedule's arguments are `lrexplorer.fields.Field`s.
+- `entry`: a schedule's catalogue entry; `catalogue_hf` and `catalogue_torch`: the entries of every
+  transformers `SchedulerType` and every torch scheduler class a run can use; `params`: their arguments as
+  fields, and the peak `learning_rate` every schedule takes.
+- `curves`: the curve of any schedule, update by update; `hf_curves`, `torch_curves`: their closed forms.
+- `warmup`: the linear warmup in front of a torch class; `build`: the real scheduler a run steps (torch).
+
+Everything imported here needs only numpy, so a page draws curves without loading torch.
 """
 
-from .curves import (
+from lrexplorer.schedules.curves import (
     CATALOGUE,
     NOTES_SCHEDULES,
     Curve,
@@ -14,7 +19,7 @@ from .curves import (
     schedule_names,
     span_of,
 )
-from .entry import Schedule
+from lrexplorer.schedules.entry import Schedule
 
 __all__ = [
     "CATALOGUE",

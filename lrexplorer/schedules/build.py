@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from .curves import get_schedule, span_of
-from .warmup import LinearWarmupThen
+from lrexplorer.schedules.curves import get_schedule, span_of
+from lrexplorer.schedules.warmup import LinearWarmupThen
 
 
 def torch_scheduler_class(name: str) -> type:

@@ -6,9 +6,9 @@ number of updates, W the warmup updates and p = (k - W) / max(1, N - W) the prog
 
 from __future__ import annotations
 
-from ..fields import Field
-from . import hf_curves as hf
-from .entry import Schedule
+from lrexplorer.core.fields import Field
+from lrexplorer.schedules import hf_curves as hf
+from lrexplorer.schedules.entry import Schedule
 
 WARM = r"\eta_k = \eta_0\,\frac{k}{\max(1, W)} \quad (k < W)"
 

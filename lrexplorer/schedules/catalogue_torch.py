@@ -7,9 +7,9 @@ number of updates the class covers (total updates minus warmup). m counts the cl
 
 from __future__ import annotations
 
-from ..fields import Field
-from . import torch_curves as tc
-from .entry import Schedule
+from lrexplorer.core.fields import Field
+from lrexplorer.schedules import torch_curves as tc
+from lrexplorer.schedules.entry import Schedule
 
 GAMMA = Field("gamma", "float", 0.1, "Multiplier applied at each decay.", low=0.0, low_open=True)
 ETA_MIN = Field("eta_min", "float", 0.0, "Lowest LR of the cosine.", low=0.0)

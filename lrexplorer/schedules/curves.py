@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ..fields import MAX_INT, FieldError
-from .catalogue_hf import HF_SCHEDULES
-from .catalogue_torch import TORCH_SCHEDULES
-from .entry import Schedule
+from lrexplorer.core.fields import MAX_INT, FieldError
+from lrexplorer.schedules.catalogue_hf import HF_SCHEDULES
+from lrexplorer.schedules.catalogue_torch import TORCH_SCHEDULES
+from lrexplorer.schedules.entry import Schedule
+from lrexplorer.schedules.params import LEARNING_RATE
 
 CATALOGUE: dict[str, Schedule] = {s.name: s for s in (*HF_SCHEDULES, *TORCH_SCHEDULES)}
 
@@ -78,7 +79,7 @@ def compute_curve(
         if schedule.family == "transformers":
             lr = schedule.curve(k, float(learning_rate), total_steps, warmup_steps, real)
         else:
-            from .torch_curves import validate_torch
+            from lrexplorer.schedules.torch_curves import validate_torch
 
             validate_torch(name, real, learning_rate)
             lr = np.empty(total_steps)
@@ -104,9 +105,7 @@ def curve_for(values: Mapping[str, Any], total_steps: int, warmup_steps: int) ->
 
 
 def _check_run(learning_rate: float, total_steps: int, warmup_steps: int) -> None:
-    from ..params import CATALOGUE
-
-    CATALOGUE["learning_rate"].convert(learning_rate)
+    LEARNING_RATE.convert(learning_rate)
     if (
         isinstance(total_steps, bool)
         or not isinstance(total_steps, (int, np.integer))

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..fields import Field
-from .params import check_floors, resolve_kwargs, with_lr
+from lrexplorer.core.fields import Field
+from lrexplorer.schedules.params import check_floors, resolve_kwargs, with_lr
 
 
 @dataclass(frozen=True)

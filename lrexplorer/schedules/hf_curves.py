@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..fields import FieldError
+from lrexplorer.core.fields import FieldError
 
 
 def _warmup(k: np.ndarray, w: int) -> np.ndarray:

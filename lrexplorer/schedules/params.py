@@ -8,7 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..fields import Field, FieldError
+from lrexplorer.core.fields import Field, FieldError
+from lrexplorer.core.groups import SCHEDULE, TRAIN
+from lrexplorer.core.limits import MAX_LR
+
+# The schedule's peak: the one argument every schedule takes. It is also a field of the parameter
+# catalogue (group "Optimisation"), which takes this object as it is.
+LEARNING_RATE = Field(
+    "learning_rate",
+    "float",
+    5e-4,
+    "Peak step size of the optimizer; the schedule scales it at every "
+    "update. Too high diverges (loss becomes nan), too low barely moves.",
+    "optimisation",
+    "optimizer",
+    tools=(TRAIN, SCHEDULE),
+    library_default=2e-5,
+    low=0.0,
+    low_open=True,
+    high=MAX_LR,
+)
 
 # Arguments that set the lowest LR a schedule reaches; none may lie above the schedule's peak, which is
 # max_lr where the schedule takes one (CyclicLR, OneCycleLR, greedy) and learning_rate otherwise.

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..fields import FieldError
+from lrexplorer.core.fields import FieldError
 
 
 def step_lr(m: np.ndarray, lr: float, span: int, kw: dict) -> np.ndarray:

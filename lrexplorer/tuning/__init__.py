@@ -1,4 +1,5 @@
-"""Choosing hyperparameters: the LR range test and sweeps over run fields.
+"""Choosing hyperparameters: the LR range test and sweeps over run fields (the algorithms; starting
+them as runs is `frontend/tuning_launch.py` and `frontend/sweeps.py`).
 
 - `lr_range`: the range test's LR grid, smoothed loss, stop rule and result (no torch).
 - `suggest`: fastai's valley / steep / minimum and Lightning's steepest-gradient suggestions.
@@ -6,6 +7,7 @@
 - `space`: a sweep's search space (YAML), checked against the parameter catalogue.
 - `study`: the sweep itself, an Optuna study stored in the sweep's folder.
 - `trial_callback`: the Trainer callback that reports a trial's loss and obeys the pruner.
+- `run_kinds`: what makes a run a range test or a sweep trial (`run_kind.json` beside its config).
 - `figures`: Optuna's Plotly figures of a sweep.
 
 Import the submodules directly; this package imports nothing heavy.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .study import Sweep
+from lrexplorer.tuning.study import Sweep
 
 TARGET = "final loss"
 

@@ -26,9 +26,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..fields import Field
-from ..params import FieldError
-from .suggest import suggest
+from lrexplorer.catalogues.params import FieldError
+from lrexplorer.core.fields import Field
+from lrexplorer.tuning.suggest import suggest
 
 MODES = ("exponential", "linear")
 BETA = 0.98  # smoothing of fastai's AvgSmoothLoss and Lightning's _LRCallback

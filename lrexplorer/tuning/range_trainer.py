@@ -20,7 +20,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from transformers import TrainerCallback
 
-from .lr_range import LossSmoother, RangeTest, range_result
+from lrexplorer.tuning.lr_range import LossSmoother, RangeTest, range_result
 
 
 class RangeTestLR(LRScheduler):

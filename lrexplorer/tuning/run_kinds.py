@@ -48,8 +48,8 @@ def read_result(run_dir: Path) -> dict[str, Any] | None:
 
 class RangeTestKind:
     def __init__(self, run_dir: Path, settings: dict[str, Any], trainer: Any) -> None:
-        from .lr_range import RangeTest
-        from .range_trainer import RangeTestCallback
+        from lrexplorer.tuning.lr_range import RangeTest
+        from lrexplorer.tuning.range_trainer import RangeTestCallback
 
         self.run_dir = run_dir
         self.callback = RangeTestCallback(RangeTest(**settings))
@@ -72,8 +72,8 @@ class RangeTestKind:
 
 class SweepTrialKind:
     def __init__(self, run_dir: Path, settings: dict[str, Any], trainer: Any) -> None:
-        from .study import open_sweep
-        from .trial_callback import TrialReportCallback
+        from lrexplorer.tuning.study import open_sweep
+        from lrexplorer.tuning.trial_callback import TrialReportCallback
 
         sweep = open_sweep(settings["sweep"])
         self.callback = TrialReportCallback(sweep.trial(settings["trial"]), sweep.settings.metric)

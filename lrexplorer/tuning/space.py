@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from ..params import CATALOGUE, RENAMED, FieldError
+from lrexplorer.catalogues.params import CATALOGUE, RENAMED, FieldError
 
 RANGE_KEYS = {"low", "high", "log"}
 UNSWEPT = {

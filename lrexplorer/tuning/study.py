@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..params import FieldError
-from .space import SweepSpace, space_from_dict
+from lrexplorer.catalogues.params import FieldError
+from lrexplorer.tuning.space import SweepSpace, space_from_dict
 
 if TYPE_CHECKING:
     import optuna

@@ -6,7 +6,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .study import TrialHandle
+from lrexplorer.tuning.study import TrialHandle
 
 
 class TrialReportCallback(TrainerCallback):

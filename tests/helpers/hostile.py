@@ -17,8 +17,8 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from lrexplorer.catalogues.params import RENAMED_BY_OLD
 from lrexplorer.cli import build_parser, main
-from lrexplorer.params import RENAMED_BY_OLD
 
 HOSTILE = (
     "",

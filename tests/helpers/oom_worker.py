@@ -16,8 +16,8 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout's lrexplorer
     import torch
 
-    from lrexplorer.runs import worker
-    from lrexplorer.runs.trainer import LrxSFTTrainer
+    from lrexplorer.runs.training import worker
+    from lrexplorer.runs.training.trainer import LrxSFTTrainer
 
     at_step = int(argv[0])
     real_step = LrxSFTTrainer.training_step

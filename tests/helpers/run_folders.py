@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from lrexplorer.runs import store
+from lrexplorer.runs.folder import store
 
 
 def make_run(root: Path, run_id: str = "r1", state: str = "completed", config: dict | None = None, **status) -> Path:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from lrexplorer.runs import store
+from lrexplorer.runs.folder import store
+from lrexplorer.runs.steps import plan_steps
 from lrexplorer.schedules import compute_curve
-from lrexplorer.steps import plan_steps
 
 
 def isolate_env(mp: pytest.MonkeyPatch, root: Path) -> Path:
@@ -91,7 +91,7 @@ def save_tiny_hub_model(folder: Path) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from lrexplorer.runs.builtin import load_tokenizer
+    from lrexplorer.catalogues.builtin import load_tokenizer
 
     tok = load_tokenizer()
     torch.manual_seed(0)

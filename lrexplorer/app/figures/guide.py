@@ -10,16 +10,16 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ...guide.links import SchedulePreset
-from ...schedules import compute_curve
-from .lr_curves import PALETTE, Line, lr_figure, vertical_line
+from lrexplorer.app.figures.lr_curves import PALETTE, Line, lr_figure, vertical_line
+from lrexplorer.guide.links import SchedulePreset
+from lrexplorer.schedules import compute_curve
 
 MINI_HEIGHT = 230
 
 
 def schedule_mini(name: str, preset: SchedulePreset) -> go.Figure:
     """The curve the Schedules page draws for this preset (default scheduler arguments), made small."""
-    from ...steps import plan_steps
+    from lrexplorer.runs.steps import plan_steps
 
     plan = plan_steps(max_steps=preset.max_steps, warmup_steps=preset.warmup_steps)
     curve = compute_curve(name, preset.learning_rate, plan.total_steps, plan.warmup_steps, {})

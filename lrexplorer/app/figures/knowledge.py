@@ -10,7 +10,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .lr_curves import PALETTE, vertical_line
+from lrexplorer.app.figures.lr_curves import PALETTE, vertical_line
 
 COLOURS = {"base": PALETTE[7], "ft": PALETTE[0], "rag": PALETTE[2], "ft+rag": PALETTE[3]}
 HEIGHT = 380

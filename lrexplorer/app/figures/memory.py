@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import plotly.graph_objects as go
 
-from ...fields import FieldError
-from ...memory.architecture import Architecture
-from ...memory.estimate import Estimate, estimate
-from ...memory.gpus import Gpu
-from ...memory.setup import TrainingSetup
-from ...units import GIB
+from lrexplorer.catalogues.architecture import Architecture
+from lrexplorer.core.fields import FieldError
+from lrexplorer.core.units import GIB
+from lrexplorer.memory.analytic.estimate import Estimate, estimate
+from lrexplorer.memory.gpus import Gpu
+from lrexplorer.memory.setup import TrainingSetup
 
 PHASE_LABELS = {"forward": "forward (end)", "backward": "backward", "optimizer_step": "optimizer step"}
 COLOURS = {

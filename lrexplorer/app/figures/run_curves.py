@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from ...units import GIB
-from .lr_curves import PALETTE, decimate_indices, vertical_line
+from lrexplorer.app.figures.lr_curves import PALETTE, decimate_indices, vertical_line
+from lrexplorer.core.units import GIB
 
 # A chart is ~600 px wide: 1,000 points per trace draw every peak (M4 keeps each bucket's extremes), and
 # every viewer's browser receives every trace every second, so points cost bandwidth and server CPU.

@@ -1,1 +1,3 @@
-"""One thin Streamlit script per page, each calling its page module's `render()` (registered in `pages.py`)."""
+"""One thin Streamlit script per page, each calling its page's `render()` (registered in `pages.py`):
+`schedules`, `memory`, `train`, `tune`, `knowledge`, `runs`, `guide`.
+"""

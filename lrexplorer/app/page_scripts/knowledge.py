@@ -1,5 +1,5 @@
-"""Knowledge lab page: fine-tuning against retrieval on new facts (`lrexplorer.app.knowledge_page`)."""
+"""Knowledge lab page: fine-tuning against retrieval on new facts (`lrexplorer.app.knowledge.page`)."""
 
-from lrexplorer.app import knowledge_page
+from lrexplorer.app.knowledge import page as knowledge_page
 
 knowledge_page.render()

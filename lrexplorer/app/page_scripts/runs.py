@@ -1,6 +1,6 @@
 """Runs page: every run in the runs folder; compare, resume, delete and export them
-(`lrexplorer.app.runs_page`)."""
+(`lrexplorer.app.runs.page`)."""
 
-from lrexplorer.app import runs_page
+from lrexplorer.app.runs import page as runs_page
 
 runs_page.render()

@@ -1,5 +1,5 @@
-"""Tune page: the LR range test and sweeps of the run in the Train form (`lrexplorer.app.tune_page`)."""
+"""Tune page: the LR range test and sweeps of the run in the Train form (`lrexplorer.app.tune.page`)."""
 
-from lrexplorer.app import tune_page
+from lrexplorer.app.tune import page as tune_page
 
 tune_page.render()

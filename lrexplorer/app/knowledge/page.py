@@ -1,0 +1,193 @@
+"""The Knowledge lab page: fine-tuning against retrieval at teaching the built-in model new facts.
+
+A lab runs in its own `lrexplorer knowledge` process writing a folder under the runs directory
+(`knowledge.lab_folder`), so it goes on when the page is closed and its results are drawn again from
+the folder after a reload. The page reads presets from its query parameters (`methods`, `paraphrases`,
+`seeds`, `epochs`, `budget`: the Guide's link uses them) and the lab it shows from `lab`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from lrexplorer.app.figures import knowledge as figures
+from lrexplorer.knowledge import lab_folder
+from lrexplorer.knowledge.facts import FactFileError, load_facts, max_paraphrases, parse_text
+from lrexplorer.knowledge.lab import BUDGETS, LabSettings, validate
+from lrexplorer.knowledge.lab_folder import LabFolder
+from lrexplorer.knowledge.results import METHODS
+from lrexplorer.runs.folder.summary import format_duration
+
+PREFIX = "knowledge."
+LAB_PARAM = "lab"
+DEFAULTS = LabSettings()
+
+
+def render() -> None:
+    st.title("Knowledge lab")
+    st.caption(
+        "Can fine-tuning teach a model new facts, and how does it compare with putting the facts in the prompt? "
+        "The built-in reader model (a small Llama pre-trained in this repository to answer from a context) "
+        "meets facts about invented people it has never seen, learns them by fine-tuning on 1 to K "
+        "paraphrases of each (ft), reads them from retrieved documents (rag, BM25 top 3), or both, and "
+        "answers multiple-choice questions scored by log-probability, as Ovadia et al. (2024) do."
+    )
+    settings, facts_text, facts_name = controls()
+    if st.button("Run the lab", key=PREFIX + "start", disabled=settings is None, icon=":material/play_arrow:"):
+        start(settings, facts_text, facts_name)
+    st.divider()
+    shown = choose_lab()
+    if shown is not None:
+        lab = LabFolder(shown)
+        active = lab.reconcile().get("state") in lab_folder.ACTIVE
+        st.fragment(lab_view, run_every=2.0 if active else None)(str(shown), active)
+
+
+def _preset(name: str, default: str) -> str:
+    return str(st.query_params.get(name, default))
+
+
+def _preset_ints(name: str, default: tuple[int, ...], allowed: range) -> list[int]:
+    try:
+        values = [int(x) for x in _preset(name, ",".join(map(str, default))).split(",") if x.strip()]
+    except ValueError:
+        values = list(default)
+    return [v for v in values if v in allowed] or [v for v in default if v in allowed]
+
+
+def controls() -> tuple[LabSettings | None, str | None, str]:
+    """The lab's settings from the widgets; None (with the errors shown, naming the field) when invalid."""
+    source = st.radio("Fact set", ["built-in", "my fact file"], key=PREFIX + "source", horizontal=True)
+    facts_text, facts_name = None, ""
+    try:
+        if source == "built-in":
+            facts = load_facts()
+        else:
+            upload = st.file_uploader(
+                "Fact file (JSON lines: fact, paraphrases, questions, answer, candidates)",
+                type=["jsonl", "json", "txt"],
+                key=PREFIX + "upload",
+            )
+            if upload is None:
+                st.info("Choose a fact file to run the lab on it.", icon=":material/upload_file:")
+                return None, None, ""
+            facts_text, facts_name = upload.getvalue().decode("utf-8", errors="replace"), upload.name
+            facts = parse_text(facts_text, facts_name)
+    except FactFileError as exc:
+        st.error(f"**{exc.field or 'facts'}**: {exc}", icon=":material/error:")
+        return None, None, ""
+    k = max_paraphrases(facts)
+    st.caption(
+        f"{len(facts)} facts, {sum(len(f.questions) for f in facts)} test questions, up to {k} paraphrases each."
+    )
+    methods_default = [m for m in _preset("methods", ",".join(DEFAULTS.methods)).split(",") if m in METHODS]
+    cols = st.columns([4, 3, 1, 1, 2])
+    methods = cols[0].multiselect("methods", METHODS, methods_default, key=PREFIX + "methods")
+    counts = range(1, k + 1)
+    paraphrases = cols[1].multiselect(
+        "paraphrases",
+        list(counts),
+        _preset_ints("paraphrases", DEFAULTS.paraphrases, counts),
+        key=PREFIX + "paraphrases",
+        help="Paraphrase counts to fine-tune on (ft and ft+rag): the first n paraphrases of every fact.",
+    )
+    seeds = cols[2].number_input(
+        "seeds", 1, 10, _preset_ints("seeds", (DEFAULTS.seeds,), range(1, 11))[0], key=PREFIX + "seeds"
+    )
+    try:
+        epochs_default = float(_preset("epochs", str(DEFAULTS.epochs)))
+    except ValueError:
+        epochs_default = DEFAULTS.epochs
+    epochs = cols[3].number_input("epochs", 0.5, 100.0, min(max(epochs_default, 0.5), 100.0), 0.5, key=PREFIX + "ep")
+    budget_default = _preset("budget", DEFAULTS.budget)
+    budget = cols[4].selectbox(
+        "budget",
+        BUDGETS,
+        BUDGETS.index(budget_default) if budget_default in BUDGETS else 0,
+        key=PREFIX + "budget",
+        help="epochs: every paraphrase count gets the same passes over its documents (more paraphrases, more "
+        "updates). updates: every count gets as many updates as the largest count's passes take.",
+    )
+    settings = LabSettings(tuple(methods), tuple(sorted(paraphrases)), int(seeds), float(epochs), budget)
+    try:
+        validate(settings, facts)
+    except ValueError as exc:
+        field, _, problem = str(exc).partition(": ")
+        st.error(f"**{field}**: {problem}", icon=":material/error:")
+        return None, None, ""
+    return settings, facts_text, facts_name
+
+
+def start(settings: LabSettings | None, facts_text: str | None, facts_name: str) -> None:
+    if settings is None:
+        return
+    wanted = {k: settings.to_json()[k] for k in ("methods", "paraphrases", "seeds", "epochs", "budget")}
+    folder = lab_folder.start_lab(wanted, facts_text, facts_name)
+    st.query_params[LAB_PARAM] = folder.name
+    st.rerun()
+
+
+def choose_lab() -> Any:
+    """The lab to show: the one in the URL, else the newest; a selector over every lab in the runs folder."""
+    labs = lab_folder.list_labs()
+    if not labs:
+        st.caption(f"No lab has run yet; results are kept in {lab_folder.labs_dir()}/.")
+        return None
+    names = [p.name for p in labs]
+    wanted = st.query_params.get(LAB_PARAM)
+    index = names.index(wanted) if wanted in names else 0
+    name = st.selectbox("Lab", names, index, key=f"{PREFIX}shown.{wanted}", help=f"Folders in {lab_folder.labs_dir()}")
+    if name != wanted:
+        st.query_params[LAB_PARAM] = name
+    return labs[names.index(name)]
+
+
+def lab_view(path: str, was_active: bool) -> None:
+    lab = LabFolder(path)
+    status = lab.reconcile()
+    state = status.get("state", "?")
+    if was_active and state not in lab_folder.ACTIVE:
+        st.rerun()  # ended: draw it once more without the refresh
+    settings = lab.settings()
+    st.markdown(
+        f"**{lab.path.name}** ({state}): methods {', '.join(settings.get('methods', []))}; paraphrases "
+        f"{', '.join(map(str, settings.get('paraphrases', [])))}; {settings.get('seeds')} seeds; "
+        f"{settings.get('epochs')} epochs, same {settings.get('budget')}; facts: {settings.get('facts')}"
+    )
+    if state in lab_folder.ACTIVE:
+        eta = status.get("eta_s")
+        eta_text = "" if eta is None else f", about {format_duration(eta)} left"
+        st.progress(float(status.get("fraction", 0.0)), text=f"{status.get('message', '')}{eta_text}")
+        if lab.should_stop():
+            st.caption("Stop asked: the lab ends after the current step, keeping the results that finished.")
+        elif st.button("Stop", key=PREFIX + "stop", icon=":material/stop:"):
+            lab.request_stop()
+    elif state == "failed":
+        st.error(status.get("message", "failed"), icon=":material/error:")
+    elif state == "stopped":
+        st.warning("Stopped before the end: the results below are those that finished.", icon=":material/pause:")
+    results = lab.results()
+    if results is not None:
+        show_results(results)
+    records = lab.records()
+    if records:
+        st.markdown("**Fine-tuning loss**")
+        st.plotly_chart(figures.curves_figure(records), width="stretch", key=PREFIX + "curves")
+        st.caption(
+            "One line per paraphrase count and seed. The loss drops at each dotted line, where the model sees "
+            "its documents again: it is memorising the sentences, which is not the same as being able to "
+            "answer a question phrased differently."
+        )
+
+
+def show_results(results: dict[str, Any]) -> None:
+    st.markdown("**Accuracy on questions about the new facts**")
+    st.plotly_chart(figures.accuracy_figure(results), width="stretch", key=PREFIX + "accuracy")
+    st.dataframe(figures.table_rows(results), hide_index=True, width="stretch")
+    st.caption(
+        f"{results['questions']} questions, each scored by the candidate with the highest log-probability "
+        f"(chance {results['chance']:.2f}); exact match: the greedy answer equals the right one. base and rag do "
+        f"not train, so their figure is the same for every seed. Lab time: {format_duration(results['elapsed_s'])}."
+    )

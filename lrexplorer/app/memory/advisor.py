@@ -1,0 +1,116 @@
+"""The Memory page's trainer settings, its note on what the estimate models, and the fit advisor: does
+the run fit one GPU with a safety margin, the largest micro-batch, and the changes that make it fit
+(one click fills the form with a suggestion)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lrexplorer.app.memory.form import PREFIX, SETUP_FIELDS
+from lrexplorer.catalogues.architecture import Architecture
+from lrexplorer.core.units import GIB
+from lrexplorer.memory.advice.advisor import (
+    DEFAULT_MARGIN_PERCENT,
+    MARGIN_HELP,
+    MAX_MARGIN_PERCENT,
+    Advice,
+    Suggestion,
+    advise,
+)
+from lrexplorer.memory.analytic import fused_head
+from lrexplorer.memory.analytic.estimate import Estimate
+from lrexplorer.memory.gpus import Gpu
+from lrexplorer.memory.setup import TRAINERS, TrainingSetup
+
+MARGIN_KEY = "mem.margin"
+
+
+def trainer_note(est: Estimate) -> None:
+    """Which trainer's step the figures are, and every fallback or unverified path, visibly."""
+    trl = fused_head.installed_trl() or "not installed"
+    st.caption(
+        f"Modelled trainer: **{est.setup.trainer}**: {TRAINERS[est.setup.trainer]}. "
+        f"TRL installed: {trl}; the SFTTrainer model covers TRL {fused_head.trl_range_text()}."
+    )
+    for note in est.notes:
+        # An unverified path is a caveat to read; a fallback changes what the figures mean.
+        if note == fused_head.TRITON_NOTE:
+            st.caption(f":material/info: {note}.")
+        else:
+            st.warning(note, icon=":material/warning:")
+
+
+def form_values(changes: dict[str, Any], setup: TrainingSetup) -> dict[str, Any]:
+    """Session-state values that make the Memory form (one input per field, key `mem.<field>`) produce the
+    setup with `changes`."""
+    out = {PREFIX + name: value for name, value in changes.items() if name in SETUP_FIELDS}
+    if changes.get("use_peft"):
+        out[PREFIX + "lora_r"] = setup.lora_r
+    return out
+
+
+def _apply(values: dict[str, Any]) -> None:
+    st.session_state.update(values)
+
+
+def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -> None:
+    st.markdown("#### Fit advisor")
+    if setup.device != "cuda" or not gpus:
+        st.caption("The advisor answers for one GPU: choose device cuda and at least one target GPU.")
+        return
+    c = st.columns([2, 2])
+    name = c[0].selectbox("GPU to fit", [g.name for g in gpus], key="mem.advisor_gpu")
+    margin = c[1].slider(
+        "safety margin %", 0.0, MAX_MARGIN_PERCENT, DEFAULT_MARGIN_PERCENT, step=1.0, key=MARGIN_KEY, help=MARGIN_HELP
+    )
+    gpu = next(g for g in gpus if g.name == name)
+    advice = advise(arch, setup, gpu, margin)
+    _verdict(advice)
+    suggestions = advice.suggestions()
+    if not suggestions:
+        return
+    st.caption(
+        "Each change re-runs the estimate. Ranked by quality cost, then GPUs, then compute per update "
+        "(6 N FLOPs per token, 4 N with LoRA's frozen weights, + 2 N with recomputation, + 12 L·s·h for attention)."
+    )
+    st.dataframe(_table(advice, suggestions), hide_index=True, width="stretch", key="mem.advisor_table")
+    for i, s in enumerate(suggestions):
+        st.button(
+            f"Apply: {s.label}",
+            key=f"mem.apply.{i}",
+            on_click=_apply,
+            args=(form_values(s.changes, setup),),
+        )
+
+
+def _verdict(advice: Advice) -> None:
+    line = (
+        f"{advice.gpu.name}: peak {advice.peak_bytes / GIB:.2f} GiB against {advice.usable_bytes / GIB:.2f} GiB usable "
+        f"({advice.margin_percent:g} % kept free)."
+    )
+    largest = f"Largest per_device_train_batch_size that fits: {advice.max_batch or 'none'}"
+    if advice.keep_global is not None:
+        largest += f"; same global batch: {advice.keep_global[0]} × {advice.keep_global[1]} accumulation steps"
+    if advice.fits:
+        st.success(f"Fits. {line} {largest}.", icon=":material/check_circle:")
+    else:
+        st.warning(f"Does not fit. {line} {largest}.", icon=":material/error:")
+
+
+def _table(advice: Advice, suggestions: list[Suggestion]) -> pd.DataFrame:
+    cheapest = advice.combined.changes if advice.combined is not None else None
+    return pd.DataFrame(
+        [
+            {
+                "change": s.label + (" (cheapest)" if s.changes == cheapest else ""),
+                "peak GiB": round(s.peak_bytes / GIB, 2),
+                "quality cost": s.quality_cost,
+                "GPUs": s.gpus,
+                "compute vs now": round(s.flops / advice.flops, 2),
+            }
+            for s in suggestions
+        ]
+    )

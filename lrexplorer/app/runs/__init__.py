@@ -1,0 +1,5 @@
+"""The Runs page.
+
+- `page`: every run in a table, their comparison (overlaid curves, config diff), resume, delete, export.
+- `merge`: the merge panel: a LoRA or QLoRA adapter folded into its base model.
+"""

@@ -1,0 +1,140 @@
+"""A sweep's trials as runs: planned before the start, then launched one at a time on the device lock.
+
+`plan_sweep` says, for the trials known before the start (every grid combination; for random and TPE,
+the corners of the space, which bound what any trial can need), each one's schedule, length, memory
+estimate and time, from the same preflight the Train page shows. `run_sweep` asks the study for a trial,
+starts it as an ordinary run folder marked `sweep_trial` (its worker reports the loss to the study),
+waits for it, and tells the study its last reported loss. A trial whose values make an invalid run, or
+one the memory estimate says will not fit, is recorded as failed with the reason and skipped. Stopping
+leaves the running trial stopped with a checkpoint; resuming the sweep resumes that run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lrexplorer.core.units import GIB
+from lrexplorer.frontend.tuning_launch import start_kind_run
+from lrexplorer.runs import launcher
+from lrexplorer.runs.folder import store
+from lrexplorer.runs.folder.step_time import measured_step_time
+from lrexplorer.tuning.run_kinds import SWEEP_TRIAL
+from lrexplorer.tuning.study import Sweep, TrialHandle, TrialSkipped, run_trials
+
+POLL_S = 0.5
+
+
+@dataclass
+class TrialPlan:
+    params: dict[str, Any]
+    preflight: Any  # lrexplorer.frontend.preflight.Preflight
+    seconds_per_step: float | None = None
+
+    @property
+    def skip_reason(self) -> str | None:
+        """Why this trial would be skipped: an invalid run, or one that will not fit in memory."""
+        pre = self.preflight
+        if pre.errors:
+            return "; ".join(str(e) for e in pre.errors)
+        memory = pre.memory
+        if memory is not None and memory.fits is False:
+            return f"needs about {memory.peak_bytes / GIB:.1f} GiB per device; {memory.capacity_label}"
+        return None
+
+    @property
+    def total_steps(self) -> int | None:
+        return self.preflight.plan.total_steps if self.preflight.plan is not None else None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.seconds_per_step is None or self.total_steps is None:
+            return None
+        return self.seconds_per_step * self.total_steps
+
+
+def plan_trial(base: dict[str, Any], params: dict[str, Any], root: str | Path | None = None) -> TrialPlan:
+    from lrexplorer.core.hardware import detect
+    from lrexplorer.frontend.preflight import preflight
+    from lrexplorer.runs.validate import detect_facts
+
+    pre = preflight({**base, **params}, detect_facts(), detect())
+    per_step = measured_step_time(pre.spec.values, root) if pre.spec is not None else None
+    return TrialPlan(params, pre, per_step)
+
+
+def planned_params(sweep: Sweep) -> list[dict[str, Any]]:
+    """The trials known before the start: every grid point, or for random and TPE the corners of the space
+    (each range's low and high with each listed value), which bound what any of their trials needs."""
+    space = sweep.space
+    if sweep.settings.sampler == "grid":
+        return space.grid_points()
+    corners = [list(d.values) if d.values is not None else [d.low, d.high] for d in space.dimensions]
+    return [dict(zip(space.names, combo)) for combo in itertools.product(*corners)]
+
+
+def plan_sweep(sweep: Sweep, base: dict[str, Any], root: str | Path | None = None) -> list[TrialPlan]:
+    return [plan_trial(base, params, root) for params in planned_params(sweep)]
+
+
+def run_sweep(
+    sweep: Sweep,
+    base: dict[str, Any],
+    root: str | Path | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_trial: Callable[[TrialHandle, Path], None] = lambda handle, run_dir: None,
+) -> dict[str, Any]:
+    """Train the sweep's remaining trials one at a time; returns the sweep's summary."""
+
+    def train(handle: TrialHandle) -> float | None:
+        run_dir = _start(sweep, handle, base, root)
+        on_trial(handle, run_dir)
+        state = _wait(run_dir, should_stop)
+        if state is None:
+            return None  # stopped: the trial stays interrupted, to resume with the sweep
+        if state != "completed":
+            raise TrialSkipped(f"run {run_dir.name} {state}: {store.read_status(run_dir).get('message', '')}")
+        reported = handle.reported
+        if not reported:
+            raise TrialSkipped(f"run {run_dir.name} logged no {sweep.settings.metric}")
+        return reported[max(reported)]
+
+    run_trials(sweep, train, should_stop)
+    return sweep.summary()
+
+
+def _start(sweep: Sweep, handle: TrialHandle, base: dict[str, Any], root: str | Path | None) -> Path:
+    if handle.run:  # an interrupted trial: resume its run from its checkpoint, if it has one
+        run_dir = Path(handle.run)
+        if store.checkpoints(run_dir) and store.reconcile(run_dir).get("state") not in store.ACTIVE:
+            launcher.resume_run(run_dir, queue=True)
+            return run_dir
+    plan = plan_trial(base, handle.params, root)
+    if plan.skip_reason:
+        raise TrialSkipped(plan.skip_reason)
+    run_id = f"{sweep.folder.resolve().name}-t{handle.number:03d}"
+    n = 1
+    while (store.runs_dir(root) / run_id).exists():
+        n += 1
+        run_id = f"{sweep.folder.resolve().name}-t{handle.number:03d}-{n}"
+    settings = {"sweep": str(sweep.folder.resolve()), "trial": handle.number}
+    fields = {**base, **handle.params, "output_dir": None}
+    run_dir = start_kind_run(fields, SWEEP_TRIAL, settings, root, run_id=run_id, queue=True)
+    handle.set_run(str(run_dir))
+    return run_dir
+
+
+def _wait(run_dir: Path, should_stop: Callable[[], bool]) -> str | None:
+    """The run's final state, or None once `should_stop()` said so and the run was stopped."""
+    while True:
+        state = store.reconcile(run_dir).get("state")
+        if state in store.FINAL_STATES:
+            return str(state)
+        if should_stop():
+            launcher.stop_run(run_dir)
+            return None
+        time.sleep(POLL_S)

@@ -1,0 +1,7 @@
+"""Advice and reports built on the memory engines.
+
+- `advisor`: does a setup fit a GPU, the largest micro-batch, the cheapest changes that make it fit.
+- `savings`: what each memory-saving setting buys.
+- `report`: one result shape for every engine (bytes) and its table (GiB).
+- `accuracy`: the validation matrix of the estimate against measured steps.
+"""

@@ -1,0 +1,14 @@
+"""A run as a folder, read and written while its worker runs.
+
+- `store`: the one place that knows a run's files and their formats; `metrics`: metrics.jsonl.
+- `index`: runs found by id and listed; `registry`: runs living outside the runs directory;
+  `health`: whether a folder can be used.
+- `lock`: one run per device; `process`: whether a run's worker is alive.
+- `feed`: a live folder read incrementally for every viewer; `summary`: table rows, progress, diffs;
+  `peak`: predicted against measured peak memory; `step_time`: measured seconds per update.
+
+`store` names every file of a run and writes config, status, metrics, memory record and markers. Three
+others touch files of their own, named by store's constants: `runs/launcher.py` (creates the folder,
+appends the worker's output to the log, leaves a stop request), `runs/training/ranks.py` (each rank's log
+and end record under `ranks/`) and `tuning/run_kinds.py` (`run_kind.json` and a range test's result).
+"""

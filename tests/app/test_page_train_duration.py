@@ -1,0 +1,43 @@
+"""The Train page predicts the run's duration before Start from the seconds per update an ended run with
+the same model, batch shape and device took here (the sweep planner's measurement)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers.run_folders import append, make_run, record
+from test_page_train import train_page
+
+from lrexplorer.frontend.preflight import preflight
+from lrexplorer.runs.validate import detect_facts
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path / "runs"
+
+
+def seconds(text: str) -> int:
+    parts = [int(p) for p in text.split(":")]
+    return sum(p * 60**i for i, p in enumerate(reversed(parts)))
+
+
+def test_predicted_duration_from_a_similar_ended_run(runs: Path) -> None:
+    at = train_page()
+    assert any("No ended run with this model" in c.value for c in at.caption)
+    assert not any(m.label == "Predicted training time" for m in at.metric)
+    defaults = preflight({}, detect_facts()).spec
+    assert defaults is not None
+    same = make_run(runs, "same", config=dict(defaults.values))
+    append(same, *(record(i, step_time_s=t) for i, t in enumerate((0.5, 0.9, 0.6), start=1)))
+    other = make_run(runs, "other", config={**defaults.values, "per_device_train_batch_size": 64})
+    append(other, record(1, step_time_s=50.0))  # newer, but another batch shape: not used
+    at = train_page()
+    updates = int(next(m.value for m in at.metric if m.label == "Updates").replace(",", ""))
+    shown = next(m for m in at.metric if m.label == "Predicted training time")
+    assert seconds(shown.value) == round(0.6 * updates)  # the median of the same run's updates
+    assert "run same" in shown.help
