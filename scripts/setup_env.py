@@ -78,6 +78,20 @@ def reachable(url: str, timeout: float = 5.0) -> bool:
         return False
 
 
+def wheel_folder_with(python: Path, name: str, version: str) -> str | None:
+    """A local folder of wheels that pip's configuration names (find-links) and that holds `name` at `version`."""
+    found = subprocess.run([str(python), "-m", "pip", "config", "list"], capture_output=True, text=True, check=False)
+    folders = []
+    for line in found.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.endswith(".find-links"):
+            folders += [f for f in value.strip("'\"").split() if not f.startswith(("http:", "https:"))]
+    for folder in dict.fromkeys(f.removeprefix("file://") for f in folders):
+        if list(Path(folder).glob(f"{name}-{version}-*.whl")) + list(Path(folder).glob(f"{name}-{version}+*.whl")):
+            return folder
+    return None
+
+
 def installed_torch(python: Path) -> tuple[str, str | None] | None:
     """(version, CUDA version or None) of the torch in the venv, or None when there is none."""
     probe = "import torch; print(torch.__version__); print(torch.version.cuda or '')"
@@ -102,8 +116,27 @@ def install_torch(venv: Path, version: str, logfile: Path) -> None:
             [uv, "pip", "install", "--python", python, "--index-url", CPU_INDEX, "--no-deps", f"torch=={version}"],
             logfile,
         )
+    elif folder := wheel_folder_with(python, "torch", version):
+        # A folder of wheels named in pip's configuration holds this torch (a CPU build, on this project's
+        # machines): uv installs it from there alone, and from its cache the next time in about a second.
+        log(f"Installing torch {version} from {folder} (a folder of wheels in pip's configuration) ...")
+        run(
+            [
+                uv,
+                "pip",
+                "install",
+                "--python",
+                python,
+                "--no-deps",
+                "--no-index",
+                "--find-links",
+                folder,
+                f"torch=={version}",
+            ],
+            logfile,
+        )
     else:
-        # pip rather than uv: pip's own configuration (a mirror, a folder of wheels) may hold a CPU build.
+        # pip rather than uv: pip's own configuration (a mirror, an index) may hold a CPU build.
         log(f"Installing torch {version} with pip (PyTorch's CPU index cannot be reached) ...")
         run([python, "-m", "pip", "install", f"torch=={version}"], logfile)
     version_now, cuda = installed_torch(python) or ("?", None)
