@@ -31,8 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 UV_VERSION = "0.13.10"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-# torch's CUDA runtime: left out of the lock (see bench/latest_deps.py), installed with torch on NVIDIA machines.
+# torch's CUDA runtime: recorded in the lock, installed by the torch step (only on NVIDIA machines). nvidia-ml-py
+# is lrexplorer's own NVML binding (GPU detection), not part of it.
 CUDA_RUNTIME_PREFIXES = ("nvidia-", "cuda-", "triton")
+OURS = ("nvidia-ml-py",)
 
 
 def log(message: str) -> None:
@@ -151,7 +153,7 @@ def lock_lines(lock: Path) -> list[str]:
     keep = []
     for line in lock.read_text().splitlines():
         name = line.split("==", 1)[0]
-        if "==" in line and not line.startswith("#") and not name.startswith(CUDA_RUNTIME_PREFIXES):
+        if "==" in line and not line.startswith("#") and (name in OURS or not name.startswith(CUDA_RUNTIME_PREFIXES)):
             keep.append(line)
     return keep
 
