@@ -217,7 +217,9 @@ def test_use_this_lr_opens_train_with_the_suggestion(app):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url + "/tune?lrfind=lr-range-test-1")
-            page.get_by_role("button", name="Use this LR").first.click()
+            use = page.get_by_role("button", name="Use this LR").first
+            use.wait_for(timeout=120_000)  # the Tune page's first visit loads optuna: slow on a busy machine
+            use.click()
             page.wait_for_url("**/train", timeout=30_000)
             field = page.get_by_role("spinbutton", name="learning_rate")
             field.wait_for(timeout=30_000)

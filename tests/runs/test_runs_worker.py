@@ -231,7 +231,7 @@ def test_out_of_memory_fails_with_message(isolated):
     run_dir = launcher.prepare_run(RunSpec.from_dict({"max_steps": 10}), isolated, run_id="oom")
     with open(run_dir / store.LOG, "ab") as log:
         subprocess.run(
-            [sys.executable, str(Path(__file__).parent / "helpers" / "oom_worker.py"), "2", str(run_dir)],
+            [sys.executable, str(Path(__file__).parents[1] / "helpers" / "oom_worker.py"), "2", str(run_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             timeout=300,
