@@ -135,7 +135,8 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
 
     source = resolve_model(values["model"])
     setup = setup_from_values(values, source.config)
-    validate(setup, source.architecture)
+    for finding in validate(setup, source.architecture):  # the rules' advice, as the Memory page shows it
+        print(f"note: {finding.text}", file=sys.stderr)
     check_margin(args.margin)
     gpus, note = resolve_gpus(args.gpu) if setup.device == "cuda" else ([], None)
     target = advisor_gpu(gpus, note, setup.device, args.check)

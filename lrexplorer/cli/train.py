@@ -61,7 +61,8 @@ def add_parser(subparsers: Any) -> None:
         "--check",
         action="store_true",
         help="check the spec and the model and dataset (paths, files, first rows) as a launch would, print the "
-        "fields that differ from the defaults, and exit: 0 when the run could start, 2 naming what is wrong",
+        "Train page's advice (updates, memory, precision, ...) and the fields that differ from the defaults, and "
+        "exit: 0 when the run could start, 2 naming what is wrong",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final status")
     cluster = p.add_argument_group(
@@ -138,20 +139,17 @@ def run(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
     from lrexplorer.runs.folder import lock
 
+    if args.check:
+        return check(args)
     spec = build_spec(args)
     for note in spec.notes:
         print(f"note: {note}", file=sys.stderr)
-    if args.check or args.export:
+    if args.export:
         from lrexplorer.runs.training.sources import check_sources
 
         problems = check_sources(spec.values, probe_hub=False)
         if problems:
             raise FieldError.collect(problems)
-    if args.check:
-        for name, value in spec.changed().items():
-            print(f"{name}: {show(value)}")
-        print("ok: the run can start", file=sys.stderr)
-        return 0
     cluster = _cluster(args)
     if args.export:
         from lrexplorer.runs.exports.bundle import write_bundle
@@ -178,6 +176,31 @@ def run(args: argparse.Namespace) -> int:
         print(run_dir)
         return 0
     return follow(run_dir, quiet=args.quiet)
+
+
+# How each level of the pre-flight's advice is written on the command line.
+LEVEL_WORDS = {"error": "warning", "warning": "warning", "info": "note"}
+
+
+def check(args: argparse.Namespace) -> int:
+    """`--check`: the Train page's pre-flight on this machine (the spec, the model and data as a launch checks
+    them, the rules' advice over the updates and memory it computes), then the fields that differ from the
+    defaults. Refusals raise, as a launch would."""
+    from lrexplorer.core.facts import detect_facts
+    from lrexplorer.core.hardware import detect
+    from lrexplorer.frontend.preflight import preflight
+
+    pf = preflight(read_fields(args), detect_facts(), detect())
+    if pf.errors or pf.spec is None:
+        raise FieldError.collect(pf.errors)
+    for level, text in pf.warnings:
+        print(f"{LEVEL_WORDS[level]}: {text}", file=sys.stderr)
+    if pf.plan_error:
+        print(f"note: {pf.plan_error}", file=sys.stderr)
+    for name, value in pf.spec.changed().items():
+        print(f"{name}: {show(value)}")
+    print("ok: the run can start", file=sys.stderr)
+    return 0
 
 
 def disk_message(exc: OSError) -> str:

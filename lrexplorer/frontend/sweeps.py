@@ -58,9 +58,9 @@ class TrialPlan:
 
 
 def plan_trial(base: dict[str, Any], params: dict[str, Any], root: str | Path | None = None) -> TrialPlan:
+    from lrexplorer.core.facts import detect_facts
     from lrexplorer.core.hardware import detect
     from lrexplorer.frontend.preflight import preflight
-    from lrexplorer.runs.validate import detect_facts
 
     pre = preflight({**base, **params}, detect_facts(), detect())
     per_step = measured_step_time(pre.spec.values, root) if pre.spec is not None else None

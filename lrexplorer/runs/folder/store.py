@@ -47,8 +47,8 @@ from lrexplorer.runs.folder.metrics import (
 from lrexplorer.runs.folder.process import process_matches
 
 if TYPE_CHECKING:
+    from lrexplorer.core.facts import Facts
     from lrexplorer.runs.spec import RunSpec
-    from lrexplorer.runs.validate import Facts
 
 CONFIG, STATUS, LOG, STOP = "config.yaml", "status.json", "train.log", "stop.request"
 FINAL = "final_model"

@@ -139,7 +139,7 @@ def _step(record: dict[str, Any]) -> float:
 
 def _read(run_dir: Path) -> tuple[Any, Any] | None:
     from lrexplorer.catalogues.params import FieldError
-    from lrexplorer.runs.validate import detect_facts
+    from lrexplorer.core.facts import detect_facts
 
     try:
         facts = detect_facts(use_torch=True)
