@@ -57,8 +57,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from lrexplorer.frontend.tuning_launch import start_range_test
     from lrexplorer.runs.folder import lock
+    from lrexplorer.runs.kinds.range_test import read_result
     from lrexplorer.tuning.lr_range import RangeTest
-    from lrexplorer.tuning.run_kinds import read_result
 
     test = RangeTest.from_fields(
         {f.name: getattr(args, f.name) for f in RANGE_FIELDS if getattr(args, f.name) is not None}

@@ -23,7 +23,7 @@ from lrexplorer.frontend.tuning_launch import start_kind_run
 from lrexplorer.runs import launcher
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.folder.step_time import measured_step_time
-from lrexplorer.tuning.run_kinds import SWEEP_TRIAL
+from lrexplorer.runs.kinds.sweep_trial import SWEEP_TRIAL
 from lrexplorer.tuning.study import Sweep, TrialHandle, TrialSkipped, run_trials
 
 POLL_S = 0.5

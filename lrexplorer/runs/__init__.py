@@ -6,6 +6,7 @@
 - `launcher`: start (own process group, never blocking), stop (graceful, then signals), resume.
 - `folder/`: the run folder (files, ids, locks, live feeds, summaries).
 - `training/`: the worker process and the SFTTrainer it builds.
+- `kinds/`: run kinds (a range test, a sweep trial), one module each, in a registry the worker reads.
 - `exports/`: a run exported as scripts, a bundle, a cluster launch, or a merged model.
 
 Only `training/` (and exports that embed a torch scheduler or save the built-in model) load torch,

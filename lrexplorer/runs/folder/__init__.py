@@ -10,5 +10,5 @@
 `store` names every file of a run and writes config, status, metrics, memory record and markers. Three
 others touch files of their own, named by store's constants: `runs/launcher.py` (creates the folder,
 appends the worker's output to the log, leaves a stop request), `runs/training/ranks.py` (each rank's log
-and end record under `ranks/`) and `tuning/run_kinds.py` (`run_kind.json` and a range test's result).
+and end record under `ranks/`) and `runs/kinds/` (`run_kind.json` and a range test's result).
 """
