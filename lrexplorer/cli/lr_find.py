@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from lrexplorer.catalogues.params import TRAIN
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.cli.options import add_fields, flag_help
 from lrexplorer.cli.train import add_command, add_run_options, follow, read_fields
 from lrexplorer.core.fields import FieldError
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     except lock.DeviceBusy as exc:
         print(f"lrexplorer lr-find: {exc}", file=sys.stderr)
-        return 4
+        return Exit.DEVICE_BUSY
     except (FileExistsError, ValueError) as exc:
         raise FieldError("output_dir", str(exc)) from None
     print(f"run folder: {run_dir}", file=sys.stderr)
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         code = follow(run_dir, quiet=args.quiet or args.json)
     result = read_result(run_dir)
     if result is None:
-        return code or 1
+        return code or Exit.FAILED
     if args.json:
         print(json.dumps({**result, "run": str(run_dir)}))
     else:

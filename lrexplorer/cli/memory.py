@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from lrexplorer.catalogues.params import MEMORY, renamed_from
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.cli.options import add_fields, field_values, given_fields
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB
@@ -104,7 +105,7 @@ def _list() -> int:
     for gpu in catalogue():
         cc = ".".join(map(str, gpu.compute_capability or ()))
         print(f"  {gpu.name:28s} {gpu.total_bytes / GIB:6.0f} GiB  compute capability {cc}")
-    return 0
+    return Exit.OK
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,7 +171,7 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
             print("\n" + advice_text(advice))
         if cannot:
             print(f"{target.name if target else ''} cannot run this setup, whatever its memory: {'; '.join(cannot)}")
-    return 1 if args.check and advice is not None and (not advice.fits or cannot) else 0
+    return Exit.FAILED if args.check and advice is not None and (not advice.fits or cannot) else Exit.OK
 
 
 def advisor_gpu(gpus: list[Any], note: str | None, device: str, check: bool) -> Any:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.core.fields import FieldError
 from lrexplorer.runs.folder import index
 
@@ -113,10 +114,10 @@ def run_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=1, default=str)
         print()
-        return 0
+        return Exit.OK
     if not rows:
         print(f"no runs in {store.runs_dir(args.runs_dir)}")
-        return 0
+        return Exit.OK
     from lrexplorer.runs.folder.peak import peak_text
 
     print(f"{'run':<40} {'state':<10} {'step':>11}  {'started':<19}  {'predicted / measured peak':<32} message")
@@ -127,7 +128,7 @@ def run_list(args: argparse.Namespace) -> int:
         message = lines[0][:60] if lines else ""
         peak = peak_text(store.read_memory_record(Path(r["path"])))
         print(f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {peak:<32} {message}")
-    return 0
+    return Exit.OK
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -139,7 +140,7 @@ def run_show(args: argparse.Namespace) -> int:
     if args.format == "json":
         json.dump({"path": str(run_dir), "status": status, "metrics": records}, sys.stdout, indent=1, default=str)
         print()
-        return 0
+        return Exit.OK
     from lrexplorer.cli.train import format_record
 
     print(f"run     {run_dir}")
@@ -149,7 +150,7 @@ def run_show(args: argparse.Namespace) -> int:
             print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}")
     for record in records:
         print("  " + format_record(record, status.get("max_steps")))
-    return 0
+    return Exit.OK
 
 
 def run_stop(args: argparse.Namespace) -> int:
@@ -157,7 +158,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
     status = launcher.stop_run(_find(args), grace_s=args.timeout)
     print(f"{status.get('state')}: {status.get('message', '')}")
-    return 0 if status.get("state") not in ("queued", "running") else 1
+    return Exit.OK if status.get("state") not in ("queued", "running") else Exit.FAILED
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -168,16 +169,16 @@ def run_resume(args: argparse.Namespace) -> int:
         pid = launcher.resume_run(_find(args), queue=args.queue)
     except lock.DeviceBusy as exc:  # a RuntimeError too: caught first, it has its own exit status
         print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
-        return 4
+        return Exit.DEVICE_BUSY
     except (RuntimeError, FileNotFoundError, store.ConfigUnreadable) as exc:
         raise FieldError("run", str(exc)) from None
     except FieldError as exc:
         raise _bad_config(exc) from None
     except OSError as exc:
         print(f"lrexplorer runs resume: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return Exit.FAILED
     print(f"resumed (worker pid {pid})")
-    return 0
+    return Exit.OK
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -192,7 +193,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise _bad_config(exc) from None
     for path in write_bundle(spec, Path(args.dest)):
         print(path)
-    return 0
+    return Exit.OK
 
 
 def run_merge(args: argparse.Namespace) -> int:
@@ -204,4 +205,4 @@ def run_merge(args: argparse.Namespace) -> int:
     except store.ConfigUnreadable as exc:
         raise FieldError("run", str(exc)) from None
     print(dest)
-    return 0
+    return Exit.OK

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lrexplorer.catalogues.params import TRAIN
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.cli.options import add_fields, given_fields, show
 from lrexplorer.core.fields import FieldError
 
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
         for path in write_bundle(spec, Path(args.export), cluster=cluster):
             print(path)
-        return 0
+        return Exit.OK
     if cluster.num_machines > 1:
         raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
     try:
@@ -165,16 +166,16 @@ def run(args: argparse.Namespace) -> int:
         raise  # it already names its field; the ValueError below would not
     except lock.DeviceBusy as exc:
         print(f"lrexplorer train: {exc}", file=sys.stderr)
-        return 4
+        return Exit.DEVICE_BUSY
     except (FileExistsError, ValueError) as exc:
         raise FieldError("output_dir", str(exc)) from None
     except OSError as exc:  # a full or read-only disk: nothing was left behind, say so in one line
         print(f"lrexplorer train: {disk_message(exc)}", file=sys.stderr)
-        return 1
+        return Exit.FAILED
     print(f"run folder: {run_dir}", file=sys.stderr)
     if args.detach:
         print(run_dir)
-        return 0
+        return Exit.OK
     return follow(run_dir, quiet=args.quiet)
 
 
@@ -200,7 +201,7 @@ def check(args: argparse.Namespace) -> int:
     for name, value in pf.spec.changed().items():
         print(f"{name}: {show(value)}")
     print("ok: the run can start", file=sys.stderr)
-    return 0
+    return Exit.OK
 
 
 def disk_message(exc: OSError) -> str:
@@ -240,7 +241,7 @@ def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:
         signal.signal(signal.SIGINT, previous)
     state = status["state"]
     print(f"{state}: {status.get('message', '')}", file=sys.stderr if state != "completed" else sys.stdout)
-    return {"completed": 0, "stopped": 3}.get(state, 1)
+    return {"completed": Exit.OK, "stopped": Exit.STOPPED}.get(state, Exit.FAILED)
 
 
 def format_record(record: dict[str, Any], max_steps: Any) -> str:
