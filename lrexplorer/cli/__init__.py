@@ -1,7 +1,8 @@
 """The `lrexplorer` command line: a dispatcher over one module per subcommand.
 
 Each subcommand module provides `add_parser(subparsers)`, which registers its parser and sets the
-`handler` default to a function `(argparse.Namespace) -> int`. Adding `memory`, `train` or `runs`
+`handler` default to a function `(argparse.Namespace) -> int` that writes its output to `args.out` (the real
+stdout: while a handler runs, `sys.stdout` is stderr, so a library's chatter never mixes into the output). Adding `memory`, `train` or `runs`
 is one new module and one entry in `SUBCOMMANDS`. Subcommand modules import only light modules at
 the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` must start fast.
 
@@ -13,6 +14,7 @@ status (`Exit`); `__main__` runs the command line as `python -m lrexplorer.cli`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from types import ModuleType
@@ -72,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
         return Exit.INVALID
+    # The command writes its output to `args.out`, the real stdout; anything else printed while it runs goes to
+    # stderr (DeepSpeed binds its logger to sys.stdout when transformers imports it; the Trainer prints its
+    # logs), so `lrexplorer ... --json | jq` reads the command's output alone.
+    args.out = sys.stdout
     try:
-        return args.handler(args)
+        with contextlib.redirect_stdout(sys.stderr):
+            return args.handler(args)
     except FieldError as exc:
         # A user's mistake: one line naming each field at fault (as its flag), never a traceback.
         print(f"lrexplorer {args.command}: error: {flagged(exc, _options(parser, args.command))}", file=sys.stderr)
@@ -85,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `lrexplorer schedule ... | head`: the reader left; silence the flush at interpreter exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, args.out.fileno())
         return Exit.FAILED
 
 

@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if folder is not None:
         state = "stopped" if result.stopped else "completed"
         folder.finish(state, f"{state} in {format_duration(result.elapsed_s)}", payload)
-    print(json.dumps(payload, indent=1) if args.json else table(result))
+    print(json.dumps(payload, indent=1) if args.json else table(result), file=args.out)
     return Exit.STOPPED if result.stopped else Exit.OK
 
 

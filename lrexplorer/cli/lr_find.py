@@ -9,7 +9,6 @@ model, so it never changes what the next run starts from.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from typing import Any
@@ -74,15 +73,15 @@ def run(args: argparse.Namespace) -> int:
     except (FileExistsError, ValueError) as exc:
         raise FieldError("output_dir", str(exc)) from None
     print(f"run folder: {run_dir}", file=sys.stderr)
-    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        code = follow(run_dir, quiet=args.quiet or args.json)
+    # With --json the progress goes to stderr: stdout carries the result alone.
+    code = follow(run_dir, sys.stderr if args.json else args.out, quiet=args.quiet or args.json)
     result = read_result(run_dir)
     if result is None:
         return code or Exit.FAILED
     if args.json:
-        print(json.dumps({**result, "run": str(run_dir)}))
+        print(json.dumps({**result, "run": str(run_dir)}), file=args.out)
     else:
-        print(summary(result))
+        print(summary(result), file=args.out)
     return code
 
 

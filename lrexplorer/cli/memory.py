@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from lrexplorer.catalogues.params import MEMORY, renamed_from
 from lrexplorer.cli.exit_codes import Exit
@@ -92,25 +92,25 @@ def add_parser(subparsers: Any) -> None:
     add_fields(p, MEMORY, required=REQUIRED)
 
 
-def _list() -> int:
+def _list(out: TextIO) -> int:
     from lrexplorer.catalogues.presets import load_presets
     from lrexplorer.memory.gpus import catalogue
     from lrexplorer.memory.model_source import resolve_model
 
-    print("presets:")
+    print("presets:", file=out)
     for name, preset in load_presets().items():
         arch = resolve_model(name).architecture
-        print(f"  {name:18s} {arch.n_params / 1e9:7.2f} B  {preset.hub_id}")
-    print("GPU catalogue:")
+        print(f"  {name:18s} {arch.n_params / 1e9:7.2f} B  {preset.hub_id}", file=out)
+    print("GPU catalogue:", file=out)
     for gpu in catalogue():
         cc = ".".join(map(str, gpu.compute_capability or ()))
-        print(f"  {gpu.name:28s} {gpu.total_bytes / GIB:6.0f} GiB  compute capability {cc}")
+        print(f"  {gpu.name:28s} {gpu.total_bytes / GIB:6.0f} GiB  compute capability {cc}", file=out)
     return Exit.OK
 
 
 def run(args: argparse.Namespace) -> int:
     if args.list:
-        return _list()
+        return _list(args.out)
     given = given_fields(args, MEMORY)
     missing = [n for n in REQUIRED if n not in given and not set(renamed_from(n)) & given.keys()]
     if missing:
@@ -163,14 +163,18 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     # fails the check whatever its headroom.
     cannot = Fit(target, 0).problems(setup, setup.attention(source.architecture)) if target is not None else []
     if args.json:
-        json.dump(data, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        json.dump(data, args.out, indent=1)
+        args.out.write("\n")
     else:
-        print(text_table(data, note))
+        print(text_table(data, note), file=args.out)
         if advice is not None:
-            print("\n" + advice_text(advice))
+            print("\n" + advice_text(advice), file=args.out)
         if cannot:
-            print(f"{target.name if target else ''} cannot run this setup, whatever its memory: {'; '.join(cannot)}")
+            cannot_text = "; ".join(cannot)
+            print(
+                f"{target.name if target else ''} cannot run this setup, whatever its memory: {cannot_text}",
+                file=args.out,
+            )
     return Exit.FAILED if args.check and advice is not None and (not advice.fits or cannot) else Exit.OK
 
 

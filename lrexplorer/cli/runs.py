@@ -112,22 +112,28 @@ def run_list(args: argparse.Namespace) -> int:
     for row in rows:
         row["memory"] = store.read_memory_record(Path(row["path"]))
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=1, default=str)
-        print()
+        json.dump(rows, args.out, indent=1, default=str)
+        print(file=args.out)
         return Exit.OK
     if not rows:
-        print(f"no runs in {store.runs_dir(args.runs_dir)}")
+        print(f"no runs in {store.runs_dir(args.runs_dir)}", file=args.out)
         return Exit.OK
     from lrexplorer.runs.folder.peak import peak_text
 
-    print(f"{'run':<40} {'state':<10} {'step':>11}  {'started':<19}  {'predicted / measured peak':<32} message")
+    print(
+        f"{'run':<40} {'state':<10} {'step':>11}  {'started':<19}  {'predicted / measured peak':<32} message",
+        file=args.out,
+    )
     for r in rows:
         step = f"{r.get('global_step', 0)}/{r.get('max_steps', '?')}"
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.get("created_at") or 0))
         lines = str(r.get("problem") or r.get("message") or "").splitlines()
         message = lines[0][:60] if lines else ""
         peak = peak_text(store.read_memory_record(Path(r["path"])))
-        print(f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {peak:<32} {message}")
+        print(
+            f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {peak:<32} {message}",
+            file=args.out,
+        )
     return Exit.OK
 
 
@@ -138,18 +144,18 @@ def run_show(args: argparse.Namespace) -> int:
     status = index.run_row(run_dir, store.run_id_of(run_dir))
     records = store.read_metrics(run_dir)[-args.metrics :] if args.metrics > 0 else []
     if args.format == "json":
-        json.dump({"path": str(run_dir), "status": status, "metrics": records}, sys.stdout, indent=1, default=str)
-        print()
+        json.dump({"path": str(run_dir), "status": status, "metrics": records}, args.out, indent=1, default=str)
+        print(file=args.out)
         return Exit.OK
     from lrexplorer.cli.train import format_record
 
-    print(f"run     {run_dir}")
+    print(f"run     {run_dir}", file=args.out)
     keys = ("state", "problem", "global_step", "max_steps", "device", "attn_implementation", "last_checkpoint")
     for key in (*keys, "message"):
         if status.get(key) not in (None, ""):
-            print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}")
+            print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}", file=args.out)
     for record in records:
-        print("  " + format_record(record, status.get("max_steps")))
+        print("  " + format_record(record, status.get("max_steps")), file=args.out)
     return Exit.OK
 
 
@@ -157,7 +163,7 @@ def run_stop(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
 
     status = launcher.stop_run(_find(args), grace_s=args.timeout)
-    print(f"{status.get('state')}: {status.get('message', '')}")
+    print(f"{status.get('state')}: {status.get('message', '')}", file=args.out)
     return Exit.OK if status.get("state") not in ("queued", "running") else Exit.FAILED
 
 
@@ -177,7 +183,7 @@ def run_resume(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"lrexplorer runs resume: {exc.strerror or exc}", file=sys.stderr)
         return Exit.FAILED
-    print(f"resumed (worker pid {pid})")
+    print(f"resumed (worker pid {pid})", file=args.out)
     return Exit.OK
 
 
@@ -192,7 +198,7 @@ def run_export(args: argparse.Namespace) -> int:
     except FieldError as exc:
         raise _bad_config(exc) from None
     for path in write_bundle(spec, Path(args.dest)):
-        print(path)
+        print(path, file=args.out)
     return Exit.OK
 
 
@@ -204,5 +210,5 @@ def run_merge(args: argparse.Namespace) -> int:
         dest = merge_run(_find(args), Path(args.dest), args.dtype)
     except store.ConfigUnreadable as exc:
         raise FieldError("run", str(exc)) from None
-    print(dest)
+    print(dest, file=args.out)
     return Exit.OK

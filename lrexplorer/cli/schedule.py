@@ -64,7 +64,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `lrexplorer schedule`; user errors propagate as FieldError (exit 2)."""
-    out = sys.stdout
+    out = args.out
     if args.list:
         write_catalogue(out, args.format)
         return Exit.OK

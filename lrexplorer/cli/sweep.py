@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     summary["folder"] = str(folder)
-    print(json.dumps(summary) if args.json else table(summary))
+    print(json.dumps(summary) if args.json else table(summary), file=args.out)
     return Exit.STOPPED if stop["asked"] and not sweep.finished() else Exit.OK
 
 

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from lrexplorer.catalogues.params import TRAIN
 from lrexplorer.cli.exit_codes import Exit
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         from lrexplorer.runs.exports.bundle import write_bundle
 
         for path in write_bundle(spec, Path(args.export), cluster=cluster):
-            print(path)
+            print(path, file=args.out)
         return Exit.OK
     if cluster.num_machines > 1:
         raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
@@ -174,9 +174,9 @@ def run(args: argparse.Namespace) -> int:
         return Exit.FAILED
     print(f"run folder: {run_dir}", file=sys.stderr)
     if args.detach:
-        print(run_dir)
+        print(run_dir, file=args.out)
         return Exit.OK
-    return follow(run_dir, quiet=args.quiet)
+    return follow(run_dir, args.out, quiet=args.quiet)
 
 
 # How each level of the pre-flight's advice is written on the command line.
@@ -199,7 +199,7 @@ def check(args: argparse.Namespace) -> int:
     if pf.plan_error:
         print(f"note: {pf.plan_error}", file=sys.stderr)
     for name, value in pf.spec.changed().items():
-        print(f"{name}: {show(value)}")
+        print(f"{name}: {show(value)}", file=args.out)
     print("ok: the run can start", file=sys.stderr)
     return Exit.OK
 
@@ -210,8 +210,8 @@ def disk_message(exc: OSError) -> str:
     return f"cannot write the run folder: {exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}"
 
 
-def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:
-    """Print each new metrics record until the run ends; Ctrl-C asks for a graceful stop."""
+def follow(run_dir: Path, out: TextIO, quiet: bool = False, poll_s: float = 0.25) -> int:
+    """Print each new metrics record to `out` until the run ends; Ctrl-C asks for a graceful stop."""
     from lrexplorer.runs import launcher
     from lrexplorer.runs.folder import store
 
@@ -233,14 +233,14 @@ def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:
             records = metrics.read().records  # after the status: every record is in before a final status
             if not quiet:
                 for record in records:
-                    print(format_record(record, status.get("max_steps")), flush=True)
+                    print(format_record(record, status.get("max_steps")), file=out, flush=True)
             if status.get("state") in store.FINAL_STATES:
                 break
             time.sleep(poll_s)
     finally:
         signal.signal(signal.SIGINT, previous)
     state = status["state"]
-    print(f"{state}: {status.get('message', '')}", file=sys.stderr if state != "completed" else sys.stdout)
+    print(f"{state}: {status.get('message', '')}", file=sys.stderr if state != "completed" else out)
     return {"completed": Exit.OK, "stopped": Exit.STOPPED}.get(state, Exit.FAILED)
 
 
