@@ -4,9 +4,9 @@ compute dtype the device has, the targets the model has, and options that a swit
 from __future__ import annotations
 
 from lrexplorer.catalogues.params import CATALOGUE
-from lrexplorer.core.facts import AMPERE
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.groups import MEMORY
+from lrexplorer.rules.precision import no_bfloat16
 from lrexplorer.rules.rule import BOTH, Subject, advice, refusal
 
 BNB_4BIT = ("bnb_4bit_quant_type", "bnb_4bit_compute_dtype", "bnb_4bit_use_double_quant")
@@ -54,13 +54,8 @@ def compute_dtype_on_device(s: Subject) -> str | None:
     """A 4-bit compute dtype of bfloat16 the device lacks."""
     if not s.values["load_in_4bit"] or s.values["bnb_4bit_compute_dtype"] != "bfloat16":
         return None
-    assert s.facts is not None
-    if s.on_cpu and not s.facts.cpu_bf16:
-        return "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16); use float32"
-    cap = s.capability or (0, 0)
-    if not s.on_cpu and cap < AMPERE:
-        return f"bfloat16 needs compute capability >= 8.0 (Ampere) and the GPU has {cap[0]}.{cap[1]}; use float16"
-    return None
+    why = no_bfloat16(s)
+    return f"{why}; {'use float32' if s.on_cpu else 'use float16'}" if why else None
 
 
 @advice("info", "bnb_4bit_compute_dtype")

@@ -30,18 +30,22 @@ def fp16_ignored_on_cpu(s: Subject) -> str | None:
     return None
 
 
+def no_bfloat16(s: Subject) -> str | None:
+    """Why the device that trains cannot compute in bfloat16 (a CPU without its instructions, a GPU older than
+    Ampere), or None. Needs the facts."""
+    assert s.facts is not None
+    if s.on_cpu:
+        return None if s.facts.cpu_bf16 else "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16)"
+    if (s.capability or (0, 0)) < AMPERE:
+        return f"bfloat16 needs compute capability >= 8.0 (Ampere) and {s.where}"
+    return None
+
+
 @refusal("bf16", needs=("facts",))
 def bf16_needs_hardware(s: Subject) -> str | None:
     """bf16 on a CPU without bfloat16 instructions or a GPU older than Ampere."""
-    if not s.values["bf16"]:
-        return None
-    assert s.facts is not None
-    if s.on_cpu and not s.facts.cpu_bf16:
-        return "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16); turn bf16 off"
-    cap = s.capability or (0, 0)
-    if not s.on_cpu and cap < AMPERE:
-        return f"bfloat16 needs compute capability >= 8.0 (Ampere) and {s.where}; use fp16"
-    return None
+    why = no_bfloat16(s) if s.values["bf16"] else None
+    return f"{why}; {'turn bf16 off' if s.on_cpu else 'use fp16'}" if why else None
 
 
 @refusal("tf32", needs=("facts",))

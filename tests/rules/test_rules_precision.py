@@ -10,21 +10,7 @@ from lrexplorer.memory.setup import TrainingSetup
 from lrexplorer.rules.registry import BY_NAME
 
 
-def tiny_llama(dtype: torch.dtype) -> torch.nn.Module:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-    )
-    return LlamaForCausalLM(config).to(dtype)
-
-
-def test_the_trainer_accepts_fp16_on_the_cpu_and_computes_in_float32(tmp_path):
+def test_the_trainer_accepts_fp16_on_the_cpu_and_computes_in_float32(tmp_path, tiny_llama):
     """TrainingArguments and Trainer take fp16 with use_cpu, but accelerate turns on fp16 autocast and its
     GradScaler for non-CPU devices only: a forward under the Trainer's autocast stays float32, and float16
     weights fully fine-tuned train (there is no scaler to refuse their float16 gradients). So the rule is
@@ -32,7 +18,7 @@ def test_the_trainer_accepts_fp16_on_the_cpu_and_computes_in_float32(tmp_path):
     from transformers import Trainer, TrainingArguments
 
     args = TrainingArguments(str(tmp_path), fp16=True, use_cpu=True, max_steps=1, report_to="none", disable_tqdm=True)
-    model = tiny_llama(torch.float32)
+    model = tiny_llama()
     trainer = Trainer(model=model, args=args)
     assert trainer.accelerator.mixed_precision == "fp16"  # accepted ...
     assert trainer.accelerator.native_amp is False and trainer.accelerator.scaler is None  # ... and ignored
@@ -40,7 +26,7 @@ def test_the_trainer_accepts_fp16_on_the_cpu_and_computes_in_float32(tmp_path):
     with trainer.autocast_smart_context_manager():
         assert model(input_ids=ids).logits.dtype == torch.float32
 
-    half = tiny_llama(torch.float16)
+    half = tiny_llama().to(torch.float16)
     rows = [{"input_ids": r, "labels": r} for r in torch.randint(0, 64, (4, 8))]
     Trainer(model=half, args=args, train_dataset=rows).train()  # no "Attempting to unscale FP16 gradients"
 
