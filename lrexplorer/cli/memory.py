@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from lrexplorer.catalogues.params import MEMORY, renamed_from
 from lrexplorer.cli.exit_codes import Exit
-from lrexplorer.cli.options import add_fields, field_values, given_fields
+from lrexplorer.cli.options import add_fields, field_values, given_fields, say_advice
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB
 from lrexplorer.memory.advice.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     source = resolve_model(values["model"])
     setup = setup_from_values(values, source.config)
     for finding in validate(setup, source.architecture):  # the rules' advice, as the Memory page shows it
-        print(f"note: {finding.text}", file=sys.stderr)
+        say_advice(finding.level, finding.text)
     check_margin(args.margin)
     gpus, note = resolve_gpus(args.gpu) if setup.device == "cuda" else ([], None)
     target = advisor_gpu(gpus, note, setup.device, args.check)

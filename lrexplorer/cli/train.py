@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from lrexplorer.catalogues.params import TRAIN
 from lrexplorer.cli.exit_codes import Exit
-from lrexplorer.cli.options import add_fields, given_fields, show
+from lrexplorer.cli.options import add_fields, given_fields, say_advice, show
 from lrexplorer.core.fields import FieldError
 
 EPILOG = """\
@@ -143,8 +143,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return check(args)
     spec = build_spec(args)
-    for note in spec.notes:
+    for note in spec.renamed:
         print(f"note: {note}", file=sys.stderr)
+    for finding in spec.advice:
+        say_advice(finding.level, finding.text)
     if args.export:
         from lrexplorer.runs.training.sources import check_sources
 
@@ -179,10 +181,6 @@ def run(args: argparse.Namespace) -> int:
     return follow(run_dir, args.out, quiet=args.quiet)
 
 
-# How each level of the pre-flight's advice is written on the command line.
-LEVEL_WORDS = {"error": "warning", "warning": "warning", "info": "note"}
-
-
 def check(args: argparse.Namespace) -> int:
     """`--check`: the Train page's pre-flight on this machine (the spec, the model and data as a launch checks
     them, the rules' advice over the updates and memory it computes), then the fields that differ from the
@@ -195,7 +193,7 @@ def check(args: argparse.Namespace) -> int:
     if pf.errors or pf.spec is None:
         raise FieldError.collect(pf.errors)
     for level, text in pf.warnings:
-        print(f"{LEVEL_WORDS[level]}: {text}", file=sys.stderr)
+        say_advice(level, text)
     if pf.plan_error:
         print(f"note: {pf.plan_error}", file=sys.stderr)
     for name, value in pf.spec.changed().items():

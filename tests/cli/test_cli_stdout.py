@@ -67,7 +67,7 @@ def test_memory_json_and_runs_json_are_clean(tmp_path):
         "--device", "cpu", "--fp16", "--json", cwd=tmp_path,
     )  # fmt: skip
     assert data.returncode == 0, data.stderr
-    assert json.loads(data.stdout)["peak_bytes"] > 0 and "note: fp16 is ignored on the CPU" in data.stderr
+    assert json.loads(data.stdout)["peak_bytes"] > 0 and "warning: fp16 is ignored on the CPU" in data.stderr
     runs = tmp_path / "runs"
     append(make_run(runs, "done"), record(1), record(2))
     shown = lrexplorer("runs", "show", "done", "--format", "json", cwd=tmp_path, LRX_RUNS_DIR=str(runs))

@@ -241,7 +241,7 @@ def test_a_rule_of_both_tools_reads_the_same_from_a_run_and_an_estimate(capsys):
     assert ("warning", advice) in preflight({"fp16": True}, CPU, hardware()).warnings
     assert [a.text for a in validate(TrainingSetup(device="cpu", fp16=True), LLAMA)] == [advice]
     assert main(["memory", *model, "--device", "cpu", "--fp16"]) == 0
-    assert f"note: {advice}" in capsys.readouterr().err.splitlines()
+    assert f"warning: {advice}" in capsys.readouterr().err.splitlines()
     assert main(["train", "--check", "--fp16"]) == 0
     assert f"warning: {advice}" in capsys.readouterr().err.splitlines()
 
