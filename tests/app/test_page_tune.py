@@ -47,7 +47,7 @@ def test_use_this_lr_fills_the_train_form_at_the_first_click(tmp_path, monkeypat
 def test_a_range_test_then_a_three_trial_sweep_started_from_the_page(tmp_path, monkeypatch):
     import time
 
-    from lrexplorer.tuning.run_kinds import read_result
+    from lrexplorer.runs.kinds.range_test import read_result
     from lrexplorer.tuning.study import open_sweep
 
     runs = tmp_path / "runs"
