@@ -117,18 +117,14 @@ def read_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The run fields given: the --config file's, then the flags' over them (unvalidated)."""
     fields: dict[str, Any] = {}
     if args.config:
-        import yaml
+        from lrexplorer.core.documents import DocumentError, load_yaml, read_text
 
         try:
-            loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            raise FieldError(
-                "config", f"cannot read {args.config[:200]!r}: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
-        except yaml.YAMLError as exc:
-            raise FieldError("config", f"{args.config} is not valid YAML: {exc}") from None
+            loaded = load_yaml(read_text(args.config)) or {}
+        except DocumentError as exc:
+            raise FieldError("config", f"{args.config[:200]!r}: {exc}") from None
         if not isinstance(loaded, dict):
-            raise FieldError("config", f"{args.config} must be a mapping of field: value")
+            raise FieldError("config", f"{args.config[:200]!r} must be a mapping of field: value")
         fields.update(loaded)
     fields.update(given_fields(args, TRAIN))
     return fields
@@ -136,31 +132,48 @@ def read_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
-    from lrexplorer.runs.folder import lock
+    from lrexplorer.runs.folder import lock, store
+    from lrexplorer.runs.folder.destination import check_new_folder
 
     spec = build_spec(args)
     for note in spec.notes:
         print(f"note: {note}", file=sys.stderr)
+    cluster = _cluster(args)
+    if cluster.num_machines > 1 and not args.export:
+        raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
     if args.check or args.export:
         from lrexplorer.runs.training.sources import check_sources
 
         problems = check_sources(spec.values, probe_hub=False)
         if problems:
             raise FieldError.collect(problems)
+    if args.export:  # the folder first: a refused export changes no file
+        check_new_folder(args.export, "export", store.runs_dir(args.runs_dir))
+    elif args.check and spec["output_dir"]:
+        check_new_folder(spec["output_dir"], "output_dir", store.runs_dir(args.runs_dir))
+    if args.check and args.run_id is not None:
+        try:
+            store.check_run_id(args.run_id)
+        except ValueError as exc:
+            raise FieldError("run_id", str(exc)) from None
     if args.check:
         for name, value in spec.changed().items():
             print(f"{name}: {show(value)}")
         print("ok: the run can start", file=sys.stderr)
         return 0
-    cluster = _cluster(args)
     if args.export:
         from lrexplorer.runs.exports.bundle import write_bundle
+        from lrexplorer.runs.exports.script import ExportError
 
-        for path in write_bundle(spec, Path(args.export), cluster=cluster):
+        try:
+            written = write_bundle(
+                spec, Path(args.export), cluster=cluster, field="export", root=store.runs_dir(args.runs_dir)
+            )
+        except ExportError as exc:
+            raise FieldError("export", str(exc)) from None
+        for path in written:
             print(path)
         return 0
-    if cluster.num_machines > 1:
-        raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
     try:
         run_dir = launcher.start_run(spec, args.runs_dir, run_id=args.run_id, queue=args.queue)
     except FieldError:

@@ -81,7 +81,7 @@ def test_bad_json_and_empty_files(tmp_path):
         load_facts(write(tmp_path, [GOOD, "{oops"]))
     with pytest.raises(FactFileError, match="no facts"):
         load_facts(write(tmp_path, []))
-    with pytest.raises(FactFileError, match="cannot read"):
+    with pytest.raises(FactFileError, match="cannot be read"):
         load_facts(tmp_path / "missing.jsonl")
 
 
