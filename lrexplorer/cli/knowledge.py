@@ -141,9 +141,16 @@ def load_and_check(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     except FactFileError as exc:
         raise FieldError("facts", str(exc)) from None
     validate(settings, facts)
-    if args.model and not (Path(args.model) / "config.json").is_file():
+    if args.model and not _is_model(args.model):
         raise FieldError("model", f"{args.model[:200]} is not a model folder (no config.json)")
     return settings, facts
+
+
+def _is_model(folder: str) -> bool:
+    try:
+        return (Path(folder) / "config.json").is_file()
+    except OSError:  # a name too long for the file system
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,9 +170,7 @@ def run(args: argparse.Namespace) -> int:
     from lrexplorer.knowledge.results import table
 
     folder = LabFolder(output) if output is not None else None
-    if folder is not None:
-        folder.begin({**settings.to_json(), "facts": args.facts or "built-in"})
-    stop = {"asked": False, "running": False}
+    stop = {"asked": False, "running": False, "begun": False}
 
     def on_signal(signum: int, frame: Any) -> None:
         # Ctrl-C or SIGTERM: stop after the current step, with partial results; a second one, or one while
@@ -189,6 +194,9 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if folder is not None:
+            folder.begin({**settings.to_json(), "facts": args.facts or "built-in"})
+            stop["begun"] = True
         with cpu_lock(str(output) if output else "lrexplorer knowledge", folder):
             stop["running"] = True
             result = run_lab(
@@ -200,12 +208,12 @@ def run(args: argparse.Namespace) -> int:
                 log=folder.log if folder is not None else lambda record: None,
             )
     except KeyboardInterrupt:
-        if folder is not None:
-            folder.finish("stopped", "stopped at once by a second signal (or while waiting): no results")
+        if folder is not None and stop["begun"]:
+            folder.finish("stopped", "stopped at once (a second signal, or one while waiting): no results")
         print("lrexplorer knowledge: stopped, no results", file=sys.stderr)
         return 3
     except BaseException as exc:
-        if folder is not None:
+        if folder is not None and stop["begun"]:
             folder.finish("failed", f"{type(exc).__name__}: {exc}")
         raise
     finally:

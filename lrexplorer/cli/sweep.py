@@ -90,11 +90,17 @@ def run(args: argparse.Namespace) -> int:
         metric=args.metric,
     )
     base = read_fields(args)
-    folder = Path(
-        base.pop("output_dir", None) or store.runs_dir(args.runs_dir) / "sweeps" / f"{datetime.now():%Y%m%d-%H%M%S}"
-    )
+    given = base.pop("output_dir", None)
     RunSpec.from_dict(base)  # the fields every trial shares: refused before anything starts
-    folder = check_sweep_folder(folder, store.runs_dir(args.runs_dir))
+    try:
+        folder = check_sweep_folder(
+            Path(given or store.runs_dir(args.runs_dir) / "sweeps" / f"{datetime.now():%Y%m%d-%H%M%S}"),
+            store.runs_dir(args.runs_dir),
+        )
+    except FieldError as exc:
+        if given:
+            raise
+        raise FieldError("runs_dir", exc.problem) from None  # the default folder lies in the runs directory
     resuming = (folder / STUDY_FILE).exists()
     if args.space is None and not resuming:
         raise FieldError("space", "is required to start a sweep (give --space SPACE.yaml)")

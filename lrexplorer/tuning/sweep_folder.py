@@ -27,8 +27,15 @@ def prepare_folder(folder: Path) -> None:
 
 
 def is_sweep_folder(folder: Path) -> bool:
-    """Whether `folder` belongs to a sweep: prepared for one (its marker), or holding a sweep's study.db."""
-    return (Path(folder) / MARKER).is_file() or (Path(folder) / STUDY_FILE).is_file()
+    """Whether `folder` belongs to a sweep: prepared for one (its marker), or holding a sweep's study.db (a
+    sweep from before markers); a study.db that is not a sweep's database does not make one."""
+    if (Path(folder) / MARKER).is_file():
+        return True
+    try:
+        check_database(Path(folder) / STUDY_FILE)
+    except FieldError:
+        return False
+    return True
 
 
 def check_database(path: Path) -> None:

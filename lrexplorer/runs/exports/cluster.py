@@ -76,7 +76,7 @@ class Cluster:
 
 
 # A host name as RFC 1123 spells it: dot-separated labels of letters, digits and inner hyphens.
-HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
 def is_host(text: str) -> bool:
@@ -87,7 +87,7 @@ def is_host(text: str) -> bool:
     except ValueError:
         pass
     labels = text.removesuffix(".").split(".")
-    return 0 < len(text) <= 253 and all(HOST_LABEL.match(label) for label in labels)
+    return 0 < len(text) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def job_name(spec: RunSpec) -> str:
