@@ -10,8 +10,6 @@ import pytest
 
 from lrexplorer.catalogues.params import CATALOGUE
 from lrexplorer.cli import build_parser, main
-from lrexplorer.cli.runs import SHOWN, TIMEOUT
-from lrexplorer.knowledge.lab import SETTING_FIELDS
 from lrexplorer.schedules import CATALOGUE as SCHEDULES
 from lrexplorer.tuning.lr_range import RANGE_FIELDS, RangeTest
 
@@ -20,6 +18,9 @@ NUMERIC = ("int", "float", "int_list")
 
 def every_numeric_field():
     """(where, field) for every number any front end takes."""
+    from lrexplorer.cli.runs import SHOWN, TIMEOUT
+    from lrexplorer.knowledge.lab import SETTING_FIELDS
+
     yield from (("catalogue", f) for f in CATALOGUE.values())
     for schedule in SCHEDULES.values():
         yield from ((f"schedule {schedule.name}", f) for f in schedule.params)

@@ -104,15 +104,19 @@ def test_a_sweep_folder_whose_name_makes_no_run_id_is_refused_up_front(here, cap
 
 
 def test_a_sweep_folder_with_a_damaged_database_is_one_line_and_left_as_it_was(here, capsys):
-    from lrexplorer.tuning.sweep_folder import MARKER
-
+    (here / "space.yaml").write_text("learning_rate: {values: [1.0e-3]}\n")
+    damaged = b"SQLite format 3\x00" + b"\xff" * 200
     folder = here / "sw"
     folder.mkdir()
-    (folder / MARKER).touch()
-    (folder / "study.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
-    refused(capsys, ["sweep", "--output_dir", "sw"], "--output_dir:", "study.db")
+    (folder / "study.db").write_bytes(damaged)  # not a sweep's folder: any other folder with a file in it
+    refused(capsys, ["sweep", "--output_dir", "sw", "--space", "space.yaml"], "--output_dir:", "not empty")
+    (folder / ".lrexplorer-sweep").touch()  # a sweep's folder (README: the marker), its database damaged
+    refused(capsys, ["sweep", "--output_dir", "sw"], "--output_dir:", "study.db", "not a sweep's database")
     refused(capsys, ["sweep", "--output_dir", "sw", "--space", "space.yaml"], "--output_dir:", "study.db")
-    assert (folder / "study.db").read_bytes() == b"SQLite format 3\x00" + b"\xff" * 200
+    assert (folder / "study.db").read_bytes() == damaged and sorted(p.name for p in folder.iterdir()) == [
+        ".lrexplorer-sweep",
+        "study.db",
+    ]
 
 
 def test_checkpointing_arguments_torch_would_refuse_are_refused_at_check(here, capsys):

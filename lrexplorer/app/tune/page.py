@@ -228,7 +228,10 @@ def sweep_results(ref: str) -> None:
     from lrexplorer.tuning.sweep_folder import STUDY_FILE
 
     if not store.RUN_ID.match(ref):  # a name as the page gives them: no path, no 5,000 characters
-        st.error(f"?sweep={ref[:60]!r}: not the name of a sweep (letters, digits, '.', '_' and '-').")
+        st.error(
+            f"?sweep={ref[:60]!r}: not the name of a sweep (letters, digits, '.', '_' and '-').",
+            icon=":material/error:",
+        )
         return
     folder = store.runs_dir() / "sweeps" / ref
     try:
@@ -236,8 +239,11 @@ def sweep_results(ref: str) -> None:
             st.info("The sweep is starting...")
             return
         sweep = load_sweep(folder)
-    except (FieldError, OSError) as exc:
-        st.error(f"Sweep {ref}: {exc}", icon=":material/error:")
+    except FieldError as exc:
+        st.error(f"Sweep {ref}: {exc.problem}.", icon=":material/error:")
+        return
+    except OSError as exc:
+        st.error(f"Sweep {ref}: cannot be read ({exc.strerror or exc}).", icon=":material/error:")
         return
     summary = sweep.summary()
     st.markdown(f"**Sweep {folder.name}**: {sweep.done()} of {sweep.n_trials} trials ended.")
