@@ -32,7 +32,7 @@ def every_numeric_field():
 def test_every_number_has_an_upper_bound_that_convert_enforces():
     unbounded = [f"{where}: {f.name}" for where, f in every_numeric_field() if f.kind in NUMERIC and f.high is None]
     assert unbounded == []
-    for where, field in every_numeric_field():
+    for _where, field in every_numeric_field():
         if field.kind not in ("int", "float"):
             continue
         above = field.high * 10 + 10 if field.high > 0 else 1
@@ -59,12 +59,28 @@ def cli(capsys, *argv: str) -> tuple[int, str]:
         (["runs", "stop", "r1", "--timeout", "1e300"], "--timeout", "<= 3600"),
         (["runs", "show", "r1", "--metrics", "1e30"], "--metrics", "<= 1000000"),
         (
-            ["schedule", "--max_steps", "10", "--lr_scheduler_type", "OneCycleLR", "--lr_scheduler_kwargs", '{"max_lr": 1e308}'],
+            [
+                "schedule",
+                "--max_steps",
+                "10",
+                "--lr_scheduler_type",
+                "OneCycleLR",
+                "--lr_scheduler_kwargs",
+                '{"max_lr": 1e308}',
+            ],
             "--lr_scheduler_kwargs",
             "max_lr",
         ),
         (
-            ["schedule", "--max_steps", "10", "--lr_scheduler_type", "ExponentialLR", "--lr_scheduler_kwargs", '{"gamma": 1e6}'],
+            [
+                "schedule",
+                "--max_steps",
+                "10",
+                "--lr_scheduler_type",
+                "ExponentialLR",
+                "--lr_scheduler_kwargs",
+                '{"gamma": 1e6}',
+            ],
             "--lr_scheduler_kwargs",
             "gamma",
         ),

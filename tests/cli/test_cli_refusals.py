@@ -92,7 +92,9 @@ def test_a_binary_or_oversized_fact_file_is_one_line(here, capsys):
 
 def test_a_sweep_seed_past_numpy_s_range_is_refused_before_the_study_exists(here, capsys):
     (here / "space.yaml").write_text("learning_rate: {values: [1.0e-3]}\n")
-    refused(capsys, ["sweep", "--space", "space.yaml", "--sweep_seed", "4294967296", "--output_dir", "sw"], "--sweep_seed:")
+    refused(
+        capsys, ["sweep", "--space", "space.yaml", "--sweep_seed", "4294967296", "--output_dir", "sw"], "--sweep_seed:"
+    )
     assert not (here / "sw").exists() and not (here / "runs").exists()
 
 
@@ -140,7 +142,9 @@ def test_checkpointing_arguments_torch_would_refuse_are_refused_at_check(here, c
 def test_a_sweep_whose_every_trial_fails_exits_1(here, capsys):
     # every trial needs use_peft, which the shared fields leave off: each is recorded as failed, none trains
     (here / "space.yaml").write_text("load_in_4bit: {values: [true]}\nlearning_rate: {values: [1.0e-3, 2.0e-3]}\n")
-    code = main(["sweep", "--space", "space.yaml", "--max_steps", "2", "--sampler", "grid", "--output_dir", "sw", "--json"])
+    code = main(
+        ["sweep", "--space", "space.yaml", "--max_steps", "2", "--sampler", "grid", "--output_dir", "sw", "--json"]
+    )
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert [t["state"] for t in summary["trials"]] == ["fail", "fail"]
