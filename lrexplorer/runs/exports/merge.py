@@ -97,7 +97,6 @@ def merge_run(
 
     if dtype not in MERGE_DTYPES:
         raise FieldError("dtype", f"must be one of {', '.join(MERGE_DTYPES)}; got {dtype!r}")
-    adapter = adapter_of(run_dir)
     if inside_run:
         dest = Path(dest)
         if dest.parent.resolve() != Path(run_dir).resolve() or (dest.exists() and any(dest.iterdir())):
@@ -105,6 +104,7 @@ def merge_run(
         target = dest
     else:
         target = check_new_folder(dest, "dest", root)
+    adapter = adapter_of(run_dir)
     model, tokenizer = load_adapter_model(adapter, dequantize=True)
     merged = model.merge_and_unload().to(getattr(torch, dtype))
     merged.config.dtype = dtype
