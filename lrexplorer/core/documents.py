@@ -113,9 +113,16 @@ def json_depth_problem(text: str) -> str | None:
     return None
 
 
-def load_json(text: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
-    """The JSON value `text`, size and depth bounded before it is parsed."""
-    check_size(text, max_bytes)
+def load_json(text: str | bytes, max_bytes: int | None = MAX_DOCUMENT_BYTES) -> Any:
+    """The JSON value `text`, size and depth bounded before it is parsed (`max_bytes` None: the caller has
+    bounded what it read, a data file's row or a model's config.json)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DocumentError(f"not UTF-8 text (byte {exc.start})") from None
+    if max_bytes is not None:
+        check_size(text, max_bytes)
     deep = json_depth_problem(text)
     if deep is not None:
         raise DocumentError(deep)

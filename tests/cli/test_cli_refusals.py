@@ -150,3 +150,13 @@ def test_a_sweep_whose_every_trial_fails_exits_1(here, capsys):
     assert [t["state"] for t in summary["trials"]] == ["fail", "fail"]
     assert all("use_peft" in t["error"] for t in summary["trials"])
     assert code == 1 and "every one failed" in captured.err
+
+
+def test_data_and_model_files_nested_thousands_deep_are_one_line(here, capsys):
+    (here / "deep.jsonl").write_text("[" * 50_000 + "]" * 50_000 + "\n")
+    (here / "model").mkdir()
+    (here / "model" / "config.json").write_text(DEEP_JSON)
+    refused(capsys, ["train", "--check", "--dataset", "deep.jsonl"], "--dataset:", "line 1", "nested")
+    refused(capsys, ["train", "--check", "--model", "model"], "--model:", "config.json", "nested")
+    memory = ["memory", "--model", "model", "--per_device_train_batch_size", "1", "--max_length", "8"]
+    refused(capsys, memory, "--model:", "config.json", "nested")
