@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             return args.handler(args)
     except FieldError as exc:
         # A user's mistake: one line naming each field at fault (as its flag), never a traceback.
-        print(f"lrexplorer {args.command}: error: {flagged(exc, _options(parser, args.command))}", file=sys.stderr)
+        print(f"lrexplorer {args.command}: error: {flagged(exc, _options(parser, args))}", file=sys.stderr)
         return Exit.INVALID
     except UnsupportedVersion as exc:
         # An installed library the command cannot use: the message names it, the range and the pip command.
@@ -96,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         return Exit.FAILED
 
 
-def _options(parser: argparse.ArgumentParser, command: str) -> set[str]:
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> set[str]:
+    """The flags of the command that ran, down to its action (`runs merge` has --dtype, `runs` none)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    nested = next((a for a in sub._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if nested is not None and getattr(args, nested.dest, None) in nested.choices:
+        sub = nested.choices[getattr(args, nested.dest)]
     return {a.dest for a in sub._actions if a.option_strings}
 
 

@@ -18,14 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from lrexplorer.cli.exit_codes import Exit
-from lrexplorer.core.fields import Field, FieldError
+from lrexplorer.core.fields import FieldError
+from lrexplorer.core.limits import (
+    MAX_FACT_CHARS,
+    MAX_FACT_FILE_BYTES,
+    MAX_FACT_ITEMS,
+    MAX_FACTS,
+    MAX_LAB_BATCH,
+    MAX_LAB_EPOCHS,
+    MAX_LAB_LR,
+    MAX_LAB_SEEDS,
+    MAX_TOP_K,
+)
 from lrexplorer.knowledge.progress import format_duration
 
-# The lab's numeric options, checked by the same field type as every other flag.
-EPOCHS = Field("epochs", "float", None, "passes over the fact documents", low=0.0, low_open=True, high=1000.0)
-LEARNING_RATE = Field("learning_rate", "float", None, "fine-tuning learning rate", low=0.0, low_open=True, high=10.0)
-
-EPILOG = """\
+EPILOG = f"""\
 examples:
   lrexplorer knowledge                                   # base, ft, rag, ft+rag; 1, 2, 5 paraphrases; 3 seeds
   lrexplorer knowledge --methods base,rag --seeds 1      # no training: seconds
@@ -34,8 +41,13 @@ examples:
 
 fact file: JSON lines with fields fact, paraphrases (list), questions (list), answer, candidates (list).
 
-exit status: 0 done; 2 bad flag or fact file (the message names the field and line); 3 stopped by Ctrl-C
-(partial results are still printed)."""
+Every number has an upper bound (lrexplorer/core/limits.py): --seeds {MAX_LAB_SEEDS}, --top_k {MAX_TOP_K}, --epochs {MAX_LAB_EPOCHS:g},
+--learning_rate {MAX_LAB_LR:g}, --per_device_train_batch_size {MAX_LAB_BATCH}; a fact file of {MAX_FACT_FILE_BYTES // 2**20} MiB, {MAX_FACTS:,} facts,
+{MAX_FACT_ITEMS} paraphrases, questions or candidates a fact and {MAX_FACT_CHARS:,} characters a text. --output_dir is a new
+or empty folder.
+
+exit status: 0 done; 2 bad flag or fact file (the message names the field and line; nothing is written);
+3 stopped by Ctrl-C or SIGTERM (partial results are still printed)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -65,7 +77,17 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--top_k", default=None, metavar="K", help="documents retrieved into the prompt")
     p.add_argument("--facts", metavar="JSONL", help="a fact file instead of the built-in fact set")
     p.add_argument("--model", metavar="DIR", help="a base model folder instead of the built-in one")
-    p.add_argument("--output_dir", metavar="DIR", help="write results.json and the training log (log.jsonl) here")
+    p.add_argument(
+        "--output_dir",
+        metavar="DIR",
+        help="a new or empty folder to write the lab into: status, results.json, the training log (log.jsonl)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the flags, the fact file, the model and the folder, and exit (0: the lab can start); "
+        "nothing is written",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -74,33 +96,39 @@ def _ints(text: str, field: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise FieldError(field, f"expected whole numbers separated by commas, got {text!r}") from None
-
-
-def _int(text: str | None, field: str, default: int) -> int:
-    if text is None:
-        return default
-    values = _ints(text, field)
-    if len(values) != 1:
-        raise FieldError(field, f"expected one whole number, got {text!r}")
-    return values[0]
+        raise FieldError(field, f"expected whole numbers separated by commas, got {text[:100]!r}") from None
 
 
 def build_settings(args: argparse.Namespace) -> Any:
-    from lrexplorer.knowledge.lab import LabSettings
+    """The lab's settings from the flags, each converted by its field (`knowledge.lab.SETTING_FIELDS`);
+    one FieldError names every bad flag."""
+    from lrexplorer.knowledge.lab import SETTING_FIELDS, LabSettings
 
-    defaults = LabSettings()
+    given = {
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.per_device_train_batch_size,
+        "top_k": args.top_k,
+        "budget": args.budget,
+    }
+    values: dict[str, Any] = {}
+    errors = []
+    for name, text in given.items():
+        if text is None:
+            continue
+        try:
+            values[name] = SETTING_FIELDS[name].convert(text)
+        except FieldError as exc:
+            errors.append(exc)
+    try:
+        paraphrases = _ints(args.paraphrases, "paraphrases")
+    except FieldError as exc:
+        errors.append(exc)
+    if errors:
+        raise FieldError.collect(errors)
     return LabSettings(
-        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
-        paraphrases=_ints(args.paraphrases, "paraphrases"),
-        seeds=_int(args.seeds, "seeds", defaults.seeds),
-        epochs=defaults.epochs if args.epochs is None else EPOCHS.convert(args.epochs),
-        budget=args.budget,
-        learning_rate=defaults.learning_rate
-        if args.learning_rate is None
-        else LEARNING_RATE.convert(args.learning_rate),
-        batch_size=_int(args.per_device_train_batch_size, "per_device_train_batch_size", defaults.batch_size),
-        top_k=_int(args.top_k, "top_k", defaults.top_k),
+        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()), paraphrases=paraphrases, **values
     )
 
 
@@ -113,36 +141,46 @@ def load_and_check(args: argparse.Namespace) -> tuple[Any, list[Any]]:
         facts = load_facts(args.facts) if args.facts else load_facts()
     except FactFileError as exc:
         raise FieldError("facts", str(exc)) from None
-    try:
-        validate(settings, facts)
-    except ValueError as exc:
-        field = str(exc).split(":", 1)[0]
-        raise FieldError(field, str(exc).split(": ", 1)[1]) from None
-    if args.model and not (Path(args.model) / "config.json").is_file():
-        raise FieldError("model", f"{args.model} is not a model folder (no config.json)")
+    validate(settings, facts)
+    if args.model and not _is_model(args.model):
+        raise FieldError("model", f"{args.model[:200]} is not a model folder (no config.json)")
     return settings, facts
 
 
+def _is_model(folder: str) -> bool:
+    try:
+        return (Path(folder) / "config.json").is_file()
+    except OSError:  # a name too long for the file system
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
+    from lrexplorer.knowledge.lab_folder import LabFolder, claim
+    from lrexplorer.runs.folder import store
+
     settings, facts = load_and_check(args)
+    output = claim(args.output_dir, store.runs_dir()) if args.output_dir else None  # before anything is written
+    if args.check:
+        print(f"ok: the lab can start{f' in {output}' if output else ''}", file=sys.stderr)
+        return Exit.OK
     from lrexplorer.knowledge.cpu import passive_openmp_wait
 
     passive_openmp_wait()
     from lrexplorer.knowledge import assets
     from lrexplorer.knowledge.lab import run_lab
-    from lrexplorer.knowledge.lab_folder import LabFolder
     from lrexplorer.knowledge.results import table
 
-    folder = LabFolder(args.output_dir) if args.output_dir else None
-    if folder is not None:
-        folder.begin({**settings.to_json(), "facts": args.facts or "built-in"})
-    stop = {"asked": False}
+    folder = LabFolder(output) if output is not None else None
+    stop = {"asked": False, "running": False, "begun": False}
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        if stop["asked"]:
+    def on_signal(signum: int, frame: Any) -> None:
+        # Ctrl-C or SIGTERM: stop after the current step, with partial results; a second one, or one while
+        # the lab still waits for the CPU, ends it at once. Either way the lab folder gets a final state.
+        if stop["asked"] or not stop["running"]:
             raise KeyboardInterrupt
         stop["asked"] = True
-        print("\nstopping after the current step (Ctrl-C again to abort)...", file=sys.stderr)
+        name = signal.Signals(signum).name
+        print(f"\nstopping after the current step ({name} again to abort)...", file=sys.stderr)
 
     def should_stop() -> bool:
         return stop["asked"] or (folder is not None and folder.should_stop())
@@ -155,9 +193,13 @@ def run(args: argparse.Namespace) -> int:
         if folder is not None:
             folder.progress(fraction, message, eta_s)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with cpu_lock(args.output_dir or "lrexplorer knowledge", folder):
+        if folder is not None:
+            folder.begin({**settings.to_json(), "facts": args.facts or "built-in"})
+            stop["begun"] = True
+        with cpu_lock(str(output) if output else "lrexplorer knowledge", folder):
+            stop["running"] = True
             result = run_lab(
                 settings,
                 facts,
@@ -166,12 +208,18 @@ def run(args: argparse.Namespace) -> int:
                 should_stop=should_stop,
                 log=folder.log if folder is not None else lambda record: None,
             )
+    except KeyboardInterrupt:
+        if folder is not None and stop["begun"]:
+            folder.finish("stopped", "stopped at once (a second signal, or one while waiting): no results")
+        print("lrexplorer knowledge: stopped, no results", file=sys.stderr)
+        return Exit.STOPPED
     except BaseException as exc:
-        if folder is not None:
+        if folder is not None and stop["begun"]:
             folder.finish("failed", f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     payload = result.to_json()
     if folder is not None:
         state = "stopped" if result.stopped else "completed"

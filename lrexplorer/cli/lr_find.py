@@ -49,6 +49,12 @@ def add_parser(subparsers: Any) -> None:
     for field in RANGE_FIELDS:
         group.add_argument(f"--{field.name}", default=None, metavar="VALUE", help=flag_help(field, TOOL))
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the flags, the model and data and the folder as a start would, and exit (0: it can start); "
+        "nothing is written",
+    )
     add_run_options(p)
     p.add_argument("--quiet", action="store_true", help="print only the result")
     add_fields(p, TRAIN)
@@ -63,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     test = RangeTest.from_fields(
         {f.name: getattr(args, f.name) for f in RANGE_FIELDS if getattr(args, f.name) is not None}
     )
+    if args.check:
+        return check(read_fields(args), test, args.runs_dir)
     try:
         run_dir = start_range_test(read_fields(args), test, args.runs_dir, queue=args.queue)
     except FieldError:
@@ -83,6 +91,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary(result), file=args.out)
     return code
+
+
+def check(fields: dict[str, Any], test: Any, runs_dir: str | None) -> int:
+    """What a start checks (the run with the test's fields over it, its model and data, its folder); writes nothing."""
+    from lrexplorer.frontend.tuning_launch import range_test_fields
+    from lrexplorer.runs.folder import store
+    from lrexplorer.runs.folder.destination import check_new_folder
+    from lrexplorer.runs.spec import RunSpec
+    from lrexplorer.runs.training.sources import check_sources
+
+    spec = RunSpec.from_dict(range_test_fields(fields, test))
+    problems = check_sources(spec.values, probe_hub=False)
+    if problems:
+        raise FieldError.collect(problems)
+    if spec["output_dir"]:
+        check_new_folder(spec["output_dir"], "output_dir", store.runs_dir(runs_dir))
+    print(
+        f"ok: the range test can start ({test.num_steps} updates from {test.start_lr:g} to {test.end_lr:g})",
+        file=sys.stderr,
+    )
+    return Exit.OK
 
 
 def summary(result: dict[str, Any]) -> str:

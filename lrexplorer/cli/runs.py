@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from lrexplorer.cli.exit_codes import Exit
-from lrexplorer.core.fields import FieldError
+from lrexplorer.core.fields import Field, FieldError
+from lrexplorer.core.limits import MAX_SHOWN_RECORDS, MAX_STOP_WAIT_S
 from lrexplorer.runs.folder import index
+
+SHOWN = Field("metrics", "int", 5, "last metrics records shown", low=0, high=MAX_SHOWN_RECORDS)
+TIMEOUT = Field("timeout", "float", 15.0, "seconds to wait before SIGTERM", low=0.0, high=MAX_STOP_WAIT_S)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -39,7 +43,9 @@ def add_parser(subparsers: Any) -> None:
     q = sub.add_parser("show", help="a run's status, spec changes and last metrics", allow_abbrev=False)
     common(q)
     q.add_argument("run", help="run id (see `runs list`) or run folder")
-    q.add_argument("--metrics", type=int, default=5, metavar="N", help="last N metrics records (default: 5)")
+    q.add_argument(
+        "--metrics", default="5", metavar="N", help=f"last N metrics records (default: 5; {SHOWN.allowed()})"
+    )
     q.add_argument("--format", choices=("text", "json"), default="text")
     q.set_defaults(handler=run_show)
 
@@ -49,7 +55,10 @@ def add_parser(subparsers: Any) -> None:
     common(q)
     q.add_argument("run")
     q.add_argument(
-        "--timeout", type=float, default=15.0, metavar="S", help="seconds to wait before SIGTERM (default: 15)"
+        "--timeout",
+        default="15",
+        metavar="S",
+        help=f"seconds to wait before SIGTERM (default: 15; {TIMEOUT.allowed()})",
     )
     q.set_defaults(handler=run_stop)
 
@@ -74,7 +83,7 @@ def add_parser(subparsers: Any) -> None:
     )
     common(q)
     q.add_argument("run")
-    q.add_argument("dest", help="folder to write into (created if needed)")
+    q.add_argument("dest", help="a new or empty folder to write into (created if needed)")
     q.set_defaults(handler=run_export)
 
     q = sub.add_parser(
@@ -140,9 +149,10 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from lrexplorer.runs.folder import store
 
+    shown = SHOWN.convert(args.metrics)
     run_dir = _find(args)
     status = index.run_row(run_dir, store.run_id_of(run_dir))
-    records = store.read_metrics(run_dir)[-args.metrics :] if args.metrics > 0 else []
+    records = store.read_metrics(run_dir)[-shown:] if shown > 0 else []
     if args.format == "json":
         json.dump({"path": str(run_dir), "status": status, "metrics": records}, args.out, indent=1, default=str)
         print(file=args.out)
@@ -162,7 +172,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_stop(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
 
-    status = launcher.stop_run(_find(args), grace_s=args.timeout)
+    status = launcher.stop_run(_find(args), grace_s=TIMEOUT.convert(args.timeout))
     print(f"{status.get('state')}: {status.get('message', '')}", file=args.out)
     return Exit.OK if status.get("state") not in ("queued", "running") else Exit.FAILED
 
@@ -189,15 +199,21 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from lrexplorer.runs.exports.bundle import write_bundle
+    from lrexplorer.runs.exports.script import ExportError
     from lrexplorer.runs.folder import store
 
+    run_dir = _find(args)  # a run that does not exist is said as such, before its config is read
     try:
-        spec = store.read_spec(_find(args))
+        spec = store.read_spec(run_dir)
     except store.ConfigUnreadable as exc:
         raise FieldError("run", str(exc)) from None
     except FieldError as exc:
         raise _bad_config(exc) from None
-    for path in write_bundle(spec, Path(args.dest)):
+    try:
+        written = write_bundle(spec, Path(args.dest), root=store.runs_dir(args.runs_dir))
+    except ExportError as exc:
+        raise FieldError("run", str(exc)) from None
+    for path in written:
         print(path, file=args.out)
     return Exit.OK
 
@@ -206,8 +222,9 @@ def run_merge(args: argparse.Namespace) -> int:
     from lrexplorer.runs.exports.merge import merge_run
     from lrexplorer.runs.folder import store
 
+    run_dir = _find(args)
     try:
-        dest = merge_run(_find(args), Path(args.dest), args.dtype)
+        dest = merge_run(run_dir, Path(args.dest), args.dtype, root=store.runs_dir(args.runs_dir))
     except store.ConfigUnreadable as exc:
         raise FieldError("run", str(exc)) from None
     print(dest, file=args.out)

@@ -30,7 +30,11 @@ examples:
   lrexplorer sweep --space space.yaml --max_steps 40 --sampler grid --output_dir runs/sweeps/lr
   lrexplorer sweep --space space.yaml --n_trials 12 --sampler tpe --pruner median --json
 
-exit status: 0 every trial ended; 3 stopped (run the same command again to resume); 2 invalid space or flags."""
+--output_dir is a new or empty folder, or the folder of the sweep to resume; its name becomes the trials'
+run ids (<folder>-t000, ...).
+
+exit status: 0 every trial ended, at least one with a result; 1 every trial failed; 3 stopped (run the same
+command again to resume); 2 invalid space, flags or folder (nothing is written)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -53,6 +57,12 @@ def add_parser(subparsers: Any) -> None:
     group.add_argument("--metric", default="loss", help=f"what trials are ranked by: {' or '.join(METRICS)}")
     group.add_argument("--sweep_seed", default="0", metavar="N", help="seed of the sampler (default: 0)")
     p.add_argument("--json", action="store_true", help="print the ranked trials as JSON on stdout")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the flags, the space, the shared run fields and the folder, and exit (0: the sweep can start); "
+        "nothing is written",
+    )
     add_run_options(p)
     add_fields(p, TRAIN)
 
@@ -67,11 +77,11 @@ def _int(name: str, text: str | None) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lrexplorer.frontend.sweeps import run_sweep
+    from lrexplorer.frontend.sweeps import check_sweep_folder, run_sweep
     from lrexplorer.runs.folder import store
     from lrexplorer.runs.spec import RunSpec
     from lrexplorer.tuning.space import load_space
-    from lrexplorer.tuning.study import STUDY_FILE, SweepSettings, open_sweep
+    from lrexplorer.tuning.study import STUDY_FILE, SweepSettings, check_start, open_sweep
 
     settings = SweepSettings(
         sampler=args.sampler,
@@ -81,13 +91,26 @@ def run(args: argparse.Namespace) -> int:
         metric=args.metric,
     )
     base = read_fields(args)
-    folder = Path(
-        base.pop("output_dir", None) or store.runs_dir(args.runs_dir) / "sweeps" / f"{datetime.now():%Y%m%d-%H%M%S}"
-    )
+    given = base.pop("output_dir", None)
     RunSpec.from_dict(base)  # the fields every trial shares: refused before anything starts
-    if args.space is None and not (folder / STUDY_FILE).exists():
+    try:
+        folder = check_sweep_folder(
+            Path(given or store.runs_dir(args.runs_dir) / "sweeps" / f"{datetime.now():%Y%m%d-%H%M%S}"),
+            store.runs_dir(args.runs_dir),
+        )
+    except FieldError as exc:
+        if given:
+            raise
+        raise FieldError("runs_dir", exc.problem) from None  # the default folder lies in the runs directory
+    resuming = (folder / STUDY_FILE).exists()
+    if args.space is None and not resuming:
         raise FieldError("space", "is required to start a sweep (give --space SPACE.yaml)")
     space = load_space(args.space) if args.space else None
+    if not resuming:
+        check_start(folder, space, settings)
+    if args.check:
+        print(f"ok: the sweep can {'resume' if resuming else 'start'} in {folder}", file=sys.stderr)
+        return Exit.OK
     sweep = open_sweep(folder, space, settings)
     print(f"sweep folder: {folder}  ({sweep.done()} of {sweep.n_trials} trials done)", file=sys.stderr)
 
@@ -107,7 +130,12 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     summary["folder"] = str(folder)
     print(json.dumps(summary) if args.json else table(summary), file=args.out)
-    return Exit.STOPPED if stop["asked"] and not sweep.finished() else Exit.OK
+    if stop["asked"] and not sweep.finished():
+        return Exit.STOPPED
+    if not any(t["state"] in ("complete", "pruned") for t in summary["trials"]):
+        print("lrexplorer sweep: no trial ended with a result: every one failed (see their errors)", file=sys.stderr)
+        return Exit.FAILED
+    return Exit.OK
 
 
 def table(summary: dict[str, Any]) -> str:

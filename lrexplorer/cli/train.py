@@ -119,18 +119,14 @@ def read_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The run fields given: the --config file's, then the flags' over them (unvalidated)."""
     fields: dict[str, Any] = {}
     if args.config:
-        import yaml
+        from lrexplorer.core.documents import DocumentError, load_yaml, read_text
 
         try:
-            loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            raise FieldError(
-                "config", f"cannot read {args.config[:200]!r}: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
-        except yaml.YAMLError as exc:
-            raise FieldError("config", f"{args.config} is not valid YAML: {exc}") from None
+            loaded = load_yaml(read_text(args.config)) or {}
+        except DocumentError as exc:
+            raise FieldError("config", f"{args.config[:200]!r}: {exc}") from None
         if not isinstance(loaded, dict):
-            raise FieldError("config", f"{args.config} must be a mapping of field: value")
+            raise FieldError("config", f"{args.config[:200]!r} must be a mapping of field: value")
         fields.update(loaded)
     fields.update(given_fields(args, TRAIN))
     return fields
@@ -138,7 +134,8 @@ def read_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
-    from lrexplorer.runs.folder import lock
+    from lrexplorer.runs.folder import lock, store
+    from lrexplorer.runs.folder.destination import check_new_folder
 
     if args.check:
         return check(args)
@@ -147,21 +144,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     for finding in spec.advice:
         say_advice(finding.level, finding.text)
+    cluster = _cluster(args)
+    if cluster.num_machines > 1 and not args.export:
+        raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
     if args.export:
+        from lrexplorer.runs.exports.bundle import write_bundle
+        from lrexplorer.runs.exports.script import ExportError
         from lrexplorer.runs.training.sources import check_sources
 
         problems = check_sources(spec.values, probe_hub=False)
         if problems:
             raise FieldError.collect(problems)
-    cluster = _cluster(args)
-    if args.export:
-        from lrexplorer.runs.exports.bundle import write_bundle
-
-        for path in write_bundle(spec, Path(args.export), cluster=cluster):
+        check_new_folder(args.export, "export", store.runs_dir(args.runs_dir))  # a refused export changes no file
+        try:
+            written = write_bundle(
+                spec, Path(args.export), cluster=cluster, field="export", root=store.runs_dir(args.runs_dir)
+            )
+        except ExportError as exc:
+            raise FieldError("export", str(exc)) from None
+        for path in written:
             print(path, file=args.out)
         return Exit.OK
-    if cluster.num_machines > 1:
-        raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
     try:
         run_dir = launcher.start_run(spec, args.runs_dir, run_id=args.run_id, queue=args.queue)
     except FieldError:
@@ -183,15 +186,33 @@ def run(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     """`--check`: the Train page's pre-flight on this machine (the spec, the model and data as a launch checks
-    them, the rules' advice over the updates and memory it computes), then the fields that differ from the
-    defaults. Refusals raise, as a launch would."""
+    them, the rules' advice over the updates and memory it computes, the run's folder and id), then the fields
+    that differ from the defaults. Refusals raise, as a launch would, and nothing is written."""
     from lrexplorer.core.facts import detect_facts
     from lrexplorer.core.hardware import detect
     from lrexplorer.frontend.preflight import preflight
+    from lrexplorer.runs.folder import store
+    from lrexplorer.runs.folder.destination import check_new_folder
+    from lrexplorer.runs.training.sources import check_sources
 
     pf = preflight(read_fields(args), detect_facts(), detect())
     if pf.errors or pf.spec is None:
         raise FieldError.collect(pf.errors)
+    problems = check_sources(pf.spec.values, probe_hub=False)
+    if problems:
+        raise FieldError.collect(problems)
+    cluster = _cluster(args)
+    if cluster.num_machines > 1 and not args.export:
+        raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
+    if args.export:
+        check_new_folder(args.export, "export", store.runs_dir(args.runs_dir))
+    elif pf.spec["output_dir"]:
+        check_new_folder(pf.spec["output_dir"], "output_dir", store.runs_dir(args.runs_dir))
+    if args.run_id is not None:
+        try:
+            store.check_run_id(args.run_id)
+        except ValueError as exc:
+            raise FieldError("run_id", str(exc)) from None
     for level, text in pf.warnings:
         say_advice(level, text)
     if pf.plan_error:

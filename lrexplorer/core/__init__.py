@@ -2,6 +2,7 @@
 
 - `fields`: the one field type and the one error a bad value raises (`FieldError`); `groups`: the
   catalogue's groups, tools and concepts; `limits`: the upper bound of every number.
+- `documents`: the one reader of YAML and JSON from users (aliases refused, size and depth bounded).
 - `units`: byte units.
 - `hardware`: the machine (GPUs through NVML, CPU and RAM); `kernels`: the attention kernels and what each needs;
   `facts`: what the rules and the worker read of the machine (GPU capabilities, CPU bfloat16, packages, cores).

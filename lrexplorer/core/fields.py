@@ -17,12 +17,28 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrexplorer.core.documents import DocumentError, load_json
+
 # The spellings HfArgumentParser's `string_to_bool` accepts, so `--flag false` means the same here.
 TRUE_WORDS = ("yes", "true", "t", "y", "1")
 FALSE_WORDS = ("no", "false", "f", "n", "0")
 # Integers beyond this overflow numpy's int64 arithmetic long before they could mean anything here.
 MAX_INT = 10**12
 SAME = object()  # library_default sentinel: the library's default equals ours
+# Characters no name, path or id holds: C0 and C1 controls (newline, carriage return, escape, ...) and
+# Unicode's line and paragraph separators. A text field that names a run, a job, a model or a folder ends up
+# in logs, tables and generated scripts, where each of them starts a new line.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def control_problem(text: str) -> str | None:
+    """Why `text` cannot be a name (a control character, and where), or None."""
+    found = CONTROL.search(text)
+    if found is None:
+        return None
+    return (
+        f"must be one line of printable text; got the control character {found.group()!r} at position {found.start()}"
+    )
 
 
 def str_to_bool(value: str | bool) -> bool:
@@ -106,6 +122,8 @@ class Field:
     derived: Callable[[int], Any] | None = None
     derived_help: str = ""  # how `derived` computes the default, for help texts
     derived_from_lr: float | None = None
+    # A further check of a converted value (the keys a JSON object may hold): the problem in words, or None.
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def yaml_name(self) -> str:
@@ -148,7 +166,8 @@ class Field:
         elif self.kind == "str_list":
             text = "a list of names"
         elif self.kind == "int_list":
-            text = "a list of integers >= 0, e.g. [30, 80]"
+            top = "" if self.high is None else f" and <= {self._show(self.high)}"
+            text = f"a list of integers >= 0{top}, e.g. [30, 80]"
         elif self.kind == "str":
             text = "text"
         else:
@@ -170,6 +189,14 @@ class Field:
         def bad(problem: str) -> FieldError:
             return FieldError(self.name, problem, scope)
 
+        converted = self._convert(value, bad)
+        if self.check is not None and converted is not None:
+            problem = self.check(converted)
+            if problem is not None:
+                raise bad(problem)
+        return converted
+
+    def _convert(self, value: Any, bad: Callable[[str], FieldError]) -> Any:
         if self.kind == "choice" and value in self.choice_values():
             return value
         if value is None or (
@@ -192,12 +219,19 @@ class Field:
         if self.kind == "str_list":
             items = [s.strip() for s in value.split(",")] if isinstance(value, str) else value
             if isinstance(items, (list, tuple)) and items and all(isinstance(s, str) and s for s in items):
+                for item in items:
+                    problem = control_problem(item)
+                    if problem is not None:
+                        raise bad(problem)
                 return list(items)
             raise bad(f"must be {self.allowed()}, e.g. q_proj,v_proj or all-linear; got {value!r}")
         if self.kind == "int_list":
             return self._int_list(value, bad)
         if not isinstance(value, str):
             raise bad(f"must be text; got {value!r}")
+        problem = control_problem(value)
+        if problem is not None:
+            raise bad(problem)
         return value
 
     def _number(self, value: Any, bad: Callable[[str], FieldError]) -> int | float:
@@ -231,7 +265,8 @@ class Field:
         items = value
         if isinstance(value, str):
             items = [_parse_number(t, True) for t in re.split(r"[,\s]+", value.strip().strip("[]")) if t]
-        if isinstance(items, (list, tuple)) and all(_whole(v) and 0 <= v <= MAX_INT for v in items):
+        top = MAX_INT if self.high is None else self.high
+        if isinstance(items, (list, tuple)) and all(_whole(v) and 0 <= v <= top for v in items):
             return [int(v) for v in items]
         raise bad(f"must be {self.allowed()}; got {value!r}")
 
@@ -256,9 +291,9 @@ def _whole(v: Any) -> bool:
 def _to_dict(value: Any, bad: Callable[[str], FieldError]) -> dict:
     if isinstance(value, str):
         try:
-            value = json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise bad(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+            value = load_json(value) if value.strip() else {}
+        except DocumentError as exc:
+            raise bad(str(exc)) from None
     if not isinstance(value, dict):
         raise bad(f"must be a JSON object ({{...}}); got {value!r}")
     return dict(value)

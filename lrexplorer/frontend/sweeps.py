@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.core.limits import MAX_TRIALS
 from lrexplorer.core.units import GIB
 from lrexplorer.frontend.tuning_launch import start_kind_run
 from lrexplorer.runs import launcher
@@ -116,16 +117,48 @@ def _start(sweep: Sweep, handle: TrialHandle, base: dict[str, Any], root: str | 
     plan = plan_trial(base, handle.params, root)
     if plan.skip_reason:
         raise TrialSkipped(plan.skip_reason)
-    run_id = f"{sweep.folder.resolve().name}-t{handle.number:03d}"
-    n = 1
+    run_id, n = trial_run_id(sweep.folder, handle.number), 1
     while (store.runs_dir(root) / run_id).exists():
         n += 1
-        run_id = f"{sweep.folder.resolve().name}-t{handle.number:03d}-{n}"
+        run_id = trial_run_id(sweep.folder, handle.number, n)
     settings = {"sweep": str(sweep.folder.resolve()), "trial": handle.number}
     fields = {**base, **handle.params, "output_dir": None}
     run_dir = start_kind_run(fields, SWEEP_TRIAL, settings, root, run_id=run_id, queue=True)
     handle.set_run(str(run_dir))
     return run_dir
+
+
+def trial_run_id(folder: Path, number: int, n: int = 1) -> str:
+    """The run id of trial `number` of the sweep in `folder` (the n-th try at a free one)."""
+    return f"{Path(folder).resolve().name}-t{number:03d}" + (f"-{n}" if n > 1 else "")
+
+
+def check_sweep_folder(folder: Path, root: str | Path | None = None) -> Path:
+    """The sweep's folder, resolved, when a sweep may use it: a sweep's folder (to start in or resume), or a
+    new or empty one (`destination`'s rule); and a name that makes valid run ids for its trials, checked
+    now rather than at trial 0. FieldError naming output_dir otherwise; nothing is written."""
+    from lrexplorer.core.fields import FieldError
+    from lrexplorer.runs.folder.destination import check_new_folder
+    from lrexplorer.tuning.sweep_folder import STUDY_FILE, check_database, is_sweep_folder
+
+    try:
+        target = Path(folder).expanduser().resolve()
+        existing = is_sweep_folder(target)
+    except (OSError, ValueError, RuntimeError):
+        existing = False  # check_new_folder says why it cannot be used
+    if not existing:
+        target = check_new_folder(folder, "output_dir", root)
+    elif (target / STUDY_FILE).exists():
+        check_database(target / STUDY_FILE)
+    longest = trial_run_id(target, MAX_TRIALS - 1, 99)
+    if not store.RUN_ID.match(longest):
+        raise FieldError(
+            "output_dir",
+            f"the sweep folder's name {target.name[:100]!r} would make trial run ids such as {longest[:120]!r}, which "
+            f"are not valid: name the folder with letters, digits, '.', '_' and '-' (at most {81 - len(longest) + len(target.name)} "
+            "characters, starting with a letter or digit)",
+        )
+    return target
 
 
 def _wait(run_dir: Path, should_stop: Callable[[], bool]) -> str | None:

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.core.fields import Field, FieldError
+from lrexplorer.core.limits import MAX_LAB_BATCH, MAX_LAB_EPOCHS, MAX_LAB_LR, MAX_LAB_SEEDS, MAX_TOP_K
 from lrexplorer.knowledge import assets
 from lrexplorer.knowledge.facts import Fact, load_facts, max_paraphrases
 from lrexplorer.knowledge.finetune import FinetuneSettings, Hooks, finetune, planned_steps, updates_per_epoch
@@ -56,29 +58,44 @@ class LabSettings:
         return tuple(sorted(set(self.paraphrases))) if any(m in TRAINED for m in self.methods) else ()
 
 
+# The lab's settings as fields, named as `lrexplorer knowledge` names its flags (batch_size is
+# --per_device_train_batch_size), each bounded in core/limits.
+SETTING_FIELDS: dict[str, Field] = {
+    "seeds": Field("seeds", "int", 3, "Fine-tuning seeds per paraphrase count.", low=1, high=MAX_LAB_SEEDS),
+    "epochs": Field(
+        "epochs", "float", 10.0, "Passes over the fact documents.", low=0.0, low_open=True, high=MAX_LAB_EPOCHS
+    ),
+    "learning_rate": Field(
+        "learning_rate", "float", 1e-3, "Fine-tuning learning rate.", low=0.0, low_open=True, high=MAX_LAB_LR
+    ),
+    "batch_size": Field(
+        "per_device_train_batch_size", "int", 16, "Fact documents per fine-tuning update.", low=1, high=MAX_LAB_BATCH
+    ),
+    "top_k": Field("top_k", "int", 3, "Documents retrieved into the prompt (rag).", low=1, high=MAX_TOP_K),
+    "budget": Field("budget", "choice", "epochs", "What every paraphrase count gets the same of.", choices=BUDGETS),
+}
+
+
 def validate(settings: LabSettings, facts: list[Fact]) -> None:
-    """Raise ValueError naming the setting for anything the lab cannot run."""
+    """FieldError (a ValueError) naming every setting the lab cannot run, as the command's flag."""
     k = max_paraphrases(facts)
+    errors: list[FieldError] = []
     unknown = [m for m in settings.methods if m not in METHODS]
     if unknown or not settings.methods:
         what = f"unknown method {unknown[0]!r}" if unknown else "give at least one method"
-        raise ValueError(f"methods: {what} (allowed: {', '.join(METHODS)})")
+        errors.append(FieldError("methods", f"{what} (allowed: {', '.join(METHODS)})"))
     if any(m in TRAINED for m in settings.methods):
         bad = [p for p in settings.paraphrases if not 1 <= p <= k]
         if bad or not settings.paraphrases:
-            what = f"{bad[0]} is outside" if bad else "give at least one count in"
-            raise ValueError(f"paraphrases: {what} 1..{k} (the fact set has {k} paraphrases per fact)")
-    checks = (
-        ("seeds", settings.seeds >= 1, "at least 1"),
-        ("epochs", settings.epochs > 0, "greater than 0"),
-        ("learning_rate", settings.learning_rate > 0, "greater than 0"),
-        ("batch_size", settings.batch_size >= 1, "at least 1"),
-        ("top_k", settings.top_k >= 1, "at least 1"),
-        ("budget", settings.budget in BUDGETS, f"one of {', '.join(BUDGETS)}"),
-    )
-    for name, ok, allowed in checks:
-        if not ok:
-            raise ValueError(f"{name}: must be {allowed}, got {getattr(settings, name)!r}")
+            what = f"{str(bad[0])[:20]} is outside" if bad else "give at least one count in"
+            errors.append(FieldError("paraphrases", f"{what} 1..{k} (the fact set has {k} paraphrases per fact)"))
+    for name, field in SETTING_FIELDS.items():
+        try:
+            field.convert(getattr(settings, name))
+        except FieldError as exc:
+            errors.append(exc)
+    if errors:
+        raise FieldError.collect(errors)
 
 
 def finetune_settings(settings: LabSettings, facts: list[Fact], paraphrases: int) -> FinetuneSettings:

@@ -8,8 +8,8 @@
     LAB/lab.log         the process's stdout and stderr
     LAB/stop.request    present while a stop is asked for
 
-`lrexplorer knowledge --output_dir LAB` writes these as it runs; `start_lab` prepares a folder and
-starts that command in a process of its own, so the lab goes on when the page is closed. Readers never
+`lrexplorer knowledge --output_dir LAB` writes these as it runs, into a new or empty folder (`claim`) or one
+`start_lab` prepared (marked by `.lrexplorer-lab`), which then starts that command in a process of its own, so the lab goes on when the page is closed. Readers never
 raise for a missing or half-written file. A lab whose process has gone without a final state is marked
 failed by `reconcile`, with the end of its log.
 """
@@ -25,8 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.core.fields import FieldError
 from lrexplorer.knowledge.facts import parse_text
 from lrexplorer.runs.folder import store
+from lrexplorer.runs.folder.destination import ASK, check_new_folder
 from lrexplorer.runs.folder.process import process_matches
 
 SETTINGS, STATUS, LOG, RESULTS, OUTPUT, FACTS, STOP = (
@@ -38,6 +40,7 @@ SETTINGS, STATUS, LOG, RESULTS, OUTPUT, FACTS, STOP = (
     "facts.jsonl",
     store.STOP,
 )
+MARKER = ".lrexplorer-lab"
 ACTIVE = ("queued", "running")
 FINAL_STATES = ("completed", "stopped", "failed")
 SUBDIR = "knowledge"
@@ -56,14 +59,19 @@ class LabFolder:
 
     # -- writing (the lab's process) ------------------------------------------------------------------
     def begin(self, settings: dict[str, Any]) -> None:
+        """Take the folder (`claim` checked it): its log is created exclusively, so of two processes given the
+        same folder one begins and the other is refused, before either writes anything else."""
         import psutil
 
         self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._log_file = open(self.path / LOG, "x", encoding="utf-8")  # noqa: SIM115 (closed in finish)
+        except FileExistsError:
+            raise FieldError("output_dir", f"{self.path} is taken by another lab; {ASK}") from None
         if not (self.path / SETTINGS).exists():
             self.write_settings(settings)
         me = psutil.Process()
         self.update(state="running", pid=me.pid, pid_create_time=me.create_time(), started_at=time.time())
-        self._log_file = open(self.path / LOG, "w", encoding="utf-8")  # noqa: SIM115 (closed in finish)
 
     def write_settings(self, settings: dict[str, Any]) -> None:
         store.write_json_atomic(self.path / SETTINGS, settings)
@@ -126,6 +134,30 @@ class LabFolder:
         return self.status()
 
 
+def claim(path: str | Path, root: str | Path | None = None) -> Path:
+    """The folder `lrexplorer knowledge --output_dir` may write, resolved: a new or empty folder (the rule of
+    every command, `runs/folder/destination.py`), or one `start_lab` prepared for that very command (its
+    marker, still queued, nothing begun). FieldError naming output_dir otherwise; nothing is written."""
+    try:
+        target = Path(path).expanduser().resolve()
+        if _prepared(target):
+            return target
+    except (OSError, ValueError, RuntimeError):
+        pass  # check_new_folder says why the path cannot be used
+    return check_new_folder(path, "output_dir", root)
+
+
+def _prepared(folder: Path) -> bool:
+    status = LabFolder(folder).status()
+    return (
+        (folder / MARKER).is_file()
+        and status.get("state") == "queued"
+        and "started_at" not in status
+        and not (folder / LOG).exists()
+        and not (folder / RESULTS).exists()
+    )
+
+
 def _tail(path: Path, lines: int) -> list[str]:
     try:
         return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
@@ -162,6 +194,7 @@ def start_lab(
         n += 1
         folder = parent / f"{stamp}-{n}"
     folder.mkdir()
+    (folder / MARKER).touch()  # prepared for the lab command started below, which `claim` lets write here
     facts_file = None
     if facts_text is not None:
         facts_file = folder / FACTS

@@ -7,7 +7,6 @@ through `transformers.AutoConfig` (which imports torch) only when it is not a bu
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from lrexplorer.catalogues.architecture import Architecture, from_config
 from lrexplorer.catalogues.presets import find_preset, preset_names
+from lrexplorer.core.documents import DocumentError, load_json, read_text
 from lrexplorer.core.fields import FieldError
 
 
@@ -59,11 +59,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FieldError("model", f"no config file at {str(path)!r}")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FieldError("model", f"cannot read {str(path)!r}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise FieldError("model", f"{str(path)!r} is not valid JSON: {exc}") from None
+        config = load_json(read_text(path))
+    except DocumentError as exc:
+        raise FieldError("model", f"{str(path)!r}: {exc}") from None
     if not isinstance(config, dict):
         raise FieldError("model", f"{str(path)!r} must hold a JSON object")
     # A multimodal or wrapped config keeps the language model under text_config; estimate that part.

@@ -23,6 +23,7 @@ from lrexplorer.core.facts import Facts, detect_facts
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.resources import SOURCE_ROOT
 from lrexplorer.runs.folder import health, lock, store
+from lrexplorer.runs.folder.destination import check_new_folder
 from lrexplorer.runs.folder.process import WORKER_MODULE, is_worker, process_matches
 from lrexplorer.runs.spec import RunSpec
 
@@ -43,21 +44,15 @@ def new_run_id(spec: RunSpec, root: Path, base: str | None = None) -> str:
     return store.check_run_id(run_id)
 
 
-def _claim(run_dir: Path) -> None:
-    """Create `run_dir`, or take it when it is an empty folder: anything already there would be the
-    Trainer's to rotate or overwrite, and lrexplorer deletes only what it wrote."""
-    if store.is_run(run_dir):
-        raise FieldError(
-            "output_dir", f"{run_dir} already holds a run; choose another folder or resume that run by its id"
-        )
+def _claim(run_dir: Path, root: Path) -> None:
+    """Create `run_dir`, or take it when it is an empty folder (`destination`'s rule, checked again once the
+    folder exists): anything already there would be the Trainer's to rotate or overwrite."""
+    check_new_folder(run_dir, "output_dir", root)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if any(run_dir.iterdir()):
-            raise FieldError(
-                "output_dir", f"{run_dir} is not empty; choose a new or empty folder (lrexplorer never writes into one)"
-            )
     except OSError as exc:
         raise FieldError("output_dir", f"{run_dir} cannot be used: {exc.strerror or exc}") from None
+    check_new_folder(run_dir, "output_dir", root)
 
 
 def prepare_run(
@@ -76,12 +71,13 @@ def prepare_run(
             store.check_run_id(run_id)
         except ValueError as exc:
             raise FieldError("run_id", str(exc)) from None
+    if target:  # checked before anything is created, the runs directory included
+        run_dir = check_new_folder(target, "output_dir", root)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FieldError("runs_dir", f"{root} cannot be created: {exc.strerror or exc}") from None
     if target:
-        run_dir = Path(target).expanduser().absolute()
         if inside_root(run_dir, root):
             try:
                 run_id = store.check_run_id(run_dir.name)
@@ -92,7 +88,7 @@ def prepare_run(
     else:
         run_id = run_id or new_run_id(spec, root)
         run_dir = store.run_path(root, run_id)
-    _claim(run_dir)
+    _claim(run_dir, root)
     try:
         store.write_json_atomic(run_dir / store.MARKER, {"run_id": run_id, "created_at": time.time()})
         store.write_config(run_dir, RunSpec(dict(spec.values, output_dir=str(run_dir))))

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from lrexplorer.catalogues.params import TRAIN, FieldError, defaults, fields_for, resolve
+from lrexplorer.core.documents import DocumentError, load_yaml, read_text
 from lrexplorer.core.facts import Facts, detect_facts
 from lrexplorer.rules.registry import refuse
 from lrexplorer.rules.rule import Finding, Subject
@@ -51,14 +52,21 @@ class RunSpec:
 
     @classmethod
     def from_yaml(cls, text: str, facts: Facts | None = None) -> RunSpec:
-        data = yaml.safe_load(text) or {}
+        try:
+            data = load_yaml(text) or {}
+        except DocumentError as exc:
+            raise FieldError("config", str(exc)) from None
         if not isinstance(data, dict):
             raise FieldError("config", "the YAML must be a mapping of field: value")
         return cls.from_dict(data, facts)
 
     @classmethod
     def from_file(cls, path: str | Path, facts: Facts | None = None) -> RunSpec:
-        return cls.from_yaml(Path(path).read_text(encoding="utf-8"), facts)
+        try:
+            text = read_text(path)
+        except DocumentError as exc:
+            raise FieldError("config", f"{str(path)[:200]!r}: {exc}") from None
+        return cls.from_yaml(text, facts)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]

@@ -7,6 +7,7 @@ number of updates, W the warmup updates and p = (k - W) / max(1, N - W) the prog
 from __future__ import annotations
 
 from lrexplorer.core.fields import Field
+from lrexplorer.core.limits import MAX_EPSILON, MAX_LR, MAX_POWER, MAX_STEPS, MAX_THRESHOLD
 from lrexplorer.schedules import hf_curves as hf
 from lrexplorer.schedules.entry import Schedule
 
@@ -19,8 +20,17 @@ NUM_CYCLES_COS = Field(
     "Number of cosine waves after warmup; 0.5 is one half-wave from the peak down to 0.",
     low=0.0,
     low_open=True,
+    high=MAX_STEPS,
 )
-MIN_LR = Field("min_lr", "float", None, "Absolute LR floor. Set this or min_lr_rate, not both.", low=0.0, nullable=True)
+MIN_LR = Field(
+    "min_lr",
+    "float",
+    None,
+    "Absolute LR floor. Set this or min_lr_rate, not both.",
+    low=0.0,
+    high=MAX_LR,
+    nullable=True,
+)
 MIN_LR_RATE = Field(
     "min_lr_rate",
     "float",
@@ -48,12 +58,19 @@ PLATEAU_PARAMS = (
         low_open=True,
         high_open=True,
     ),
-    Field("patience", "int", 10, "Evaluations without improvement tolerated before lowering the LR.", low=0),
-    Field("threshold", "float", 1e-4, "Smallest change that counts as an improvement.", low=0.0),
+    Field(
+        "patience",
+        "int",
+        10,
+        "Evaluations without improvement tolerated before lowering the LR.",
+        low=0,
+        high=MAX_STEPS,
+    ),
+    Field("threshold", "float", 1e-4, "Smallest change that counts as an improvement.", low=0.0, high=MAX_THRESHOLD),
     Field("threshold_mode", "choice", "rel", "Whether threshold is relative or absolute.", choices=("rel", "abs")),
-    Field("cooldown", "int", 0, "Evaluations to wait after a reduction before counting again.", low=0),
-    Field("min_lr", "float", 0.0, "The LR never goes below this.", low=0.0),
-    Field("eps", "float", 1e-8, "Reductions smaller than this are skipped.", low=0.0),
+    Field("cooldown", "int", 0, "Evaluations to wait after a reduction before counting again.", low=0, high=MAX_STEPS),
+    Field("min_lr", "float", 0.0, "The LR never goes below this.", low=0.0, high=MAX_LR),
+    Field("eps", "float", 1e-8, "Reductions smaller than this are skipped.", low=0.0, high=MAX_EPSILON),
 )
 GREEDY_PARAMS = (
     Field("mode", "choice", "min", "'min' for losses, 'max' for scores.", choices=("min", "max")),
@@ -67,17 +84,17 @@ GREEDY_PARAMS = (
         low_open=True,
         high_open=True,
     ),
-    Field("patience", "int", 10, "Evaluations of improvement or plateau before the LR moves.", low=0),
-    Field("threshold", "float", 1e-6, "Smallest change that counts as an improvement.", low=0.0),
+    Field("patience", "int", 10, "Evaluations of improvement or plateau before the LR moves.", low=0, high=MAX_STEPS),
+    Field("threshold", "float", 1e-6, "Smallest change that counts as an improvement.", low=0.0, high=MAX_THRESHOLD),
     Field("threshold_mode", "choice", "abs", "Whether threshold is relative or absolute.", choices=("rel", "abs")),
-    Field("cooldown", "int", 0, "Evaluations to wait after a reduction.", low=0),
-    Field("warmup", "int", 0, "Evaluations to wait after an increase.", low=0),
-    Field("min_lr", "float", 1e-3, "Lower bound of the LR.", low=0.0),
-    Field("max_lr", "float", 1.0, "Upper bound of the LR.", low=0.0),
-    Field("eps", "float", 1e-8, "Changes smaller than this are skipped.", low=0.0),
+    Field("cooldown", "int", 0, "Evaluations to wait after a reduction.", low=0, high=MAX_STEPS),
+    Field("warmup", "int", 0, "Evaluations to wait after an increase.", low=0, high=MAX_STEPS),
+    Field("min_lr", "float", 1e-3, "Lower bound of the LR.", low=0.0, high=MAX_LR),
+    Field("max_lr", "float", 1.0, "Upper bound of the LR.", low=0.0, high=MAX_LR),
+    Field("eps", "float", 1e-8, "Changes smaller than this are skipped.", low=0.0, high=MAX_EPSILON),
     Field("smooth", "bool", False, "Average the metric over a sliding window first."),
-    Field("window_size", "int", 50, "Window of the smoothing average.", low=1),
-    Field("reset_start", "int", 500, "Evaluations at min_lr before the schedule resets itself.", low=1),
+    Field("window_size", "int", 50, "Window of the smoothing average.", low=1, high=MAX_STEPS),
+    Field("reset_start", "int", 500, "Evaluations at min_lr before the schedule resets itself.", low=1, high=MAX_STEPS),
 )
 
 HF_SCHEDULES = (
@@ -112,7 +129,14 @@ HF_SCHEDULES = (
         title="Cosine with hard restarts",
         curve=hf.cosine_with_restarts,
         params=(
-            Field("num_cycles", "int", 1, "How many times the cosine wave runs from the peak down to zero.", low=1),
+            Field(
+                "num_cycles",
+                "int",
+                1,
+                "How many times the cosine wave runs from the peak down to zero.",
+                low=1,
+                high=MAX_STEPS,
+            ),
         ),
         latex=WARM + r",\qquad \eta_k = \eta_0\,\tfrac12\left[1 + \cos\!\left(\pi\,((c\,p) \bmod 1)\right)\right]",
         explanation=(
@@ -127,13 +151,16 @@ HF_SCHEDULES = (
         title="Polynomial decay",
         curve=hf.polynomial,
         params=(
-            Field("lr_end", "float", 1e-7, "The LR the decay ends at; must be below learning_rate.", low=0.0),
+            Field(
+                "lr_end", "float", 1e-7, "The LR the decay ends at; must be below learning_rate.", low=0.0, high=MAX_LR
+            ),
             Field(
                 "power",
                 "float",
                 1.0,
                 "Exponent of the decay: 1 is linear, 2 falls fast early, 0.5 falls late.",
                 low=0.0,
+                high=MAX_POWER,
             ),
         ),
         latex=WARM + r",\qquad \eta_k = (\eta_0 - \eta_{end})\left(1 - \frac{k-W}{N-W}\right)^{P} + \eta_{end}",
@@ -181,6 +208,7 @@ HF_SCHEDULES = (
                 None,
                 "Decay time scale; empty means W (or 10000 without warmup).",
                 low=1,
+                high=MAX_STEPS,
                 nullable=True,
             ),
         ),
@@ -258,6 +286,7 @@ HF_SCHEDULES = (
                 None,
                 "Updates in the final decay phase; empty means 20% of training.",
                 low=0,
+                high=MAX_STEPS,
                 derived=lambda span: max(1, span // 5),
                 derived_help="20% of the total updates",
             ),
@@ -267,6 +296,7 @@ HF_SCHEDULES = (
                 None,
                 "Updates at the peak; empty means whatever warmup and decay leave.",
                 low=0,
+                high=MAX_STEPS,
                 nullable=True,
             ),
             Field("warmup_type", "choice", "linear", "Shape of the warmup.", choices=("linear", "cosine", "1-sqrt")),
@@ -274,7 +304,9 @@ HF_SCHEDULES = (
             Field(
                 "min_lr_ratio", "float", 0.0, "Floor of both ramps as a fraction of learning_rate.", low=0.0, high=1.0
             ),
-            Field("num_cycles", "float", 0.5, "Cosine waves in a cosine decay.", low=0.0, low_open=True),
+            Field(
+                "num_cycles", "float", 0.5, "Cosine waves in a cosine decay.", low=0.0, low_open=True, high=MAX_STEPS
+            ),
         ),
         latex=r"\eta_k = \eta_0 \begin{cases} r + (1-r)\,g_w(k/W) & k < W \\ 1 & k < W + S \\ r + (1-r)\,g_d\!\left(\frac{k-W-S}{D}\right) & k < W+S+D \\ r & \text{after} \end{cases}",
         explanation=(

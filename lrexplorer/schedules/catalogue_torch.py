@@ -8,11 +8,12 @@ number of updates the class covers (total updates minus warmup). m counts the cl
 from __future__ import annotations
 
 from lrexplorer.core.fields import Field
+from lrexplorer.core.limits import MAX_DIV_FACTOR, MAX_GAMMA, MAX_LR, MAX_POWER, MAX_STEPS
 from lrexplorer.schedules import torch_curves as tc
 from lrexplorer.schedules.entry import Schedule
 
-GAMMA = Field("gamma", "float", 0.1, "Multiplier applied at each decay.", low=0.0, low_open=True)
-ETA_MIN = Field("eta_min", "float", 0.0, "Lowest LR of the cosine.", low=0.0)
+GAMMA = Field("gamma", "float", 0.1, "Multiplier applied at each decay.", low=0.0, low_open=True, high=MAX_GAMMA)
+ETA_MIN = Field("eta_min", "float", 0.0, "Lowest LR of the cosine.", low=0.0, high=MAX_LR)
 
 
 def _momentum(base: float, top: float) -> tuple[Field, ...]:
@@ -38,6 +39,7 @@ TORCH_SCHEDULES = (
                 None,
                 "Updates between two decays.",
                 low=1,
+                high=MAX_STEPS,
                 derived=lambda span: max(1, span // 3),
                 derived_help="a third of the updates",
             ),
@@ -61,6 +63,7 @@ TORCH_SCHEDULES = (
                 "int_list",
                 None,
                 "Updates (counted after warmup) at which the LR is multiplied by gamma.",
+                high=MAX_STEPS,
                 derived=lambda span: [span // 2, (3 * span) // 4],
                 derived_help="half and three quarters of the way",
             ),
@@ -87,7 +90,7 @@ TORCH_SCHEDULES = (
                 high=1.0,
                 low_open=True,
             ),
-            Field("total_iters", "int", 5, "Updates run at the reduced rate.", low=1),
+            Field("total_iters", "int", 5, "Updates run at the reduced rate.", low=1, high=MAX_STEPS),
         ),
         latex=r"\eta_m = \eta_0 \cdot \begin{cases} f & m < T \\ 1 & m \ge T \end{cases}",
         explanation=(
@@ -105,7 +108,7 @@ TORCH_SCHEDULES = (
                 "start_factor", "float", 1.0 / 3, "Multiplier at the first update.", low=0.0, high=1.0, low_open=True
             ),
             Field("end_factor", "float", 1.0, "Multiplier reached after total_iters updates.", low=0.0, high=1.0),
-            Field("total_iters", "int", 5, "Updates over which the factor moves.", low=1),
+            Field("total_iters", "int", 5, "Updates over which the factor moves.", low=1, high=MAX_STEPS),
         ),
         latex=r"\eta_m = \eta_0\left(f_s + (f_e - f_s)\,\frac{\min(m, T)}{T}\right)",
         explanation=(
@@ -127,6 +130,7 @@ TORCH_SCHEDULES = (
                 "Multiplier applied at every update (γ = e^(−k) in the notes' form).",
                 low=0.0,
                 low_open=True,
+                high=MAX_GAMMA,
                 derived=lambda span: 0.01 ** (1.0 / max(1, span)),
                 derived_help="the value that reaches 1% of the LR at the end",
             ),
@@ -151,6 +155,7 @@ TORCH_SCHEDULES = (
                 None,
                 "Updates for the half cosine from the peak to eta_min.",
                 low=1,
+                high=MAX_STEPS,
                 derived=lambda span: max(1, span),
                 derived_help="all updates after warmup",
             ),
@@ -174,10 +179,13 @@ TORCH_SCHEDULES = (
                 None,
                 "Updates in the first cycle.",
                 low=1,
+                high=MAX_STEPS,
                 derived=lambda span: max(1, span // 4),
                 derived_help="a quarter of the updates",
             ),
-            Field("T_mult", "int", 1, "Each cycle is this many times longer than the previous one.", low=1),
+            Field(
+                "T_mult", "int", 1, "Each cycle is this many times longer than the previous one.", low=1, high=MAX_STEPS
+            ),
             ETA_MIN,
         ),
         latex=r"\eta_m = \eta_{min} + \tfrac12(\eta_0 - \eta_{min})\left(1 + \cos\frac{\pi T_{cur}}{T_i}\right),\quad T_i = T_0 T_{mult}^{i}",
@@ -192,21 +200,41 @@ TORCH_SCHEDULES = (
         title="Cyclical (triangular)",
         curve=tc.cyclic_lr,
         params=(
-            Field("base_lr", "float", None, "Bottom of the cycle.", low=0.0, nullable=True, derived_from_lr=0.1),
-            Field("max_lr", "float", None, "Top of the cycle.", low=0.0, nullable=True, derived_from_lr=1.0),
-            Field("step_size_up", "int", 2000, "Updates from bottom to top.", low=1),
+            Field(
+                "base_lr",
+                "float",
+                None,
+                "Bottom of the cycle.",
+                low=0.0,
+                high=MAX_LR,
+                nullable=True,
+                derived_from_lr=0.1,
+            ),
+            Field(
+                "max_lr", "float", None, "Top of the cycle.", low=0.0, high=MAX_LR, nullable=True, derived_from_lr=1.0
+            ),
+            Field("step_size_up", "int", 2000, "Updates from bottom to top.", low=1, high=MAX_STEPS),
             Field(
                 "step_size_down",
                 "int",
                 None,
                 "Updates from top to bottom; empty means step_size_up.",
                 low=1,
+                high=MAX_STEPS,
                 nullable=True,
             ),
             Field(
                 "mode", "choice", "triangular", "Amplitude policy.", choices=("triangular", "triangular2", "exp_range")
             ),
-            Field("gamma", "float", 1.0, "Per-update amplitude multiplier in exp_range mode.", low=0.0, low_open=True),
+            Field(
+                "gamma",
+                "float",
+                1.0,
+                "Per-update amplitude multiplier in exp_range mode.",
+                low=0.0,
+                low_open=True,
+                high=MAX_GAMMA,
+            ),
             *_momentum(0.8, 0.9),
         ),
         latex=r"\eta_m = \eta_{lo} + (\eta_{hi} - \eta_{lo})\,\max(0, 1 - |x|)\,s(\cdot)",
@@ -223,21 +251,48 @@ TORCH_SCHEDULES = (
         curve=tc.one_cycle_lr,
         notes_title="OneCycle policy",
         params=(
-            Field("max_lr", "float", None, "Peak LR.", low=0.0, low_open=True, nullable=True, derived_from_lr=1.0),
+            Field(
+                "max_lr",
+                "float",
+                None,
+                "Peak LR.",
+                low=0.0,
+                low_open=True,
+                high=MAX_LR,
+                nullable=True,
+                derived_from_lr=1.0,
+            ),
             Field(
                 "total_steps",
                 "int",
                 None,
                 "Updates in the cycle; must cover the run.",
                 low=1,
+                high=MAX_STEPS,
                 derived=lambda span: max(1, span),
                 derived_help="all updates after warmup",
             ),
             Field("pct_start", "float", 0.3, "Fraction of the cycle spent rising.", low=0.0, high=1.0),
             Field("anneal_strategy", "choice", "cos", "Shape of each phase.", choices=("cos", "linear")),
             *_momentum(0.85, 0.95),
-            Field("div_factor", "float", 25.0, "Start LR = max_lr / div_factor.", low=0.0, low_open=True),
-            Field("final_div_factor", "float", 1e4, "End LR = start LR / final_div_factor.", low=0.0, low_open=True),
+            Field(
+                "div_factor",
+                "float",
+                25.0,
+                "Start LR = max_lr / div_factor.",
+                low=0.0,
+                low_open=True,
+                high=MAX_DIV_FACTOR,
+            ),
+            Field(
+                "final_div_factor",
+                "float",
+                1e4,
+                "End LR = start LR / final_div_factor.",
+                low=0.0,
+                low_open=True,
+                high=MAX_DIV_FACTOR,
+            ),
             Field("three_phase", "bool", False, "Go back down to the start LR before the final annealing."),
         ),
         latex=r"\eta: \tfrac{\eta_{max}}{d} \nearrow \eta_{max} \text{ over } p_s T,\ \text{then} \searrow \tfrac{\eta_{max}}{d\,d_f} \text{ by } T-1",
@@ -255,8 +310,8 @@ TORCH_SCHEDULES = (
         title="Polynomial decay to zero",
         curve=tc.polynomial_lr,
         params=(
-            Field("total_iters", "int", 5, "Updates over which the LR decays to zero.", low=1),
-            Field("power", "float", 1.0, "Exponent of the decay.", low=0.0),
+            Field("total_iters", "int", 5, "Updates over which the LR decays to zero.", low=1, high=MAX_STEPS),
+            Field("power", "float", 1.0, "Exponent of the decay.", low=0.0, high=MAX_POWER),
         ),
         latex=r"\eta_m = \eta_0\left(1 - \frac{\min(m, T)}{T}\right)^{P}",
         explanation=(

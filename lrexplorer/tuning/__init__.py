@@ -5,7 +5,8 @@ them as runs is `frontend/tuning_launch.py` and `frontend/sweeps.py`).
 - `suggest`: fastai's valley / steep / minimum and Lightning's steepest-gradient suggestions.
 - `range_trainer`: the scheduler, Trainer mixin and callback that run a range test in a real Trainer.
 - `space`: a sweep's search space (YAML), checked against the parameter catalogue.
-- `study`: the sweep itself, an Optuna study stored in the sweep's folder.
+- `study`: the sweep itself, an Optuna study stored in the sweep's folder; `sweep_folder`: that folder's marker
+  and its database, checked before Optuna opens it.
 - `trial_callback`: the Trainer callback that reports a trial's loss and obeys the pruner.
 - `figures`: Optuna's Plotly figures of a sweep.
 

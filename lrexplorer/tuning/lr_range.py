@@ -28,20 +28,28 @@ from typing import Any
 
 from lrexplorer.catalogues.params import FieldError
 from lrexplorer.core.fields import Field
+from lrexplorer.core.limits import MAX_EARLY_STOP, MAX_LR, MAX_RANGE_STEPS
 from lrexplorer.tuning.suggest import suggest
 
 MODES = ("exponential", "linear")
 BETA = 0.98  # smoothing of fastai's AvgSmoothLoss and Lightning's _LRCallback
 MIN_STEPS = 6  # fastai raises smaller num_it to 6; we refuse them instead
-MAX_STEPS = 10_000
 
 
 # The range test's own settings as fields, for the `lr-find` flags and the page's form; RangeTest
 # checks them again together (end_lr above start_lr).
 RANGE_FIELDS: tuple[Field, ...] = (
-    Field("start_lr", "float", 1e-7, "Learning rate of the first update.", low=0.0, low_open=True),
-    Field("end_lr", "float", 10.0, "Learning rate the test grows towards (above start_lr).", low=0.0, low_open=True),
-    Field("num_steps", "int", 100, "Optimizer updates of the test, one LR each.", low=MIN_STEPS, high=MAX_STEPS),
+    Field("start_lr", "float", 1e-7, "Learning rate of the first update.", low=0.0, low_open=True, high=MAX_LR),
+    Field(
+        "end_lr",
+        "float",
+        10.0,
+        "Learning rate the test grows towards (above start_lr).",
+        low=0.0,
+        low_open=True,
+        high=MAX_LR,
+    ),
+    Field("num_steps", "int", 100, "Optimizer updates of the test, one LR each.", low=MIN_STEPS, high=MAX_RANGE_STEPS),
     Field("mode", "choice", "exponential", "How the LR grows from start_lr to end_lr.", choices=MODES),
     Field(
         "early_stop_threshold",
@@ -50,6 +58,7 @@ RANGE_FIELDS: tuple[Field, ...] = (
         "Stop once the smoothed loss exceeds this many times the lowest smoothed loss; null: never stop early.",
         low=1.0,
         low_open=True,
+        high=MAX_EARLY_STOP,
         nullable=True,
     ),
 )
@@ -68,21 +77,30 @@ class RangeTest:
     def __post_init__(self) -> None:
         for name in ("start_lr", "end_lr"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise FieldError(name, f"must be a number > 0; got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not 0 < value <= MAX_LR
+            ):
+                raise FieldError(name, f"must be a number > 0 and <= {MAX_LR:g}; got {value!r}")
         if self.end_lr <= self.start_lr:
             raise FieldError("end_lr", f"must be greater than start_lr ({self.start_lr:g}); got {self.end_lr:g}")
         steps = self.num_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= MAX_STEPS:
-            raise FieldError("num_steps", f"must be an integer from {MIN_STEPS} to {MAX_STEPS:,}; got {steps!r}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= MAX_RANGE_STEPS:
+            raise FieldError("num_steps", f"must be an integer from {MIN_STEPS} to {MAX_RANGE_STEPS:,}; got {steps!r}")
         if self.mode not in MODES:
             raise FieldError("mode", f"must be one of {', '.join(MODES)}; got {self.mode!r}")
         limit = self.early_stop_threshold
         if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, (int, float)) or not math.isfinite(limit) or limit <= 1
+            isinstance(limit, bool)
+            or not isinstance(limit, (int, float))
+            or not math.isfinite(limit)
+            or not 1 < limit <= MAX_EARLY_STOP
         ):
             raise FieldError(
-                "early_stop_threshold", f"must be a number > 1, or null to never stop early; got {limit!r}"
+                "early_stop_threshold",
+                f"must be a number > 1 and <= {MAX_EARLY_STOP:g}, or null to never stop early; got {limit!r}",
             )
 
     @classmethod

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-import yaml
-
 from lrexplorer.catalogues.params import CATALOGUE, RENAMED, FieldError
+from lrexplorer.core.documents import DocumentError, load_yaml, read_text
+from lrexplorer.core.limits import MAX_SPACE_FIELDS, MAX_SPACE_VALUES
 
 RANGE_KEYS = {"low", "high", "log"}
 UNSWEPT = {
@@ -109,18 +109,18 @@ class SweepSpace:
 
 def load_space(path: str) -> SweepSpace:
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise FieldError("space", f"cannot read {path!r}: {exc.strerror}") from None
+        text = read_text(path)
+    except DocumentError as exc:
+        raise FieldError("space", f"{path[:200]!r}: {exc}") from None
     return parse_space(text)
 
 
 def parse_space(text: str) -> SweepSpace:
+    """The space of a YAML text (read by core/documents: no aliases, bounded size and depth)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FieldError("space", f"is not valid YAML ({str(exc).splitlines()[0]})") from None
+        data = load_yaml(text)
+    except DocumentError as exc:
+        raise FieldError("space", str(exc)) from None
     return space_from_dict(data)
 
 
@@ -129,6 +129,8 @@ def space_from_dict(data: Any) -> SweepSpace:
         raise FieldError(
             "space", "must map run fields to {values: [...]} or {low: ..., high: ..., log: true|false}; it is empty"
         )
+    if len(data) > MAX_SPACE_FIELDS:
+        raise FieldError("space", f"varies {len(data)} fields; at most {MAX_SPACE_FIELDS}")
     return SweepSpace(tuple(_dimension(str(name), spec) for name, spec in data.items()))
 
 
@@ -167,6 +169,8 @@ def _values(name: str, param: Any, given: Any) -> Dimension:
         raise FieldError(name, f"values must be a list, e.g. values: [a, b]; got {given!r}")
     if not given:
         raise FieldError(name, "values is empty: give at least one value")
+    if len(given) > MAX_SPACE_VALUES:
+        raise FieldError(name, f"lists {len(given)} values; at most {MAX_SPACE_VALUES}")
     out: list[Any] = []
     seen: set[str] = set()
     for value in given:

@@ -1,8 +1,8 @@
 """A sweep: an Optuna study in the sweep's folder, asked for trials one at a time and told their results.
 
 Each trial is a normal run (its own run folder, named in the trial's `run` attribute); the sweep only
-chooses its values and records what it scored. The study lives in ``FOLDER/study.db`` (SQLite), so a
-sweep survives its process: opening the folder again resumes it, and a trial that was running when
+chooses its values and records what it scored. The study lives in ``FOLDER/study.db`` (SQLite, see
+`sweep_folder`), so a sweep survives its process: opening the folder again resumes it, and a trial that was running when
 the process ended comes back from `interrupted()` with the same number and values, to be resumed.
 
 Samplers: `grid` (every combination of the values once, in an order shuffled by the seed),
@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lrexplorer.catalogues.params import FieldError
+from lrexplorer.core.limits import MAX_SEED, MAX_TRIALS
 from lrexplorer.tuning.space import SweepSpace, space_from_dict
+from lrexplorer.tuning.sweep_folder import STUDY_FILE, check_database, guarded, open_storage, prepare_folder
 
 if TYPE_CHECKING:
     import optuna
@@ -34,9 +36,7 @@ if TYPE_CHECKING:
 SAMPLERS = ("grid", "random", "tpe")
 PRUNERS = ("none", "median", "halving")
 METRICS = ("loss", "eval_loss")
-STUDY_FILE = "study.db"
 STUDY_NAME = "sweep"
-MAX_TRIALS = 1000
 DEFAULT_TRIALS = 10  # random and tpe; a grid defaults to its size
 MEDIAN_STARTUP_TRIALS = 2
 
@@ -56,8 +56,9 @@ class SweepSettings:
         n = self.n_trials
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TRIALS):
             raise FieldError("n_trials", f"must be an integer from 1 to {MAX_TRIALS}; got {n!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise FieldError("seed", f"must be an integer >= 0; got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            # numpy's seeding, under every sampler, takes 0 to 2**32 - 1 and nothing else.
+            raise FieldError("sweep_seed", f"must be an integer from 0 to {MAX_SEED}; got {self.seed!r}")
 
     def trials_for(self, space: SweepSpace) -> int:
         if self.sampler == "grid":
@@ -197,13 +198,15 @@ def open_sweep(folder: str | Path, space: SweepSpace | None = None, settings: Sw
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder = Path(folder)
     path = folder.resolve() / STUDY_FILE
-    if not path.exists():  # check everything before the folder and the database exist
-        _new(folder, space, settings)
-        folder.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"creator": lambda: _connect(path)})
-    stored = _stored(storage)
+    if path.exists():
+        check_database(path)
+    else:  # check everything before the folder and the database exist
+        check_start(folder, space, settings)
+        prepare_folder(folder)
+    storage = open_storage(path)
+    stored = guarded(path, lambda: _stored(storage))
     if stored is None:  # a new sweep, or a database left by a start that failed before recording one
-        space, settings = _new(folder, space, settings)
+        space, settings = check_start(folder, space, settings)
     else:
         space, settings = _resume(stored, space, settings)
     study = optuna.create_study(
@@ -219,16 +222,30 @@ def open_sweep(folder: str | Path, space: SweepSpace | None = None, settings: Sw
     return Sweep(folder, study, space, settings)
 
 
-def _connect(path: Path) -> Any:
-    """A SQLite connection in WAL mode with NORMAL sync: every reported loss is a commit, and a full
-    sync per commit costs more than a short training step; a crash can lose the last reports, never
-    the database. The trainer's process and the sweep's share the file, so wait for locks."""
-    import sqlite3
+def load_sweep(folder: str | Path) -> Sweep:
+    """The sweep in `folder`, to look at (the Tune page): nothing is written. FieldError when the folder holds
+    no sweep, or its database is damaged."""
+    import optuna
 
-    conn = sqlite3.connect(path, timeout=60, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
+    path = Path(folder).resolve() / STUDY_FILE
+    if not path.is_file():
+        raise FieldError("sweep", f"{Path(folder).name[:100]} holds no sweep yet")
+    check_database(path)
+    storage = open_storage(path)
+    stored = guarded(path, lambda: _stored(storage))
+    if stored is None:
+        raise FieldError("sweep", f"{path} holds no sweep yet")
+    space, settings = _resume(stored, None, None)
+    study = guarded(
+        path,
+        lambda: optuna.load_study(
+            study_name=STUDY_NAME,
+            storage=storage,
+            sampler=_sampler(settings.sampler, space, settings.seed),
+            pruner=_pruner(settings.pruner),
+        ),
+    )
+    return Sweep(Path(folder), study, space, settings)
 
 
 def run_trials(
@@ -256,11 +273,15 @@ def run_trials(
         handle.complete(value)
 
 
-def _new(folder: Path, space: SweepSpace | None, settings: SweepSettings | None) -> tuple[SweepSpace, SweepSettings]:
+def check_start(
+    folder: Path, space: SweepSpace | None, settings: SweepSettings | None
+) -> tuple[SweepSpace, SweepSettings]:
+    """(space, settings) of a new sweep in `folder`, or FieldError for what would refuse it; writes nothing."""
     if space is None:
         raise FieldError("space", f"{folder} holds no sweep to resume; give a space to start one")
     settings = settings or SweepSettings()
     settings.trials_for(space)
+    _sampler(settings.sampler, space, settings.seed)  # refuses what the sampler would, before the database exists
     return space, settings
 
 
@@ -277,10 +298,15 @@ def _stored(storage: Any) -> dict[str, Any] | None:
 def _resume(
     stored: dict[str, Any], space: SweepSpace | None, settings: SweepSettings | None
 ) -> tuple[SweepSpace, SweepSettings]:
-    was_space = space_from_dict(stored["space"])
+    try:
+        was_space = space_from_dict(stored["space"])
+        was = SweepSettings(**stored["settings"])
+    except (FieldError, TypeError) as exc:
+        raise FieldError(
+            "output_dir", f"the sweep's study.db records a space or settings that cannot be used ({exc})"
+        ) from None
     if space is not None and space != was_space:
         raise FieldError("space", "differs from the space this sweep was started with; start a new sweep folder")
-    was = SweepSettings(**stored["settings"])
     if settings is None:
         return was_space, was
     for f in fields(SweepSettings):

@@ -68,3 +68,51 @@ def test_hostile_text_never_raises(name):
             widget.set_value(value)
         at.run()
         _no_exception(at, f"{name} with every text field at {value[:20]!r}")
+
+
+# Every query parameter a page reads, set to hostile values at once: the URL is the part of a page anyone can
+# type, share or tamper with.
+QUERY = {
+    "schedules": ("schedule", "lr", "steps", "warmup", "learning_rate", "lr_scheduler_kwargs"),
+    "memory": ("model", "per_device_train_batch_size", "max_length", "lora_r", "activation_checkpointing_kwargs"),
+    "train": ("run",),
+    "tune": ("sweep", "lrfind"),
+    "knowledge": ("lab", "methods", "paraphrases", "seeds", "epochs", "budget"),
+    "guide": ("lesson",),
+}
+QUERY_VALUES = ("x" * 5000, "../../../etc", "-1e308", "9" * 400, '{"a": ' * 3000 + "}" * 3000, "a\u2028b")
+
+
+@pytest.mark.parametrize("name", sorted(QUERY))
+def test_hostile_query_parameters_never_raise(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
+    for value in QUERY_VALUES:
+        at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "page_scripts" / f"{name}.py"), default_timeout=120)
+        for key in QUERY[name]:
+            at.query_params[key] = value
+        at.run()
+        _no_exception(at, f"{name} with ?{'&'.join(QUERY[name])}={value[:20]!r}")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.db"))
+
+
+def test_the_tune_page_says_why_a_sweep_cannot_be_shown(tmp_path, monkeypatch):
+    """A damaged study.db, an SQLite file that holds no sweep, and a 5,000-character ?sweep=: one message each,
+    and the file is left as it was."""
+    import sqlite3
+
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
+    sweeps = tmp_path / "runs" / "sweeps"
+    (sweeps / "damaged").mkdir(parents=True)
+    (sweeps / "damaged" / "study.db").write_bytes(b"SQLite format 3\x00" + b"\x07" * 500)
+    (sweeps / "other").mkdir()
+    with sqlite3.connect(sweeps / "other" / "study.db") as conn:
+        conn.execute("CREATE TABLE notes (text)")
+    other = (sweeps / "other" / "study.db").read_bytes()
+    for ref, words in (("damaged", "study.db"), ("other", "not a sweep's"), ("s" * 5000, "not the name of a sweep")):
+        at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "page_scripts" / "tune.py"), default_timeout=120)
+        at.query_params["sweep"] = ref
+        at.run()
+        _no_exception(at, f"?sweep={ref[:20]}")
+        assert any(words in e.value for e in at.error), [e.value for e in at.error]
+    assert (sweeps / "damaged" / "study.db").read_bytes() == b"SQLite format 3\x00" + b"\x07" * 500
+    assert (sweeps / "other" / "study.db").read_bytes() == other

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -24,12 +25,12 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["--paraphrases", "0,2"], ["--paraphrases", "0", "1..8"]),
         (["--paraphrases", "9"], ["--paraphrases", "9", "1..8"]),
         (["--paraphrases", "one"], ["--paraphrases", "whole numbers"]),
-        (["--seeds", "0"], ["--seeds", "at least 1"]),
-        (["--seeds", "1,2"], ["--seeds", "one whole number"]),
+        (["--seeds", "0"], ["--seeds", ">= 1", "<= 20"]),
+        (["--seeds", "1,2"], ["--seeds", "an integer"]),
         (["--epochs", "0"], ["--epochs", "> 0"]),
         (["--learning_rate", "nan"], ["--learning_rate", "number"]),
         (["--budget", "steps"], ["--budget", "epochs, updates"]),
-        (["--top_k", "0"], ["--top_k", "at least 1"]),
+        (["--top_k", "0"], ["--top_k", ">= 1", "<= 50"]),
         (["--model", "/nonexistent"], ["--model", "config.json"]),
     ],
 )
@@ -95,3 +96,33 @@ def test_json_results_have_the_documented_shape(capsys, tmp_path):
     assert all(r["method"] == "ft" and "epoch" in r for r in records)
     assert any("loss" in r for r in records)
     assert "ETA" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_leaves_the_lab_folder_with_a_final_state(tmp_path, sig):
+    """`kill PID` (SIGTERM, what a service manager or `timeout` sends) ends a lab as Ctrl-C does: stopped after
+    the current step, with its partial results, never left `running`."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from lrexplorer.knowledge.lab_folder import FINAL_STATES, LabFolder
+
+    facts = FACTS_FILE.read_text(encoding="utf-8").splitlines()[:6]
+    (tmp_path / "facts.jsonl").write_text("\n".join(facts) + "\n", encoding="utf-8")
+    lab = LabFolder(tmp_path / "lab")
+    argv = ["knowledge", "--methods", "base,ft", "--paraphrases", "1", "--seeds", "1", "--epochs", "500"]
+    argv += ["--facts", str(tmp_path / "facts.jsonl"), "--output_dir", str(lab.path), "--quiet"]
+    env = dict(os.environ, LRX_RUNS_DIR=str(tmp_path / "runs"), LRX_LOCK_DIR=str(tmp_path / "locks"))
+    proc = subprocess.Popen([sys.executable, "-m", "lrexplorer", *argv], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while "fine-tuning" not in lab.status().get("message", "") and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=120) == 3
+    status = lab.status()
+    assert status["state"] == "stopped" and status["state"] in FINAL_STATES, status
+    assert lab.results() is not None and lab.results()["stopped"] is True

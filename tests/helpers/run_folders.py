@@ -78,3 +78,21 @@ def finished_range_test(runs: Path) -> dict:
     mark(run_dir, RANGE_TEST, test.settings())
     (run_dir / RESULT_FILE).write_text(json.dumps(result))
     return result
+
+
+def make_lora_run(root: Path, run_id: str = "lora") -> Path:
+    """An ended LoRA run of the built-in model with a real adapter (untrained) in final_model/ and the base
+    weights it names in base_model/, laid out as the worker leaves them: enough for `runs merge`."""
+    from peft import LoraConfig, get_peft_model
+
+    from lrexplorer.catalogues import builtin
+    from lrexplorer.runs.training import sources
+
+    run_dir = make_run(root, run_id, config={"use_peft": True, "lora_r": 4, "lora_alpha": 8})
+    spec = store.read_spec(run_dir)
+    tokenizer = builtin.load_tokenizer()
+    base = sources.load_model(spec.values, tokenizer, "sdpa", run_dir / store.BASE)
+    model = get_peft_model(base, LoraConfig(**spec.peft_kwargs()))
+    model.save_pretrained(str(run_dir / store.FINAL))
+    tokenizer.save_pretrained(str(run_dir / store.FINAL))
+    return run_dir

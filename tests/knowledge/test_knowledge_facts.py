@@ -8,7 +8,7 @@ import pytest
 
 from lrexplorer.knowledge import corpus
 from lrexplorer.knowledge.assets import FACTS_FILE
-from lrexplorer.knowledge.facts import FactFileError, load_facts, max_paraphrases
+from lrexplorer.knowledge.facts import FactFileError, load_facts, max_paraphrases, parse_text
 from lrexplorer.knowledge.world import RELATIONS
 
 GOOD = {
@@ -81,7 +81,7 @@ def test_bad_json_and_empty_files(tmp_path):
         load_facts(write(tmp_path, [GOOD, "{oops"]))
     with pytest.raises(FactFileError, match="no facts"):
         load_facts(write(tmp_path, []))
-    with pytest.raises(FactFileError, match="cannot read"):
+    with pytest.raises(FactFileError, match="cannot be read"):
         load_facts(tmp_path / "missing.jsonl")
 
 
@@ -89,3 +89,39 @@ def test_blank_lines_keep_line_numbers(tmp_path):
     bad = {k: v for k, v in GOOD.items() if k != "answer"}
     with pytest.raises(FactFileError, match="line 3:"):
         load_facts(write(tmp_path, [GOOD, "", bad]))
+
+
+def test_a_line_separator_inside_a_json_string_keeps_the_line_whole(tmp_path):
+    # json.dumps writes U+2028 as is when asked not to escape; str.splitlines would break the line there
+    row = {**GOOD, "fact": "Ada Val was born in Hollin.\u2028She moved at ten.", "paraphrases": ["A\u2029B\x85C"]}
+    text = json.dumps(row, ensure_ascii=False) + "\r\n" + json.dumps(GOOD, ensure_ascii=False) + "\n"
+    assert len(text.splitlines()) > 2
+    facts = parse_text(text, "sep.jsonl")
+    assert [f.fact for f in facts] == [row["fact"], GOOD["fact"]] and facts[0].paraphrases == ("A\u2029B\x85C",)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"questions": ["Where was " + "x" * 420_000 + " born?"]}, "questions", "at most 2,000"),
+        ({"paraphrases": ["Ada Val was born in Hollin."] * 101}, "paraphrases", "at most 100"),
+        ({"answer": "Hollin" * 400, "candidates": ["Hollin" * 400, "Lirra"]}, "answer", "at most 2,000"),
+    ],
+)
+def test_every_text_and_list_of_a_fact_is_bounded(tmp_path, change, field, words):
+    with pytest.raises(FactFileError) as info:
+        load_facts(write(tmp_path, [{**GOOD, **change}]))
+    assert info.value.field == field and words in str(info.value)
+
+
+def test_a_fact_file_is_bounded_before_it_is_parsed(tmp_path):
+    path = tmp_path / "huge.jsonl"
+    with open(path, "wb") as fh:
+        fh.truncate(100 * 2**20)
+    with pytest.raises(FactFileError, match="too large"):
+        load_facts(path)
+    with pytest.raises(FactFileError, match="10,001 facts; at most 10,000"):
+        parse_text((json.dumps(GOOD) + "\n") * 10_001, "many.jsonl")
+    (tmp_path / "bin.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(FactFileError, match="not UTF-8"):
+        load_facts(tmp_path / "bin.jsonl")

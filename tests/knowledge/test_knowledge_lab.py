@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from lrexplorer.core.fields import FieldError
 from lrexplorer.knowledge.facts import load_facts
 from lrexplorer.knowledge.finetune import planned_steps
 from lrexplorer.knowledge.lab import LabSettings, fact_documents, finetune_settings, run_lab, validate
@@ -105,3 +106,19 @@ def test_eta_counts_training_setup_apart_from_steps(monkeypatch):
     # Left: one setup (10 s each) and ten steps (4.5 s over the ten done: the first step's time went to its setup).
     assert tracker.eta() == pytest.approx(10.0 + 10 * 0.45)
     assert reports[0][0] == 0.0 and 0 < tracker.fraction() < 1
+
+
+@pytest.mark.parametrize(
+    ("change", "flag"),
+    [
+        ({"seeds": 100_000}, "seeds"),
+        ({"top_k": 10**12}, "top_k"),
+        ({"batch_size": 10**9}, "per_device_train_batch_size"),
+        ({"epochs": 1e9}, "epochs"),
+        ({"learning_rate": 1e300}, "learning_rate"),
+    ],
+)
+def test_every_lab_number_is_bounded_and_named_as_its_flag(few_facts, change, flag):
+    with pytest.raises(FieldError) as info:
+        validate(LabSettings(**change), few_facts)
+    assert info.value.fields == [flag] and "<=" in info.value.problem

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,8 +36,18 @@ MAX_WHEEL_BYTES = 10 * 2**20  # the shipped weights and data are ~6 MB
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
+    # From a copy of the sources: setuptools reuses a checkout's build/ folder, where files of an older layout
+    # may linger and end up in the wheel.
+    source = out / "source"
+
+    def skip(folder: str, names: list[str]) -> set[str]:
+        top = {".git", ".venv", "build", "dist", "runs"} if Path(folder) == ROOT else set()
+        junk = ("__pycache__", ".hypothesis")
+        return {n for n in names if n in top or n in junk or n.endswith(".egg-info") or (n[0] == "." and "cache" in n)}
+
+    shutil.copytree(ROOT, source, ignore=skip)
     # No build isolation: the locked environment holds setuptools, so the build needs no network.
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)]
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)]
     subprocess.run(cmd, check=True, capture_output=True)
     (found,) = out.glob("lrexplorer-*.whl")
     return found
@@ -56,7 +67,11 @@ def installed(wheel, tmp_path_factory) -> Iterator[tuple[Path, dict[str, str]]]:
         text=True,
     ).stdout.strip()
     (Path(purelib) / "locked_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
+    # --ignore-installed: the lrexplorer of the test environment is visible through the .pth line, and pip would
+    # otherwise call the requirement satisfied and install nothing.
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--ignore-installed", str(wheel)], check=True
+    )
     work = base / "empty"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LRX_RUNS_DIR", "VIRTUAL_ENV")}

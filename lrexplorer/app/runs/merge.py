@@ -35,7 +35,7 @@ def merge_panel(run_dir: Path) -> None:
     elif row.button("Merge adapter into the base", key="runs.merge", icon=":material/merge:"):
         with st.spinner("Loading the base, merging, saving…"):
             try:
-                merge_run(run_dir, dest, dtype)
+                merge_run(run_dir, dest, dtype, inside_run=True)
             except (FieldError, store.ConfigUnreadable, OSError) as exc:
                 st.error(f"Not merged: {exc}", icon=":material/error:")
                 return

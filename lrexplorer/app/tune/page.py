@@ -148,7 +148,8 @@ def use_lr(lr: float) -> None:
 
 def sweep_section(raw: dict[str, Any]) -> None:
     from lrexplorer.tuning.space import parse_space
-    from lrexplorer.tuning.study import PRUNERS, SAMPLERS, SweepSettings, open_sweep
+    from lrexplorer.tuning.study import PRUNERS, SAMPLERS, SweepSettings
+    from lrexplorer.tuning.sweep_folder import prepare_folder
 
     st.subheader("Sweep")
     text = st.text_area("Search space (YAML)", SPACE_EXAMPLE, key="tune.space", height=100)
@@ -166,7 +167,7 @@ def sweep_section(raw: dict[str, Any]) -> None:
     plan_table(space, settings, raw)
     if st.button("Start the sweep", key="tune.start_sweep", icon=":material/play_arrow:"):
         folder = store.runs_dir() / "sweeps" / f"{datetime.now():%Y%m%d-%H%M%S}"
-        folder.mkdir(parents=True)
+        prepare_folder(folder)  # a sweep's folder, marked so: `lrexplorer sweep` starts in it
         (folder / "base.yaml").write_text(yaml.safe_dump({k: v for k, v in raw.items() if v is not None}))
         (folder / "space.yaml").write_text(text)
         cmd = [sys.executable, "-m", "lrexplorer", "sweep", "--space", str(folder / "space.yaml")]
@@ -178,7 +179,7 @@ def sweep_section(raw: dict[str, Any]) -> None:
         st.rerun()
     ref = st.query_params.get("sweep")
     if ref:
-        sweep_results(store.runs_dir() / "sweeps" / Path(ref).name, open_sweep)
+        sweep_results(ref)
 
 
 def plan_table(space: Any, settings: Any, raw: dict[str, Any]) -> None:
@@ -220,13 +221,30 @@ def planned_rows(space: Any, settings: Any, raw: dict[str, Any]) -> tuple[list[d
     return rows, total, unknown
 
 
-def sweep_results(folder: Path, open_sweep: Any) -> None:
+def sweep_results(ref: str) -> None:
+    """The sweep named in the URL (`?sweep=NAME`, a folder of runs/sweeps/), read without writing to it."""
     from lrexplorer.tuning.figures import sweep_figures
+    from lrexplorer.tuning.study import load_sweep
+    from lrexplorer.tuning.sweep_folder import STUDY_FILE
 
-    if not (folder / "study.db").exists():
-        st.info("The sweep is starting...")
+    if not store.RUN_ID.match(ref):  # a name as the page gives them: no path, no 5,000 characters
+        st.error(
+            f"?sweep={ref[:60]!r}: not the name of a sweep (letters, digits, '.', '_' and '-').",
+            icon=":material/error:",
+        )
         return
-    sweep = open_sweep(folder)
+    folder = store.runs_dir() / "sweeps" / ref
+    try:
+        if not (folder / STUDY_FILE).exists():
+            st.info("The sweep is starting...")
+            return
+        sweep = load_sweep(folder)
+    except FieldError as exc:
+        st.error(f"Sweep {ref}: {exc.problem}.", icon=":material/error:")
+        return
+    except OSError as exc:
+        st.error(f"Sweep {ref}: cannot be read ({exc.strerror or exc}).", icon=":material/error:")
+        return
     summary = sweep.summary()
     st.markdown(f"**Sweep {folder.name}**: {sweep.done()} of {sweep.n_trials} trials ended.")
     if summary["best"]:

@@ -3,11 +3,41 @@ precision, LoRA, and the settings only a memory estimate takes (quantisation, GP
 
 from __future__ import annotations
 
+import json
+
 from lrexplorer.core.fields import Field
 from lrexplorer.core.groups import MEMORY, TRAIN
 from lrexplorer.core.limits import MAX_DEVICES, MAX_LENGTH, MAX_LORA
 
 MEM, PREC = "memory", "precision"
+
+# transformers hands activation_checkpointing_kwargs to torch.utils.checkpoint.checkpoint as they are, at the
+# first forward pass: any other key fails the run there, after its start. These are that function's keyword
+# arguments a JSON object can carry (context_fn takes a function), with what each accepts; the catalogue test
+# reads torch's signature and calls the real function with each of them.
+CHECKPOINT_KWARGS: dict[str, tuple[object, ...]] = {
+    "use_reentrant": (True, False),
+    "preserve_rng_state": (True, False),
+    "determinism_check": ("default", "none"),
+    "debug": (True, False),
+    "early_stop": (True, False),
+}
+
+
+def checkpoint_kwargs_problem(kwargs: dict) -> str | None:
+    """Why torch's checkpoint would refuse `kwargs` at the first forward pass, or None."""
+    for key, value in kwargs.items():
+        if key not in CHECKPOINT_KWARGS:
+            return f"unknown key {key!r}; torch.utils.checkpoint.checkpoint takes {', '.join(CHECKPOINT_KWARGS)}"
+        allowed = CHECKPOINT_KWARGS[key]
+        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+            words = " or ".join(json.dumps(a) for a in allowed)
+            return f"{key} must be {words}; got {value!r}"
+    if kwargs.get("debug") is True and kwargs.get("use_reentrant", True) is not False:
+        # torch takes use_reentrant=True when it is not given, and refuses debug with it
+        return "debug: true needs use_reentrant: false (torch refuses it with the reentrant checkpoint)"
+    return None
+
 
 MEMORY_FIELDS: tuple[Field, ...] = (
     Field(
@@ -25,10 +55,12 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         "activation_checkpointing_kwargs",
         "json",
         None,
-        'Arguments for the checkpointing, e.g. {"use_reentrant": false} (formerly gradient_checkpointing_kwargs).',
+        'Arguments for the checkpointing, e.g. {"use_reentrant": false} (formerly gradient_checkpointing_kwargs); '
+        "the keyword arguments of torch.utils.checkpoint.checkpoint: " + ", ".join(CHECKPOINT_KWARGS) + ".",
         MEM,
         "gradient-checkpointing",
         nullable=True,
+        check=checkpoint_kwargs_problem,
     ),
     Field(
         "attn_implementation",

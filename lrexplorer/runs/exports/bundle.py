@@ -21,7 +21,7 @@ from lrexplorer.catalogues import builtin
 from lrexplorer.core.facts import Facts, detect_facts
 from lrexplorer.core.version import __version__
 from lrexplorer.rules.attention import resolve_attention
-from lrexplorer.runs.exports.cluster import Cluster, write_cluster_files
+from lrexplorer.runs.exports.cluster import Cluster, cluster_files
 from lrexplorer.runs.exports.script import (
     ACCELERATE,
     SCRIPT,
@@ -32,6 +32,7 @@ from lrexplorer.runs.exports.script import (
     trl_yaml,
     trl_yaml_problem,
 )
+from lrexplorer.runs.folder.destination import new_folder
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.training import sources
 
@@ -40,33 +41,46 @@ INITIAL_MODEL = "initial_model"
 PACKAGES = ("torch", "transformers", "trl", "datasets", "accelerate")
 
 
-def write_bundle(spec: RunSpec, dest: Path, facts: Facts | None = None, cluster: Cluster | None = None) -> list[Path]:
-    """Write the bundle into `dest` (created if needed); returns the top-level entries written. With a
-    `cluster` of several machines, accelerate.sh, accelerate_config.yaml and slurm.sbatch launch on all."""
+def write_bundle(
+    spec: RunSpec,
+    dest: Path,
+    facts: Facts | None = None,
+    cluster: Cluster | None = None,
+    field: str = "dest",
+    root: Path | None = None,
+) -> list[Path]:
+    """Write the bundle into `dest`, a new or empty folder (`destination`'s rule; FieldError naming `field`
+    otherwise); returns the top-level entries written. With a `cluster` of several machines, accelerate.sh,
+    accelerate_config.yaml and slurm.sbatch launch on all. Every text is made before the folder is touched,
+    and a failure while writing removes what was written: a refused or failed export leaves nothing."""
     facts = facts or detect_facts()
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    written = _copy_assets(spec, dest)
-    (dest / SCRIPT).write_text(python_script(spec, facts), encoding="utf-8")
-    # cd first: the script argument and the default output folder are relative to the bundle.
-    (dest / ACCELERATE).write_text(
-        '#!/bin/sh\ncd "$(dirname "$0")"\n' + accelerate_command(spec, facts=facts, cluster=cluster) + "\n",
-        encoding="utf-8",
-    )
-    (dest / ACCELERATE).chmod(0o755)
-    written += [dest / SCRIPT, dest / ACCELERATE]
-    written += write_cluster_files(spec, dest, facts, cluster or Cluster(), SCRIPT, output_dir(spec))
-    if trl_yaml_problem(spec) is None:
-        model_path = None
-        if builtin.is_builtin(spec["model"]):
-            model_path = INITIAL_MODEL
-            _save_initial_model(spec, dest / INITIAL_MODEL, facts)
-            written.append(dest / INITIAL_MODEL)
-        (dest / TRL_YAML).write_text(trl_yaml(spec, model_path, facts), encoding="utf-8")
-        written.append(dest / TRL_YAML)
-    (dest / README).write_text(readme(spec), encoding="utf-8")
-    written.append(dest / README)
+    texts = bundle_texts(spec, facts, cluster or Cluster())
+    with new_folder(dest, field, root) as folder:
+        written = _copy_assets(spec, folder)
+        if TRL_YAML in texts and builtin.is_builtin(spec["model"]):
+            _save_initial_model(spec, folder / INITIAL_MODEL, facts)
+            written.append(folder / INITIAL_MODEL)
+        for name, text in texts.items():
+            (folder / name).write_text(text, encoding="utf-8")
+            written.append(folder / name)
+        (folder / ACCELERATE).chmod(0o755)
     return written
+
+
+def bundle_texts(spec: RunSpec, facts: Facts, cluster: Cluster) -> dict[str, str]:
+    """Every text file of the bundle by name: train.py, accelerate.sh, the cluster files, sft.yaml (when trl
+    sft can run the spec) and the README."""
+    texts = {
+        SCRIPT: python_script(spec, facts),
+        # cd first: the script argument and the default output folder are relative to the bundle.
+        ACCELERATE: '#!/bin/sh\ncd "$(dirname "$0")"\n' + accelerate_command(spec, facts=facts, cluster=cluster) + "\n",
+        **cluster_files(spec, facts, cluster, SCRIPT, output_dir(spec)),
+    }
+    if trl_yaml_problem(spec) is None:
+        model_path = INITIAL_MODEL if builtin.is_builtin(spec["model"]) else None
+        texts[TRL_YAML] = trl_yaml(spec, model_path, facts)
+    texts[README] = readme(spec)
+    return texts
 
 
 def zip_bundle(spec: RunSpec, name: str, facts: Facts | None = None) -> bytes:
@@ -109,7 +123,7 @@ def _save_initial_model(spec: RunSpec, path: Path, facts: Facts) -> None:
 
 
 def _source_line(field: str, ref: str, spec: RunSpec) -> str:
-    shown = json.dumps(ref)  # one line, whatever the string holds
+    shown = json.dumps(ref)  # one line, whatever the string holds (every user string in the README is shown so)
     kind = sources.classify(ref)
     if kind == "builtin" and field == "model":
         return (
@@ -147,8 +161,8 @@ Unzip anywhere, then run inside the unzipped folder:
 | `sh {ACCELERATE}` | {SCRIPT} through `accelerate launch` (raise `--num_processes` for more GPUs) |
 {yaml_row}
 
-Output: `{output_dir(spec)}/` (trainer_state.json with every logged loss and learning rate, and the final
-model). `python {SCRIPT} OTHER_FOLDER` writes elsewhere.
+Output: the folder {json.dumps(output_dir(spec))} (trainer_state.json with every logged loss and learning rate,
+and the final model). `python {SCRIPT} OTHER_FOLDER` writes elsewhere.
 
 ## Model and data
 

@@ -8,21 +8,22 @@ the files say num_processes x num_machines.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from lrexplorer.catalogues.params import FieldError
 from lrexplorer.core.facts import Facts
+from lrexplorer.core.limits import MAX_MACHINES
 from lrexplorer.runs.spec import RunSpec
 
 ACCELERATE_CONFIG, DEEPSPEED_JSON, SBATCH = "accelerate_config.yaml", "ds_config.json", "slurm.sbatch"
 DEFAULT_PORT = 29500  # torchrun's and accelerate's default rendezvous port
-MAX_MACHINES = 4096
 
 # fsdp_config keys as transformers reads them -> the keys `accelerate config` writes.
 ACCELERATE_FSDP_KEYS = {
@@ -67,9 +68,33 @@ class Cluster:
                 "a run on several machines needs the address of the machine of rank 0 (e.g. 10.0.0.1), "
                 "where the others meet it",
             )
-        if ip is not None and (not ip or any(c.isspace() or c in "'\"$`;&|<>" for c in ip)):
-            raise FieldError("main_process_ip", f"must be a host name or IP address; got {ip!r}")
+        if ip is not None and not is_host(ip):
+            raise FieldError(
+                "main_process_ip", f"must be a host name (e.g. node-01.cluster) or an IP address; got {ip[:100]!r}"
+            )
         return self
+
+
+# A host name as RFC 1123 spells it: dot-separated labels of letters, digits and inner hyphens.
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def is_host(text: str) -> bool:
+    """Whether `text` is an IPv4 or IPv6 address or a host name, and nothing else (it reaches a shell line)."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    labels = text.removesuffix(".").split(".")
+    return 0 < len(text) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def job_name(spec: RunSpec) -> str:
+    """The Slurm job's name: run_name's letters, digits, '.', '_' and '-' (any other character becomes '-').
+    sbatch reads `#SBATCH` lines itself, where shell quoting means nothing, so the line holds one plain word."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", spec["run_name"] or "")[:128].strip("-")
+    return name or "lrexplorer-sft"
 
 
 def total_processes(spec: RunSpec, cluster: Cluster) -> int:
@@ -163,7 +188,7 @@ def sbatch_script(spec: RunSpec, facts: Facts, cluster: Cluster, script: str, ou
     per_task = f'{shlex.join(launch)} --machine_rank "$SLURM_NODEID" --main_process_ip "$MAIN_IP" {shlex.join([script, output])}'
     return (
         "#!/bin/bash\n"
-        f"#SBATCH --job-name={shlex.quote(spec['run_name'] or 'lrexplorer-sft')}\n"
+        f"#SBATCH --job-name={job_name(spec)}\n"
         f"#SBATCH --nodes={cluster.num_machines}\n"
         "#SBATCH --ntasks-per-node=1\n"
         f"{gpus}"
@@ -177,10 +202,8 @@ def sbatch_script(spec: RunSpec, facts: Facts, cluster: Cluster, script: str, ou
     )
 
 
-def write_cluster_files(
-    spec: RunSpec, dest: Path, facts: Facts, cluster: Cluster, script: str, output: str
-) -> list[Path]:
-    """accelerate_config.yaml, slurm.sbatch and (for a ZeRO preset) ds_config.json into `dest`."""
+def cluster_files(spec: RunSpec, facts: Facts, cluster: Cluster, script: str, output: str) -> dict[str, str]:
+    """accelerate_config.yaml, slurm.sbatch and (for a ZeRO preset) ds_config.json, by name."""
     files = {
         ACCELERATE_CONFIG: accelerate_config_yaml(spec, facts, cluster),
         SBATCH: sbatch_script(spec, facts, cluster, script, output),
@@ -188,6 +211,4 @@ def write_cluster_files(
     ds = deepspeed_json(spec)
     if ds is not None:
         files[DEEPSPEED_JSON] = ds
-    for name, text in files.items():
-        (Path(dest) / name).write_text(text, encoding="utf-8")
-    return [Path(dest) / name for name in files]
+    return files

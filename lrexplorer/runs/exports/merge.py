@@ -11,12 +11,14 @@ which `AutoModelForCausalLM.from_pretrained` loads with no lrexplorer and no pef
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from lrexplorer.catalogues import builtin
 from lrexplorer.catalogues.params import FieldError
 from lrexplorer.runs.folder import store
+from lrexplorer.runs.folder.destination import check_new_folder, new_folder
 from lrexplorer.runs.training import sources
 
 MERGE_DTYPES = ("float32", "bfloat16", "float16")
@@ -84,19 +86,42 @@ def load_for_generation(folder: str | Path) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def merge_run(run_dir: Path, dest: Path, dtype: str = "float32") -> Path:
-    """Write the run's base with its adapter merged into `dest` (a new or empty folder), in `dtype`."""
+def merge_run(
+    run_dir: Path, dest: Path, dtype: str = "float32", root: Path | None = None, inside_run: bool = False
+) -> Path:
+    """Write the run's base with its adapter merged into `dest`, in `dtype`; returns the folder written.
+
+    `dest` is a new or empty folder outside every run (`destination`'s rule, checked before the model
+    loads), except with `inside_run`: the Runs page's merged model lives in the run's own folder (a
+    `merged-DTYPE/` beside `final_model/`, deleted with the run). A failed merge leaves nothing behind."""
     import torch
 
     if dtype not in MERGE_DTYPES:
         raise FieldError("dtype", f"must be one of {', '.join(MERGE_DTYPES)}; got {dtype!r}")
-    dest = Path(dest)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise FieldError("dest", f"{dest} exists and is not an empty folder; give a new folder")
-    model, tokenizer = load_adapter_model(adapter_of(run_dir), dequantize=True)
+    if inside_run:
+        dest = Path(dest)
+        if dest.parent.resolve() != Path(run_dir).resolve() or (dest.exists() and any(dest.iterdir())):
+            raise FieldError("dest", f"{dest} is not a new folder of the run {Path(run_dir).name}")
+        target = dest
+    else:
+        target = check_new_folder(dest, "dest", root)
+    adapter = adapter_of(run_dir)
+    model, tokenizer = load_adapter_model(adapter, dequantize=True)
     merged = model.merge_and_unload().to(getattr(torch, dtype))
     merged.config.dtype = dtype
-    dest.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(str(dest))
-    tokenizer.save_pretrained(str(dest))
-    return dest
+
+    def save(folder: Path) -> None:
+        merged.save_pretrained(str(folder))
+        tokenizer.save_pretrained(str(folder))
+
+    if not inside_run:
+        with new_folder(target, "dest", root) as folder:
+            save(folder)
+        return target
+    target.mkdir(exist_ok=True)
+    try:
+        save(target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target

@@ -1,7 +1,8 @@
 """A run as a folder, read and written while its worker runs.
 
 - `store`: the one place that knows a run's files and their formats; `metrics`: metrics.jsonl.
-- `index`: runs found by id and listed; `registry`: runs living outside the runs directory;
+- `destination`: the one rule for a folder a command writes (new or empty, never a run's), checked before
+  anything is written; `index`: runs found by id and listed; `registry`: runs living outside the runs directory;
   `health`: whether a folder can be used.
 - `lock`: one run per device; `process`: whether a run's worker is alive.
 - `feed`: a live folder read incrementally for every viewer; `summary`: table rows, progress, diffs;

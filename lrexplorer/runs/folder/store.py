@@ -17,8 +17,9 @@ say why a config cannot be used (`ConfigUnreadable`), for the callers that must 
 
 Only the worker writes a live run's status. `reconcile` writes it for a run whose process has gone
 without saying how it ended (killed, crashed, machine restarted), after checking that the pid in
-status.json is not now some other process. `delete_run` removes a run folder of the runs directory, once
-`reconcile` says it is not running.
+status.json is not now some other process; its global_step then comes from metrics.jsonl where that
+got further (the status is written every few seconds, every log at once). `delete_run` removes a run folder
+of the runs directory, once `reconcile` says it is not running.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from lrexplorer.runs.folder.metrics import (
     encode_record,
     read_metrics,  # noqa: F401
     read_metrics_from,  # noqa: F401
-    tail_metrics,  # noqa: F401
+    tail_metrics,
 )
 from lrexplorer.runs.folder.process import process_matches
 
@@ -120,19 +121,13 @@ def write_config(run_dir: Path, spec: RunSpec) -> None:
 
 def load_config(run_dir: Path) -> dict[str, Any]:
     """The run's config.yaml as written, unvalidated; raises `ConfigUnreadable` saying why it cannot be read."""
-    import yaml
+    from lrexplorer.core.documents import DocumentError, load_yaml, read_text
 
     path = Path(run_dir) / CONFIG
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigUnreadable(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigUnreadable(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)  # yaml's own text spans several lines: keep one
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ConfigUnreadable(f"{path}: not valid YAML ({where}{getattr(exc, 'problem', None) or exc})") from None
+        data = load_yaml(read_text(path))
+    except DocumentError as exc:
+        raise ConfigUnreadable(f"{path}: {exc}") from None
     if data is None:  # an empty file: every field at its default
         return {}
     if not isinstance(data, dict):
@@ -310,11 +305,21 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
             if status.get("state") not in ACTIVE or process_matches(status, run_dir):
                 return status  # the worker wrote its final status, or a relaunch took over, meanwhile
             status.update(state=state, ended_at=time.time(), message=f"{why}. Last lines of {LOG}:\n{tail}")
+            status.update(_logged_progress(run_dir, status))
             status["updated_at"] = time.time()
             write_json_atomic(Path(run_dir) / STATUS, status)
     except OSError:
         status.update(state=state, ended_at=time.time(), message=f"{why} (status.json could not be updated)")
     return status
+
+
+def _logged_progress(run_dir: Path, status: dict[str, Any]) -> dict[str, Any]:
+    """global_step and epoch from the last metrics record, where it is further than the status: the worker
+    writes its status every few seconds but every log at once, so a kill leaves the status behind."""
+    last = next((r for r in reversed(tail_metrics(run_dir)) if isinstance(r.get("step"), int)), None)
+    if last is None or last["step"] <= (status.get("global_step") or 0):
+        return {}
+    return {"global_step": last["step"], **({"epoch": last["epoch"]} if "epoch" in last else {})}
 
 
 FULL_BELOW = 1 << 20  # bytes free under which a dead worker is blamed on the disk

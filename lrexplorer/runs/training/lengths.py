@@ -12,7 +12,6 @@ truncation to max_length happens later (the estimate takes the smaller of the tw
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lrexplorer.catalogues import builtin
+from lrexplorer.core.documents import load_json
 
 SAMPLE_ROWS = 2000
 
@@ -75,7 +75,7 @@ def _lengths(model: str, trust_remote_code: bool, path: str, mtime_ns: int) -> D
     if not lines:
         raise ValueError(f"{path} holds no rows")
     step = max(1, -(-len(lines) // SAMPLE_ROWS))  # ceil: at most SAMPLE_ROWS rows
-    tokens = tuple(row_tokens(json.loads(line), tokenizer) for line in lines[::step])
+    tokens = tuple(row_tokens(load_json(line, None), tokenizer) for line in lines[::step])
     return DatasetLengths(tokens, len(lines))
 
 

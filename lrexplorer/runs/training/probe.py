@@ -11,6 +11,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.core.documents import DocumentError, load_json, read_text
+
 PROBE_ROWS = 50  # rows read from the start of a data file: enough to catch a wrong format, instantly
 PROBE_BYTES = 1 << 20
 SFT_COLUMNS = "SFT needs `messages` (chat), `text`, or `prompt` and `completion`"
@@ -67,9 +69,9 @@ def _json_rows_problem(path: Path, text: str, cut: bool) -> str | None:
         numbered = []
         for i, line in lines[:PROBE_ROWS]:
             try:
-                numbered.append((i, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                return f"{name} line {i} is not valid JSON ({exc.msg}); each line must be one JSON object"
+                numbered.append((i, load_json(line, None)))
+            except DocumentError as exc:
+                return f"{name} line {i} is {exc}; each line must be one JSON object"
     if not numbered:
         return f"{name} holds no rows"
     for i, row in numbered:
@@ -81,8 +83,8 @@ def _json_rows_problem(path: Path, text: str, cut: bool) -> str | None:
 
 def _whole_json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return load_json(text, None)
+    except DocumentError:
         return None
 
 
@@ -104,11 +106,9 @@ def model_folder_problem(folder: Path) -> str | None:
     """What is wrong with a model folder's config.json or its safetensors headers, or None."""
     config_path = folder / "config.json"
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot read {config_path}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}"
-    except json.JSONDecodeError as exc:
-        return f"{config_path} is not valid JSON ({exc.msg} at line {exc.lineno})"
+        config = load_json(read_text(config_path))
+    except DocumentError as exc:
+        return f"{config_path}: {exc}"
     if not isinstance(config, dict):
         return f"{config_path} must be a JSON object, got {type(config).__name__}"
     if "model_type" not in config:
@@ -127,7 +127,7 @@ def safetensors_problem(path: Path) -> str | None:
         with path.open("rb") as fh:
             raw = fh.read(8)
             length = struct.unpack("<Q", raw)[0] if len(raw) == 8 else None
-            header = json.loads(fh.read(length)) if length is not None and 8 + length <= size else None
+            header = load_json(fh.read(length), None) if length is not None and 8 + length <= size else None
     except (OSError, ValueError) as exc:
         return f"{path} is not a readable safetensors file ({type(exc).__name__})"
     if length is None or not isinstance(header, dict):

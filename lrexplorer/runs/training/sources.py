@@ -8,7 +8,6 @@ cannot be reached within a few seconds. The loaders then use the real `from_pret
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 from lrexplorer.catalogues import builtin
 from lrexplorer.catalogues.params import FieldError
+from lrexplorer.core.documents import load_json, read_text
 from lrexplorer.runs.training import probe
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -78,7 +78,7 @@ def _positions(ref: str) -> int | None:
         config = builtin.BUILTIN_MODELS.get(builtin.builtin_name(ref), {})
     else:
         try:
-            config = json.loads((Path(ref).expanduser() / "config.json").read_text(encoding="utf-8"))
+            config = load_json(read_text(Path(ref).expanduser() / "config.json"))
         except (OSError, ValueError):  # not a local folder (a Hub id), or already reported by the probe
             return None
     positions = config.get("max_position_embeddings") if isinstance(config, dict) else None
@@ -206,7 +206,6 @@ def _from_pretrained(path: str, values: dict[str, Any], attn: str, quant: dict[s
 
 def saved_quantization(values: dict[str, Any]) -> str | None:
     """The quant_method of a local or cached model whose saved weights are already quantized, else None."""
-    import json
 
     ref = values["model"]
     how = classify(ref)
@@ -221,7 +220,7 @@ def saved_quantization(values: dict[str, Any]) -> str | None:
         return None
     for path in configs:
         try:
-            quant = json.loads(path.read_text(encoding="utf-8")).get("quantization_config")
+            quant = load_json(read_text(path)).get("quantization_config")
         except (OSError, ValueError, AttributeError):
             continue
         if quant:
