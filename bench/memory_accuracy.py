@@ -12,7 +12,8 @@ Rules of thumb: "4 x model size" (accelerate's estimate-memory for Adam training
 Transformer-Math 101 bytes per parameter plus Korthikanti et al.'s activation formula.
 
     python bench/memory_accuracy.py                  # both CPU matrices (ten minutes or more)
-    python bench/memory_accuracy.py --trainer sft    # only the SFTTrainer matrix
+    python bench/memory_accuracy.py --trainer sft    # only the SFTTrainer matrices (with the scripts that
+                                                     # leave bf16 / checkpointing to TRL's SFTConfig)
     python bench/memory_accuracy.py --presets        # + simulated real-size presets (tens of minutes)
     python bench/memory_accuracy.py --only base,tied # a few cases
     python bench/memory_accuracy.py --fsdp           # only FSDP2 per rank: real-size presets at 2, 8, 64 GPUs
@@ -47,6 +48,7 @@ from lrexplorer.memory.advice.accuracy import (
     PRESET_CASES,
     SFT_MATRIX,
     SFT_PRESET_CASES,
+    SFT_TRL_DEFAULTS,
     Case,
     error,
     rule_four_times,
@@ -129,6 +131,43 @@ def run_matrix(cases: tuple[Case, ...], only: set[str], gpu: bool, sft: bool) ->
             f"\nThe plain Trainer's figure on these steps ({len(plain_errs)} unpacked cases): {100 * med:.2f}% / {100 * worst:.2f}%"
         )
     return cpu_errs, gpu_errs
+
+
+def run_trl_defaults(only: set[str]) -> list[float]:
+    """SFTTrainer scripts that leave bf16 / activation_checkpointing to SFTConfig: the figure the CLI gives
+    for TRL's defaults against the step that ran, beside the figure of lrexplorer's own defaults."""
+    from lrexplorer.memory.pytorch.measure_sft import measure_sft_step
+
+    print()
+    print(
+        "| case | SFTConfig ran with | truth MiB | TRL-defaults figure MiB | error | lrexplorer's defaults MiB | error |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    errs = []
+    for case in SFT_TRL_DEFAULTS:
+        if only and case.name not in only:
+            continue
+        config, arch, setup = case.build()
+        truth = measure_sft_step(config, arch, setup, left_to_trl=case.left_to_trl, text_rows=case.text_rows)
+        trl, ours = estimate(arch, case.trl_setup(setup)).peak_bytes, estimate(arch, setup).peak_bytes
+        e = error(trl, truth.peak_bytes)
+        errs.append(e)
+        ran = (
+            truth.notes[0].removeprefix("SFTConfig ran with ")
+            if truth.notes
+            else "bf16=False, activation_checkpointing=False (given)"
+        )
+        print(
+            f"| {case.name} | {ran} | {truth.peak_bytes / MIB:,.1f} | {trl / MIB:,.1f} | {100 * e:+.2f}% "
+            f"| {ours / MIB:,.1f} | {100 * error(ours, truth.peak_bytes):+.2f}% |",
+            flush=True,
+        )
+    if errs:
+        med, worst = summary(errs)
+        print(
+            f"\nScripts leaving fields to SFTConfig ({len(errs)} cases): median |error| {100 * med:.2f}%, worst {100 * worst:.2f}%"
+        )
+    return errs
 
 
 def run_presets(cases: tuple[Case, ...], only: set[str], sft: bool) -> list:
@@ -236,6 +275,8 @@ def main() -> int:
         cpu_errs, gpu_errs = run_matrix(matrix, only, args.gpu, sft=trainer == "sft")
         report(labels[trainer], cpu_errs)
         report(f"{labels[trainer].split(', measured')[0]}, GPU, torch.cuda.max_memory_allocated", gpu_errs)
+        if trainer == "sft":
+            run_trl_defaults(only)
     if args.presets:
         for trainer in trainers:
             cases = SFT_PRESET_CASES if trainer == "sft" else PRESET_CASES

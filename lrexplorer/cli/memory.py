@@ -17,7 +17,7 @@ from lrexplorer.cli.options import add_fields, field_values, given_fields
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB
 from lrexplorer.memory.advice.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
-from lrexplorer.memory.setup import FSDP_ONLY
+from lrexplorer.memory.setup import FSDP_ONLY, trl_unset_defaults
 
 # Without these the estimate would describe an arbitrary run: the command asks for them.
 REQUIRED = ("model", "per_device_train_batch_size", "max_length")
@@ -122,13 +122,14 @@ def run(args: argparse.Namespace) -> int:
         raise FieldError(stray[0], "is an FSDP2 option and applies only with fsdp: add --fsdp (with --num_gpus)")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return _run(args, values)
+    # An SFTTrainer script that leaves these out gets TRL's values, not lrexplorer's: said, with that figure.
+    return _run(args, values, trl_unset_defaults(values, given))
 
 
-def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
+def _run(args: argparse.Namespace, values: dict[str, Any], left_to_trl: dict[str, Any]) -> int:
     from lrexplorer.memory.advice.advisor import advise
-    from lrexplorer.memory.advice.report import advice_text, result_dict, text_table
-    from lrexplorer.memory.analytic.estimate import estimate
+    from lrexplorer.memory.advice.report import advice_text, result_dict, text_table, trl_defaults, trl_defaults_text
+    from lrexplorer.memory.analytic.estimate import Estimate, estimate
     from lrexplorer.memory.gpus import Fit, resolve_gpus
     from lrexplorer.memory.model_source import resolve_model
     from lrexplorer.memory.setup import setup_from_values, validate
@@ -154,6 +155,9 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     else:
         result = estimate(source.architecture, setup)
     data = result_dict(result, setup, gpus, source.label)
+    trl = trl_defaults(source.architecture, setup, left_to_trl)
+    if trl is not None:
+        data["trl_defaults"] = trl
     advice = advise(source.architecture, setup, target, args.margin) if target is not None else None
     if advice is not None:
         data.update(advice.to_dict())
@@ -165,6 +169,9 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
         sys.stdout.write("\n")
     else:
         print(text_table(data, note))
+        if trl is not None:
+            analytic = result if isinstance(result, Estimate) else estimate(source.architecture, setup)
+            print("\n" + trl_defaults_text(trl, analytic.peak_bytes))
         if advice is not None:
             print("\n" + advice_text(advice))
         if cannot:

@@ -15,7 +15,8 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         "bool",
         False,
         "Gradient checkpointing, under its current transformers name: keep only some activations and "
-        "recompute the rest in the backward pass; less memory, about a third more compute.",
+        "recompute the rest in the backward pass; less memory, about a third more compute. TRL's SFTConfig turns "
+        "it on when a script leaves it out; lrexplorer's runs and memory estimates use false unless told.",
         MEM,
         "gradient-checkpointing",
         tools=(TRAIN, MEMORY),
@@ -306,7 +307,9 @@ PRECISION: tuple[Field, ...] = (
         "bool",
         False,
         "Mixed precision with bfloat16 autocast: float32 range, fewer bits. Needs a GPU "
-        "of compute capability >= 8.0, or a CPU with bfloat16 instructions. TRL turns it on unless fp16 is set.",
+        "of compute capability >= 8.0, or a CPU with bfloat16 instructions. TRL's SFTConfig turns it on when a script "
+        "leaves it out (unless fp16 is set); lrexplorer's runs and memory estimates use false unless told, and an "
+        "SFTTrainer estimate also gives the figure of TRL's default.",
         PREC,
         "mixed-precision",
         tools=(TRAIN, MEMORY),

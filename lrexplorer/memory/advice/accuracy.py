@@ -10,12 +10,12 @@ Used by `bench/memory_accuracy.py` (the full table) and by the tests (a subset w
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from lrexplorer.catalogues import optimizers as optimizer_registry
 from lrexplorer.catalogues.architecture import Architecture, from_config
-from lrexplorer.memory.setup import TrainingSetup
+from lrexplorer.memory.setup import TrainingSetup, trl_unset_defaults
 
 # A small Llama-style model (~7M parameters): big enough that every part of a step shows, small
 # enough that a real step runs in about a second on two CPU cores.
@@ -62,6 +62,15 @@ class Case:
     config: dict[str, Any] = field(default_factory=dict)  # changes to BASE_CONFIG
     setup: dict[str, Any] = field(default_factory=dict)  # changes to BASE_SETUP
     preset: str | None = None  # a bundled preset's config instead of BASE_CONFIG
+    # SFTConfig fields the case's script leaves out (TRL's defaults decide them), and whether its dataset is
+    # plain text that SFTTrainer tokenises and truncates (see measure_sft).
+    left_to_trl: tuple[str, ...] = ()
+    text_rows: bool = False
+
+    def trl_setup(self, setup: TrainingSetup) -> TrainingSetup:
+        """The setup whose figure the CLI gives for a script that leaves `left_to_trl` to TRL's SFTConfig."""
+        given = {f.name for f in fields(TrainingSetup)} - set(self.left_to_trl)
+        return setup.with_(**trl_unset_defaults(asdict(setup), given))
 
     def build(self) -> tuple[dict[str, Any], Architecture, TrainingSetup]:
         if self.preset:
@@ -291,6 +300,46 @@ SFT_MATRIX: tuple[Case, ...] = (
         {"max_length": 5000, "per_device_train_batch_size": 1},
         num_hidden_layers=1,
     ),
+)
+
+# SFTTrainer scripts that leave bf16 (and activation_checkpointing) out of SFTConfig, which then turns them
+# on: the CLI's TRL-defaults figure against the step that really runs. The issue that found it: float32
+# weights, vocabulary 8000, intermediate 688, batch 4, max_length 256, text rows.
+ISSUE_CONFIG = {"vocab_size": 8000, "intermediate_size": 688}
+ISSUE_SETUP = {"per_device_train_batch_size": 4}
+
+
+def _trl(name: str, left: tuple[str, ...], setup: dict[str, Any], text: bool = False, **config: Any) -> Case:
+    return Case(f"sft {name}", config, {"trainer": "sft", **setup}, left_to_trl=left, text_rows=text)
+
+
+BF16 = ("bf16",)
+SFT_TRL_DEFAULTS: tuple[Case, ...] = (
+    _trl("float32 bf16 left to TRL text rows (the issue's case)", BF16, ISSUE_SETUP, True, **ISSUE_CONFIG),
+    _trl("float32 bf16=false given text rows", (), ISSUE_SETUP, True, **ISSUE_CONFIG),
+    _trl("float32 bf16 and checkpointing left to TRL", (*BF16, "activation_checkpointing"), ISSUE_SETUP),
+    _trl("float32 tied bf16 left to TRL", BF16, ISSUE_SETUP, tie_word_embeddings=True, **ISSUE_CONFIG),
+    _trl(
+        "float32 seq 1024 batch 1 tiny GQA bf16 left to TRL",
+        BF16,
+        {"max_length": 1024, "per_device_train_batch_size": 1},
+        **{**TINY, "num_key_value_heads": 2},
+    ),
+    _trl(
+        "float32 GQA 8:4 hidden 512 vocab 16000 seq 128 bf16 left to TRL",
+        BF16,
+        {"max_length": 128},
+        hidden_size=512,
+        intermediate_size=1408,
+        num_key_value_heads=4,
+        vocab_size=16000,
+    ),
+    _trl(
+        "float32 eager batch 8 seq 128 bf16 left to TRL",
+        BF16,
+        {"per_device_train_batch_size": 8, "max_length": 128, "attn_implementation": "eager"},
+    ),
+    _trl("bf16 weights bf16 left to TRL", BF16, {**ISSUE_SETUP, "dtype": "bfloat16"}, **ISSUE_CONFIG),
 )
 
 # Fast, and together they cover the tile temporaries, two vocabulary tiles with autocast casts, the

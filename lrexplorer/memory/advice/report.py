@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.units import GIB
-from lrexplorer.memory.analytic.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, Estimate
+from lrexplorer.memory.analytic.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, Estimate, estimate
 from lrexplorer.memory.analytic.parallel import scheme
 from lrexplorer.memory.gpus import Fit, Gpu
 from lrexplorer.memory.results import RankStep, StepMemory
@@ -191,3 +192,29 @@ def advice_text(advice: Advice) -> str:
     elif not advice.fits:
         lines.append("no change the advisor knows makes it fit on this GPU")
     return "\n".join(lines)
+
+
+def trl_defaults(arch: Architecture, setup: TrainingSetup, changes: dict[str, Any]) -> dict[str, Any] | None:
+    """The step an SFTTrainer script runs when it leaves `changes`' fields to TRL's SFTConfig (see
+    `setup.trl_unset_defaults`): `{"fields", "peak_bytes", "peak_phase"}`, or None when nothing is left."""
+    if not changes:
+        return None
+    alt = estimate(arch, setup.with_(**changes))
+    return {"fields": dict(changes), "peak_bytes": alt.peak_bytes, "peak_phase": alt.peak_phase}
+
+
+def trl_defaults_text(info: dict[str, Any], peak_bytes: int, flag: str = "--") -> str:
+    """One paragraph: what was assumed, what TRL's SFTConfig would turn on, and that step's peak."""
+    names = list(info["fields"])
+    one = len(names) == 1
+    ours = " and ".join(f"{n}=false" for n in names)
+    theirs = " and ".join(f"{n}=true" for n in names)
+    change = (info["peak_bytes"] - peak_bytes) / peak_bytes if peak_bytes else 0.0
+    diff = "the same peak" if abs(change) < 0.0005 else f"{100 * change:+.1f}% against the figure above"
+    choose = " and ".join(f"{flag}{n} true|false" for n in names) if flag else "them in the form"
+    return (
+        f"SFTTrainer's step estimated with {ours}: {'the value' if one else 'the values'} lrexplorer's runs and "
+        f"exports pass to SFTConfig. A script that leaves {' and '.join(names)} out of SFTConfig gets TRL's "
+        f"{'default' if one else 'defaults'}, {theirs}: that step peaks at {info['peak_bytes'] / GIB:.3f} GiB "
+        f"({diff}, during the {info['peak_phase'].replace('_', ' ')}). Set {choose} to choose."
+    )
