@@ -26,7 +26,6 @@ from lrexplorer.memory.pytorch.counting import PhaseTracker, SavedTensorCounter,
 from lrexplorer.memory.results import Progress, StepMemory
 from lrexplorer.memory.setup import TrainingSetup
 
-
 # Words of the plain-text rows: each is at least one token of the built-in tokenizer.
 TEXT_WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "kappa", "lambda", "sigma")
 
