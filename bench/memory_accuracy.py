@@ -17,6 +17,7 @@ Transformer-Math 101 bytes per parameter plus Korthikanti et al.'s activation fo
     python bench/memory_accuracy.py --presets        # + simulated real-size presets (tens of minutes)
     python bench/memory_accuracy.py --only base,tied # a few cases
     python bench/memory_accuracy.py --fsdp           # only FSDP2 per rank: real-size presets at 2, 8, 64 GPUs
+    python bench/memory_accuracy.py --task generate  # only generation: real generate calls, counted op by op
 
 --fsdp compares the analytic per-rank peak with one rank of an FSDP2 step simulated on a fake process
 group (`lrexplorer.memory.pytorch.simulate_parallel`), each case in its own process (the process group is global).
@@ -241,6 +242,54 @@ def run_fsdp(only: set[str]) -> list[float]:
     return errs
 
 
+def naive_generate(arch: Any, setup: Any) -> int:
+    """The common rule: weights + a KV cache of every token (the window's when sliding) + the last logits."""
+    from lrexplorer.memory.analytic.generate import weight_bytes
+
+    e = 4 if setup.dtype == "float32" else 2
+    window = arch.sliding_window or setup.total_length
+    tokens = sum(
+        min(setup.total_length, window if t == "sliding_attention" else setup.total_length) for t in arch.layer_types
+    )
+    return (
+        weight_bytes(arch, setup)
+        + 2 * tokens * setup.batch_size * arch.num_kv_heads * arch.head_dim * e
+        + 4 * setup.batch_size * arch.vocab_size
+    )
+
+
+def run_generate(only: set[str]) -> list[float]:
+    """The generation estimate against real generate calls counted op by op, beside the common rule."""
+    from lrexplorer.memory.advice.accuracy_generate import GENERATE_MATRIX
+    from lrexplorer.memory.analytic.generate import estimate_generation
+    from lrexplorer.memory.pytorch.measure_generate import measure_generate
+
+    print()
+    print("| case | measured MiB | ours MiB | ours | weights + KV + logits | measured peak at | ours | s |")
+    print("|---|---:|---:|---:|---:|---|---|---:|")
+    errs, naive_errs = [], []
+    for case in GENERATE_MATRIX:
+        if only and case.name not in only:
+            continue
+        config, arch, setup = case.build()
+        truth = measure_generate(config, arch, setup)
+        est = estimate_generation(arch, setup)
+        e, n = error(est.peak_bytes, truth.peak_bytes), error(naive_generate(arch, setup), truth.peak_bytes)
+        errs.append(e)
+        naive_errs.append(n)
+        print(
+            f"| {case.name} | {truth.peak_bytes / MIB:,.3f} | {est.peak_bytes / MIB:,.3f} | {100 * e:+.2f}% | {100 * n:+.0f}% "
+            f"| {truth.peak_phase} ({truth.peak_op}) | {est.peak_phase} | {truth.seconds:.0f} |",
+            flush=True,
+        )
+    if errs:
+        print(f"\nGeneration, real generate calls ({len(errs)} cases): median |error| / worst |error|")
+        for label, values in (("ours (analytic)", errs), ("weights + KV cache + last logits", naive_errs)):
+            med, worst = summary(values)
+            print(f"  {label:34s} {100 * med:6.2f}% / {100 * worst:6.2f}%")
+    return errs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="comma-separated case names")
@@ -250,6 +299,9 @@ def main() -> int:
     parser.add_argument("--presets", action="store_true", help="also simulate the real-size presets")
     parser.add_argument("--gpu", action="store_true", help="also measure the CPU matrix on the first CUDA GPU")
     parser.add_argument("--fsdp", action="store_true", help="only the FSDP2 per-rank presets (simulated)")
+    parser.add_argument(
+        "--task", choices=("train", "generate"), default="train", help="generate: only the generation matrix"
+    )
     args = parser.parse_args()
     only = {n.strip() for n in args.only.split(",") if n.strip()}
 
@@ -264,6 +316,10 @@ def main() -> int:
         f"trl {trl.__version__}"
     )
     start = time.perf_counter()
+    if args.task == "generate":
+        run_generate(only)
+        print(f"\n{time.perf_counter() - start:.0f} s in all")
+        return 0
     if args.fsdp:
         run_fsdp(only)
         print(f"\n{time.perf_counter() - start:.0f} s in all")

@@ -5,7 +5,8 @@ Each subcommand module provides `add_parser(subparsers)`, which registers its pa
 is one new module and one entry in `SUBCOMMANDS`. Subcommand modules import only light modules at
 the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` must start fast.
 
-Commands: `app`, `schedule`, `memory`, `train`, `lr_find` (lr-find), `sweep`, `runs`, `knowledge`; `options`
+Commands: `app`, `schedule`, `memory` (with `memory_generate`, its --task generate), `train`, `lr_find` (lr-find),
+`sweep`, `runs`, `knowledge`; `options`
 holds the flags generated from the catalogue and the helpers the commands share; `__main__` runs the command
 line as `python -m lrexplorer.cli`.
 """

@@ -1,4 +1,5 @@
-"""`lrexplorer memory`: the peak memory of one training step per GPU, and where it goes.
+"""`lrexplorer memory`: the peak memory of one training step per GPU, and where it goes (or, with
+`--task generate`, of one generate call: `memory_generate.py`).
 
 The analytic engine needs no torch and answers at once; `--simulate` runs the real step under
 FakeTensorMode (imports torch and transformers, takes seconds). Flags use the TrainingArguments,
@@ -13,6 +14,7 @@ import sys
 from typing import Any
 
 from lrexplorer.catalogues.params import MEMORY, renamed_from
+from lrexplorer.catalogues.params.generation import GENERATION_NAMES
 from lrexplorer.cli.options import add_fields, field_values, given_fields
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB
@@ -26,7 +28,8 @@ DESCRIPTION = """\
 Estimate the memory one steady-state training step needs per device: weights, gradients,
 optimizer states, activations (logits and loss included) and overheads, and the peak over the
 forward, backward and optimizer-step phases. Reports whether it fits each GPU (the detected ones,
-or the bundled catalogue when there is none) and the headroom left."""
+or the bundled catalogue when there is none) and the headroom left. With --task generate: the
+memory of one model.generate call (weights, KV cache, prefill activations, logits) instead."""
 
 EPILOG = """\
 examples:
@@ -37,6 +40,8 @@ examples:
       --num_gpus 8 --zero_stage 3 --gpu "A100 80GB"
   lrexplorer memory --model Llama-3.1-8B --per_device_train_batch_size 4 --max_length 2048 \
       --gpu "A100 80GB" --check && accelerate launch train.py
+  lrexplorer memory --task generate --model Llama-3.1-8B --batch_size 8 --prompt_length 4096 \
+      --max_new_tokens 512 --dtype bfloat16 --gpu "H100 80GB"
   lrexplorer memory --list
 
 The trainer modelled is --trainer sft (TRL's SFTTrainer, what lrexplorer runs and exports) unless
@@ -45,7 +50,12 @@ plain Trainer's loss with a warning.
 
 With one GPU (named with --gpu, or detected) the fit advisor keeps --margin percent of its memory free,
 reports the largest per_device_train_batch_size that fits and, when the run does not fit, the changes
-that make it fit (each figure a re-run of the estimate).
+that make it fit (each figure a re-run of the estimate); with --task generate, the largest batch_size
+and the longest prompt_length that fit.
+
+--task generate takes --model, --batch_size, --prompt_length, --max_new_tokens (required), and
+--min_new_tokens, --dtype, --attn_implementation, --device, --load_in_4bit, --bnb_4bit_use_double_quant:
+greedy generation with transformers' default cache, every new token generated.
 
 exit status: 0 on success (with --check: the run fits), 1 with --check when it does not fit,
 2 for a bad flag, model or combination (the message names it)."""
@@ -63,6 +73,12 @@ def add_parser(subparsers: Any) -> None:
     )
     p.set_defaults(handler=run)
     p.add_argument("--list", action="store_true", help="print the bundled model presets and GPU catalogue and exit")
+    p.add_argument(
+        "--task",
+        choices=("train", "generate"),
+        default="train",
+        help="train: one training step (default); generate: one model.generate call (KV cache, prefill, logits)",
+    )
     p.add_argument(
         "--gpu",
         default="auto",
@@ -110,7 +126,14 @@ def _list() -> int:
 def run(args: argparse.Namespace) -> int:
     if args.list:
         return _list()
+    if args.task == "generate":
+        from lrexplorer.cli.memory_generate import run_generate
+
+        return run_generate(args)
     given = given_fields(args, MEMORY)
+    stray_generation = [n for n in GENERATION_NAMES if n in given]
+    if stray_generation:
+        raise FieldError(stray_generation[0], "is a generation setting: add --task generate")
     missing = [n for n in REQUIRED if n not in given and not set(renamed_from(n)) & given.keys()]
     if missing:
         raise FieldError.collect([FieldError(n, "is required (or --list)") for n in missing])

@@ -129,5 +129,10 @@ def generation_setup_from_values(values: Mapping[str, Any], config: Mapping[str,
         device=values.get("device", "cuda"),
         load_in_4bit=bool(values.get("load_in_4bit", False)),
         bnb_4bit_use_double_quant=bool(values.get("bnb_4bit_use_double_quant", False)),
-        eos=config.get("eos_token_id", DEFAULT_EOS.get(str(config.get("model_type")))) is not None,
+        eos=has_eos(config),
     )
+
+
+def has_eos(config: Mapping[str, Any]) -> bool:
+    """Whether the model built from `config` has an end-of-sequence token (its config class' default when unset)."""
+    return config.get("eos_token_id", DEFAULT_EOS.get(str(config.get("model_type")))) is not None

@@ -32,7 +32,10 @@ TRAINERS: dict[str, str] = {
 }
 
 # FSDP2's options: read only with fsdp on (DDP and ZeRO ignore them, as accelerate does).
-FSDP_ONLY = ("fsdp_reshard_after_forward", "fsdp_offload_params")
+FSDP_ONLY = ("fsdp_reshard_after_forward", "fsdp_offload_params", "fsdp_wrap")
+# FSDP2 groups: accelerate's (embedding, each decoder layer, [final norm, lm_head], root) or plain per-layer ones
+# (each decoder layer, then the root holding embedding, final norm and lm_head).
+FSDP_WRAPS = ("accelerate", "layers")
 
 # Where TRL's SFTConfig starts from another value than lrexplorer, and the step's memory depends on it: a
 # script that leaves these out runs with bf16 autocast (`bf16 = not fp16` when unset) and activation
@@ -62,6 +65,7 @@ class TrainingSetup:
     # Read only with fsdp on (other schemes ignore them, as accelerate does).
     fsdp_reshard_after_forward: bool = True  # False: SHARD_GRAD_OP, layers stay gathered until their backward
     fsdp_offload_params: bool = False  # CPUOffloadPolicy: shards, gradients and optimizer live in CPU RAM
+    fsdp_wrap: str = "accelerate"  # FSDP_WRAPS
     device: str = "cuda"
     trainer: str = "sft"
     # SFTConfig's batch shape: packing (TRL's default "bfd" strategy) fills rows of max_length and turns

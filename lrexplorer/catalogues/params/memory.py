@@ -211,6 +211,20 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         target="estimate",
     ),
     Field(
+        "fsdp_wrap",
+        "choice",
+        "accelerate",
+        "With fsdp: how the model is cut into FSDP2 groups. accelerate: what accelerate's fsdp2_prepare_model builds "
+        "(the Trainer, accelerate launch): the embedding, each decoder layer, the [final norm, lm_head] tail kept "
+        "gathered, then the root. layers: a fully_shard per decoder layer and one on the model, as plain FSDP2 "
+        "scripts and torchtune do; the root then holds the embedding, final norm and lm_head gathered for the whole "
+        "step (more memory with an untied embedding).",
+        MEM,
+        tools=(MEMORY,),
+        target="estimate",
+        choices=("accelerate", "layers"),
+    ),
+    Field(
         "device",
         "choice",
         "cuda",

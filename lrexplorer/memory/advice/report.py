@@ -60,6 +60,7 @@ def parallel_label(setup: TrainingSetup) -> str:
         name += " full shard" if setup.fsdp_reshard_after_forward else " shard-grad-op"
         if setup.fsdp_offload_params:
             name += ", CPU offload"
+        name += ", accelerate's groups" if setup.fsdp_wrap == "accelerate" else ", one group per decoder layer + root"
     return f"per GPU (rank) of {setup.num_gpus}, {name}"
 
 
