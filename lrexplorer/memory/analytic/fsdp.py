@@ -108,27 +108,30 @@ def _gathered_layers(arch: Architecture, setup: TrainingSetup, p: int, layer: in
       prefetch and its copy-in too) and, as FSDP2 does for the root, kept until the end of the backward;
     - the last layer's all-gather output is still held at the head (full shard);
     - the 16-bit gradients of lm_head (the shared weight's when tied) and of the embedding wait for the
-      root's reduce-scatter at the very end, whose input (the root's size) meets the root's float32 shard."""
+      root's reduce-scatter at the very end (the embedding's is in the replay's embedding backward)."""
     h, V, L = arch.hidden_size, arch.vocab_size, arch.num_layers
     tied = arch.tie_word_embeddings
     root_params = V * h * (1 if tied else 2) + h
     root = root_params * p
     head_grad = 0 if setup.lora else V * h * p  # lm_head's (the shared weight's when tied)
-    embed_grad = 0 if (setup.lora or tied) else V * h * p
     full = setup.fsdp_reshard_after_forward
     kept = 0 if full else L * layer
     last = layer if full else 0
-    # the root's float32 gradient shard, made by its reduce-scatter (counted here, not among the shards before)
+    # The root's reduce-scatter at the end of the backward: its input (the root's size, in the 16-bit dtype),
+    # output (a rank's share of it) and the float32 shard it becomes, beside the gradient of the root's last
+    # parameter (lm_head's, or the norm's when tied); the embedding's, which the replay holds there, is gone.
     later = setup.lora or setup.fsdp_offload_params or setup.gradient_accumulation_steps > 1
-    shard = 0 if later else _per_rank(root_params * master_bytes(setup, DTYPE_BYTES[setup.dtype]), setup.num_gpus)
-    reduce = 0 if setup.lora else root + head_grad + embed_grad + shard
+    n = setup.num_gpus
+    shard = 0 if later else _per_rank(root_params * master_bytes(setup, DTYPE_BYTES[setup.dtype]), n)
+    last_grad = (h if tied else V * h) * p
+    reduce = 0 if setup.lora else root + _per_rank(root, n) + shard + last_grad - V * h * p
     return {
         "embedding_forward": 2 * root + 2 * layer,
         "stack_forward": root + (2 * layer if full else kept + layer),
         "head_forward": root + kept + last,
         "head_backward": root + kept + last,
         "stack_backward": root + head_grad + (2 * layer if full else kept) + 2 * grads,
-        "embedding_backward": max(root + head_grad + embed_grad + grads, reduce),
+        "embedding_backward": max(root + head_grad + grads, reduce),
     }
 
 
