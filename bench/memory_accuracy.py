@@ -20,7 +20,9 @@ Transformer-Math 101 bytes per parameter plus Korthikanti et al.'s activation fo
     python bench/memory_accuracy.py --task generate  # only generation: real generate calls, counted op by op
 
 --fsdp compares the analytic per-rank peak with one rank of an FSDP2 step simulated on a fake process
-group (`lrexplorer.memory.pytorch.simulate_parallel`), each case in its own process (the process group is global).
+group (`lrexplorer.memory.pytorch.simulate_parallel`), each case in its own process (the process group is global):
+wrapped by accelerate's fsdp2_prepare_model, then (the "per-layer groups" cases) by a fully_shard per decoder
+layer and one on the model.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ warnings.filterwarnings("ignore")
 from lrexplorer.core.units import MIB
 from lrexplorer.memory.advice.accuracy import (
     CPU_MATRIX,
+    FSDP_LAYERS_CASES,
     FSDP_PRESET_CASES,
     FSDP_WORLD_SIZES,
     PRESET_CASES,
@@ -52,10 +55,9 @@ from lrexplorer.memory.advice.accuracy import (
     SFT_TRL_DEFAULTS,
     Case,
     error,
-    rule_four_times,
-    rule_transformer_math,
     summary,
 )
+from lrexplorer.memory.advice.rules_of_thumb import rule_four_times, rule_transformer_math
 from lrexplorer.memory.analytic.estimate import estimate
 
 
@@ -210,7 +212,7 @@ def run_fsdp(only: set[str]) -> list[float]:
     )
     print("|---|---:|---:|---:|---:|---|---|---:|---:|")
     errs = []
-    for case in FSDP_PRESET_CASES:
+    for case in (*FSDP_PRESET_CASES, *FSDP_LAYERS_CASES):
         if only and case.name not in only:
             continue
         _, arch, setup = case.build()

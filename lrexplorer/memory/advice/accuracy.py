@@ -1,5 +1,5 @@
-"""The validation matrix: small Llama-style models and setups whose real peak is measured on the CPU,
-and the two public rules of thumb our estimate is compared with.
+"""The validation matrix: small Llama-style models and setups whose real peak is measured on the CPU (the
+two public rules of thumb our estimate is compared with are in `rules_of_thumb`).
 
 CPU_MATRIX and PRESET_CASES hold the plain transformers Trainer's step; SFT_MATRIX and SFT_PRESET_CASES
 the step of TRL's SFTTrainer, which lrexplorer's runs execute (its fused LM head, its batch shapes).
@@ -13,7 +13,6 @@ import statistics
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from lrexplorer.catalogues import optimizers as optimizer_registry
 from lrexplorer.catalogues.architecture import Architecture, from_config
 from lrexplorer.memory.setup import TrainingSetup, trl_unset_defaults
 
@@ -249,6 +248,31 @@ FSDP_PRESET_CASES: tuple[Case, ...] = (
     ),
 )
 
+# The same rank with one FSDP2 group per decoder layer and the root (fsdp_wrap "layers", plain fully_shard
+# scripts): untied (the root keeps embedding and lm_head gathered) and tied.
+FSDP_LAYERS_CASES: tuple[Case, ...] = (
+    _fsdp("Llama-3.1-8B", "s2048 per-layer groups", fsdp_wrap="layers", max_length=2048),
+    _fsdp(
+        "Llama-3.1-8B",
+        "checkpointing b4 s2048 per-layer groups",
+        fsdp_wrap="layers",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
+    _fsdp(
+        "Llama-3.1-8B", "LoRA r16 s2048 per-layer groups", fsdp_wrap="layers", use_peft=True, lora_r=16, max_length=2048
+    ),
+    _fsdp(
+        "Qwen2.5-1.5B",
+        "checkpointing b4 s2048 per-layer groups",
+        fsdp_wrap="layers",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
+)
+
 # A handful of cases for the tests: one per mechanism that most often goes wrong.
 TEST_SUBSET = ("base", "eager", "checkpointing", "vocab 65536 tied", "bf16 adamw 8-bit", "accumulation 4")
 
@@ -354,40 +378,6 @@ SFT_TEST_SUBSET = (
 SFT_PRESET_CASES: tuple[Case, ...] = tuple(
     Case(f"sft {case.name}", case.config, {**case.setup, "trainer": "sft"}, case.preset) for case in PRESET_CASES
 )
-
-
-# ---------------------------------------------------------------------------- public rules of thumb
-def rule_four_times(arch: Architecture, setup: TrainingSetup) -> int:
-    """accelerate's estimate-memory for training with Adam: about 4 x the model's size in its dtype."""
-    return 4 * arch.n_params * (4 if setup.dtype == "float32" else 2)
-
-
-def _tm_optimizer_bytes(optim: str) -> int:
-    """Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer. It assumes mixed
-    precision with a float32 master copy (4 bytes) beside the moments at 4 bytes each (1 when 8-bit):
-    AdamW 12, 8-bit AdamW 6, SGD without momentum and Adafactor (almost no moments) 4."""
-    return 4 + optimizer_registry.get(optim).state.bytes_per_param(4)
-
-
-def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
-    """Weights + gradients in the weights' dtype + optimizer bytes/param + Korthikanti et al.'s
-    activations: s*b*h*L*(34 + 5*a*s/h) bytes without recomputation, 2*s*b*h*L with full recomputation."""
-    e = 4 if setup.dtype == "float32" else 2
-    psi = arch.n_params if not setup.lora else 0
-    s, b, h, L, a = (
-        setup.max_length,
-        setup.per_device_train_batch_size,
-        arch.hidden_size,
-        arch.num_layers,
-        arch.num_heads,
-    )
-    act: float
-    if setup.activation_checkpointing:
-        act = 2 * s * b * h * L
-    else:
-        act = s * b * h * L * (34 + 5 * a * s / h)
-    trained = psi if psi else 0
-    return int(arch.n_params * e + trained * e + trained * _tm_optimizer_bytes(setup.optim) + act)
 
 
 def error(estimate: int, truth: int) -> float:
