@@ -48,8 +48,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
     check_flags(args)
     values, notes = field_values(args, MEMORY)
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     source = resolve_model(values["model"])
     setup = generation_setup_from_values(values, source.config)
     positions = source.config.get("max_position_embeddings")

@@ -37,7 +37,7 @@ BASE_SETUP: dict[str, Any] = {
     "optim": "adamw_torch",
     "trainer": "transformers",
 }
-TINY = {
+TINY: dict[str, Any] = {
     "hidden_size": 128,
     "intermediate_size": 352,
     "num_hidden_layers": 2,
@@ -329,18 +329,18 @@ SFT_MATRIX: tuple[Case, ...] = (
 # SFTTrainer scripts that leave bf16 (and activation_checkpointing) out of SFTConfig, which then turns them
 # on: the CLI's TRL-defaults figure against the step that really runs. The issue that found it: float32
 # weights, vocabulary 8000, intermediate 688, batch 4, max_length 256, text rows.
-ISSUE_CONFIG = {"vocab_size": 8000, "intermediate_size": 688}
+ISSUE_CONFIG: dict[str, Any] = {"vocab_size": 8000, "intermediate_size": 688}
 ISSUE_SETUP = {"per_device_train_batch_size": 4}
 
 
-def _trl(name: str, left: tuple[str, ...], setup: dict[str, Any], text: bool = False, **config: Any) -> Case:
+def _trl(name: str, left: tuple[str, ...], setup: dict[str, Any], *, text: bool = False, **config: Any) -> Case:
     return Case(f"sft {name}", config, {"trainer": "sft", **setup}, left_to_trl=left, text_rows=text)
 
 
 BF16 = ("bf16",)
 SFT_TRL_DEFAULTS: tuple[Case, ...] = (
-    _trl("float32 bf16 left to TRL text rows (the issue's case)", BF16, ISSUE_SETUP, True, **ISSUE_CONFIG),
-    _trl("float32 bf16=false given text rows", (), ISSUE_SETUP, True, **ISSUE_CONFIG),
+    _trl("float32 bf16 left to TRL text rows (the issue's case)", BF16, ISSUE_SETUP, text=True, **ISSUE_CONFIG),
+    _trl("float32 bf16=false given text rows", (), ISSUE_SETUP, text=True, **ISSUE_CONFIG),
     _trl("float32 bf16 and checkpointing left to TRL", (*BF16, "activation_checkpointing"), ISSUE_SETUP),
     _trl("float32 tied bf16 left to TRL", BF16, ISSUE_SETUP, tie_word_embeddings=True, **ISSUE_CONFIG),
     _trl(

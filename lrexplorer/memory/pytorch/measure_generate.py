@@ -81,7 +81,7 @@ class LiveStorages(TorchDispatchMode):
         return out
 
 
-def build_generation_model(config: dict[str, Any], setup: GenerationSetup, attn: str) -> torch.nn.Module:
+def build_generation_model(config: dict[str, Any], setup: GenerationSetup, attn: str) -> Any:
     """The model built from its config (random weights) in the setup's dtype, in eval mode."""
     from transformers import AutoConfig, AutoModelForCausalLM
 

@@ -61,7 +61,7 @@ def sft_config(setup: TrainingSetup, output_dir: str, seed: int = 0, left_to_trl
     in `left_to_trl` (of LEFT_TO_TRL) are not passed: SFTConfig sets them as it does for a script without them."""
     from trl import SFTConfig
 
-    precision = {"bf16": setup.bf16, "activation_checkpointing": setup.activation_checkpointing}
+    precision: dict[str, Any] = {"bf16": setup.bf16, "activation_checkpointing": setup.activation_checkpointing}
     return SFTConfig(
         **{k: v for k, v in precision.items() if k not in left_to_trl},
         output_dir=output_dir,

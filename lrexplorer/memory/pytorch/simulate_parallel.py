@@ -152,7 +152,8 @@ def shard_layers(model: torch.nn.Module, setup: TrainingSetup, mesh: Any) -> tor
         raise FieldError("fsdp_wrap", f"layers: no decoder layer class ({', '.join(layer_classes) or 'none'}) found")
     for module in layers:
         fully_shard(module, reshard_after_forward=setup.fsdp_reshard_after_forward, **kwargs)
-    return fully_shard(model, **kwargs)  # the root: reshard_after_forward None, which FSDP2 keeps gathered
+    fully_shard(model, **kwargs)  # the root: reshard_after_forward None, which FSDP2 keeps gathered
+    return model
 
 
 def _rank_tracker(model: torch.nn.Module, optimizer: torch.optim.Optimizer, offload: bool) -> Any:
