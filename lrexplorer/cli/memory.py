@@ -15,7 +15,7 @@ from typing import Any
 
 from lrexplorer.catalogues.params import MEMORY, renamed_from
 from lrexplorer.catalogues.params.generation import GENERATION_NAMES
-from lrexplorer.cli.options import add_fields, field_values, given_fields
+from lrexplorer.cli.options import add_fields, advisor_gpu, field_values, given_fields
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB
 from lrexplorer.memory.advice.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
@@ -200,14 +200,3 @@ def _run(args: argparse.Namespace, values: dict[str, Any], left_to_trl: dict[str
         if cannot:
             print(f"{target.name if target else ''} cannot run this setup, whatever its memory: {'; '.join(cannot)}")
     return 1 if args.check and advice is not None and (not advice.fits or cannot) else 0
-
-
-def advisor_gpu(gpus: list[Any], note: str | None, device: str, check: bool) -> Any:
-    """The GPU the fit advisor answers for: the one named or detected (the smallest of several);
-    none for the whole catalogue. --check without one is a usage error."""
-    if device == "cuda" and gpus and note is None:
-        return min(gpus, key=lambda g: g.total_bytes)
-    if check:
-        where = "it needs device cuda" if device != "cuda" else "name one with --gpu NAME (none was detected)"
-        raise FieldError("check", f"checks the fit on one GPU: {where}")
-    return None

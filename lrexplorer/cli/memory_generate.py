@@ -11,7 +11,7 @@ from typing import Any
 
 from lrexplorer.catalogues.params import MEMORY, RENAMED_BY_OLD
 from lrexplorer.catalogues.params.generation import GENERATION_NAMES, SHARED_WITH_TRAINING
-from lrexplorer.cli.options import field_values, given_fields
+from lrexplorer.cli.options import advisor_gpu, field_values, given_fields
 from lrexplorer.core.fields import FieldError
 
 REQUIRED = ("model", "batch_size", "prompt_length", "max_new_tokens")
@@ -38,7 +38,6 @@ def check_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from lrexplorer.cli.memory import advisor_gpu
     from lrexplorer.memory.advice.advisor import check_margin
     from lrexplorer.memory.advice.generation_fit import advise_generation, fit_text, generation_text
     from lrexplorer.memory.analytic.generate import estimate_generation
