@@ -45,7 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from attention_kernels import kernel_rows, runs_root
-from gpu_generate import generate_rows
+from gpu_generate import generate_rows, halved
 from gpu_processes import process_rows
 
 from lrexplorer.catalogues.architecture import Architecture, from_config
@@ -53,7 +53,6 @@ from lrexplorer.core.units import MIB
 from lrexplorer.memory.analytic.estimate import estimate
 from lrexplorer.memory.setup import TrainingSetup
 
-FIT_SHARE = 0.85  # of the card's total: room for the CUDA context and the allocator's slack
 TRAINERS = ("sft", "transformers")
 PARTS = ("memory", "attention", "processes", "generate")
 
@@ -152,14 +151,7 @@ def trainer_step(config: dict[str, Any], arch: Architecture, setup: TrainingSetu
 
 def fitting_config(config: dict[str, Any], arch: Architecture, setup: TrainingSetup, total: int | None) -> dict:
     """The config with its layers halved until the estimate fits in FIT_SHARE of `total` (None: as it is)."""
-    config = dict(config)
-    while total and config["num_hidden_layers"] > 1:
-        if estimate(from_config(config), setup).peak_bytes <= FIT_SHARE * total:
-            break
-        config["num_hidden_layers"] = max(1, config["num_hidden_layers"] // 2)
-        if isinstance(config.get("layer_types"), list):
-            config["layer_types"] = config["layer_types"][: config["num_hidden_layers"]]
-    return config
+    return halved(config, lambda c: estimate(from_config(c), setup).peak_bytes, total)
 
 
 def check(name: str, config: dict[str, Any], setup: TrainingSetup, total: int | None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ fits; the row says how many). `--device cpu` runs the built-in tiny config on th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lrexplorer.catalogues.architecture import from_config
@@ -19,19 +20,24 @@ from lrexplorer.core.units import MIB
 from lrexplorer.memory.analytic.generate import estimate_generation
 from lrexplorer.memory.generation import GENERATION_FAMILIES, GenerationSetup, has_eos
 
-FIT_SHARE = 0.85
+FIT_SHARE = 0.85  # of the card's total: room for the CUDA context and the allocator's slack
 
 
-def generate_config(config: dict[str, Any], setup: GenerationSetup, total: int | None) -> dict[str, Any]:
-    """The config with its layers halved until the generation estimate fits in FIT_SHARE of `total`."""
+def halved(config: dict[str, Any], peak: Callable[[dict[str, Any]], int], total: int | None) -> dict[str, Any]:
+    """The config with its layers halved until `peak(config)` fits in FIT_SHARE of `total` (None: as it is)."""
     config = dict(config)
     while total and config["num_hidden_layers"] > 1:
-        if estimate_generation(from_config(config), setup).peak_bytes <= FIT_SHARE * total:
+        if peak(config) <= FIT_SHARE * total:
             break
         config["num_hidden_layers"] = max(1, config["num_hidden_layers"] // 2)
         if isinstance(config.get("layer_types"), list):
             config["layer_types"] = config["layer_types"][: config["num_hidden_layers"]]
     return config
+
+
+def generate_config(config: dict[str, Any], setup: GenerationSetup, total: int | None) -> dict[str, Any]:
+    """The config with its layers halved until the generation estimate fits in FIT_SHARE of `total`."""
+    return halved(config, lambda c: estimate_generation(from_config(c), setup).peak_bytes, total)
 
 
 def generate_row(name: str, config: dict[str, Any], setup: GenerationSetup, total: int | None) -> dict[str, Any]:

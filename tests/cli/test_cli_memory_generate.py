@@ -12,18 +12,12 @@ import json
 
 import pytest
 import torch
+from test_cli_memory import run_cli
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from lrexplorer.catalogues.presets import find_preset
-from lrexplorer.cli import main
 
 GEN = ["--task", "generate", "--model", "Llama-3.1-8B", "--prompt_length", "2048", "--max_new_tokens", "256"]
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["memory", *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def as_json(capsys, *args: str) -> dict:

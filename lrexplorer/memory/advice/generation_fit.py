@@ -4,7 +4,6 @@ analytic estimate (`lrexplorer.memory.analytic.generate`); nothing here imports 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,8 @@ from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.limits import MAX_BATCH, MAX_LENGTH
 from lrexplorer.core.units import GIB, MIB
-from lrexplorer.memory.advice.advisor import usable_bytes
+from lrexplorer.memory.advice.advisor import largest, usable_bytes
+from lrexplorer.memory.advice.report import gpu_lines
 from lrexplorer.memory.analytic.generate import GenerationEstimate, estimate_generation
 from lrexplorer.memory.generation import GenerationSetup
 from lrexplorer.memory.gpus import Gpu
@@ -53,20 +53,6 @@ class GenerationFit:
         }
 
 
-def _largest(fits: Callable[[int], bool], limit: int) -> int:
-    """The largest n in 1..limit with fits(n), for a fits() that turns False once and stays so (0: none)."""
-    if limit < 1 or not fits(1):
-        return 0
-    lo, hi = 1, 2
-    while hi <= limit and fits(hi):
-        lo, hi = hi, hi * 2
-    hi = min(hi, limit + 1)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
-
-
 def advise_generation(
     arch: Architecture, setup: GenerationSetup, gpu: Gpu, margin_percent: float, positions: int | None = None
 ) -> GenerationFit:
@@ -86,8 +72,8 @@ def advise_generation(
         margin_percent,
         usable,
         peak,
-        _largest(lambda b: fits(setup.with_(batch_size=b)), MAX_BATCH),
-        _largest(lambda p: fits(setup.with_(prompt_length=p)), min(room, MAX_LENGTH)),
+        largest(lambda b: fits(setup.with_(batch_size=b)), MAX_BATCH),
+        largest(lambda p: fits(setup.with_(prompt_length=p)), min(room, MAX_LENGTH)),
     )
 
 
@@ -113,14 +99,7 @@ def generation_text(est: GenerationEstimate, label: str, gpus: list[dict[str, An
         f"{'KV cache at the end of the call':62s} {est.kv_cache_bytes / GIB:9.3f}  "
         f"({est.kv_cache_per_token / MIB:.3f} MiB per token of one sequence)"
     )
-    if gpus:
-        lines += ["", f"{'GPU':32s} {'memory GiB':>10s} {'fits':>5s} {'headroom GiB':>13s}"]
-        for g in gpus:
-            extra = f"  (cannot run: {'; '.join(g['unsupported'])})" if g.get("unsupported") else ""
-            lines.append(
-                f"{g['name']:32s} {g['total_bytes'] / GIB:10.1f} {'yes' if g['fits'] else 'NO':>5s} "
-                f"{g['headroom_bytes'] / GIB:13.2f}{extra}"
-            )
+    lines += gpu_lines(gpus)
     if note:
         lines += ["", note]
     return "\n".join(lines)

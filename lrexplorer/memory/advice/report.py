@@ -153,18 +153,25 @@ def text_table(data: dict[str, Any], note: str | None = None) -> str:
     if data.get("cpu_ram_per_rank_bytes"):
         label = "CPU RAM per rank (offloaded shards, gradients, optimizer)"
         lines.append(f"{label:62s} {data['cpu_ram_per_rank_bytes'] / GIB:9.3f}")
-    if data["gpus"]:
-        lines += ["", f"{'GPU':32s} {'memory GiB':>10s} {'fits':>5s} {'headroom GiB':>13s}"]
-        for g in data["gpus"]:
-            memory = "the memory would fit, but " if g.get("fits_memory") else ""
-            extra = f"  ({memory}cannot run: {'; '.join(g['unsupported'])})" if g.get("unsupported") else ""
-            lines.append(
-                f"{g['name']:32s} {g['total_bytes'] / GIB:10.1f} {'yes' if g['fits'] else 'NO':>5s} "
-                f"{g['headroom_bytes'] / GIB:13.2f}{extra}"
-            )
+    lines += gpu_lines(data["gpus"])
     if note:
         lines += ["", note]
     return "\n".join(lines)
+
+
+def gpu_lines(gpus: list[dict[str, Any]]) -> list[str]:
+    """The fit on each GPU (`Fit.to_dict`s) as table lines in GiB, after a blank line (none without GPUs)."""
+    if not gpus:
+        return []
+    lines = ["", f"{'GPU':32s} {'memory GiB':>10s} {'fits':>5s} {'headroom GiB':>13s}"]
+    for g in gpus:
+        memory = "the memory would fit, but " if g.get("fits_memory") else ""
+        extra = f"  ({memory}cannot run: {'; '.join(g['unsupported'])})" if g.get("unsupported") else ""
+        lines.append(
+            f"{g['name']:32s} {g['total_bytes'] / GIB:10.1f} {'yes' if g['fits'] else 'NO':>5s} "
+            f"{g['headroom_bytes'] / GIB:13.2f}{extra}"
+        )
+    return lines
 
 
 def advice_text(advice: Advice) -> str:

@@ -207,15 +207,20 @@ def _fsdp_estimate(
         first, arch.num_layers, per_layer, tail
     )
     parts["embedding_backward"] += all_but_last
+    parts["root_reduce"] = extra["root_reduce"] + all_but_last
     phases = {
         "forward": base + early + max(parts["stack_forward"], parts["head_forward"], parts["embedding_forward"]),
-        "backward": base + early + max(parts["head_backward"], parts["stack_backward"], parts["embedding_backward"]),
+        "backward": base
+        + early
+        + max(parts["head_backward"], parts["stack_backward"], parts["embedding_backward"], parts["root_reduce"]),
         "optimizer_step": base + rank.gradients + rank.step_buffers,
     }
     peak_phase = max(PHASES, key=lambda p: phases[p])
     at_peak = {
         "forward": max(("stack_forward", "head_forward", "embedding_forward"), key=lambda k: parts[k]),
-        "backward": max(("head_backward", "stack_backward", "embedding_backward"), key=lambda k: parts[k]),
+        "backward": max(
+            ("head_backward", "stack_backward", "embedding_backward", "root_reduce"), key=lambda k: parts[k]
+        ),
     }
     # FSDP's buffers where the peak is (the backward's when the optimizer step is: it gathers nothing).
     comm = extra[at_peak.get(peak_phase, at_peak["backward"])]

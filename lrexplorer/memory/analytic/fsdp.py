@@ -98,6 +98,7 @@ def gathered(arch: Architecture, setup: TrainingSetup) -> dict[str, int]:
         # a frozen embedding has no backward: no gradient, and no gather beyond the one shard-grad-op keeps
         "embedding_backward": tail + ((0 if full else embed) if setup.lora else 2 * embed),
         "embedding_forward": 0,  # below the stack's (the embedding's output is all its activations)
+        "root_reduce": 0,  # no root group of its own
     }
 
 
@@ -113,25 +114,27 @@ def _gathered_layers(arch: Architecture, setup: TrainingSetup, p: int, layer: in
     tied = arch.tie_word_embeddings
     root_params = V * h * (1 if tied else 2) + h
     root = root_params * p
-    head_grad = 0 if setup.lora else V * h * p  # lm_head's (the shared weight's when tied)
+    # lm_head's 16-bit gradient (the replay already holds the shared weight's when tied)
+    head_grad = 0 if (setup.lora or tied) else V * h * p
     full = setup.fsdp_reshard_after_forward
     kept = 0 if full else L * layer
     last = layer if full else 0
-    # The root's reduce-scatter at the end of the backward: its input (the root's size, in the 16-bit dtype),
-    # output (a rank's share of it) and the float32 shard it becomes, beside the gradient of the root's last
-    # parameter (lm_head's, or the norm's when tied); the embedding's, which the replay holds there, is gone.
+    # The root's reduce-scatter at the end of the backward (no activations left): its input (the root's size,
+    # in the 16-bit dtype), output (a rank's share) and the float32 shard it becomes, beside the gradient of
+    # the root's last parameter (lm_head's, or the norm's when tied).
     later = setup.lora or setup.fsdp_offload_params or setup.gradient_accumulation_steps > 1
     n = setup.num_gpus
     shard = 0 if later else _per_rank(root_params * master_bytes(setup, DTYPE_BYTES[setup.dtype]), n)
     last_grad = (h if tied else V * h) * p
-    reduce = 0 if setup.lora else root + _per_rank(root, n) + shard + last_grad - V * h * p
+    reduce = 0 if setup.lora else root + _per_rank(root, n) + shard + last_grad
     return {
         "embedding_forward": 2 * root + 2 * layer,
         "stack_forward": root + (2 * layer if full else kept + layer),
         "head_forward": root + kept + last,
         "head_backward": root + kept + last,
         "stack_backward": root + head_grad + (2 * layer if full else kept) + 2 * grads,
-        "embedding_backward": max(root + head_grad + grads, reduce),
+        "embedding_backward": root + head_grad + grads,
+        "root_reduce": reduce,
     }
 
 
