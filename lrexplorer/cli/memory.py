@@ -38,9 +38,9 @@ examples:
       --use_peft --lora_r 16 --load_in_4bit --activation_checkpointing --json
   lrexplorer memory --model Qwen2.5-7B --per_device_train_batch_size 2 --max_length 1024 \\
       --num_gpus 8 --zero_stage 3 --gpu "A100 80GB"
-  lrexplorer memory --model Llama-3.1-8B --per_device_train_batch_size 4 --max_length 2048 \
+  lrexplorer memory --model Llama-3.1-8B --per_device_train_batch_size 4 --max_length 2048 \\
       --gpu "A100 80GB" --check && accelerate launch train.py
-  lrexplorer memory --task generate --model Llama-3.1-8B --batch_size 8 --prompt_length 4096 \
+  lrexplorer memory --task generate --model Llama-3.1-8B --batch_size 8 --prompt_length 4096 \\
       --max_new_tokens 512 --dtype bfloat16 --gpu "H100 80GB"
   lrexplorer memory --list
 
