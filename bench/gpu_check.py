@@ -1,6 +1,7 @@
-"""Real training on a CUDA GPU: memory of real steps beside the estimate, each attention kernel, two processes.
+"""Real training and generation on a CUDA GPU: memory of real steps and generate calls beside the estimate,
+each attention kernel, two processes.
 
-Three parts, chosen with `--part` (default all of them):
+Four parts, chosen with `--part` (default all of them):
 
 memory: real steps of models built from the presets' configs beside the memory estimate (below).
 attention: the built-in model in a short real run with each attention kernel, padded and padding_free
@@ -8,6 +9,8 @@ attention: the built-in model in a short real run with each attention kernel, pa
 processes: the built-in model trained by two processes, FSDP2 full shard and plain DDP, tokens/s and rank
   0's measured peak beside the per-rank estimate (bench/gpu_processes.py); it needs two GPUs and says so
   when there are fewer. On the CPU two processes train DDP over gloo (FSDP is GPU-only: the row says so).
+generate: one real generate call per preset of the families the generation estimate covers, the allocator's
+  peak beside the estimate (bench/gpu_generate.py; --batch, --prompt_length, --max_new_tokens).
 
 For each preset (random weights from its config, nothing downloaded) and each trainer (TRL's
 SFTTrainer, the plain transformers Trainer), a real trainer runs three steps on random token ids;
@@ -24,6 +27,8 @@ not fit in 85 % of the card is built with fewer layers (halved until it fits; th
     python bench/gpu_check.py --only Qwen2.5-0.5B --max_length 1024 --batch 2
     python bench/gpu_check.py --device cpu --part memory   # the tiny config on the CPU (about a minute)
     python bench/gpu_check.py --device cpu --part processes --steps 6   # 2 CPU processes over gloo
+    python bench/gpu_check.py --part generate --batch 8 --prompt_length 2048 --max_new_tokens 128
+    python bench/gpu_check.py --device cpu --part generate --prompt_length 64 --max_new_tokens 8
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from attention_kernels import kernel_rows, runs_root
+from gpu_generate import generate_rows, halved
 from gpu_processes import process_rows
 
 from lrexplorer.catalogues.architecture import Architecture, from_config
@@ -47,9 +53,8 @@ from lrexplorer.core.units import MIB
 from lrexplorer.memory.analytic.estimate import estimate
 from lrexplorer.memory.setup import TrainingSetup
 
-FIT_SHARE = 0.85  # of the card's total: room for the CUDA context and the allocator's slack
 TRAINERS = ("sft", "transformers")
-PARTS = ("memory", "attention", "processes")
+PARTS = ("memory", "attention", "processes", "generate")
 
 
 class StepPeak:
@@ -146,14 +151,7 @@ def trainer_step(config: dict[str, Any], arch: Architecture, setup: TrainingSetu
 
 def fitting_config(config: dict[str, Any], arch: Architecture, setup: TrainingSetup, total: int | None) -> dict:
     """The config with its layers halved until the estimate fits in FIT_SHARE of `total` (None: as it is)."""
-    config = dict(config)
-    while total and config["num_hidden_layers"] > 1:
-        if estimate(from_config(config), setup).peak_bytes <= FIT_SHARE * total:
-            break
-        config["num_hidden_layers"] = max(1, config["num_hidden_layers"] // 2)
-        if isinstance(config.get("layer_types"), list):
-            config["layer_types"] = config["layer_types"][: config["num_hidden_layers"]]
-    return config
+    return halved(config, lambda c: estimate(from_config(c), setup).peak_bytes, total)
 
 
 def check(name: str, config: dict[str, Any], setup: TrainingSetup, total: int | None) -> dict[str, Any]:
@@ -239,9 +237,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--part", default=",".join(PARTS), help=f"comma-separated among {', '.join(PARTS)}")
-    parser.add_argument("--only", default="", help="memory: comma-separated preset names (default: all)")
+    parser.add_argument("--only", default="", help="memory, generate: comma-separated preset names (default: all)")
     parser.add_argument("--max_length", type=int, default=512, help="memory")
-    parser.add_argument("--batch", type=int, default=1, help="memory: per_device_train_batch_size")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="memory: per_device_train_batch_size; generate: batch_size"
+    )
+    parser.add_argument("--prompt_length", type=int, default=512, help="generate")
+    parser.add_argument("--max_new_tokens", type=int, default=64, help="generate")
     parser.add_argument("--steps", type=int, default=30, help="attention and processes: updates per run")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.part.split(",") if p.strip()]
@@ -262,6 +264,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         if "processes" in parts:
             print()
             rows += process_rows(args.device, args.steps, root)
+    if "generate" in parts:
+        print()
+        only = {s.strip() for s in args.only.split(",") if s.strip()}
+        rows += generate_rows(
+            args.device, cases(args.device, only), args.batch, args.prompt_length, args.max_new_tokens
+        )
     return rows
 
 

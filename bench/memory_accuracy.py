@@ -12,13 +12,17 @@ Rules of thumb: "4 x model size" (accelerate's estimate-memory for Adam training
 Transformer-Math 101 bytes per parameter plus Korthikanti et al.'s activation formula.
 
     python bench/memory_accuracy.py                  # both CPU matrices (ten minutes or more)
-    python bench/memory_accuracy.py --trainer sft    # only the SFTTrainer matrix
+    python bench/memory_accuracy.py --trainer sft    # only the SFTTrainer matrices (with the scripts that
+                                                     # leave bf16 / checkpointing to TRL's SFTConfig)
     python bench/memory_accuracy.py --presets        # + simulated real-size presets (tens of minutes)
     python bench/memory_accuracy.py --only base,tied # a few cases
     python bench/memory_accuracy.py --fsdp           # only FSDP2 per rank: real-size presets at 2, 8, 64 GPUs
+    python bench/memory_accuracy.py --task generate  # only generation: real generate calls, counted op by op
 
 --fsdp compares the analytic per-rank peak with one rank of an FSDP2 step simulated on a fake process
-group (`lrexplorer.memory.pytorch.simulate_parallel`), each case in its own process (the process group is global).
+group (`lrexplorer.memory.pytorch.simulate_parallel`), each case in its own process (the process group is global):
+wrapped by accelerate's fsdp2_prepare_model, then (the "per-layer groups" cases) by a fully_shard per decoder
+layer and one on the model.
 """
 
 from __future__ import annotations
@@ -42,17 +46,18 @@ warnings.filterwarnings("ignore")
 from lrexplorer.core.units import MIB
 from lrexplorer.memory.advice.accuracy import (
     CPU_MATRIX,
+    FSDP_LAYERS_CASES,
     FSDP_PRESET_CASES,
     FSDP_WORLD_SIZES,
     PRESET_CASES,
     SFT_MATRIX,
     SFT_PRESET_CASES,
+    SFT_TRL_DEFAULTS,
     Case,
     error,
-    rule_four_times,
-    rule_transformer_math,
     summary,
 )
+from lrexplorer.memory.advice.rules_of_thumb import rule_four_times, rule_transformer_math
 from lrexplorer.memory.analytic.estimate import estimate
 
 
@@ -131,6 +136,43 @@ def run_matrix(cases: tuple[Case, ...], only: set[str], gpu: bool, sft: bool) ->
     return cpu_errs, gpu_errs
 
 
+def run_trl_defaults(only: set[str]) -> list[float]:
+    """SFTTrainer scripts that leave bf16 / activation_checkpointing to SFTConfig: the figure the CLI gives
+    for TRL's defaults against the step that ran, beside the figure of lrexplorer's own defaults."""
+    from lrexplorer.memory.pytorch.measure_sft import measure_sft_step
+
+    print()
+    print(
+        "| case | SFTConfig ran with | truth MiB | TRL-defaults figure MiB | error | lrexplorer's defaults MiB | error |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    errs = []
+    for case in SFT_TRL_DEFAULTS:
+        if only and case.name not in only:
+            continue
+        config, arch, setup = case.build()
+        truth = measure_sft_step(config, arch, setup, left_to_trl=case.left_to_trl, text_rows=case.text_rows)
+        trl, ours = estimate(arch, case.trl_setup(setup)).peak_bytes, estimate(arch, setup).peak_bytes
+        e = error(trl, truth.peak_bytes)
+        errs.append(e)
+        ran = (
+            truth.notes[0].removeprefix("SFTConfig ran with ")
+            if truth.notes
+            else "bf16=False, activation_checkpointing=False (given)"
+        )
+        print(
+            f"| {case.name} | {ran} | {truth.peak_bytes / MIB:,.1f} | {trl / MIB:,.1f} | {100 * e:+.2f}% "
+            f"| {ours / MIB:,.1f} | {100 * error(ours, truth.peak_bytes):+.2f}% |",
+            flush=True,
+        )
+    if errs:
+        med, worst = summary(errs)
+        print(
+            f"\nScripts leaving fields to SFTConfig ({len(errs)} cases): median |error| {100 * med:.2f}%, worst {100 * worst:.2f}%"
+        )
+    return errs
+
+
 def run_presets(cases: tuple[Case, ...], only: set[str], sft: bool) -> list:
     from lrexplorer.memory.pytorch.simulate import simulate_step
 
@@ -170,7 +212,7 @@ def run_fsdp(only: set[str]) -> list[float]:
     )
     print("|---|---:|---:|---:|---:|---|---|---:|---:|")
     errs = []
-    for case in FSDP_PRESET_CASES:
+    for case in (*FSDP_PRESET_CASES, *FSDP_LAYERS_CASES):
         if only and case.name not in only:
             continue
         _, arch, setup = case.build()
@@ -202,6 +244,54 @@ def run_fsdp(only: set[str]) -> list[float]:
     return errs
 
 
+def naive_generate(arch: Any, setup: Any) -> int:
+    """The common rule: weights + a KV cache of every token (the window's when sliding) + the last logits."""
+    from lrexplorer.memory.analytic.generate import weight_bytes
+
+    e = 4 if setup.dtype == "float32" else 2
+    window = arch.sliding_window or setup.total_length
+    tokens = sum(
+        min(setup.total_length, window if t == "sliding_attention" else setup.total_length) for t in arch.layer_types
+    )
+    return (
+        weight_bytes(arch, setup)
+        + 2 * tokens * setup.batch_size * arch.num_kv_heads * arch.head_dim * e
+        + 4 * setup.batch_size * arch.vocab_size
+    )
+
+
+def run_generate(only: set[str]) -> list[float]:
+    """The generation estimate against real generate calls counted op by op, beside the common rule."""
+    from lrexplorer.memory.advice.accuracy_generate import GENERATE_MATRIX
+    from lrexplorer.memory.analytic.generate import estimate_generation
+    from lrexplorer.memory.pytorch.measure_generate import measure_generate
+
+    print()
+    print("| case | measured MiB | ours MiB | ours | weights + KV + logits | measured peak at | ours | s |")
+    print("|---|---:|---:|---:|---:|---|---|---:|")
+    errs, naive_errs = [], []
+    for case in GENERATE_MATRIX:
+        if only and case.name not in only:
+            continue
+        config, arch, setup = case.build()
+        truth = measure_generate(config, arch, setup)
+        est = estimate_generation(arch, setup)
+        e, n = error(est.peak_bytes, truth.peak_bytes), error(naive_generate(arch, setup), truth.peak_bytes)
+        errs.append(e)
+        naive_errs.append(n)
+        print(
+            f"| {case.name} | {truth.peak_bytes / MIB:,.3f} | {est.peak_bytes / MIB:,.3f} | {100 * e:+.2f}% | {100 * n:+.0f}% "
+            f"| {truth.peak_phase} ({truth.peak_op}) | {est.peak_phase} | {truth.seconds:.0f} |",
+            flush=True,
+        )
+    if errs:
+        print(f"\nGeneration, real generate calls ({len(errs)} cases): median |error| / worst |error|")
+        for label, values in (("ours (analytic)", errs), ("weights + KV cache + last logits", naive_errs)):
+            med, worst = summary(values)
+            print(f"  {label:34s} {100 * med:6.2f}% / {100 * worst:6.2f}%")
+    return errs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="comma-separated case names")
@@ -211,6 +301,9 @@ def main() -> int:
     parser.add_argument("--presets", action="store_true", help="also simulate the real-size presets")
     parser.add_argument("--gpu", action="store_true", help="also measure the CPU matrix on the first CUDA GPU")
     parser.add_argument("--fsdp", action="store_true", help="only the FSDP2 per-rank presets (simulated)")
+    parser.add_argument(
+        "--task", choices=("train", "generate"), default="train", help="generate: only the generation matrix"
+    )
     args = parser.parse_args()
     only = {n.strip() for n in args.only.split(",") if n.strip()}
 
@@ -225,6 +318,10 @@ def main() -> int:
         f"trl {trl.__version__}"
     )
     start = time.perf_counter()
+    if args.task == "generate":
+        run_generate(only)
+        print(f"\n{time.perf_counter() - start:.0f} s in all")
+        return 0
     if args.fsdp:
         run_fsdp(only)
         print(f"\n{time.perf_counter() - start:.0f} s in all")
@@ -236,6 +333,8 @@ def main() -> int:
         cpu_errs, gpu_errs = run_matrix(matrix, only, args.gpu, sft=trainer == "sft")
         report(labels[trainer], cpu_errs)
         report(f"{labels[trainer].split(', measured')[0]}, GPU, torch.cuda.max_memory_allocated", gpu_errs)
+        if trainer == "sft":
+            run_trl_defaults(only)
     if args.presets:
         for trainer in trainers:
             cases = SFT_PRESET_CASES if trainer == "sft" else PRESET_CASES

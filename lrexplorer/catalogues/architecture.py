@@ -42,6 +42,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
             "num_key_value_heads": 8,
             "tie_word_embeddings": False,
             "hidden_act": "silu",
+            "sliding_window": 4096,
         },
         "norms": 2,
         "no_bias": True,
@@ -55,6 +56,9 @@ FAMILIES: dict[str, dict[str, Any]] = {
             "num_attention_heads": 32,
             "tie_word_embeddings": False,
             "hidden_act": "silu",
+            # read only with use_sliding_window (default False), from layer max_window_layers on
+            "sliding_window": 4096,
+            "max_window_layers": 28,
         },
         "norms": 2,
         "qkv_bias": True,
@@ -74,6 +78,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
             "hidden_activation": "gelu_pytorch_tanh",
             "final_logit_softcapping": 30.0,
             "attn_logit_softcapping": 50.0,
+            "sliding_window": 4096,  # every other layer, starting with the first
         },
         "norms": 4,
         "gemma_norm": True,
@@ -135,6 +140,10 @@ class Architecture:
     supports_sdpa: bool = True
     rope_cat: bool = False  # the rotary embedding ends in a torch.cat (Phi-3's partial-rotary code path)
     name: str = ""
+    # Per decoder layer, "full_attention" or "sliding_attention" (attending to the last sliding_window
+    # tokens), as the transformers config class and its default cache read them (see `layer_types`).
+    layer_types: tuple[str, ...] = ()
+    sliding_window: int | None = None
 
     # ------------------------------------------------------------------ parameter counts
     @property
@@ -195,6 +204,41 @@ def unsupported_reason(config: dict[str, Any]) -> str | None:
     return None
 
 
+FULL, SLIDING = "full_attention", "sliding_attention"
+
+
+def layer_types(config: dict[str, Any], num_layers: int) -> tuple[tuple[str, ...], int | None]:
+    """(type of each decoder layer, the sliding window) as the transformers config classes set them and
+    `cache_utils.get_layer_types_and_kwargs` reads them: an explicit `layer_types` wins; otherwise Mistral
+    (and Phi-3, Llama, when the config sets one) slides every layer over `sliding_window` (Mistral's default
+    4096; null: none), Qwen2 only with `use_sliding_window`, from layer `max_window_layers` on (so Qwen2.5's
+    published sliding_window 32768 is not used), Gemma-2 every other layer from the first."""
+    model_type = config["model_type"]
+    d = FAMILIES[model_type]["defaults"]
+    window = config["sliding_window"] if "sliding_window" in config else d.get("sliding_window")
+    if model_type == "qwen2" and not config.get("use_sliding_window", False):
+        window = None
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window <= 0):
+        raise FieldError("model", f"config field 'sliding_window' must be a positive integer or null, got {window!r}")
+    explicit = config.get("layer_types")
+    if explicit is not None:
+        if (
+            not isinstance(explicit, list)
+            or len(explicit) != num_layers
+            or not all(isinstance(t, str) for t in explicit)
+        ):
+            raise FieldError("model", f"config field 'layer_types' must list one type per layer ({num_layers})")
+        types = tuple(explicit)
+    elif model_type == "gemma2":
+        types = tuple(SLIDING if i % 2 == 0 else FULL for i in range(num_layers))
+    elif model_type == "qwen2":
+        first = _get(config, d, "max_window_layers")
+        types = tuple(SLIDING if window is not None and i >= first else FULL for i in range(num_layers))
+    else:
+        types = (SLIDING if window is not None else FULL,) * num_layers
+    return types, window if SLIDING in types else None
+
+
 def from_config(config: dict[str, Any], name: str = "") -> Architecture:
     """The architecture a transformers config dict describes; FieldError if it is not modelled."""
     if not isinstance(config, dict):
@@ -239,12 +283,14 @@ def from_config(config: dict[str, Any], name: str = "") -> Architecture:
             Linear("down_proj", inter, h, mlp_bias),
         )
     tie = _get(config, d, "tie_word_embeddings")
+    num_layers = _positive_int(config, d, "num_hidden_layers")
+    types, window = layer_types(config, num_layers)
     return Architecture(
         model_type=config["model_type"],
         vocab_size=_positive_int(config, d, "vocab_size"),
         hidden_size=h,
         intermediate_size=inter,
-        num_layers=_positive_int(config, d, "num_hidden_layers"),
+        num_layers=num_layers,
         num_heads=heads,
         num_kv_heads=kv,
         head_dim=head_dim,
@@ -260,4 +306,6 @@ def from_config(config: dict[str, Any], name: str = "") -> Architecture:
         supports_sdpa=family.get("sdpa", True),
         rope_cat=family.get("rope_cat", False),
         name=name,
+        layer_types=types,
+        sliding_window=window,
     )

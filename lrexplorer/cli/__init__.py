@@ -6,9 +6,10 @@ stdout: while a handler runs, `sys.stdout` is stderr, so a library's chatter nev
 is one new module and one entry in `SUBCOMMANDS`. Subcommand modules import only light modules at
 the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` must start fast.
 
-Commands: `app`, `schedule`, `memory`, `train`, `lr_find` (lr-find), `sweep`, `runs`, `knowledge`; `options`
-holds the flags generated from the catalogue and the helpers the commands share; `exit_codes` names every exit
-status (`Exit`); `__main__` runs the command line as `python -m lrexplorer.cli`.
+Commands: `app`, `schedule`, `memory` (with `memory_generate`, its --task generate), `train`, `lr_find`
+(lr-find), `sweep`, `runs`, `knowledge`; `options` holds the flags generated from the catalogue and the helpers
+the commands share; `exit_codes` names every exit status (`Exit`); `__main__` runs the command line as
+`python -m lrexplorer.cli`.
 """
 
 from __future__ import annotations

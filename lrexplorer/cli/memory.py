@@ -1,4 +1,5 @@
-"""`lrexplorer memory`: the peak memory of one training step per GPU, and where it goes.
+"""`lrexplorer memory`: the peak memory of one training step per GPU, and where it goes (or, with
+`--task generate`, of one generate call: `memory_generate.py`).
 
 The analytic engine needs no torch and answers at once; `--simulate` runs the real step under
 FakeTensorMode (imports torch and transformers, takes seconds). Flags use the TrainingArguments,
@@ -13,12 +14,13 @@ import sys
 from typing import Any, TextIO
 
 from lrexplorer.catalogues.params import MEMORY, renamed_from
+from lrexplorer.catalogues.params.generation import GENERATION_NAMES
 from lrexplorer.cli.exit_codes import Exit
-from lrexplorer.cli.options import add_fields, field_values, given_fields, say_advice
+from lrexplorer.cli.options import add_fields, advisor_gpu, field_values, given_fields, say_advice
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB
 from lrexplorer.memory.advice.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
-from lrexplorer.memory.setup import FSDP_ONLY
+from lrexplorer.memory.setup import FSDP_ONLY, trl_unset_defaults
 
 # Without these the estimate would describe an arbitrary run: the command asks for them.
 REQUIRED = ("model", "per_device_train_batch_size", "max_length")
@@ -27,7 +29,8 @@ DESCRIPTION = """\
 Estimate the memory one steady-state training step needs per device: weights, gradients,
 optimizer states, activations (logits and loss included) and overheads, and the peak over the
 forward, backward and optimizer-step phases. Reports whether it fits each GPU (the detected ones,
-or the bundled catalogue when there is none) and the headroom left."""
+or the bundled catalogue when there is none) and the headroom left. With --task generate: the
+memory of one model.generate call (weights, KV cache, prefill activations, logits) instead."""
 
 EPILOG = """\
 examples:
@@ -36,8 +39,10 @@ examples:
       --use_peft --lora_r 16 --load_in_4bit --activation_checkpointing --json
   lrexplorer memory --model Qwen2.5-7B --per_device_train_batch_size 2 --max_length 1024 \\
       --num_gpus 8 --zero_stage 3 --gpu "A100 80GB"
-  lrexplorer memory --model Llama-3.1-8B --per_device_train_batch_size 4 --max_length 2048 \
+  lrexplorer memory --model Llama-3.1-8B --per_device_train_batch_size 4 --max_length 2048 \\
       --gpu "A100 80GB" --check && accelerate launch train.py
+  lrexplorer memory --task generate --model Llama-3.1-8B --batch_size 8 --prompt_length 4096 \\
+      --max_new_tokens 512 --dtype bfloat16 --gpu "H100 80GB"
   lrexplorer memory --list
 
 The trainer modelled is --trainer sft (TRL's SFTTrainer, what lrexplorer runs and exports) unless
@@ -46,7 +51,12 @@ plain Trainer's loss with a warning.
 
 With one GPU (named with --gpu, or detected) the fit advisor keeps --margin percent of its memory free,
 reports the largest per_device_train_batch_size that fits and, when the run does not fit, the changes
-that make it fit (each figure a re-run of the estimate).
+that make it fit (each figure a re-run of the estimate); with --task generate, the largest batch_size
+and the longest prompt_length that fit.
+
+--task generate takes --model, --batch_size, --prompt_length, --max_new_tokens (required), and
+--min_new_tokens, --dtype, --attn_implementation, --device, --load_in_4bit, --bnb_4bit_use_double_quant:
+greedy generation with transformers' default cache, every new token generated.
 
 exit status: 0 on success (with --check: the run fits), 1 with --check when it does not fit,
 2 for a bad flag, model or combination (the message names it)."""
@@ -64,6 +74,12 @@ def add_parser(subparsers: Any) -> None:
     )
     p.set_defaults(handler=run)
     p.add_argument("--list", action="store_true", help="print the bundled model presets and GPU catalogue and exit")
+    p.add_argument(
+        "--task",
+        choices=("train", "generate"),
+        default="train",
+        help="train: one training step (default); generate: one model.generate call (KV cache, prefill, logits)",
+    )
     p.add_argument(
         "--gpu",
         default="auto",
@@ -111,7 +127,14 @@ def _list(out: TextIO) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.list:
         return _list(args.out)
+    if args.task == "generate":
+        from lrexplorer.cli.memory_generate import run_generate
+
+        return run_generate(args)
     given = given_fields(args, MEMORY)
+    stray_generation = [n for n in GENERATION_NAMES if n in given]
+    if stray_generation:
+        raise FieldError(stray_generation[0], "is a generation setting: add --task generate")
     missing = [n for n in REQUIRED if n not in given and not set(renamed_from(n)) & given.keys()]
     if missing:
         raise FieldError.collect([FieldError(n, "is required (or --list)") for n in missing])
@@ -123,13 +146,14 @@ def run(args: argparse.Namespace) -> int:
         raise FieldError(stray[0], "is an FSDP2 option and applies only with fsdp: add --fsdp (with --num_gpus)")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return _run(args, values)
+    # An SFTTrainer script that leaves these out gets TRL's values, not lrexplorer's: said, with that figure.
+    return _run(args, values, trl_unset_defaults(values, given))
 
 
-def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
+def _run(args: argparse.Namespace, values: dict[str, Any], left_to_trl: dict[str, Any]) -> int:
     from lrexplorer.memory.advice.advisor import advise
-    from lrexplorer.memory.advice.report import advice_text, result_dict, text_table
-    from lrexplorer.memory.analytic.estimate import estimate
+    from lrexplorer.memory.advice.report import advice_text, result_dict, text_table, trl_defaults, trl_defaults_text
+    from lrexplorer.memory.analytic.estimate import Estimate, estimate
     from lrexplorer.memory.gpus import Fit, resolve_gpus
     from lrexplorer.memory.model_source import resolve_model
     from lrexplorer.memory.setup import setup_from_values, validate
@@ -156,6 +180,9 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     else:
         result = estimate(source.architecture, setup)
     data = result_dict(result, setup, gpus, source.label)
+    trl = trl_defaults(source.architecture, setup, left_to_trl)
+    if trl is not None:
+        data["trl_defaults"] = trl
     advice = advise(source.architecture, setup, target, args.margin) if target is not None else None
     if advice is not None:
         data.update(advice.to_dict())
@@ -167,6 +194,9 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
         args.out.write("\n")
     else:
         print(text_table(data, note), file=args.out)
+        if trl is not None:
+            analytic = result if isinstance(result, Estimate) else estimate(source.architecture, setup)
+            print("\n" + trl_defaults_text(trl, analytic.peak_bytes), file=args.out)
         if advice is not None:
             print("\n" + advice_text(advice), file=args.out)
         if cannot:
@@ -176,14 +206,3 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
                 file=args.out,
             )
     return Exit.FAILED if args.check and advice is not None and (not advice.fits or cannot) else Exit.OK
-
-
-def advisor_gpu(gpus: list[Any], note: str | None, device: str, check: bool) -> Any:
-    """The GPU the fit advisor answers for: the one named or detected (the smallest of several);
-    none for the whole catalogue. --check without one is a usage error."""
-    if device == "cuda" and gpus and note is None:
-        return min(gpus, key=lambda g: g.total_bytes)
-    if check:
-        where = "it needs device cuda" if device != "cuda" else "name one with --gpu NAME (none was detected)"
-        raise FieldError("check", f"checks the fit on one GPU: {where}")
-    return None

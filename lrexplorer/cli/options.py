@@ -6,6 +6,7 @@ the tool's default, then the old names the tool still accepts (`params.RENAMED`)
 parsed as text and converted by its field (`field_values`), so the CLI refuses what the pages refuse,
 with the same words. Booleans are spelled as HfArgumentParser spells them: `--x` alone, or
 `--x true|false`. Only options that are not training arguments are written by hand in each command.
+`advisor_gpu` picks the GPU the memory command's fit advisor answers for (a training step or a generate call).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lrexplorer.catalogues.params import GROUPS, by_group, fields_for, renamed_for, resolve
-from lrexplorer.core.fields import Field
+from lrexplorer.core.fields import Field, FieldError
 
 # How each level of the rules' advice (`lrexplorer.rules`) is written on the command line.
 LEVEL_WORDS = {"error": "warning", "warning": "warning", "info": "note"}
@@ -98,3 +99,14 @@ def field_values(args: argparse.Namespace, tool: str) -> tuple[dict[str, Any], l
 def say_advice(level: str, text: str) -> None:
     """One line of advice on stderr, as `warning: ...` or `note: ...`: the words the pages show."""
     print(f"{LEVEL_WORDS[level]}: {text}", file=sys.stderr)
+
+
+def advisor_gpu(gpus: list[Any], note: str | None, device: str, check: bool) -> Any:
+    """The GPU the fit advisor answers for: the one named or detected (the smallest of several);
+    none for the whole catalogue. --check without one is a usage error."""
+    if device == "cuda" and gpus and note is None:
+        return min(gpus, key=lambda g: g.total_bytes)
+    if check:
+        where = "it needs device cuda" if device != "cuda" else "name one with --gpu NAME (none was detected)"
+        raise FieldError("check", f"checks the fit on one GPU: {where}")
+    return None

@@ -16,6 +16,7 @@ from lrexplorer.core.fields import FieldError
 from lrexplorer.core.kernels import KERNELS, is_flash
 from lrexplorer.core.resources import ASSETS
 from lrexplorer.core.units import GIB
+from lrexplorer.memory.generation import GenerationSetup
 from lrexplorer.memory.setup import TrainingSetup
 
 CATALOGUE_PATH = ASSETS / "gpus.json"
@@ -47,10 +48,10 @@ class Fit:
     def fits(self) -> bool:
         return self.headroom_bytes >= 0
 
-    def problems(self, setup: TrainingSetup, attention: str) -> list[str]:
+    def problems(self, setup: TrainingSetup | GenerationSetup, attention: str) -> list[str]:
         """Settings this GPU cannot run, whatever the memory."""
         out = []
-        if self.gpu.bf16 is False and (setup.bf16 or setup.dtype == "bfloat16"):
+        if self.gpu.bf16 is False and (getattr(setup, "bf16", False) or setup.dtype == "bfloat16"):
             out.append("no bfloat16 (compute capability below 8.0)")
         need = KERNELS[attention].min_capability if is_flash(attention) else None
         cap = self.gpu.compute_capability
@@ -58,7 +59,7 @@ class Fit:
             out.append(f"no {attention} (compute capability below {need[0]}.{need[1]})")
         return out
 
-    def to_dict(self, setup: TrainingSetup | None = None, attention: str = "") -> dict[str, Any]:
+    def to_dict(self, setup: TrainingSetup | GenerationSetup | None = None, attention: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.gpu.name,
             "total_bytes": self.gpu.total_bytes,

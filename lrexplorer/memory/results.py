@@ -57,3 +57,21 @@ class RankStep:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class GenerateCall:
+    """Bytes of one real `model.generate` call as measured (`memory/pytorch/measure_generate.py`)."""
+
+    engine: str
+    device: str
+    peak_bytes: int  # weights + the caller's prompt + the largest count during the call
+    weights: int
+    prompt_bytes: int  # the caller's input_ids and attention_mask
+    phase_peaks: dict[str, int]  # prefill, decode (on the CPU)
+    peak_phase: str  # "prefill" or "decode step k" (on the CPU)
+    peak_op: str  # the aten op after which the peak was counted (on the CPU)
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -9,7 +9,7 @@ and returning their advice; `as_trained` is the setup as the Trainer really runs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -33,7 +33,15 @@ TRAINERS: dict[str, str] = {
 }
 
 # FSDP2's options: read only with fsdp on (DDP and ZeRO ignore them, as accelerate does).
-FSDP_ONLY = ("fsdp_reshard_after_forward", "fsdp_offload_params")
+FSDP_ONLY = ("fsdp_reshard_after_forward", "fsdp_offload_params", "fsdp_wrap")
+# FSDP2 groups: accelerate's (embedding, each decoder layer, [final norm, lm_head], root) or plain per-layer ones
+# (each decoder layer, then the root holding embedding, final norm and lm_head).
+FSDP_WRAPS = ("accelerate", "layers")
+
+# Where TRL's SFTConfig starts from another value than lrexplorer, and the step's memory depends on it: a
+# script that leaves these out runs with bf16 autocast (`bf16 = not fp16` when unset) and activation
+# checkpointing on (trl/trainer/base_config.py). lrexplorer's runs and exports pass its own values (False).
+TRL_SFT_DEFAULTS = ("bf16", "activation_checkpointing")
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class TrainingSetup:
     # Read only with fsdp on (other schemes ignore them, as accelerate does).
     fsdp_reshard_after_forward: bool = True  # False: SHARD_GRAD_OP, layers stay gathered until their backward
     fsdp_offload_params: bool = False  # CPUOffloadPolicy: shards, gradients and optimizer live in CPU RAM
+    fsdp_wrap: str = "accelerate"  # FSDP_WRAPS
     device: str = "cuda"
     trainer: str = "sft"
     # SFTConfig's batch shape: packing (TRL's default "bfd" strategy) fills rows of max_length and turns
@@ -218,6 +227,24 @@ def setup_from_values(
     targets = full["lora_target_modules"]
     full["lora_target_modules"] = tuple(targets) if targets else None
     return TrainingSetup(**{f.name: full[f.name] for f in fields(TrainingSetup) if f.name in full})
+
+
+def trl_unset_defaults(values: Mapping[str, Any], given: Collection[str]) -> dict[str, Any]:
+    """{field: the value TRL's SFTConfig gives it} for each of TRL_SFT_DEFAULTS that the user left out and
+    SFTConfig would set differently from `values` (trainer sft only; empty otherwise). `given` holds the
+    fields the user set, under their current or older names."""
+    if values.get("trainer") != "sft":
+        return {}
+    given = set(given)
+    out: dict[str, Any] = {}
+    # SFTConfig: bf16 = not fp16 when bf16 is unset
+    if "bf16" not in given and not values.get("bf16") and not values.get("fp16"):
+        out["bf16"] = True
+    if not {"activation_checkpointing", "gradient_checkpointing"} & given and not values.get(
+        "activation_checkpointing"
+    ):
+        out["activation_checkpointing"] = True
+    return out
 
 
 def setup_changes(old: TrainingSetup, new: TrainingSetup) -> list[str]:

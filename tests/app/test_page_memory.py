@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lrexplorer.app.memory.form import SETUP_FIELDS
+from lrexplorer.app.memory.generate import GENERATE_FIELDS
 from lrexplorer.catalogues.params import CATALOGUE, MEMORY, fields_for
 from lrexplorer.guide.links import MEMORY_PRESETS
 
@@ -122,7 +123,7 @@ def test_setup_form_is_generated_from_the_catalogue_fields() -> None:
         assert field.help in widget.help and field.allowed() in widget.help
         default = field.default_for(MEMORY)
         assert widget.value == ([] if default is None and field.kind == "str_list" else default), name
-    assert set(fields_for_memory()) == {"model", *SETUP_FIELDS}, "every memory field has an input"
+    assert set(fields_for_memory()) == {"model", *SETUP_FIELDS, *GENERATE_FIELDS}, "every memory field has an input"
 
 
 def test_unknown_link_parameter_is_reported_not_fatal() -> None:

@@ -1,5 +1,6 @@
 """bench/gpu_check.py: its CPU path runs real SFTTrainer and Trainer steps of the tiny config, a preset too
-large for a card is cut to fewer layers until the estimate fits, and the processes part trains two gloo
+large for a card is cut to fewer layers until the estimate fits (for a generate call too), its generate part
+measures a real generate call on the CPU, and the processes part trains two gloo
 ranks on the CPU (FSDP refused there, with the reason) and says how many GPUs it found when under two."""
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ def test_a_preset_that_does_not_fit_is_built_with_fewer_layers():
     total = 40 * 2**30
     cut = gc.fitting_config(config, from_config(config), setup, total)
     assert cut["num_hidden_layers"] < config["num_hidden_layers"]
-    assert estimate(from_config(cut), setup).peak_bytes <= gc.FIT_SHARE * total
+    from gpu_generate import FIT_SHARE
+
+    assert estimate(from_config(cut), setup).peak_bytes <= FIT_SHARE * total
     doubled = {**cut, "num_hidden_layers": 2 * cut["num_hidden_layers"]}
-    assert estimate(from_config(doubled), setup).peak_bytes > gc.FIT_SHARE * total, "halved no more than needed"
+    assert estimate(from_config(doubled), setup).peak_bytes > FIT_SHARE * total, "halved no more than needed"
     assert gc.fitting_config(config, from_config(config), setup, None) == config
 
 
@@ -78,4 +81,34 @@ def test_an_unknown_part_is_refused_naming_the_parts(capsys):
     with pytest.raises(SystemExit) as exit_:
         bench().main(["--device", "cpu", "--part", "memory,speed"])
     assert exit_.value.code == 2
-    assert "--part takes memory, attention, processes" in capsys.readouterr().err
+    assert "--part takes memory, attention, processes, generate" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_generate_part_on_the_cpu_measures_a_real_call_beside_the_estimate(capsys):
+    rows = bench().main(
+        ["--device", "cpu", "--part", "generate", "--batch", "2", "--prompt_length", "48", "--max_new_tokens", "6"]
+    )
+    assert len(rows) == 1 and "failure" not in rows[0], rows
+    row = rows[0]
+    assert row["model"] == "builtin:tiny" and row["layers"] == 4 and row["nvml_total"] is None
+    assert abs(row["error"]) <= 0.01, row  # the generation estimate's own target is 1 % median
+    assert "| builtin:tiny | 4 | — |" in capsys.readouterr().out
+
+
+def test_a_generate_preset_that_does_not_fit_is_built_with_fewer_layers():
+    gc = bench()
+    from gpu_generate import FIT_SHARE, generate_config
+
+    from lrexplorer.memory.analytic.generate import estimate_generation
+    from lrexplorer.memory.generation import GenerationSetup
+
+    config = find_preset("Llama-3.1-8B").config
+    setup = GenerationSetup(batch_size=64, prompt_length=4096, max_new_tokens=256)
+    total = 40 * 2**30
+    cut = generate_config(config, setup, total)
+    assert cut["num_hidden_layers"] < config["num_hidden_layers"]
+    assert estimate_generation(from_config(cut), setup).peak_bytes <= FIT_SHARE * total
+    doubled = {**cut, "num_hidden_layers": 2 * cut["num_hidden_layers"]}
+    assert estimate_generation(from_config(doubled), setup).peak_bytes > FIT_SHARE * total
+    assert gc.PARTS[-1] == "generate"

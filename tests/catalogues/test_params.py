@@ -228,7 +228,8 @@ def test_every_field_is_documented_and_grouped():
         for tool in p.tools:  # every tool's default passes the field's own check
             default = p.default_for(tool)
             assert p.convert(default) == default or default is None, (p.name, tool)
-    # The notes do not discuss LoRA, quantisation, sharding or remote code; every other field links to a concept.
+    # The notes do not discuss LoRA, quantisation, sharding, remote code or generation; every other field links to a
+    # concept.
     assert {p.name for p in CATALOGUE_LIST if p.concept is None} <= {
         "use_peft",
         "lora_r",
@@ -249,6 +250,10 @@ def test_every_field_is_documented_and_grouped():
         "deepspeed",
         "fsdp_reshard_after_forward",
         "fsdp_offload_params",
+        "fsdp_wrap",
+        "prompt_length",
+        "max_new_tokens",
+        "min_new_tokens",
     }
 
 

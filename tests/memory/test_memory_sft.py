@@ -234,3 +234,22 @@ def test_real_size_preset_simulated_sft_step_agrees_with_the_estimate() -> None:
     setup = TrainingSetup(device="cpu", dtype="bfloat16", per_device_train_batch_size=2, max_length=256)
     sim = simulate_step(source.config, source.architecture, setup)
     assert abs(error(estimate(source.architecture, setup).peak_bytes, sim.peak_bytes)) <= 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["sft float32 bf16 left to TRL text rows (the issue's case)", "sft float32 bf16 and checkpointing left to TRL"],
+)
+def test_a_script_that_leaves_precision_to_sftconfig_runs_the_step_of_the_trl_figure(name: str) -> None:
+    """A real SFTTrainer whose SFTConfig is not given bf16 (nor checkpointing) runs TRL's defaults: the CLI's
+    TRL-defaults figure is that step, and lrexplorer's own figure (bf16 and checkpointing off) is another one."""
+    from lrexplorer.memory.advice.accuracy import SFT_TRL_DEFAULTS
+    from lrexplorer.memory.pytorch.measure_sft import measure_sft_step
+
+    case = next(c for c in SFT_TRL_DEFAULTS if c.name == name)
+    config, arch, setup = case.build()
+    truth = measure_sft_step(config, arch, setup, left_to_trl=case.left_to_trl, text_rows=case.text_rows)
+    assert truth.notes and "bf16=True" in truth.notes[0]
+    assert abs(error(estimate(arch, case.trl_setup(setup)).peak_bytes, truth.peak_bytes)) <= 0.005
+    assert error(estimate(arch, setup).peak_bytes, truth.peak_bytes) > 0.10  # what the matrix would have caught

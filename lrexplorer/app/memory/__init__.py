@@ -5,4 +5,5 @@
 - `advisor`: the trainer settings, what the estimate models, and the fit advisor.
 - `check`: the check against PyTorch (the simulated or measured step), run in a worker process.
 - `ranks`: the per-GPU view of a multi-GPU run (DDP, ZeRO, FSDP2).
+- `generate`: the Generation tab: the memory of one generate call and what fits a GPU.
 """

@@ -4,6 +4,7 @@ the run fit one GPU with a safety margin, the largest micro-batch, and the chang
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
@@ -20,21 +21,27 @@ from lrexplorer.memory.advice.advisor import (
     Suggestion,
     advise,
 )
+from lrexplorer.memory.advice.report import trl_defaults, trl_defaults_text
 from lrexplorer.memory.analytic import fused_head
 from lrexplorer.memory.analytic.estimate import Estimate
 from lrexplorer.memory.gpus import Gpu
-from lrexplorer.memory.setup import TRAINERS, TrainingSetup
+from lrexplorer.memory.setup import TRAINERS, TrainingSetup, trl_unset_defaults
 
 MARGIN_KEY = "mem.margin"
 
 
-def trainer_note(est: Estimate) -> None:
-    """Which trainer's step the figures are, and every fallback or unverified path, visibly."""
+def trainer_note(est: Estimate, arch: Architecture) -> None:
+    """Which trainer's step the figures are, what TRL's SFTConfig would turn on in a script that leaves it
+    out (with that step's peak), and every fallback or unverified path, visibly."""
     trl = fused_head.installed_trl() or "not installed"
     st.caption(
         f"Modelled trainer: **{est.setup.trainer}**: {TRAINERS[est.setup.trainer]}. "
         f"TRL installed: {trl}; the SFTTrainer model covers TRL {fused_head.trl_range_text()}."
     )
+    # The form cannot tell a value left at its default from one chosen: off here reads as "left out" there.
+    left = trl_defaults(arch, est.setup, trl_unset_defaults(asdict(est.setup), given=()))
+    if left is not None:
+        st.info(trl_defaults_text(left, est.peak_bytes, flag=""), icon=":material/rule_settings:")
     for note in est.notes:
         # An unverified path is a caveat to read; a fallback changes what the figures mean.
         if note == fused_head.TRITON_NOTE:

@@ -130,9 +130,9 @@ def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
     bitsandbytes; raises FieldError naming every field whose value is refused."""
     raw: dict[str, Any] = {}
     for row in ROWS:
-        # FSDP's two options have long names: their row gives each 3/8 of the width (the caption the rest),
+        # FSDP's options have long names: their row gives each 3 parts of the width (the caption 2),
         # or the labels are cut.
-        cols = st.columns([3, 3, 2] if row == FSDP_ONLY else 4, vertical_alignment="bottom")
+        cols = st.columns([3] * len(row) + [2] if row == FSDP_ONLY else 4, vertical_alignment="bottom")
         for col, name in zip(cols, row, strict=False):
             # A setting that means nothing here (LoRA's without use_peft, FSDP's without fsdp) is greyed out
             # and not passed on: the estimate takes its default.

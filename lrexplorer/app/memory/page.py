@@ -1,7 +1,7 @@
 """The Memory page: will this fine-tune fit, where does the memory go, and which setting buys the most.
 
 The numbers come from `lrexplorer.memory` (the analytic engine, instant); the form is `memory_form`,
-the simulated and measured check `memory_check`.
+the simulated and measured check `memory_check`, the Generation tab `generate`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import streamlit as st
 
 from lrexplorer.app.common import widgets
 from lrexplorer.app.figures.memory import per_device, phases_figure, sequence_figure, sequence_lengths, sequence_sweep
-from lrexplorer.app.memory import form
+from lrexplorer.app.memory import form, generate
 from lrexplorer.app.memory.advisor import advisor_section, trainer_note
 from lrexplorer.app.memory.check import check_section
 from lrexplorer.app.memory.ranks import rank_section
@@ -24,6 +24,7 @@ from lrexplorer.memory.advice.report import SHORT_LABELS
 from lrexplorer.memory.advice.savings import Saving, savings
 from lrexplorer.memory.analytic.estimate import Estimate, estimate
 from lrexplorer.memory.gpus import Fit, Gpu, catalogue, catalogue_names, detected_gpus
+from lrexplorer.memory.model_source import ModelSource
 from lrexplorer.memory.setup import TrainingSetup, validate
 
 DEFAULT_TARGETS = ("NVIDIA H100 80GB", "NVIDIA A100 40GB", "NVIDIA L4", "NVIDIA GeForce RTX 4090")
@@ -42,7 +43,8 @@ def render() -> None:
     st.caption(
         "The memory one training step needs on each GPU (or in the CPU process), component by component, checked against PyTorch's "
         "own count of every tensor. Instant figures come from the analytic engine; *Simulate exactly* runs "
-        "the real step without allocating anything, *Measure* runs it for real."
+        "the real step without allocating anything, *Measure* runs it for real. The Generation tab does the same "
+        "for one generate call (chatting with, evaluating or serving the model)."
     )
     form.seed_form()
     notes, problems = form.apply_query(st.query_params.to_dict())
@@ -54,8 +56,16 @@ def render() -> None:
     source = form.model_picker()
     if source is None:
         return
+    form.architecture_caption(source.architecture)
+    training, generation = st.tabs(["Training step", "Generation (KV cache)"])
+    with generation:
+        generate.render(source)
+    with training:
+        training_tab(source)
+
+
+def training_tab(source: ModelSource) -> None:
     arch = source.architecture
-    form.architecture_caption(arch)
     # The headline figures sit above the form, filled once the form is read: every change shows at once,
     # without scrolling past the inputs.
     top = st.container()
@@ -72,7 +82,7 @@ def render() -> None:
             (st.info if finding.level == "info" else st.warning)(finding.text, icon=":material/lightbulb:")
 
     st.divider()
-    trainer_note(est)
+    trainer_note(est, arch)
     rank_section(est)
     gpus = where_it_goes(est, setup, setup.attention(arch))
     advisor_section(arch, setup, gpus)

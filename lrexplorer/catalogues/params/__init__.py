@@ -11,7 +11,8 @@ the Guide are all generated from `CATALOGUE`; adding a field is one entry in the
 current spelling, for every front end. Nothing here imports torch.
 
 One module per group: `model_data`, `training` (optimisation and the schedule), `memory` (memory, precision
-and speed), `distributed` (processes and sharding), `logging_saving`; and `renamed` for the old names.
+and speed), `distributed` (processes and sharding), `logging_saving`; `generation` (the batch and lengths of a
+generation-memory estimate, in the memory group); and `renamed` for the old names.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lrexplorer.catalogues.params.distributed import DISTRIBUTED, legacy_fsdp
+from lrexplorer.catalogues.params.generation import GENERATION_FIELDS
 from lrexplorer.catalogues.params.logging_saving import LOGGING_SAVING
 from lrexplorer.catalogues.params.memory import MEMORY_FIELDS, PRECISION
 from lrexplorer.catalogues.params.model_data import MODEL_DATA
@@ -33,6 +35,7 @@ CATALOGUE_LIST: tuple[Field, ...] = (
     *OPTIMISATION,
     *SCHEDULE_FIELDS,
     *MEMORY_FIELDS,
+    *GENERATION_FIELDS,
     *PRECISION,
     *DISTRIBUTED,
     *LOGGING_SAVING,

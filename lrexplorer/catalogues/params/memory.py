@@ -45,7 +45,8 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         "bool",
         False,
         "Gradient checkpointing, under its current transformers name: keep only some activations and "
-        "recompute the rest in the backward pass; less memory, about a third more compute.",
+        "recompute the rest in the backward pass; less memory, about a third more compute. TRL's SFTConfig turns "
+        "it on when a script leaves it out; lrexplorer's runs and memory estimates use false unless told.",
         MEM,
         "gradient-checkpointing",
         tools=(TRAIN, MEMORY),
@@ -242,6 +243,20 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         target="estimate",
     ),
     Field(
+        "fsdp_wrap",
+        "choice",
+        "accelerate",
+        "With fsdp: how the model is cut into FSDP2 groups. accelerate: what accelerate's fsdp2_prepare_model builds "
+        "(the Trainer, accelerate launch): the embedding, each decoder layer, the [final norm, lm_head] tail kept "
+        "gathered, then the root. layers: a fully_shard per decoder layer and one on the model, as plain FSDP2 "
+        "scripts and torchtune do; the root then holds the embedding, final norm and lm_head gathered for the whole "
+        "step (more memory with an untied embedding).",
+        MEM,
+        tools=(MEMORY,),
+        target="estimate",
+        choices=("accelerate", "layers"),
+    ),
+    Field(
         "device",
         "choice",
         "cuda",
@@ -338,7 +353,9 @@ PRECISION: tuple[Field, ...] = (
         "bool",
         False,
         "Mixed precision with bfloat16 autocast: float32 range, fewer bits. Needs a GPU "
-        "of compute capability >= 8.0, or a CPU with bfloat16 instructions. TRL turns it on unless fp16 is set.",
+        "of compute capability >= 8.0, or a CPU with bfloat16 instructions. TRL's SFTConfig turns it on when a script "
+        "leaves it out (unless fp16 is set); lrexplorer's runs and memory estimates use false unless told, and an "
+        "SFTTrainer estimate also gives the figure of TRL's default.",
         PREC,
         "mixed-precision",
         tools=(TRAIN, MEMORY),

@@ -1,5 +1,5 @@
-"""The validation matrix: small Llama-style models and setups whose real peak is measured on the CPU,
-and the two public rules of thumb our estimate is compared with.
+"""The validation matrix: small Llama-style models and setups whose real peak is measured on the CPU (the
+two public rules of thumb our estimate is compared with are in `rules_of_thumb`).
 
 CPU_MATRIX and PRESET_CASES hold the plain transformers Trainer's step; SFT_MATRIX and SFT_PRESET_CASES
 the step of TRL's SFTTrainer, which lrexplorer's runs execute (its fused LM head, its batch shapes).
@@ -10,12 +10,11 @@ Used by `bench/memory_accuracy.py` (the full table) and by the tests (a subset w
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from lrexplorer.catalogues import optimizers as optimizer_registry
 from lrexplorer.catalogues.architecture import Architecture, from_config
-from lrexplorer.memory.setup import TrainingSetup
+from lrexplorer.memory.setup import TrainingSetup, trl_unset_defaults
 
 # A small Llama-style model (~7M parameters): big enough that every part of a step shows, small
 # enough that a real step runs in about a second on two CPU cores.
@@ -38,7 +37,7 @@ BASE_SETUP: dict[str, Any] = {
     "optim": "adamw_torch",
     "trainer": "transformers",
 }
-TINY = {
+TINY: dict[str, Any] = {
     "hidden_size": 128,
     "intermediate_size": 352,
     "num_hidden_layers": 2,
@@ -62,6 +61,15 @@ class Case:
     config: dict[str, Any] = field(default_factory=dict)  # changes to BASE_CONFIG
     setup: dict[str, Any] = field(default_factory=dict)  # changes to BASE_SETUP
     preset: str | None = None  # a bundled preset's config instead of BASE_CONFIG
+    # SFTConfig fields the case's script leaves out (TRL's defaults decide them), and whether its dataset is
+    # plain text that SFTTrainer tokenises and truncates (see measure_sft).
+    left_to_trl: tuple[str, ...] = ()
+    text_rows: bool = False
+
+    def trl_setup(self, setup: TrainingSetup) -> TrainingSetup:
+        """The setup whose figure the CLI gives for a script that leaves `left_to_trl` to TRL's SFTConfig."""
+        given = {f.name for f in fields(TrainingSetup)} - set(self.left_to_trl)
+        return setup.with_(**trl_unset_defaults(asdict(setup), given))
 
     def build(self) -> tuple[dict[str, Any], Architecture, TrainingSetup]:
         if self.preset:
@@ -240,6 +248,31 @@ FSDP_PRESET_CASES: tuple[Case, ...] = (
     ),
 )
 
+# The same rank with one FSDP2 group per decoder layer and the root (fsdp_wrap "layers", plain fully_shard
+# scripts): untied (the root keeps embedding and lm_head gathered) and tied.
+FSDP_LAYERS_CASES: tuple[Case, ...] = (
+    _fsdp("Llama-3.1-8B", "s2048 per-layer groups", fsdp_wrap="layers", max_length=2048),
+    _fsdp(
+        "Llama-3.1-8B",
+        "checkpointing b4 s2048 per-layer groups",
+        fsdp_wrap="layers",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
+    _fsdp(
+        "Llama-3.1-8B", "LoRA r16 s2048 per-layer groups", fsdp_wrap="layers", use_peft=True, lora_r=16, max_length=2048
+    ),
+    _fsdp(
+        "Qwen2.5-1.5B",
+        "checkpointing b4 s2048 per-layer groups",
+        fsdp_wrap="layers",
+        activation_checkpointing=True,
+        per_device_train_batch_size=4,
+        max_length=2048,
+    ),
+)
+
 # A handful of cases for the tests: one per mechanism that most often goes wrong.
 TEST_SUBSET = ("base", "eager", "checkpointing", "vocab 65536 tied", "bf16 adamw 8-bit", "accumulation 4")
 
@@ -293,6 +326,46 @@ SFT_MATRIX: tuple[Case, ...] = (
     ),
 )
 
+# SFTTrainer scripts that leave bf16 (and activation_checkpointing) out of SFTConfig, which then turns them
+# on: the CLI's TRL-defaults figure against the step that really runs. The issue that found it: float32
+# weights, vocabulary 8000, intermediate 688, batch 4, max_length 256, text rows.
+ISSUE_CONFIG: dict[str, Any] = {"vocab_size": 8000, "intermediate_size": 688}
+ISSUE_SETUP = {"per_device_train_batch_size": 4}
+
+
+def _trl(name: str, left: tuple[str, ...], setup: dict[str, Any], *, text: bool = False, **config: Any) -> Case:
+    return Case(f"sft {name}", config, {"trainer": "sft", **setup}, left_to_trl=left, text_rows=text)
+
+
+BF16 = ("bf16",)
+SFT_TRL_DEFAULTS: tuple[Case, ...] = (
+    _trl("float32 bf16 left to TRL text rows (the issue's case)", BF16, ISSUE_SETUP, text=True, **ISSUE_CONFIG),
+    _trl("float32 bf16=false given text rows", (), ISSUE_SETUP, text=True, **ISSUE_CONFIG),
+    _trl("float32 bf16 and checkpointing left to TRL", (*BF16, "activation_checkpointing"), ISSUE_SETUP),
+    _trl("float32 tied bf16 left to TRL", BF16, ISSUE_SETUP, tie_word_embeddings=True, **ISSUE_CONFIG),
+    _trl(
+        "float32 seq 1024 batch 1 tiny GQA bf16 left to TRL",
+        BF16,
+        {"max_length": 1024, "per_device_train_batch_size": 1},
+        **{**TINY, "num_key_value_heads": 2},
+    ),
+    _trl(
+        "float32 GQA 8:4 hidden 512 vocab 16000 seq 128 bf16 left to TRL",
+        BF16,
+        {"max_length": 128},
+        hidden_size=512,
+        intermediate_size=1408,
+        num_key_value_heads=4,
+        vocab_size=16000,
+    ),
+    _trl(
+        "float32 eager batch 8 seq 128 bf16 left to TRL",
+        BF16,
+        {"per_device_train_batch_size": 8, "max_length": 128, "attn_implementation": "eager"},
+    ),
+    _trl("bf16 weights bf16 left to TRL", BF16, {**ISSUE_SETUP, "dtype": "bfloat16"}, **ISSUE_CONFIG),
+)
+
 # Fast, and together they cover the tile temporaries, two vocabulary tiles with autocast casts, the
 # packed mask with repeated grouped keys, LoRA with checkpointing and gradient accumulation.
 SFT_TEST_SUBSET = (
@@ -305,40 +378,6 @@ SFT_TEST_SUBSET = (
 SFT_PRESET_CASES: tuple[Case, ...] = tuple(
     Case(f"sft {case.name}", case.config, {**case.setup, "trainer": "sft"}, case.preset) for case in PRESET_CASES
 )
-
-
-# ---------------------------------------------------------------------------- public rules of thumb
-def rule_four_times(arch: Architecture, setup: TrainingSetup) -> int:
-    """accelerate's estimate-memory for training with Adam: about 4 x the model's size in its dtype."""
-    return 4 * arch.n_params * (4 if setup.dtype == "float32" else 2)
-
-
-def _tm_optimizer_bytes(optim: str) -> int:
-    """Transformer-Math 101 (EleutherAI) bytes per parameter for the optimizer. It assumes mixed
-    precision with a float32 master copy (4 bytes) beside the moments at 4 bytes each (1 when 8-bit):
-    AdamW 12, 8-bit AdamW 6, SGD without momentum and Adafactor (almost no moments) 4."""
-    return 4 + optimizer_registry.get(optim).state.bytes_per_param(4)
-
-
-def rule_transformer_math(arch: Architecture, setup: TrainingSetup) -> int:
-    """Weights + gradients in the weights' dtype + optimizer bytes/param + Korthikanti et al.'s
-    activations: s*b*h*L*(34 + 5*a*s/h) bytes without recomputation, 2*s*b*h*L with full recomputation."""
-    e = 4 if setup.dtype == "float32" else 2
-    psi = arch.n_params if not setup.lora else 0
-    s, b, h, L, a = (
-        setup.max_length,
-        setup.per_device_train_batch_size,
-        arch.hidden_size,
-        arch.num_layers,
-        arch.num_heads,
-    )
-    act: float
-    if setup.activation_checkpointing:
-        act = 2 * s * b * h * L
-    else:
-        act = s * b * h * L * (34 + 5 * a * s / h)
-    trained = psi if psi else 0
-    return int(arch.n_params * e + trained * e + trained * _tm_optimizer_bytes(setup.optim) + act)
 
 
 def error(estimate: int, truth: int) -> float:

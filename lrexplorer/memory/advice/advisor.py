@@ -20,7 +20,7 @@ Nothing here imports torch: every figure is the analytic engine's.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,18 +152,23 @@ def _fits(arch: Architecture, setup: TrainingSetup, usable: int) -> bool:
     return peak is not None and peak <= usable
 
 
-def max_batch(arch: Architecture, setup: TrainingSetup, usable: int, limit: int = 4096) -> int:
-    """The largest per_device_train_batch_size that fits (the peak grows with it), 0 if 1 does not."""
-    if not _fits(arch, setup.with_(per_device_train_batch_size=1), usable):
+def largest(fits: Callable[[int], bool], limit: int) -> int:
+    """The largest n in 1..limit with fits(n), for a fits() that turns False once and stays so (0: none)."""
+    if limit < 1 or not fits(1):
         return 0
     lo, hi = 1, 2
-    while hi <= limit and _fits(arch, setup.with_(per_device_train_batch_size=hi), usable):
+    while hi <= limit and fits(hi):
         lo, hi = hi, hi * 2
     hi = min(hi, limit + 1)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if _fits(arch, setup.with_(per_device_train_batch_size=mid), usable) else (lo, mid)
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
+
+
+def max_batch(arch: Architecture, setup: TrainingSetup, usable: int, limit: int = 4096) -> int:
+    """The largest per_device_train_batch_size that fits (the peak grows with it), 0 if 1 does not."""
+    return largest(lambda b: _fits(arch, setup.with_(per_device_train_batch_size=b), usable), limit)
 
 
 def _split(total: int, most: int) -> tuple[int, int]:

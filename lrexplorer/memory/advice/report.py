@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.units import GIB
-from lrexplorer.memory.analytic.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, Estimate
+from lrexplorer.memory.analytic.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, Estimate, estimate
 from lrexplorer.memory.analytic.parallel import scheme
 from lrexplorer.memory.gpus import Fit, Gpu
 from lrexplorer.memory.results import RankStep, StepMemory
@@ -59,6 +60,7 @@ def parallel_label(setup: TrainingSetup) -> str:
         name += " full shard" if setup.fsdp_reshard_after_forward else " shard-grad-op"
         if setup.fsdp_offload_params:
             name += ", CPU offload"
+        name += ", accelerate's groups" if setup.fsdp_wrap == "accelerate" else ", one group per decoder layer + root"
     return f"per GPU (rank) of {setup.num_gpus}, {name}"
 
 
@@ -151,18 +153,25 @@ def text_table(data: dict[str, Any], note: str | None = None) -> str:
     if data.get("cpu_ram_per_rank_bytes"):
         label = "CPU RAM per rank (offloaded shards, gradients, optimizer)"
         lines.append(f"{label:62s} {data['cpu_ram_per_rank_bytes'] / GIB:9.3f}")
-    if data["gpus"]:
-        lines += ["", f"{'GPU':32s} {'memory GiB':>10s} {'fits':>5s} {'headroom GiB':>13s}"]
-        for g in data["gpus"]:
-            memory = "the memory would fit, but " if g.get("fits_memory") else ""
-            extra = f"  ({memory}cannot run: {'; '.join(g['unsupported'])})" if g.get("unsupported") else ""
-            lines.append(
-                f"{g['name']:32s} {g['total_bytes'] / GIB:10.1f} {'yes' if g['fits'] else 'NO':>5s} "
-                f"{g['headroom_bytes'] / GIB:13.2f}{extra}"
-            )
+    lines += gpu_lines(data["gpus"])
     if note:
         lines += ["", note]
     return "\n".join(lines)
+
+
+def gpu_lines(gpus: list[dict[str, Any]]) -> list[str]:
+    """The fit on each GPU (`Fit.to_dict`s) as table lines in GiB, after a blank line (none without GPUs)."""
+    if not gpus:
+        return []
+    lines = ["", f"{'GPU':32s} {'memory GiB':>10s} {'fits':>5s} {'headroom GiB':>13s}"]
+    for g in gpus:
+        memory = "the memory would fit, but " if g.get("fits_memory") else ""
+        extra = f"  ({memory}cannot run: {'; '.join(g['unsupported'])})" if g.get("unsupported") else ""
+        lines.append(
+            f"{g['name']:32s} {g['total_bytes'] / GIB:10.1f} {'yes' if g['fits'] else 'NO':>5s} "
+            f"{g['headroom_bytes'] / GIB:13.2f}{extra}"
+        )
+    return lines
 
 
 def advice_text(advice: Advice) -> str:
@@ -191,3 +200,29 @@ def advice_text(advice: Advice) -> str:
     elif not advice.fits:
         lines.append("no change the advisor knows makes it fit on this GPU")
     return "\n".join(lines)
+
+
+def trl_defaults(arch: Architecture, setup: TrainingSetup, changes: dict[str, Any]) -> dict[str, Any] | None:
+    """The step an SFTTrainer script runs when it leaves `changes`' fields to TRL's SFTConfig (see
+    `setup.trl_unset_defaults`): `{"fields", "peak_bytes", "peak_phase"}`, or None when nothing is left."""
+    if not changes:
+        return None
+    alt = estimate(arch, setup.with_(**changes))
+    return {"fields": dict(changes), "peak_bytes": alt.peak_bytes, "peak_phase": alt.peak_phase}
+
+
+def trl_defaults_text(info: dict[str, Any], peak_bytes: int, flag: str = "--") -> str:
+    """One paragraph: what was assumed, what TRL's SFTConfig would turn on, and that step's peak."""
+    names = list(info["fields"])
+    one = len(names) == 1
+    ours = " and ".join(f"{n}=false" for n in names)
+    theirs = " and ".join(f"{n}=true" for n in names)
+    change = (info["peak_bytes"] - peak_bytes) / peak_bytes if peak_bytes else 0.0
+    diff = "the same peak" if abs(change) < 0.0005 else f"{100 * change:+.1f}% against the figure above"
+    choose = " and ".join(f"{flag}{n} true|false" for n in names) if flag else "them in the form"
+    return (
+        f"SFTTrainer's step estimated with {ours}: {'the value' if one else 'the values'} lrexplorer's runs and "
+        f"exports pass to SFTConfig. A script that leaves {' and '.join(names)} out of SFTConfig gets TRL's "
+        f"{'default' if one else 'defaults'}, {theirs}: that step peaks at {info['peak_bytes'] / GIB:.3f} GiB "
+        f"({diff}, during the {info['peak_phase'].replace('_', ' ')}). Set {choose} to choose."
+    )

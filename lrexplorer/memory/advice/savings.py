@@ -197,6 +197,7 @@ def baseline_setup(setup: TrainingSetup) -> TrainingSetup:
         fsdp=False,
         fsdp_reshard_after_forward=True,
         fsdp_offload_params=False,
+        fsdp_wrap="accelerate",
     )
 
 

@@ -6,4 +6,5 @@
 - `step`: one micro-batch; `layer`: one decoder layer; `attention`: its attention block; `linear`: one
   linear layer (plain, autocast, LoRA, 4-bit); `fused_head`: TRL's fused LM head and loss.
 - `parallel`: DDP and DeepSpeed ZeRO per GPU; `fsdp`: FSDP2 per rank.
+- `generate`: the memory of a `model.generate` call; `generate_prefill`: its prefill, op by op.
 """

@@ -117,6 +117,7 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
         fsdp=False,
         fsdp_reshard_after_forward=True,
         fsdp_offload_params=False,
+        fsdp_wrap="accelerate",
         trainer="transformers",
         packing=False,
         padding_free=False,
@@ -190,6 +191,7 @@ def _fsdp_estimate(
         "embedding_backward": first.embedding_backward_peak,
     }
     parts = {k: v + extra[k] for k, v in parts.items()}
+    parts["embedding_forward"] = D.T * D.h * D.eh + extra["embedding_forward"]
     cuda = setup.device == "cuda"
     fixed = (CUDA_CONTEXT + CUBLAS_WORKSPACE) if cuda else 0
     batch = batch_bytes(D, setup)
@@ -206,15 +208,20 @@ def _fsdp_estimate(
         first, arch.num_layers, per_layer, tail
     )
     parts["embedding_backward"] += all_but_last
+    parts["root_reduce"] = extra["root_reduce"] + all_but_last
     phases = {
-        "forward": base + early + max(parts["stack_forward"], parts["head_forward"]),
-        "backward": base + early + max(parts["head_backward"], parts["stack_backward"], parts["embedding_backward"]),
+        "forward": base + early + max(parts["stack_forward"], parts["head_forward"], parts["embedding_forward"]),
+        "backward": base
+        + early
+        + max(parts["head_backward"], parts["stack_backward"], parts["embedding_backward"], parts["root_reduce"]),
         "optimizer_step": base + rank.gradients + rank.step_buffers,
     }
     peak_phase = max(PHASES, key=lambda p: phases[p])
     at_peak = {
-        "forward": max(("stack_forward", "head_forward"), key=lambda k: parts[k]),
-        "backward": max(("head_backward", "stack_backward", "embedding_backward"), key=lambda k: parts[k]),
+        "forward": max(("stack_forward", "head_forward", "embedding_forward"), key=lambda k: parts[k]),
+        "backward": max(
+            ("head_backward", "stack_backward", "embedding_backward", "root_reduce"), key=lambda k: parts[k]
+        ),
     }
     # FSDP's buffers where the peak is (the backward's when the optimizer step is: it gathers nothing).
     comm = extra[at_peak.get(peak_phase, at_peak["backward"])]

@@ -82,6 +82,8 @@ def gathered(arch: Architecture, setup: TrainingSetup) -> dict[str, int]:
     grads = adapters if setup.lora else layer
     full = setup.fsdp_reshard_after_forward
     # Shard-grad-op keeps every layer (and the untied embedding) gathered until its backward.
+    if setup.fsdp_wrap == "layers":
+        return _gathered_layers(arch, setup, p, layer, grads)
     kept = 0 if full else L * layer + embed
     before_tail = tail if tied else 0
     # FSDP2 keeps the latest all-gather's output until the next one is copied out: at the head that is
@@ -95,6 +97,44 @@ def gathered(arch: Architecture, setup: TrainingSetup) -> dict[str, int]:
         "stack_backward": tail + (2 * layer if full else kept) + 2 * grads,
         # a frozen embedding has no backward: no gradient, and no gather beyond the one shard-grad-op keeps
         "embedding_backward": tail + ((0 if full else embed) if setup.lora else 2 * embed),
+        "embedding_forward": 0,  # below the stack's (the embedding's output is all its activations)
+        "root_reduce": 0,  # no root group of its own
+    }
+
+
+def _gathered_layers(arch: Architecture, setup: TrainingSetup, p: int, layer: int, grads: int) -> dict[str, int]:
+    """`gathered` with one group per decoder layer and the root holding the embedding, final norm and lm_head
+    (plain `fully_shard` scripts, torchtune), as the FSDP2 simulation shows it:
+    - the root is gathered before the embedding (its all-gather output beside it, the first layer's
+      prefetch and its copy-in too) and, as FSDP2 does for the root, kept until the end of the backward;
+    - the last layer's all-gather output is still held at the head (full shard);
+    - the 16-bit gradients of lm_head (the shared weight's when tied) and of the embedding wait for the
+      root's reduce-scatter at the very end (the embedding's is in the replay's embedding backward)."""
+    h, V, L = arch.hidden_size, arch.vocab_size, arch.num_layers
+    tied = arch.tie_word_embeddings
+    root_params = V * h * (1 if tied else 2) + h
+    root = root_params * p
+    # lm_head's 16-bit gradient (the replay already holds the shared weight's when tied)
+    head_grad = 0 if (setup.lora or tied) else V * h * p
+    full = setup.fsdp_reshard_after_forward
+    kept = 0 if full else L * layer
+    last = layer if full else 0
+    # The root's reduce-scatter at the end of the backward (no activations left): its input (the root's size,
+    # in the 16-bit dtype), output (a rank's share) and the float32 shard it becomes, beside the gradient of
+    # the root's last parameter (lm_head's, or the norm's when tied).
+    later = setup.lora or setup.fsdp_offload_params or setup.gradient_accumulation_steps > 1
+    n = setup.num_gpus
+    shard = 0 if later else _per_rank(root_params * master_bytes(setup, DTYPE_BYTES[setup.dtype]), n)
+    last_grad = (h if tied else V * h) * p
+    reduce = 0 if setup.lora else root + _per_rank(root, n) + shard + last_grad
+    return {
+        "embedding_forward": 2 * root + 2 * layer,
+        "stack_forward": root + (2 * layer if full else kept + layer),
+        "head_forward": root + kept + last,
+        "head_backward": root + kept + last,
+        "stack_backward": root + head_grad + (2 * layer if full else kept) + 2 * grads,
+        "embedding_backward": root + head_grad + grads,
+        "root_reduce": reduce,
     }
 
 
@@ -110,6 +150,9 @@ def gradient_shards(arch: Architecture, setup: TrainingSetup, master: int) -> tu
     n = setup.num_gpus
     h, V = arch.hidden_size, arch.vocab_size
     layer = _per_rank(arch.layer_params * master, n)
+    if setup.fsdp_wrap == "layers":  # the root's shard (embedding, norm, lm_head) comes last, with its reduce-scatter
+        root = _per_rank((V * h * (1 if arch.tie_word_embeddings else 2) + h) * master, n)
+        return layer, 0, _per_rank(arch.n_params * master, n) - root
     tail = 0 if arch.tie_word_embeddings else _per_rank((V * h + h) * master, n)
     last = _per_rank((V * h + (h if arch.tie_word_embeddings else 0)) * master, n)
     return layer, tail, _per_rank(arch.n_params * master, n) - last

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import torch
@@ -26,16 +26,24 @@ from lrexplorer.memory.pytorch.counting import PhaseTracker, SavedTensorCounter,
 from lrexplorer.memory.results import Progress, StepMemory
 from lrexplorer.memory.setup import TrainingSetup
 
+# Words of the plain-text rows: each is at least one token of the built-in tokenizer.
+TEXT_WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "kappa", "lambda", "sigma")
 
-def sft_dataset(arch: Architecture, setup: TrainingSetup, seed: int = 0) -> Any:
+
+def sft_dataset(arch: Architecture, setup: TrainingSetup, seed: int = 0, text_rows: bool = False) -> Any:
     """Pre-tokenised examples of `setup.example_length` random ids (half that under packing, so that two
-    documents share each packed row), with a completion mask when labels are masked."""
+    documents share each packed row), with a completion mask when labels are masked. `text_rows`: plain
+    `text` rows of `max_length` random words instead, longer than max_length once SFTTrainer has tokenised
+    them (and added EOS), so that it truncates every one, as a script with a text dataset does."""
     from datasets import Dataset
 
     length = setup.example_length
     doc = length // 2 if setup.packing and length % 2 == 0 and length >= 2 else length
     per_step = setup.per_device_train_batch_size * setup.gradient_accumulation_steps * (length // doc)
     generator = torch.Generator().manual_seed(seed)
+    if text_rows:
+        picks = torch.randint(0, len(TEXT_WORDS), (3 * per_step, setup.max_length), generator=generator).tolist()
+        return Dataset.from_dict({"text": [" ".join(TEXT_WORDS[i] for i in row) for row in picks]})
     ids = torch.randint(0, arch.vocab_size, (3 * per_step, doc), generator=generator).tolist()
     data: dict[str, Any] = {"input_ids": ids}
     if setup.masked_label_fraction:
@@ -44,11 +52,18 @@ def sft_dataset(arch: Architecture, setup: TrainingSetup, seed: int = 0) -> Any:
     return Dataset.from_dict(data)
 
 
-def sft_config(setup: TrainingSetup, output_dir: str, seed: int = 0) -> Any:
-    """The SFTConfig of the measured run: the setup's fields, two steps, nothing logged or saved."""
+# The fields an SFTTrainer script may leave to TRL's SFTConfig, whose defaults differ from lrexplorer's.
+LEFT_TO_TRL = ("bf16", "activation_checkpointing")
+
+
+def sft_config(setup: TrainingSetup, output_dir: str, seed: int = 0, left_to_trl: Collection[str] = ()) -> Any:
+    """The SFTConfig of the measured run: the setup's fields, two steps, nothing logged or saved. The fields
+    in `left_to_trl` (of LEFT_TO_TRL) are not passed: SFTConfig sets them as it does for a script without them."""
     from trl import SFTConfig
 
+    precision: dict[str, Any] = {"bf16": setup.bf16, "activation_checkpointing": setup.activation_checkpointing}
     return SFTConfig(
+        **{k: v for k, v in precision.items() if k not in left_to_trl},
         output_dir=output_dir,
         max_steps=2,
         per_device_train_batch_size=setup.per_device_train_batch_size,
@@ -59,9 +74,7 @@ def sft_config(setup: TrainingSetup, output_dir: str, seed: int = 0) -> Any:
         padding_free=setup.padding_free,
         completion_only_loss=bool(setup.masked_label_fraction),
         optim=setup.optim,
-        bf16=setup.bf16,  # SFTConfig turns bf16 on unless told
         fp16=setup.fp16,
-        activation_checkpointing=setup.activation_checkpointing,  # SFTConfig turns it on unless told
         use_cpu=setup.device == "cpu",
         report_to=[],
         logging_strategy="no",
@@ -181,8 +194,16 @@ def measure_sft_step(
     setup: TrainingSetup,
     progress: Progress | None = None,
     seed: int = 0,
+    left_to_trl: Collection[str] = (),
+    text_rows: bool = False,
 ) -> StepMemory:
-    """Peak and components of step 2 of a real SFTTrainer run on `setup.device` (the CPU or a CUDA GPU)."""
+    """Peak and components of step 2 of a real SFTTrainer run on `setup.device` (the CPU or a CUDA GPU).
+
+    `left_to_trl`: fields not passed to SFTConfig (its defaults decide them, and the result's notes say
+    what it ran with); `text_rows`: a plain-text dataset that SFTTrainer tokenises and truncates."""
+    unknown = set(left_to_trl) - set(LEFT_TO_TRL)
+    if unknown:
+        raise ValueError(f"only {', '.join(LEFT_TO_TRL)} can be left to SFTConfig, not {', '.join(sorted(unknown))}")
     from transformers import PrinterCallback, TrainerCallback
     from trl import SFTTrainer
 
@@ -209,14 +230,16 @@ def measure_sft_step(
     with tempfile.TemporaryDirectory(prefix="lrexplorer-sft-") as out, _quiet_datasets():
         trainer = SFTTrainer(
             model=model,  # type: ignore[arg-type]
-            args=sft_config(setup, out, seed),
-            train_dataset=sft_dataset(arch, setup, seed),
+            args=sft_config(setup, out, seed, left_to_trl),
+            train_dataset=sft_dataset(arch, setup, seed, text_rows),
             processing_class=load_tokenizer(),
             peft_config=_lora_config(arch, setup),
             callbacks=[Watch()],
         )
         trainer.remove_callback(PrinterCallback)  # the end-of-training summary: stdout belongs to the caller
-        watch = _StepWatch(trainer, setup)
+        # What SFTConfig made of the fields left to it is what the step runs (and what the counter must know).
+        ran = {k: bool(getattr(trainer.args, k)) for k in LEFT_TO_TRL}
+        watch = _StepWatch(trainer, setup.with_(**ran))
         say("real step 1 of 2", 0.4)
         try:
             # bitsandbytes' CPU optimizer kernels as plain calls, so that the tracker sees their float32
@@ -242,4 +265,5 @@ def measure_sft_step(
         n_params=sum(p.numel() for p in trained.parameters()),
         trainable_params=sum(p.numel() for p in trained.parameters() if p.requires_grad),
         seconds=time.perf_counter() - start,
+        notes=[f"SFTConfig ran with {', '.join(f'{k}={v}' for k, v in ran.items())}"] if left_to_trl else [],
     )

@@ -2,7 +2,9 @@
 
 The model is wrapped by accelerate's own `fsdp2_prepare_model` (what the Trainer does with FSDP2: a
 `fully_shard` per decoder layer, the embedding, the [final norm, lm_head] tail, then the root, with
-accelerate's mixed-precision policy and float32 master weights), its optimizer built by the Trainer's
+accelerate's mixed-precision policy and float32 master weights), or with fsdp_wrap "layers" as plain FSDP2
+scripts wrap it (a `fully_shard` per decoder layer, then one on the model, whose root group holds the
+embedding, final norm and lm_head; the same policies and master weights), its optimizer built by the Trainer's
 `create_optimizer` on the sharded parameters, and one steady-state step run by `training_step`. Every
 tensor is fake, so a 70B model over 512 ranks simulates on a laptop; PyTorch's FSDPMemTracker counts
 rank 0's storages by kind (sharded and unsharded parameters, all-gather and reduce-scatter buffers ...).
@@ -116,7 +118,10 @@ class FsdpAcceleratorView:
 
 def shard_model(model: torch.nn.Module, setup: TrainingSetup, mesh: Any) -> torch.nn.Module:
     """Wrap `model` with accelerate's `fsdp2_prepare_model`, on a view of the Accelerator
-    (`UnsupportedVersion` for an accelerate outside the supported range, or one whose preparation changed)."""
+    (`UnsupportedVersion` for an accelerate outside the supported range, or one whose preparation changed);
+    with fsdp_wrap "layers", one group per decoder layer and the root."""
+    if setup.fsdp_wrap == "layers":
+        return shard_layers(model, setup, mesh)
     with uses_internals("accelerate", FSDP2_PURPOSE, FSDP2_USES):
         from accelerate.utils.fsdp_utils import fsdp2_prepare_model
 
@@ -126,6 +131,29 @@ def shard_model(model: torch.nn.Module, setup: TrainingSetup, mesh: Any) -> torc
             torch_device_mesh=mesh,
         )
         return fsdp2_prepare_model(view, model)
+
+
+def shard_layers(model: torch.nn.Module, setup: TrainingSetup, mesh: Any) -> torch.nn.Module:
+    """A `fully_shard` per decoder layer (the classes transformers names in `_no_split_modules`, as accelerate's
+    transformer_based_wrap finds them), then one on the model, with accelerate's policies for the same setup
+    and its float32 master weights under mixed precision, so that only the grouping differs."""
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    plugin = fsdp_plugin(setup)
+    if _mixed(setup):  # accelerate upcasts the trained weights: FSDP2 wants one dtype per group
+        for param in model.parameters():
+            if param.requires_grad and param.dtype != torch.float32:
+                param.data = param.data.to(torch.float32)
+    kwargs = {"mesh": mesh, "mp_policy": plugin.mixed_precision_policy or MixedPrecisionPolicy()}
+    kwargs["offload_policy"] = plugin.cpu_offload
+    layer_classes = set(getattr(model, "_no_split_modules", None) or ())
+    layers = [m for m in model.modules() if type(m).__name__ in layer_classes]
+    if not layers:
+        raise FieldError("fsdp_wrap", f"layers: no decoder layer class ({', '.join(layer_classes) or 'none'}) found")
+    for module in layers:
+        fully_shard(module, reshard_after_forward=setup.fsdp_reshard_after_forward, **kwargs)
+    fully_shard(model, **kwargs)  # the root: reshard_after_forward None, which FSDP2 keeps gathered
+    return model
 
 
 def _rank_tracker(model: torch.nn.Module, optimizer: torch.optim.Optimizer, offload: bool) -> Any:
