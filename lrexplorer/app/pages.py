@@ -22,18 +22,27 @@ class Page:
     title: str
     icon: str
     script: str  # relative to the main script's folder (lrexplorer/app/)
-    default: bool = False  # the page at the app's root URL
+    default: bool = False  # the page the app opens on (served at the root URL as well as its own path)
 
     def url(self, query: dict[str, str] | None = None) -> str:
         """The relative URL a browser opens for this page (used where st.page_link cannot resolve it)."""
         return f"{self.key}?{urlencode(query)}" if query else self.key
 
     def st_page(self) -> Any:
-        """The st.Page of this entry. Raises StreamlitAPIException when the script is not found from the
-        running main script (a page run on its own), which the links below turn into their fallback."""
-        return st.Page(self.script, title=self.title, icon=self.icon, url_path=self.key, default=self.default)
+        """The st.Page of this entry, at its own path (links and the menu go there, the default page too).
+        Raises StreamlitAPIException when the script is not found from the running main script (a page run
+        on its own), which the links below turn into their fallback."""
+        return st.Page(self.script, title=self.title, icon=self.icon, url_path=self.key)
+
+    def root_page(self) -> Any:
+        """The same page served at the app's root URL (for the default page), hidden from the menu: `/` and
+        `/schedules` both show the Schedules page, and neither is "not found"."""
+        return st.Page(
+            self.script, title=self.title, icon=self.icon, url_path=ROOT_PATH, default=True, visibility="hidden"
+        )
 
 
+ROOT_PATH = "start"  # the root page's own name (Streamlit wants one, unique; it is served at `/`)
 PAGES: dict[str, Page] = {
     p.key: p
     for p in (
@@ -49,8 +58,9 @@ PAGES: dict[str, Page] = {
 
 
 def navigation() -> Any:
-    """st.navigation over every registered page, in the registry's order."""
-    return st.navigation([page.st_page() for page in PAGES.values()])
+    """st.navigation over every registered page, in the registry's order, and the default page at the root."""
+    default = next(page for page in PAGES.values() if page.default)
+    return st.navigation([default.root_page(), *(page.st_page() for page in PAGES.values())])
 
 
 def page_link(

@@ -105,4 +105,3 @@ def flagged(exc: FieldError, options: set[str]) -> str:
         return e.line
 
     return " ".join(one(e) for e in exc.errors)
-

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lrexplorer.core.fields import Field, FieldError
-from lrexplorer.knowledge.progress import format_duration
+from lrexplorer.core.units import format_duration
 
 # The lab's numeric options, checked by the same field type as every other flag.
 EPOCHS = Field("epochs", "float", None, "passes over the fact documents", low=0.0, low_open=True, high=1000.0)

@@ -193,18 +193,16 @@ def test_returning_from_another_page_reopens_the_same_lesson():
 
 def test_paraphrase_experiment_opens_the_train_page_preset(tmp_path, monkeypatch):
     monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
-    from lrexplorer.app.common import run_inputs as train_form
+    from lrexplorer.app.common.run_state import RUN_FORM
 
     at = in_app("knowledge")
     at.slider(key="guide.phrasings").set_value(2).run()
     at.button(key="guide.train.2").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Train"
-    assert (
-        Path(at.session_state[train_form.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
-    )
-    assert at.session_state[train_form.key("max_steps")] == 150
-    assert at.session_state[train_form.key("eval_strategy")] == "steps"
+    assert Path(at.session_state[RUN_FORM.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
+    assert at.session_state[RUN_FORM.key("max_steps")] == 150
+    assert at.session_state[RUN_FORM.key("eval_strategy")] == "steps"
     assert (tmp_path / "guide-data" / "facts-2" / "train.jsonl").is_file()
 
 

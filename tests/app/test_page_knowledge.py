@@ -44,7 +44,7 @@ def test_the_guide_links_to_the_lab_preset(tmp_path, monkeypatch):
     state = at.session_state
     assert state["knowledge.methods"] == query["methods"].split(",")
     assert state["knowledge.paraphrases"] == [int(p) for p in query["paraphrases"].split(",")]
-    assert state["knowledge.seeds"] == int(query["seeds"]) and state["knowledge.ep"] == float(query["epochs"])
+    assert state["knowledge.seeds"] == int(query["seeds"]) and state["knowledge.epochs"] == float(query["epochs"])
 
 
 def test_a_non_default_preset_reaches_every_control(tmp_path, monkeypatch):
@@ -52,7 +52,7 @@ def test_a_non_default_preset_reaches_every_control(tmp_path, monkeypatch):
     at = open_page(query, tmp_path, monkeypatch)
     state = at.session_state
     assert state["knowledge.methods"] == ["base", "rag"] and state["knowledge.paraphrases"] == [8, 1]
-    assert (state["knowledge.seeds"], state["knowledge.ep"], state["knowledge.budget"]) == (2, 4.0, "updates")
+    assert (state["knowledge.seeds"], state["knowledge.epochs"], state["knowledge.budget"]) == (2, 4.0, "updates")
     assert not at.button(key="knowledge.start").disabled
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from lrexplorer.app.guide.state import GUIDE
 from lrexplorer.catalogues import params
 from lrexplorer.guide import arguments
 from lrexplorer.guide.content import LESSONS
@@ -36,7 +37,7 @@ def installed_fields() -> dict[str, str]:
 
 def notes_table() -> None:
     rows = arguments.notes_arguments()
-    check = st.toggle("Check each name against the installed transformers and TRL", key="guide.args.check")
+    check = st.toggle("Check each name against the installed transformers and TRL", **GUIDE.bind("args.check"))
     fields = installed_fields() if check else {}
     titles = {lesson.id: lesson.title for lesson in LESSONS}
     table = []

@@ -9,11 +9,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lrexplorer.app.memory.form import PREFIX, SETUP_FIELDS
+from lrexplorer.app.memory.form import MEMORY_STATE, SETUP_FIELDS
 from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.units import GIB
 from lrexplorer.memory.advice.advisor import (
-    DEFAULT_MARGIN_PERCENT,
     MARGIN_HELP,
     MAX_MARGIN_PERCENT,
     Advice,
@@ -24,8 +23,6 @@ from lrexplorer.memory.analytic import fused_head
 from lrexplorer.memory.analytic.estimate import Estimate
 from lrexplorer.memory.gpus import Gpu
 from lrexplorer.memory.setup import TRAINERS, TrainingSetup
-
-MARGIN_KEY = "mem.margin"
 
 
 def trainer_note(est: Estimate) -> None:
@@ -44,16 +41,15 @@ def trainer_note(est: Estimate) -> None:
 
 
 def form_values(changes: dict[str, Any], setup: TrainingSetup) -> dict[str, Any]:
-    """Session-state values that make the Memory form (one input per field, key `mem.<field>`) produce the
-    setup with `changes`."""
-    out = {PREFIX + name: value for name, value in changes.items() if name in SETUP_FIELDS}
+    """The Memory page's settings that make its form produce the setup with `changes`."""
+    out = {name: value for name, value in changes.items() if name in SETUP_FIELDS}
     if changes.get("use_peft"):
-        out[PREFIX + "lora_r"] = setup.lora_r
+        out["lora_r"] = setup.lora_r
     return out
 
 
 def _apply(values: dict[str, Any]) -> None:
-    st.session_state.update(values)
+    MEMORY_STATE.set(**values)
 
 
 def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -> None:
@@ -62,9 +58,12 @@ def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -
         st.caption("The advisor answers for one GPU: choose device cuda and at least one target GPU.")
         return
     c = st.columns([2, 2])
-    name = c[0].selectbox("GPU to fit", [g.name for g in gpus], key="mem.advisor_gpu")
+    names = [g.name for g in gpus]
+    if MEMORY_STATE.get("advisor_gpu") not in names:  # "" (the first) or a GPU no longer compared
+        MEMORY_STATE.set(advisor_gpu=names[0])
+    name = c[0].selectbox("GPU to fit", names, **MEMORY_STATE.bind("advisor_gpu"))
     margin = c[1].slider(
-        "safety margin %", 0.0, MAX_MARGIN_PERCENT, DEFAULT_MARGIN_PERCENT, step=1.0, key=MARGIN_KEY, help=MARGIN_HELP
+        "safety margin %", 0.0, MAX_MARGIN_PERCENT, step=1.0, help=MARGIN_HELP, **MEMORY_STATE.bind("margin")
     )
     gpu = next(g for g in gpus if g.name == name)
     advice = advise(arch, setup, gpu, margin)

@@ -22,6 +22,7 @@ from typing import IO, Any
 import pandas as pd
 import streamlit as st
 
+from lrexplorer.app.memory.form import MEMORY_STATE
 from lrexplorer.core.resources import SOURCE_ROOT
 from lrexplorer.core.units import GIB
 from lrexplorer.memory.analytic.estimate import Estimate
@@ -151,7 +152,7 @@ def check_section(source: ModelSource, setup: TrainingSetup, est: Estimate) -> N
     if why_not:
         b.caption(f"Measure is off: {why_not}.")
     if simulate or measure:
-        local_or_hub = st.session_state.get("mem.path") or st.session_state.get("mem.hub")
+        local_or_hub = MEMORY_STATE.get("path") or MEMORY_STATE.get("hub")
         model = source.label if source.kind == "preset" else str(local_or_hub)
         outcome = run_worker("simulate" if simulate else "measure", model, setup)
         label = "simulated" if simulate else "measured"

@@ -26,7 +26,6 @@ from lrexplorer.memory.analytic.estimate import Estimate, estimate
 from lrexplorer.memory.gpus import Fit, Gpu, catalogue, catalogue_names, detected_gpus
 from lrexplorer.memory.setup import TrainingSetup
 
-DEFAULT_TARGETS = ("NVIDIA H100 80GB", "NVIDIA A100 40GB", "NVIDIA L4", "NVIDIA GeForce RTX 4090")
 SAVINGS_COLUMNS = {
     "peak GiB": st.column_config.NumberColumn(format="%.2f"),
     "saves GiB": st.column_config.NumberColumn(format="%.2f"),
@@ -44,8 +43,7 @@ def render() -> None:
         "own count of every tensor. Instant figures come from the analytic engine; *Simulate exactly* runs "
         "the real step without allocating anything, *Measure* runs it for real."
     )
-    form.seed_form()
-    notes, problems = form.apply_query(st.query_params.to_dict())
+    notes, problems = form.MEMORY_STATE.begin()
     for note in notes:
         st.info(note, icon=":material/history:")
     for problem in problems:
@@ -147,13 +145,12 @@ def target_gpus() -> list[Gpu]:
     found = detected_gpus()
     if found:
         st.caption("Detected: " + ", ".join(f"{g.name} ({g.total_bytes / GIB:.1f} GiB)" for g in found))
-        extra = st.multiselect("Also compare with", catalogue_names(), key="mem.extra_gpus")
+        extra = st.multiselect("Also compare with", catalogue_names(), **form.MEMORY_STATE.bind("extra_gpus"))
         return found + [g for g in catalogue() if g.name in extra]
     st.info(
         "No NVIDIA GPU detected on this machine: pick the GPUs to check from the catalogue.", icon=":material/memory:"
     )
-    st.session_state.setdefault("mem.gpus", list(DEFAULT_TARGETS))
-    picked = st.multiselect("Target GPUs", catalogue_names(), key="mem.gpus")
+    picked = st.multiselect("Target GPUs", catalogue_names(), **form.MEMORY_STATE.bind("gpus"))
     return [g for g in catalogue() if g.name in picked]
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrexplorer.app.common.run_form import form, load_form, show_field_errors
+from lrexplorer.app.common.run_form import form, show_field_errors
+from lrexplorer.app.common.run_state import QUEUE, RUN_FORM, load_form
 from lrexplorer.app.common.widgets import cached_facts, cached_hardware
 from lrexplorer.app.pages import page_link
 from lrexplorer.app.train.preflight import show_duration, show_lengths, show_memory, show_plan
@@ -79,10 +80,10 @@ def form_view() -> None:
             show_duration(pf)
             show_lengths(pf)
             show_warnings(pf.warnings)
-        queue = st.checkbox(
+        queue = st.toggle(
             "Queue if the device is busy",
-            key="train.queue",
             help="Wait for the running job to end instead of refusing to start.",
+            **RUN_FORM.bind(QUEUE),
         )
         if st.button(
             "Start training", type="primary", key="train.start", disabled=not pf.ok, icon=":material/play_arrow:"

@@ -19,9 +19,10 @@ import streamlit as st
 
 from lrexplorer.app.common.run_actions import feeds, request_stop
 from lrexplorer.app.common.run_chat import chat_panel
-from lrexplorer.app.common.run_form import load_form
+from lrexplorer.app.common.run_state import load_form
 from lrexplorer.app.figures import run_curves as rc
 from lrexplorer.app.pages import page_link
+from lrexplorer.core.units import format_duration
 from lrexplorer.runs import launcher
 from lrexplorer.runs.folder import health, index, lock, store
 from lrexplorer.runs.folder.feed import Snapshot
@@ -31,7 +32,6 @@ from lrexplorer.runs.folder.summary import (
     duration_s,
     eta_s,
     final_metrics,
-    format_duration,
     model_folder,
     predicted_lr,
     progress,
