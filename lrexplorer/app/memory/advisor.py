@@ -11,7 +11,7 @@ import streamlit as st
 
 from lrexplorer.app.memory.form import MEMORY_STATE, SETUP_FIELDS
 from lrexplorer.catalogues.architecture import Architecture
-from lrexplorer.core.units import GIB
+from lrexplorer.core.units import GIB, plural
 from lrexplorer.memory.advice.advisor import (
     MARGIN_HELP,
     MAX_MARGIN_PERCENT,
@@ -66,14 +66,15 @@ def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -
         "safety margin %", 0.0, MAX_MARGIN_PERCENT, step=1.0, help=MARGIN_HELP, **MEMORY_STATE.bind("margin")
     )
     gpu = next(g for g in gpus if g.name == name)
-    advice = advise(arch, setup, gpu, margin)
+    advice = cached_advice(arch, setup, gpu, margin)
     _verdict(advice)
     suggestions = advice.suggestions()
     if not suggestions:
         return
     st.caption(
-        "Each change re-runs the estimate. Ranked by quality cost, then GPUs, then compute per update "
-        "(6 N FLOPs per token, 4 N with LoRA's frozen weights, + 2 N with recomputation, + 12 L·s·h for attention)."
+        "Every mix of the changes on 1, 2, 4 and 8 GPUs was tried, each re-running the estimate; the best on each "
+        "GPU count is marked. Ranked by GPUs, then quality cost, then compute per update (6 N FLOPs per token, "
+        "4 N with LoRA's frozen weights, + 2 N with recomputation, + 12 L·s·h for attention)."
     )
     st.dataframe(_table(advice, suggestions), hide_index=True, width="stretch", key="mem.advisor_table")
     for i, s in enumerate(suggestions):
@@ -83,6 +84,12 @@ def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -
             on_click=_apply,
             args=(form_values(s.changes, setup),),
         )
+
+
+@st.cache_data(max_entries=64, show_spinner="Trying every combination of changes...")
+def cached_advice(arch: Architecture, setup: TrainingSetup, gpu: Gpu, margin: float) -> Advice:
+    # The search runs a few hundred estimates (a fraction of a second): not again on every rerun of the page.
+    return advise(arch, setup, gpu, margin)
 
 
 def _verdict(advice: Advice) -> None:
@@ -100,11 +107,10 @@ def _verdict(advice: Advice) -> None:
 
 
 def _table(advice: Advice, suggestions: list[Suggestion]) -> pd.DataFrame:
-    cheapest = advice.combined.changes if advice.combined is not None else None
     return pd.DataFrame(
         [
             {
-                "change": s.label + (" (cheapest)" if s.changes == cheapest else ""),
+                "change": s.label + (f" (best on {plural(s.gpus, 'GPU')})" if advice.is_best(s) else ""),
                 "peak GiB": round(s.peak_bytes / GIB, 2),
                 "quality cost": s.quality_cost,
                 "GPUs": s.gpus,
