@@ -148,7 +148,7 @@ def test_lora_and_checkpointing_lower_the_peak_and_the_savings_table_lists_them(
     at.run()
     after = metric(at, "Peak per device")
     assert after < before
-    table = next(d.value for d in at.dataframe if "setting" in d.value.columns)
+    table = next(d.value for d in at.table if "setting" in d.value.columns)
     names = " ".join(table["setting"])
     assert "gradient checkpointing" in names and "LoRA adapters" in names and "all chosen" in names
 

@@ -140,7 +140,9 @@ def _brute_force(arch, setup, gpu, margin=10.0):
             total = trial.per_device_train_batch_size * trial.gradient_accumulation_steps
             for length in (setup.max_length, *(setup.max_length >> k for k in range(1, 4))):
                 for b in (b for b in range(1, total + 1) if total % b == 0):
-                    t = trial.with_(max_length=length, per_device_train_batch_size=b, gradient_accumulation_steps=total // b)
+                    t = trial.with_(
+                        max_length=length, per_device_train_batch_size=b, gradient_accumulation_steps=total // b
+                    )
                     peak = estimate(arch, t).peak_bytes
                     if peak <= usable:
                         quality = max(

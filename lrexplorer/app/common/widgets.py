@@ -23,6 +23,14 @@ def cached_view(
     return view_curve(name, learning_rate, total_steps, warmup_steps, kwargs)
 
 
+MISSING = "—"
+
+
+def cell(value: Any, fmt: str = "{}") -> str:
+    """A table cell: the value formatted, or a dash where there is none (st.dataframe would write "None")."""
+    return MISSING if value is None else fmt.format(value)
+
+
 def show_error(err: FieldError, prefix: str = "") -> None:
     st.error(f"{prefix}{err}", icon=":material/error:")
 

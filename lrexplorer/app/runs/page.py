@@ -18,7 +18,7 @@ import streamlit as st
 
 from lrexplorer.app.common.page_state import Decoded, PageState
 from lrexplorer.app.common.run_actions import feeds, request_stop
-from lrexplorer.app.common.widgets import cached_facts
+from lrexplorer.app.common.widgets import cached_facts, cell
 from lrexplorer.app.figures import run_curves as rc
 from lrexplorer.app.pages import page_link
 from lrexplorer.app.runs.merge import merge_panel
@@ -81,8 +81,10 @@ def _from_query(query: Mapping[str, str]) -> Decoded:
 
 RUNS = PageState("runs", "runs", _defaults, _to_query, _from_query)
 COLUMNS = {
-    "final loss": st.column_config.NumberColumn(format="%.4f", help="Last logged training loss"),
-    "eval loss": st.column_config.NumberColumn(format="%.4f", help="Last evaluation loss"),
+    "final loss": st.column_config.TextColumn(help="Last logged training loss", alignment="right"),
+    "eval loss": st.column_config.TextColumn(
+        help="Last evaluation loss (— when the run never evaluated)", alignment="right"
+    ),
     "attention": st.column_config.TextColumn(help="Attention implementation the model was loaded with"),
     "batch": st.column_config.TextColumn(help="per_device_train_batch_size × gradient_accumulation_steps"),
 }
@@ -135,10 +137,18 @@ def all_runs() -> list[dict[str, Any]]:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> None:
-    rows = [table_row(r) for r in runs]
+    rows = [shown_row(table_row(r)) for r in runs]
     # run_name is optional: its column is shown only when some run has one, not as a column of blanks.
     order = [c for c in ORDER if c != "name" or any(row["name"] for row in rows)]
     st.dataframe(rows, hide_index=True, width="stretch", column_config=COLUMNS, key="runs.table", column_order=order)
+
+
+def shown_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A table row as shown: losses to four places, a dash for what a run does not have (never "None")."""
+    out = {k: cell(v) for k, v in row.items()}
+    out["final loss"], out["eval loss"] = cell(row["final loss"], "{:.4f}"), cell(row["eval loss"], "{:.4f}")
+    out["warmup"] = cell(row["warmup"], "{:g}")
+    return out
 
 
 # -- compare ----------------------------------------------------------------------------------------------

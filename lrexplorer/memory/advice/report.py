@@ -179,7 +179,10 @@ def advice_text(advice: Advice) -> str:
         lines.append(f"same global batch: per_device_train_batch_size {b} x gradient_accumulation_steps {ga}")
     suggestions = advice.suggestions()
     if suggestions:
-        lines += ["", "changes that make it fit (fewest GPUs first, then quality cost, then compute per update vs now):"]
+        lines += [
+            "",
+            "changes that make it fit (fewest GPUs first, then quality cost, then compute per update vs now):",
+        ]
         for s in suggestions:
             star = f"  <- best on {s.gpus} GPU{'s' if s.gpus > 1 else ''}" if advice.is_best(s) else ""
             flags = " ".join(f"--{k} {str(v).lower() if isinstance(v, bool) else v}" for k, v in s.changes.items())
