@@ -265,3 +265,28 @@ def test_search_hits_show_their_text_and_open_the_lesson_at_the_matching_section
     assert any(f"getElementById('{hit.anchor}')" in s for s in scripts), scripts
     at.run()  # scrolls once: the next run leaves the reader where they are
     assert not any("scrollIntoView" in h.proto.body for h in at.get("html"))
+
+
+@pytest.mark.parametrize("lesson", [lesson.id for lesson in LESSONS])
+def test_every_lesson_links_to_a_tool_and_each_link_presets_it(lesson, tmp_path, monkeypatch):
+    """The README promises each lesson a link that opens the right tool preset: every lesson has one, and
+    every link's query is read by its page without a value ignored (Train links reach the form's fields)."""
+    from lrexplorer.app.pages import PAGES
+    from lrexplorer.catalogues.params import CATALOGUE
+
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
+    at = in_app(lesson)
+    links = {(e.proto.page, e.proto.query_string) for e in at.get("page_link") if e.proto.page in PAGES}
+    assert links, f"lesson {lesson} links to no tool"
+    for page, query_string in links:
+        query = {k: v[0] for k, v in parse_qs(query_string).items()}
+        target = AppTest.from_file(APP, default_timeout=120).run()
+        for key, value in query.items():
+            target.query_params[key] = value
+        target.switch_page(PAGES[page].script).run()
+        assert not target.exception, (page, query, [e.value for e in target.exception])
+        ignored = [w.value for w in target.warning if "ignored" in w.value]
+        assert not ignored, (page, query, ignored)
+        if page == "train" and "run" not in query:
+            for key, value in query.items():
+                assert target.session_state[f"train.{key}"] == CATALOGUE[key].convert(value), (key, value)

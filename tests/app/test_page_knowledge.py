@@ -125,7 +125,8 @@ def test_a_lab_runs_is_stopped_and_is_shown_again_from_its_folder(tmp_path, monk
     assert not again.get("progress") and any("Stopped before the end" in w.value for w in again.warning)
     table = again.dataframe[0].value
     assert list(table["method"]) == ["base", "ft", "ft", "rag"]
-    assert table["accuracy"][0] == f"{rows['base', None]['mean']:.3f} ± 0.000"
+    assert table["accuracy"][0] == f"{rows['base', None]['mean']:.3f}"  # one seed: no "± 0.000"
+    assert any("; 1 seed;" in m.value for m in again.markdown), "not 1 seeds"
     charts = again.get("plotly_chart")
     assert len(charts) == 2  # accuracy and the fine-tuning loss
 

@@ -88,3 +88,18 @@ def test_a_range_test_then_a_three_trial_sweep_started_from_the_page(tmp_path, m
     best = [s.value for s in at.success]
     assert any(s.startswith("Best: trial") for s in best), (best, (folder / "sweep.log").read_text())
     assert all(at.button(key=f"tune.open.{n}") is not None for n in range(3)), "every trial opens in Train"
+
+
+def test_a_range_test_not_started_yet_counts_against_its_own_length(tmp_path, monkeypatch):
+    """Before the worker has written max_steps, the test's length comes from its config: "update 0 of 60",
+    never "of ?"."""
+    from helpers.run_folders import make_run
+
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
+    make_run(tmp_path, "lr-range-test-9", state="queued", config={"max_steps": 60}, message="")
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "page_scripts" / "tune.py"), default_timeout=120)
+    at.query_params["lrfind"] = "lr-range-test-9"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [i.value for i in at.info if i.value.startswith("Range test lr-range-test-9")]
+    assert said and "update 0 of 60" in said[0] and "?" not in said[0], said

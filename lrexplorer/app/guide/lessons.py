@@ -23,10 +23,12 @@ from lrexplorer.guide.links import (
     Link,
     SchedulePreset,
     default_preset,
+    grad_norm_link,
     knowledge_link,
     memory_link,
     notes_comparison_link,
     schedule_link,
+    weight_decay_link,
 )
 from lrexplorer.schedules import CATALOGUE, NOTES_SCHEDULES
 
@@ -267,6 +269,7 @@ def decay_comparison() -> None:
         "(weight_decay adds λθ to the gradient) and torch.optim.AdamW. AdamW's pull is the same for every "
         "gradient size; Adam's depends on it."
     )
+    page_link(weight_decay_link(float(wd)), icon=":material/model_training:")
 
 
 def decay_groups() -> None:
@@ -319,6 +322,7 @@ def clipping_demo() -> None:
             "Computed with torch.nn.utils.clip_grad_norm_, each component a separate parameter: the norm "
             "is global, so both are scaled by the same factor and the direction is kept."
         )
+    page_link(grad_norm_link(float(tau)), icon=":material/model_training:")
 
 
 EXTRAS: dict[tuple[str, str], Callable[[], None]] = {
