@@ -116,7 +116,8 @@ def from_widget(field: Field, value: Any) -> Any:
 def query_text(value: Any) -> str:
     """A widget value as a URL parameter: what `query_value` reads back to the same value."""
     if isinstance(value, float):
-        return repr(value)  # the shortest text that reads back as the same float
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)  # short where it reads back as the same float
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value))
     return show(value)

@@ -148,14 +148,20 @@ def architecture_caption(arch: Architecture) -> None:
     )
 
 
+def column_widths(row: tuple[str, ...]) -> list[float]:
+    """Each input's share of its row by the length of its name (a switch's label sits beside it), so no
+    label is cut: bnb_4bit_use_double_quant gets more room than lora_r. FSDP's row keeps a column for its
+    caption."""
+    widths = [max(14.0, len(name) + (5.0 if CATALOGUE[name].kind == "bool" else 0.0)) for name in row]
+    return [*widths, 20.0] if row == FSDP_ONLY else widths + [14.0] * (4 - len(row))
+
+
 def setup_form(arch: Architecture, config: dict[str, Any]) -> TrainingSetup:
     """The training settings, one input per catalogue field, named as in TrainingArguments / PEFT /
     bitsandbytes; raises FieldError naming every field whose value is refused."""
     raw: dict[str, Any] = {}
     for row in ROWS:
-        # FSDP's two options have long names: their row gives each 3/8 of the width (the caption the rest),
-        # or the labels are cut.
-        cols = st.columns([3, 3, 2] if row == FSDP_ONLY else 4, vertical_alignment="bottom")
+        cols = st.columns(column_widths(row), vertical_alignment="bottom")
         for col, name in zip(cols, row, strict=False):
             # A setting that means nothing here (LoRA's without use_peft, FSDP's without fsdp) is greyed out
             # and not passed on: the estimate takes its default.

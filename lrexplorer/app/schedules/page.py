@@ -208,12 +208,8 @@ def trainer_table(
 ) -> None:
     """What the trainer will do: one summary row per curve, the caveats, and the full curves as CSV."""
     st.subheader("What the trainer will do")
-    st.dataframe(
-        [summary_row(v) for v in views],
-        hide_index=True,
-        width="stretch",
-        column_config={"updates": st.column_config.NumberColumn(format="localized")},
-    )
+    # A static table: its cells wrap, so a long name (CosineAnnealingWarmRestarts) is never cut.
+    st.table([{**summary_row(v), "updates": f"{v.total_steps:,}"} for v in views], hide_index=True)
     grouped: dict[tuple[str, str], list[str]] = {}
     for v in views:
         for note in trainer_notes(v, learning_rate):
