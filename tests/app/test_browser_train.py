@@ -167,7 +167,13 @@ def test_start_watch_stop_reload(app):
             browser.close()
 
 
-EXPECTED = {"Runs": "/runs", "Guide": "/guide?lesson=", "Train": "/train", "Schedules": "/schedules", "Memory": "/memory"}
+EXPECTED = {
+    "Runs": "/runs",
+    "Guide": "/guide?lesson=",
+    "Train": "/train",
+    "Schedules": "/schedules",
+    "Memory": "/memory",
+}
 
 
 def on_page(page, name: str) -> None:
