@@ -1,9 +1,11 @@
 """The app's pages in one registry, and the links between them.
 
-The app's main script (`main.py`, started by `lrexplorer app`) builds `st.navigation` from `PAGES`; every link or jump to another page goes through
-`page_link` / `switch_page` with a registry key, never a script path. A page run on its own (`streamlit
-run lrexplorer/app/page_scripts/guide.py`, or AppTest on one page file) has no other page registered: its links then
-fall back to a plain link to the page's URL, which reloads the app there.
+The app's main script (`main.py`, started by `lrexplorer app`) builds `st.navigation` from `PAGES`; every link
+to another page goes through `page_link` with a registry key, never a script path. Pages are reached by links,
+never by st.switch_page: switching pushes an extra history entry of the page it leaves without its query, and
+Back would land there. A page run on its own (`streamlit run lrexplorer/app/page_scripts/guide.py`, or AppTest
+on one page file) has no other page registered: its links then fall back to a plain link to the page's URL,
+which reloads the app there.
 """
 
 from __future__ import annotations
@@ -78,12 +80,3 @@ def page_link(
         where.page_link(page.st_page(), label=label, icon=icon, query_params=query_params)
     except StreamlitAPIException:
         where.markdown(f"{icon + ' ' if icon else ''}[{label}](/{page.url(query_params)})")
-
-
-def switch_page(key: str) -> bool:
-    """Go to the page `key`; False when it cannot be reached (the current page runs on its own)."""
-    try:
-        st.switch_page(PAGES[key].st_page())
-    except StreamlitAPIException:
-        return False
-    return True

@@ -248,6 +248,8 @@ def test_two_tabs_keep_their_own_presets(browser, app):
     second.goto(app + "/schedules?schedule=cosine&lr=0.003")
     settle(first)
     settle(second)
+    for tab in (first, second):  # /schedules is the Schedules page itself, not "Page not found"
+        assert tab.get_by_text("Page not found").count() == 0 and address(tab)[0] == "/schedules"
     set_value(first, "learning_rate", "0.002")
     for tab, lr, schedule in ((second, "0.003", "cosine"), (first, "0.002", "OneCycleLR")):
         tab.reload()

@@ -197,13 +197,17 @@ def test_paraphrase_experiment_opens_the_train_page_preset(tmp_path, monkeypatch
 
     at = in_app("knowledge")
     at.slider(key="guide.phrasings").set_value(2).run()
-    at.button(key="guide.train.2").click().run()
+    assert (tmp_path / "guide-data" / "facts-2" / "train.jsonl").is_file()  # written for the link's run
+    link = next(e.proto for e in at.get("page_link") if e.proto.label == "Set up 2 phrasings on the Train page")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for key, values in parse_qs(link.query_string).items():
+        at.query_params[key] = values[0]
+    at.switch_page("page_scripts/train.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Train"
     assert Path(at.session_state[RUN_FORM.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
     assert at.session_state[RUN_FORM.key("max_steps")] == 150
     assert at.session_state[RUN_FORM.key("eval_strategy")] == "steps"
-    assert (tmp_path / "guide-data" / "facts-2" / "train.jsonl").is_file()
 
 
 def test_finished_paraphrase_runs_are_drawn(tmp_path, monkeypatch):

@@ -83,6 +83,9 @@ def test_savings_rows_say_what_they_compare() -> None:
     assert more["compares"].str.len().gt(0).all()
     shard = more[more["setting"].str.startswith("sharding")].iloc[0]
     assert "num_gpus 1 → 2" in shard["compares"]
+    # Static tables (every note read in full) with a dash where a figure does not apply, never "None".
+    for shown in (table, more):
+        assert "None" not in {str(v) for v in shown.to_numpy().ravel()}
 
 
 def test_a_negative_saving_names_the_component_that_grows() -> None:

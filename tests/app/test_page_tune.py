@@ -21,29 +21,44 @@ def open_finished_range_test(runs: Path, monkeypatch) -> tuple[AppTest, dict]:
     return at, result
 
 
+def use_links(at: AppTest) -> dict[str, dict[str, str]]:
+    """The "Use this LR" links of the page, by suggestion (the markdown links of a page run on its own)."""
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    links = {}
+    for m in at.markdown:
+        found = re.search(r"\[Use this LR\]\((/train\?[^)]*)\)", m.value)
+        if found:
+            links[len(links)] = {k: v[0] for k, v in parse_qs(urlsplit(found.group(1)).query).items()}
+    return links
+
+
 def test_a_finished_range_test_shows_its_suggestions_with_use_this_lr(tmp_path, monkeypatch):
     at, result = open_finished_range_test(tmp_path, monkeypatch)
     assert not at.exception, [e.value for e in at.exception]
     shown = " ".join(m.value for m in at.markdown)
     valley = result["suggestions"]["valley"]
-    assert f"`{valley:.2e}`" in shown and "**valley**" in shown
-    assert at.button(key="tune.use.valley") is not None and at.button(key="tune.use.steep") is not None
+    assert f"`{float(f'{valley:.3g}'):.2e}`" in shown and "**valley**" in shown
+    assert len(use_links(at)) == len([lr for lr in result["suggestions"].values() if lr is not None])
 
 
-def test_use_this_lr_fills_the_train_form_at_the_first_click(tmp_path, monkeypatch):
-    from lrexplorer.app.common.run_state import RUN_FORM
+def test_use_this_lr_links_to_the_train_form_with_the_rounded_lr(tmp_path, monkeypatch):
+    """A link (one history entry: Back returns to the result) to the Train page with the form's values and the
+    suggestion, rounded as the page shows it: 0.000158, not 0.0001584893192461114."""
+    from lrexplorer.app.pages import PAGES
 
     at, result = open_finished_range_test(tmp_path, monkeypatch)
-    at.button(key="tune.use.steep").click()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    steep = result["suggestions"]["steep"]
-    # Three significant digits, as the page shows the suggestion: not 0.0001584893192461114.
-    rounded = float(f"{steep:.3g}")
-    assert rounded != steep and abs(rounded - steep) <= 5e-3 * steep
-    assert at.session_state[RUN_FORM.values_key]["learning_rate"] == rounded
-    # Run on its own (no navigation), the page cannot switch to Train and says what it set instead.
-    assert any(f"set to {rounded:g} " in s.value for s in at.success), [s.value for s in at.success]
+    suggestions = [lr for lr in result["suggestions"].values() if lr is not None]
+    links = use_links(at)
+    for i, lr in enumerate(suggestions):
+        rounded = float(f"{lr:.3g}")
+        assert rounded != lr and abs(rounded - lr) <= 5e-3 * lr
+        assert links[i] == {"learning_rate": f"{rounded:g}"}
+    train = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=120).run()
+    train.query_params["learning_rate"] = links[0]["learning_rate"]
+    train.switch_page(PAGES["train"].script).run()
+    assert not train.exception and train.number_input(key="train.learning_rate").value == float(f"{suggestions[0]:.3g}")
 
 
 @pytest.mark.slow
@@ -87,7 +102,8 @@ def test_a_range_test_then_a_three_trial_sweep_started_from_the_page(tmp_path, m
     assert not at.exception, [e.value for e in at.exception]
     best = [s.value for s in at.success]
     assert any(s.startswith("Best: trial") for s in best), (best, (folder / "sweep.log").read_text())
-    assert all(at.button(key=f"tune.open.{n}") is not None for n in range(3)), "every trial opens in Train"
+    opened = [m.value for m in at.markdown if "[Open in Train](/train?" in m.value]
+    assert len(opened) == 3, "every trial opens in Train"
 
 
 def test_a_range_test_not_started_yet_counts_against_its_own_length(tmp_path, monkeypatch):

@@ -101,6 +101,12 @@ class PageState:
         for name, value in merged.items():
             self._show(self.key(name), value)
 
+    def query_with(self, **changes: Any) -> dict[str, str]:
+        """The query of the page's values with `changes`: a link to this page from another, showing them.
+        A link (rather than changing the values and switching page) is one history entry: Back returns to
+        the page the link was on, as it was."""
+        return self.to_query({**self.values(), **changes})
+
     def bind(self, name: str, prefix: str | None = None) -> dict[str, Any]:
         """Keyword arguments that make a widget the view of setting `name`: its key (under `prefix`
         instead of the namespace when another page draws it) and the callback keeping its edits."""

@@ -40,18 +40,24 @@ def _from_query(query: Mapping[str, str]) -> Decoded:
 RUN_FORM = PageState("train", "train", _defaults, _to_query, _from_query, views=(RUN_VIEW,))
 
 
-def load_form(values: Mapping[str, Any] | None = None) -> None:
-    """Fill the form with a run's config (None: the defaults); the form shows it the next time it is drawn.
+def config_values(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The form's values for a run's config (None: the defaults). output_dir is left empty: a new run gets
+    its own folder."""
+    config = dict(config or {})
+    return {
+        p.name: to_widget(p, config.get(p.name, p.default) if p.name != "output_dir" else p.default)
+        for p in CATALOGUE_LIST
+    }
 
-    output_dir is left empty: the new run gets its own folder.
-    """
-    values = dict(values or {})
-    RUN_FORM.load(
-        {
-            p.name: to_widget(p, values.get(p.name, p.default) if p.name != "output_dir" else p.default)
-            for p in CATALOGUE_LIST
-        }
-    )
+
+def load_form(config: Mapping[str, Any] | None = None) -> None:
+    """Fill the form with a run's config (None: the defaults); the form shows it the next time it is drawn."""
+    RUN_FORM.load(config_values(config))
+
+
+def config_query(config: Mapping[str, Any]) -> dict[str, str]:
+    """The Train page's address showing the form filled with a run's config (for a link from another page)."""
+    return RUN_FORM.to_query({**RUN_FORM.defaults(), **config_values(config)})
 
 
 def raw_values() -> dict[str, Any]:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrexplorer.app import pages
 from lrexplorer.app.common.schedule_view import stacked_formula
 from lrexplorer.app.figures import guide as figures
 from lrexplorer.app.guide.nav import page_link
@@ -118,19 +117,18 @@ def paraphrase_runs() -> None:
 
 
 def train_buttons(experiments: list[paraphrases.Experiment]) -> None:
-    """Open the Train page with its form filled in for one experiment (the form reads no query parameters,
-    so it is preset through `train_form.load_form`, the Train page's own loader)."""
+    """Links to the Train page with its form set to each experiment (the Train page reads its settings from
+    the address). A phrasing count other than the built-in's trains on a folder of its own, written here
+    when missing (a few kB), so the run the link sets up finds its data."""
+    from lrexplorer.app.common.run_state import config_query
+
     cols = st.columns(len(experiments))
     for col, e in zip(cols, experiments):
+        if e.needs_file and not (Path(e.dataset) / "train.jsonl").is_file():
+            paraphrases.write_dataset(e.phrasings, Path(e.dataset))
         label = f"Set up {e.phrasings} phrasing{'s' if e.phrasings > 1 else ''} on the Train page"
-        if col.button(label, key=f"guide.train.{e.phrasings}", icon=":material/model_training:"):
-            from lrexplorer.app.common.run_state import load_form
-
-            if e.needs_file:
-                paraphrases.write_dataset(e.phrasings, Path(e.dataset))
-            load_form(e.settings)
-            if not pages.switch_page(TRAIN_PAGE):  # the Guide runs on its own: there is no Train page to go to
-                st.info("Open the Train page of the app: its form now holds this experiment.", icon=":material/info:")
+        with col:
+            page_link(Link(TRAIN_PAGE, label, config_query(e.settings)), icon=":material/model_training:")
 
 
 def show_finished_runs(experiments: list[paraphrases.Experiment]) -> None:

@@ -1,7 +1,8 @@
 """The Tune page: an LR range test of the run in the Train form, and sweeps over its fields.
 
 The run under test is the Train form's values (`RUN_FORM`), drawn here under the page's own widget keys,
-so "use this LR" only has to set the form's learning_rate. The page's own settings (the range test's and
+so "use this LR" is a link to the Train page with the form's values and that learning_rate (one history
+entry: Back returns to the result). The page's own settings (the range test's and
 the sweep's) are its `TUNE` state, in the address with the test (`lrfind`) and the sweep it shows. A range
 test is a run (`tuning.launch`); a sweep runs in its own `lrexplorer sweep` process, so it goes on when the
 page is closed, and the page reads its study.
@@ -21,8 +22,8 @@ import yaml
 from lrexplorer.app.common.field_widgets import changed, field_input, query_value
 from lrexplorer.app.common.page_state import Decoded, PageState
 from lrexplorer.app.common.run_form import form, show_field_errors
-from lrexplorer.app.common.run_state import RUN_FORM, load_form
-from lrexplorer.app.pages import page_link, switch_page
+from lrexplorer.app.common.run_state import RUN_FORM, config_query
+from lrexplorer.app.pages import page_link
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import format_duration
 from lrexplorer.runs.folder import index, lock, store
@@ -171,8 +172,14 @@ def range_result_view(result: dict[str, Any]) -> None:
             continue
         left, mid, right = st.columns([5, 2, 2], vertical_alignment="center")
         left.markdown(f"**{name}** `{rounded_lr(lr):.2e}` — {EXPLAIN.get(name, '')}")
-        if mid.button("Use this LR", key=f"tune.use.{name}"):
-            use_lr(lr)
+        with mid:
+            # A link to the Train form with this LR: one history entry, so Back returns to this result.
+            page_link(
+                "train",
+                "Use this LR",
+                ":material/model_training:",
+                RUN_FORM.query_with(learning_rate=rounded_lr(lr)),
+            )
         with right:
             page_link("schedules", "See it on Schedules", ":material/show_chart:", {"lr": f"{rounded_lr(lr):g}"})
 
@@ -181,13 +188,6 @@ def rounded_lr(lr: float) -> float:
     """A suggestion as one would type it: three significant digits, as the page shows it (the suggestions
     come from a smoothed, noisy curve; more digits would claim a precision they do not have)."""
     return float(f"{lr:.3g}")
-
-
-def use_lr(lr: float) -> None:
-    """Put `lr` (rounded) into the Train form and go there."""
-    RUN_FORM.set(learning_rate=rounded_lr(lr))
-    if not switch_page("train"):
-        st.success(f"learning_rate set to {rounded_lr(lr):g} in the Train form.")
 
 
 def sweep_section(raw: dict[str, Any]) -> None:
@@ -289,9 +289,11 @@ def sweep_results(folder: Path, open_sweep: Any) -> None:
         left, right = st.columns([6, 2], vertical_alignment="center")
         value = "-" if t["value"] is None else f"{t['value']:.4f}"
         left.markdown(f"#{t['rank'] or '-'} trial {t['number']} ({t['state']}): `{t['params']}` loss {value}")
-        if t["run"] and right.button("Open in Train", key=f"tune.open.{t['number']}"):
-            load_form(store.read_config(Path(t["run"])))
-            switch_page("train")
+        if t["run"]:
+            with right:
+                page_link(
+                    "train", "Open in Train", ":material/open_in_new:", config_query(store.read_config(Path(t["run"])))
+                )
     for name, fig in sweep_figures(sweep).items():
         if isinstance(fig, str):
             st.caption(f"{name}: {fig}")
