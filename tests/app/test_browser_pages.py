@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from helpers.run_folders import make_run
 
+from lrexplorer.app.pages import PAGES
 from lrexplorer.guide import LESSONS
 
 pytestmark = pytest.mark.slow
@@ -23,15 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 from live_latency import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402 - bench/ is not a package
 
-SIDEBAR = {
-    "schedules": "Schedules",
-    "memory": "Memory",
-    "train": "Train",
-    "tune": "Tune",
-    "knowledge": "Knowledge lab",
-    "runs": "Runs",
-    "guide": "Guide",
-}
+SIDEBAR = {key: page.title for key, page in PAGES.items()}  # the menu's labels
 # A value set on each page: (the input's label, the value typed, the query parameter and text it writes).
 PROBES = {
     "schedules": ("learning_rate", "0.002", "lr", "0.002"),

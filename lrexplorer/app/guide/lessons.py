@@ -99,14 +99,13 @@ def paraphrase_runs() -> None:
     )
     if chosen.needs_file:
         folder = Path(chosen.dataset)
+        st.caption(
+            f"The {k}-phrasing dataset is written to {folder}/ (train.jsonl, {chosen.examples} examples, and "
+            "test.jsonl) for the runs below; from the command line:"
+        )
         st.code(f"python -m lrexplorer.guide.paraphrases --phrasings {k} --out {folder}", language="bash")
-        if st.button(f"Write the {k}-phrasing dataset to {folder}/", key="guide.write_facts", icon=":material/save:"):
-            paraphrases.write_dataset(k, folder)
-            st.success(
-                f"Wrote {folder}/train.jsonl ({chosen.examples} examples) and test.jsonl.", icon=":material/check:"
-            )
     st.code("\n\n".join(e.command.replace(" --", " \\\n    --") for e in rows), language="bash")
-    train_buttons(rows)
+    train_links(rows)
     st.markdown(
         "**What to look for.** In the training loss: a step down after each dotted epoch line, when the model "
         "meets sentences it has seen (memorisation). Between the runs: fewer phrasings drive the training loss "
@@ -116,7 +115,7 @@ def paraphrase_runs() -> None:
     page_link(knowledge_link(), icon=":material/lightbulb:")
 
 
-def train_buttons(experiments: list[paraphrases.Experiment]) -> None:
+def train_links(experiments: list[paraphrases.Experiment]) -> None:
     """Links to the Train page with its form set to each experiment (the Train page reads its settings from
     the address). A phrasing count other than the built-in's trains on a folder of its own, written here
     when missing (a few kB), so the run the link sets up finds its data."""

@@ -137,13 +137,20 @@ def target_gpus() -> list[Gpu]:
     found = detected_gpus()
     if found:
         st.caption("Detected: " + ", ".join(f"{g.name} ({g.total_bytes / GIB:.1f} GiB)" for g in found))
-        extra = st.multiselect("Also compare with", catalogue_names(), **form.MEMORY_STATE.bind("extra_gpus"))
+        extra = st.multiselect(
+            "Also compare with", catalogue_names(), format_func=gpu_label, **form.MEMORY_STATE.bind("extra_gpus")
+        )
         return found + [g for g in catalogue() if g.name in extra]
     st.info(
         "No NVIDIA GPU detected on this machine: pick the GPUs to check from the catalogue.", icon=":material/memory:"
     )
-    picked = st.multiselect("Target GPUs", catalogue_names(), **form.MEMORY_STATE.bind("gpus"))
+    picked = st.multiselect("Target GPUs", catalogue_names(), format_func=gpu_label, **form.MEMORY_STATE.bind("gpus"))
     return [g for g in catalogue() if g.name in picked]
+
+
+def gpu_label(name: str) -> str:
+    """A GPU as its chip shows it: without the maker every catalogue entry shares, so four fit on one line."""
+    return name.removeprefix("NVIDIA ")
 
 
 def fit_gauges(gpus: list[Gpu], peak: int, setup: TrainingSetup, attention: str) -> None:
