@@ -76,7 +76,8 @@ def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -
         "GPU count is marked. Ranked by GPUs, then quality cost, then compute per update (6 N FLOPs per token, "
         "4 N with LoRA's frozen weights, + 2 N with recomputation, + 12 L·s·h for attention)."
     )
-    st.dataframe(_table(advice, suggestions), hide_index=True, width="stretch", key="mem.advisor_table")
+    # A static table: its cells wrap, so a long combination of changes is read in full.
+    st.table(_table(advice, suggestions), hide_index=True)
     for i, s in enumerate(suggestions):
         st.button(
             f"Apply: {s.label}",
@@ -111,10 +112,10 @@ def _table(advice: Advice, suggestions: list[Suggestion]) -> pd.DataFrame:
         [
             {
                 "change": s.label + (f" (best on {plural(s.gpus, 'GPU')})" if advice.is_best(s) else ""),
-                "peak GiB": round(s.peak_bytes / GIB, 2),
+                "peak GiB": f"{s.peak_bytes / GIB:.2f}",
                 "quality cost": s.quality_cost,
-                "GPUs": s.gpus,
-                "compute vs now": round(s.flops / advice.flops, 2),
+                "GPUs": str(s.gpus),
+                "compute vs now": f"×{s.flops / advice.flops:.2f}",
             }
             for s in suggestions
         ]
