@@ -29,6 +29,11 @@ CONTENT_HEIGHT = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   return main ? main.scrollHeight : document.body.scrollHeight;
 }"""
+# The app's script is not running (Streamlit marks its root element): spinners are gone, every table drawn.
+IDLE = (
+    "() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
+    " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }"
+)
 MAX_HEIGHT = 3600  # px: taller pages (the Guide's lessons) are cut there, or the README shows a thin strip
 
 # (file name, address, text that shows the page has drawn its main content)
@@ -76,6 +81,7 @@ def shoot(url: str, out: Path, range_id: str) -> None:
             page.set_viewport_size({"width": 1400, "height": 1000})
             page.goto(url + address.format(range=range_id))
             page.get_by_text(marker).first.wait_for(timeout=120_000)
+            page.wait_for_function(IDLE, timeout=300_000)  # the page's script has drawn everything
             page.wait_for_timeout(2500)  # charts finish their first draw
             height = min(MAX_HEIGHT, max(1000, int(page.evaluate(CONTENT_HEIGHT))))
             page.set_viewport_size({"width": 1400, "height": height})

@@ -30,7 +30,7 @@ from lrexplorer.core.limits import (
     MAX_LAB_SEEDS,
     MAX_TOP_K,
 )
-from lrexplorer.knowledge.progress import format_duration
+from lrexplorer.core.units import format_duration
 
 EPILOG = f"""\
 examples:

@@ -19,7 +19,7 @@ from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.cli.options import add_fields, advisor_gpu, field_values, given_fields, say_advice
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB
-from lrexplorer.memory.advice.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
+from lrexplorer.memory.advice.budget import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
 from lrexplorer.memory.setup import FSDP_ONLY, trl_unset_defaults
 
 # Without these the estimate would describe an arbitrary run: the command asks for them.

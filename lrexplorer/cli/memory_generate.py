@@ -39,7 +39,7 @@ def check_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from lrexplorer.memory.advice.advisor import check_margin
+    from lrexplorer.memory.advice.budget import check_margin
     from lrexplorer.memory.advice.generation_fit import advise_generation, fit_text, generation_text
     from lrexplorer.memory.analytic.generate import estimate_generation
     from lrexplorer.memory.generation import generation_setup_from_values

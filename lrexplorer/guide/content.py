@@ -27,7 +27,7 @@ A model can be given domain knowledge in two ways. **Retrieval** (RAG) leaves th
 pastes the relevant documents into the prompt when a question arrives. **Fine-tuning** changes the
 weights, so the knowledge must be stored in the model itself.
 
-Ovadia et al. (Microsoft, 2023, *Fine-Tuning or Retrieval? Comparing Knowledge Injection in LLMs*,
+Ovadia et al. (Microsoft; EMNLP 2024, *Fine-Tuning or Retrieval? Comparing Knowledge Injection in LLMs*,
 arXiv:2312.05934) compared the two on knowledge-heavy questions. Retrieval came out ahead, both for
 facts the model had met in pre-training and for facts that were new to it; plain continued training
 on the documents helped less, and new facts were the hardest to teach this way.

@@ -114,3 +114,59 @@ KNOWLEDGE_PRESET = {
 
 def knowledge_link() -> Link:
     return Link(KNOWLEDGE_PAGE, "Compare fine-tuning with retrieval in the Knowledge lab", dict(KNOWLEDGE_PRESET))
+
+
+def train_link(label: str, query: dict[str, str] | None = None) -> Link:
+    """The Train page with its form preset to `query` (catalogue field names; the page reads them as its
+    settings), ready to start a real run of the built-in model."""
+    return Link(TRAIN_PAGE, label, dict(query or {}))
+
+
+def weight_decay_link(weight_decay: float) -> Link:
+    return train_link(
+        f"Train with weight_decay {weight_decay:g} on the Train page (AdamW's decoupled decay)",
+        {"weight_decay": _number(weight_decay), "optim": "adamw_torch"},
+    )
+
+
+def grad_norm_link(max_grad_norm: float) -> Link:
+    return train_link(
+        f"Train with max_grad_norm {max_grad_norm:g}: the grad norm chart draws the threshold",
+        {"max_grad_norm": _number(max_grad_norm)},
+    )
+
+
+def arguments_link() -> Link:
+    return train_link("Every argument above is a field of the Train form: open it")
+
+
+# The corrected example's settings the built-in model can train with on any machine (its 8-bit optimizer
+# needs bitsandbytes on a GPU, its output names are the notes' own): the run it describes, for real.
+EXAMPLE_FIELDS = (
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "max_grad_norm",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "logging_steps",
+    "save_strategy",
+    "activation_checkpointing",
+    "seed",
+)
+
+
+def example_link(arguments: dict[str, object]) -> Link:
+    """The Train page preset to the corrected example's settings (`Corrected.arguments`)."""
+    query = {}
+    for name in EXAMPLE_FIELDS:
+        value = arguments[name]
+        query[name] = (
+            str(value).lower()
+            if isinstance(value, bool)
+            else _number(value)
+            if isinstance(value, float)
+            else str(value)
+        )
+    return train_link("Run the corrected example's settings on the Train page (the built-in model)", query)

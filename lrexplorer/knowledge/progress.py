@@ -81,10 +81,3 @@ class Progress:
             return
         self.last_report = now
         self.report(min(self.fraction(), 0.999), self.message, self.eta())
-
-
-def format_duration(seconds: float) -> str:
-    """`3m05s`, or `42s` under a minute."""
-    seconds = max(0, round(seconds))
-    minutes, secs = divmod(seconds, 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -67,6 +67,13 @@ class LabResult:
         }
 
 
+def accuracy_text(accuracy: list[float]) -> str:
+    """Mean accuracy over the seeds that finished, with the sample std when there are several (one seed has
+    no spread to show: `0.412`, not `0.412 ± 0.000`)."""
+    mean = statistics.fmean(accuracy)
+    return f"{mean:.3f} ± {statistics.stdev(accuracy):.3f}" if len(accuracy) > 1 else f"{mean:.3f}"
+
+
 def table(result: LabResult) -> str:
     """Plain-text table in the paper's layout: one row per method (and paraphrase count)."""
     lines = [
@@ -77,7 +84,7 @@ def table(result: LabResult) -> str:
         if r.mean is None:
             lines.append(f"{r.method:<8} {par:>11} {'(not run)':>17}")
             continue
-        acc = f"{r.mean:.3f} ± {r.std:.3f}"
+        acc = accuracy_text(r.accuracy)
         em = f"{statistics.fmean(r.exact_match):.3f}"
         seeds = " ".join(f"{a:.3f}" for a in r.accuracy)
         lines.append(f"{r.method:<8} {par:>11} {acc:>17} {em:>11}  {seeds}")

@@ -2,9 +2,9 @@
 
 import pytest
 
+from lrexplorer.app.common.field_widgets import help_text
 from lrexplorer.app.common.schedule_inputs import (
     collect_kwargs,
-    help_text,
     ordered_schedule_names,
     placeholder,
     preset_from_query,
@@ -69,9 +69,9 @@ def test_placeholders_and_help_show_defaults():
     assert placeholder(param("OneCycleLR", "max_lr"), 900) == "auto: learning_rate"
     assert placeholder(param("CyclicLR", "base_lr"), 900) == "auto: 0.1 × learning_rate"
     assert placeholder(param("cosine_with_min_lr", "min_lr"), 900) == "not set"
-    text = help_text(param("StepLR", "step_size"), 900)
+    text = help_text(param("StepLR", "step_size"), span=900, empty=True)
     assert "integer >= 1" in text and "300" in text
-    assert "Empty: 0.1 × learning_rate." in help_text(param("CyclicLR", "base_lr"), 900)
+    assert "Empty: 0.1 × learning_rate." in help_text(param("CyclicLR", "base_lr"), span=900, empty=True)
 
 
 def test_query_preset():

@@ -43,7 +43,8 @@ def greedy(folder: Path, messages: list[dict], n: int) -> str:
 
 
 def texts(container) -> str:
-    return " ".join(m.value for m in container.markdown)
+    """The plain-text elements of a container: how the chat shows every message."""
+    return " ".join(m.value for m in container.text)
 
 
 def test_chat_with_the_final_model_and_a_checkpoint(finished_run: Path) -> None:
@@ -84,3 +85,27 @@ def test_compare_two_models_on_one_prompt(finished_run: Path) -> None:
         expected = greedy(finished_run / folder, messages, 8).strip()
         assert expected and expected in texts(answer)
     assert texts(answers[0]) != texts(answers[1])
+
+
+MARKDOWN_LOOKING = "- 17\n+ 72\n* = = = =\n# **not bold**"
+
+
+def test_replies_are_plain_text_never_markdown(finished_run: Path, monkeypatch) -> None:
+    """A reply made of `-`, `+`, `*` and `#` tokens (as a barely trained model writes) is shown as the text it
+    is, in the chat and in "Compare two models": no bullets, headings or bold."""
+    from lrexplorer.app.common import run_chat
+
+    monkeypatch.setattr(
+        run_chat, "stream_reply", lambda model, messages, **kw: iter(["- 17\n+ 72", "\n* = = = =", "\n# **not bold**"])
+    )
+    at = train_page("chat1")
+    at.chat_input(key="chat.input").set_value("How much is 17 + 72?")
+    run(at)
+    user, assistant = at.chat_message
+    assert [t.value for t in user.text] == ["How much is 17 + 72?"] and not user.markdown
+    assert [t.value for t in assistant.text] == [MARKDOWN_LOOKING] and not assistant.markdown
+    at.button(key="chat.compare").click()
+    run(at)
+    answers = [m for m in at.chat_message if m.name == "assistant"][-2:]
+    for answer in answers:
+        assert [t.value for t in answer.text] == [MARKDOWN_LOOKING] and not answer.markdown

@@ -193,19 +193,21 @@ def test_returning_from_another_page_reopens_the_same_lesson():
 
 def test_paraphrase_experiment_opens_the_train_page_preset(tmp_path, monkeypatch):
     monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
-    from lrexplorer.app.common import run_inputs as train_form
+    from lrexplorer.app.common.run_state import RUN_FORM
 
     at = in_app("knowledge")
     at.slider(key="guide.phrasings").set_value(2).run()
-    at.button(key="guide.train.2").click().run()
+    assert (tmp_path / "guide-data" / "facts-2" / "train.jsonl").is_file()  # written for the link's run
+    link = next(e.proto for e in at.get("page_link") if e.proto.label == "Set up 2 phrasings on the Train page")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for key, values in parse_qs(link.query_string).items():
+        at.query_params[key] = values[0]
+    at.switch_page("page_scripts/train.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Train"
-    assert (
-        Path(at.session_state[train_form.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
-    )
-    assert at.session_state[train_form.key("max_steps")] == 150
-    assert at.session_state[train_form.key("eval_strategy")] == "steps"
-    assert (tmp_path / "guide-data" / "facts-2" / "train.jsonl").is_file()
+    assert Path(at.session_state[RUN_FORM.key("dataset")]).resolve() == (tmp_path / "guide-data" / "facts-2").resolve()
+    assert at.session_state[RUN_FORM.key("max_steps")] == 150
+    assert at.session_state[RUN_FORM.key("eval_strategy")] == "steps"
 
 
 def test_finished_paraphrase_runs_are_drawn(tmp_path, monkeypatch):
@@ -267,3 +269,28 @@ def test_search_hits_show_their_text_and_open_the_lesson_at_the_matching_section
     assert any(f"getElementById('{hit.anchor}')" in s for s in scripts), scripts
     at.run()  # scrolls once: the next run leaves the reader where they are
     assert not any("scrollIntoView" in h.proto.body for h in at.get("html"))
+
+
+@pytest.mark.parametrize("lesson", [lesson.id for lesson in LESSONS])
+def test_every_lesson_links_to_a_tool_and_each_link_presets_it(lesson, tmp_path, monkeypatch):
+    """The README promises each lesson a link that opens the right tool preset: every lesson has one, and
+    every link's query is read by its page without a value ignored (Train links reach the form's fields)."""
+    from lrexplorer.app.pages import PAGES
+    from lrexplorer.catalogues.params import CATALOGUE
+
+    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path))
+    at = in_app(lesson)
+    links = {(e.proto.page, e.proto.query_string) for e in at.get("page_link") if e.proto.page in PAGES}
+    assert links, f"lesson {lesson} links to no tool"
+    for page, query_string in links:
+        query = {k: v[0] for k, v in parse_qs(query_string).items()}
+        target = AppTest.from_file(APP, default_timeout=120).run()
+        for key, value in query.items():
+            target.query_params[key] = value
+        target.switch_page(PAGES[page].script).run()
+        assert not target.exception, (page, query, [e.value for e in target.exception])
+        ignored = [w.value for w in target.warning if "ignored" in w.value]
+        assert not ignored, (page, query, ignored)
+        if page == "train" and "run" not in query:
+            for key, value in query.items():
+                assert target.session_state[f"train.{key}"] == CATALOGUE[key].convert(value), (key, value)

@@ -44,7 +44,7 @@ def test_the_guide_links_to_the_lab_preset(tmp_path, monkeypatch):
     state = at.session_state
     assert state["knowledge.methods"] == query["methods"].split(",")
     assert state["knowledge.paraphrases"] == [int(p) for p in query["paraphrases"].split(",")]
-    assert state["knowledge.seeds"] == int(query["seeds"]) and state["knowledge.ep"] == float(query["epochs"])
+    assert state["knowledge.seeds"] == int(query["seeds"]) and state["knowledge.epochs"] == float(query["epochs"])
 
 
 def test_a_non_default_preset_reaches_every_control(tmp_path, monkeypatch):
@@ -52,7 +52,7 @@ def test_a_non_default_preset_reaches_every_control(tmp_path, monkeypatch):
     at = open_page(query, tmp_path, monkeypatch)
     state = at.session_state
     assert state["knowledge.methods"] == ["base", "rag"] and state["knowledge.paraphrases"] == [8, 1]
-    assert (state["knowledge.seeds"], state["knowledge.ep"], state["knowledge.budget"]) == (2, 4.0, "updates")
+    assert (state["knowledge.seeds"], state["knowledge.epochs"], state["knowledge.budget"]) == (2, 4.0, "updates")
     assert not at.button(key="knowledge.start").disabled
 
 
@@ -125,7 +125,8 @@ def test_a_lab_runs_is_stopped_and_is_shown_again_from_its_folder(tmp_path, monk
     assert not again.get("progress") and any("Stopped before the end" in w.value for w in again.warning)
     table = again.dataframe[0].value
     assert list(table["method"]) == ["base", "ft", "ft", "rag"]
-    assert table["accuracy"][0] == f"{rows['base', None]['mean']:.3f} ± 0.000"
+    assert table["accuracy"][0] == f"{rows['base', None]['mean']:.3f}"  # one seed: no "± 0.000"
+    assert any("; 1 seed;" in m.value for m in again.markdown), "not 1 seeds"
     charts = again.get("plotly_chart")
     assert len(charts) == 2  # accuracy and the fine-tuning loss
 

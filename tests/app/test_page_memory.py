@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lrexplorer.app.memory.form import SETUP_FIELDS
-from lrexplorer.app.memory.generate import GENERATE_FIELDS
+from lrexplorer.app.memory.form import GENERATE_FIELDS, SETUP_FIELDS
 from lrexplorer.catalogues.params import CATALOGUE, MEMORY, fields_for
 from lrexplorer.guide.links import MEMORY_PRESETS
 
@@ -149,7 +148,7 @@ def test_lora_and_checkpointing_lower_the_peak_and_the_savings_table_lists_them(
     at.run()
     after = metric(at, "Peak per device")
     assert after < before
-    table = next(d.value for d in at.dataframe if "setting" in d.value.columns)
+    table = next(d.value for d in at.table if "setting" in d.value.columns)
     names = " ".join(table["setting"])
     assert "gradient checkpointing" in names and "LoRA adapters" in names and "all chosen" in names
 

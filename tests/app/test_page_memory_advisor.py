@@ -44,3 +44,17 @@ def test_page_warns_when_the_installed_trl_is_not_modelled(monkeypatch) -> None:
     monkeypatch.setattr(fused_head, "installed_trl", lambda: "1.20.0")
     at = _page()
     assert any("TRL 1.20.0 is installed" in w.value for w in at.warning)
+
+
+def test_the_best_one_gpu_answer_comes_first_beside_the_multi_gpu_ones() -> None:
+    """Llama-3.1-8B with the page's defaults on an NVIDIA L4 (a link presets both): a one-GPU answer exists, so
+    it leads the table, marked the best on 1 GPU, and the sharded answers follow; applying it makes it fit."""
+    at = _page(model="Llama-3.1-8B", advisor_gpu="NVIDIA L4")
+    assert any(w.value.startswith("Does not fit. NVIDIA L4") for w in at.warning)
+    table = next(t.value for t in at.table if "change" in t.value.columns)
+    assert table["GPUs"].iloc[0] == "1" and table["change"].iloc[0].endswith("(best on 1 GPU)")
+    assert (table["GPUs"].astype(int) > 1).any()
+    assert list(table["GPUs"].astype(int)) == sorted(table["GPUs"].astype(int))
+    first = table["change"].iloc[0].removesuffix(" (best on 1 GPU)")
+    next(b for b in at.button if b.label == f"Apply: {first}").click().run()
+    assert not at.exception and any(s.value.startswith("Fits. NVIDIA L4") for s in at.success)

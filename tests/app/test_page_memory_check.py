@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from lrexplorer.app.memory import check as memory_check
@@ -92,3 +93,23 @@ def test_the_page_reports_a_hung_simulation_and_stays_usable(monkeypatch):
     errors = [e.value for e in at.error]
     assert any(e.startswith("The simulated step failed: timed out: no result within 2 s") for e in errors), errors
     assert at.metric[0].label == "Peak per device"  # the estimate above is still there
+
+
+@pytest.mark.slow  # a real simulated step of SmolLM2-135M in the worker: about a minute
+def test_simulate_exactly_compares_like_with_like_and_says_why_the_gpu_estimate_differs():
+    """The default setup (SmolLM2-135M, SFTTrainer, device cuda): the simulation runs TRL's fused LM head on its
+    torch fallback (the CPU's path). The page compares it with the estimate of that same step, and says beside
+    it which trainer it simulated and why the estimate for a GPU (TRL's Triton path) is lower."""
+    import re
+
+    at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "page_scripts" / "memory.py"), default_timeout=600).run()
+    assert any("Modelled trainer: **sft**" in c.value for c in at.caption)
+    at.button(key="mem.simulate").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    same = next(c.value for c in at.caption if c.value.startswith("Estimate of the same step"))
+    gap = float(re.search(r"([+-]\d+\.\d)%", same).group(1))
+    assert abs(gap) < 1.0, same  # like against like: the analytic torch-fallback step against the simulated one
+    note = next(i.value for i in at.info if i.value.startswith("Simulated: TRL's SFTTrainer"))
+    assert "torch fallback" in note and "Triton" in note
+    shown = float(re.search(r"for your GPU \((\d+\.\d+) GiB\) is ([+-]\d+\.\d)%", note).group(2))
+    assert shown < -10, note  # the GPU path keeps less than the fallback the CPU ran

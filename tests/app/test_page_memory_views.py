@@ -73,16 +73,19 @@ def test_cpu_wording_has_no_gpu_overheads() -> None:
 
 def test_savings_rows_say_what_they_compare() -> None:
     at = page()
-    table = next(d.value for d in at.dataframe if "compares" in d.value.columns and "all chosen" in str(d.value))
+    table = next(d.value for d in at.table if "compares" in d.value.columns and "all chosen" in str(d.value))
     attention = table[table["setting"].str.startswith("memory-efficient attention")].iloc[0]
     assert "default, not set by you" in attention["setting"]
     assert attention["compares"] == "attn_implementation eager → sdpa"
-    if attention["saves GiB"] <= 0.005:
+    if float(attention["saves GiB"]) <= 0.005:
         assert attention["note"]
-    more = next(d.value for d in at.dataframe if "compares" in d.value.columns and "all chosen" not in str(d.value))
+    more = next(d.value for d in at.table if "compares" in d.value.columns and "all chosen" not in str(d.value))
     assert more["compares"].str.len().gt(0).all()
     shard = more[more["setting"].str.startswith("sharding")].iloc[0]
     assert "num_gpus 1 → 2" in shard["compares"]
+    # Static tables (every note read in full) with a dash where a figure does not apply, never "None".
+    for shown in (table, more):
+        assert "None" not in {str(v) for v in shown.to_numpy().ravel()}
 
 
 def test_a_negative_saving_names_the_component_that_grows() -> None:

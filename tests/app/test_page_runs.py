@@ -60,7 +60,10 @@ def test_table_lists_every_run_with_its_key_facts(runs):
     rows = {r["run"]: r for r in table(runs_page())}
     assert set(rows) == {"alpha", "beta", "gamma"}
     assert rows["beta"]["status"] == "stopped" and rows["beta"]["learning_rate"] == "0.003"
-    assert rows["alpha"]["final loss"] == pytest.approx(3.0) and rows["alpha"]["attention"] == "sdpa"
+    assert rows["alpha"]["final loss"] == "3.0000" and rows["alpha"]["attention"] == "sdpa"
+    # A run that never evaluated shows a dash, never "None".
+    assert all(row["eval loss"] == "—" or float(row["eval loss"]) >= 0 for row in rows.values())
+    assert "None" not in {v for row in rows.values() for v in row.values()}
     assert rows["alpha"]["model"] == "builtin:tiny" and rows["alpha"]["steps"] == "20/20"
 
 

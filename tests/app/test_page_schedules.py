@@ -254,7 +254,7 @@ def test_bad_query_values_are_ignored_with_a_warning():
 def test_summary_and_notes():
     at = page(schedule="linear,constant,reduce_lr_on_plateau,OneCycleLR", warmup="10")
     assert not at.exception and not errors(at)
-    rows = at.dataframe[0].value
+    rows = at.table[0].value
     assert list(rows["schedule"]) == ["linear", "constant", "reduce_lr_on_plateau", "OneCycleLR"]
     assert rows.loc[0, "first LR"] == "0" and rows.loc[1, "warmup"] == "ignored"
     notes = " ".join(w.value for w in [*at.warning, *at.info])
@@ -272,7 +272,7 @@ def test_summary_writes_small_learning_rates_in_scientific_notation():
 
     at = set_run(page(schedule="linear,cosine", warmup="10"), lr=2e-5, steps=1000)
     assert not at.exception and not errors(at)
-    rows = at.dataframe[0].value
+    rows = at.table[0].value
     assert list(rows["max LR"]) == ["2e-05", "2e-05"] and list(rows["first LR"]) == ["0", "0"]
     for i, name in enumerate(("linear", "cosine")):
         real = hf_reference(name, 2e-5, 1000, 10, {})

@@ -75,12 +75,10 @@ def test_form_is_the_catalogue_grouped_with_help(runs):
     expanders = {e.label: e for e in at.expander}
     for group, title in GROUPS.items():
         inside = {
-            w.key
-            for kind in ("number_input", "text_input", "selectbox", "checkbox")
-            for w in expanders[title].get(kind)
+            w.key for kind in ("number_input", "text_input", "selectbox", "toggle") for w in expanders[title].get(kind)
         }
         assert inside == {f"train.{p.name}" for p in by_group()[group]}, title
-    widgets = {w.key: w for kind in ("number_input", "text_input", "selectbox", "checkbox") for w in at.get(kind)}
+    widgets = {w.key: w for kind in ("number_input", "text_input", "selectbox", "toggle") for w in at.get(kind)}
     for p in fields_for(TRAIN):  # every training field has its widget, with the catalogue's help
         name = p.name
         w = widgets.get(f"train.{name}")
@@ -269,8 +267,8 @@ def test_form_points_to_the_active_run(runs):
 @pytest.mark.slow
 def test_qlora_run_from_the_page_saves_an_adapter_that_generates(runs):
     at = train_page()
-    at.checkbox(key="train.use_peft").check()
-    at.checkbox(key="train.load_in_4bit").check()
+    at.toggle(key="train.use_peft").set_value(True)
+    at.toggle(key="train.load_in_4bit").set_value(True)
     run(at)
     assert any(m.label.startswith("Estimated peak") for m in at.metric), "the memory pre-flight of the 4-bit run"
     run_id = start_from_form(at, max_steps=4, learning_rate=2e-3)

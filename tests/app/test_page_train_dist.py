@@ -55,7 +55,7 @@ def logged_steps(run_dir: Path) -> int:
 
 def test_processes_and_sharding_section(page, monkeypatch):
     section = next(e for e in page.expander if e.label == "Processes and sharding")
-    keys = {w.key for kind in ("number_input", "text_input", "selectbox", "checkbox") for w in section.get(kind)}
+    keys = {w.key for kind in ("number_input", "text_input", "selectbox", "toggle") for w in section.get(kind)}
     assert keys == {"train.num_processes", "train.fsdp", "train.fsdp_config", "train.deepspeed"}
     captions = " ".join(c.value for c in section.caption)
     facts = detect_facts()
@@ -65,7 +65,7 @@ def test_processes_and_sharding_section(page, monkeypatch):
     if not facts.gpu_capabilities:
         assert "no GPU" in captions and "FSDP needs GPUs" in captions
         assert f"Up to {min(8, facts.cpu_cores)} processes" in captions
-        assert page.checkbox(key="train.fsdp").disabled and page.text_input(key="train.fsdp_config").disabled
+        assert page.toggle(key="train.fsdp").disabled and page.text_input(key="train.fsdp_config").disabled
 
     page.number_input(key="train.num_processes").set_value(2)
     ran(page)

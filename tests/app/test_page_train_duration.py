@@ -22,8 +22,13 @@ def runs(tmp_path, monkeypatch) -> Path:
 
 
 def seconds(text: str) -> int:
-    parts = [int(p) for p in text.split(":")]
-    return sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    """Seconds of a duration as the app writes it (1h02m05s, 3m05s, 42s)."""
+    import re
+
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(\d+)s", text)
+    assert parts is not None, text
+    hours, minutes, secs = (int(p or 0) for p in parts.groups())
+    return 3600 * hours + 60 * minutes + secs
 
 
 def test_predicted_duration_from_a_similar_ended_run(runs: Path) -> None:

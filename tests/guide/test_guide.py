@@ -245,3 +245,18 @@ def test_the_newest_run_of_each_experiment_is_found_in_the_runs_folder(tmp_path)
     assert e1.label == "1 phrasing" and e5.label == "5 phrasings"
     make_run(root, "builtin-5", config={"dataset": "builtin:facts", "max_steps": 150, "eval_strategy": "steps"})
     assert paraphrases.newest_runs(experiments, root)[e5.label][0].name == "builtin-5"
+
+
+def test_ovadia_et_al_is_dated_as_published_everywhere():
+    """The paper appeared at EMNLP 2024 (arXiv 2023): every place that dates it says 2024."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = [*(root / "lrexplorer").rglob("*.py"), root / "README.md", root / "bench" / "README.md"]
+    dated = []
+    for path in files:
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        for match in re.finditer(r"Ovadia et al\.[^.]{0,60}?\b(20\d\d)\b", text):
+            dated.append((path.name, match.group(1)))
+    assert dated and {year for _, year in dated} == {"2024"}, dated

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from lrexplorer.core.fields import FieldError
-from lrexplorer.memory.advice.advisor import advise, check_margin, flops_per_update, max_batch, usable_bytes
+from lrexplorer.memory.advice.advisor import advise, flops_per_update, max_batch
+from lrexplorer.memory.advice.budget import check_margin, usable_bytes
 from lrexplorer.memory.analytic.estimate import estimate
 from lrexplorer.memory.gpus import find_gpu
 from lrexplorer.memory.model_source import resolve_model
@@ -30,8 +31,9 @@ def test_every_suggestion_fits_when_applied() -> None:
         assert estimate(ARCH, applied).peak_bytes <= advice.usable_bytes, s.label
         assert s.setup == applied and estimate(ARCH, applied).peak_bytes == s.peak_bytes
     ranks = [s.rank for s in suggestions]
-    assert ranks == sorted(ranks)
-    assert advice.combined.rank == min(ranks)  # the cheapest combination is at least as cheap as any one alone
+    assert ranks == sorted(ranks)  # fewest GPUs first, then quality cost, then compute
+    assert advice.combined.rank == min(ranks)  # the best answer is at least as good as any change alone
+    assert [b.gpus for b in advice.best] == sorted({b.gpus for b in advice.best})  # one best per GPU count
 
 
 def test_a_fitting_setup_has_no_suggestions_and_its_largest_batch() -> None:
@@ -111,3 +113,66 @@ def test_cli_says_which_trainer_and_warns_on_a_fallback(monkeypatch, capsys) -> 
     assert "trainer: sft" in out and "WARNING: TRL 1.17.0 is installed" in out
     assert main([*args, "--device", "cpu", "--trainer", "transformers"]) == 0
     assert "WARNING" not in capsys.readouterr().out
+
+
+def _brute_force(arch, setup, gpu, margin=10.0):
+    """Every combination the advisor may suggest, tried one by one: the switches, ZeRO-3 GPU counts, every
+    max_length halving and every micro-batch that keeps the global batch; each one that fits, with its
+    (GPUs, quality, compute) rank."""
+    import itertools
+
+    from lrexplorer.memory.advice.advisor import QUALITY, SHARD_GPUS, _spread
+
+    usable = usable_bytes(gpu, margin)
+    switches = [
+        [{}, {"activation_checkpointing": True}],
+        [{}, {"optim": "adamw_8bit"}],
+        [{}, {"use_peft": True}, {"use_peft": True, "load_in_4bit": True}],
+    ]
+    costs = {"activation_checkpointing": 0, "optim": 1, "use_peft": 2, "load_in_4bit": 3}
+    fits = []
+    for combo in itertools.product(*switches):
+        base = {k: v for c in combo for k, v in c.items()}
+        for n in (1, *SHARD_GPUS):
+            if n > 1 and base.get("load_in_4bit"):
+                continue  # QLoRA with ZeRO-3 is refused by a real run
+            shard = {} if n == 1 else {"num_gpus": n, "zero_stage": 3, **_spread(setup, n)}
+            trial = setup.with_(**base, **shard)
+            total = trial.per_device_train_batch_size * trial.gradient_accumulation_steps
+            for length in (setup.max_length, *(setup.max_length >> k for k in range(1, 4))):
+                for b in (b for b in range(1, total + 1) if total % b == 0):
+                    t = trial.with_(
+                        max_length=length, per_device_train_batch_size=b, gradient_accumulation_steps=total // b
+                    )
+                    peak = estimate(arch, t).peak_bytes
+                    if peak <= usable:
+                        quality = max(
+                            [costs[k] for k in base] + ([QUALITY["truncation"]] if length < setup.max_length else [0])
+                        )
+                        fits.append((n, quality, flops_per_update(arch, t)))
+    return fits
+
+
+def test_the_best_one_gpu_answer_is_found_whenever_one_exists() -> None:
+    """Llama-3.1-8B with the Memory page's defaults on an NVIDIA L4: LoRA (with checkpointing or a smaller
+    micro-batch) fits one L4, and the advisor says so first, beside its multi-GPU answers."""
+    from lrexplorer.catalogues.params import CATALOGUE, MEMORY
+    from lrexplorer.memory.setup import setup_from_values
+
+    l4 = find_gpu("L4")
+    source = resolve_model("Llama-3.1-8B")
+    names = ("per_device_train_batch_size", "max_length", "gradient_accumulation_steps", "dtype", "optim", "trainer")
+    setup = setup_from_values({n: CATALOGUE[n].default_for(MEMORY) for n in names}, source.config, [])
+    # The issue's witness: checkpointing + LoRA fits one L4.
+    assert estimate(ARCH, setup.with_(activation_checkpointing=True, use_peft=True)).peak_bytes <= usable_bytes(l4, 10)
+    advice = advise(ARCH, setup, l4)
+    assert not advice.fits
+    first = advice.suggestions()[0]
+    assert first.gpus == 1 and advice.is_best(first) and first.peak_bytes <= advice.usable_bytes
+    assert any(s.gpus > 1 for s in advice.suggestions()), "the multi-GPU answers are shown beside it"
+    # No combination within the advisor's bounds ranks better than its best answer on each GPU count.
+    brute = _brute_force(ARCH, setup, l4)
+    for best in advice.best:
+        same = [r for r in brute if r[0] == best.gpus]
+        assert min(same)[:2] >= best.rank[:2], (best.label, min(same))
+    assert min(brute)[0] == 1

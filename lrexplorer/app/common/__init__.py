@@ -1,12 +1,13 @@
 """What several pages share.
 
-- `run_inputs`: one widget per catalogue field of the run form, its key and help, value conversions.
-- `run_form`: the run form (Train page, Tune page, Guide links): its groups, saved state and loading a config.
+- `page_state`: the one state model of every page: its settings in a session-state namespace and in the address.
+- `field_widgets`: the one Field-to-widget factory, its help text, and a widget value's conversions (URL included).
+- `run_state`: the run form's values (the Train page's settings), filled from a config; one field's input.
+- `run_form`: the run form (Train page, Tune page): its groups as expanders.
 - `run_form_dist`: the run form's "Processes and sharding" section.
-- `field_widgets`: inputs generated from catalogue fields for the forms that are not the run form.
 - `schedule_inputs`: what a user types (form, JSON, URL query) turned into schedule inputs.
 - `schedule_view`: what is shown about a schedule's curve: its drawable points, summary and caveats.
-- `widgets`: small helpers (schedule argument widgets, cached hardware and machine facts).
+- `widgets`: small helpers (cached curve views, errors and notes, cached hardware and machine facts).
 - `run_actions`: the server-wide feeds that read run folders, shared by the Train and Runs pages.
 - `run_chat`: chatting with a finished run's model, and comparing two models on one prompt.
 - `sidebar`: the sidebar of every page: what this machine has.

@@ -95,11 +95,22 @@ def _stream(folder: Path, messages: list[Message], sampling: dict[str, Any]) -> 
         st.error(f"Generation failed: {type(exc).__name__}: {exc}", icon=":material/error:")
 
 
+def plain(text: str) -> None:
+    """A message as the model wrote it: plain text, never Markdown (a reply starting with `-`, `+` or `*`
+    tokens is text the model produced, not a list to format)."""
+    st.text(text, width="stretch")
+
+
 def _answer(folder: Path, messages: list[Message], sampling: dict[str, Any]) -> str:
-    text = st.write_stream(_stream(folder, messages, sampling))
-    text = text if isinstance(text, str) else "".join(map(str, text))
+    """Stream the reply into one plain-text element as it comes; returns the whole reply."""
+    box = st.empty()
+    text = ""
+    for piece in _stream(folder, messages, sampling):
+        text += piece
+        with box:
+            plain(text)
     if not text.strip():
-        st.caption(EMPTY_REPLY)
+        box.caption(EMPTY_REPLY)
     return text
 
 
@@ -117,7 +128,10 @@ def chat_panel(run_dir: Path, config: dict[str, Any]) -> None:
     history: list[Message] = st.session_state.setdefault(key, [])
     for message in history:
         with st.chat_message(message["role"]):
-            st.markdown(message["content"] if message["content"].strip() else f"*{EMPTY_REPLY}*")
+            if message["content"].strip():
+                plain(message["content"])
+            else:
+                st.caption(EMPTY_REPLY)
     hint = sample_prompt(config)
     # In a container, the input sits here in the page instead of pinned to the window's bottom: a pinned
     # input makes the page open scrolled to its end, with the charts above cut off at the window's top.
@@ -126,7 +140,7 @@ def chat_panel(run_dir: Path, config: dict[str, Any]) -> None:
     if prompt:
         history.append({"role": "user", "content": prompt})
         with st.chat_message("user"):
-            st.markdown(prompt)
+            plain(prompt)
         with st.chat_message("assistant"):
             history.append({"role": "assistant", "content": _answer(folder, history, sampling)})
     if history and st.button("Clear the conversation", key="chat.clear", icon=":material/delete_sweep:"):

@@ -1,6 +1,6 @@
-"""The run form: every catalogue field as a widget, one expander per catalogue group, kept while the form
-is off screen, and filled from a run's config on request. The Train page draws it with its pre-flight and
-Start (`app/train/form.py`); the Tune page draws it for the run it tunes; the Guide's links fill it."""
+"""The run form: every catalogue field as a widget (`run_state.field_widget`), one expander per catalogue
+group. The Train page draws it with its pre-flight and Start (`app/train/form.py`); the Tune page draws it,
+under its own widget keys, as the run it tunes."""
 
 from __future__ import annotations
 
@@ -9,41 +9,17 @@ from typing import Any
 import streamlit as st
 
 from lrexplorer.app.common.run_form_dist import distributed_section
-from lrexplorer.app.common.run_inputs import SAVED, from_widget, key, to_widget, widget
+from lrexplorer.app.common.run_state import field_widget
 from lrexplorer.app.common.widgets import cached_facts, cached_hardware
 from lrexplorer.catalogues import builtin
-from lrexplorer.catalogues.params import CATALOGUE, CATALOGUE_LIST, GROUPS, by_group
+from lrexplorer.catalogues.params import GROUPS, Field, by_group
 
 OPEN_GROUPS = ("model-data", "optimisation", "schedule")
 
 
-def seed_form() -> None:
-    """Give every widget its first value: the one kept from the last visit, else the catalogue default
-    (set through session state, never also through `value=`, which Streamlit warns about)."""
-    saved = st.session_state.get(SAVED, {})
-    for p in CATALOGUE_LIST:
-        k = key(p.name)
-        if k not in st.session_state:
-            st.session_state[k] = saved.get(k, to_widget(p, p.default))
-
-
-def load_form(values: dict[str, Any] | None = None) -> None:
-    """Fill the form with a run's config (None: the defaults) the next time it is drawn.
-
-    output_dir is left empty: the new run gets its own folder.
-    """
-    values = values or {}
-    st.session_state[SAVED] = {
-        key(p.name): to_widget(p, values.get(p.name, p.default) if p.name != "output_dir" else p.default)
-        for p in CATALOGUE_LIST
-    }
-    for p in CATALOGUE_LIST:
-        st.session_state.pop(key(p.name), None)
-
-
-def form() -> dict[str, Any]:
-    """The whole form, one expander per catalogue group; returns field -> raw value."""
-    seed_form()
+def form(prefix: str | None = None) -> dict[str, Any]:
+    """The whole form, one expander per catalogue group; returns field -> raw value. `prefix`: the widget
+    keys of another page drawing the same values (the Tune page)."""
     raw: dict[str, Any] = {}
     groups = by_group()
     for group, title in GROUPS.items():
@@ -51,14 +27,37 @@ def form() -> dict[str, Any]:
             if group == "model-data":
                 st.caption(dataset_caption())
             if group == "distributed":
-                raw.update(distributed_section(groups[group], cached_facts(), cached_hardware()))
+                raw.update(distributed_section(groups[group], cached_facts(), cached_hardware(), prefix))
                 continue
-            cols = st.columns(2)
-            for i, p in enumerate(groups[group]):
-                with cols[i % 2]:
-                    raw[p.name] = from_widget(p, widget(p))
-    st.session_state[SAVED] = {key(n): st.session_state.get(key(n)) for n in CATALOGUE}
+            for row in rows_of(groups[group]):
+                if len(row) == 1 and len(row[0].name) > LONG_NAME:
+                    raw[row[0].name] = field_widget(row[0], prefix)
+                    continue
+                for col, p in zip(st.columns(2), row, strict=False):
+                    with col:
+                        raw[p.name] = field_widget(p, prefix)
     return raw
+
+
+# A name longer than this does not fit half the form's width on one line: it gets the row to itself.
+LONG_NAME = 22
+
+
+def rows_of(fields: list[Field]) -> list[list[Field]]:
+    """The fields two by two, except a long name, which takes a whole row (its label is never broken)."""
+    rows: list[list[Field]] = []
+    pending: list[Field] = []
+    for p in fields:
+        if len(p.name) > LONG_NAME:
+            rows.append([p])
+            continue
+        pending.append(p)
+        if len(pending) == 2:
+            rows.append(pending)
+            pending = []
+    if pending:
+        rows.append(pending)
+    return rows
 
 
 def dataset_caption() -> str:

@@ -1,4 +1,4 @@
-"""The Train form's "Processes and sharding" section: how many processes train the run and how they
+"""The run form's "Processes and sharding" section: how many processes train the run and how they
 share the model, with what this machine offers said above the fields. A choice the machine cannot run
 (FSDP on the CPU, DeepSpeed without its package) is disabled with the reason and kept at its default,
 so a loaded config cannot leave a value the user could no longer change."""
@@ -26,11 +26,12 @@ def machine_line(facts: Facts, hw: Hardware, use_cpu: bool) -> str:
     return f"This machine: {have}. Up to {top} {where}: {why}."
 
 
-def distributed_section(fields: list[Field], facts: Facts, hw: Hardware) -> dict[str, Any]:
+def distributed_section(fields: list[Field], facts: Facts, hw: Hardware, prefix: str | None = None) -> dict[str, Any]:
     """The section's widgets; returns field -> raw value, as the rest of the form does."""
-    from lrexplorer.app.common.run_inputs import from_widget, key, to_widget, widget
+    from lrexplorer.app.common.field_widgets import to_widget
+    from lrexplorer.app.common.run_state import RUN_FORM, field_widget
 
-    use_cpu = bool(st.session_state.get(key("use_cpu"), False))
+    use_cpu = bool(RUN_FORM.get("use_cpu"))
     st.caption(machine_line(facts, hw, use_cpu))
     off = unavailable(facts, use_cpu)
     raw: dict[str, Any] = {}
@@ -39,9 +40,9 @@ def distributed_section(fields: list[Field], facts: Facts, hw: Hardware) -> dict
     for i, p in enumerate(fields):
         reason = off.get(p.name)
         if reason is not None:
-            st.session_state[key(p.name)] = to_widget(p, p.default)
+            RUN_FORM.set(**{p.name: to_widget(p, p.default)})
         with cols[i % 2]:
-            raw[p.name] = from_widget(p, widget(p, disabled=reason is not None))
+            raw[p.name] = field_widget(p, prefix, disabled=reason is not None)
             if reason is not None:
                 first = said.setdefault(reason, p.name)
                 st.caption(f":material/block: {reason}" if first == p.name else f":material/block: as for {first}")

@@ -47,18 +47,6 @@ def placeholder(param: Field, span: int) -> str:
     return f"default {fmt_value(value)}"
 
 
-def help_text(param: Field, span: int) -> str:
-    """Tooltip: the parameter's meaning, what it accepts and what an empty field means."""
-    parts = [param.help, f"Allowed: {param.allowed()}."]
-    if param.derived_from_lr is not None:
-        parts.append(f"Empty: {param.empty_means()}.")
-    elif param.default is None and param.derived is not None:
-        parts.append(f"Empty: {param.empty_means()} ({fmt_value(param.run_default(span))} for this run).")
-    elif param.kind not in ("bool", "choice"):
-        parts.append("Empty: the default." if param.default is not None else "Empty: not passed.")
-    return "\n\n".join(parts)
-
-
 def collect_kwargs(schedule: Schedule, values: Mapping[str, Any], json_text: str | None = None) -> dict[str, Any]:
     """The lr_scheduler_kwargs a user asked for: fields they filled, then the JSON box on top.
 

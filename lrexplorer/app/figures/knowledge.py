@@ -11,6 +11,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from lrexplorer.app.figures.lr_curves import PALETTE, vertical_line
+from lrexplorer.core.units import plural
+from lrexplorer.knowledge.results import accuracy_text
 
 COLOURS = {"base": PALETTE[7], "ft": PALETTE[0], "rag": PALETTE[2], "ft+rag": PALETTE[3]}
 HEIGHT = 380
@@ -21,21 +23,38 @@ def accuracy_figure(results: dict[str, Any]) -> go.Figure:
     """Trained methods as lines over the paraphrase counts with ±1 std error bars over seeds; methods that
     do not train (base, rag) as dashed horizontal lines; chance as a dotted grey line."""
     rows = [r for r in results["results"] if r["mean"] is not None]
-    counts = sorted({r["paraphrases"] for r in rows if r["paraphrases"] is not None})
+    # The axis shows the counts the lab planned, drawn or not: a lab stopped before its first fine-tuning
+    # result still has its axis, not Plotly's empty default.
+    counts = sorted({r["paraphrases"] for r in results["results"] if r["paraphrases"] is not None})
     fig = go.Figure()
     for method in ("ft", "ft+rag"):
         mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["paraphrases"])
         if mine:
+            seeds = len(mine[0]["accuracy"])
+            spread = seeds > 1  # one seed has no spread to draw
             fig.add_trace(
                 go.Scatter(
                     x=[r["paraphrases"] for r in mine],
                     y=[r["mean"] for r in mine],
-                    error_y={"type": "data", "array": [r["std"] for r in mine], "visible": True},
+                    error_y={"type": "data", "array": [r["std"] for r in mine], "visible": spread},
                     mode="lines+markers",
-                    name=f"{method} (± 1 std over {len(mine[0]['accuracy'])} seeds)",
+                    name=f"{method} (± 1 std over {plural(seeds, 'seed')})" if spread else f"{method} (1 seed)",
                     line={"color": COLOURS[method]},
                 )
             )
+    trained = [r for r in results["results"] if r["paraphrases"] is not None]
+    if trained and not any(r["mean"] is not None for r in trained):
+        fig.add_annotation(
+            text="no fine-tuning result: the lab "
+            + ("stopped" if results.get("stopped") else "ended")
+            + " before the first one finished",
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+            font={"color": "rgba(90, 90, 90, 0.9)"},
+        )
     for method in ("base", "rag"):
         row = next((r for r in rows if r["method"] == method), None)
         if row is not None:
@@ -56,10 +75,11 @@ def accuracy_figure(results: dict[str, Any]) -> go.Figure:
         margin={"l": 50, "r": 20, "t": 30, "b": 50},
         yaxis={"title": {"text": "accuracy (highest log-probability)"}, "range": [0, 1.02]},
         xaxis={
-            "title": {"text": "paraphrases per fact in the fine-tuning documents"},
-            "tickvals": counts or None,
+            "title": {"text": "paraphrases per fact in the fine-tuning documents" if counts else ""},
+            "tickvals": counts or [],
             # half a count of margin each side, so the end points and their error bars are not on the frame
-            "range": [min(counts) - 0.5, max(counts) + 0.5] if counts else None,
+            "range": [min(counts) - 0.5, max(counts) + 0.5] if counts else [0, 1],
+            "showticklabels": bool(counts),
         },
         legend={"orientation": "h", "y": 1.12},
     )
@@ -114,7 +134,7 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "paraphrases": "-"
                 if r["paraphrases"] is None
                 else str(r["paraphrases"]),  # one type per column (Arrow)
-                "accuracy": f"{r['mean']:.3f} ± {r['std']:.3f}" if ran else "not run",
+                "accuracy": accuracy_text(r["accuracy"]) if ran else "not run",
                 "exact match": f"{r['exact_match_mean']:.3f}" if ran else "",
                 "per seed": ", ".join(f"{a:.3f}" for a in r["accuracy"]),
             }

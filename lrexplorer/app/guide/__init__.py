@@ -5,4 +5,5 @@
 - `lessons`: the lessons' interactive parts (paraphrase runs, schedule curves, demonstrations).
 - `memory`: the memory-against-sequence-length plot of the checkpointing and flash-attention lessons.
 - `reference`: the reference lessons: every argument, and the notes' example corrected.
+- `state`: the page's settings: the lesson, the search, each demonstration's choices (`GUIDE`).
 """

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrexplorer.app import pages
 from lrexplorer.app.common.schedule_view import stacked_formula
 from lrexplorer.app.figures import guide as figures
 from lrexplorer.app.guide.nav import page_link
+from lrexplorer.app.guide.state import GUIDE, WEIGHT_DECAYS
 from lrexplorer.guide import demos, paraphrases
 from lrexplorer.guide.content import NOTES_FORMS
 from lrexplorer.guide.links import (
@@ -22,10 +22,12 @@ from lrexplorer.guide.links import (
     Link,
     SchedulePreset,
     default_preset,
+    grad_norm_link,
     knowledge_link,
     memory_link,
     notes_comparison_link,
     schedule_link,
+    weight_decay_link,
 )
 from lrexplorer.schedules import CATALOGUE, NOTES_SCHEDULES
 
@@ -71,8 +73,7 @@ def paraphrase_runs() -> None:
         "Training phrasings per fact",
         1,
         paraphrases.MAX_PHRASINGS,
-        1,
-        key="guide.phrasings",
+        **GUIDE.bind("phrasings"),
         help="The built-in facts dataset trains on 5 phrasings; fewer phrasings are written to a folder.",
     )
     root = data_root()
@@ -98,14 +99,13 @@ def paraphrase_runs() -> None:
     )
     if chosen.needs_file:
         folder = Path(chosen.dataset)
+        st.caption(
+            f"The {k}-phrasing dataset is written to {folder}/ (train.jsonl, {chosen.examples} examples, and "
+            "test.jsonl) for the runs below; from the command line:"
+        )
         st.code(f"python -m lrexplorer.guide.paraphrases --phrasings {k} --out {folder}", language="bash")
-        if st.button(f"Write the {k}-phrasing dataset to {folder}/", key="guide.write_facts", icon=":material/save:"):
-            paraphrases.write_dataset(k, folder)
-            st.success(
-                f"Wrote {folder}/train.jsonl ({chosen.examples} examples) and test.jsonl.", icon=":material/check:"
-            )
     st.code("\n\n".join(e.command.replace(" --", " \\\n    --") for e in rows), language="bash")
-    train_buttons(rows)
+    train_links(rows)
     st.markdown(
         "**What to look for.** In the training loss: a step down after each dotted epoch line, when the model "
         "meets sentences it has seen (memorisation). Between the runs: fewer phrasings drive the training loss "
@@ -115,20 +115,19 @@ def paraphrase_runs() -> None:
     page_link(knowledge_link(), icon=":material/lightbulb:")
 
 
-def train_buttons(experiments: list[paraphrases.Experiment]) -> None:
-    """Open the Train page with its form filled in for one experiment (the form reads no query parameters,
-    so it is preset through `train_form.load_form`, the Train page's own loader)."""
+def train_links(experiments: list[paraphrases.Experiment]) -> None:
+    """Links to the Train page with its form set to each experiment (the Train page reads its settings from
+    the address). A phrasing count other than the built-in's trains on a folder of its own, written here
+    when missing (a few kB), so the run the link sets up finds its data."""
+    from lrexplorer.app.common.run_state import config_query
+
     cols = st.columns(len(experiments))
     for col, e in zip(cols, experiments):
+        if e.needs_file and not (Path(e.dataset) / "train.jsonl").is_file():
+            paraphrases.write_dataset(e.phrasings, Path(e.dataset))
         label = f"Set up {e.phrasings} phrasing{'s' if e.phrasings > 1 else ''} on the Train page"
-        if col.button(label, key=f"guide.train.{e.phrasings}", icon=":material/model_training:"):
-            from lrexplorer.app.common.run_form import load_form
-
-            if e.needs_file:
-                paraphrases.write_dataset(e.phrasings, Path(e.dataset))
-            load_form(e.settings)
-            if not pages.switch_page(TRAIN_PAGE):  # the Guide runs on its own: there is no Train page to go to
-                st.info("Open the Train page of the app: its form now holds this experiment.", icon=":material/info:")
+        with col:
+            page_link(Link(TRAIN_PAGE, label, config_query(e.settings)), icon=":material/model_training:")
 
 
 def show_finished_runs(experiments: list[paraphrases.Experiment]) -> None:
@@ -158,14 +157,13 @@ def schedulers() -> None:
         "learning_rate",
         min_value=1e-7,
         max_value=1.0,
-        value=5e-5,
         step=1e-5,
         format="%g",
-        key="guide.sched.lr",
         help="The peak LR every curve below scales.",
+        **GUIDE.bind("sched.lr"),
     )
     steps = c2.number_input(
-        "max_steps (optimizer updates)", min_value=10, max_value=100_000, value=1000, step=100, key="guide.sched.steps"
+        "max_steps (optimizer updates)", min_value=10, max_value=100_000, step=100, **GUIDE.bind("sched.steps")
     )
     for name in NOTES_SCHEDULES:
         schedule_block(name, float(lr), int(steps))
@@ -188,14 +186,12 @@ def schedule_block(name: str, lr: float, steps: int) -> None:
             st.caption(remark)
             warmup = default_preset(name).warmup_steps
             if name == "constant_with_warmup":
+                top = max(1, steps // 2)
+                if GUIDE.get("sched.warmup") > top:  # fewer updates than before: the ramp shortens with them
+                    GUIDE.set(**{"sched.warmup": top})
                 warmup = float(
                     st.slider(
-                        "warmup_steps",
-                        0,
-                        max(1, steps // 2),
-                        int(min(warmup, steps // 2)),
-                        key="guide.sched.warmup",
-                        help="Updates spent ramping up from 0.",
+                        "warmup_steps", 0, top, help="Updates spent ramping up from 0.", **GUIDE.bind("sched.warmup")
                     )
                 )
         preset = SchedulePreset(lr, steps, warmup)
@@ -208,9 +204,9 @@ def schedule_block(name: str, lr: float, steps: int) -> None:
 def accumulation_demo() -> None:
     st.markdown("##### Check it with torch")
     c1, c2, c3 = st.columns(3)
-    n = c1.slider("micro-batches n", 1, 8, 4, key="guide.acc.n")
-    b = c2.slider("sequences per micro-batch b", 1, 4, 2, key="guide.acc.b")
-    dtype = c3.radio("precision", ["float32", "float64"], horizontal=True, key="guide.acc.dtype")
+    n = c1.slider("micro-batches n", 1, 8, **GUIDE.bind("acc.n"))
+    b = c2.slider("sequences per micro-batch b", 1, 4, **GUIDE.bind("acc.b"))
+    dtype = c3.radio("precision", ["float32", "float64"], horizontal=True, **GUIDE.bind("acc.dtype"))
     r = cached_accumulation(n, b, dtype)
     st.caption(
         f"A tiny language model (embedding + linear head) on {n * b} sequences of random tokens with "
@@ -250,7 +246,7 @@ def accumulation_demo() -> None:
 
 # -- weight decay ----------------------------------------------------------------------------------------
 def decay_comparison() -> None:
-    wd = st.select_slider("weight_decay λ", [0.001, 0.01, 0.1, 0.3], value=0.1, key="guide.wd.lambda")
+    wd = st.select_slider("weight_decay λ", list(WEIGHT_DECAYS), **GUIDE.bind("wd.lambda"))
     rows = cached_decay(float(wd))
     st.dataframe(
         [
@@ -270,10 +266,11 @@ def decay_comparison() -> None:
         "(weight_decay adds λθ to the gradient) and torch.optim.AdamW. AdamW's pull is the same for every "
         "gradient size; Adam's depends on it."
     )
+    page_link(weight_decay_link(float(wd)), icon=":material/model_training:")
 
 
 def decay_groups() -> None:
-    if not st.toggle("Show the two groups for a small Llama (runs transformers' own rule)", key="guide.wd.groups"):
+    if not st.toggle("Show the two groups for a small Llama (runs transformers' own rule)", **GUIDE.bind("wd.groups")):
         return
     g = cached_decay_groups()
     c1, c2 = st.columns(2)
@@ -286,15 +283,14 @@ def decay_groups() -> None:
 def clipping_demo() -> None:
     st.markdown("##### Clip a gradient")
     c1, c2, c3 = st.columns(3)
-    gx = c1.slider("gradient component 1", -10.0, 10.0, 3.0, 0.1, key="guide.clip.x")
-    gy = c2.slider("gradient component 2", -10.0, 10.0, 4.0, 0.1, key="guide.clip.y")
+    gx = c1.slider("gradient component 1", -10.0, 10.0, step=0.1, **GUIDE.bind("clip.x"))
+    gy = c2.slider("gradient component 2", -10.0, 10.0, step=0.1, **GUIDE.bind("clip.y"))
     tau = c3.slider(
         "max_grad_norm τ",
         0.0,
         10.0,
-        1.0,
-        0.1,
-        key="guide.clip.tau",
+        step=0.1,
+        **GUIDE.bind("clip.tau"),
         help="0 turns clipping off in the Trainer; torch itself would then zero the gradient.",
     )
     if tau == 0:
@@ -323,6 +319,7 @@ def clipping_demo() -> None:
             "Computed with torch.nn.utils.clip_grad_norm_, each component a separate parameter: the norm "
             "is global, so both are scaled by the same factor and the direction is kept."
         )
+    page_link(grad_norm_link(float(tau)), icon=":material/model_training:")
 
 
 EXTRAS: dict[tuple[str, str], Callable[[], None]] = {

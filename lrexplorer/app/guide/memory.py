@@ -8,8 +8,9 @@ import streamlit as st
 
 from lrexplorer.app.figures import guide as figures
 from lrexplorer.app.guide.nav import page_link
+from lrexplorer.app.guide.state import GUIDE, MEMORY_SHOW
 from lrexplorer.guide.links import memory_link
-from lrexplorer.guide.memory_curves import DEFAULT_MODEL, MemoryCurves, memory_against_sequence, model_names
+from lrexplorer.guide.memory_curves import MemoryCurves, memory_against_sequence, model_names
 
 
 @st.cache_data(show_spinner=False)
@@ -18,23 +19,22 @@ def cached_curves(model: str, batch: int) -> MemoryCurves:
 
 
 def memory_plot(topic: str) -> None:
-    """The same figure in both lessons; widget keys carry the lesson so each keeps its own choices."""
-    key = f"guide.mem.{topic}"
-    names = model_names()
+    """The same figure in both lessons; each lesson keeps its own choices."""
+    key = f"mem.{topic}"
     c1, c2, c3 = st.columns([3, 2, 2])
-    model = c1.selectbox("Model preset", names, index=names.index(DEFAULT_MODEL), key=f"{key}.model")
-    batch = c2.number_input("per_device_train_batch_size", 1, 64, 1, key=f"{key}.batch")
+    model = c1.selectbox("Model preset", model_names(), **GUIDE.bind(f"{key}.model"))
+    batch = c2.number_input("per_device_train_batch_size", 1, 64, **GUIDE.bind(f"{key}.batch"))
     what = c3.radio(
         "Show",
-        ["peak memory", "activations only"],
-        key=f"{key}.what",
+        list(MEMORY_SHOW),
+        **GUIDE.bind(f"{key}.what"),
         help="Peak: everything one GPU holds at the worst moment of a step. Activations: what the "
         "forward pass saves for the backward pass, the part these two tricks shrink.",
     )
     curves = cached_curves(model, int(batch))
     series = curves.peak_gib if what == "peak memory" else curves.activations_gib
     title = "GiB per GPU (log scale)" if what == "peak memory" else "saved activations, GiB (log scale)"
-    st.plotly_chart(figures.memory_figure(curves.lengths, series, title), width="stretch", key=f"{key}.chart")
+    st.plotly_chart(figures.memory_figure(curves.lengths, series, title), width="stretch", key=f"guide.{key}.chart")
     longest = curves.lengths[-1]
     eager, flash = curves.activations_gib["eager attention"][-1], curves.activations_gib["flash attention"][-1]
     ckpt = curves.activations_gib["flash + checkpointing"][-1]

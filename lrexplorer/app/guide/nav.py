@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import streamlit as st
 
 from lrexplorer.app import pages
+from lrexplorer.app.guide.state import GUIDE
 from lrexplorer.guide.content import LESSONS
 from lrexplorer.guide.links import Link
 from lrexplorer.guide.search import topic_anchor
-
-LESSON_KEY = "guide.lesson"
 
 
 def page_link(link: Link, icon: str = ":material/arrow_forward:") -> None:
@@ -26,7 +24,7 @@ SCROLL_KEY = "guide.scroll_to"
 def go_to(lesson_id: str, anchor: str = "") -> None:
     """Button callback: switch lesson (before the widgets of the next run are created), and remember the
     section to scroll to once it is drawn."""
-    st.session_state[LESSON_KEY] = lesson_id
+    GUIDE.set(lesson=lesson_id)
     st.session_state[SCROLL_KEY] = anchor
 
 
@@ -50,40 +48,6 @@ def scroll_to_section() -> None:
             else if (tries++ < 40) {{ setTimeout(jump, 100); }}
           }};
           jump();
-        }})();
-        </script>""",
-        unsafe_allow_javascript=True,
-        width="content",
-    )
-
-
-def lesson_in_address(lesson_id: str) -> None:
-    """Name the lesson on screen in the address bar, so it can be shared.
-
-    Arriving from the sidebar, the query has no lesson yet: writing `st.query_params` then would push a
-    second history entry after the one Streamlit pushes for the page change, and Back would stay on the
-    Guide. So the browser adds it in place (replaceState) once it shows the Guide's path. A lesson picked
-    on the page is written through `st.query_params`: one entry per lesson, Back returns to the last one.
-    """
-    if st.query_params.get("lesson") == lesson_id:
-        return
-    if "lesson" in st.query_params:
-        st.query_params["lesson"] = lesson_id
-        return
-    st.html(
-        f"""<script>
-        (function () {{
-          let tries = 0;
-          const name = () => {{
-            if (!/\\/{pages.PAGES["guide"].key}\\/?$/.test(location.pathname)) {{
-              if (tries++ < 50) {{ setTimeout(name, 100); }}
-              return;
-            }}
-            const url = new URL(location.href);
-            url.searchParams.set("lesson", {json.dumps(lesson_id)});
-            history.replaceState(history.state, "", url);
-          }};
-          name();
         }})();
         </script>""",
         unsafe_allow_javascript=True,

@@ -2,8 +2,8 @@
 
 Lesson texts come from `lrexplorer.guide.content`, the interactive parts from the `guide_*` modules
 here. One lesson is shown at a time (a table of contents on the left, previous / next at the bottom),
-so a teacher can walk a class through them and share `?lesson=ID` links; torch loads only when a
-lesson with a torch demonstration is opened.
+so a teacher can walk a class through them and share `?lesson=ID` links (the page's settings, with each
+demonstration's, are its `GUIDE` state); torch loads only when a lesson with a torch demonstration is opened.
 """
 
 from __future__ import annotations
@@ -13,14 +13,8 @@ import streamlit as st
 from lrexplorer.app.guide import lessons as guide_lessons
 from lrexplorer.app.guide import memory as guide_memory
 from lrexplorer.app.guide import reference as guide_reference
-from lrexplorer.app.guide.nav import (
-    LESSON_KEY,
-    lesson_button,
-    lesson_in_address,
-    prev_next,
-    render_topics,
-    scroll_to_section,
-)
+from lrexplorer.app.guide.nav import lesson_button, prev_next, render_topics, scroll_to_section
+from lrexplorer.app.guide.state import GUIDE
 from lrexplorer.guide import LESSONS, Lesson, lesson_by_id
 from lrexplorer.guide.search import search
 
@@ -34,22 +28,10 @@ def lesson(lesson_id: str) -> Lesson:
     return found
 
 
-def apply_url_lesson() -> None:
-    """Open the lesson named by ?lesson= once per distinct link, so clicking around afterwards sticks."""
-    wanted = st.query_params.get("lesson")
-    if wanted != st.session_state.get("guide.query_lesson"):
-        st.session_state["guide.query_lesson"] = wanted
-        if lesson_by_id(wanted) is not None:
-            st.session_state[LESSON_KEY] = wanted
-    # Streamlit drops a widget's state while another page is shown; `guide.current` (not a widget)
-    # brings the class back to the lesson it left.
-    st.session_state.setdefault(LESSON_KEY, st.session_state.get("guide.current", IDS[0]))
-
-
 def search_box() -> None:
     query = st.text_input(
         "Search the guide",
-        key="guide.search",
+        **GUIDE.bind("search"),
         placeholder="e.g. warmup_ratio, clipping, RMSNorm",
         icon=":material/search:",
         help="Every lesson, schedule and training argument, by name (old names too) or by any word of its text.",
@@ -84,17 +66,17 @@ def introduction() -> None:
 def render() -> None:
     st.title("Guide")
     st.caption("The concepts of fine-tuning, one lesson at a time, each with the tool that shows it.")
+    _, problems = GUIDE.begin()
+    for problem in problems:
+        st.warning(problem, icon=":material/link_off:")
     introduction()
-    apply_url_lesson()
 
     toc, main = st.columns([1, 3.3], gap="large")
     with toc:
         search_box()
-        st.radio("Lessons", IDS, key=LESSON_KEY, format_func=lambda i: lesson(i).title)
+        st.radio("Lessons", IDS, format_func=lambda i: lesson(i).title, **GUIDE.bind("lesson"))
 
-    current = lesson(st.session_state[LESSON_KEY])
-    st.session_state["guide.query_lesson"] = current.id
-    st.session_state["guide.current"] = current.id
+    current = lesson(GUIDE.get("lesson"))
     with main:
         st.header(current.title, anchor=current.id, divider="gray")
         st.markdown(f"*{current.summary}*")
@@ -102,6 +84,3 @@ def render() -> None:
         st.divider()
         prev_next(current.id)
         scroll_to_section()
-    # Written last: the browser applies a page change to the address after the page's first messages, and
-    # a query written before that was paired with the previous page's path.
-    lesson_in_address(current.id)

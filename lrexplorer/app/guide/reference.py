@@ -10,10 +10,13 @@ from typing import Any
 
 import streamlit as st
 
+from lrexplorer.app.guide.nav import page_link
+from lrexplorer.app.guide.state import GUIDE
 from lrexplorer.catalogues import params
 from lrexplorer.guide import arguments
 from lrexplorer.guide.content import LESSONS
 from lrexplorer.guide.example import corrected_example
+from lrexplorer.guide.links import arguments_link, example_link
 
 STATUS = {arguments.REMOVED: "(removed)", arguments.MISSING: "(not in the catalogue)"}
 OPTIONAL_PACKAGES = ("wandb", "bitsandbytes")
@@ -36,7 +39,7 @@ def installed_fields() -> dict[str, str]:
 
 def notes_table() -> None:
     rows = arguments.notes_arguments()
-    check = st.toggle("Check each name against the installed transformers and TRL", key="guide.args.check")
+    check = st.toggle("Check each name against the installed transformers and TRL", **GUIDE.bind("args.check"))
     fields = installed_fields() if check else {}
     titles = {lesson.id: lesson.title for lesson in LESSONS}
     table = []
@@ -60,6 +63,7 @@ def notes_table() -> None:
             + ". Turn on the check above to see whether the installed "
             "transformers still has them."
         )
+    page_link(arguments_link(), icon=":material/model_training:")
     all_fields()
 
 
@@ -102,6 +106,7 @@ def example() -> None:
     st.markdown("**What was changed, and why**")
     st.markdown("\n".join(f"- {c}" for c in example.changes))
     st.code(example.code, language="python", wrap_lines=True)
+    page_link(example_link(example.arguments), icon=":material/model_training:")
     if st.button("Run it with the installed transformers", key="guide.example.run", icon=":material/play_arrow:"):
         import transformers
 

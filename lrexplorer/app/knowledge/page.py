@@ -2,27 +2,82 @@
 
 A lab runs in its own `lrexplorer knowledge` process writing a folder under the runs directory
 (`knowledge.lab_folder`), so it goes on when the page is closed and its results are drawn again from
-the folder after a reload. The page reads presets from its query parameters (`methods`, `paraphrases`,
-`seeds`, `epochs`, `budget`: the Guide's link uses them) and the lab it shows from `lab`.
+the folder after a reload. The lab's settings are the page's `KNOWLEDGE` state (namespace `knowledge.`, in
+the address as `methods`, `paraphrases`, `seeds`, `epochs`, `budget`: the Guide's link presets them); the
+lab it shows is `lab`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
+from lrexplorer.app.common.field_widgets import changed
+from lrexplorer.app.common.page_state import Decoded, PageState
 from lrexplorer.app.figures import knowledge as figures
+from lrexplorer.core.units import format_duration, plural
 from lrexplorer.knowledge import lab_folder
 from lrexplorer.knowledge.facts import FactFileError, load_facts, max_paraphrases, parse_text
 from lrexplorer.knowledge.lab import BUDGETS, LabSettings, validate
 from lrexplorer.knowledge.lab_folder import LabFolder
 from lrexplorer.knowledge.results import METHODS
-from lrexplorer.runs.folder.summary import format_duration
 
 PREFIX = "knowledge."
 LAB_PARAM = "lab"
 DEFAULTS = LabSettings()
+SOURCES = ("built-in", "my fact file")
+SEEDS, EPOCHS = (1, 10), (0.5, 100.0)  # the inputs' ranges
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        "source": SOURCES[0],
+        "methods": list(DEFAULTS.methods),
+        "paraphrases": list(DEFAULTS.paraphrases),
+        "seeds": DEFAULTS.seeds,
+        "epochs": DEFAULTS.epochs,
+        "budget": DEFAULTS.budget,
+    }
+
+
+def _to_query(values: Mapping[str, Any]) -> dict[str, str]:
+    return changed({k: v for k, v in values.items() if k != "source"}, _defaults())
+
+
+def _from_query(query: Mapping[str, str]) -> Decoded:
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+
+    def bad(name: str, why: str) -> None:
+        problems.append(f"link parameter `{name}` ignored: {why}")
+
+    for name, text in query.items():
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        try:
+            if name == "methods":
+                if unknown := [m for m in items if m not in METHODS]:
+                    bad(name, f"unknown method {', '.join(unknown)}; known: {', '.join(METHODS)}")
+                values[name] = [m for m in items if m in METHODS]
+            elif name == "paraphrases":
+                values[name] = list(dict.fromkeys(int(t) for t in items if int(t) >= 1))
+            elif name == "seeds":
+                values[name] = min(SEEDS[1], max(SEEDS[0], int(text)))
+            elif name == "epochs":
+                values[name] = min(EPOCHS[1], max(EPOCHS[0], float(text)))
+            elif name == "budget":
+                if text not in BUDGETS:
+                    raise ValueError(f"must be one of {', '.join(BUDGETS)}")
+                values[name] = text
+            else:
+                bad(name, "not a setting of the Knowledge lab")
+        except ValueError as exc:
+            bad(name, str(exc))
+    return values, [], problems
+
+
+KNOWLEDGE = PageState("knowledge", "knowledge", _defaults, _to_query, _from_query, views=(LAB_PARAM,))
 
 
 def render() -> None:
@@ -34,6 +89,9 @@ def render() -> None:
         "paraphrases of each (ft), reads them from retrieved documents (rag, BM25 top 3), or both, and "
         "answers multiple-choice questions scored by log-probability, as Ovadia et al. (2024) do."
     )
+    _, problems = KNOWLEDGE.begin()
+    for problem in problems:
+        st.warning(problem, icon=":material/link_off:")
     settings, facts_text, facts_name = controls()
     if st.button("Run the lab", key=PREFIX + "start", disabled=settings is None, icon=":material/play_arrow:"):
         start(settings, facts_text, facts_name)
@@ -45,21 +103,9 @@ def render() -> None:
         st.fragment(lab_view, run_every=2.0 if active else None)(str(shown), active)
 
 
-def _preset(name: str, default: str) -> str:
-    return str(st.query_params.get(name, default))
-
-
-def _preset_ints(name: str, default: tuple[int, ...], allowed: range) -> list[int]:
-    try:
-        values = [int(x) for x in _preset(name, ",".join(map(str, default))).split(",") if x.strip()]
-    except ValueError:
-        values = list(default)
-    return [v for v in values if v in allowed] or [v for v in default if v in allowed]
-
-
 def controls() -> tuple[LabSettings | None, str | None, str]:
     """The lab's settings from the widgets; None (with the errors shown, naming the field) when invalid."""
-    source = st.radio("Fact set", ["built-in", "my fact file"], key=PREFIX + "source", horizontal=True)
+    source = st.radio("Fact set", SOURCES, horizontal=True, **KNOWLEDGE.bind("source"))
     facts_text, facts_name = None, ""
     try:
         if source == "built-in":
@@ -82,33 +128,26 @@ def controls() -> tuple[LabSettings | None, str | None, str]:
     st.caption(
         f"{len(facts)} facts, {sum(len(f.questions) for f in facts)} test questions, up to {k} paraphrases each."
     )
-    methods_default = [m for m in _preset("methods", ",".join(DEFAULTS.methods)).split(",") if m in METHODS]
-    cols = st.columns([4, 3, 1, 1, 2])
-    methods = cols[0].multiselect("methods", METHODS, methods_default, key=PREFIX + "methods")
     counts = range(1, k + 1)
+    wanted = KNOWLEDGE.get("paraphrases")
+    if any(p not in counts for p in wanted):  # a fact file with fewer paraphrases than the counts asked
+        KNOWLEDGE.set(paraphrases=[p for p in wanted if p in counts])
+    cols = st.columns([4, 3, 1, 1, 2])
+    methods = cols[0].multiselect("methods", METHODS, **KNOWLEDGE.bind("methods"))
     paraphrases = cols[1].multiselect(
         "paraphrases",
         list(counts),
-        _preset_ints("paraphrases", DEFAULTS.paraphrases, counts),
-        key=PREFIX + "paraphrases",
         help="Paraphrase counts to fine-tune on (ft and ft+rag): the first n paraphrases of every fact.",
+        **KNOWLEDGE.bind("paraphrases"),
     )
-    seeds = cols[2].number_input(
-        "seeds", 1, 10, _preset_ints("seeds", (DEFAULTS.seeds,), range(1, 11))[0], key=PREFIX + "seeds"
-    )
-    try:
-        epochs_default = float(_preset("epochs", str(DEFAULTS.epochs)))
-    except ValueError:
-        epochs_default = DEFAULTS.epochs
-    epochs = cols[3].number_input("epochs", 0.5, 100.0, min(max(epochs_default, 0.5), 100.0), 0.5, key=PREFIX + "ep")
-    budget_default = _preset("budget", DEFAULTS.budget)
+    seeds = cols[2].number_input("seeds", *SEEDS, **KNOWLEDGE.bind("seeds"))
+    epochs = cols[3].number_input("epochs", *EPOCHS, step=0.5, **KNOWLEDGE.bind("epochs"))
     budget = cols[4].selectbox(
         "budget",
         BUDGETS,
-        BUDGETS.index(budget_default) if budget_default in BUDGETS else 0,
-        key=PREFIX + "budget",
         help="epochs: every paraphrase count gets the same passes over its documents (more paraphrases, more "
         "updates). updates: every count gets as many updates as the largest count's passes take.",
+        **KNOWLEDGE.bind("budget"),
     )
     settings = LabSettings(tuple(methods), tuple(sorted(paraphrases)), int(seeds), float(epochs), budget)
     try:
@@ -153,8 +192,8 @@ def lab_view(path: str, was_active: bool) -> None:
     settings = lab.settings()
     st.markdown(
         f"**{lab.path.name}** ({state}): methods {', '.join(settings.get('methods', []))}; paraphrases "
-        f"{', '.join(map(str, settings.get('paraphrases', [])))}; {settings.get('seeds')} seeds; "
-        f"{settings.get('epochs')} epochs, same {settings.get('budget')}; facts: {settings.get('facts')}"
+        f"{', '.join(map(str, settings.get('paraphrases', [])))}; {plural(settings.get('seeds') or 0, 'seed')}; "
+        f"{plural(settings.get('epochs') or 0, 'epoch')}, same {settings.get('budget')}; facts: {settings.get('facts')}"
     )
     if state in lab_folder.ACTIVE:
         eta = status.get("eta_s")

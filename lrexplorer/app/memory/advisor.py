@@ -10,24 +10,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lrexplorer.app.memory.form import PREFIX, SETUP_FIELDS
+from lrexplorer.app.memory.form import MEMORY_STATE, SETUP_FIELDS
 from lrexplorer.catalogues.architecture import Architecture
-from lrexplorer.core.units import GIB
-from lrexplorer.memory.advice.advisor import (
-    DEFAULT_MARGIN_PERCENT,
-    MARGIN_HELP,
-    MAX_MARGIN_PERCENT,
-    Advice,
-    Suggestion,
-    advise,
-)
+from lrexplorer.core.units import GIB, plural
+from lrexplorer.memory.advice.advisor import Advice, Suggestion, advise
+from lrexplorer.memory.advice.budget import MARGIN_HELP, MAX_MARGIN_PERCENT
 from lrexplorer.memory.advice.report import trl_defaults, trl_defaults_text
 from lrexplorer.memory.analytic import fused_head
 from lrexplorer.memory.analytic.estimate import Estimate
 from lrexplorer.memory.gpus import Gpu
 from lrexplorer.memory.setup import TRAINERS, TrainingSetup, trl_unset_defaults
-
-MARGIN_KEY = "mem.margin"
 
 
 def trainer_note(est: Estimate, arch: Architecture) -> None:
@@ -51,16 +43,15 @@ def trainer_note(est: Estimate, arch: Architecture) -> None:
 
 
 def form_values(changes: dict[str, Any], setup: TrainingSetup) -> dict[str, Any]:
-    """Session-state values that make the Memory form (one input per field, key `mem.<field>`) produce the
-    setup with `changes`."""
-    out = {PREFIX + name: value for name, value in changes.items() if name in SETUP_FIELDS}
+    """The Memory page's settings that make its form produce the setup with `changes`."""
+    out = {name: value for name, value in changes.items() if name in SETUP_FIELDS}
     if changes.get("use_peft"):
-        out[PREFIX + "lora_r"] = setup.lora_r
+        out["lora_r"] = setup.lora_r
     return out
 
 
 def _apply(values: dict[str, Any]) -> None:
-    st.session_state.update(values)
+    MEMORY_STATE.set(**values)
 
 
 def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -> None:
@@ -69,21 +60,26 @@ def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -
         st.caption("The advisor answers for one GPU: choose device cuda and at least one target GPU.")
         return
     c = st.columns([2, 2])
-    name = c[0].selectbox("GPU to fit", [g.name for g in gpus], key="mem.advisor_gpu")
+    names = [g.name for g in gpus]
+    if MEMORY_STATE.get("advisor_gpu") not in names:  # "" (the first) or a GPU no longer compared
+        MEMORY_STATE.set(advisor_gpu=names[0])
+    name = c[0].selectbox("GPU to fit", names, **MEMORY_STATE.bind("advisor_gpu"))
     margin = c[1].slider(
-        "safety margin %", 0.0, MAX_MARGIN_PERCENT, DEFAULT_MARGIN_PERCENT, step=1.0, key=MARGIN_KEY, help=MARGIN_HELP
+        "safety margin %", 0.0, MAX_MARGIN_PERCENT, step=1.0, help=MARGIN_HELP, **MEMORY_STATE.bind("margin")
     )
     gpu = next(g for g in gpus if g.name == name)
-    advice = advise(arch, setup, gpu, margin)
+    advice = cached_advice(arch, setup, gpu, margin)
     _verdict(advice)
     suggestions = advice.suggestions()
     if not suggestions:
         return
     st.caption(
-        "Each change re-runs the estimate. Ranked by quality cost, then GPUs, then compute per update "
-        "(6 N FLOPs per token, 4 N with LoRA's frozen weights, + 2 N with recomputation, + 12 L·s·h for attention)."
+        "Every mix of the changes on 1, 2, 4 and 8 GPUs was tried, each re-running the estimate; the best on each "
+        "GPU count is marked. Ranked by GPUs, then quality cost, then compute per update (6 N FLOPs per token, "
+        "4 N with LoRA's frozen weights, + 2 N with recomputation, + 12 L·s·h for attention)."
     )
-    st.dataframe(_table(advice, suggestions), hide_index=True, width="stretch", key="mem.advisor_table")
+    # A static table: its cells wrap, so a long combination of changes is read in full.
+    st.table(_table(advice, suggestions), hide_index=True)
     for i, s in enumerate(suggestions):
         st.button(
             f"Apply: {s.label}",
@@ -91,6 +87,12 @@ def advisor_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -
             on_click=_apply,
             args=(form_values(s.changes, setup),),
         )
+
+
+@st.cache_data(max_entries=64, show_spinner="Trying every combination of changes...")
+def cached_advice(arch: Architecture, setup: TrainingSetup, gpu: Gpu, margin: float) -> Advice:
+    # The search runs a few hundred estimates (a fraction of a second): not again on every rerun of the page.
+    return advise(arch, setup, gpu, margin)
 
 
 def _verdict(advice: Advice) -> None:
@@ -108,15 +110,14 @@ def _verdict(advice: Advice) -> None:
 
 
 def _table(advice: Advice, suggestions: list[Suggestion]) -> pd.DataFrame:
-    cheapest = advice.combined.changes if advice.combined is not None else None
     return pd.DataFrame(
         [
             {
-                "change": s.label + (" (cheapest)" if s.changes == cheapest else ""),
-                "peak GiB": round(s.peak_bytes / GIB, 2),
+                "change": s.label + (f" (best on {plural(s.gpus, 'GPU')})" if advice.is_best(s) else ""),
+                "peak GiB": f"{s.peak_bytes / GIB:.2f}",
                 "quality cost": s.quality_cost,
-                "GPUs": s.gpus,
-                "compute vs now": round(s.flops / advice.flops, 2),
+                "GPUs": str(s.gpus),
+                "compute vs now": f"×{s.flops / advice.flops:.2f}",
             }
             for s in suggestions
         ]

@@ -17,17 +17,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import IO, Any
 
 import pandas as pd
 import streamlit as st
 
+from lrexplorer.app.memory.form import MEMORY_STATE
+from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.resources import SOURCE_ROOT
 from lrexplorer.core.units import GIB
-from lrexplorer.memory.analytic.estimate import Estimate
+from lrexplorer.memory.analytic.estimate import CUBLAS_WORKSPACE, CUDA_CONTEXT, Estimate, estimate
+from lrexplorer.memory.analytic.fused_head import head_kind
 from lrexplorer.memory.gpus import detected_gpus
 from lrexplorer.memory.model_source import ModelSource
-from lrexplorer.memory.setup import TrainingSetup, setup_changes
+from lrexplorer.memory.pytorch.simulate import cpu_twin
+from lrexplorer.memory.setup import TRAINERS, TrainingSetup, setup_changes
 
 CPU_MEASURE_FLOPS = 3e12  # ~a minute of a real CPU step on a laptop; beyond that "Measure" is a GPU job
 WORKER_TIMEOUT_S = 900.0
@@ -151,14 +156,14 @@ def check_section(source: ModelSource, setup: TrainingSetup, est: Estimate) -> N
     if why_not:
         b.caption(f"Measure is off: {why_not}.")
     if simulate or measure:
-        local_or_hub = st.session_state.get("mem.path") or st.session_state.get("mem.hub")
+        local_or_hub = MEMORY_STATE.get("path") or MEMORY_STATE.get("hub")
         model = source.label if source.kind == "preset" else str(local_or_hub)
         outcome = run_worker("simulate" if simulate else "measure", model, setup)
         label = "simulated" if simulate else "measured"
-        st.session_state["mem.check"] = (outcome, est.phases, est.peak_bytes, label, (source.label, setup))
+        st.session_state["mem.check"] = (outcome, label, (source.label, setup))
     check = st.session_state.get("mem.check")
     if check:
-        outcome, phases, peak, label, checked = check
+        outcome, label, checked = check
         if checked != (source.label, setup):
             # A result next to another setup's estimate would read as a (false) agreement: say it is stale.
             st.info(
@@ -167,7 +172,8 @@ def check_section(source: ModelSource, setup: TrainingSetup, est: Estimate) -> N
                 icon=":material/history:",
             )
             return
-        show_check(outcome, phases, peak, label, est.components)
+        compared = simulated_path(source.architecture, setup) if label == "simulated" else est
+        show_check(outcome, compared, label, est, source.architecture)
 
 
 def changes(old: tuple[str, TrainingSetup], new: tuple[str, TrainingSetup]) -> str:
@@ -176,13 +182,48 @@ def changes(old: tuple[str, TrainingSetup], new: tuple[str, TrainingSetup]) -> s
     return ", ".join(model + setup_changes(old[1], new[1]))
 
 
+def simulated_path(arch: Architecture, setup: TrainingSetup) -> Estimate:
+    """The estimate of the step the simulation really runs: the setup's CPU twin (the kernels a CPU has:
+    for SFTTrainer, TRL's fused LM head on its torch fallback), with the CUDA context and workspace the
+    simulation adds for a CUDA setup. Compared with the simulated step, it is like against like."""
+    twin = estimate(arch, cpu_twin(setup, arch))
+    if setup.device != "cuda":
+        return twin
+    extra = CUDA_CONTEXT + CUBLAS_WORKSPACE
+    return replace(
+        twin,
+        phases={k: v + extra for k, v in twin.phases.items()},
+        peak_bytes=twin.peak_bytes + extra,
+        components={**twin.components, "cuda_context": CUDA_CONTEXT, "cuda_workspace": CUBLAS_WORKSPACE},
+    )
+
+
+def path_note(arch: Architecture, est: Estimate, compared: Estimate) -> str | None:
+    """Which trainer's step the simulation ran and why the estimate above differs from it, in words; None
+    when the simulated step is the one the estimate above models."""
+    setup = est.setup
+    ran, modelled = head_kind(arch, cpu_twin(setup, arch)), head_kind(arch, setup)
+    if ran == modelled:
+        return None
+    gap = 100 * (est.peak_bytes - compared.peak_bytes) / compared.peak_bytes
+    return (
+        f"Simulated: {TRAINERS[setup.trainer]}, on TRL's torch fallback, the only path a CPU can run. On a CUDA "
+        "GPU, SFTTrainer runs TRL's Triton kernels instead, which work in place and score only the labelled "
+        f"positions, so the estimate above for your GPU ({est.peak_bytes / GIB:.2f} GiB) is {gap:+.1f}% from "
+        f"the simulated step ({compared.peak_bytes / GIB:.2f} GiB). The table compares the simulated step with "
+        "the estimate of that same fallback step, phase by phase."
+    )
+
+
 def show_check(
-    outcome: dict[str, Any] | str, phases: dict[str, int], peak: int, label: str, components: dict[str, int]
+    outcome: dict[str, Any] | str, compared: Estimate, label: str, est: Estimate, arch: Architecture
 ) -> None:
-    """The last simulated or measured step next to the estimate it was run for (or why it failed)."""
+    """The last simulated or measured step next to the estimate of the same step (or why it failed), and, for
+    a simulation, which trainer's step it ran and why the estimate above may differ."""
     if isinstance(outcome, str):
         st.error(f"The {label} step failed: {outcome}", icon=":material/error:")
         return
+    phases, peak, components = compared.phases, compared.peak_bytes, compared.components
     overhead = components["cuda_context"] + components["cuda_workspace"] if label == "measured" else 0
     rows = [
         {
@@ -201,8 +242,12 @@ def show_check(
         key="mem.check_table",
         column_config={c: st.column_config.NumberColumn(format="%.3f") for c in (f"{label} GiB", "estimated GiB")},
     )
+    same = " of the same step" if compared is not est else ""
     st.caption(
-        f"Estimate {100 * ((peak - overhead) - truth) / truth:+.1f}% against the {label} step "
+        f"Estimate{same} {100 * ((peak - overhead) - truth) / truth:+.1f}% against the {label} step "
         f"({outcome['seconds']:.0f} s)."
         + (" The CUDA context is left out: PyTorch's allocator does not see it." if overhead else "")
     )
+    note = path_note(arch, est, compared) if label == "simulated" else None
+    if note:
+        st.info(note, icon=":material/info:")

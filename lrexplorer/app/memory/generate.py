@@ -13,36 +13,29 @@ import streamlit as st
 from lrexplorer.app.common import field_widgets as fw
 from lrexplorer.app.common import widgets
 from lrexplorer.app.figures.generation import prompt_figure, prompt_lengths, prompt_sweep
+from lrexplorer.app.memory.form import GEN, GENERATE_ROWS, MEMORY_STATE
 from lrexplorer.catalogues.params import CATALOGUE, MEMORY
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB, MIB
-from lrexplorer.memory.advice.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT
+from lrexplorer.memory.advice.budget import MARGIN_HELP, MAX_MARGIN_PERCENT
 from lrexplorer.memory.advice.generation_fit import LABELS, GenerationFit, advise_generation
 from lrexplorer.memory.analytic.generate import GenerationEstimate, estimate_generation
 from lrexplorer.memory.generation import GenerationSetup, generation_setup_from_values
 from lrexplorer.memory.gpus import Gpu, catalogue, detected_gpus
 from lrexplorer.memory.model_source import ModelSource
 
-PREFIX = "mem.gen."
-ROWS = (
-    ("batch_size", "prompt_length", "max_new_tokens", "min_new_tokens"),
-    ("dtype", "attn_implementation", "device", "load_in_4bit"),
-)
-GENERATE_FIELDS = tuple(name for row in ROWS for name in row)
-DEFAULT_GPU = "NVIDIA H100 80GB"
-
 
 def render(source: ModelSource) -> None:
-    fw.seed(PREFIX, MEMORY, GENERATE_FIELDS)
     st.caption(
         "One greedy `model.generate` call: a batch of prompts, each this long (no padding), and every new token "
         "generated, with transformers' default cache. The key/value cache grows by one token per step; a "
         "sliding-window layer keeps only its window (after the prefill it still holds the whole prompt)."
     )
     raw = {}
-    for row in ROWS:
+    for row in GENERATE_ROWS:
         for col, name in zip(st.columns(4), row, strict=True):
-            raw[name] = fw.field_input(CATALOGUE[name], MEMORY, PREFIX + name, col)
+            bound = MEMORY_STATE.bind(GEN + name)
+            raw[name] = fw.field_input(CATALOGUE[name], bound, tool=MEMORY, container=col)
     positions = source.config.get("max_position_embeddings")
     positions = positions if isinstance(positions, int) else None
     try:
@@ -121,16 +114,11 @@ def fit_section(
     st.markdown("#### Fit on a GPU")
     gpus = _targets()
     names = [g.name for g in gpus]
-    st.session_state.setdefault("mem.gen.gpu", DEFAULT_GPU if DEFAULT_GPU in names else names[0])
-    name = st.selectbox("GPU", names, key="mem.gen.gpu")
+    if MEMORY_STATE.values().get("gen.gpu") not in names:  # a detected GPU list without the default
+        MEMORY_STATE.set(**{"gen.gpu": names[0]})
+    name = st.selectbox("GPU", names, **MEMORY_STATE.bind("gen.gpu"))
     margin = st.slider(
-        "safety margin %",
-        0.0,
-        MAX_MARGIN_PERCENT,
-        DEFAULT_MARGIN_PERCENT,
-        step=1.0,
-        key="mem.gen.margin",
-        help=MARGIN_HELP,
+        "safety margin %", 0.0, MAX_MARGIN_PERCENT, step=1.0, help=MARGIN_HELP, **MEMORY_STATE.bind("gen.margin")
     )
     gpu = next(g for g in gpus if g.name == name)
     fit = advise_generation(source.architecture, setup, gpu, margin, positions)

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from lrexplorer.app.common import widgets
+from lrexplorer.app.common.widgets import cell
 from lrexplorer.app.figures.memory import per_device, phases_figure, sequence_figure, sequence_lengths, sequence_sweep
 from lrexplorer.app.memory import form, generate
 from lrexplorer.app.memory.advisor import advisor_section, trainer_note
@@ -27,16 +28,6 @@ from lrexplorer.memory.gpus import Fit, Gpu, catalogue, catalogue_names, detecte
 from lrexplorer.memory.model_source import ModelSource
 from lrexplorer.memory.setup import TrainingSetup, validate
 
-DEFAULT_TARGETS = ("NVIDIA H100 80GB", "NVIDIA A100 40GB", "NVIDIA L4", "NVIDIA GeForce RTX 4090")
-SAVINGS_COLUMNS = {
-    "peak GiB": st.column_config.NumberColumn(format="%.2f"),
-    "saves GiB": st.column_config.NumberColumn(format="%.2f"),
-    "saves %": st.column_config.NumberColumn(format="%.0f%%"),
-    "CPU RAM GiB per rank": st.column_config.NumberColumn(format="%.2f"),
-    "note": st.column_config.TextColumn(width="large"),
-    "cost": st.column_config.TextColumn(width="large"),
-}
-
 
 def render() -> None:
     st.title("Memory")
@@ -46,8 +37,7 @@ def render() -> None:
         "the real step without allocating anything, *Measure* runs it for real. The Generation tab does the same "
         "for one generate call (chatting with, evaluating or serving the model)."
     )
-    form.seed_form()
-    notes, problems = form.apply_query(st.query_params.to_dict())
+    notes, problems = form.MEMORY_STATE.begin()
     for note in notes:
         st.info(note, icon=":material/history:")
     for problem in problems:
@@ -160,14 +150,20 @@ def target_gpus() -> list[Gpu]:
     found = detected_gpus()
     if found:
         st.caption("Detected: " + ", ".join(f"{g.name} ({g.total_bytes / GIB:.1f} GiB)" for g in found))
-        extra = st.multiselect("Also compare with", catalogue_names(), key="mem.extra_gpus")
+        extra = st.multiselect(
+            "Also compare with", catalogue_names(), format_func=gpu_label, **form.MEMORY_STATE.bind("extra_gpus")
+        )
         return found + [g for g in catalogue() if g.name in extra]
     st.info(
         "No NVIDIA GPU detected on this machine: pick the GPUs to check from the catalogue.", icon=":material/memory:"
     )
-    st.session_state.setdefault("mem.gpus", list(DEFAULT_TARGETS))
-    picked = st.multiselect("Target GPUs", catalogue_names(), key="mem.gpus")
+    picked = st.multiselect("Target GPUs", catalogue_names(), format_func=gpu_label, **form.MEMORY_STATE.bind("gpus"))
     return [g for g in catalogue() if g.name in picked]
+
+
+def gpu_label(name: str) -> str:
+    """A GPU as its chip shows it: without the maker every catalogue entry shares, so four fit on one line."""
+    return name.removeprefix("NVIDIA ")
 
 
 def fit_gauges(gpus: list[Gpu], peak: int, setup: TrainingSetup, attention: str) -> None:
@@ -202,14 +198,15 @@ def savings_rows(items: Sequence[Saving], setup: TrainingSetup) -> pd.DataFrame:
     for s in items:
         peak = s.estimate.peak_bytes / GIB if s.estimate else None
         default = s.trick.key == "attn_implementation" and setup.attn_implementation is None
+        # Figures are text, so that a row without one (a setting that does not apply) shows a dash, not "None".
         rows.append(
             {
                 "setting": s.trick.label + (" (transformers' default, not set by you)" if default else ""),
-                "peak GiB": peak,
-                "saves GiB": s.saved_bytes / GIB if s.estimate else None,
-                "saves %": 100 * s.saved_fraction if s.estimate else None,
+                "peak GiB": cell(peak, "{:.2f}"),
+                "saves GiB": cell(s.saved_bytes / GIB if s.estimate else None, "{:.2f}"),
+                "saves %": cell(100 * s.saved_fraction if s.estimate else None, "{:.0f}%"),
                 "compares": s.compared,
-                "note": s.note,
+                "note": s.note or "",
                 "cost": s.trick.cost,
             }
         )
@@ -225,20 +222,14 @@ def savings_tables(arch: Architecture, setup: TrainingSetup, est: Estimate) -> N
         f"accumulation, full fine-tuning, one device): {report.baseline.peak_bytes / GIB:.2f} GiB. The *compares* "
         "column names what changes; a negative saving means the setting needs more memory, and *note* says why."
     )
-    chosen = savings_rows([*report.chosen, report.combined], setup)
-    st.dataframe(chosen, hide_index=True, width="stretch", column_config=SAVINGS_COLUMNS, key="mem.savings")
+    # Static tables: their cells wrap, so every note and cost is read in full (a dataframe would cut them).
+    st.table(savings_rows([*report.chosen, report.combined], setup), hide_index=True)
     if report.more:
         st.caption(
             f"Not in your setup yet, each on top of it ({est.peak_bytes / GIB:.2f} GiB); sharding compares per GPU "
             "with the GPU count it names:"
         )
-        st.dataframe(
-            savings_rows(report.more, setup),
-            hide_index=True,
-            width="stretch",
-            column_config=SAVINGS_COLUMNS,
-            key="mem.more",
-        )
+        st.table(savings_rows(report.more, setup), hide_index=True)
     fsdp_options_table(report.fsdp, setup)
 
 
@@ -257,8 +248,10 @@ def fsdp_options_table(items: Sequence[Saving], setup: TrainingSetup) -> None:
     )
     rows = savings_rows(items, setup)
     rows["setting"] = [f"{s.trick.label} (yours: {'on' if getattr(setup, s.trick.key) else 'off'})" for s in items]
-    rows.insert(4, "CPU RAM GiB per rank", [s.estimate.host_bytes / GIB if s.estimate else None for s in items])
-    st.dataframe(rows, hide_index=True, width="stretch", column_config=SAVINGS_COLUMNS, key="mem.fsdp_savings")
+    rows.insert(
+        4, "CPU RAM GiB per rank", [cell(s.estimate.host_bytes / GIB if s.estimate else None, "{:.2f}") for s in items]
+    )
+    st.table(rows, hide_index=True)
 
 
 def sequence_section(arch: Architecture, setup: TrainingSetup, gpus: list[Gpu]) -> None:

@@ -4,23 +4,26 @@ command.
 
 Curves come through the same server-wide `RunFeed`s as the Train page, so comparing a run that is
 still training reads only its new records. Exports come from `runs.export`, the functions that write
-what the launcher runs.
+what the launcher runs. The runs compared, the smoothing and the run managed are the page's `RUNS` state
+(in the address as `compare`, `smooth` and `run`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from lrexplorer.app.common.page_state import Decoded, PageState
 from lrexplorer.app.common.run_actions import feeds, request_stop
-from lrexplorer.app.common.widgets import cached_facts
+from lrexplorer.app.common.widgets import cached_facts, cell
 from lrexplorer.app.figures import run_curves as rc
 from lrexplorer.app.pages import page_link
 from lrexplorer.app.runs.merge import merge_panel
 from lrexplorer.catalogues import builtin
-from lrexplorer.core.fields import FieldError
+from lrexplorer.core.fields import FieldError, str_to_bool
 from lrexplorer.runs import launcher
 from lrexplorer.runs.exports.bundle import INITIAL_MODEL, zip_bundle
 from lrexplorer.runs.exports.script import (
@@ -39,10 +42,49 @@ from lrexplorer.runs.folder.store import read_config
 from lrexplorer.runs.folder.summary import config_diff, folder_size, table_row
 from lrexplorer.runs.spec import RunSpec
 
-COMPARE, SELECTED, CONFIRM = "runs.compare", "runs.selected", "runs.confirm_delete"
+CONFIRM = "runs.confirm_delete"
+QUERY_NAMES = {"compare": "compare", "smooth": "smooth", "selected": "run"}
+
+
+def _defaults() -> dict[str, Any]:
+    return {"compare": [], "smooth": True, "selected": ""}  # "": the newest run
+
+
+def _to_query(values: Mapping[str, Any]) -> dict[str, str]:
+    out = {}
+    if values["compare"]:
+        out["compare"] = ",".join(values["compare"])
+    if not values["smooth"]:
+        out["smooth"] = "false"
+    if values["selected"]:
+        out["run"] = values["selected"]
+    return out
+
+
+def _from_query(query: Mapping[str, str]) -> Decoded:
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, text in query.items():
+        if name == "compare":
+            values["compare"] = [i.strip() for i in text.split(",") if i.strip()]
+        elif name == "run":
+            values["selected"] = text
+        elif name == "smooth":
+            try:
+                values["smooth"] = str_to_bool(text)
+            except ValueError:
+                problems.append("link parameter `smooth` ignored: must be true or false")
+        else:
+            problems.append(f"link parameter `{name}` ignored: not a setting of the Runs page")
+    return values, [], problems
+
+
+RUNS = PageState("runs", "runs", _defaults, _to_query, _from_query)
 COLUMNS = {
-    "final loss": st.column_config.NumberColumn(format="%.4f", help="Last logged training loss"),
-    "eval loss": st.column_config.NumberColumn(format="%.4f", help="Last evaluation loss"),
+    "final loss": st.column_config.TextColumn(help="Last logged training loss", alignment="right"),
+    "eval loss": st.column_config.TextColumn(
+        help="Last evaluation loss (— when the run never evaluated)", alignment="right"
+    ),
     "attention": st.column_config.TextColumn(help="Attention implementation the model was loaded with"),
     "batch": st.column_config.TextColumn(help="per_device_train_batch_size × gradient_accumulation_steps"),
 }
@@ -74,6 +116,9 @@ ORDER = (
 
 def render() -> None:
     st.title("Runs")
+    _, problems = RUNS.begin()
+    for problem in problems:
+        st.warning(problem, icon=":material/link_off:")
     st.caption(f"Every run in `{store.runs_dir()}` (set LRX_RUNS_DIR to use another folder), newest first.")
     runs = all_runs()
     if not runs:
@@ -92,21 +137,30 @@ def all_runs() -> list[dict[str, Any]]:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> None:
-    rows = [table_row(r) for r in runs]
+    rows = [shown_row(table_row(r)) for r in runs]
     # run_name is optional: its column is shown only when some run has one, not as a column of blanks.
     order = [c for c in ORDER if c != "name" or any(row["name"] for row in rows)]
     st.dataframe(rows, hide_index=True, width="stretch", column_config=COLUMNS, key="runs.table", column_order=order)
+
+
+def shown_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A table row as shown: losses to four places, a dash for what a run does not have (never "None")."""
+    out = {k: cell(v) for k, v in row.items()}
+    out["final loss"], out["eval loss"] = cell(row["final loss"], "{:.4f}"), cell(row["eval loss"], "{:.4f}")
+    out["warmup"] = cell(row["warmup"], "{:g}")
+    return out
 
 
 # -- compare ----------------------------------------------------------------------------------------------
 def compare(runs: list[dict[str, Any]]) -> None:
     ids = [r["run_id"] for r in runs]
     paths = {r["run_id"]: Path(r["path"]) for r in runs}
-    st.session_state[COMPARE] = [i for i in st.session_state.get(COMPARE, []) if i in ids]
+    if any(i not in ids for i in RUNS.get("compare")):  # a run deleted since
+        RUNS.set(compare=[i for i in RUNS.get("compare") if i in ids])
     chosen = st.multiselect(
         "Runs to compare",
         ids,
-        key=COMPARE,
+        **RUNS.bind("compare"),
         placeholder="pick two or more runs",
         help="Overlay their loss and learning-rate curves and list the settings that differ.",
     )
@@ -114,7 +168,7 @@ def compare(runs: list[dict[str, Any]]) -> None:
         st.caption("Pick runs above to overlay their curves.")
         return
     snaps = {label(i, paths[i]): feeds().get(paths[i]).poll() for i in chosen}
-    smooth = st.toggle("Smoothed loss", value=True, key="runs.smooth")
+    smooth = st.toggle("Smoothed loss", **RUNS.bind("smooth"))
     loss = [
         rc.Series(i, s.train["step"], rc.smooth(s.train["loss"]) if smooth else s.train["loss"])
         for i, s in snaps.items()
@@ -153,9 +207,9 @@ def label(run_id: str, run_dir: Path) -> str:
 # -- one run ----------------------------------------------------------------------------------------------
 def manage(runs: list[dict[str, Any]]) -> None:
     ids = [r["run_id"] for r in runs]
-    if st.session_state.get(SELECTED) not in ids:
-        st.session_state[SELECTED] = ids[0]
-    run_id = st.selectbox("Run", ids, key=SELECTED)
+    if RUNS.get("selected") not in ids:  # the newest, or a run deleted since
+        RUNS.set(selected=ids[0])
+    run_id = st.selectbox("Run", ids, **RUNS.bind("selected"))
     status = next(r for r in runs if r["run_id"] == run_id)
     run_dir = Path(status["path"])
     state = status.get("state", "?")
@@ -218,7 +272,7 @@ def confirm_delete(run_dir: Path) -> None:
             return
         feeds().forget(run_dir)
         st.session_state.pop(CONFIRM, None)
-        st.session_state.pop(SELECTED, None)
+        RUNS.set(selected="")
         st.toast(f"Deleted {run_dir.name}.", icon=":material/delete:")
         st.rerun()
     if cols.button("Cancel", key="runs.delete_no"):

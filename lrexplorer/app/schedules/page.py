@@ -1,7 +1,7 @@
 """The Schedules page: compare learning-rate schedules exactly as the Trainer will apply them.
 
-The curves come from `lrexplorer.schedules`, the step counting from `lrexplorer.runs.steps`, the form from
-`schedules_form`; this module draws the curves, the run's plan and what the trainer will do.
+The curves come from `lrexplorer.schedules`, the step counting from `lrexplorer.runs.steps`, the settings and form
+from `form`; this module draws the curves, the run's plan and what the trainer will do.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lrexplorer.app.common.schedule_view import (
     trainer_notes,
 )
 from lrexplorer.app.figures.lr_curves import lr_figure, warmup_figure, warmup_window
-from lrexplorer.app.schedules.form import apply_url_preset, run_form, seed_form
+from lrexplorer.app.schedules.form import SCHEDULES, arguments_form, run_form
 from lrexplorer.core.fields import FieldError
 from lrexplorer.runs.steps import StepPlan
 from lrexplorer.schedules import CATALOGUE, span_of
@@ -34,8 +34,7 @@ def render() -> None:
         "Each curve is the LR the transformers Trainer applies at every optimizer update, for the "
         "arguments below. Pick schedules, set the run, and compare."
     )
-    notes, problems = apply_url_preset()
-    seed_form()
+    notes, problems = SCHEDULES.begin()
     for note in notes:
         st.info(note, icon=":material/history:")
     if problems:
@@ -44,7 +43,7 @@ def render() -> None:
     names = st.multiselect(
         "Schedules to compare",
         ordered_schedule_names(),
-        key="sched.names",
+        **SCHEDULES.bind("names"),
         format_func=lambda n: CATALOGUE[n].label,
         placeholder="Pick one or more schedules",
         help="The first six are the schedules of the training notes; then every transformers "
@@ -92,7 +91,7 @@ def schedule_block(
                 icon=":material/info:",
             )
         try:
-            kwargs_by_name[name] = widgets.schedule_form(schedule, span)
+            kwargs_by_name[name] = arguments_form(schedule, span)
             if plan:
                 views.append(
                     widgets.cached_view(name, learning_rate, plan.total_steps, plan.warmup_steps, kwargs_by_name[name])
@@ -176,7 +175,7 @@ def draw_curves(plan: StepPlan, views: list[CurveView]) -> None:
     head_col, toggle_col = st.columns([3, 1])
     head_col.subheader("LR at each optimizer update")
     log_y = toggle_col.toggle(
-        "Log scale", key="sched.log_y", help="Zeros cannot be shown on a log scale and are left out."
+        "Log scale", help="Zeros cannot be shown on a log scale and are left out.", **SCHEDULES.bind("log_y")
     )
     boundaries = plan.epoch_boundaries()
     fig = lr_figure([v.line for v in views], warmup_steps=plan.warmup_steps, epoch_boundaries=boundaries, log_y=log_y)
@@ -209,12 +208,8 @@ def trainer_table(
 ) -> None:
     """What the trainer will do: one summary row per curve, the caveats, and the full curves as CSV."""
     st.subheader("What the trainer will do")
-    st.dataframe(
-        [summary_row(v) for v in views],
-        hide_index=True,
-        width="stretch",
-        column_config={"updates": st.column_config.NumberColumn(format="localized")},
-    )
+    # A static table: its cells wrap, so a long name (CosineAnnealingWarmRestarts) is never cut.
+    st.table([{**summary_row(v), "updates": f"{v.total_steps:,}"} for v in views], hide_index=True)
     grouped: dict[tuple[str, str], list[str]] = {}
     for v in views:
         for note in trainer_notes(v, learning_rate):

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrexplorer.app.common.run_form import form, load_form, show_field_errors
+from lrexplorer.app.common.run_form import form, show_field_errors
+from lrexplorer.app.common.run_state import QUEUE, RUN_FORM, load_form
 from lrexplorer.app.common.widgets import cached_facts, cached_hardware
 from lrexplorer.app.pages import page_link
 from lrexplorer.app.train.preflight import show_duration, show_lengths, show_memory, show_plan
 from lrexplorer.catalogues.params import FieldError
 from lrexplorer.frontend.preflight import Preflight, preflight
+from lrexplorer.knowledge.lab_folder import labs_dir
 from lrexplorer.runs import launcher
-from lrexplorer.runs.folder import lock, store
+from lrexplorer.runs.folder import index, lock, store
 
 
 def show_warnings(items: list[tuple[str, str]]) -> None:
@@ -35,20 +37,49 @@ def start(pf: Preflight, queue: bool) -> None:
         return
     except lock.DeviceBusy as exc:
         st.error(str(exc), icon=":material/block:")
-        holder = exc.holder.get("run_dir")
-        if holder:
-            page_link(
-                "train",
-                label=f"Open the run that holds the {exc.device}",
-                query_params={"run": run_ref(Path(holder))},
-                icon=":material/open_in_new:",
-            )
+        busy_holder(exc)
         return
     except (OSError, ValueError) as exc:
         st.error(f"Could not start the run: {exc}", icon=":material/error:")
         return
     st.query_params["run"] = run_ref(run_dir)
     st.rerun()
+
+
+def busy_holder(exc: lock.DeviceBusy) -> None:
+    """Where the run holding the device can be stopped: its page when it is one of this app's runs; else (a
+    run of another checkout or runs folder, a knowledge lab) the command that stops it."""
+    holder = exc.holder.get("run_dir")
+    if not holder:
+        return
+    holder_dir = Path(holder)
+    try:
+        mine = index.find_run(holder_dir.name, store.runs_dir()).resolve() == holder_dir.resolve()
+    except (store.RunNotFound, ValueError, OSError):
+        mine = False
+    if mine:
+        page_link(
+            "train",
+            label=f"Open the run that holds the {exc.device}",
+            query_params={"run": run_ref(holder_dir)},
+            icon=":material/open_in_new:",
+        )
+        return
+    if holder_dir.parent.resolve() == labs_dir().resolve():
+        page_link(
+            "knowledge",
+            label=f"A knowledge lab holds the {exc.device}: stop it on the Knowledge lab page",
+            query_params={"lab": holder_dir.name},
+            icon=":material/lightbulb:",
+        )
+        return
+    pid = exc.holder.get("pid", "PID")
+    st.caption(
+        f"That run is not in this app's runs folder ({store.runs_dir()}): it was started from another checkout or "
+        f"runs folder, so it is not on the Runs page. Stop it where it was started, or from here with\n\n"
+        f"`lrexplorer runs stop {holder_dir.name} --runs_dir {holder_dir.parent}`\n\n"
+        f"(it stops after its current step and keeps a checkpoint); if that folder is gone, `kill {pid}` ends it."
+    )
 
 
 def run_ref(run_dir: Path) -> str:
@@ -79,10 +110,10 @@ def form_view() -> None:
             show_duration(pf)
             show_lengths(pf)
             show_warnings(pf.warnings)
-        queue = st.checkbox(
+        queue = st.toggle(
             "Queue if the device is busy",
-            key="train.queue",
             help="Wait for the running job to end instead of refusing to start.",
+            **RUN_FORM.bind(QUEUE),
         )
         if st.button(
             "Start training", type="primary", key="train.start", disabled=not pf.ok, icon=":material/play_arrow:"

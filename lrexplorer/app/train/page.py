@@ -1,6 +1,7 @@
 """The Train page: launch a real fine-tuning run from a form, then watch it learn at `?run=ID`.
 
-The form and pre-flight are `train_form`, the live and finished views `run_view`; the run itself is a
+The form and pre-flight are `form`, the live and finished views `run_view`; the form's values are the
+page's settings (`RUN_FORM`: the `train.` namespace and the address); the run itself is a
 subprocess writing its folder (`lrexplorer.runs`).
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lrexplorer.app.common.run_state import RUN_FORM, RUN_VIEW
 from lrexplorer.app.pages import page_link
 from lrexplorer.app.train.form import form_view
 from lrexplorer.app.train.run_view import run_view
@@ -16,7 +18,8 @@ from lrexplorer.runs.folder import index, store
 
 def render() -> None:
     st.title("Train")
-    ref = st.query_params.get("run")
+    notes, problems = RUN_FORM.begin()
+    ref = st.query_params.get(RUN_VIEW)
     if ref:
         run_view(ref)
     else:
@@ -24,6 +27,10 @@ def render() -> None:
             "A short, real fine-tuning run (transformers + TRL SFTTrainer) in its own process. The form is the "
             "parameter catalogue: every field is a TrainingArguments / SFTConfig name, with its help text."
         )
+        for note in notes:
+            st.info(note, icon=":material/history:")
+        for problem in problems:
+            st.warning(problem, icon=":material/link_off:")
         active_runs()
         form_view()
 

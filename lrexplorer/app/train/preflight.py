@@ -7,10 +7,9 @@ import streamlit as st
 
 from lrexplorer.app.figures.lr_curves import Line, lr_figure
 from lrexplorer.core.hardware import Hardware
-from lrexplorer.core.units import GIB
+from lrexplorer.core.units import GIB, format_duration
 from lrexplorer.frontend.preflight import Preflight
 from lrexplorer.runs.folder.step_time import measured_step
-from lrexplorer.runs.folder.summary import format_duration
 
 
 def show_plan(pf: Preflight) -> None:

@@ -19,9 +19,10 @@ import streamlit as st
 
 from lrexplorer.app.common.run_actions import feeds, request_stop
 from lrexplorer.app.common.run_chat import chat_panel
-from lrexplorer.app.common.run_form import load_form
+from lrexplorer.app.common.run_state import load_form
 from lrexplorer.app.figures import run_curves as rc
 from lrexplorer.app.pages import page_link
+from lrexplorer.core.units import format_duration
 from lrexplorer.runs import launcher
 from lrexplorer.runs.folder import health, index, lock, store
 from lrexplorer.runs.folder.feed import Snapshot
@@ -31,7 +32,6 @@ from lrexplorer.runs.folder.summary import (
     duration_s,
     eta_s,
     final_metrics,
-    format_duration,
     model_folder,
     predicted_lr,
     progress,
@@ -80,7 +80,13 @@ def progress_bar(snap: Snapshot) -> None:
     status = snap.status
     done, total = status.get("global_step") or 0, status.get("max_steps")
     eta = eta_s(snap.train["step"], snap.train["time"], status)
-    waiting = "loading model and data" if snap.active else "ended before its first step"
+    waiting = (
+        "starts when the device is free"
+        if snap.state == "queued"
+        else "loading model and data"
+        if snap.active
+        else "ended before its first step"
+    )
     parts = [f"step {done:,} of {total:,}" if total else waiting]
     if total:
         parts.append(f"{progress(status):.0%}")
@@ -251,8 +257,10 @@ def finished(snap: Snapshot) -> None:
     if folder is None:
         st.caption("No model was saved (the run ended before its first checkpoint).")
         return
-    what = "The trained model and tokenizer" if folder.name == store.FINAL else f"The newest checkpoint ({folder.name})"
-    st.markdown(f"{what} are saved in `{folder}`.")
+    if folder.name == store.FINAL:
+        st.markdown(f"The trained model and tokenizer are saved in `{folder}`.")
+    else:
+        st.markdown(f"The newest checkpoint ({folder.name}) is saved in `{folder}`.")
     chat_panel(snap.run_dir, read_config(snap.run_dir))
 
 

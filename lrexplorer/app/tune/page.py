@@ -1,8 +1,11 @@
 """The Tune page: an LR range test of the run in the Train form, and sweeps over its fields.
 
-The run under test is the Train form itself (same widgets, same session state), so "use this LR" only
-has to set the form's learning_rate. A range test is a run (`tuning.launch`); a sweep runs in its own
-`lrexplorer sweep` process, so it goes on when the page is closed, and the page reads its study.
+The run under test is the Train form's values (`RUN_FORM`), drawn here under the page's own widget keys,
+so "use this LR" is a link to the Train page with the form's values and that learning_rate (one history
+entry: Back returns to the result). The page's own settings (the range test's and
+the sweep's) are its `TUNE` state, in the address with the test (`lrfind`) and the sweep it shows. A range
+test is a run (`tuning.launch`); a sweep runs in its own `lrexplorer sweep` process, so it goes on when the
+page is closed, and the page reads its study.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from typing import Any
 import streamlit as st
 import yaml
 
-from lrexplorer.app.common.run_form import form, load_form, show_field_errors
-from lrexplorer.app.common.run_inputs import SAVED, key, to_widget
-from lrexplorer.app.pages import page_link, switch_page
-from lrexplorer.catalogues.params import CATALOGUE
+from lrexplorer.app.common.field_widgets import changed, field_input, query_value
+from lrexplorer.app.common.page_state import Decoded, PageState
+from lrexplorer.app.common.run_form import form, show_field_errors
+from lrexplorer.app.common.run_state import RUN_FORM, config_query
+from lrexplorer.app.pages import page_link
 from lrexplorer.core.fields import FieldError
+from lrexplorer.core.units import format_duration
 from lrexplorer.runs.folder import index, lock, store
 from lrexplorer.runs.kinds.range_test import read_result
 from lrexplorer.tuning.lr_range import RANGE_FIELDS, RangeTest
@@ -34,16 +39,58 @@ EXPLAIN = {
     "and last few points.",
 }
 SPACE_EXAMPLE = "learning_rate: {values: [1.0e-4, 1.0e-3, 3.0e-3]}\n"
+SWEEP_DEFAULTS = {"space": SPACE_EXAMPLE, "sampler": "grid", "pruner": "none", "n_trials": 3}
+LRFIND, SWEEP = "lrfind", "sweep"  # the range test and the sweep the page shows
+
+
+def _defaults() -> dict[str, Any]:
+    return {**{f.name: f.default for f in RANGE_FIELDS}, **SWEEP_DEFAULTS}
+
+
+def _to_query(values: Any) -> dict[str, str]:
+    return changed(values, _defaults())
+
+
+def _from_query(query: Any) -> Decoded:
+    from lrexplorer.tuning.study import PRUNERS, SAMPLERS
+
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    fields = {f.name: f for f in RANGE_FIELDS}
+    for name, text in query.items():
+        try:
+            if name in fields:
+                values[name] = query_value(fields[name], text)
+            elif name == "space":
+                values[name] = text
+            elif name in ("sampler", "pruner"):
+                allowed = SAMPLERS if name == "sampler" else PRUNERS
+                if text not in allowed:
+                    raise FieldError(name, f"must be one of {', '.join(allowed)}; got {text!r}")
+                values[name] = text
+            elif name == "n_trials":
+                values[name] = min(100, max(1, int(text)))
+            else:
+                raise FieldError(name, "unknown setting of the Tune page")
+        except (FieldError, ValueError) as exc:
+            problems.append(f"link parameter `{name}` ignored: {getattr(exc, 'problem', exc)}")
+    return values, [], problems
+
+
+TUNE = PageState("tune", "tune", _defaults, _to_query, _from_query, views=(LRFIND, SWEEP))
 
 
 def render() -> None:
     st.title("Tune")
+    _, problems = TUNE.begin()
+    for problem in problems:
+        st.warning(problem, icon=":material/link_off:")
     st.caption(
         "Which learning rate, and which combination of fields? An LR range test (fastai's lr_find) and sweeps "
         "(Optuna) over the run the Train form describes. Both train for real, as runs on the Runs page."
     )
-    with st.expander("The run under test (the Train form)", expanded=False):
-        raw = form()
+    with st.expander("The run under test: the Train form's settings (a change here changes them there)"):
+        raw = form(prefix="tune.run")
     range_section(raw)
     st.divider()
     sweep_section(raw)
@@ -52,13 +99,7 @@ def render() -> None:
 def range_section(raw: dict[str, Any]) -> None:
     st.subheader("LR range test")
     cols = st.columns(len(RANGE_FIELDS))
-    given: dict[str, Any] = {}
-    for col, field in zip(cols, RANGE_FIELDS):
-        if field.kind == "choice":
-            given[field.name] = col.selectbox(field.name, field.choices, key=f"tune.{field.name}", help=field.help)
-        else:
-            text = col.text_input(field.name, f"{field.default:g}", key=f"tune.{field.name}", help=field.help)
-            given[field.name] = text
+    given = {f.name: field_input(f, TUNE.bind(f.name), container=col) for col, f in zip(cols, RANGE_FIELDS)}
     try:
         test = RangeTest.from_fields(given)
     except FieldError as exc:
@@ -66,7 +107,7 @@ def range_section(raw: dict[str, Any]) -> None:
         test = None
     if st.button("Run the range test", key="tune.start_range", disabled=test is None, icon=":material/play_arrow:"):
         _start_range(raw, test)
-    ref = st.query_params.get("lrfind")
+    ref = st.query_params.get(LRFIND)
     if ref:
         range_view(ref)
 
@@ -84,7 +125,7 @@ def _start_range(raw: dict[str, Any], test: RangeTest | None) -> None:
     except lock.DeviceBusy as exc:
         st.error(str(exc), icon=":material/block:")
         return
-    st.query_params["lrfind"] = run_dir.name
+    st.query_params[LRFIND] = run_dir.name
     st.rerun()
 
 
@@ -108,9 +149,12 @@ def range_progress(run_dir: Path) -> None:
     status = store.reconcile(run_dir)
     if read_result(run_dir) is not None:
         st.rerun(scope="app")
+    # Before the worker has counted the run, the test's own length (its max_steps) is known from its config.
+    total = status.get("max_steps") or store.read_config(run_dir).get("max_steps") or "?"
+    message = status.get("message")
     st.info(
-        f"Range test {run_dir.name}: {status.get('state')}, update {status.get('global_step', 0)} "
-        f"of {status.get('max_steps', '?')} ({status.get('message', '')})"
+        f"Range test {run_dir.name}: {status.get('state')}, update {status.get('global_step') or 0} of {total}"
+        + (f" ({message})" if message else "")
     )
     page_link("train", "Watch it live on the Train page", ":material/monitoring:", {"run": run_dir.name})
 
@@ -127,23 +171,23 @@ def range_result_view(result: dict[str, Any]) -> None:
         if lr is None:
             continue
         left, mid, right = st.columns([5, 2, 2], vertical_alignment="center")
-        left.markdown(f"**{name}** `{lr:.2e}` — {EXPLAIN.get(name, '')}")
-        if mid.button("Use this LR", key=f"tune.use.{name}"):
-            use_lr(lr)
+        left.markdown(f"**{name}** `{rounded_lr(lr):.2e}` — {EXPLAIN.get(name, '')}")
+        with mid:
+            # A link to the Train form with this LR: one history entry, so Back returns to this result.
+            page_link(
+                "train",
+                "Use this LR",
+                ":material/model_training:",
+                RUN_FORM.query_with(learning_rate=rounded_lr(lr)),
+            )
         with right:
-            page_link("schedules", "See it on Schedules", ":material/show_chart:", {"lr": f"{lr:.3g}"})
+            page_link("schedules", "See it on Schedules", ":material/show_chart:", {"lr": f"{rounded_lr(lr):g}"})
 
 
-def use_lr(lr: float) -> None:
-    """Put `lr` into the Train form and go there."""
-    saved = dict(st.session_state.get(SAVED, {}))
-    values = {name: st.session_state.get(key(name)) for name in CATALOGUE}
-    values = {**saved, **{k: v for k, v in values.items() if v is not None}}
-    values[key("learning_rate")] = to_widget(CATALOGUE["learning_rate"], lr)
-    st.session_state[SAVED] = values
-    st.session_state.pop(key("learning_rate"), None)
-    if not switch_page("train"):
-        st.success(f"learning_rate set to {lr:.3g} in the Train form.")
+def rounded_lr(lr: float) -> float:
+    """A suggestion as one would type it: three significant digits, as the page shows it (the suggestions
+    come from a smoothed, noisy curve; more digits would claim a precision they do not have)."""
+    return float(f"{lr:.3g}")
 
 
 def sweep_section(raw: dict[str, Any]) -> None:
@@ -152,11 +196,11 @@ def sweep_section(raw: dict[str, Any]) -> None:
     from lrexplorer.tuning.sweep_folder import prepare_folder
 
     st.subheader("Sweep")
-    text = st.text_area("Search space (YAML)", SPACE_EXAMPLE, key="tune.space", height=100)
+    text = st.text_area("Search space (YAML)", height=100, **TUNE.bind("space"))
     cols = st.columns(3)
-    sampler = cols[0].selectbox("sampler", SAMPLERS, key="tune.sampler")
-    pruner = cols[1].selectbox("pruner", PRUNERS, key="tune.pruner")
-    n_trials = int(cols[2].number_input("n_trials", 1, 100, 3, key="tune.n_trials"))
+    sampler = cols[0].selectbox("sampler", SAMPLERS, **TUNE.bind("sampler"))
+    pruner = cols[1].selectbox("pruner", PRUNERS, **TUNE.bind("pruner"))
+    n_trials = int(cols[2].number_input("n_trials", 1, 100, **TUNE.bind("n_trials")))
     try:
         space = parse_space(text)
         settings = SweepSettings(sampler=sampler, pruner=pruner, n_trials=n_trials)
@@ -175,9 +219,9 @@ def sweep_section(raw: dict[str, Any]) -> None:
         cmd += ["--sampler", sampler, "--pruner", pruner, "--n_trials", str(n_trials)]
         with open(folder / "sweep.log", "ab") as log:
             subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        st.query_params["sweep"] = folder.name
+        st.query_params[SWEEP] = folder.name
         st.rerun()
-    ref = st.query_params.get("sweep")
+    ref = st.query_params.get(SWEEP)
     if ref:
         sweep_results(ref)
 
@@ -190,7 +234,9 @@ def plan_table(space: Any, settings: Any, raw: dict[str, Any]) -> None:
     if unknown:
         st.caption("Predicted time unknown for some trials: run a range test or a run of this model and batch first.")
     else:
-        st.caption(f"Total predicted training time: about {total:.0f} s (measured seconds per update x updates).")
+        st.caption(
+            f"Total predicted training time: about {format_duration(total)} (measured seconds per update x updates)."
+        )
 
 
 # Each trial's pre-flight builds a memory estimate: cached, so that typing elsewhere on the page (or the
@@ -209,9 +255,15 @@ def planned_rows(space: Any, settings: Any, raw: dict[str, Any]) -> tuple[list[d
         rows.append(
             {
                 **params,
-                "updates": plan.total_steps,
-                "peak memory (GiB)": None if memory is None or memory.peak_bytes is None else memory.peak_bytes / 2**30,
-                "predicted time (s)": plan.seconds,
+                "updates": "—" if plan.total_steps is None else f"{plan.total_steps:,}",
+                "peak memory": "unknown"
+                if memory is None or memory.peak_bytes is None
+                else f"{memory.peak_bytes / 2**30:.2f} GiB",
+                "predicted time": "—"
+                if plan.skip_reason
+                else "unknown (no measured run)"
+                if plan.seconds is None
+                else format_duration(plan.seconds),
                 "skipped because": plan.skip_reason or "",
             }
         )
@@ -255,9 +307,11 @@ def sweep_results(ref: str) -> None:
         left, right = st.columns([6, 2], vertical_alignment="center")
         value = "-" if t["value"] is None else f"{t['value']:.4f}"
         left.markdown(f"#{t['rank'] or '-'} trial {t['number']} ({t['state']}): `{t['params']}` loss {value}")
-        if t["run"] and right.button("Open in Train", key=f"tune.open.{t['number']}"):
-            load_form(store.read_config(Path(t["run"])))
-            switch_page("train")
+        if t["run"]:
+            with right:
+                page_link(
+                    "train", "Open in Train", ":material/open_in_new:", config_query(store.read_config(Path(t["run"])))
+                )
     for name, fig in sweep_figures(sweep).items():
         if isinstance(fig, str):
             st.caption(f"{name}: {fig}")

@@ -7,8 +7,15 @@ larger than the typical 500 MiB (drivers, other libraries), and the caching allo
 fragmentation: PyTorch reserves memory in blocks, so `max_memory_reserved` sits above
 `max_memory_allocated` (what the estimate models) by a few percent to ~15 % depending on the run.
 
-Suggestions are ranked by quality cost first (what the change does to the result), then by the GPUs
-they need, then by compute per update from this FLOP model, per token of the update:
+The search tries every combination within its bounds: each mix of the switches (checkpointing, 8-bit
+AdamW, 16-bit weights, LoRA or QLoRA), on one GPU or sharded with ZeRO-3 over 2, 4 or 8, each completed by
+the least number change it still needs (a smaller micro-batch with the same global batch, then a shorter
+max_length). It keeps the best answer for each GPU count, so the best one-GPU answer is shown whenever one
+exists, beside the multi-GPU ones, and each change that fits alone.
+
+Suggestions are ranked by the GPUs they need first (a GPU one does not have is the dearest change), then
+by quality cost (what the change does to the result), then by compute per update from this FLOP model,
+per token of the update:
   - 6 N for the forward and backward matrix products of N parameters (2 N forward, 4 N backward);
     with LoRA / QLoRA the frozen weights need no weight gradient: 4 N;
   - attention scores and their product with the values: 4 L s h forward (L layers, s tokens per row,
@@ -20,39 +27,23 @@ Nothing here imports torch: every figure is the analytic engine's.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.fields import FieldError
+from lrexplorer.memory.advice.budget import DEFAULT_MARGIN_PERCENT, largest, usable_bytes
 from lrexplorer.memory.analytic.estimate import estimate
 from lrexplorer.memory.gpus import Gpu
 from lrexplorer.memory.setup import TrainingSetup
 
-DEFAULT_MARGIN_PERCENT = 10.0
-MAX_MARGIN_PERCENT = 50.0
-MARGIN_HELP = (
-    "share of the GPU's memory kept free beyond the estimate: the estimate counts the tensors the allocator "
-    "hands out (max_memory_allocated) plus a typical CUDA context; PyTorch's caching allocator reserves more "
-    "than it hands out (fragmentation), and the CUDA context varies with driver and libraries"
-)
 SHARD_GPUS = (2, 4, 8)
 MIN_LENGTH = 128  # shorter max_length is only suggested down to this
 
 # Quality cost of a change: 0 the same training, 1 rounding (8-bit states, 16-bit weights),
 # 2 fewer trained weights or cut examples (LoRA, shorter max_length), 3 both (QLoRA).
 QUALITY = {"none": 0, "rounding": 1, "adapters": 2, "truncation": 2, "quantised base": 3}
-
-
-def check_margin(percent: float) -> float:
-    if not 0 <= percent <= MAX_MARGIN_PERCENT:
-        raise FieldError("margin", f"must be a percentage from 0 to {MAX_MARGIN_PERCENT:g}; got {percent:g}")
-    return percent
-
-
-def usable_bytes(gpu: Gpu, margin_percent: float) -> int:
-    return int(gpu.total_bytes * (1 - check_margin(margin_percent) / 100))
 
 
 def flops_per_update(arch: Architecture, setup: TrainingSetup) -> float:
@@ -78,7 +69,7 @@ class Suggestion:
 
     @property
     def rank(self) -> tuple[int, int, float]:
-        return (self.quality, self.gpus, self.flops)
+        return (self.gpus, self.quality, self.flops)
 
     def to_dict(self, baseline_flops: float) -> dict[str, Any]:
         return {
@@ -102,7 +93,12 @@ class Advice:
     max_batch: int  # largest per_device_train_batch_size that fits (0: not even 1)
     keep_global: tuple[int, int] | None  # (micro-batch, accumulation) that fits with the same global batch
     alone: list[Suggestion]  # each change alone that makes it fit (empty when it fits)
-    combined: Suggestion | None  # the cheapest combination that fits (None when it fits or nothing does)
+    best: list[Suggestion]  # the best combination for each GPU count that has one, fewest GPUs first
+
+    @property
+    def combined(self) -> Suggestion | None:
+        """The best answer of all: the fewest GPUs, then the least quality cost, then the least compute."""
+        return self.best[0] if self.best else None
 
     @property
     def fits(self) -> bool:
@@ -113,10 +109,13 @@ class Advice:
         """What is left of the usable memory (negative: how much is missing)."""
         return self.usable_bytes - self.peak_bytes
 
+    def is_best(self, suggestion: Suggestion) -> bool:
+        """Whether `suggestion` is the best answer for its GPU count."""
+        return any(suggestion.changes == b.changes for b in self.best)
+
     def suggestions(self) -> list[Suggestion]:
-        out = list(self.alone)
-        if self.combined is not None and all(self.combined.changes != s.changes for s in out):
-            out.append(self.combined)
+        out = list(self.best)
+        out += [s for s in self.alone if all(s.changes != o.changes for o in out)]
         return sorted(out, key=lambda s: s.rank)
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +135,7 @@ class Advice:
                 }
             ),
             "suggestions": [s.to_dict(self.flops) for s in self.suggestions()],
+            "best_per_gpu_count": [s.to_dict(self.flops) for s in self.best],
             "cheapest": None if self.combined is None else self.combined.to_dict(self.flops),
         }
 
@@ -150,20 +150,6 @@ def _peak(arch: Architecture, setup: TrainingSetup) -> int | None:
 def _fits(arch: Architecture, setup: TrainingSetup, usable: int) -> bool:
     peak = _peak(arch, setup)
     return peak is not None and peak <= usable
-
-
-def largest(fits: Callable[[int], bool], limit: int) -> int:
-    """The largest n in 1..limit with fits(n), for a fits() that turns False once and stays so (0: none)."""
-    if limit < 1 or not fits(1):
-        return 0
-    lo, hi = 1, 2
-    while hi <= limit and fits(hi):
-        lo, hi = hi, hi * 2
-    hi = min(hi, limit + 1)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
 
 
 def max_batch(arch: Architecture, setup: TrainingSetup, usable: int, limit: int = 4096) -> int:
@@ -230,29 +216,56 @@ def _options(setup: TrainingSetup, arch: Architecture) -> list[list[Option]]:
 
 
 def _scalars(arch: Architecture, setup: TrainingSetup, usable: int) -> Iterator[Option]:
-    """The changes of a number: smaller micro-batch (same global batch), shorter max_length, more GPUs."""
-    if setup.per_device_train_batch_size > 1:
-        kg = keep_global_batch(arch, setup, usable)
-        if kg is not None and kg[0] != setup.per_device_train_batch_size:
-            b, ga = kg
-            yield (
-                {"per_device_train_batch_size": b, "gradient_accumulation_steps": ga},
-                f"micro-batch {b} x {ga} accumulation steps (same global batch)",
-                "none",
-            )
-    length = setup.max_length // 2
-    while length >= MIN_LENGTH and not setup.packing:
+    """The changes of a number, each alone: smaller micro-batch (same global batch), shorter max_length,
+    more GPUs (ZeRO-3)."""
+    batch = _smaller_batch(arch, setup, usable)
+    if batch:
+        yield batch
+    for length in _shorter_lengths(setup):
         if _fits(arch, setup.with_(max_length=length), usable):
-            yield ({"max_length": length}, f"max_length {length} (longer examples are cut)", "truncation")
+            yield _length_option(length)
             break
+    for n in _gpu_counts(setup)[1:]:
+        changes = _sharded(setup, n)
+        if _fits(arch, setup.with_(**changes), usable):
+            yield (changes, f"ZeRO-3 over {n} GPUs", "none")
+            break
+
+
+def _smaller_batch(arch: Architecture, setup: TrainingSetup, usable: int) -> Option | None:
+    """The largest micro-batch below the current one that fits, with the accumulation keeping the global
+    batch; None when there is none."""
+    if setup.per_device_train_batch_size <= 1:
+        return None
+    kg = keep_global_batch(arch, setup, usable)
+    if kg is None or kg[0] == setup.per_device_train_batch_size:
+        return None
+    b, ga = kg
+    changes = {"per_device_train_batch_size": b, "gradient_accumulation_steps": ga}
+    return changes, f"micro-batch {b} x {ga} accumulation steps (same global batch)", "none"
+
+
+def _shorter_lengths(setup: TrainingSetup) -> list[int]:
+    """max_length halved, down to MIN_LENGTH (packing fills rows to max_length: not offered there)."""
+    out, length = [], setup.max_length // 2
+    while length >= MIN_LENGTH and not setup.packing:
+        out.append(length)
         length //= 2
-    if setup.device == "cuda" and not setup.fsdp:
-        for n in SHARD_GPUS:
-            if n > setup.num_gpus:
-                changes = {"num_gpus": n, "zero_stage": 3, **_spread(setup, n)}
-                if _fits(arch, setup.with_(**changes), usable):
-                    yield (changes, f"ZeRO-3 over {n} GPUs", "none")
-                    break
+    return out
+
+
+def _length_option(length: int) -> Option:
+    return {"max_length": length}, f"max_length {length} (longer examples are cut)", "truncation"
+
+
+def _gpu_counts(setup: TrainingSetup) -> list[int]:
+    """The GPU counts searched: the current one, then more with ZeRO-3 (CUDA runs not already under FSDP)."""
+    more = [n for n in SHARD_GPUS if n > setup.num_gpus] if setup.device == "cuda" and not setup.fsdp else []
+    return [setup.num_gpus, *more]
+
+
+def _sharded(setup: TrainingSetup, n: int) -> dict[str, Any]:
+    return {} if n == setup.num_gpus else {"num_gpus": n, "zero_stage": 3, **_spread(setup, n)}
 
 
 def _suggestion(
@@ -283,7 +296,7 @@ def advise(
     largest = max_batch(arch, setup, usable)
     keep = keep_global_batch(arch, setup, usable)
     alone: list[Suggestion] = []
-    combined: Suggestion | None = None
+    best: list[Suggestion] = []
     if peak > usable:
         axes = _options(setup, arch)
         for axis in axes:
@@ -295,28 +308,66 @@ def advise(
             s = _suggestion(arch, setup, changes, [label], cost, usable)
             if s is not None:
                 alone.append(s)
-        combined = _cheapest(arch, setup, axes, usable)
-    return Advice(gpu, margin_percent, usable, peak, flops_per_update(arch, setup), largest, keep, alone, combined)
+        best = best_per_gpu_count(arch, setup, axes, usable)
+    return Advice(gpu, margin_percent, usable, peak, flops_per_update(arch, setup), largest, keep, alone, best)
 
 
-def _cheapest(arch: Architecture, setup: TrainingSetup, axes: list[list[Option]], usable: int) -> Suggestion | None:
-    """The cheapest combination that fits: every mix of the switches, each completed by the least
-    number change (micro-batch, max_length, GPUs) it still needs."""
-    best: Suggestion | None = None
+def best_per_gpu_count(
+    arch: Architecture, setup: TrainingSetup, axes: list[list[Option]], usable: int
+) -> list[Suggestion]:
+    """Every mix of the switches on every GPU count, each completed by the least number change it still needs
+    (a smaller micro-batch, then a shorter max_length with the micro-batch it allows); the best for each GPU
+    count, fewest GPUs first. A mix that fits on n GPUs is not tried on more: there it can only cost more."""
+    best: dict[int, Suggestion] = {}
     for combo in itertools.product(*axes):
-        changes: dict[str, Any] = {}
+        switches: dict[str, Any] = {}
         for c, _, _ in combo:
-            changes.update(c)
+            switches.update(c)
         labels = [label for _, label, _ in combo if label]
         costs = [cost for c, _, cost in combo if c]
-        trial = setup.with_(**changes)
-        candidates = [_suggestion(arch, setup, changes, labels, _worst(costs), usable)] if changes else []
-        if not candidates or candidates[0] is None:
-            candidates = [
-                _suggestion(arch, setup, {**changes, **more}, [*labels, label], _worst([*costs, cost]), usable)
-                for more, label, cost in _scalars(arch, trial, usable)
-            ]
-        for s in candidates:
-            if s is not None and (best is None or s.rank < best.rank):
-                best = s
-    return best
+        for n in _gpu_counts(setup):
+            found = _completed(arch, setup, switches, labels, costs, n, usable)
+            if found is not None:
+                if found.gpus not in best or found.rank < best[found.gpus].rank:
+                    best[found.gpus] = found
+                break
+    return [best[n] for n in sorted(best)]
+
+
+def _completed(
+    arch: Architecture,
+    setup: TrainingSetup,
+    switches: dict[str, Any],
+    labels: list[str],
+    costs: list[str],
+    n: int,
+    usable: int,
+) -> Suggestion | None:
+    """The switches on `n` GPUs as they are, else with a smaller micro-batch, else with the longest shorter
+    max_length that fits (with a smaller micro-batch if it needs one); None when nothing fits."""
+    changes = {**switches, **_sharded(setup, n)}
+    if n != setup.num_gpus:
+        labels, costs = [*labels, f"ZeRO-3 over {n} GPUs"], [*costs, "none"]
+    trial = setup.with_(**changes)
+    if changes and _fits(arch, trial, usable):
+        return _suggestion(arch, setup, changes, labels, _worst(costs), usable)
+    for more in [None, *_shorter_lengths(trial)]:
+        extra: dict[str, Any] = {}
+        extra_labels, extra_costs = list(labels), list(costs)
+        if more is not None:
+            extra, label, cost = _length_option(more)
+            extra_labels, extra_costs = [*labels, label], [*costs, cost]
+            if _fits(arch, trial.with_(**extra), usable):
+                return _suggestion(arch, setup, {**changes, **extra}, extra_labels, _worst(extra_costs), usable)
+        batch = _smaller_batch(arch, trial.with_(**extra), usable)
+        if batch is not None:
+            b_changes, b_label, b_cost = batch
+            return _suggestion(
+                arch,
+                setup,
+                {**changes, **extra, **b_changes},
+                [*extra_labels, b_label],
+                _worst([*extra_costs, b_cost]),
+                usable,
+            )
+    return None

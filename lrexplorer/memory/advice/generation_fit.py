@@ -11,7 +11,7 @@ from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.limits import MAX_BATCH, MAX_LENGTH
 from lrexplorer.core.units import GIB, MIB
-from lrexplorer.memory.advice.advisor import largest, usable_bytes
+from lrexplorer.memory.advice.budget import largest, usable_bytes
 from lrexplorer.memory.advice.report import gpu_lines
 from lrexplorer.memory.analytic.generate import GenerationEstimate, estimate_generation
 from lrexplorer.memory.generation import GenerationSetup

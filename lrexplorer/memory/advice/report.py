@@ -188,10 +188,12 @@ def advice_text(advice: Advice) -> str:
         lines.append(f"same global batch: per_device_train_batch_size {b} x gradient_accumulation_steps {ga}")
     suggestions = advice.suggestions()
     if suggestions:
-        lines += ["", "changes that make it fit (quality cost, GPUs, compute per update vs now; cheapest first):"]
+        lines += [
+            "",
+            "changes that make it fit (fewest GPUs first, then quality cost, then compute per update vs now):",
+        ]
         for s in suggestions:
-            cheapest = advice.combined is not None and s.changes == advice.combined.changes
-            star = "  <- cheapest combination" if cheapest else ""
+            star = f"  <- best on {s.gpus} GPU{'s' if s.gpus > 1 else ''}" if advice.is_best(s) else ""
             flags = " ".join(f"--{k} {str(v).lower() if isinstance(v, bool) else v}" for k, v in s.changes.items())
             lines.append(
                 f"  {s.label}: {s.peak_bytes / GIB:.2f} GiB; quality {s.quality_cost}, {s.gpus} GPU(s), "

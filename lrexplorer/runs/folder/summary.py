@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lrexplorer.catalogues.params import CATALOGUE
+from lrexplorer.core.units import format_duration
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.folder.peak import peak_text
 
@@ -43,15 +43,6 @@ def duration_s(status: dict[str, Any], now: float | None = None) -> float | None
     end = status.get("ended_at") if status.get("state") not in store.ACTIVE else None
     earlier = float(status.get(EARLIER) or 0.0)
     return earlier + max(0.0, float(end or now or time.time()) - float(start))
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    seconds = round(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def length_text(config: dict[str, Any]) -> str:
