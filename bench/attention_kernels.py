@@ -26,13 +26,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from lrexplorer.core.facts import detect_facts
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.kernels import KERNELS, kernel_problem
 from lrexplorer.core.units import MIB
 from lrexplorer.runs import launcher
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import detect_facts
 
 SKIPPED_STEPS = 2  # the first update pays start-up, and the kernel probe profiles it
 

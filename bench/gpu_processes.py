@@ -18,8 +18,8 @@ from typing import Any
 
 from attention_kernels import measured_run
 
+from lrexplorer.core.facts import detect_facts
 from lrexplorer.core.units import MIB
-from lrexplorer.runs.validate import detect_facts
 
 PROCESSES = 2
 RUNS = (("FSDP2 full shard", True), ("DDP", False))  # (label, fsdp)

@@ -46,7 +46,8 @@ def bare_child(steps: int, out: str) -> None:
     from trl import SFTConfig, SFTTrainer
 
     from lrexplorer.catalogues import builtin
-    from lrexplorer.runs.validate import detect_facts, resolve_attention
+    from lrexplorer.core.facts import detect_facts
+    from lrexplorer.rules.attention import resolve_attention
 
     spec = spec_for(steps)
     facts = detect_facts(use_torch=True)

@@ -4,9 +4,14 @@ Shared plain code lives in `helpers/`."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# The page tests' helpers (train_page, runs_page, chart, ...) live in tests/app/test_page_*.py; tests of other
+# layers that also check what a page shows import them from there, whichever folders pytest collects.
+sys.path.insert(0, str(Path(__file__).parent / "app"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")

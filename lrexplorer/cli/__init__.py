@@ -1,18 +1,20 @@
 """The `lrexplorer` command line: a dispatcher over one module per subcommand.
 
 Each subcommand module provides `add_parser(subparsers)`, which registers its parser and sets the
-`handler` default to a function `(argparse.Namespace) -> int`. Adding `memory`, `train` or `runs`
+`handler` default to a function `(argparse.Namespace) -> int` that writes its output to `args.out` (the real
+stdout: while a handler runs, `sys.stdout` is stderr, so a library's chatter never mixes into the output). Adding `memory`, `train` or `runs`
 is one new module and one entry in `SUBCOMMANDS`. Subcommand modules import only light modules at
 the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` must start fast.
 
 Commands: `app`, `schedule`, `memory`, `train`, `lr_find` (lr-find), `sweep`, `runs`, `knowledge`; `options`
-holds the flags generated from the catalogue and the helpers the commands share; `__main__` runs the command
-line as `python -m lrexplorer.cli`.
+holds the flags generated from the catalogue and the helpers the commands share; `exit_codes` names every exit
+status (`Exit`); `__main__` runs the command line as `python -m lrexplorer.cli`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from types import ModuleType
@@ -25,6 +27,7 @@ from lrexplorer.cli import runs as cli_runs
 from lrexplorer.cli import schedule as cli_schedule
 from lrexplorer.cli import sweep as cli_sweep
 from lrexplorer.cli import train as cli_train
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.core.compat import UnsupportedVersion
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.version import __version__
@@ -59,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for a user error) instead of exiting."""
+    """Run the command line; returns the exit status (`Exit.INVALID` for a user error) instead of exiting."""
     parser = build_parser()
     try:
         args, unknown = parser.parse_known_args(argv)
@@ -67,25 +70,30 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("unrecognized arguments: " + " ".join(unknown))
         args.unknown = unknown  # `app` hands the options it does not know to Streamlit
     except SystemExit as exc:  # argparse exits on --help and on bad flags; callers want a status
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        return exc.code if isinstance(exc.code, int) else (Exit.OK if exc.code is None else Exit.INVALID)
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
-        return 2
+        return Exit.INVALID
+    # The command writes its output to `args.out`, the real stdout; anything else printed while it runs goes to
+    # stderr (DeepSpeed binds its logger to sys.stdout when transformers imports it; the Trainer prints its
+    # logs), so `lrexplorer ... --json | jq` reads the command's output alone.
+    args.out = sys.stdout
     try:
-        return args.handler(args)
+        with contextlib.redirect_stdout(sys.stderr):
+            return args.handler(args)
     except FieldError as exc:
         # A user's mistake: one line naming each field at fault (as its flag), never a traceback.
         print(f"lrexplorer {args.command}: error: {flagged(exc, _options(parser, args.command))}", file=sys.stderr)
-        return 2
+        return Exit.INVALID
     except UnsupportedVersion as exc:
         # An installed library the command cannot use: the message names it, the range and the pip command.
         print(f"lrexplorer {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.INVALID
     except BrokenPipeError:
         # `lrexplorer schedule ... | head`: the reader left; silence the flush at interpreter exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        os.dup2(devnull, args.out.fileno())
+        return Exit.FAILED
 
 
 def _options(parser: argparse.ArgumentParser, command: str) -> set[str]:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.core.fields import Field, FieldError
 from lrexplorer.knowledge.progress import format_duration
 
@@ -175,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
     if folder is not None:
         state = "stopped" if result.stopped else "completed"
         folder.finish(state, f"{state} in {format_duration(result.elapsed_s)}", payload)
-    print(json.dumps(payload, indent=1) if args.json else table(result))
-    return 3 if result.stopped else 0
+    print(json.dumps(payload, indent=1) if args.json else table(result), file=args.out)
+    return Exit.STOPPED if result.stopped else Exit.OK
 
 
 @contextmanager

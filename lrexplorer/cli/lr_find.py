@@ -9,12 +9,12 @@ model, so it never changes what the next run starts from.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from typing import Any
 
 from lrexplorer.catalogues.params import TRAIN
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.cli.options import add_fields, flag_help
 from lrexplorer.cli.train import add_command, add_run_options, follow, read_fields
 from lrexplorer.core.fields import FieldError
@@ -57,8 +57,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from lrexplorer.frontend.tuning_launch import start_range_test
     from lrexplorer.runs.folder import lock
+    from lrexplorer.runs.kinds.range_test import read_result
     from lrexplorer.tuning.lr_range import RangeTest
-    from lrexplorer.tuning.run_kinds import read_result
 
     test = RangeTest.from_fields(
         {f.name: getattr(args, f.name) for f in RANGE_FIELDS if getattr(args, f.name) is not None}
@@ -69,19 +69,19 @@ def run(args: argparse.Namespace) -> int:
         raise
     except lock.DeviceBusy as exc:
         print(f"lrexplorer lr-find: {exc}", file=sys.stderr)
-        return 4
+        return Exit.DEVICE_BUSY
     except (FileExistsError, ValueError) as exc:
         raise FieldError("output_dir", str(exc)) from None
     print(f"run folder: {run_dir}", file=sys.stderr)
-    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        code = follow(run_dir, quiet=args.quiet or args.json)
+    # With --json the progress goes to stderr: stdout carries the result alone.
+    code = follow(run_dir, sys.stderr if args.json else args.out, quiet=args.quiet or args.json)
     result = read_result(run_dir)
     if result is None:
-        return code or 1
+        return code or Exit.FAILED
     if args.json:
-        print(json.dumps({**result, "run": str(run_dir)}))
+        print(json.dumps({**result, "run": str(run_dir)}), file=args.out)
     else:
-        print(summary(result))
+        print(summary(result), file=args.out)
     return code
 
 

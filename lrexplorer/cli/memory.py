@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from lrexplorer.catalogues.params import MEMORY, renamed_from
-from lrexplorer.cli.options import add_fields, field_values, given_fields
+from lrexplorer.cli.exit_codes import Exit
+from lrexplorer.cli.options import add_fields, field_values, given_fields, say_advice
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.units import GIB
 from lrexplorer.memory.advice.advisor import DEFAULT_MARGIN_PERCENT, MARGIN_HELP, MAX_MARGIN_PERCENT, check_margin
@@ -91,25 +92,25 @@ def add_parser(subparsers: Any) -> None:
     add_fields(p, MEMORY, required=REQUIRED)
 
 
-def _list() -> int:
+def _list(out: TextIO) -> int:
     from lrexplorer.catalogues.presets import load_presets
     from lrexplorer.memory.gpus import catalogue
     from lrexplorer.memory.model_source import resolve_model
 
-    print("presets:")
+    print("presets:", file=out)
     for name, preset in load_presets().items():
         arch = resolve_model(name).architecture
-        print(f"  {name:18s} {arch.n_params / 1e9:7.2f} B  {preset.hub_id}")
-    print("GPU catalogue:")
+        print(f"  {name:18s} {arch.n_params / 1e9:7.2f} B  {preset.hub_id}", file=out)
+    print("GPU catalogue:", file=out)
     for gpu in catalogue():
         cc = ".".join(map(str, gpu.compute_capability or ()))
-        print(f"  {gpu.name:28s} {gpu.total_bytes / GIB:6.0f} GiB  compute capability {cc}")
-    return 0
+        print(f"  {gpu.name:28s} {gpu.total_bytes / GIB:6.0f} GiB  compute capability {cc}", file=out)
+    return Exit.OK
 
 
 def run(args: argparse.Namespace) -> int:
     if args.list:
-        return _list()
+        return _list(args.out)
     given = given_fields(args, MEMORY)
     missing = [n for n in REQUIRED if n not in given and not set(renamed_from(n)) & given.keys()]
     if missing:
@@ -135,7 +136,8 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
 
     source = resolve_model(values["model"])
     setup = setup_from_values(values, source.config)
-    validate(setup, source.architecture)
+    for finding in validate(setup, source.architecture):  # the rules' advice, as the Memory page shows it
+        say_advice(finding.level, finding.text)
     check_margin(args.margin)
     gpus, note = resolve_gpus(args.gpu) if setup.device == "cuda" else ([], None)
     target = advisor_gpu(gpus, note, setup.device, args.check)
@@ -161,15 +163,19 @@ def _run(args: argparse.Namespace, values: dict[str, Any]) -> int:
     # fails the check whatever its headroom.
     cannot = Fit(target, 0).problems(setup, setup.attention(source.architecture)) if target is not None else []
     if args.json:
-        json.dump(data, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        json.dump(data, args.out, indent=1)
+        args.out.write("\n")
     else:
-        print(text_table(data, note))
+        print(text_table(data, note), file=args.out)
         if advice is not None:
-            print("\n" + advice_text(advice))
+            print("\n" + advice_text(advice), file=args.out)
         if cannot:
-            print(f"{target.name if target else ''} cannot run this setup, whatever its memory: {'; '.join(cannot)}")
-    return 1 if args.check and advice is not None and (not advice.fits or cannot) else 0
+            cannot_text = "; ".join(cannot)
+            print(
+                f"{target.name if target else ''} cannot run this setup, whatever its memory: {cannot_text}",
+                file=args.out,
+            )
+    return Exit.FAILED if args.check and advice is not None and (not advice.fits or cannot) else Exit.OK
 
 
 def advisor_gpu(gpus: list[Any], note: str | None, device: str, check: bool) -> Any:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 from lrexplorer.catalogues.params import GROUPS, by_group, fields_for, renamed_for, resolve
 from lrexplorer.core.fields import Field
 
+# How each level of the rules' advice (`lrexplorer.rules`) is written on the command line.
+LEVEL_WORDS = {"error": "warning", "warning": "warning", "info": "note"}
 METAVARS = {"int": "N", "float": "X", "json": "JSON", "str_list": "A,B", "int_list": "A,B", "choice": "NAME"}
 
 
@@ -90,3 +93,8 @@ def field_values(args: argparse.Namespace, tool: str) -> tuple[dict[str, Any], l
     """(every field of `tool`, notes): the flags given, converted by their fields, over the tool's defaults.
     Raises one FieldError naming every bad flag."""
     return resolve(given_fields(args, tool), tool)
+
+
+def say_advice(level: str, text: str) -> None:
+    """One line of advice on stderr, as `warning: ...` or `note: ...`: the words the pages show."""
+    print(f"{LEVEL_WORDS[level]}: {text}", file=sys.stderr)

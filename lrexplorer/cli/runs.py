@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.core.fields import FieldError
 from lrexplorer.runs.folder import index
 
@@ -111,23 +112,29 @@ def run_list(args: argparse.Namespace) -> int:
     for row in rows:
         row["memory"] = store.read_memory_record(Path(row["path"]))
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=1, default=str)
-        print()
-        return 0
+        json.dump(rows, args.out, indent=1, default=str)
+        print(file=args.out)
+        return Exit.OK
     if not rows:
-        print(f"no runs in {store.runs_dir(args.runs_dir)}")
-        return 0
+        print(f"no runs in {store.runs_dir(args.runs_dir)}", file=args.out)
+        return Exit.OK
     from lrexplorer.runs.folder.peak import peak_text
 
-    print(f"{'run':<40} {'state':<10} {'step':>11}  {'started':<19}  {'predicted / measured peak':<32} message")
+    print(
+        f"{'run':<40} {'state':<10} {'step':>11}  {'started':<19}  {'predicted / measured peak':<32} message",
+        file=args.out,
+    )
     for r in rows:
         step = f"{r.get('global_step', 0)}/{r.get('max_steps', '?')}"
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.get("created_at") or 0))
         lines = str(r.get("problem") or r.get("message") or "").splitlines()
         message = lines[0][:60] if lines else ""
         peak = peak_text(store.read_memory_record(Path(r["path"])))
-        print(f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {peak:<32} {message}")
-    return 0
+        print(
+            f"{r['run_id']:<40} {r.get('state', '?'):<10} {step:>11}  {started:<19}  {peak:<32} {message}",
+            file=args.out,
+        )
+    return Exit.OK
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -137,27 +144,27 @@ def run_show(args: argparse.Namespace) -> int:
     status = index.run_row(run_dir, store.run_id_of(run_dir))
     records = store.read_metrics(run_dir)[-args.metrics :] if args.metrics > 0 else []
     if args.format == "json":
-        json.dump({"path": str(run_dir), "status": status, "metrics": records}, sys.stdout, indent=1, default=str)
-        print()
-        return 0
+        json.dump({"path": str(run_dir), "status": status, "metrics": records}, args.out, indent=1, default=str)
+        print(file=args.out)
+        return Exit.OK
     from lrexplorer.cli.train import format_record
 
-    print(f"run     {run_dir}")
+    print(f"run     {run_dir}", file=args.out)
     keys = ("state", "problem", "global_step", "max_steps", "device", "attn_implementation", "last_checkpoint")
     for key in (*keys, "message"):
         if status.get(key) not in (None, ""):
-            print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}")
+            print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}", file=args.out)
     for record in records:
-        print("  " + format_record(record, status.get("max_steps")))
-    return 0
+        print("  " + format_record(record, status.get("max_steps")), file=args.out)
+    return Exit.OK
 
 
 def run_stop(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
 
     status = launcher.stop_run(_find(args), grace_s=args.timeout)
-    print(f"{status.get('state')}: {status.get('message', '')}")
-    return 0 if status.get("state") not in ("queued", "running") else 1
+    print(f"{status.get('state')}: {status.get('message', '')}", file=args.out)
+    return Exit.OK if status.get("state") not in ("queued", "running") else Exit.FAILED
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -168,16 +175,16 @@ def run_resume(args: argparse.Namespace) -> int:
         pid = launcher.resume_run(_find(args), queue=args.queue)
     except lock.DeviceBusy as exc:  # a RuntimeError too: caught first, it has its own exit status
         print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
-        return 4
+        return Exit.DEVICE_BUSY
     except (RuntimeError, FileNotFoundError, store.ConfigUnreadable) as exc:
         raise FieldError("run", str(exc)) from None
     except FieldError as exc:
         raise _bad_config(exc) from None
     except OSError as exc:
         print(f"lrexplorer runs resume: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(f"resumed (worker pid {pid})")
-    return 0
+        return Exit.FAILED
+    print(f"resumed (worker pid {pid})", file=args.out)
+    return Exit.OK
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -191,8 +198,8 @@ def run_export(args: argparse.Namespace) -> int:
     except FieldError as exc:
         raise _bad_config(exc) from None
     for path in write_bundle(spec, Path(args.dest)):
-        print(path)
-    return 0
+        print(path, file=args.out)
+    return Exit.OK
 
 
 def run_merge(args: argparse.Namespace) -> int:
@@ -203,5 +210,5 @@ def run_merge(args: argparse.Namespace) -> int:
         dest = merge_run(_find(args), Path(args.dest), args.dtype)
     except store.ConfigUnreadable as exc:
         raise FieldError("run", str(exc)) from None
-    print(dest)
-    return 0
+    print(dest, file=args.out)
+    return Exit.OK

@@ -13,6 +13,7 @@ import sys
 from typing import Any, TextIO
 
 from lrexplorer.catalogues.params import SCHEDULE
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.cli.options import add_fields, field_values
 from lrexplorer.core.fields import FieldError
 from lrexplorer.runs.steps import StepPlan, plan_for
@@ -63,10 +64,10 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `lrexplorer schedule`; user errors propagate as FieldError (exit 2)."""
-    out = sys.stdout
+    out = args.out
     if args.list:
         write_catalogue(out, args.format)
-        return 0
+        return Exit.OK
     values, notes = field_values(args, SCHEDULE)
     if values["max_steps"] == -1 and values["num_examples"] is None:
         raise FieldError(
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         write_json(out, values, plan, curve, notes)
     else:
         write_csv(out, curve)
-    return 0
+    return Exit.OK
 
 
 def schedule_notes(name: str, warmup_steps: int) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lrexplorer.catalogues.params import TRAIN
+from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.cli.options import add_fields
 from lrexplorer.cli.train import add_command, add_run_options, read_fields
 from lrexplorer.core.fields import FieldError
@@ -105,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     summary["folder"] = str(folder)
-    print(json.dumps(summary) if args.json else table(summary))
-    return 3 if stop["asked"] and not sweep.finished() else 0
+    print(json.dumps(summary) if args.json else table(summary), file=args.out)
+    return Exit.STOPPED if stop["asked"] and not sweep.finished() else Exit.OK
 
 
 def table(summary: dict[str, Any]) -> str:

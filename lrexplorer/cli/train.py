@@ -15,10 +15,11 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from lrexplorer.catalogues.params import TRAIN
-from lrexplorer.cli.options import add_fields, given_fields, show
+from lrexplorer.cli.exit_codes import Exit
+from lrexplorer.cli.options import add_fields, given_fields, say_advice, show
 from lrexplorer.core.fields import FieldError
 
 EPILOG = """\
@@ -61,7 +62,8 @@ def add_parser(subparsers: Any) -> None:
         "--check",
         action="store_true",
         help="check the spec and the model and dataset (paths, files, first rows) as a launch would, print the "
-        "fields that differ from the defaults, and exit: 0 when the run could start, 2 naming what is wrong",
+        "Train page's advice (updates, memory, precision, ...) and the fields that differ from the defaults, and "
+        "exit: 0 when the run could start, 2 naming what is wrong",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final status")
     cluster = p.add_argument_group(
@@ -138,27 +140,26 @@ def run(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
     from lrexplorer.runs.folder import lock
 
+    if args.check:
+        return check(args)
     spec = build_spec(args)
-    for note in spec.notes:
+    for note in spec.renamed:
         print(f"note: {note}", file=sys.stderr)
-    if args.check or args.export:
+    for finding in spec.advice:
+        say_advice(finding.level, finding.text)
+    if args.export:
         from lrexplorer.runs.training.sources import check_sources
 
         problems = check_sources(spec.values, probe_hub=False)
         if problems:
             raise FieldError.collect(problems)
-    if args.check:
-        for name, value in spec.changed().items():
-            print(f"{name}: {show(value)}")
-        print("ok: the run can start", file=sys.stderr)
-        return 0
     cluster = _cluster(args)
     if args.export:
         from lrexplorer.runs.exports.bundle import write_bundle
 
         for path in write_bundle(spec, Path(args.export), cluster=cluster):
-            print(path)
-        return 0
+            print(path, file=args.out)
+        return Exit.OK
     if cluster.num_machines > 1:
         raise FieldError("num_machines", "a run started here trains on this machine; use it with --export")
     try:
@@ -167,17 +168,38 @@ def run(args: argparse.Namespace) -> int:
         raise  # it already names its field; the ValueError below would not
     except lock.DeviceBusy as exc:
         print(f"lrexplorer train: {exc}", file=sys.stderr)
-        return 4
+        return Exit.DEVICE_BUSY
     except (FileExistsError, ValueError) as exc:
         raise FieldError("output_dir", str(exc)) from None
     except OSError as exc:  # a full or read-only disk: nothing was left behind, say so in one line
         print(f"lrexplorer train: {disk_message(exc)}", file=sys.stderr)
-        return 1
+        return Exit.FAILED
     print(f"run folder: {run_dir}", file=sys.stderr)
     if args.detach:
-        print(run_dir)
-        return 0
-    return follow(run_dir, quiet=args.quiet)
+        print(run_dir, file=args.out)
+        return Exit.OK
+    return follow(run_dir, args.out, quiet=args.quiet)
+
+
+def check(args: argparse.Namespace) -> int:
+    """`--check`: the Train page's pre-flight on this machine (the spec, the model and data as a launch checks
+    them, the rules' advice over the updates and memory it computes), then the fields that differ from the
+    defaults. Refusals raise, as a launch would."""
+    from lrexplorer.core.facts import detect_facts
+    from lrexplorer.core.hardware import detect
+    from lrexplorer.frontend.preflight import preflight
+
+    pf = preflight(read_fields(args), detect_facts(), detect())
+    if pf.errors or pf.spec is None:
+        raise FieldError.collect(pf.errors)
+    for level, text in pf.warnings:
+        say_advice(level, text)
+    if pf.plan_error:
+        print(f"note: {pf.plan_error}", file=sys.stderr)
+    for name, value in pf.spec.changed().items():
+        print(f"{name}: {show(value)}", file=args.out)
+    print("ok: the run can start", file=sys.stderr)
+    return Exit.OK
 
 
 def disk_message(exc: OSError) -> str:
@@ -186,8 +208,8 @@ def disk_message(exc: OSError) -> str:
     return f"cannot write the run folder: {exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}"
 
 
-def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:
-    """Print each new metrics record until the run ends; Ctrl-C asks for a graceful stop."""
+def follow(run_dir: Path, out: TextIO, quiet: bool = False, poll_s: float = 0.25) -> int:
+    """Print each new metrics record to `out` until the run ends; Ctrl-C asks for a graceful stop."""
     from lrexplorer.runs import launcher
     from lrexplorer.runs.folder import store
 
@@ -209,15 +231,15 @@ def follow(run_dir: Path, quiet: bool = False, poll_s: float = 0.25) -> int:
             records = metrics.read().records  # after the status: every record is in before a final status
             if not quiet:
                 for record in records:
-                    print(format_record(record, status.get("max_steps")), flush=True)
+                    print(format_record(record, status.get("max_steps")), file=out, flush=True)
             if status.get("state") in store.FINAL_STATES:
                 break
             time.sleep(poll_s)
     finally:
         signal.signal(signal.SIGINT, previous)
     state = status["state"]
-    print(f"{state}: {status.get('message', '')}", file=sys.stderr if state != "completed" else sys.stdout)
-    return {"completed": 0, "stopped": 3}.get(state, 1)
+    print(f"{state}: {status.get('message', '')}", file=sys.stderr if state != "completed" else out)
+    return {"completed": Exit.OK, "stopped": Exit.STOPPED}.get(state, Exit.FAILED)
 
 
 def format_record(record: dict[str, Any], max_steps: Any) -> str:

@@ -97,9 +97,9 @@ def kernel_problem(
         return f"{name} needs the {kernel.distribution} package, which is not installed ({kernel.install})"
     need = kernel.min_capability or (0, 0)
     if capability is None or capability < need:
-        return f"{name} needs an NVIDIA GPU of compute capability >= {need[0]}.{need[1]} and {where}"
+        return f"{name} needs a CUDA GPU of compute capability >= {need[0]}.{need[1]} and {where}"
     if not half:
-        return f"{name} runs in float16/bfloat16 only; set bf16 or fp16"
+        return f"{name} runs only in bfloat16 or float16: set dtype to float16/bfloat16 or turn on bf16/fp16"
     return None
 
 

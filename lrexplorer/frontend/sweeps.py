@@ -26,7 +26,7 @@ from lrexplorer.frontend.tuning_launch import start_kind_run
 from lrexplorer.runs import launcher
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.folder.step_time import measured_step_time
-from lrexplorer.tuning.run_kinds import SWEEP_TRIAL
+from lrexplorer.runs.kinds.sweep_trial import SWEEP_TRIAL
 from lrexplorer.tuning.study import Sweep, TrialHandle, TrialSkipped, run_trials
 
 POLL_S = 0.5
@@ -61,9 +61,9 @@ class TrialPlan:
 
 
 def plan_trial(base: dict[str, Any], params: dict[str, Any], root: str | Path | None = None) -> TrialPlan:
+    from lrexplorer.core.facts import detect_facts
     from lrexplorer.core.hardware import detect
     from lrexplorer.frontend.preflight import preflight
-    from lrexplorer.runs.validate import detect_facts
 
     pre = preflight({**base, **params}, detect_facts(), detect())
     per_step = measured_step_time(pre.spec.values, root) if pre.spec is not None else None

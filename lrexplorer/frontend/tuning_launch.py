@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.runs.kinds.range_test import RANGE_TEST
+from lrexplorer.runs.kinds.registry import mark
 from lrexplorer.tuning.lr_range import RangeTest
-from lrexplorer.tuning.run_kinds import RANGE_TEST, mark
 
 
 def start_kind_run(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from lrexplorer.core.facts import AMPERE
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.kernels import KERNELS, is_flash
 from lrexplorer.core.resources import ASSETS
@@ -18,7 +19,6 @@ from lrexplorer.core.units import GIB
 from lrexplorer.memory.setup import TrainingSetup
 
 CATALOGUE_PATH = ASSETS / "gpus.json"
-AMPERE = (8, 0)  # bfloat16 and flash-attention 2 need compute capability 8.0 or newer
 
 
 @dataclass(frozen=True)

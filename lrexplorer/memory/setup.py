@@ -2,8 +2,9 @@
 
 Field names are the transformers `TrainingArguments` / PEFT / bitsandbytes names, so a setup reads
 like the arguments of the run it describes; `setup_from_values` builds one from catalogue values
-(`lrexplorer.catalogues.params`). `validate` checks each value with its catalogue field and the combinations
-a real run refuses, raising FieldError naming the field.
+(`lrexplorer.catalogues.params`). `validate` checks each value with its catalogue field, then the setup
+against the rules of `lrexplorer.rules` (the same a run spec reads), raising FieldError naming the field
+and returning their advice; `as_trained` is the setup as the Trainer really runs it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from lrexplorer.catalogues import optimizers as optimizer_registry
 from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.catalogues.params import CATALOGUE, MEMORY, defaults
 from lrexplorer.core.fields import FieldError
-from lrexplorer.core.kernels import is_flash
-from lrexplorer.core.limits import tokens_problem
+from lrexplorer.rules.registry import refuse
+from lrexplorer.rules.rule import Finding, Subject
 
 # name -> what it is, for the Memory page and the CLI's help (the registry holds the rest)
 OPTIMIZERS: dict[str, str] = {o.name: o.description for o in optimizer_registry.OPTIMIZERS.values()}
@@ -159,65 +160,24 @@ def _check_fields(setup: TrainingSetup) -> None:
         raise FieldError.collect(errors)
 
 
-def validate(setup: TrainingSetup, arch: Architecture) -> None:
-    """Raise FieldError for a value out of range or a combination a real run refuses."""
+def subject(setup: TrainingSetup, arch: Architecture) -> Subject:
+    """The setup as the rules read it: its values under their catalogue names, and the model."""
+    return Subject(MEMORY, {f.name: getattr(setup, f.name) for f in fields(TrainingSetup)}, arch=arch)
+
+
+def validate(setup: TrainingSetup, arch: Architecture) -> list[Finding]:
+    """Raise FieldError for a value out of range, a dtype the estimate cannot take, or the combinations the
+    rules refuse (`lrexplorer.rules`, naming each field); return the rules' advice."""
     _check_fields(setup)
-    runs_on = optimizer_registry.get(setup.optim).devices
-    if setup.device in DEVICES and setup.device not in runs_on:
-        raise FieldError("optim", f"{setup.optim} runs on {' and '.join(runs_on)} only, not on device {setup.device}")
     if setup.dtype not in DTYPES:
         raise FieldError("dtype", f"the estimate needs {', '.join(DTYPES)}; auto is read from the model's config")
-    if (setup.packing or setup.padding_free) and setup.trainer != "sft":
-        name = "packing" if setup.packing else "padding_free"
-        raise FieldError(name, "is an SFTConfig setting: it needs trainer sft")
-    if setup.bf16 and setup.fp16:
-        raise FieldError("fp16", "bf16 and fp16 are exclusive: choose one mixed-precision mode")
-    if setup.fsdp and setup.zero_stage:
-        raise FieldError("fsdp", "fsdp and zero_stage are exclusive: FSDP full shard or DeepSpeed ZeRO, not both")
-    attn = setup.attention(arch)
-    if attn == "sdpa" and not arch.supports_sdpa:
-        raise FieldError(
-            "attn_implementation",
-            f"{arch.model_type} does not support sdpa (its attention soft-capping needs eager or flash_attention_2)",
-        )
-    if is_flash(attn):
-        if setup.device == "cpu":
-            raise FieldError("attn_implementation", f"{attn} needs a CUDA GPU; use sdpa or eager on the CPU")
-        if setup.compute_dtype == "float32":
-            raise FieldError(
-                "attn_implementation",
-                f"{attn} runs only in bfloat16 or float16: set dtype to bfloat16/float16 or turn on bf16/fp16",
-            )
-    if setup.load_in_4bit and not setup.lora:
-        raise FieldError("load_in_4bit", "needs LoRA (use_peft): 4-bit weights cannot be trained directly")
-    if setup.load_in_4bit and (setup.fsdp or setup.zero_stage == 3):
-        raise FieldError("load_in_4bit", "with ZeRO-3 or FSDP is not modelled yet")
-    if setup.fp16 and setup.dtype == "float16" and not setup.lora:
-        raise FieldError(
-            "fp16",
-            "fp16 with dtype float16 fails in a real run (the grad scaler cannot unscale float16 gradients): "
-            "load float32 weights or use LoRA",
-        )
-    if setup.device == "cpu":
-        # DeepSpeed ZeRO shards CPU processes (gloo) as it shards GPUs; DDP and FSDP are modelled on GPUs only.
-        if setup.fsdp or (setup.num_gpus > 1 and not setup.zero_stage):
-            raise FieldError(
-                "device",
-                "cpu estimates one CPU process, alone or one of num_gpus processes under a zero_stage: "
-                "fsdp and plain data parallel (num_gpus without zero_stage) apply to GPUs",
-            )
-        if setup.fp16:
-            raise FieldError("fp16", "fp16 mixed precision needs a GPU; on the CPU use bf16")
-    if setup.lora:
-        tm = setup.lora_target_modules
-        names = arch.linear_names()
-        if tm is not None and tm not in ("all-linear", ("all-linear",)):
-            bad = [t for t in tm if t not in names]
-            if bad or not tm:
-                raise FieldError(
-                    "lora_target_modules",
-                    f"{', '.join(bad) or 'empty'} not in this model's linear layers ({', '.join(names)}, or all-linear)",
-                )
+    return refuse(subject(setup, arch))
+
+
+def as_trained(setup: TrainingSetup) -> TrainingSetup:
+    """The setup as the Trainer runs it: accelerate ignores fp16 on the CPU (no autocast, no loss scaling), so
+    the step there is the step without it (`rules.precision.fp16_ignored_on_cpu` says so)."""
+    return setup.with_(fp16=False) if setup.fp16 and setup.device == "cpu" else setup
 
 
 def setup_from_values(
@@ -243,9 +203,6 @@ def setup_from_values(
         full["max_length"] = int(config.get("max_position_embeddings") or 1024)
         if notes is not None:
             notes.append(f"max_length is null: estimated at the model's {full['max_length']} positions")
-    too_many = tokens_problem(full["per_device_train_batch_size"], full["max_length"])
-    if too_many:
-        raise FieldError("per_device_train_batch_size", too_many)
     positions = config.get("max_position_embeddings")
     if isinstance(positions, int) and full["max_length"] > positions:
         raise FieldError(

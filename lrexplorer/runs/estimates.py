@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from lrexplorer.catalogues import builtin
+from lrexplorer.core.facts import Facts
 from lrexplorer.core.hardware import Hardware
 from lrexplorer.core.units import GIB
-from lrexplorer.runs.validate import Facts, resolve_attention
+from lrexplorer.rules.attention import resolve_attention
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from lrexplorer.core.facts import Facts, detect_facts
 from lrexplorer.core.fields import FieldError
 from lrexplorer.core.resources import SOURCE_ROOT
 from lrexplorer.runs.folder import health, lock, store
 from lrexplorer.runs.folder.process import WORKER_MODULE, is_worker, process_matches
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import Facts, detect_facts
 
 
 def new_run_id(spec: RunSpec, root: Path, base: str | None = None) -> str:

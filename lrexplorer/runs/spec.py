@@ -2,7 +2,7 @@
 
 `RunSpec.from_dict` takes what a form, a YAML file or CLI flags gave (old names such as warmup_ratio
 are translated, with a note), fills lrexplorer's defaults from the catalogue, converts types and
-runs every field and cross-field rule; one FieldError lists every problem. Everything that starts or
+runs every field and the rules of `lrexplorer.rules`; one FieldError lists every problem. Everything that starts or
 exports a run reads a `RunSpec`: `sft_kwargs` is the exact keyword set given to `SFTConfig` by the
 worker and written into the exported script and YAML, so a preview can never differ from what runs.
 """
@@ -17,7 +17,9 @@ from typing import Any
 import yaml
 
 from lrexplorer.catalogues.params import TRAIN, FieldError, defaults, fields_for, resolve
-from lrexplorer.runs.validate import Facts, detect_facts, validate
+from lrexplorer.core.facts import Facts, detect_facts
+from lrexplorer.rules.registry import refuse
+from lrexplorer.rules.rule import Finding, Subject
 from lrexplorer.schedules import get_schedule
 
 # SFTConfig fields lrexplorer always sets, whatever the spec: the run folder is the record, so
@@ -27,19 +29,25 @@ FIXED_SFT = {"save_only_model": False}
 
 @dataclass
 class RunSpec:
-    """A validated run: `values` holds every catalogue field (defaults filled in)."""
+    """A validated run: `values` holds every catalogue field (defaults filled in); `renamed` says which old
+    names were read under their new ones, `advice` what the rules advise about the values on this machine."""
 
     values: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)
+    advice: list[Finding] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, given: Mapping[str, Any] | None = None, facts: Facts | None = None) -> RunSpec:
-        """Raises one FieldError listing every problem: each field's first, then the cross-field rules."""
-        full, notes = resolve(dict(given or {}), TRAIN)
-        errors, cross_notes = validate(full, facts or detect_facts())
-        if errors:
-            raise FieldError.collect(errors)
-        return cls(values=full, notes=notes + cross_notes)
+        """Raises one FieldError listing every problem: each field's first, then the refusals of the rules
+        (`lrexplorer.rules`)."""
+        full, renamed = resolve(dict(given or {}), TRAIN)
+        advice = refuse(Subject(TRAIN, full, facts or detect_facts()))
+        return cls(values=full, renamed=renamed, advice=advice)
+
+    @property
+    def notes(self) -> list[str]:
+        """Every note about the spec, in words: the old names read, then the rules' advice."""
+        return self.renamed + [a.text for a in self.advice]
 
     @classmethod
     def from_yaml(cls, text: str, facts: Facts | None = None) -> RunSpec:

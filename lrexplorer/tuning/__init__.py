@@ -7,7 +7,6 @@ them as runs is `frontend/tuning_launch.py` and `frontend/sweeps.py`).
 - `space`: a sweep's search space (YAML), checked against the parameter catalogue.
 - `study`: the sweep itself, an Optuna study stored in the sweep's folder.
 - `trial_callback`: the Trainer callback that reports a trial's loss and obeys the pruner.
-- `run_kinds`: what makes a run a range test or a sweep trial (`run_kind.json` beside its config).
 - `figures`: Optuna's Plotly figures of a sweep.
 
 Import the submodules directly; this package imports nothing heavy.

@@ -172,6 +172,24 @@ def test_cpu_device_compares_with_ram_and_offers_measure_for_small_models() -> N
     assert not at.button(key="mem.measure").disabled
 
 
+def test_fp16_on_the_cpu_is_advised_as_the_rules_say_and_estimated_without_it() -> None:
+    """The page shows the registry's advice in its words, and the figures of the step the Trainer runs."""
+    from lrexplorer.memory.model_source import resolve_model
+    from lrexplorer.memory.setup import TrainingSetup, subject
+    from lrexplorer.rules.registry import BY_NAME
+
+    at = page(model="SmolLM2-135M", per_device_train_batch_size="1", max_length="64")
+    at.selectbox(key="mem.device").set_value("cpu").run()
+    without = metric(at, "Peak (CPU process)")
+    at.toggle(key="mem.fp16").set_value(True).run()
+    assert not at.exception and not at.error
+    advice = BY_NAME["fp16_ignored_on_cpu"](
+        subject(TrainingSetup(device="cpu", fp16=True), resolve_model("SmolLM2-135M").architecture)
+    )
+    assert advice is not None and advice.text in [w.value for w in at.warning]
+    assert metric(at, "Peak (CPU process)") == without
+
+
 @pytest.mark.slow
 def test_measure_button_compares_with_a_real_step() -> None:
     at = page(model="SmolLM2-135M", per_device_train_batch_size="1", max_length="64")

@@ -11,10 +11,10 @@ import pytest
 from helpers.runs import isolate_env
 from streamlit.testing.v1 import AppTest
 
+from lrexplorer.core.facts import detect_facts
 from lrexplorer.runs import launcher
 from lrexplorer.runs.folder import lock, store
 from lrexplorer.runs.steps import plan_steps
-from lrexplorer.runs.validate import detect_facts
 
 ROOT = Path(__file__).resolve().parents[2]
 

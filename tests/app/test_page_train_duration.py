@@ -9,8 +9,8 @@ import pytest
 from helpers.run_folders import append, make_run, record
 from test_page_train import train_page
 
+from lrexplorer.core.facts import detect_facts
 from lrexplorer.frontend.preflight import preflight
-from lrexplorer.runs.validate import detect_facts
 
 
 @pytest.fixture

@@ -47,11 +47,12 @@ def test_use_this_lr_fills_the_train_form_at_the_first_click(tmp_path, monkeypat
 def test_a_range_test_then_a_three_trial_sweep_started_from_the_page(tmp_path, monkeypatch):
     import time
 
-    from lrexplorer.tuning.run_kinds import read_result
+    from lrexplorer.runs.kinds.range_test import read_result
     from lrexplorer.tuning.study import open_sweep
 
     runs = tmp_path / "runs"
     monkeypatch.setenv("LRX_RUNS_DIR", str(runs))
+    monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))  # its own CPU lock: other tests train beside it
     at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "page_scripts" / "tune.py"), default_timeout=120)
     at.run()
     at.number_input(key="train.max_steps").set_value(2)  # the sweep's trials: the Train form's run, shortened

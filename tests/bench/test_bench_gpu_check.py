@@ -11,9 +11,9 @@ import pytest
 
 from lrexplorer.catalogues.architecture import from_config
 from lrexplorer.catalogues.presets import find_preset
+from lrexplorer.core.facts import detect_facts
 from lrexplorer.memory.analytic.estimate import estimate
 from lrexplorer.memory.setup import TrainingSetup
-from lrexplorer.runs.validate import detect_facts
 
 PATH = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.py"
 

@@ -71,10 +71,10 @@ def test_each_entry_names_what_the_trainer_builds(name: str) -> None:
 
 @pytest.mark.parametrize("name", TRAIN_FORM_CHOICES)
 def test_every_train_form_optimizer_is_estimable_on_its_devices(name: str) -> None:
+    from lrexplorer.core.facts import Facts
     from lrexplorer.core.hardware import CpuInfo, Hardware
     from lrexplorer.runs.estimates import memory_check
     from lrexplorer.runs.spec import RunSpec
-    from lrexplorer.runs.validate import Facts
 
     entry = OPTIMIZERS[name]
     assert entry.devices

@@ -11,8 +11,8 @@ import pytest
 
 from lrexplorer.catalogues.params import CATALOGUE, CATALOGUE_LIST, FieldError, resolve
 from lrexplorer.cli import main
+from lrexplorer.core.facts import Facts
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import Facts
 from lrexplorer.schedules import compute_curve
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)

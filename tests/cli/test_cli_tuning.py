@@ -10,8 +10,9 @@ from helpers.runs import run_cli
 
 from lrexplorer.cli import main
 from lrexplorer.runs.folder import index, store
+from lrexplorer.runs.kinds.range_test import RESULT_FILE
+from lrexplorer.runs.kinds.registry import read_kind
 from lrexplorer.tuning.lr_range import RangeTest
-from lrexplorer.tuning.run_kinds import RESULT_FILE, read_kind
 from lrexplorer.tuning.study import STUDY_FILE
 
 

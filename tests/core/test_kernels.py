@@ -9,9 +9,10 @@ import textwrap
 
 import pytest
 
+from lrexplorer.core.facts import Facts
 from lrexplorer.core.kernels import FLASH, KERNELS, best_flash, kernel_problem, sdpa_backend
+from lrexplorer.rules.attention import attention_note, resolve_attention
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import Facts, attention_note, resolve_attention
 
 H100_FA4 = Facts(
     gpu_capabilities=((9, 0),), cpu_bf16=True, flash_attn=False, flash_kernels=frozenset({"flash_attention_4"})

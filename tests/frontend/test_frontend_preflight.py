@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from lrexplorer.catalogues.builtin import dataset_files
+from lrexplorer.core.facts import Facts
 from lrexplorer.core.hardware import CpuInfo, GpuInfo, Hardware
 from lrexplorer.frontend.preflight import preflight
 from lrexplorer.runs.estimates import builtin_vocab_size, count_examples, memory_check
-from lrexplorer.runs.validate import Facts
 from lrexplorer.schedules import compute_curve
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)

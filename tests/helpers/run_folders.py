@@ -65,8 +65,9 @@ def finished_range_test(runs: Path) -> dict:
     import json
     import math
 
+    from lrexplorer.runs.kinds.range_test import RANGE_TEST, RESULT_FILE
+    from lrexplorer.runs.kinds.registry import mark
     from lrexplorer.tuning.lr_range import RangeTest, range_result
-    from lrexplorer.tuning.run_kinds import RANGE_TEST, RESULT_FILE, mark
 
     test = RangeTest(start_lr=1e-6, end_lr=1.0, num_steps=60)
     lrs = test.lrs()

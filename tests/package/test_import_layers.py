@@ -16,6 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),
     ("schedules",),
     ("catalogues",),
+    ("rules",),
     ("memory",),
     ("tuning",),
     ("runs",),

@@ -19,11 +19,11 @@ from helpers.run_folders import make_run
 
 from lrexplorer.catalogues import builtin
 from lrexplorer.cli import main
+from lrexplorer.core.facts import Facts
 from lrexplorer.runs.exports.bundle import README, zip_bundle
 from lrexplorer.runs.exports.script import ACCELERATE, SCRIPT, TRL_YAML, python_script
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import Facts
 
 REPO = builtin.ASSETS.parent
 NAME = "alpha"

@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
+from lrexplorer.core.facts import Facts
 from lrexplorer.core.fields import FieldError
+from lrexplorer.rules.distributed import unavailable
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.training.distributed import unavailable, zero_config
-from lrexplorer.runs.validate import Facts
+from lrexplorer.runs.training.distributed import zero_config
 
 CPU2 = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False, cpu_cores=2)
 CPU2_DS = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False, cpu_cores=2, deepspeed=True)

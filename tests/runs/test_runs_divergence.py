@@ -38,10 +38,10 @@ def test_a_real_run_diverging_from_weight_decay_names_it(tmp_path):
     """weight_decay 1e308 (refused by validation since lr x weight_decay >= 1, so the spec is built directly,
     as an old config would be): the real AdamW step wipes the weights and the status names weight_decay."""
     from lrexplorer.catalogues.params import defaults
+    from lrexplorer.core.facts import Facts
     from lrexplorer.runs.spec import RunSpec
     from lrexplorer.runs.training.callbacks import RunCallback
     from lrexplorer.runs.training.trainer import build_trainer
-    from lrexplorer.runs.validate import Facts
 
     values = {**defaults(), "weight_decay": 1e308, "max_steps": 3, "save_strategy": "no", "logging_steps": 1}
     callback = RunCallback(tmp_path)

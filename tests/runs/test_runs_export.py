@@ -12,6 +12,7 @@ import yaml
 from helpers.runs import save_tiny_hub_model, write_jsonl
 
 from lrexplorer.catalogues import builtin
+from lrexplorer.core.facts import Facts
 from lrexplorer.runs.exports.script import (
     ExportError,
     accelerate_command,
@@ -20,7 +21,6 @@ from lrexplorer.runs.exports.script import (
     trl_yaml,
 )
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import Facts
 from lrexplorer.schedules import warmup
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)

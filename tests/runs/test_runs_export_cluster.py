@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
+from lrexplorer.core.facts import Facts
 from lrexplorer.core.fields import FieldError
 from lrexplorer.runs.exports.bundle import write_bundle
 from lrexplorer.runs.exports.cluster import Cluster, accelerate_config_yaml
 from lrexplorer.runs.exports.script import accelerate_command
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import Facts
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False, cpu_cores=2)
 GPUS = Facts(gpu_capabilities=((9, 0),) * 8, cpu_bf16=True, flash_attn=False, deepspeed=True)

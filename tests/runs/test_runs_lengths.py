@@ -8,11 +8,11 @@ import json
 from helpers.runs import write_jsonl
 
 from lrexplorer.catalogues.builtin import dataset_files, load_tokenizer
+from lrexplorer.core.facts import Facts
 from lrexplorer.memory.setup import setup_from_values
 from lrexplorer.runs.estimates import _architecture, memory_check
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.training.lengths import SAMPLE_ROWS, dataset_lengths, row_tokens
-from lrexplorer.runs.validate import Facts
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=False, flash_attn=False)
 

@@ -10,6 +10,7 @@ from helpers.run_folders import make_run
 from helpers.runs import wait_ended, write_jsonl
 
 from lrexplorer.cli import main
+from lrexplorer.core.facts import detect_facts
 from lrexplorer.core.hardware import detect
 from lrexplorer.runs import launcher
 from lrexplorer.runs.estimates import memory_check
@@ -18,7 +19,6 @@ from lrexplorer.runs.folder.peak import MEASURE_MAX_PARAMS, cpu_measure_off, ove
 from lrexplorer.runs.folder.summary import table_row
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.training.peak_callback import PeakCallback
-from lrexplorer.runs.validate import detect_facts
 
 COLUMN = "predicted / measured peak"
 

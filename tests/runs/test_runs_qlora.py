@@ -15,12 +15,12 @@ from helpers.runs import assert_lr_matches_curve, count_lines, run_cli
 from lrexplorer.catalogues import builtin
 from lrexplorer.catalogues.params import FieldError
 from lrexplorer.cli import main
+from lrexplorer.core.facts import Facts
 from lrexplorer.runs.exports.bundle import write_bundle
 from lrexplorer.runs.exports.script import ACCELERATE, SCRIPT, TRL_YAML
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.training.sources import check_sources
-from lrexplorer.runs.validate import Facts
 
 CPU_BF16 = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)
 CPU_NO_BF16 = Facts(gpu_capabilities=(), cpu_bf16=False, flash_attn=False)

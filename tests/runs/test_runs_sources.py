@@ -13,9 +13,9 @@ from lrexplorer.catalogues import builtin
 from lrexplorer.catalogues.builtin_data import FACTS, RELATIONS, all_datasets
 from lrexplorer.catalogues.make_assets import dataset_lines
 from lrexplorer.catalogues.params import FieldError
+from lrexplorer.core.facts import Facts
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.training import sources
-from lrexplorer.runs.validate import Facts
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)
 

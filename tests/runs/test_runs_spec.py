@@ -8,8 +8,9 @@ import enum
 import pytest
 
 from lrexplorer.catalogues.params import TRAIN, FieldError, fields_for
+from lrexplorer.core.facts import Facts, detect_facts
+from lrexplorer.rules.attention import resolve_attention
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import Facts, detect_facts, resolve_attention
 
 CPU = Facts(gpu_capabilities=(), cpu_bf16=True, flash_attn=False)
 CPU_NO_BF16 = Facts(gpu_capabilities=(), cpu_bf16=False, flash_attn=False)

@@ -123,3 +123,17 @@ def test_final_model_needs_its_config(tmp_path):
     assert store.final_model(run_dir) is None, "a save cut off before config.json"
     (run_dir / store.FINAL / "config.json").write_text("{}", encoding="utf-8")
     assert store.final_model(run_dir) == run_dir / store.FINAL
+
+
+def test_delete_run_refuses_active_and_foreign_folders(tmp_path):
+    root = tmp_path / "runs"
+    done = make_run(root, "done")
+    import psutil
+
+    live = make_run(root, "live", state="running", pid=os.getpid(), pid_create_time=psutil.Process().create_time())
+    with pytest.raises(RuntimeError, match="stop it"):
+        store.delete_run(live, root)
+    with pytest.raises(ValueError, match="not a run folder"):
+        store.delete_run(tmp_path, root)
+    store.delete_run(done, root)
+    assert not done.exists() and live.exists()

@@ -317,8 +317,8 @@ def test_exported_script_reproduces_the_run_through_accelerate_launch(main_run, 
 
 def test_streamed_dataset_trains_for_max_steps(tmp_path):
     """A stream has no length: the spec rule demands max_steps, and with it TRL trains on the stream."""
+    from lrexplorer.core.facts import detect_facts
     from lrexplorer.runs.training.trainer import build_trainer
-    from lrexplorer.runs.validate import detect_facts
 
     rows = [
         {"messages": [{"role": "user", "content": f"Echo {i}"}, {"role": "assistant", "content": f"{i}"}]}

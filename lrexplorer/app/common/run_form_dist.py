@@ -10,9 +10,9 @@ from typing import Any
 import streamlit as st
 
 from lrexplorer.catalogues.params import Field
+from lrexplorer.core.facts import Facts
 from lrexplorer.core.hardware import Hardware
-from lrexplorer.runs.training.distributed import max_processes, unavailable
-from lrexplorer.runs.validate import Facts
+from lrexplorer.rules.distributed import max_processes, unavailable
 
 
 def machine_line(facts: Facts, hw: Hardware, use_cpu: bool) -> str:

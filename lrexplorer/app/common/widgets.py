@@ -11,9 +11,9 @@ import streamlit as st
 
 from lrexplorer.app.common.schedule_inputs import collect_kwargs, help_text, placeholder
 from lrexplorer.app.common.schedule_view import CurveView, view_curve
+from lrexplorer.core.facts import Facts, detect_facts
 from lrexplorer.core.fields import Field, FieldError
 from lrexplorer.core.hardware import Hardware, detect
-from lrexplorer.runs.validate import Facts, detect_facts
 from lrexplorer.schedules import Schedule
 
 

@@ -24,7 +24,7 @@ from lrexplorer.memory.advice.report import SHORT_LABELS
 from lrexplorer.memory.advice.savings import Saving, savings
 from lrexplorer.memory.analytic.estimate import Estimate, estimate
 from lrexplorer.memory.gpus import Fit, Gpu, catalogue, catalogue_names, detected_gpus
-from lrexplorer.memory.setup import TrainingSetup
+from lrexplorer.memory.setup import TrainingSetup, validate
 
 DEFAULT_TARGETS = ("NVIDIA H100 80GB", "NVIDIA A100 40GB", "NVIDIA L4", "NVIDIA GeForce RTX 4090")
 SAVINGS_COLUMNS = {
@@ -61,12 +61,15 @@ def render() -> None:
     top = st.container()
     try:
         setup = form.setup_form(arch, source.config)
+        advice = validate(setup, arch)  # the rules' refusals raise; their advice is shown under the figures
         est = estimate(arch, setup)
     except FieldError as exc:
         st.error(f"{exc}", icon=":material/error:")
         return
     with top:
         headline(est)
+        for finding in advice:
+            (st.info if finding.level == "info" else st.warning)(finding.text, icon=":material/lightbulb:")
 
     st.divider()
     trainer_note(est)

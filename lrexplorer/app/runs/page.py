@@ -36,7 +36,7 @@ from lrexplorer.runs.exports.script import (
 from lrexplorer.runs.folder import index, lock, store
 from lrexplorer.runs.folder.peak import peak_text
 from lrexplorer.runs.folder.store import read_config
-from lrexplorer.runs.folder.summary import config_diff, delete_run, folder_size, table_row
+from lrexplorer.runs.folder.summary import config_diff, folder_size, table_row
 from lrexplorer.runs.spec import RunSpec
 
 COMPARE, SELECTED, CONFIRM = "runs.compare", "runs.selected", "runs.confirm_delete"
@@ -212,7 +212,7 @@ def confirm_delete(run_dir: Path) -> None:
     cols = st.container(horizontal=True)
     if cols.button("Yes, delete", key="runs.delete_yes", type="primary"):
         try:
-            delete_run(run_dir, store.runs_dir())
+            store.delete_run(run_dir, store.runs_dir())
         except (RuntimeError, ValueError, OSError) as exc:
             st.error(f"Not deleted: {exc}", icon=":material/error:")
             return

@@ -22,8 +22,8 @@ from lrexplorer.app.pages import page_link, switch_page
 from lrexplorer.catalogues.params import CATALOGUE
 from lrexplorer.core.fields import FieldError
 from lrexplorer.runs.folder import index, lock, store
+from lrexplorer.runs.kinds.range_test import read_result
 from lrexplorer.tuning.lr_range import RANGE_FIELDS, RangeTest
-from lrexplorer.tuning.run_kinds import read_result
 
 EXPLAIN = {
     "valley": "fastai's default. The longest stretch where the smoothed loss keeps falling, and a point about "

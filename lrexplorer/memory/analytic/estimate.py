@@ -35,7 +35,7 @@ from lrexplorer.memory.analytic.tensors import (
     trainable_tensors,
     weight_bytes,
 )
-from lrexplorer.memory.setup import TrainingSetup, validate
+from lrexplorer.memory.setup import TrainingSetup, as_trained, validate
 
 # Outside PyTorch's allocator: the CUDA context (driver, kernels loaded lazily) is typically 0.3 to
 # 1.3 GB depending on CUDA version and GPU; 500 MiB is what recent CUDA 12 builds of PyTorch show
@@ -103,6 +103,7 @@ def _parameter_figures(arch: Architecture, setup: TrainingSetup) -> tuple[int, i
 def estimate(arch: Architecture, setup: TrainingSetup) -> Estimate:
     """Per-GPU memory of one steady-state training step (raises FieldError on a bad setup)."""
     validate(setup, arch)
+    setup = as_trained(setup)
     D = make_dims(arch, setup)
     key = replace(
         setup,

@@ -29,7 +29,7 @@ from lrexplorer.memory.pytorch.counting import (
     optimizer_state_tensors,
 )
 from lrexplorer.memory.results import Progress, StepMemory
-from lrexplorer.memory.setup import TrainingSetup
+from lrexplorer.memory.setup import TrainingSetup, as_trained
 
 
 def _autocast(setup: TrainingSetup) -> Any:
@@ -189,6 +189,7 @@ def measure_step(
     Trainer sft: step 2 of a real TRL SFTTrainer run (`measure_sft.py`); transformers: the plain
     Trainer's step replayed here (after `warmup_steps` untracked steps).
     """
+    setup = as_trained(setup)
     if setup.trainer == "sft":
         from lrexplorer.memory.pytorch.measure_sft import measure_sft_step
 

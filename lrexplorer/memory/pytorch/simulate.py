@@ -16,7 +16,7 @@ from typing import Any
 from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.kernels import is_flash
 from lrexplorer.memory.results import Progress, StepMemory
-from lrexplorer.memory.setup import TrainingSetup, validate
+from lrexplorer.memory.setup import TrainingSetup, as_trained, validate
 
 TRITON_FALLBACK_NOTE = (
     "the fused LM head ran TRL's torch fallback (the CPU's path); on a CUDA GPU its Triton kernels "
@@ -34,6 +34,7 @@ def simulate_step(
     context and workspace are added to every phase.
     """
     validate(setup, arch)
+    setup = as_trained(setup)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from torch._subclasses.fake_tensor import FakeTensorMode
 

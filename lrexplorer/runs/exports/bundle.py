@@ -18,7 +18,9 @@ from importlib import metadata
 from pathlib import Path
 
 from lrexplorer.catalogues import builtin
+from lrexplorer.core.facts import Facts, detect_facts
 from lrexplorer.core.version import __version__
+from lrexplorer.rules.attention import resolve_attention
 from lrexplorer.runs.exports.cluster import Cluster, write_cluster_files
 from lrexplorer.runs.exports.script import (
     ACCELERATE,
@@ -32,7 +34,6 @@ from lrexplorer.runs.exports.script import (
 )
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.training import sources
-from lrexplorer.runs.validate import Facts, detect_facts, resolve_attention
 
 README = "README.md"
 INITIAL_MODEL = "initial_model"

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from lrexplorer.catalogues.params import FieldError
+from lrexplorer.core.facts import Facts
 from lrexplorer.runs.spec import RunSpec
-from lrexplorer.runs.validate import Facts
 
 ACCELERATE_CONFIG, DEEPSPEED_JSON, SBATCH = "accelerate_config.yaml", "ds_config.json", "slurm.sbatch"
 DEFAULT_PORT = 29500  # torchrun's and accelerate's default rendezvous port

@@ -38,7 +38,8 @@ def adapter_of(run_dir: Path) -> Path:
 
 def load_base(run_dir: Path, values: dict[str, Any], tokenizer: Any, dequantize: bool = False) -> Any:
     """The run's base model as its worker loaded it (quantized when the run was), on this machine."""
-    from lrexplorer.runs.validate import detect_facts, resolve_attention
+    from lrexplorer.core.facts import detect_facts
+    from lrexplorer.rules.attention import resolve_attention
 
     base_dir = Path(run_dir) / store.BASE if builtin.is_builtin(values["model"]) else None
     model = sources.load_model(values, tokenizer, resolve_attention(values, detect_facts()), base_dir)

@@ -20,13 +20,14 @@ from typing import Any
 import yaml
 
 from lrexplorer.catalogues import builtin
+from lrexplorer.core.facts import Facts, detect_facts
 from lrexplorer.core.version import __version__
+from lrexplorer.rules.attention import resolve_attention
 from lrexplorer.runs.exports.cluster import Cluster, launch_flags
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.steps import plan_steps
 from lrexplorer.runs.training import sources
-from lrexplorer.runs.validate import Facts, detect_facts, resolve_attention
 from lrexplorer.schedules import get_schedule
 
 SCRIPT, TRL_YAML, ACCELERATE = "train.py", "sft.yaml", "accelerate.sh"

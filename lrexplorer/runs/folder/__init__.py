@@ -7,8 +7,9 @@
 - `feed`: a live folder read incrementally for every viewer; `summary`: table rows, progress, diffs;
   `peak`: predicted against measured peak memory; `step_time`: measured seconds per update.
 
-`store` names every file of a run and writes config, status, metrics, memory record and markers. Three
-others touch files of their own, named by store's constants: `runs/launcher.py` (creates the folder,
-appends the worker's output to the log, leaves a stop request), `runs/training/ranks.py` (each rank's log
-and end record under `ranks/`) and `tuning/run_kinds.py` (`run_kind.json` and a range test's result).
+`store` names every file of a run, writes config, status, metrics, memory record and markers, and deletes a
+run that is not running. Three others touch files of their own, named by store's constants:
+`runs/launcher.py` (creates the folder, appends the worker's output to the log, leaves a stop request),
+`runs/training/ranks.py` (each rank's log and end record under `ranks/`) and `runs/kinds/` (`run_kind.json`
+and a range test's result).
 """

@@ -17,7 +17,8 @@ say why a config cannot be used (`ConfigUnreadable`), for the callers that must 
 
 Only the worker writes a live run's status. `reconcile` writes it for a run whose process has gone
 without saying how it ended (killed, crashed, machine restarted), after checking that the pid in
-status.json is not now some other process.
+status.json is not now some other process. `delete_run` removes a run folder of the runs directory, once
+`reconcile` says it is not running.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,8 +49,8 @@ from lrexplorer.runs.folder.metrics import (
 from lrexplorer.runs.folder.process import process_matches
 
 if TYPE_CHECKING:
+    from lrexplorer.core.facts import Facts
     from lrexplorer.runs.spec import RunSpec
-    from lrexplorer.runs.validate import Facts
 
 CONFIG, STATUS, LOG, STOP = "config.yaml", "status.json", "train.log", "stop.request"
 FINAL = "final_model"
@@ -316,6 +318,18 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
 
 
 FULL_BELOW = 1 << 20  # bytes free under which a dead worker is blamed on the disk
+
+
+def delete_run(run_dir: Path, root: Path) -> None:
+    """Remove a run folder that lives in `root` and is not running (checked again here, not trusted
+    from the page that asked)."""
+    run_dir = Path(run_dir).resolve()
+    if run_dir.parent != Path(root).resolve() or not is_run(run_dir):
+        raise ValueError(f"{run_dir} is not a run folder of {root}; delete it by hand if you mean it")
+    status = reconcile(run_dir)
+    if status.get("state") in ACTIVE:
+        raise RuntimeError(f"run {run_dir.name} is {status['state']}; stop it before deleting it")
+    shutil.rmtree(run_dir)
 
 
 def disk_full(run_dir: Path) -> str | None:

@@ -1,5 +1,5 @@
-"""Summaries of run folders for the pages: table rows, progress and ETA, final metrics, config diffs,
-and deleting a run safely. Pure library code (no streamlit); the folder is read through `store`.
+"""Summaries of run folders for the pages: table rows, progress and ETA, final metrics, config diffs, folder
+sizes. Pure library code (no streamlit); the folder is read through `store` (which also deletes a run).
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from functools import lru_cache
@@ -161,18 +160,6 @@ def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return "null" if value is None else str(value)
-
-
-def delete_run(run_dir: Path, root: Path) -> None:
-    """Remove a run folder that lives in `root` and is not running (checked again here, not trusted
-    from the page that asked)."""
-    run_dir = Path(run_dir).resolve()
-    if run_dir.parent != Path(root).resolve() or not store.is_run(run_dir):
-        raise ValueError(f"{run_dir} is not a run folder of {root}; delete it by hand if you mean it")
-    status = store.reconcile(run_dir)
-    if status.get("state") in store.ACTIVE:
-        raise RuntimeError(f"run {run_dir.name} is {status['state']}; stop it before deleting it")
-    shutil.rmtree(run_dir)
 
 
 def folder_size(path: Path) -> int:

@@ -1,5 +1,5 @@
-"""Runs on several processes: the rules a distributed spec must pass, the DeepSpeed config lrexplorer
-writes for a ZeRO preset, and the `accelerate launch` command that starts the ranks.
+"""Runs on several processes: the DeepSpeed config lrexplorer writes for a ZeRO preset, and the `accelerate
+launch` command that starts the ranks (the rules a distributed spec must pass are `rules/distributed.py`).
 
 One run stays one supervised process group: the worker started by the launcher holds the device
 lock(s) and the run's status, and starts `accelerate launch --num_processes N -m lrexplorer.runs.training.worker
@@ -11,95 +11,9 @@ from __future__ import annotations
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lrexplorer.catalogues.params import FieldError
-from lrexplorer.catalogues.params.distributed import fsdp_config_problem
-
-if TYPE_CHECKING:
-    from lrexplorer.runs.validate import Facts
-
-# What DeepSpeed 0.19 does on CPU processes (gloo), found by running the built-in model (bench/README.md).
-CPU_ADAM_BUILD = (
-    "DeepSpeed compiles its CPU Adam (C++, with the compiler torch uses) the first time an _offload preset runs "
-    "on this machine: about two minutes on two cores, then cached in ~/.cache/torch_extensions."
-)
-MAX_CPU_PROCESSES = 8  # gloo processes on one machine: more than a handful only share the same cores
 RANKS_DIR = "ranks"  # per-rank logs and error records inside the run folder
-
-
-def max_processes(values: dict[str, Any], facts: Facts) -> tuple[int, str]:
-    """(the largest num_processes this machine runs, why)."""
-    if facts.on_cpu(values["use_cpu"]):
-        cap = max(1, min(MAX_CPU_PROCESSES, facts.cpu_cores))
-        return cap, f"on the CPU one process per core, at most {MAX_CPU_PROCESSES} ({facts.cpu_cores} cores here)"
-    count = len(facts.gpu_capabilities)
-    return count, f"one process per GPU and this machine has {count} GPU{'s' if count != 1 else ''}"
-
-
-def unavailable(facts: Facts, use_cpu: bool) -> dict[str, str]:
-    """The distributed fields this machine cannot use, each with the reason (the Train form disables them)."""
-    out: dict[str, str] = {}
-    if facts.on_cpu(use_cpu):
-        out["fsdp"] = out["fsdp_config"] = (
-            "FSDP needs GPUs: accelerate's CPU processes train plain data parallel (num_processes alone)"
-        )
-    if not facts.deepspeed:
-        out["deepspeed"] = "deepspeed is not installed (pip install deepspeed)"
-    return out
-
-
-def check_distributed(values: dict[str, Any], facts: Facts, errors: list[FieldError], notes: list[str]) -> None:
-    """The rules of num_processes, fsdp, fsdp_config and deepspeed against each other and the machine."""
-    n, fsdp, ds = values["num_processes"], values["fsdp"], values["deepspeed"]
-    on_cpu = facts.on_cpu(values["use_cpu"])
-    top, why = max_processes(values, facts)
-    if n > top:
-        errors.append(FieldError("num_processes", f"must be between 1 and {top}: {why}; got {n}"))
-    quantized = "load_in_4bit" if values["load_in_4bit"] else "load_in_8bit" if values["load_in_8bit"] else None
-    if fsdp and ds:
-        errors.append(FieldError("deepspeed", "cannot be combined with fsdp; choose FSDP or DeepSpeed, not both"))
-    if fsdp and quantized:
-        errors.append(
-            FieldError(
-                "fsdp",
-                f"cannot shard bitsandbytes-quantized weights ({quantized}); turn fsdp off or load them unquantized",
-            )
-        )
-    if values["fsdp_config"]:
-        problem = fsdp_config_problem(values["fsdp_config"])
-        if problem:
-            errors.append(FieldError("fsdp_config", problem))
-        elif not fsdp:
-            notes.append("fsdp_config is ignored because fsdp is off.")
-    if fsdp and on_cpu:
-        # accelerate turns FSDP on only for GPU-like process groups (AcceleratorState: MULTI_GPU, ...); its CPU
-        # processes (MULTI_CPU over gloo) ignore the FSDP plugin and train plain DDP, sharding nothing.
-        errors.append(
-            FieldError(
-                "fsdp",
-                "accelerate shards with FSDP on GPUs only: CPU processes (gloo) ignore it and train plain data "
-                "parallel, so nothing would be sharded; turn fsdp off on the CPU (num_processes alone runs DDP)",
-            )
-        )
-    elif fsdp and n == 1:
-        notes.append("fsdp on one process shards nothing: every weight stays whole on that process.")
-    if ds:
-        if not facts.deepspeed:
-            errors.append(
-                FieldError(
-                    "deepspeed",
-                    "needs the deepspeed package, which is not installed (pip install deepspeed); leave it empty",
-                )
-            )
-        if ds.startswith("zero3") and values["load_in_4bit"]:
-            errors.append(
-                FieldError("deepspeed", "zero3 cannot shard 4-bit weights (load_in_4bit); use zero2 or zero1")
-            )
-        if ds.endswith("_offload"):
-            notes.append(f"{ds}: DeepSpeed's CPU Adam replaces optim (the optimizer states live in CPU RAM).")
-            if on_cpu:
-                notes.append(CPU_ADAM_BUILD)
 
 
 def zero_config(preset: str) -> dict[str, Any]:

@@ -15,10 +15,11 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from lrexplorer.catalogues import builtin
+from lrexplorer.core.facts import Facts
+from lrexplorer.rules.attention import resolve_attention
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.training import sources
-from lrexplorer.runs.validate import Facts, resolve_attention
 from lrexplorer.schedules.build import CatalogueSchedulerMixin
 from lrexplorer.tuning.range_trainer import RangeTestSchedulerMixin
 

@@ -139,7 +139,7 @@ def _step(record: dict[str, Any]) -> float:
 
 def _read(run_dir: Path) -> tuple[Any, Any] | None:
     from lrexplorer.catalogues.params import FieldError
-    from lrexplorer.runs.validate import detect_facts
+    from lrexplorer.core.facts import detect_facts
 
     try:
         facts = detect_facts(use_torch=True)
@@ -208,12 +208,12 @@ def _run_holding(run_dir: Path, spec: Any, facts: Any, resume: bool, device: str
         run_dir, state="running", started_at=time.time(), device_lock=device, message="loading model and data"
     )
     if spec["num_processes"] > 1:
+        from lrexplorer.runs.kinds.registry import KINDS, read_kind
         from lrexplorer.runs.training.ranks import supervise
-        from lrexplorer.tuning.run_kinds import read_kind
 
-        kind = read_kind(run_dir)[0]
-        if kind is not None:  # its scheduler, pruning and result file are written for one process
-            _finish(run_dir, "failed", f"num_processes: a {kind.replace('_', ' ')} runs on one process; set it to 1")
+        name = read_kind(run_dir)[0]
+        if name is not None and KINDS[name].one_process:  # its pieces are written for one process
+            _finish(run_dir, "failed", f"num_processes: {KINDS[name].what} runs on one process; set it to 1")
             return 2
 
         return supervise(run_dir, spec.values, resume, _finish)
@@ -293,7 +293,7 @@ def _train(run_dir: Path, spec: Any, facts: Any, resume: bool) -> int:
     if peak is not None:
         peak.trainer = trainer
     _TRAINING.append(callback)
-    from lrexplorer.tuning.run_kinds import attach
+    from lrexplorer.runs.kinds.registry import attach
 
     kind = attach(run_dir, trainer)  # a range test or a sweep trial adds its pieces; None for a plain run
     if threads is not None:
