@@ -130,11 +130,13 @@ def run(args: argparse.Namespace) -> int:
         token = teacher_token()
         env.update({SHARE_ENV: "1", TOKEN_ENV: token})
         base = f"http://{reachable_address(host)}:{args.port}/"
-        print(f"Class session on {host}:{args.port}", flush=True)
-        print(f"  class link (view only):  {base}", flush=True)
-        print(f"  teacher link (actions):  {base}?token={token}", flush=True)
+        print(f"Class session on {host}:{args.port}", file=args.out, flush=True)
+        print(f"  class link (view only):  {base}", file=args.out, flush=True)
+        print(f"  teacher link (actions):  {base}?token={token}", file=args.out, flush=True)
         print(
-            "  Keep the teacher link to yourself; the token leaves the address bar once the page reads it.", flush=True
+            "  Keep the teacher link to yourself; the token leaves the address bar once the page reads it.",
+            file=args.out,
+            flush=True,
         )
     cmd = streamlit_command(host, args.port, args.dev, args.unknown, share=args.share)
     if os.name == "posix":
