@@ -14,10 +14,14 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from lrexplorer.app import pages
-from lrexplorer.app.common import sidebar, widgets
+from lrexplorer.app.common import roles, sidebar, widgets
 
 st.set_page_config(page_title="lrexplorer", page_icon=":material/show_chart:", layout="wide")
 
+# In a class session (`lrexplorer app --share`), the teacher's token is read from the URL (and removed) before
+# any page runs; a session without it views only.
+if roles.settle_role() == "viewer":
+    st.sidebar.info(roles.VIEW_ONLY, icon=":material/visibility:")
 navigation = pages.navigation()
 sidebar.hardware_sidebar(widgets.cached_hardware())
 navigation.run()

@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import Any
 
 MAX_NEW_TOKENS = 256
+# A reply is cut after this many seconds (transformers' `max_time`): one session's chat must not hold the
+# model, and the CPU, for minutes while other sessions wait.
+TIME_LIMIT_S = 20.0
+# Characters kept of a message before it is tokenized at all: a pasted 200 KB prompt costs its tokenization
+# before it can be cut to the model's length. Tokens run to a few characters each; 16 per token is ample.
+CHARS_PER_TOKEN_BOUND = 16
 # The sampling controls, named and defaulted as in transformers' GenerationConfig (greedy by default).
 SAMPLING_DEFAULTS: dict[str, Any] = {
     "max_new_tokens": 32,
@@ -74,9 +80,17 @@ def generation_config(loaded: LoadedModel, **sampling: Any) -> Any:
     return config
 
 
-def prompt_inputs(loaded: LoadedModel, messages: Sequence[Message]) -> Any:
-    """The conversation as model inputs: through the chat template (with the assistant's turn opened), or,
-    for a model without one, the last user message as plain text."""
+def context_length(loaded: LoadedModel) -> int:
+    """The most tokens the model takes at once (its position embeddings; the tokenizer's limit if lower)."""
+    limits = [
+        getattr(loaded.model.config, "max_position_embeddings", None),
+        getattr(loaded.tokenizer, "model_max_length", None),
+    ]
+    found = [int(n) for n in limits if isinstance(n, int) and 0 < n < 10**8]
+    return min(found) if found else 2048
+
+
+def _encode(loaded: LoadedModel, messages: Sequence[Message]) -> Any:
     tok = loaded.tokenizer
     if loaded.chat:
         text = tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
@@ -85,8 +99,51 @@ def prompt_inputs(loaded: LoadedModel, messages: Sequence[Message]) -> Any:
     return tok(text, return_tensors="pt", add_special_tokens=not loaded.chat)
 
 
-def stream_reply(loaded: LoadedModel, messages: Sequence[Message], **sampling: Any) -> Iterator[str]:
-    """The model's reply to the conversation, piece by piece as it is generated (special tokens removed).
+def prompt_inputs(
+    loaded: LoadedModel, messages: Sequence[Message], new_tokens: int = 0, notes: list[str] | None = None
+) -> Any:
+    """The conversation as model inputs: through the chat template (with the assistant's turn opened), or, for a
+    model without one, the last user message as plain text. Cut to what the model can read with room for
+    `new_tokens`: the oldest messages go first, then the start of the last one (its end, where the question
+    usually is, is kept). What was cut is said in `notes`."""
+    budget = max(1, context_length(loaded) - new_tokens)
+    kept = [dict(m) for m in messages]
+    last = kept[-1]["content"]
+    if len(last) > budget * CHARS_PER_TOKEN_BOUND:
+        kept[-1]["content"] = last[-budget * CHARS_PER_TOKEN_BOUND :]
+    inputs = _encode(loaded, kept)
+    dropped = 0
+    while inputs["input_ids"].shape[-1] > budget and len(kept) > 1:
+        kept.pop(0)
+        dropped += 1
+        inputs = _encode(loaded, kept)
+    cut_chars = len(last) - len(kept[-1]["content"])
+    if inputs["input_ids"].shape[-1] > budget:  # the last message alone is too long: keep its end
+        tok, content = loaded.tokenizer, kept[-1]["content"]
+        ids = tok(content, add_special_tokens=False)["input_ids"]
+        overflow = inputs["input_ids"].shape[-1] - budget
+        kept[-1]["content"] = tok.decode(ids[overflow + 1 :], skip_special_tokens=True)
+        cut_chars = len(last) - len(kept[-1]["content"])
+        inputs = _encode(loaded, kept)
+        if inputs["input_ids"].shape[-1] > budget:  # a template longer than the budget: keep the prompt's end
+            inputs = {k: v[..., -budget:] for k, v in inputs.items()}
+    if notes is not None and (dropped or cut_chars > 0):
+        parts = [f"the {dropped} oldest message{'s' if dropped != 1 else ''}"] if dropped else []
+        if cut_chars > 0:
+            parts.append(f"the first {cut_chars:,} characters of the last message")
+        notes.append(
+            f"The model reads at most {context_length(loaded):,} tokens, the reply included: "
+            + " and ".join(parts)
+            + " were left out."
+        )
+    return inputs
+
+
+def stream_reply(
+    loaded: LoadedModel, messages: Sequence[Message], notes: list[str] | None = None, **sampling: Any
+) -> Iterator[str]:
+    """The model's reply to the conversation, piece by piece as it is generated (special tokens removed). The
+    conversation is cut to the model's length and the reply to TIME_LIMIT_S seconds; `notes` says what was cut.
 
     Whitespace is kept: a barely trained model often answers with newlines only, and the page says so
     rather than showing nothing."""
@@ -94,7 +151,8 @@ def stream_reply(loaded: LoadedModel, messages: Sequence[Message], **sampling: A
     from transformers import TextIteratorStreamer
 
     config = generation_config(loaded, **sampling)
-    inputs = prompt_inputs(loaded, messages)
+    config.max_time = TIME_LIMIT_S
+    inputs = prompt_inputs(loaded, messages, config.max_new_tokens, notes)
     streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300.0)
     failure: list[BaseException] = []
 
@@ -114,6 +172,6 @@ def stream_reply(loaded: LoadedModel, messages: Sequence[Message], **sampling: A
         raise failure[0]
 
 
-def reply(loaded: LoadedModel, messages: Sequence[Message], **sampling: Any) -> str:
+def reply(loaded: LoadedModel, messages: Sequence[Message], notes: list[str] | None = None, **sampling: Any) -> str:
     """The whole reply at once (the CLI, tests)."""
-    return "".join(stream_reply(loaded, messages, **sampling))
+    return "".join(stream_reply(loaded, messages, notes, **sampling))

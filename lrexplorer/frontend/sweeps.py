@@ -1,7 +1,8 @@
 """A sweep's trials as runs: planned before the start, then launched one at a time on the device lock.
 
 `plan_sweep` says, for the trials known before the start (every grid combination; for random and TPE,
-the corners of the space, which bound what any trial can need), each one's schedule, length, memory
+the corners of the space, which bound what any trial can need, or a seeded sample of at most
+MAX_PLANNED_CORNERS of them), each one's schedule, length, memory
 estimate and time, from the same preflight the Train page shows. `run_sweep` asks the study for a trial,
 starts it as an ordinary run folder marked `sweep_trial` (its worker reports the loss to the study),
 waits for it, and tells the study its last reported loss. A trial whose values make an invalid run, or
@@ -12,6 +13,8 @@ leaves the running trial stopped with a checkpoint; resuming the sweep resumes t
 from __future__ import annotations
 
 import itertools
+import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,14 +71,42 @@ def plan_trial(base: dict[str, Any], params: dict[str, Any], root: str | Path | 
     return TrialPlan(params, pre, per_step)
 
 
+# The random and TPE samplers' plan: the corners of the space, at most this many. Past it the corners are a
+# seeded sample (the all-low and all-high corners first), never an enumeration: six fields of ten values
+# already make a million corners, each of which would be planned (a pre-flight and a memory estimate).
+MAX_PLANNED_CORNERS = 64
+
+
+def _corner_values(sweep: Sweep) -> list[list[Any]]:
+    return [list(d.values) if d.values is not None else [d.low, d.high] for d in sweep.space.dimensions]
+
+
+def corner_count(sweep: Sweep) -> int:
+    """How many trials a full plan holds: the grid's points, or the corners of the space."""
+    if sweep.settings.sampler == "grid":
+        return math.prod(len(d.values or ()) for d in sweep.space.dimensions)
+    return math.prod(len(values) for values in _corner_values(sweep))
+
+
 def planned_params(sweep: Sweep) -> list[dict[str, Any]]:
-    """The trials known before the start: every grid point, or for random and TPE the corners of the space
-    (each range's low and high with each listed value), which bound what any of their trials needs."""
+    """The trials known before the start: every grid point (the study refuses a grid over its limit), or for
+    random and TPE the corners of the space (each range's low and high with each listed value), which bound
+    what any of their trials needs; past MAX_PLANNED_CORNERS, a seeded sample of them."""
     space = sweep.space
     if sweep.settings.sampler == "grid":
         return space.grid_points()
-    corners = [list(d.values) if d.values is not None else [d.low, d.high] for d in space.dimensions]
-    return [dict(zip(space.names, combo)) for combo in itertools.product(*corners)]
+    corners = _corner_values(sweep)
+    if corner_count(sweep) <= MAX_PLANNED_CORNERS:
+        return [dict(zip(space.names, combo)) for combo in itertools.product(*corners)]
+    rng = random.Random(0)
+    chosen = [tuple(v[0] for v in corners), tuple(v[-1] for v in corners)]
+    for _ in range(MAX_PLANNED_CORNERS * 20):  # duplicates are drawn rarely: the space has > 64 corners
+        if len(chosen) == MAX_PLANNED_CORNERS:
+            break
+        combo = tuple(rng.choice(values) for values in corners)
+        if combo not in chosen:
+            chosen.append(combo)
+    return [dict(zip(space.names, combo)) for combo in chosen]
 
 
 def plan_sweep(sweep: Sweep, base: dict[str, Any], root: str | Path | None = None) -> list[TrialPlan]:

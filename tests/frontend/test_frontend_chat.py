@@ -56,3 +56,50 @@ def test_model_folders_list_final_then_newest_checkpoint(tmp_path: Path) -> None
     (tmp_path / "final_model").mkdir()
     (tmp_path / "final_model" / "config.json").write_text("{}")
     assert [p.name for p in model_folders(tmp_path)] == ["final_model", "checkpoint-6", "checkpoint-3"]
+
+
+def test_a_prompt_longer_than_the_model_reads_is_cut_to_its_end_and_said(loaded) -> None:
+    from lrexplorer.frontend.chat import context_length
+
+    limit = context_length(loaded)
+    assert limit == loaded.model.config.max_position_embeddings
+    question = "What is the capital of France?"
+    messages = [
+        {"role": "user", "content": "an old question " * 50},
+        {"role": "assistant", "content": "an old answer " * 50},
+        {"role": "user", "content": "x" * 200_000 + " " + question},
+    ]
+    notes: list[str] = []
+    inputs = prompt_inputs(loaded, messages, new_tokens=16, notes=notes)
+    assert inputs["input_ids"].shape[-1] <= limit - 16
+    kept = loaded.tokenizer.decode(inputs["input_ids"][0], skip_special_tokens=True)
+    assert question in kept  # the end of the last message, where the question is, is kept
+    assert len(notes) == 1 and "2 oldest messages" in notes[0] and "characters of the last message" in notes[0]
+    assert f"{limit:,} tokens" in notes[0]
+    text = reply(loaded, messages, notes=[], max_new_tokens=16)  # and the model answers it
+    assert isinstance(text, str)
+
+
+def test_a_prompt_that_fits_is_not_cut(loaded) -> None:
+    notes: list[str] = []
+    messages = [{"role": "user", "content": "Hello"}]
+    assert torch.equal(
+        prompt_inputs(loaded, messages, new_tokens=16, notes=notes)["input_ids"],
+        prompt_inputs(loaded, messages)["input_ids"],
+    )
+    assert notes == []
+
+
+def test_replies_are_cut_after_the_time_limit(loaded, monkeypatch) -> None:
+    from lrexplorer.frontend import chat
+
+    seen = {}
+    real = loaded.model.generate
+
+    def generate(*args, **kwargs):
+        seen["max_time"] = kwargs["generation_config"].max_time
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loaded.model, "generate", generate)
+    reply(loaded, [{"role": "user", "content": "Hi"}], max_new_tokens=4)
+    assert seen["max_time"] == chat.TIME_LIMIT_S

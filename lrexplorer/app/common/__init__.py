@@ -11,4 +11,5 @@
 - `run_actions`: the server-wide feeds that read run folders, shared by the Train and Runs pages.
 - `run_chat`: chatting with a finished run's model, and comparing two models on one prompt.
 - `sidebar`: the sidebar of every page: what this machine has.
+- `roles`: who may act in a class session (the teacher's token) and the check every action makes.
 """

@@ -13,6 +13,7 @@ import streamlit as st
 from lrexplorer.frontend.chat import (
     MAX_NEW_TOKENS,
     SAMPLING_DEFAULTS,
+    TIME_LIMIT_S,
     LoadedModel,
     Message,
     load,
@@ -79,18 +80,24 @@ def sampling_controls() -> dict[str, Any]:
     return values
 
 
-def _stream(folder: Path, messages: list[Message], sampling: dict[str, Any]) -> Iterator[str]:
-    """The reply as it comes; a model that cannot load or generate ends the stream with a message."""
+def _stream(folder: Path, messages: list[Message], sampling: dict[str, Any], notes: list[str]) -> Iterator[str]:
+    """The reply as it comes; a model that cannot load or generate ends the stream with a message. One reply
+    is generated at a time; a session waits for another's (each is cut to TIME_LIMIT_S seconds), never longer."""
     settings = dict(sampling)
     seed = settings.pop("seed", None)
     try:
         model = _load(folder)
-        with _GENERATE_LOCK:
+        if not _GENERATE_LOCK.acquire(timeout=TIME_LIMIT_S + 10):
+            notes.append("Another session's reply is being generated on this server: ask again in a moment.")
+            return
+        try:
             if settings.get("do_sample") and seed is not None:
                 import torch
 
                 torch.manual_seed(int(seed))
-            yield from stream_reply(model, messages, **settings)
+            yield from stream_reply(model, messages, notes=notes, **settings)
+        finally:
+            _GENERATE_LOCK.release()
     except Exception as exc:  # noqa: BLE001 - reported in the conversation, not raised
         st.error(f"Generation failed: {type(exc).__name__}: {exc}", icon=":material/error:")
 
@@ -105,12 +112,15 @@ def _answer(folder: Path, messages: list[Message], sampling: dict[str, Any]) -> 
     """Stream the reply into one plain-text element as it comes; returns the whole reply."""
     box = st.empty()
     text = ""
-    for piece in _stream(folder, messages, sampling):
+    notes: list[str] = []
+    for piece in _stream(folder, messages, sampling, notes):
         text += piece
         with box:
             plain(text)
     if not text.strip():
         box.caption(EMPTY_REPLY)
+    for note in notes:
+        st.caption(note)
     return text
 
 

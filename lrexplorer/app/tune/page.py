@@ -230,6 +230,12 @@ def plan_table(space: Any, settings: Any, raw: dict[str, Any]) -> None:
     rows, total, unknown = planned_rows(space, settings, raw)
     label = "Trials planned" if settings.sampler == "grid" else "Corners of the space (they bound every trial)"
     st.markdown(f"**{label}**")
+    corners = space_corners(space, settings)
+    if corners > len(rows):
+        st.caption(
+            f"The space has {corners:,} corners: {len(rows)} of them are planned here, the lowest and the highest "
+            "first, then a fixed random sample (each trial the sampler draws still lies inside the space)."
+        )
     st.dataframe(rows, hide_index=True)
     if unknown:
         st.caption("Predicted time unknown for some trials: run a range test or a run of this model and batch first.")
@@ -237,6 +243,15 @@ def plan_table(space: Any, settings: Any, raw: dict[str, Any]) -> None:
         st.caption(
             f"Total predicted training time: about {format_duration(total)} (measured seconds per update x updates)."
         )
+
+
+def space_corners(space: Any, settings: Any) -> int:
+    from lrexplorer.frontend.sweeps import corner_count
+    from lrexplorer.tuning.study import Sweep
+
+    probe = Sweep.__new__(Sweep)  # corner_count reads only the space and the sampler
+    probe.space, probe.settings = space, settings
+    return corner_count(probe)
 
 
 # Each trial's pre-flight builds a memory estimate: cached, so that typing elsewhere on the page (or the
