@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Callable, Mapping
 from pathlib import PurePath
+from typing import Any
 
 import streamlit as st
+
+from lrexplorer.core.fields import FieldError
 
 SHARE_ENV, TOKEN_ENV = "LRX_SHARE", "LRX_TEACHER_TOKEN"  # set by `lrexplorer app --share` (cli/app.py)
 ROLE_KEY = "lrx.role"
@@ -73,3 +77,36 @@ def looks_like_path(ref: str) -> bool:
     return (
         len(parts) > 2 or any(p in ("..", ".") for p in parts) or text.endswith((".json", ".jsonl", ".csv", ".parquet"))
     )
+
+
+UNREADABLE = "not a built-in or a bundled preset: a view-only session reads no file of this machine"
+
+
+def unreadable_references(values: Mapping[str, Any]) -> list[FieldError]:
+    """For a view-only session, the model and dataset of a run form that are neither built-ins nor presets,
+    refused with one message whether or not such a file exists (so a link cannot probe the server's files).
+    Empty for a session that may act."""
+    if can_act():
+        return []
+    from lrexplorer.catalogues.presets import find_preset
+
+    out = []
+    for name in ("model", "dataset"):
+        ref = str(values.get(name) or "").strip()
+        if ref and not ref.startswith("builtin:") and not (name == "model" and find_preset(ref) is not None):
+            out.append(FieldError(name, f"{ref[:200]!r}: {UNREADABLE}"))
+    return out
+
+
+def hub_for_viewers(hub_id: str, fetch: Callable[[str], Any]) -> Any:
+    """`fetch(hub_id)` for a session that may act; for a view-only one, only from the Hub: a name that is also a
+    folder here answers as a model the Hub does not have, with the same words."""
+    unavailable = FieldError("model", f"{hub_id[:200]!r}: not available from the Hugging Face Hub here")
+    if can_act():
+        return fetch(hub_id)
+    if looks_like_path(hub_id) or os.path.exists(os.path.expanduser(hub_id)):
+        raise unavailable
+    try:
+        return fetch(hub_id)
+    except FieldError:
+        raise unavailable from None

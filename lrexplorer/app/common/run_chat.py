@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.frontend.chat import (
     MAX_NEW_TOKENS,
     SAMPLING_DEFAULTS,
@@ -85,6 +86,9 @@ def _stream(folder: Path, messages: list[Message], sampling: dict[str, Any], not
     is generated at a time; a session waits for another's (each is cut to TIME_LIMIT_S seconds), never longer."""
     settings = dict(sampling)
     seed = settings.pop("seed", None)
+    if not roles.can_act():  # checked here too: a forged message from a view-only session generates nothing
+        notes.append(f"Chatting with a model: not in a view-only session. {roles.VIEW_ONLY}")
+        return
     try:
         model = _load(folder)
         if not _GENERATE_LOCK.acquire(timeout=TIME_LIMIT_S + 10):
@@ -146,7 +150,11 @@ def chat_panel(run_dir: Path, config: dict[str, Any]) -> None:
     # In a container, the input sits here in the page instead of pinned to the window's bottom: a pinned
     # input makes the page open scrolled to its end, with the charts above cut off at the window's top.
     with st.container():
-        prompt = st.chat_input(f"Ask the model, e.g. {hint}" if hint else "Ask the model", key="chat.input")
+        prompt = st.chat_input(
+            f"Ask the model, e.g. {hint}" if hint else "Ask the model",
+            key="chat.input",
+            disabled=not roles.can_act(),  # a reply costs this machine's CPU: the teacher's link chats
+        )
     if prompt:
         history.append({"role": "user", "content": prompt})
         with st.chat_message("user"):
@@ -180,7 +188,10 @@ def compare_panel(folders: list[Path], config: dict[str, Any], sampling: dict[st
         a = left.selectbox("Left", options, index=0, format_func=folder_label, key="chat.compare_a")
         b = right.selectbox("Right", options, index=1, format_func=folder_label, key="chat.compare_b")
         prompt = st.text_input("Prompt", value=sample_prompt(config), key="chat.compare_prompt")
-        if st.button("Compare", key="chat.compare", icon=":material/compare_arrows:") and prompt.strip():
+        compare = st.button(
+            "Compare", key="chat.compare", icon=":material/compare_arrows:", disabled=not roles.can_act()
+        )
+        if compare and prompt.strip() and not roles.refuse_if_viewer("Chatting with a model"):
             messages: list[Message] = [{"role": "user", "content": prompt}]
             for column, folder in zip(st.columns(2), (a, b), strict=True):
                 with column, st.chat_message("assistant"):

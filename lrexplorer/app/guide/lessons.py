@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.app.common.schedule_view import stacked_formula
 from lrexplorer.app.figures import guide as figures
 from lrexplorer.app.guide.nav import page_link
@@ -123,7 +124,7 @@ def train_links(experiments: list[paraphrases.Experiment]) -> None:
 
     cols = st.columns(len(experiments))
     for col, e in zip(cols, experiments):
-        if e.needs_file and not (Path(e.dataset) / "train.jsonl").is_file():
+        if e.needs_file and roles.can_act() and not (Path(e.dataset) / "train.jsonl").is_file():
             paraphrases.write_dataset(e.phrasings, Path(e.dataset))
         label = f"Set up {e.phrasings} phrasing{'s' if e.phrasings > 1 else ''} on the Train page"
         with col:

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.app.common.field_widgets import changed
 from lrexplorer.app.common.page_state import Decoded, PageState
 from lrexplorer.app.figures import knowledge as figures
@@ -93,7 +94,13 @@ def render() -> None:
     for problem in problems:
         st.warning(problem, icon=":material/link_off:")
     settings, facts_text, facts_name = controls()
-    if st.button("Run the lab", key=PREFIX + "start", disabled=settings is None, icon=":material/play_arrow:"):
+    clicked = st.button(
+        "Run the lab",
+        key=PREFIX + "start",
+        disabled=settings is None or not roles.can_act(),
+        icon=":material/play_arrow:",
+    )
+    if clicked and not roles.refuse_if_viewer("Running a lab"):
         start(settings, facts_text, facts_name)
     st.divider()
     shown = choose_lab()
@@ -115,7 +122,10 @@ def controls() -> tuple[LabSettings | None, str | None, str]:
                 "Fact file (JSON lines: fact, paraphrases, questions, answer, candidates)",
                 type=["jsonl", "json", "txt"],
                 key=PREFIX + "upload",
+                disabled=not roles.can_act(),  # an upload is a file on this machine: the teacher's link
             )
+            if upload is not None and not roles.can_act():
+                upload = None
             if upload is None:
                 st.info("Choose a fact file to run the lab on it.", icon=":material/upload_file:")
                 return None, None, ""
@@ -201,7 +211,9 @@ def lab_view(path: str, was_active: bool) -> None:
         st.progress(float(status.get("fraction", 0.0)), text=f"{status.get('message', '')}{eta_text}")
         if lab.should_stop():
             st.caption("Stop asked: the lab ends after the current step, keeping the results that finished.")
-        elif st.button("Stop", key=PREFIX + "stop", icon=":material/stop:"):
+        elif st.button(
+            "Stop", key=PREFIX + "stop", icon=":material/stop:", disabled=not roles.can_act()
+        ) and not roles.refuse_if_viewer("Stopping a lab"):
             lab.request_stop()
     elif state == "failed":
         st.error(status.get("message", "failed"), icon=":material/error:")

@@ -23,6 +23,7 @@ from typing import IO, Any
 import pandas as pd
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.app.memory.form import MEMORY_STATE
 from lrexplorer.catalogues.architecture import Architecture
 from lrexplorer.core.resources import SOURCE_ROOT
@@ -142,6 +143,7 @@ def check_section(source: ModelSource, setup: TrainingSetup, est: Estimate) -> N
         "Simulate exactly",
         icon=":material/memory:",
         key="mem.simulate",
+        disabled=not roles.can_act(),  # PyTorch in a worker process: the machine's CPU, the teacher's link
         help="The real transformers step (model, optimizer, backward) under FakeTensorMode: every tensor "
         "counted by PyTorch's MemTracker, nothing allocated. Seconds to a minute. With fsdp over several GPUs: "
         "one rank of the FSDP2 step on a fake process group, counted by PyTorch's FSDPMemTracker.",
@@ -150,12 +152,12 @@ def check_section(source: ModelSource, setup: TrainingSetup, est: Estimate) -> N
         "Measure",
         icon=":material/speed:",
         key="mem.measure",
-        disabled=why_not is not None,
+        disabled=why_not is not None or not roles.can_act(),
         help=why_not or "Two real training steps in a worker process; the second one is measured.",
     )
     if why_not:
         b.caption(f"Measure is off: {why_not}.")
-    if simulate or measure:
+    if (simulate or measure) and not roles.refuse_if_viewer("Simulating or measuring a step"):
         local_or_hub = MEMORY_STATE.get("path") or MEMORY_STATE.get("hub")
         model = source.label if source.kind == "preset" else str(local_or_hub)
         outcome = run_worker("simulate" if simulate else "measure", model, setup)

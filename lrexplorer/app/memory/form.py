@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.app.common.field_widgets import changed, field_input, query_values, to_widget
 from lrexplorer.app.common.page_state import Decoded, PageState
 from lrexplorer.catalogues.architecture import Architecture
@@ -145,6 +146,8 @@ def model_picker() -> ModelSource | None:
                 **MEMORY_STATE.bind("path"),
                 placeholder="/models/my-model or ./config.json",
             )
+            if path.strip() and not roles.can_act():  # whether the file exists or not: the same words
+                raise FieldError("model", f"{path.strip()[:200]!r}: {roles.UNREADABLE}")
             return resolve_model(path) if path.strip() else None
         hub = st.text_input(
             "Hugging Face Hub id",
@@ -152,7 +155,7 @@ def model_picker() -> ModelSource | None:
             placeholder="owner/name",
             help="Only its config.json is fetched (needs internet; gated models need a login).",
         )
-        return _hub_source(hub.strip()) if hub.strip() else None
+        return roles.hub_for_viewers(hub.strip(), _hub_source) if hub.strip() else None
     except FieldError as exc:
         st.error(str(exc), icon=":material/error:")
         return None

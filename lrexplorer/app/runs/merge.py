@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.core.fields import FieldError
 from lrexplorer.runs.exports.merge import MERGE_DTYPES, is_adapter, merge_run
 from lrexplorer.runs.folder import store
@@ -32,7 +33,9 @@ def merge_panel(run_dir: Path) -> None:
     dest = merged_dir(run_dir, dtype)
     if dest.is_dir() and any(dest.iterdir()):
         st.success(f"Merged model in `{dest}`.", icon=":material/check_circle:")
-    elif row.button("Merge adapter into the base", key="runs.merge", icon=":material/merge:"):
+    elif row.button(
+        "Merge adapter into the base", key="runs.merge", icon=":material/merge:", disabled=not roles.can_act()
+    ) and not roles.refuse_if_viewer("Merging an adapter"):
         with st.spinner("Loading the base, merging, saving…"):
             try:
                 merge_run(run_dir, dest, dtype, inside_run=True)

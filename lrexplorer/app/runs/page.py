@@ -16,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.app.common.page_state import Decoded, PageState
 from lrexplorer.app.common.run_actions import feeds, request_stop
 from lrexplorer.app.common.widgets import cached_facts, cell
@@ -222,8 +223,11 @@ def manage(runs: list[dict[str, Any]]) -> None:
         query_params={"run": run_id},
         icon=":material/monitoring:",
     )
+    act = roles.can_act()  # a view-only session sees every action greyed out, and each refuses it again below
     if state in store.ACTIVE:
-        if actions.button("Stop", key="runs.stop", icon=":material/stop:"):
+        if actions.button(
+            "Stop", key="runs.stop", icon=":material/stop:", disabled=not act
+        ) and not roles.refuse_if_viewer("Stopping a run"):
             request_stop(run_dir)
             st.toast(f"Stop requested for {run_id}.", icon=":material/stop:")
     elif (
@@ -234,10 +238,13 @@ def manage(runs: list[dict[str, Any]]) -> None:
             key="runs.resume",
             icon=":material/play_arrow:",
             help="Continue from the newest checkpoint; the curves continue where it was saved.",
+            disabled=not act,
         )
+        and not roles.refuse_if_viewer("Resuming a run")
     ):
         resume(run_dir)
-    if state not in store.ACTIVE and actions.button("Delete", key="runs.delete", icon=":material/delete:"):
+    delete = actions.button("Delete", key="runs.delete", icon=":material/delete:", disabled=not act)
+    if state not in store.ACTIVE and delete and not roles.refuse_if_viewer("Deleting a run"):
         st.session_state[CONFIRM] = run_id
     if st.session_state.get(CONFIRM) == run_id:
         confirm_delete(run_dir)
@@ -264,7 +271,9 @@ def confirm_delete(run_dir: Path) -> None:
         icon=":material/delete_forever:",
     )
     cols = st.container(horizontal=True)
-    if cols.button("Yes, delete", key="runs.delete_yes", type="primary"):
+    if cols.button("Yes, delete", key="runs.delete_yes", type="primary") and not roles.refuse_if_viewer(
+        "Deleting a run"
+    ):
         try:
             store.delete_run(run_dir, store.runs_dir())
         except (RuntimeError, ValueError, OSError) as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.app.common.run_form import form, show_field_errors
 from lrexplorer.app.common.run_state import QUEUE, RUN_FORM, load_form
 from lrexplorer.app.common.widgets import cached_facts, cached_hardware
@@ -101,6 +102,10 @@ def form_view() -> None:
             st.rerun()
         raw = form()
     with right:
+        unreadable = roles.unreadable_references(raw)
+        if unreadable:  # a view-only session: nothing read from this machine's files, whatever was typed
+            show_field_errors(unreadable)
+            return
         pf = preflight(raw, facts, hw)
         if pf.errors:
             show_field_errors(pf.errors)
@@ -115,7 +120,12 @@ def form_view() -> None:
             help="Wait for the running job to end instead of refusing to start.",
             **RUN_FORM.bind(QUEUE),
         )
-        if st.button(
-            "Start training", type="primary", key="train.start", disabled=not pf.ok, icon=":material/play_arrow:"
-        ):
+        clicked = st.button(
+            "Start training",
+            type="primary",
+            key="train.start",
+            disabled=not pf.ok or not roles.can_act(),
+            icon=":material/play_arrow:",
+        )
+        if clicked and not roles.refuse_if_viewer("Starting a run"):
             start(pf, queue)

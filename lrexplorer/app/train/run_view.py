@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from lrexplorer.app.common import roles
 from lrexplorer.app.common.run_actions import feeds, request_stop
 from lrexplorer.app.common.run_chat import chat_panel
 from lrexplorer.app.common.run_state import load_form
@@ -135,9 +136,9 @@ def panel(snap: Snapshot) -> None:
             "Stop" if not stopping else "Stopping…",
             key="live.stop",
             icon=":material/stop:",
-            disabled=stopping,
+            disabled=stopping or not roles.can_act(),
             help="Stop after the current optimizer step; a checkpoint is saved so the run can be resumed.",
-        ):
+        ) and not roles.refuse_if_viewer("Stopping a run"):
             request_stop(snap.run_dir)
             st.toast("Stop requested: the run stops after its current step.", icon=":material/stop:")
         latest_metrics(snap)  # an ended run shows its final metrics below instead
@@ -252,7 +253,10 @@ def finished(snap: Snapshot) -> None:
     peak_memory(snap.run_dir)
     folder = model_folder(snap.run_dir)
     resumable = state in ("stopped", "failed") and store.checkpoints(snap.run_dir)
-    if resumable and st.button("Resume from the last checkpoint", key="live.resume", icon=":material/play_arrow:"):
+    resume_clicked = resumable and st.button(
+        "Resume from the last checkpoint", key="live.resume", icon=":material/play_arrow:", disabled=not roles.can_act()
+    )
+    if resume_clicked and not roles.refuse_if_viewer("Resuming a run"):
         resume(snap.run_dir)
     if folder is None:
         st.caption("No model was saved (the run ended before its first checkpoint).")

@@ -19,6 +19,7 @@ from typing import Any
 import streamlit as st
 import yaml
 
+from lrexplorer.app.common import roles
 from lrexplorer.app.common.field_widgets import changed, field_input, query_value
 from lrexplorer.app.common.page_state import Decoded, PageState
 from lrexplorer.app.common.run_form import form, show_field_errors
@@ -105,7 +106,13 @@ def range_section(raw: dict[str, Any]) -> None:
     except FieldError as exc:
         show_field_errors(exc.errors)
         test = None
-    if st.button("Run the range test", key="tune.start_range", disabled=test is None, icon=":material/play_arrow:"):
+    start = st.button(
+        "Run the range test",
+        key="tune.start_range",
+        disabled=test is None or not roles.can_act(),
+        icon=":material/play_arrow:",
+    )
+    if start and not roles.refuse_if_viewer("Running a range test"):
         _start_range(raw, test)
     ref = st.query_params.get(LRFIND)
     if ref:
@@ -208,8 +215,15 @@ def sweep_section(raw: dict[str, Any]) -> None:
     except FieldError as exc:
         show_field_errors(exc.errors)
         return
+    unreadable = roles.unreadable_references(raw)
+    if unreadable:  # a view-only session plans nothing that would read this machine's files
+        show_field_errors(unreadable)
+        return
     plan_table(space, settings, raw)
-    if st.button("Start the sweep", key="tune.start_sweep", icon=":material/play_arrow:"):
+    start = st.button(
+        "Start the sweep", key="tune.start_sweep", disabled=not roles.can_act(), icon=":material/play_arrow:"
+    )
+    if start and not roles.refuse_if_viewer("Starting a sweep"):
         folder = store.runs_dir() / "sweeps" / f"{datetime.now():%Y%m%d-%H%M%S}"
         prepare_folder(folder)  # a sweep's folder, marked so: `lrexplorer sweep` starts in it
         (folder / "base.yaml").write_text(yaml.safe_dump({k: v for k, v in raw.items() if v is not None}))

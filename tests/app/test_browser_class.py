@@ -1,0 +1,117 @@
+"""A class session in a real browser: Debian's Chromium against `lrexplorer app --share --host 127.0.0.1`.
+The class link shows the view-only notice and no enabled Start (Train, Tune, Knowledge lab) or Delete (Runs);
+the teacher link loses its token from the address at once, and can start a run, stop it and delete it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.run_folders import make_run
+
+from lrexplorer.runs.folder import store
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from live_latency import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402 - bench/ is not a package
+
+TOKEN = "browser-teacher-token-000000001"
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    tmp = tmp_path_factory.mktemp("class")
+    runs = tmp / "runs"
+    make_run(runs, "done")
+    os.environ["LRX_TEACHER_TOKEN"] = TOKEN  # start_server passes the environment on
+    try:
+        proc, url = start_server(runs, tmp / "locks", tmp / "server.log", ["--share", "--host", "127.0.0.1"])
+    finally:
+        del os.environ["LRX_TEACHER_TOKEN"]
+    try:
+        yield url, runs
+    finally:
+        for run_dir in runs.glob("*"):
+            if store.read_status(run_dir).get("state") in store.ACTIVE:
+                from lrexplorer.runs import launcher
+
+                launcher.stop_run(run_dir, grace_s=20)
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def button(page, name: str):
+    found = page.get_by_role("button", name=name).first
+    found.wait_for(timeout=120_000)
+    return found
+
+
+def sidebar(page, name: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
+
+
+def test_the_class_link_views_only(classroom):
+    from playwright.sync_api import sync_playwright
+
+    url, runs = classroom
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url + "/train")
+            assert button(page, "Start training").is_disabled()
+            assert page.get_by_text("View only: this is a class session").first.is_visible()
+            page.goto(url + "/tune")
+            assert button(page, "Run the range test").is_disabled()
+            page.goto(url + "/knowledge")
+            assert button(page, "Run the lab").is_disabled()
+            page.goto(url + "/runs?run=done")
+            assert button(page, "Delete").is_disabled()
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()
+    assert (runs / "done").is_dir()
+
+
+def test_the_teacher_link_starts_stops_and_deletes(classroom):
+    from playwright.sync_api import sync_playwright
+
+    url, runs = classroom
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/train?token={TOKEN}")
+            start = button(page, "Start training")
+            page.wait_for_function("() => !location.search.includes('token')", timeout=60_000)
+            assert "token" not in page.url and page.get_by_text("View only").count() == 0
+            start.wait_for(state="visible")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Start training') "
+                "&& !b.disabled)",
+                timeout=120_000,
+            )
+            start.click()
+            page.wait_for_function("() => location.search.includes('run=')", timeout=120_000)
+            run_id = page.url.split("run=")[1].split("&")[0]
+            stop = button(page, "Stop")
+            stop.click()
+            page.get_by_text("stopped").first.wait_for(timeout=300_000)
+            sidebar(page, "Runs")  # within the session: the teacher's role stays
+            page.get_by_role("heading", name="Runs").first.wait_for(timeout=60_000)
+            button(page, "Delete").click()  # the newest run is the one shown
+            button(page, "Yes, delete").click()
+            page.get_by_text(f"Deleted {run_id}").first.wait_for(timeout=60_000)
+        finally:
+            browser.close()
+    assert not (runs / run_id).exists() and (runs / "done").is_dir()
