@@ -2,7 +2,8 @@
 
 - `spec`: `RunSpec`, the validated values of every catalogue field; launch and every export read it.
 - `validate`: the cross-field rules of a spec and the machine facts they depend on; `steps`: the Trainer's
-  count of optimizer updates; `estimates`: a spec's examples and memory per device, before it starts.
+  count of optimizer updates; `estimates`: a spec's examples and memory per device, before it starts;
+  `sequences`: the sequences the Trainer batches (TRL's preparation of the rows: packing, dropped rows).
 - `launcher`: start (own process group, never blocking), stop (graceful, then signals), resume.
 - `folder/`: the run folder (files, ids, locks, live feeds, summaries).
 - `training/`: the worker process and the SFTTrainer it builds.

@@ -173,15 +173,7 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
         if problem:
             errors.append(FieldError("attn_implementation", f"{problem}; use sdpa or auto"))
 
-    if values["padding_free"] and values["max_length"] is not None:
-        # TRL cuts examples to max_length only when it packs them, so it refuses the pair.
-        errors.append(
-            FieldError(
-                "padding_free",
-                "TRL does not cut examples to max_length without packing; set max_length to null "
-                "(every example keeps its full length) or turn padding_free off",
-            )
-        )
+    _check_packing(values, errors, notes)
     if values["dataset_streaming"] and values["max_steps"] == -1:
         errors.append(
             FieldError(
@@ -219,6 +211,25 @@ def validate(values: dict[str, Any], facts: Facts) -> tuple[list[FieldError], li
     if values["activation_checkpointing_kwargs"] and not values["activation_checkpointing"]:
         notes.append("activation_checkpointing_kwargs is ignored because activation_checkpointing is off.")
     return errors, notes
+
+
+def _check_packing(values: dict[str, Any], errors: list[FieldError], notes: list[str]) -> None:
+    """packing, packing_strategy and padding_free against max_length, as SFTTrainer checks them."""
+    if values["packing"] and values["max_length"] is None:
+        errors.append(FieldError("max_length", "packing fills sequences of max_length tokens; give a number"))
+    if values["padding_free"] and not values["packing"] and values["max_length"] is not None:
+        # SFTTrainer refuses the pair: its padding-free collator does not enforce max_length.
+        errors.append(
+            FieldError(
+                "padding_free",
+                "without packing, TRL refuses padding_free with a max_length; set max_length to null "
+                "(every example keeps its full length), turn packing on, or turn padding_free off",
+            )
+        )
+    if values["packing"] and values["packing_strategy"] == "wrapped" and values["padding_free"]:
+        notes.append("padding_free with wrapped packing: TRL advises against it (wrapped rows cut documents anywhere).")
+    if not values["packing"] and values["packing_strategy"] != "bfd":
+        notes.append("packing_strategy is ignored because packing is off.")
 
 
 def _check_schedule(values: dict[str, Any], errors: list[FieldError]) -> None:
