@@ -5,7 +5,7 @@ Each subcommand module provides `add_parser(subparsers)`, which registers its pa
 is one new module and one entry in `SUBCOMMANDS`. Subcommand modules import only light modules at
 the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` must start fast.
 
-Commands: `app`, `schedule`, `memory`, `train`, `lr_find` (lr-find), `sweep`, `runs`, `knowledge`; `options`
+Commands: `app`, `schedule`, `memory`, `train`, `data`, `lr_find` (lr-find), `sweep`, `runs`, `knowledge`; `options`
 holds the flags generated from the catalogue and the helpers the commands share; `__main__` runs the command
 line as `python -m lrexplorer.cli`.
 """
@@ -18,6 +18,7 @@ import sys
 from types import ModuleType
 
 from lrexplorer.cli import app as cli_app
+from lrexplorer.cli import data as cli_data
 from lrexplorer.cli import knowledge as cli_knowledge
 from lrexplorer.cli import lr_find as cli_lr_find
 from lrexplorer.cli import memory as cli_memory
@@ -34,6 +35,7 @@ SUBCOMMANDS: tuple[ModuleType, ...] = (
     cli_schedule,
     cli_memory,
     cli_train,
+    cli_data,
     cli_lr_find,
     cli_sweep,
     cli_runs,

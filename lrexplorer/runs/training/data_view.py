@@ -43,6 +43,16 @@ class Example:
     hidden: int = 0  # tokens not drawn (beyond MAX_SHOWN_TOKENS)
     dropped: bool = False  # the row has no trained token left after the cut: TRL drops it
 
+    def spans(self) -> list[tuple[str, int, str]]:
+        """(kind, doc, text) runs of consecutive tokens of one kind and document, for drawing."""
+        out: list[tuple[str, int, str]] = []
+        for t in self.tokens:
+            if out and out[-1][:2] == (t.kind, t.doc):
+                out[-1] = (t.kind, t.doc, out[-1][2] + t.text)
+            else:
+                out.append((t.kind, t.doc, t.text))
+        return out
+
 
 @dataclass(frozen=True)
 class DataView:
