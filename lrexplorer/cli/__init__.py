@@ -7,7 +7,7 @@ the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` 
 
 Commands: `app`, `schedule`, `memory`, `train`, `data`, `lr_find` (lr-find), `sweep`, `runs`, `knowledge`; `options`
 holds the flags generated from the catalogue and the helpers the commands share; `__main__` runs the command
-line as `python -m lrexplorer.cli`.
+line as `python -m lrexplorer.cli`; `runs_import`: `runs import` and the schedule `runs show` reports.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`lrexplorer runs list|show|stop|resume|export|merge`: the run folders, read back from disk.
+"""`lrexplorer runs list|show|stop|resume|export|merge|import`: the run folders, read back from disk.
 
 Listing reconciles every active run with its process (a run whose worker has gone is marked ended
 with its log's tail), so the output is right after a crash or a restart. No torch import here.
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.cli import runs_import
 from lrexplorer.core.fields import FieldError
 from lrexplorer.runs.folder import index
 
@@ -20,7 +21,7 @@ from lrexplorer.runs.folder import index
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "runs",
-        help="list, show, stop, resume, export or merge training runs",
+        help="list, show, stop, resume, export, merge or import training runs",
         description="Inspect and control the runs under the runs directory.",
         allow_abbrev=False,
     )
@@ -87,6 +88,8 @@ def add_parser(subparsers: Any) -> None:
     q.add_argument("--dtype", default="float32", metavar="NAME", help="float32, bfloat16 or float16 (default: float32)")
     q.set_defaults(handler=run_merge)
 
+    runs_import.add_parser(sub, common)
+
 
 def _find(args: argparse.Namespace) -> Path:
     from lrexplorer.runs.folder import store
@@ -136,8 +139,12 @@ def run_show(args: argparse.Namespace) -> int:
     run_dir = _find(args)
     status = index.run_row(run_dir, store.run_id_of(run_dir))
     records = store.read_metrics(run_dir)[-args.metrics :] if args.metrics > 0 else []
+    from lrexplorer.runs.folder.schedule_match import describe, schedule_match
+
+    schedule = schedule_match(run_dir)
     if args.format == "json":
-        json.dump({"path": str(run_dir), "status": status, "metrics": records}, sys.stdout, indent=1, default=str)
+        shown = {"path": str(run_dir), "status": status, "metrics": records, **runs_import.schedule_fields(schedule)}
+        json.dump(shown, sys.stdout, indent=1, default=str)
         print()
         return 0
     from lrexplorer.cli.train import format_record
@@ -147,6 +154,7 @@ def run_show(args: argparse.Namespace) -> int:
     for key in (*keys, "message"):
         if status.get(key) not in (None, ""):
             print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}")
+    print(f"schedule {describe(schedule)}")
     for record in records:
         print("  " + format_record(record, status.get("max_steps")))
     return 0
@@ -155,7 +163,9 @@ def run_show(args: argparse.Namespace) -> int:
 def run_stop(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
 
-    status = launcher.stop_run(_find(args), grace_s=args.timeout)
+    run_dir = _find(args)
+    runs_import.refuse_imported(run_dir, "stopped")
+    status = launcher.stop_run(run_dir, grace_s=args.timeout)
     print(f"{status.get('state')}: {status.get('message', '')}")
     return 0 if status.get("state") not in ("queued", "running") else 1
 
@@ -184,8 +194,10 @@ def run_export(args: argparse.Namespace) -> int:
     from lrexplorer.runs.exports.bundle import write_bundle
     from lrexplorer.runs.folder import store
 
+    run_dir = _find(args)
+    runs_import.refuse_imported(run_dir, "exported (only its logs are here)")
     try:
-        spec = store.read_spec(_find(args))
+        spec = store.read_spec(run_dir)
     except store.ConfigUnreadable as exc:
         raise FieldError("run", str(exc)) from None
     except FieldError as exc:
@@ -199,8 +211,10 @@ def run_merge(args: argparse.Namespace) -> int:
     from lrexplorer.runs.exports.merge import merge_run
     from lrexplorer.runs.folder import store
 
+    run_dir = _find(args)
+    runs_import.refuse_imported(run_dir, "merged (it has no model here)")
     try:
-        dest = merge_run(_find(args), Path(args.dest), args.dtype)
+        dest = merge_run(run_dir, Path(args.dest), args.dtype)
     except store.ConfigUnreadable as exc:
         raise FieldError("run", str(exc)) from None
     print(dest)

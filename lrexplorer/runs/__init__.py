@@ -5,6 +5,8 @@
   count of optimizer updates; `estimates`: a spec's examples and memory per device, before it starts;
   `sequences`: the sequences the Trainer batches (TRL's preparation of the rows: packing, dropped rows).
 - `launcher`: start (own process group, never blocking), stop (graceful, then signals), resume.
+- `imported`: a run made elsewhere, read from its trainer_state.json into a read-only run of kind imported;
+  `imported_args`: its arguments, from a JSON or YAML file beside it (never the pickled training_args.bin).
 - `folder/`: the run folder (files, ids, locks, live feeds, summaries).
 - `training/`: the worker process and the SFTTrainer it builds.
 - `exports/`: a run exported as scripts, a bundle, a cluster launch, or a merged model.

@@ -8,6 +8,7 @@ its settings; whoever prepares the run writes it (`mark`), and the worker reads 
   model and no checkpoint are saved (a range test must never become the starting point of a run).
 - `sweep_trial`: reports the loss to the sweep's study after every log and stops when the pruner says
   so; a trial that runs to its end is an ordinary completed run.
+- `imported`: the logs of a run made elsewhere (`runs/imported.py`); it has no worker and is read-only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ KIND_FILE = "run_kind.json"
 RESULT_FILE = "lr_find.json"
 RANGE_TEST = "lr_range_test"
 SWEEP_TRIAL = "sweep_trial"
-KINDS = (RANGE_TEST, SWEEP_TRIAL)
+IMPORTED = "imported"
+KINDS = (RANGE_TEST, SWEEP_TRIAL, IMPORTED)
 
 
 def mark(run_dir: Path, kind: str, settings: dict[str, Any]) -> None:

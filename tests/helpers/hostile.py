@@ -101,8 +101,9 @@ def cases(runs_dir: str, run_id: str = "r1", values: tuple[str, ...] = HOSTILE) 
             if flag is None or flag in SKIP or flag == "--runs_dir":
                 continue
             filler = [run_id] * len(positionals)
+            first = ("folder",) if action_name == "import" else ()  # `import` reads its folder (here missing) first
             for value in values:
-                yield Case("runs", flag, ("runs", action_name, "--runs_dir", runs_dir, *filler, flag, value))
+                yield Case("runs", flag, ("runs", action_name, "--runs_dir", runs_dir, *filler, flag, value), first)
         for i, dest in enumerate(positionals):
             for value in values:
                 args = ["x"] * len(positionals)
