@@ -41,6 +41,7 @@ def add_parser(subparsers: Any) -> None:
     q.add_argument("run", help="run id (see `runs list`) or run folder")
     q.add_argument("--metrics", type=int, default=5, metavar="N", help="last N metrics records (default: 5)")
     q.add_argument("--format", choices=("text", "json"), default="text")
+    q.add_argument("--json", action="store_true", help="the same as --format json")
     q.set_defaults(handler=run_show)
 
     q = sub.add_parser(
@@ -142,7 +143,7 @@ def run_show(args: argparse.Namespace) -> int:
     from lrexplorer.runs.folder.schedule_match import describe, schedule_match
 
     schedule = schedule_match(run_dir)
-    if args.format == "json":
+    if args.format == "json" or args.json:
         shown = {"path": str(run_dir), "status": status, "metrics": records, **runs_import.schedule_fields(schedule)}
         json.dump(shown, sys.stdout, indent=1, default=str)
         print()

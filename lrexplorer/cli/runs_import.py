@@ -37,6 +37,7 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
     q.add_argument("folder", help="the run's output folder, or its trainer_state.json")
     q.add_argument("--run_id", metavar="ID", help="id of the imported run (default: imported-FOLDERNAME)")
     q.add_argument("--format", choices=("text", "json"), default="text")
+    q.add_argument("--json", action="store_true", help="the same as --format json")
     q.set_defaults(handler=run_import)
 
 
@@ -47,7 +48,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     run_dir, run = import_run(Path(args.folder), store.runs_dir(args.runs_dir), args.run_id)
     result = schedule_match(run_dir)
-    if args.format == "json":
+    if args.format == "json" or args.json:
         out = {
             "run_id": run_dir.name,
             "path": str(run_dir),

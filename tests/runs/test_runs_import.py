@@ -54,7 +54,7 @@ def test_an_imported_trainer_run_is_listed_charted_and_its_schedule_recognised(m
     warmup = trainer.args.get_warmup_steps(40)
     expected = {"lr_scheduler_type": "cosine", "learning_rate": 5e-4, "warmup_steps": warmup}
     assert {k: out["schedule_match"][k] for k in expected} == expected and out["schedule_departure"] is None
-    assert main(["runs", "show", out["run_id"], "--runs_dir", str(root), "--format", "json"]) == 0
+    assert main(["runs", "show", out["run_id"], "--runs_dir", str(root), "--json"]) == 0
     assert _json(capsys)["schedule_match"] == out["schedule_match"]
 
 
