@@ -86,13 +86,10 @@ def totals_text(view: Any) -> str:
 
 
 def example_text(example: Any) -> str:
-    parts, doc = [], 0
-    for kind, span_doc, text in example.spans():
-        if span_doc != doc:
-            parts.append(" ‖ ")
-            doc = span_doc
+    parts = []
+    for kind, joined, text in example.spans():
         shown = text.replace("\n", "⏎")
-        parts.append(("✂" if kind == "cut" else "") + MARKS[kind].format(shown))
+        parts.append((" ‖ " if joined else "") + ("✂" if kind == "cut" else "") + MARKS[kind].format(shown))
     note = " (dropped: no trained token)" if example.dropped else ""
     more = f" … {example.hidden:,} more tokens" if example.hidden else ""
     return f"{example.title}{note}:\n" + "".join(parts) + more

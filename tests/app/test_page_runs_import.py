@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.plotly_data import array
 from helpers.trainer_runs import trainer_run
 from streamlit.testing.v1 import AppTest
 
@@ -57,6 +58,14 @@ def test_a_run_imported_on_the_page_is_listed_charted_and_its_schedule_drawn(run
     ]
     assert any("cannot be stopped, resumed, exported or merged" in i.value for i in at.info)
     assert not at.tabs  # no export tabs for a run whose script ran elsewhere
+    at.multiselect(key="runs.compare").set_value(["imported-cosine-run"])
+    run(at)
+    overlays = {
+        json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec) for c in at.get("plotly_chart")
+    }
+    (lr_trace,) = overlays["Learning rate"]["data"]
+    logged = [e["learning_rate"] for e in trainer.state.log_history if "learning_rate" in e]
+    assert lr_trace["name"] == "imported-cosine-run" and array(lr_trace["y"]).tolist() == logged
 
     view = page("train", "imported-cosine-run")
     run_dir = index.find_run("imported-cosine-run", runs)

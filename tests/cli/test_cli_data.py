@@ -16,26 +16,15 @@ KEYS = {"rows", "sequences", "tokens", "loss_tokens", "truncated_rows", "example
 
 
 def _trl_prepared(rows, **config):
-    """TRL's own preparation through a real SFTTrainer (a tiny throw-away model), for comparison."""
+    """TRL's own preparation through a real SFTTrainer (the built-in model, untrained), for comparison."""
     from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    from lrexplorer.catalogues.builtin import load_tokenizer
+    from lrexplorer.catalogues.builtin import load_tokenizer, make_model
 
     tok = load_tokenizer()
-    model = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(tok),
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            pad_token_id=tok.pad_token_id,
-        )
-    )
     args = SFTConfig(output_dir="unused", report_to="none", use_cpu=True, bf16=False, **config)
+    model = make_model("tiny", tok, 0, "sdpa")
     return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
 
 

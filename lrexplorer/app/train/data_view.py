@@ -124,13 +124,12 @@ def legend() -> None:
 
 def example_html(example: Example) -> str:
     """One example as HTML: a span per run of tokens of one kind; the text escaped (it is the user's data)."""
-    parts, doc = [], 0
-    for kind, span_doc, text in example.spans():
-        if span_doc != doc:
-            parts.append('<b style="color:#1f77b4">│</b>')
-            doc = span_doc
+    parts = []
+    for kind, joined, text in example.spans():
         shown = html.escape(text).replace("\n", "⏎<br>")
-        parts.append(f'<span style="{STYLES[kind]}">{shown}</span>')
+        parts.append(
+            ('<b style="color:#1f77b4">│</b>' if joined else "") + f'<span style="{STYLES[kind]}">{shown}</span>'
+        )
     note = " — dropped: no trained token" if example.dropped else ""
     more = f'<span style="color:#888"> … {example.hidden:,} more tokens</span>' if example.hidden else ""
     return (

@@ -43,14 +43,17 @@ class Example:
     hidden: int = 0  # tokens not drawn (beyond MAX_SHOWN_TOKENS)
     dropped: bool = False  # the row has no trained token left after the cut: TRL drops it
 
-    def spans(self) -> list[tuple[str, int, str]]:
-        """(kind, doc, text) runs of consecutive tokens of one kind and document, for drawing."""
-        out: list[tuple[str, int, str]] = []
+    def spans(self) -> list[tuple[str, bool, str]]:
+        """(kind, starts a packed example after the first, text): runs of consecutive tokens of one kind and
+        document, for drawing."""
+        out: list[tuple[str, bool, str]] = []
+        doc = 0
         for t in self.tokens:
-            if out and out[-1][:2] == (t.kind, t.doc):
-                out[-1] = (t.kind, t.doc, out[-1][2] + t.text)
+            if out and t.doc == doc and out[-1][0] == t.kind:
+                out[-1] = (t.kind, out[-1][1], out[-1][2] + t.text)
             else:
-                out.append((t.kind, t.doc, t.text))
+                out.append((t.kind, t.doc != doc, t.text))
+                doc = t.doc
         return out
 
 
