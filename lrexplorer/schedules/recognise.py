@@ -35,7 +35,7 @@ from lrexplorer.schedules.recognise_fit import (
     snaps,
     solve_linear,
 )
-from lrexplorer.schedules.recognise_shapes import FROM_FIRST_POINT, SEARCH, warmup_candidates
+from lrexplorer.schedules.recognise_shapes import FROM_FIRST_POINT, SEARCH, warmup_candidates, warmups_for
 
 BIT_EXACT = 1e-14  # relative: a reproduction to the last bits ranks before one merely within TOL
 
@@ -123,7 +123,7 @@ def candidates(log: Log, deep: bool) -> Iterator[Match]:
     tol = TOL * log.peak
     warmups = warmup_candidates(log)
     for name, (kind, generate) in SEARCH.items():
-        for w in warmups if CATALOGUE[name].uses_warmup else [0]:
+        for w in warmups_for(name, log, warmups) if CATALOGUE[name].uses_warmup else [0]:
             with np.errstate(all="ignore"):
                 for item in generate(log, w, deep):
                     solved = item if kind == "full" else _solve(log, name, w, item)

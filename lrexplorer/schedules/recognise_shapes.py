@@ -44,6 +44,16 @@ def warmup_candidates(log: Log) -> list[int]:
     return sorted(w for w in found if 0 <= w <= log.n)
 
 
+def warmups_for(name: str, log: Log, warmups: list[int]) -> list[int]:
+    """The warmups worth trying for `name`. warmup_stable_decay's LR after its warmup depends only on where the
+    decay starts (W + S), so warmups with no logged point inside them give the same values and the same number
+    of arguments: of those only the shortest can win, and the others are skipped."""
+    if name != "warmup_stable_decay":
+        return warmups
+    inside = [w for w in warmups if w > 0 and not ((log.k > 0) & (log.k < w)).any()]
+    return [w for w in warmups if w not in inside or w == min(inside)]
+
+
 def _after(log: Log, w: int) -> tuple[np.ndarray, np.ndarray]:
     """(updates counted from the end of warmup, LRs) of the points after warmup."""
     post = log.after(w)

@@ -102,9 +102,10 @@ def describe(result: dict[str, Any] | None) -> str:
         return "no schedule yet: the run has not said how many updates it makes"
     m = result["match"]
     if m is not None:
+        cut = "" if result["complete"] else "; the search stopped at its budget, so other exact readings may exist"
         return (
             f"{schedule_text(m)} reproduces all {result['points']:,} logged learning rates "
-            f"(largest difference {m['max_abs_error']:.1e})"
+            f"(largest difference {m['max_abs_error']:.1e}){cut}"
         )
     if not result["points"]:
         return "no learning rate was logged"
