@@ -32,20 +32,6 @@ def isolated(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama():
     """A factory for a ~10k-parameter LlamaForCausalLM: fast enough to train for dozens of steps in a test."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from helpers.trainer_runs import tiny_model
 
-    def make():
-        torch.manual_seed(0)
-        config = LlamaConfig(
-            vocab_size=64,
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=2,
-            max_position_embeddings=32,
-        )
-        return LlamaForCausalLM(config)
-
-    return make
+    return tiny_model

@@ -6,10 +6,10 @@ stdout: while a handler runs, `sys.stdout` is stderr, so a library's chatter nev
 is one new module and one entry in `SUBCOMMANDS`. Subcommand modules import only light modules at
 the top (no torch, transformers): `lrexplorer --help` and `lrexplorer schedule` must start fast.
 
-Commands: `app`, `schedule`, `memory` (with `memory_generate`, its --task generate), `train`, `lr_find`
-(lr-find), `sweep`, `runs`, `knowledge`; `options` holds the flags generated from the catalogue and the helpers
-the commands share; `exit_codes` names every exit status (`Exit`); `__main__` runs the command line as
-`python -m lrexplorer.cli`.
+Commands: `app`, `schedule`, `memory` (with `memory_generate`, its --task generate), `train`, `data`, `lr_find`
+(lr-find), `sweep`, `runs` (with `runs_import`: `runs import` and the schedule `runs show` reports),
+`knowledge`; `options` holds the flags generated from the catalogue and the helpers the commands share;
+`exit_codes` names every exit status (`Exit`); `__main__` runs the command line as `python -m lrexplorer.cli`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import sys
 from types import ModuleType
 
 from lrexplorer.cli import app as cli_app
+from lrexplorer.cli import data as cli_data
 from lrexplorer.cli import knowledge as cli_knowledge
 from lrexplorer.cli import lr_find as cli_lr_find
 from lrexplorer.cli import memory as cli_memory
@@ -38,6 +39,7 @@ SUBCOMMANDS: tuple[ModuleType, ...] = (
     cli_schedule,
     cli_memory,
     cli_train,
+    cli_data,
     cli_lr_find,
     cli_sweep,
     cli_runs,

@@ -1,4 +1,4 @@
-"""`lrexplorer runs list|show|stop|resume|export|merge`: the run folders, read back from disk.
+"""`lrexplorer runs list|show|stop|resume|export|merge|import`: the run folders, read back from disk.
 
 Listing reconciles every active run with its process (a run whose worker has gone is marked ended
 with its log's tail), so the output is right after a crash or a restart. No torch import here.
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lrexplorer.cli import runs_import
 from lrexplorer.cli.exit_codes import Exit
 from lrexplorer.core.fields import Field, FieldError
 from lrexplorer.core.limits import MAX_SHOWN_RECORDS, MAX_STOP_WAIT_S
@@ -25,7 +26,7 @@ TIMEOUT = Field("timeout", "float", 15.0, "seconds to wait before SIGTERM", low=
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "runs",
-        help="list, show, stop, resume, export or merge training runs",
+        help="list, show, stop, resume, export, merge or import training runs",
         description="Inspect and control the runs under the runs directory.",
         allow_abbrev=False,
     )
@@ -47,6 +48,7 @@ def add_parser(subparsers: Any) -> None:
         "--metrics", default="5", metavar="N", help=f"last N metrics records (default: 5; {SHOWN.allowed()})"
     )
     q.add_argument("--format", choices=("text", "json"), default="text")
+    q.add_argument("--json", action="store_true", help="the same as --format json")
     q.set_defaults(handler=run_show)
 
     q = sub.add_parser(
@@ -96,6 +98,8 @@ def add_parser(subparsers: Any) -> None:
     q.add_argument("dest", help="new or empty folder to write the merged model into")
     q.add_argument("--dtype", default="float32", metavar="NAME", help="float32, bfloat16 or float16 (default: float32)")
     q.set_defaults(handler=run_merge)
+
+    runs_import.add_parser(sub, common)
 
 
 def _find(args: argparse.Namespace) -> Path:
@@ -153,8 +157,12 @@ def run_show(args: argparse.Namespace) -> int:
     run_dir = _find(args)
     status = index.run_row(run_dir, store.run_id_of(run_dir))
     records = store.read_metrics(run_dir)[-shown:] if shown > 0 else []
-    if args.format == "json":
-        json.dump({"path": str(run_dir), "status": status, "metrics": records}, args.out, indent=1, default=str)
+    from lrexplorer.runs.folder.schedule_match import describe, schedule_match
+
+    schedule = schedule_match(run_dir)
+    if args.format == "json" or args.json:
+        data = {"path": str(run_dir), "status": status, "metrics": records, **runs_import.schedule_fields(schedule)}
+        json.dump(data, args.out, indent=1, default=str)
         print(file=args.out)
         return Exit.OK
     from lrexplorer.cli.train import format_record
@@ -164,6 +172,7 @@ def run_show(args: argparse.Namespace) -> int:
     for key in (*keys, "message"):
         if status.get(key) not in (None, ""):
             print(f"{key:<8}{status[key]}" if len(key) < 8 else f"{key} {status[key]}", file=args.out)
+    print(f"schedule {describe(schedule)}", file=args.out)
     for record in records:
         print("  " + format_record(record, status.get("max_steps")), file=args.out)
     return Exit.OK
@@ -172,7 +181,9 @@ def run_show(args: argparse.Namespace) -> int:
 def run_stop(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
 
-    status = launcher.stop_run(_find(args), grace_s=TIMEOUT.convert(args.timeout))
+    run_dir = _find(args)
+    runs_import.refuse_imported(run_dir, "stopped")
+    status = launcher.stop_run(run_dir, grace_s=TIMEOUT.convert(args.timeout))
     print(f"{status.get('state')}: {status.get('message', '')}", file=args.out)
     return Exit.OK if status.get("state") not in ("queued", "running") else Exit.FAILED
 
@@ -203,6 +214,7 @@ def run_export(args: argparse.Namespace) -> int:
     from lrexplorer.runs.folder import store
 
     run_dir = _find(args)  # a run that does not exist is said as such, before its config is read
+    runs_import.refuse_imported(run_dir, "exported (only its logs are here)")
     try:
         spec = store.read_spec(run_dir)
     except store.ConfigUnreadable as exc:
@@ -223,6 +235,7 @@ def run_merge(args: argparse.Namespace) -> int:
     from lrexplorer.runs.folder import store
 
     run_dir = _find(args)
+    runs_import.refuse_imported(run_dir, "merged (it has no model here)")
     try:
         dest = merge_run(run_dir, Path(args.dest), args.dtype, root=store.runs_dir(args.runs_dir))
     except store.ConfigUnreadable as exc:

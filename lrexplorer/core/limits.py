@@ -79,6 +79,7 @@ MAX_SPACE_VALUES = 1000  # values listed for one field
 MAX_MACHINES = 4096
 MAX_STOP_WAIT_S = 3600.0  # runs stop --timeout: an hour to finish the current step is more than any step takes
 MAX_SHOWN_RECORDS = 1_000_000  # runs show --metrics
+MAX_SHOWN_SEQUENCES = 20  # sequences the data view renders token by token
 
 
 def tokens_problem(batch: int, length: int | None) -> str | None:

@@ -19,7 +19,8 @@ from lrexplorer.core.hardware import Hardware
 from lrexplorer.rules.attention import attention_note
 from lrexplorer.rules.registry import check
 from lrexplorer.rules.rule import Outlook, Subject
-from lrexplorer.runs.estimates import MemoryCheck, count_examples, memory_check
+from lrexplorer.runs.estimates import MemoryCheck, memory_check
+from lrexplorer.runs.sequences import count_sequences
 from lrexplorer.runs.spec import RunSpec
 from lrexplorer.runs.steps import StepPlan, plan_for
 from lrexplorer.schedules import Curve, curve_for
@@ -32,7 +33,8 @@ class Preflight:
     plan: StepPlan | None = None
     curve: Curve | None = None
     plan_error: str | None = None  # why the length or the curve is unknown (a spec can still start)
-    num_examples: int | None = None
+    num_examples: int | None = None  # the sequences the Trainer batches per epoch (TRL's preparation of the rows)
+    data: Any = None  # runs.sequences.SequenceCount: where num_examples comes from
     memory: MemoryCheck | None = None
     lengths: Any = None  # DatasetLengths of the training rows, or why they are unknown (str)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (error|warning|info, text)
@@ -66,14 +68,20 @@ def preflight(given: dict[str, Any], facts: Facts, hw: Hardware | None = None) -
     result = Preflight(spec=spec, errors=check_sources(spec.values, probe_hub=False))
     values = spec.values
     try:
-        result.num_examples = count_examples(values)
+        if not result.errors:  # a missing dataset is already reported
+            result.data = count_sequences(values)
+            if result.data.problem is None:
+                result.num_examples = result.data.sequences
+            else:
+                result.errors.extend(result.data.problem.errors)
         # The Trainer's step counts: each of the num_processes ranks takes its share of the batches.
         result.plan = plan_for(values, num_examples=result.num_examples, world_size=values["num_processes"])
         result.curve = curve_for(values, result.plan.total_steps, result.plan.warmup_steps)
     except FieldError as exc:
         if result.plan is None and values["max_steps"] < 1 and result.num_examples is None:
+            why = f" ({result.data.how})" if result.data is not None else ""
             result.plan_error = (
-                "The number of updates depends on the dataset's size, known once it is loaded; set "
+                f"The number of updates depends on the sequences TRL makes of the data, unknown here{why}; set "
                 "max_steps to see the LR curve now."
             )
         else:

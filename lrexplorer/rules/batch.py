@@ -9,15 +9,41 @@ from lrexplorer.core.limits import tokens_problem
 from lrexplorer.rules.rule import BOTH, Subject, advice, refusal
 
 
+@refusal("max_length")
+def packing_needs_max_length(s: Subject) -> str | None:
+    """packing without a max_length: there is no sequence length to fill."""
+    if s.values["packing"] and s.values["max_length"] is None:
+        return "packing fills sequences of max_length tokens; give a number"
+    return None
+
+
 @refusal("padding_free")
 def padding_free_keeps_full_length(s: Subject) -> str | None:
-    """padding_free with a max_length, which TRL refuses."""
-    # TRL cuts examples to max_length only when it packs them, so it refuses the pair.
-    if s.values["padding_free"] and s.values["max_length"] is not None:
+    """padding_free with a max_length and no packing, which SFTTrainer refuses."""
+    # Its padding-free collator does not cut examples to max_length; only packing does.
+    v = s.values
+    if v["padding_free"] and not v["packing"] and v["max_length"] is not None:
         return (
-            "TRL does not cut examples to max_length without packing; set max_length to null "
-            "(every example keeps its full length) or turn padding_free off"
+            "without packing, TRL refuses padding_free with a max_length; set max_length to null "
+            "(every example keeps its full length), turn packing on, or turn padding_free off"
         )
+    return None
+
+
+@advice("warning", "padding_free")
+def padding_free_with_wrapped_packing(s: Subject) -> str | None:
+    """padding_free with wrapped packing, which TRL advises against."""
+    v = s.values
+    if v["packing"] and v["packing_strategy"] == "wrapped" and v["padding_free"]:
+        return "padding_free with wrapped packing: TRL advises against it (wrapped rows cut documents anywhere)."
+    return None
+
+
+@advice("info", "packing_strategy")
+def packing_strategy_unused(s: Subject) -> str | None:
+    """packing_strategy set while packing is off."""
+    if not s.values["packing"] and s.values["packing_strategy"] != "bfd":
+        return "packing_strategy is ignored because packing is off."
     return None
 
 

@@ -2,8 +2,11 @@
 
 - `spec`: `RunSpec`, the validated values of every catalogue field; launch and every export read it.
 - `steps`: the Trainer's count of optimizer updates; `estimates`: a spec's examples and memory per device,
-  before it starts. (A spec's cross-field rules are `lrexplorer.rules`, the machine they read `core/facts.py`.)
+  before it starts; `sequences`: the sequences the Trainer batches (TRL's preparation of the rows: packing,
+  dropped rows). (A spec's cross-field rules are `lrexplorer.rules`, the machine they read `core/facts.py`.)
 - `launcher`: start (own process group, never blocking), stop (graceful, then signals), resume.
+- `imported`: a run made elsewhere, read from its trainer_state.json into a read-only run of kind imported;
+  `imported_args`: its arguments, from a JSON or YAML file beside it (never the pickled training_args.bin).
 - `folder/`: the run folder (files, ids, locks, live feeds, summaries).
 - `training/`: the worker process and the SFTTrainer it builds.
 - `kinds/`: run kinds (a range test, a sweep trial), one module each, in a registry the worker reads.

@@ -25,6 +25,7 @@ from lrexplorer.core.resources import SOURCE_ROOT
 from lrexplorer.runs.folder import health, lock, store
 from lrexplorer.runs.folder.destination import check_new_folder
 from lrexplorer.runs.folder.process import WORKER_MODULE, is_worker, process_matches
+from lrexplorer.runs.imported import refuse_control
 from lrexplorer.runs.spec import RunSpec
 
 
@@ -234,6 +235,7 @@ def request_stop(run_dir: Path) -> None:
 def stop_run(run_dir: Path, grace_s: float = 15.0, term_s: float = 5.0) -> dict[str, Any]:
     """Stop gracefully, escalating to SIGTERM then SIGKILL of the process group; returns the status."""
     run_dir = Path(run_dir)
+    refuse_control(run_dir, "stopped")
     status = store.reconcile(run_dir)
     if status.get("state") not in store.ACTIVE:
         return status
@@ -267,6 +269,7 @@ def resume_run(run_dir: Path, queue: bool = False) -> int:
     refuses, a busy device) is checked before any file changes; the worker itself drops the metrics
     after the checkpoint once it holds the device, because the resumed run logs those steps again."""
     run_dir = Path(run_dir).resolve()
+    refuse_control(run_dir, "resumed")
     problem = health.status_problem(run_dir)
     if problem is not None:
         raise RuntimeError(f"run {run_dir.name} is broken: {problem}")

@@ -5,6 +5,9 @@
   fields, and the peak `learning_rate` every schedule takes.
 - `curves`: the curve of any schedule, update by update; `hf_curves`, `torch_curves`: their closed forms.
 - `warmup`: the linear warmup in front of a torch class; `build`: the real scheduler a run steps (torch).
+- `recognise`: which schedule, peak LR and warmup reproduce a run's logged LRs exactly (or where the log departs
+  from every schedule); `recognise_fit`: its arithmetic (solving the linear unknowns); `recognise_shapes`: the
+  candidate arguments of each schedule, read off the log.
 
 Everything imported here needs only numpy, so a page draws curves without loading torch.
 """

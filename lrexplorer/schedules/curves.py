@@ -68,29 +68,43 @@ def compute_curve(
     name: str, learning_rate: float, total_steps: int, warmup_steps: int = 0, kwargs: dict[str, Any] | None = None
 ) -> Curve:
     """Vectorized curve of schedule `name` (raises FieldError naming the field on bad input)."""
-    schedule = get_schedule(name)
     _check_run(learning_rate, total_steps, warmup_steps)
+    lr, kw = lr_at(name, learning_rate, total_steps, warmup_steps, kwargs, np.arange(total_steps, dtype=np.int64))
+    return Curve(name=name, lr=lr, kwargs=kw, warmup_steps=warmup_steps)
+
+
+def lr_at(
+    name: str,
+    learning_rate: float,
+    total_steps: int,
+    warmup_steps: int,
+    kwargs: dict[str, Any] | None,
+    k: np.ndarray,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """(LR of the updates `k`, resolved kwargs): `compute_curve(...).lr[k]` without the other updates (the
+    curve functions are element-wise in k, so the values are the same to the bit). The run is not checked."""
+    schedule = get_schedule(name)
     span = span_of(schedule, total_steps, warmup_steps)
     kw = schedule.resolve(kwargs, max(1, span))
     real = schedule.with_lr(kw, float(learning_rate))
-    k = np.arange(total_steps, dtype=np.int64)
+    k = np.asarray(k, dtype=np.int64)
     # Overflow to inf is caught below with a message naming the arguments; numpy's own warnings are noise.
     with np.errstate(all="ignore"):
         if schedule.family == "transformers":
-            lr = schedule.curve(k, float(learning_rate), total_steps, warmup_steps, real)
+            lr = np.broadcast_to(schedule.curve(k, float(learning_rate), total_steps, warmup_steps, real), k.shape)
         else:
             from lrexplorer.schedules.torch_curves import validate_torch
 
             validate_torch(name, real, learning_rate)
-            lr = np.empty(total_steps)
-            w = min(warmup_steps, total_steps)
-            lr[:w] = float(learning_rate) * k[:w] / max(1, warmup_steps)
-            if span:
-                lr[w:] = schedule.curve(k[w:] - w, float(learning_rate), span, real)
-    lr = np.asarray(lr, dtype=np.float64)
+            lr = np.empty(k.shape)
+            warm = k < warmup_steps
+            lr[warm] = float(learning_rate) * k[warm] / max(1, warmup_steps)
+            if span and not warm.all():
+                lr[~warm] = schedule.curve(k[~warm] - warmup_steps, float(learning_rate), span, real)
+    lr = np.array(lr, dtype=np.float64)
     if not np.all(np.isfinite(lr)):
         raise FieldError("lr_scheduler_kwargs", f"these arguments give a non-finite learning rate ({kw})", name)
-    return Curve(name=name, lr=lr, kwargs=kw, warmup_steps=warmup_steps)
+    return lr, kw
 
 
 def curve_for(values: Mapping[str, Any], total_steps: int, warmup_steps: int) -> Curve:

@@ -92,7 +92,9 @@ def test_form_is_the_catalogue_grouped_with_help(runs):
         lr, compute_curve("linear", 5e-4, 250, 0).lr[np.round(chart(at, "Predicted")["linear"][0]).astype(int)]
     )
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Updates"] == "250" and labels["Examples"] == "2,000" and "GiB" in labels["Estimated peak on the CPU"]
+    assert (
+        labels["Updates"] == "250" and labels["Sequences"] == "2,000" and "GiB" in labels["Estimated peak on the CPU"]
+    )
 
 
 def test_validation_errors_name_the_field_and_block_start(runs):

@@ -61,6 +61,7 @@ BASE = {
     "lr-find": ["--check"],
     "sweep": ["--check", "--space", "SPACE"],
     "knowledge": ["--check"],
+    "data": ["--examples", "0"],
 }
 # Flags left out: they do work rather than take input (--simulate runs a seconds-long FakeTensorMode step;
 # --detach/--queue start or wait for a real run), or only print and exit.
@@ -137,6 +138,7 @@ def cases(
         "lr-find": lambda flag, action: _own(action) or flag == "--output_dir",
         "sweep": lambda flag, action: (_own(action) or flag == "--output_dir") and (space or flag != "--space"),
         "knowledge": lambda flag, action: True,
+        "data": lambda flag, action: _own(action),  # its training fields are train's, fuzzed there
     }
     exports = itertools.count()
     for command, keep in wanted.items():
@@ -158,8 +160,9 @@ def cases(
             filler = [run_id] * len(positionals)
             if positionals == ["run", "dest"]:  # a new folder per invocation: the flag decides
                 filler = [lora_id or run_id, f"dest-{action_name}-{next(exports)}"]
+            first = ("folder",) if action_name == "import" else ()  # `import` reads its folder (here missing) first
             for value in values:
-                yield Case("runs", flag, ("runs", action_name, "--runs_dir", runs_dir, *filler, flag, value))
+                yield Case("runs", flag, ("runs", action_name, "--runs_dir", runs_dir, *filler, flag, value), first)
         for i, dest in enumerate(positionals):
             for value in values:
                 args = ["x"] * len(positionals)

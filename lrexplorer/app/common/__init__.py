@@ -10,6 +10,7 @@
 - `widgets`: small helpers (cached curve views, errors and notes, cached hardware and machine facts).
 - `run_actions`: the server-wide feeds that read run folders, shared by the Train and Runs pages.
 - `run_chat`: chatting with a finished run's model, and comparing two models on one prompt.
+- `schedule_match`: the schedule a run's logged LRs follow, recognised in the background and drawn over them.
 - `sidebar`: the sidebar of every page: what this machine has.
 - `roles`: who may act in a class session (the teacher's token) and the check every action makes.
 """

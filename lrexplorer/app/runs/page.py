@@ -22,6 +22,7 @@ from lrexplorer.app.common.run_actions import feeds, request_stop
 from lrexplorer.app.common.widgets import cached_facts, cell
 from lrexplorer.app.figures import run_curves as rc
 from lrexplorer.app.pages import page_link
+from lrexplorer.app.runs.import_run import import_control, import_notes, imported_panel
 from lrexplorer.app.runs.merge import merge_panel
 from lrexplorer.catalogues import builtin
 from lrexplorer.core.fields import FieldError, str_to_bool
@@ -121,6 +122,8 @@ def render() -> None:
     for problem in problems:
         st.warning(problem, icon=":material/link_off:")
     st.caption(f"Every run in `{store.runs_dir()}` (set LRX_RUNS_DIR to use another folder), newest first.")
+    import_control(lambda run_id: RUNS.set(selected=run_id))
+    import_notes()
     runs = all_runs()
     if not runs:
         st.info("No runs yet. Start one on the Train page.", icon=":material/info:")
@@ -248,6 +251,8 @@ def manage(runs: list[dict[str, Any]]) -> None:
         st.session_state[CONFIRM] = run_id
     if st.session_state.get(CONFIRM) == run_id:
         confirm_delete(run_dir)
+    if imported_panel(run_dir):
+        return
     if state == "completed":
         merge_panel(run_dir)
     export(run_dir)

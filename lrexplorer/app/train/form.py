@@ -12,6 +12,7 @@ from lrexplorer.app.common.run_form import form, show_field_errors
 from lrexplorer.app.common.run_state import QUEUE, RUN_FORM, load_form
 from lrexplorer.app.common.widgets import cached_facts, cached_hardware
 from lrexplorer.app.pages import page_link
+from lrexplorer.app.train.data_view import data_section
 from lrexplorer.app.train.preflight import show_duration, show_lengths, show_memory, show_plan
 from lrexplorer.catalogues.params import FieldError
 from lrexplorer.frontend.preflight import Preflight, preflight
@@ -114,6 +115,7 @@ def form_view() -> None:
             show_memory(pf, hw)
             show_duration(pf)
             show_lengths(pf)
+            data_section(pf)
             show_warnings(pf.warnings)
         queue = st.toggle(
             "Queue if the device is busy",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lrexplorer.app.figures.lr_curves import Line, lr_figure
+from lrexplorer.app.pages import page_link
 from lrexplorer.core.hardware import Hardware
 from lrexplorer.core.units import GIB, format_duration
 from lrexplorer.frontend.preflight import Preflight
@@ -22,9 +23,11 @@ def show_plan(pf: Preflight) -> None:
     cols[1].metric("Warmup", f"{plan.warmup_steps:,}", help="Updates of linear warmup from LR 0.")
     cols[2].metric("Per epoch", "—" if plan.updates_per_epoch is None else f"{plan.updates_per_epoch:,}")
     cols[3].metric(
-        "Examples",
+        "Sequences",
         "—" if pf.num_examples is None else f"{pf.num_examples:,}",
-        help="Training examples in the dataset's train split.",
+        help="What the Trainer batches per epoch, from TRL's own preparation of the train split: "
+        + (pf.data.how if pf.data is not None else "unknown")
+        + ".",
     )
     if pf.curve is not None and pf.spec is not None:
         fig = lr_figure(
@@ -37,6 +40,23 @@ def show_plan(pf: Preflight) -> None:
             title={"text": "Predicted learning rate", "x": 0, "font": {"size": 14}}, showlegend=False, margin={"t": 40}
         )
         st.plotly_chart(fig, width="stretch", key="train.predicted_lr")
+        page_link(
+            "schedules",
+            label=f"Compare schedules over these {plan.total_steps:,} updates",
+            icon=":material/show_chart:",
+            query_params=schedules_query(pf),
+        )
+
+
+def schedules_query(pf: Preflight) -> dict[str, str]:
+    """The Schedules page's link parameters for this run: its schedule, peak LR, updates and warmup."""
+    assert pf.spec is not None and pf.plan is not None
+    return {
+        "schedule": pf.spec["lr_scheduler_type"],
+        "lr": f"{pf.spec['learning_rate']:g}",
+        "steps": str(pf.plan.total_steps),
+        "warmup": str(pf.plan.warmup_steps),
+    }
 
 
 def show_memory(pf: Preflight, hw: Hardware) -> None:

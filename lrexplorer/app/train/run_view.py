@@ -21,6 +21,7 @@ from lrexplorer.app.common import roles
 from lrexplorer.app.common.run_actions import feeds, request_stop
 from lrexplorer.app.common.run_chat import chat_panel
 from lrexplorer.app.common.run_state import load_form
+from lrexplorer.app.common.schedule_match import schedule_panel
 from lrexplorer.app.figures import run_curves as rc
 from lrexplorer.app.pages import page_link
 from lrexplorer.core.units import format_duration
@@ -37,6 +38,7 @@ from lrexplorer.runs.folder.summary import (
     predicted_lr,
     progress,
 )
+from lrexplorer.runs.imported import is_imported
 
 # Polling interval right after a change. Redrawing the page with its five live charts once a second costs the
 # viewer's browser about half a core (bench/viewers_train.py), which a CPU run next door feels;
@@ -251,6 +253,13 @@ def finished(snap: Snapshot) -> None:
     for col, (label, value) in zip(cols, metrics.items()):
         col.metric(label, value)
     peak_memory(snap.run_dir)
+    schedule_panel(snap.run_dir)
+    if is_imported(snap.run_dir):
+        st.caption(
+            ":material/upload_file: An imported run: its logs only. It cannot be resumed here, and its model "
+            "stayed where it was trained."
+        )
+        return
     folder = model_folder(snap.run_dir)
     resumable = state in ("stopped", "failed") and store.checkpoints(snap.run_dir)
     resume_clicked = resumable and st.button(

@@ -281,17 +281,6 @@ MEMORY_FIELDS: tuple[Field, ...] = (
         choices=("sft", "transformers"),
     ),
     Field(
-        "packing",
-        "bool",
-        False,
-        "SFTConfig's packing, for the estimate: examples are packed end to end into rows of exactly max_length "
-        "tokens (one row per batch, no padding); needs trainer sft.",
-        MEM,
-        "batch-size",
-        tools=(MEMORY,),
-        target="estimate",
-    ),
-    Field(
         "padding_free",
         "bool",
         False,

@@ -90,6 +90,29 @@ MODEL_DATA: tuple[Field, ...] = (
         "fine-tuning",
     ),
     Field(
+        "packing",
+        "bool",
+        False,
+        "Join several examples into each training sequence of up to max_length tokens (TRL packs them after "
+        "tokenizing), so fewer sequences, and fewer optimizer updates per epoch, carry the same tokens. The "
+        "memory estimate then takes rows of max_length; needs trainer sft there.",
+        G,
+        "batch-size",
+        tools=(TRAIN, MEMORY),
+    ),
+    Field(
+        "packing_strategy",
+        "choice",
+        "bfd",
+        "How packing joins examples: bfd (best-fit decreasing: whole examples fill each sequence, the part of an "
+        "example beyond max_length is dropped; trains padding-free), bfd_split (the same, but a long example is "
+        "split into pieces instead of cut) or wrapped (every example end to end, cut every max_length tokens "
+        "wherever that falls). Used only with packing.",
+        G,
+        "batch-size",
+        choices=("bfd", "bfd_split", "wrapped"),
+    ),
+    Field(
         "trust_remote_code",
         "bool",
         False,

@@ -70,15 +70,18 @@ def resolved_torch_kwargs(spec: RunSpec) -> dict[str, Any]:
 
 
 def _count_examples(spec: RunSpec) -> int:
-    ref = spec["dataset"]
-    path = Path(builtin.dataset_files(builtin.builtin_name(ref))["train"]) if builtin.is_builtin(ref) else Path(ref)
-    if path.suffix != ".jsonl" or not path.is_file():
+    """The sequences the Trainer will batch (TRL's preparation of the rows: packing, dropped rows)."""
+    from lrexplorer.runs.sequences import count_sequences
+
+    count = count_sequences(spec.values, max_bytes=None)
+    if count.problem is not None:
+        raise ExportError(str(count.problem))
+    if count.sequences is None:
         raise ExportError(
-            f"{spec['lr_scheduler_type']} derives its arguments from the run length; set max_steps or "
-            "give every scheduler argument in lr_scheduler_kwargs to export this spec"
+            f"{spec['lr_scheduler_type']} derives its arguments from the run length, and {count.how}; set "
+            "max_steps or give every scheduler argument in lr_scheduler_kwargs to export this spec"
         )
-    with open(path, encoding="utf-8") as fh:
-        return sum(1 for line in fh if line.strip())
+    return count.sequences
 
 
 def _data_code(spec: RunSpec) -> str:

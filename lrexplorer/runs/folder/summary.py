@@ -19,6 +19,7 @@ from lrexplorer.catalogues.params import CATALOGUE
 from lrexplorer.core.units import format_duration
 from lrexplorer.runs.folder import store
 from lrexplorer.runs.folder.peak import peak_text
+from lrexplorer.runs.imported import is_imported
 
 # Fields that differ between any two runs by construction: left out of config diffs.
 ALWAYS_DIFFERENT = ("output_dir",)
@@ -60,6 +61,7 @@ def table_row(status: dict[str, Any], now: float | None = None) -> dict[str, Any
     run_dir = Path(status["path"])
     config = store.read_config(run_dir)
     records = store.tail_metrics(run_dir)
+    imported = is_imported(run_dir)  # trained elsewhere: its duration is the Trainer's train_runtime, if logged
     lr = config.get("learning_rate")
     batch = config.get("per_device_train_batch_size")
     accum = config.get("gradient_accumulation_steps", 1)
@@ -67,7 +69,7 @@ def table_row(status: dict[str, Any], now: float | None = None) -> dict[str, Any
     return {
         "run": status["run_id"],
         "name": config.get("run_name") or "",
-        "status": status.get("state", "?"),
+        "status": status.get("state", "?") + (" (imported)" if imported else ""),
         "model": config.get("model", "?"),
         "dataset": config.get("dataset", "?"),
         "learning_rate": f"{lr:g}" if isinstance(lr, (int, float)) else "?",
@@ -80,7 +82,7 @@ def table_row(status: dict[str, Any], now: float | None = None) -> dict[str, Any
         "steps": f"{status.get('global_step', 0)}/{status.get('max_steps', '?')}",
         "final loss": last_value(records, "loss"),
         "eval loss": last_value(records, "eval_loss"),
-        "duration": format_duration(duration_s(status, now)),
+        "duration": format_duration(last_value(records, "train_runtime") if imported else duration_s(status, now)),
         "predicted / measured peak": peak_text(store.read_memory_record(run_dir)),
         "attention": status.get("attn_implementation") or config.get("attn_implementation", "?"),
         "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(status.get("created_at") or 0)),

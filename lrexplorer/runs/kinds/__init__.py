@@ -5,6 +5,7 @@
   it, `attach` adds the kind's pieces to the worker's trainer.
 - `range_test`: the LR range test (its result in `lr_find.json`, no model saved).
 - `sweep_trial`: a trial of a sweep (reports to the study, obeys its pruner).
+- `imported`: a run made elsewhere (`runs/imported.py`): its logs only, no worker, read-only.
 
 The algorithms live in `lrexplorer/tuning/`; a kind only puts them into a run.
 """

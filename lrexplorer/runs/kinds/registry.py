@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lrexplorer.runs.kinds import range_test, sweep_trial
+from lrexplorer.runs.kinds import imported, range_test, sweep_trial
 from lrexplorer.runs.kinds.kind import KIND_FILE, Attached, RunKind
 
-KINDS: dict[str, RunKind] = {k.name: k for k in (range_test.KIND, sweep_trial.KIND)}
+KINDS: dict[str, RunKind] = {k.name: k for k in (range_test.KIND, sweep_trial.KIND, imported.KIND)}
 
 
 def mark(run_dir: Path, kind: str, settings: dict[str, Any]) -> None:
