@@ -40,9 +40,9 @@ def test_packed_data_view_and_plan_are_the_real_trainers(runs, tmp_path):
     at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=180)
     at.switch_page("page_scripts/train.py")
     run(at)
-    at.checkbox(key="train.packing").check()
+    at.toggle(key="train.packing").set_value(True)
     at.number_input(key="train.max_length").set_value(64)
-    at.checkbox(key="train.assistant_only_loss").check()
+    at.toggle(key="train.assistant_only_loss").set_value(True)
     at.number_input(key="train.num_train_epochs").set_value(2.0)
     run(at)
     given = {"packing": True, "max_length": 64, "assistant_only_loss": True, "num_train_epochs": 2.0}
@@ -65,8 +65,8 @@ def test_packed_data_view_and_plan_are_the_real_trainers(runs, tmp_path):
 
 def test_a_hub_dataset_is_not_prepared_on_the_page(runs):
     at = AppTest.from_file(str(ROOT / "lrexplorer" / "app" / "main.py"), default_timeout=120)
-    at.session_state["train.dataset"] = "someone/some-dataset"  # typed in: not one of the built-in options
     at.switch_page("page_scripts/train.py")
+    at.query_params["dataset"] = "someone/some-dataset"  # a link naming a Hub dataset
     run(at)
     captions = " ".join(c.value for c in at.caption)
     assert "reads only built-in and local datasets" in captions and "`lrexplorer data`" in captions
