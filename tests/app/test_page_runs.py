@@ -203,3 +203,18 @@ def test_merge_panel_writes_a_merged_model_for_an_adapter_run(runs):
     assert (merged / "model.safetensors").is_file() and (merged / "tokenizer.json").is_file()
     assert json.loads((merged / "config.json").read_text())["dtype"] == "bfloat16"
     assert any(str(merged) in s.value for s in at.success)
+
+
+def test_the_default_selection_follows_the_newest_run_and_names_none_in_the_address(runs):
+    at = runs_page()
+    newest = table(at)[0]["run"]
+    assert at.selectbox(key="runs.selected").value == ""
+    assert any(str(runs / newest) in c.value for c in at.caption), "the newest run is the one managed"
+    later = make_run(runs, "zeta", state="completed", global_step=20, max_steps=20)
+    run(at)
+    assert table(at)[0]["run"] == "zeta"
+    assert any(str(later) in c.value for c in at.caption), "a new run becomes the one managed"
+    assert "run" not in at.query_params
+    at.selectbox(key="runs.selected").set_value("alpha")
+    run(at)
+    assert any(str(runs / "alpha") in c.value for c in at.caption)

@@ -211,9 +211,16 @@ def label(run_id: str, run_dir: Path) -> str:
 # -- one run ----------------------------------------------------------------------------------------------
 def manage(runs: list[dict[str, Any]]) -> None:
     ids = [r["run_id"] for r in runs]
-    if RUNS.get("selected") not in ids:  # the newest, or a run deleted since
-        RUNS.set(selected=ids[0])
-    run_id = st.selectbox("Run", ids, **RUNS.bind("selected"))
+    if RUNS.get("selected") not in ids:  # a run deleted since: back to the newest
+        RUNS.set(selected="")
+    # "" follows the newest run (a new run becomes the one shown) and leaves the address without a run.
+    choice = st.selectbox(
+        "Run",
+        ["", *ids],
+        format_func=lambda i: f"the newest ({ids[0]})" if i == "" else i,
+        **RUNS.bind("selected"),
+    )
+    run_id = choice or ids[0]
     status = next(r for r in runs if r["run_id"] == run_id)
     run_dir = Path(status["path"])
     state = status.get("state", "?")
