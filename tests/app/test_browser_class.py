@@ -5,49 +5,33 @@ the teacher link loses its token from the address at once, and can start a run, 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.browser import served
 from helpers.run_folders import make_run
-
-from lrexplorer.runs.folder import store
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-from live_latency import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402 - bench/ is not a package
+from live_latency import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - bench/ is not a package
 
 TOKEN = "browser-teacher-token-000000001"
 
 
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
     tmp = tmp_path_factory.mktemp("class")
-    runs = tmp / "runs"
-    make_run(runs, "done")
-    os.environ["LRX_TEACHER_TOKEN"] = TOKEN  # start_server passes the environment on
+    make_run(tmp / "runs", "done")
+    os.environ["LRX_TEACHER_TOKEN"] = TOKEN  # the server gets this environment
     try:
-        proc, url = start_server(runs, tmp / "locks", tmp / "server.log", ["--share", "--host", "127.0.0.1"])
+        with served(tmp, ["--share", "--host", "127.0.0.1"]) as server:
+            del os.environ["LRX_TEACHER_TOKEN"]
+            yield server
     finally:
-        del os.environ["LRX_TEACHER_TOKEN"]
-    try:
-        yield url, runs
-    finally:
-        for run_dir in runs.glob("*"):
-            if store.read_status(run_dir).get("state") in store.ACTIVE:
-                from lrexplorer.runs import launcher
-
-                launcher.stop_run(run_dir, grace_s=20)
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        os.environ.pop("LRX_TEACHER_TOKEN", None)
 
 
 def button(page, name: str):

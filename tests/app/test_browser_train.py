@@ -7,21 +7,20 @@ to finished by itself; walk the sidebar and check the address names the page on 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.browser import served
 
-from lrexplorer.runs import launcher
 from lrexplorer.runs.folder import store
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-from live_latency import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402 - bench/ is not a package
+from live_latency import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - bench/ is not a package
 
 # Points of the first trace of the chart titled `title` (Plotly keeps `data` and `layout` on the graph's div).
 CHART_POINTS = """(title) => {
@@ -52,22 +51,8 @@ CHART_TOP = """(title) => {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """A Streamlit server of this checkout with its own runs and lock folders; yields (url, runs dir)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    tmp = tmp_path_factory.mktemp("browser")
-    runs = tmp / "runs"
-    proc, url = start_server(runs, tmp / "locks", tmp / "server.log")
-    try:
-        yield url, runs
-    finally:
-        for run_dir in runs.glob("*"):
-            if store.read_status(run_dir).get("state") in store.ACTIVE:
-                launcher.stop_run(run_dir, grace_s=20)
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served(tmp_path_factory.mktemp("browser")) as server:
+        yield server
 
 
 def no_traceback(page) -> None:
@@ -178,13 +163,18 @@ EXPECTED = {
 
 def on_page(page, name: str) -> None:
     """Wait for page `name` on screen and its address (the Guide's with its lesson); no late rewrite."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     want = EXPECTED[name]
-    page.wait_for_function(
-        "(want) => want.endsWith('=') ? (location.pathname + location.search).startsWith(want) "
-        ": location.pathname + location.search === want",
-        arg=want,
-        timeout=60_000,
-    )
+    try:
+        page.wait_for_function(
+            "(want) => want.endsWith('=') ? (location.pathname + location.search).startsWith(want) "
+            ": location.pathname + location.search === want",
+            arg=want,
+            timeout=60_000,
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(f"{name}: the address stayed {address(page)!r}, not {want!r}") from None
     page.get_by_role("heading", name=name if name != "Schedules" else "Learning-rate schedules").first.wait_for(
         timeout=60_000
     )

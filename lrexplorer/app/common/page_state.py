@@ -144,6 +144,8 @@ class PageState:
         known = self.values_key in state
         if not known:
             self._apply(query)  # a fresh session (a reload, a shared link): the address is the view
+            if not query:  # a page whose address always names a setting (the Guide's lesson) says it at once
+                self._write_in_place()
         elif not query and not history_navigation() and (arrived or state.get(self._address_key)):
             self._write_in_place()  # no setting named (the sidebar, a link naming a run only): values stay
         elif query != state.get(self._address_key):
