@@ -192,8 +192,9 @@ def run_resume(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
     from lrexplorer.runs.folder import lock, store
 
+    run_dir = _find(args)  # a run that does not exist is said as such, not as a bad config
     try:
-        pid = launcher.resume_run(_find(args), queue=args.queue)
+        pid = launcher.resume_run(run_dir, queue=args.queue)
     except lock.DeviceBusy as exc:  # a RuntimeError too: caught first, it has its own exit status
         print(f"lrexplorer runs resume: {exc}", file=sys.stderr)
         return Exit.DEVICE_BUSY

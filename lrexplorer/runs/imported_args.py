@@ -115,6 +115,8 @@ def catalogue_values(given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     for name, value in translated.items():
         if value is None and not CATALOGUE[name].nullable:
             continue  # an argument saved as null was left at the library's default
+        if name == "report_to" and isinstance(value, list) and len(value) <= 1:
+            value = value[0] if value else "none"  # noqa: PLW2901 - TrainingArguments saves a list of the string
         try:
             out[name] = CATALOGUE[name].convert(value)
         except FieldError as exc:

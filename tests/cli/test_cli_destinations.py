@@ -121,8 +121,9 @@ def test_an_empty_runs_directory_is_not_a_run_folder(tmp_path, monkeypatch, caps
     assert "is the runs directory" in capsys.readouterr().err and list(runs.iterdir()) == []
 
 
-def test_runs_export_of_a_run_that_does_not_exist_says_so(world, here, capsys):
-    assert main(["runs", "export", "nosuch", "out"]) == 2
+@pytest.mark.parametrize("action", [["export", "nosuch", "out"], ["resume", "nosuch"], ["merge", "nosuch", "out"]])
+def test_a_run_that_does_not_exist_is_said_so(world, here, capsys, action):
+    assert main(["runs", *action]) == 2
     err = capsys.readouterr().err
     assert "no run 'nosuch'" in err and "config.yaml" not in err and not (here / "out").exists()
 

@@ -192,3 +192,15 @@ def test_the_pickled_arguments_are_never_loaded_and_run_ids_are_checked(tmp_path
     assert main(["runs", "import", str(tmp_path / "nowhere"), "--runs_dir", str(root)]) == 2
     assert "no such file or folder" in capsys.readouterr().err
     assert sorted(os.listdir(root)) == ["mine"]
+
+
+@pytest.mark.parametrize("report_to", ["none", "tensorboard"])
+def test_report_to_as_trainingarguments_saves_it_is_read_back(tmp_path, report_to):
+    from transformers import TrainingArguments
+
+    from lrexplorer.runs.imported_args import catalogue_values
+
+    saved = json.loads(TrainingArguments(output_dir=str(tmp_path), report_to=report_to).to_json_string())
+    values, notes = catalogue_values(saved)
+    assert values["report_to"] == report_to
+    assert not any("report_to" in note for note in notes), notes
