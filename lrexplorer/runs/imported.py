@@ -13,7 +13,6 @@ and nothing is written. The imported run has no worker: it cannot be stopped, re
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import re
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from lrexplorer.catalogues.params import FieldError
+from lrexplorer.core.documents import DocumentError, load_json
 from lrexplorer.core.limits import MAX_STEPS
 from lrexplorer.runs.folder import registry, store
 from lrexplorer.runs.imported_args import PICKLE, ImportRefused, catalogue_values, find_args, load_args, read_bounded
@@ -97,11 +97,9 @@ def _number(value: Any) -> float | int | None:
 def read_state(path: Path) -> Imported:
     """The checked contents of a trainer_state.json; ImportRefused naming the file and the problem."""
     try:
-        data = json.loads(read_bounded(path, MAX_STATE_BYTES).decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ImportRefused(f"{path}: not UTF-8 text") from None
-    except (ValueError, RecursionError) as exc:
-        raise ImportRefused(f"{path}: not valid JSON ({str(exc)[:200]})") from None
+        data = load_json(read_bounded(path, MAX_STATE_BYTES), max_bytes=None)  # read_bounded bounded its size
+    except DocumentError as exc:
+        raise ImportRefused(f"{path}: {exc}") from None
     if not isinstance(data, dict):
         raise ImportRefused(f"{path}: holds a {type(data).__name__}, not the object a Trainer writes")
     max_steps: Any = data.get("max_steps")

@@ -10,13 +10,11 @@ before anything reads it, so a YAML bomb or a huge file is refused, naming the f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lrexplorer.catalogues.params import CATALOGUE, TRAIN, FieldError, translate
+from lrexplorer.core.documents import DocumentError, load_json, load_yaml
 
 # Names looked for beside trainer_state.json (and in the folder given), first found wins.
 ARGS_FILES = (
@@ -88,14 +86,16 @@ def load_args(path: Path) -> dict[str, Any]:
     """The file as a mapping (JSON or YAML, by its suffix), bounded; ImportRefused naming the file otherwise."""
     data = read_bounded(path, MAX_ARGS_BYTES)
     try:
-        text = data.decode("utf-8")
-        loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if path.suffix == ".json":
+            loaded = load_json(data, MAX_ARGS_BYTES)
+        else:
+            loaded = load_yaml(data.decode("utf-8"), MAX_ARGS_BYTES)
     except UnicodeDecodeError:
         raise ImportRefused(f"{path}: not UTF-8 text") from None
-    except (ValueError, RecursionError) as exc:
+    except DocumentError as exc:
+        raise ImportRefused(f"{path}: {exc}") from None
+    except ValueError as exc:  # json's own error, of a document within the bounds
         raise ImportRefused(f"{path}: not valid JSON ({str(exc)[:200]})") from None
-    except yaml.YAMLError as exc:
-        raise ImportRefused(f"{path}: not valid YAML ({getattr(exc, 'problem', None) or 'cannot be parsed'})") from None
     if not isinstance(loaded, dict):
         raise ImportRefused(f"{path}: must be a mapping of argument: value, not a {type(loaded).__name__}")
     _count_nodes(loaded, path)

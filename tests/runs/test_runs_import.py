@@ -129,7 +129,7 @@ HOSTILE = [
         json.dumps(_state(log_history=[{f"k{i}": i for i in range(300)} | {"step": 1}])).encode(),
         "fields; at most",
     ),
-    ("deep nesting", b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+    ("deep nesting", b"[" * 100_000 + b"]" * 100_000, "nested more than"),
     ("not utf-8", b"\xff\xfe{}", "not UTF-8"),
 ]
 
@@ -166,6 +166,10 @@ def test_oversized_files_special_files_and_bad_arguments_files_are_refused(tmp_p
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
     )
     (folder / "training_args.yaml").write_text(bomb)
+    assert main(["runs", "import", str(folder), "--runs_dir", str(root)]) == 2
+    assert f"folder: {folder / 'training_args.yaml'}: line 2: uses the alias *a" in capsys.readouterr().err
+    flat = "report_to: none\nmany: [" + ", ".join(["0"] * 120_000) + "]\n"  # no alias, but 120,000 values
+    (folder / "training_args.yaml").write_text(flat)
     assert main(["runs", "import", str(folder), "--runs_dir", str(root)]) == 2
     assert f"folder: {folder / 'training_args.yaml'}: more than 100,000 values" in capsys.readouterr().err
     (folder / "training_args.yaml").write_text("- just\n- a list\n")
