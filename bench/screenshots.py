@@ -4,8 +4,8 @@
 
 Trains a short run of the Train form's default setup and an LR range test of it (both real, in a
 temporary runs folder), starts the app headless as it ships, and saves one PNG per page (full page
-height): Schedules, Memory, Train (the finished run), Runs, Tune (the range test), Knowledge lab and
-Guide, as `screenshot-<page>.png`. Look at them before committing: a page that renders can still read
+height): Schedules, Memory, Train (the finished run, and the form with packing and its data view), Runs,
+Tune (the range test), Knowledge lab and Guide, as `screenshot-<page>.png`. Look at them before committing: a page that renders can still read
 badly.
 """
 
@@ -40,7 +40,8 @@ MAX_HEIGHT = 3600  # px: taller pages (the Guide's lessons) are cut there, or th
 PAGES = [
     ("schedules", "/", "Learning rate"),
     ("memory", "/memory", "Peak"),
-    ("train", "/train?run=demo", "model and tokenizer in"),
+    ("train", "/train?run=demo", "reproduces all"),  # the recognised schedule, drawn once its search ends
+    ("train-data", "/train?packing=true&max_length=128", "Tokens in the loss"),
     ("runs", "/runs", "Manage a run"),
     ("tune", "/tune?lrfind={range}", "valley"),
     ("knowledge", "/knowledge", "Knowledge"),
