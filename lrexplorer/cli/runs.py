@@ -180,10 +180,13 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_stop(args: argparse.Namespace) -> int:
     from lrexplorer.runs import launcher
+    from lrexplorer.runs.imported import ReadOnlyRun
 
     run_dir = _find(args)
-    runs_import.refuse_imported(run_dir, "stopped")
-    status = launcher.stop_run(run_dir, grace_s=TIMEOUT.convert(args.timeout))
+    try:
+        status = launcher.stop_run(run_dir, grace_s=TIMEOUT.convert(args.timeout))
+    except ReadOnlyRun as exc:  # the launcher refuses an imported run: it has no worker
+        raise FieldError("run", str(exc)) from None
     print(f"{status.get('state')}: {status.get('message', '')}", file=args.out)
     return Exit.OK if status.get("state") not in ("queued", "running") else Exit.FAILED
 

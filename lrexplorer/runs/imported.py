@@ -240,13 +240,11 @@ def _write(run_dir: Path, run_id: str, source: Path, run: Imported) -> None:
 
 
 def is_imported(run_dir: Path) -> bool:
-    try:
-        return read_kind(Path(run_dir))[0] == IMPORTED
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    return imported_from(run_dir) is not None
 
 
 def imported_from(run_dir: Path) -> str | None:
+    """Where an imported run was read from; None for any other run (or a kind file that cannot be read)."""
     try:
         kind, settings = read_kind(Path(run_dir))
     except (OSError, ValueError, KeyError, TypeError):

@@ -29,7 +29,7 @@ ARGS_FILES = (
 )
 PICKLE = "training_args.bin"
 MAX_ARGS_BYTES = 2**20
-MAX_NODES = 100_000  # values in an arguments file, aliases counted each time they are reached
+MAX_NODES = 100_000  # values in an arguments file (aliases are refused by the document reader)
 LEFT_OUT = ("output_dir",)  # a path on the machine that trained: meaningless here
 
 

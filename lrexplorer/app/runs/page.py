@@ -211,7 +211,7 @@ def label(run_id: str, run_dir: Path) -> str:
 # -- one run ----------------------------------------------------------------------------------------------
 def manage(runs: list[dict[str, Any]]) -> None:
     ids = [r["run_id"] for r in runs]
-    if RUNS.get("selected") not in ids:  # a run deleted since: back to the newest
+    if RUNS.get("selected") not in ("", *ids):  # a run deleted since: back to the newest
         RUNS.set(selected="")
     # "" follows the newest run (a new run becomes the one shown) and leaves the address without a run.
     choice = st.selectbox(
