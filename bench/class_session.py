@@ -24,51 +24,22 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from live_latency import CHROMIUM, CHROMIUM_ARGS, free_port
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]  # the stall case's space lives with the tests
+from helpers.sweep_spaces import BILLION_CORNERS, space_yaml
+from live_latency import CHROMIUM, CHROMIUM_ARGS, start_server
 
 TOKEN = "bench-teacher-token-0123456789"
-FIELDS = {
-    "learning_rate": [1e-5 * (i + 1) for i in range(10)],
-    "weight_decay": [0.01 * i for i in range(10)],
-    "warmup_steps": [float(i) for i in range(10)],
-    "max_grad_norm": [0.5 + 0.1 * i for i in range(10)],
-    "adam_beta1": [0.8 + 0.01 * i for i in range(10)],
-    "adam_beta2": [0.9 + 0.009 * i for i in range(10)],
-    "adam_epsilon": [1e-9 * (i + 1) for i in range(10)],
-    "lora_dropout": [0.01 * i for i in range(10)],
-    "num_train_epochs": [1.0 + i for i in range(10)],
-}
-SPACE = "\n".join(f"{name}: {{values: {values}}}" for name, values in FIELDS.items())
+SPACE = space_yaml(BILLION_CORNERS)  # nine fields of ten values: 10**9 corners
 
 
 def train_run(runs: Path, env: dict[str, str]) -> None:
     cmd = [sys.executable, "-m", "lrexplorer", "train", "--max_steps", "4", "--run_id", "chat"]
     subprocess.run(cmd, cwd=runs.parent, env=env, check=True, capture_output=True)
-
-
-def start_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "lrexplorer", "app", "--share", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*cmd, "--server.headless", "true"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise TimeoutError(log.read_text())
 
 
 class PeakMemory:
@@ -132,10 +103,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lrx-class-"))
     runs = tmp / "runs"
     runs.mkdir()
-    env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(tmp / "locks"), HF_HUB_OFFLINE="1")
-    env["LRX_TEACHER_TOKEN"] = TOKEN
-    train_run(runs, env)
-    proc, url = start_app(env, tmp / "server.log")
+    train_run(runs, dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(tmp / "locks"), HF_HUB_OFFLINE="1"))
+    share = ["--share", "--host", "127.0.0.1"]
+    proc, url = start_server(runs, tmp / "locks", tmp / "server.log", share, env={"LRX_TEACHER_TOKEN": TOKEN})
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -107,11 +107,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(runs: Path, locks: Path, log: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(
+    runs: Path, locks: Path, log: Path, extra: list[str] | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
     """`lrexplorer app` headless on a free port, with the settings the app ships with (cli_app.SETTINGS)
-    plus `extra` flags; returns the process and its address once it answers its health check."""
+    plus `extra` flags and `env` variables; returns the process and its address once it answers its health
+    check."""
     port = free_port()
-    env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1")
+    env = dict(os.environ, LRX_RUNS_DIR=str(runs), LRX_LOCK_DIR=str(locks), HF_HUB_OFFLINE="1", **(env or {}))
     with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             [
@@ -140,7 +143,7 @@ def start_server(runs: Path, locks: Path, log: Path, extra: list[str] | None = N
         except OSError:
             time.sleep(0.3)
     proc.kill()
-    raise TimeoutError("streamlit did not start")
+    raise TimeoutError(f"streamlit did not start; its log:\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def open_run(browser, url: str, run_id: str, wait_points: int):

@@ -4,19 +4,14 @@ the teacher link loses its token from the address at once, and can start a run, 
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.browser import served
+from helpers.browser import browser_page, served
 from helpers.run_folders import make_run
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-from live_latency import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - bench/ is not a package
 
 TOKEN = "browser-teacher-token-000000001"
 
@@ -25,13 +20,8 @@ TOKEN = "browser-teacher-token-000000001"
 def classroom(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     tmp = tmp_path_factory.mktemp("class")
     make_run(tmp / "runs", "done")
-    os.environ["LRX_TEACHER_TOKEN"] = TOKEN  # the server gets this environment
-    try:
-        with served(tmp, ["--share", "--host", "127.0.0.1"]) as server:
-            del os.environ["LRX_TEACHER_TOKEN"]
-            yield server
-    finally:
-        os.environ.pop("LRX_TEACHER_TOKEN", None)
+    with served(tmp, ["--share", "--host", "127.0.0.1"], env={"LRX_TEACHER_TOKEN": TOKEN}) as server:
+        yield server
 
 
 def button(page, name: str):
@@ -45,57 +35,43 @@ def sidebar(page, name: str) -> None:
 
 
 def test_the_class_link_views_only(classroom):
-    from playwright.sync_api import sync_playwright
-
     url, runs = classroom
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url + "/train")
-            assert button(page, "Start training").is_disabled()
-            assert page.get_by_text("View only: this is a class session").first.is_visible()
-            page.goto(url + "/tune")
-            assert button(page, "Run the range test").is_disabled()
-            page.goto(url + "/knowledge")
-            assert button(page, "Run the lab").is_disabled()
-            page.goto(url + "/runs?run=done")
-            assert button(page, "Delete").is_disabled()
-            assert page.locator('[data-testid="stException"]').count() == 0
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(url + "/train")
+        assert button(page, "Start training").is_disabled()
+        assert page.get_by_text("View only: this is a class session").first.is_visible()
+        page.goto(url + "/tune")
+        assert button(page, "Run the range test").is_disabled()
+        page.goto(url + "/knowledge")
+        assert button(page, "Run the lab").is_disabled()
+        page.goto(url + "/runs?run=done")
+        assert button(page, "Delete").is_disabled()
+        assert page.locator('[data-testid="stException"]').count() == 0
     assert (runs / "done").is_dir()
 
 
 def test_the_teacher_link_starts_stops_and_deletes(classroom):
-    from playwright.sync_api import sync_playwright
-
     url, runs = classroom
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/train?token={TOKEN}")
-            start = button(page, "Start training")
-            page.wait_for_function("() => !location.search.includes('token')", timeout=60_000)
-            assert "token" not in page.url and page.get_by_text("View only").count() == 0
-            start.wait_for(state="visible")
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Start training') "
-                "&& !b.disabled)",
-                timeout=120_000,
-            )
-            start.click()
-            page.wait_for_function("() => location.search.includes('run=')", timeout=120_000)
-            run_id = page.url.split("run=")[1].split("&")[0]
-            stop = button(page, "Stop")
-            stop.click()
-            page.get_by_text("stopped").first.wait_for(timeout=300_000)
-            sidebar(page, "Runs")  # within the session: the teacher's role stays
-            page.get_by_role("heading", name="Runs").first.wait_for(timeout=60_000)
-            button(page, "Delete").click()  # the newest run is the one shown
-            button(page, "Yes, delete").click()
-            page.get_by_text(f"Deleted {run_id}").first.wait_for(timeout=60_000)
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(f"{url}/train?token={TOKEN}")
+        start = button(page, "Start training")
+        page.wait_for_function("() => !location.search.includes('token')", timeout=60_000)
+        assert "token" not in page.url and page.get_by_text("View only").count() == 0
+        start.wait_for(state="visible")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Start training') "
+            "&& !b.disabled)",
+            timeout=120_000,
+        )
+        start.click()
+        page.wait_for_function("() => location.search.includes('run=')", timeout=120_000)
+        run_id = page.url.split("run=")[1].split("&")[0]
+        stop = button(page, "Stop")
+        stop.click()
+        page.get_by_text("stopped").first.wait_for(timeout=300_000)
+        sidebar(page, "Runs")  # within the session: the teacher's role stays
+        page.get_by_role("heading", name="Runs").first.wait_for(timeout=60_000)
+        button(page, "Delete").click()  # the newest run is the one shown
+        button(page, "Yes, delete").click()
+        page.get_by_text(f"Deleted {run_id}").first.wait_for(timeout=60_000)
     assert not (runs / run_id).exists() and (runs / "done").is_dir()

@@ -7,20 +7,16 @@ to finished by itself; walk the sidebar and check the address names the page on 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.browser import served
+from helpers.browser import browser_page, served
 
 from lrexplorer.runs.folder import store
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-from live_latency import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - bench/ is not a package
 
 # Points of the first trace of the chart titled `title` (Plotly keeps `data` and `layout` on the graph's div).
 CHART_POINTS = """(title) => {
@@ -99,57 +95,50 @@ def address(page) -> str:
 
 
 def test_start_watch_stop_reload(app):
-    from playwright.sync_api import sync_playwright
-
     url, runs = app
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            # A deep link as the very first request of a fresh server must still run app.py (navigation,
-            # hardware sidebar). A folder named pages/ would make Streamlit run the page on its own.
-            page.goto(url + "/train")
-            start = page.get_by_role("button", name="Start training")
-            start.wait_for(timeout=60_000)
-            page.get_by_text("This machine").first.wait_for(timeout=10_000)
-            no_traceback(page)
-            start.click()
-            page.wait_for_url("**/train?run=*", timeout=60_000)
-            run_id = page.url.split("run=")[1]
-            assert (runs / run_id / store.STATUS).is_file()
-            first = wait_points(page, 1, timeout_s=180)
-            second = wait_points(page, first + 1, timeout_s=120)
-            assert second > first, "the loss chart gains points while the run trains"
-            shot(page, "train-running")
-            page.get_by_role("button", name="Stop").click()
-            # The coloured box of the finished view (the collapsed log holds the same words, hidden).
-            stopped = page.locator('[data-testid="stAlert"]', has_text="stopped on request")
-            stopped.wait_for(timeout=120_000)
-            no_traceback(page)
-            assert store.read_status(runs / run_id)["state"] == "stopped"
-            shown = points(page)
-            page.reload()
-            page.get_by_text(f"Run {run_id}").first.wait_for(timeout=60_000)
-            assert wait_points(page, shown, timeout_s=30) >= shown, "after a reload the same run shows its chart"
-            stopped.wait_for(timeout=30_000)
-            no_traceback(page)
-            page.wait_for_timeout(2000)  # a page that sticks to its bottom scrolls there after drawing
-            assert page.evaluate(CHART_TOP, "Loss") >= 0, "the ended run opens at its top, the loss chart whole"
-            shot(page, "train-stopped")
-            # Resume: with no reload, the page must follow the run through running to its end.
-            page.get_by_role("button", name="Resume from the last checkpoint").click()
-            page.get_by_role("button", name="Stop").wait_for(timeout=60_000)
-            shot(page, "train-resumed")
-            # The run first (its own pace on a loaded machine), then the page, which must follow it.
-            status = wait_terminal(runs / run_id, timeout_s=600)
-            assert status["state"] == "completed", status
-            page.locator('[data-testid="stAlert"]', has_text="model and tokenizer in").wait_for(timeout=60_000)
-            assert page.get_by_role("button", name="Resume from the last checkpoint").count() == 0
-            no_traceback(page)
-            shot(page, "train-finished")
-            walk_the_sidebar(page)
-        finally:
-            browser.close()
+    with browser_page() as page:
+        # A deep link as the very first request of a fresh server must still run app.py (navigation,
+        # hardware sidebar). A folder named pages/ would make Streamlit run the page on its own.
+        page.goto(url + "/train")
+        start = page.get_by_role("button", name="Start training")
+        start.wait_for(timeout=60_000)
+        page.get_by_text("This machine").first.wait_for(timeout=10_000)
+        no_traceback(page)
+        start.click()
+        page.wait_for_url("**/train?run=*", timeout=60_000)
+        run_id = page.url.split("run=")[1]
+        assert (runs / run_id / store.STATUS).is_file()
+        first = wait_points(page, 1, timeout_s=180)
+        second = wait_points(page, first + 1, timeout_s=120)
+        assert second > first, "the loss chart gains points while the run trains"
+        shot(page, "train-running")
+        page.get_by_role("button", name="Stop").click()
+        # The coloured box of the finished view (the collapsed log holds the same words, hidden).
+        stopped = page.locator('[data-testid="stAlert"]', has_text="stopped on request")
+        stopped.wait_for(timeout=120_000)
+        no_traceback(page)
+        assert store.read_status(runs / run_id)["state"] == "stopped"
+        shown = points(page)
+        page.reload()
+        page.get_by_text(f"Run {run_id}").first.wait_for(timeout=60_000)
+        assert wait_points(page, shown, timeout_s=30) >= shown, "after a reload the same run shows its chart"
+        stopped.wait_for(timeout=30_000)
+        no_traceback(page)
+        page.wait_for_timeout(2000)  # a page that sticks to its bottom scrolls there after drawing
+        assert page.evaluate(CHART_TOP, "Loss") >= 0, "the ended run opens at its top, the loss chart whole"
+        shot(page, "train-stopped")
+        # Resume: with no reload, the page must follow the run through running to its end.
+        page.get_by_role("button", name="Resume from the last checkpoint").click()
+        page.get_by_role("button", name="Stop").wait_for(timeout=60_000)
+        shot(page, "train-resumed")
+        # The run first (its own pace on a loaded machine), then the page, which must follow it.
+        status = wait_terminal(runs / run_id, timeout_s=600)
+        assert status["state"] == "completed", status
+        page.locator('[data-testid="stAlert"]', has_text="model and tokenizer in").wait_for(timeout=60_000)
+        assert page.get_by_role("button", name="Resume from the last checkpoint").count() == 0
+        no_traceback(page)
+        shot(page, "train-finished")
+        walk_the_sidebar(page)
 
 
 EXPECTED = {
@@ -203,27 +192,21 @@ def walk_the_sidebar(page) -> None:
 
 def test_use_this_lr_opens_train_with_the_suggestion(app):
     from helpers.run_folders import finished_range_test
-    from playwright.sync_api import sync_playwright
 
     url, runs = app
     result = finished_range_test(runs)
     valley = result["suggestions"]["valley"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url + "/tune?lrfind=lr-range-test-1")
-            use = page.get_by_role("link", name="Use this LR").first
-            use.wait_for(timeout=120_000)  # the Tune page's first visit loads optuna: slow on a busy machine
-            use.click()
-            page.wait_for_url("**/train*", timeout=30_000)
-            field = page.get_by_role("spinbutton", name="learning_rate")
-            field.wait_for(timeout=30_000)
-            assert float(field.input_value()) == float(f"{valley:.3g}")  # rounded as the page shows it
-            no_traceback(page)
-            page.go_back()  # the range test's result is still there
-            page.get_by_role("link", name="Use this LR").first.wait_for(timeout=60_000)
-            assert address(page).startswith("/tune?lrfind=lr-range-test-1")
-            no_traceback(page)
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(url + "/tune?lrfind=lr-range-test-1")
+        use = page.get_by_role("link", name="Use this LR").first
+        use.wait_for(timeout=120_000)  # the Tune page's first visit loads optuna: slow on a busy machine
+        use.click()
+        page.wait_for_url("**/train*", timeout=30_000)
+        field = page.get_by_role("spinbutton", name="learning_rate")
+        field.wait_for(timeout=30_000)
+        assert float(field.input_value()) == float(f"{valley:.3g}")  # rounded as the page shows it
+        no_traceback(page)
+        page.go_back()  # the range test's result is still there
+        page.get_by_role("link", name="Use this LR").first.wait_for(timeout=60_000)
+        assert address(page).startswith("/tune?lrfind=lr-range-test-1")
+        no_traceback(page)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.app_pages import run
 from helpers.run_folders import append, make_run, record
 from streamlit.testing.v1 import AppTest
 
@@ -38,12 +39,6 @@ def runs(tmp_path, monkeypatch) -> Path:
         )
         append(run_dir, *(record(s, loss=5.0 - s * 0.1 * (i + 1), learning_rate=lr) for s in range(1, 21)))
     return root
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def runs_page() -> AppTest:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.app_pages import run
 from helpers.plotly_data import array
 from helpers.trainer_runs import trainer_run
 from streamlit.testing.v1 import AppTest
@@ -17,19 +18,6 @@ from lrexplorer.runs.folder import index
 from lrexplorer.runs.folder import schedule_match as sm
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))
-    return tmp_path / "runs"
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def page(script: str, run_id: str | None = None) -> AppTest:

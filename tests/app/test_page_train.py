@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.app_pages import run
 from helpers.run_folders import append, make_run, record
 from streamlit.testing.v1 import AppTest
 
@@ -27,20 +28,6 @@ def array(value) -> np.ndarray:
     if isinstance(value, dict):
         return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
     return np.asarray(value)
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tmp_path / "runs"
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def train_page(run_id: str | None = None) -> AppTest:

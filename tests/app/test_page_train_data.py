@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from helpers.app_pages import run
 from helpers.sft_data import real_trainer, trainer_max_steps
 from streamlit.testing.v1 import AppTest
 
@@ -16,19 +17,6 @@ from lrexplorer.runs.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU = Facts(gpu_capabilities=(), cpu_bf16=False, flash_attn=False)
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))
-    return tmp_path / "runs"
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def metrics(at: AppTest) -> list[tuple[str, str]]:

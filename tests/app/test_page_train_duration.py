@@ -5,20 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from helpers.run_folders import append, make_run, record
 from test_page_train import train_page
 
 from lrexplorer.core.facts import detect_facts
 from lrexplorer.frontend.preflight import preflight
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("LRX_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("LRX_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tmp_path / "runs"
 
 
 def seconds(text: str) -> int:

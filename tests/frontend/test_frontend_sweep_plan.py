@@ -5,35 +5,14 @@ the same sample every time), never expanded; the grid's size is refused past the
 from __future__ import annotations
 
 import pytest
+from helpers.sweep_spaces import BILLION_CORNERS, space_yaml
 
 from lrexplorer.core.fields import FieldError
 from lrexplorer.frontend.sweeps import MAX_PLANNED_CORNERS, corner_count, planned_params
 from lrexplorer.tuning.space import parse_space
 from lrexplorer.tuning.study import Sweep, SweepSettings
 
-# Nine fields with ten listed values each: 10**9 corners.
-FIELDS = (
-    "learning_rate",
-    "weight_decay",
-    "warmup_steps",
-    "max_grad_norm",
-    "adam_beta1",
-    "adam_beta2",
-    "adam_epsilon",
-    "lora_dropout",
-    "num_train_epochs",
-)
-VALUES = {
-    "learning_rate": [1e-5 * (i + 1) for i in range(10)],
-    "weight_decay": [0.01 * i for i in range(10)],
-    "warmup_steps": [float(i) for i in range(10)],
-    "max_grad_norm": [0.5 + 0.1 * i for i in range(10)],
-    "adam_beta1": [0.8 + 0.01 * i for i in range(10)],
-    "adam_beta2": [0.9 + 0.009 * i for i in range(10)],
-    "adam_epsilon": [1e-9 * (i + 1) for i in range(10)],
-    "lora_dropout": [0.01 * i for i in range(10)],
-    "num_train_epochs": [1.0 + i for i in range(10)],
-}
+FIELDS = tuple(BILLION_CORNERS)
 
 
 def sweep(text: str, sampler: str) -> Sweep:
@@ -43,7 +22,7 @@ def sweep(text: str, sampler: str) -> Sweep:
 
 
 def huge_space() -> str:
-    return "\n".join(f"{name}: {{values: {VALUES[name]}}}" for name in FIELDS)
+    return space_yaml(BILLION_CORNERS)
 
 
 @pytest.mark.parametrize("sampler", ["random", "tpe"])
