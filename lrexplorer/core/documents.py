@@ -11,7 +11,10 @@ needs them, so they are refused. Every problem is one `DocumentError` saying wha
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,13 @@ def check_size(text: str | bytes, max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
 
 
 def read_text(path: str | Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
-    """The UTF-8 text of the file at `path`, of at most `max_bytes` bytes (a larger file is refused unread)."""
+    """The UTF-8 text of the file at `path`, of at most `max_bytes` bytes (a larger file is refused unread).
+    A pipe or a device is refused before it is opened: opening a FIFO waits for a writer that may never come."""
+    mode = stat.S_IFREG
+    with contextlib.suppress(OSError, ValueError):  # a missing file or a NUL byte: open() below says which
+        mode = os.stat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise DocumentError("cannot be read (not a regular file: a pipe or a device is never read)")
     try:
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)

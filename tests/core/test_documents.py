@@ -112,3 +112,18 @@ def test_no_other_module_loads_yaml():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "yaml":
                 found += [f"{path.relative_to(PACKAGE)}:{node.lineno}"] if node.attr in loads else []
     assert found == [], found
+
+
+def test_a_pipe_is_refused_before_it_is_opened(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    # First through the command line, in a process of its own, so that a regression fails instead of hanging.
+    cmd = [sys.executable, "-m", "lrexplorer", "train", "--check", "--config", str(fifo)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and "--config" in done.stderr and "not a regular file" in done.stderr, done.stderr
+    with pytest.raises(DocumentError, match="not a regular file"):
+        read_text(fifo)
